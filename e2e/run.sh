@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# End-to-end tests of mod_mcp_auth: starts a Keycloak-like IdP, the sample MCP server and httpd with
+# the module on free loopback ports, runs `node --test` on e2e/*.test.mjs, stops everything and
+# exits with the tests' status.
+#
+# Environment:
+#   MCP_AUTH_SO     module under test (default: <repo>/.libs/mod_mcp_auth.so)
+#   APACHE_BIN      httpd binary (default: /usr/sbin/apache2)
+#   APACHE_MODULES  httpd's module folder (default: /usr/lib/apache2/modules)
+#   HTTPD_LOGLEVEL  LogLevel of the test httpd (default: "warn mcp_auth:debug")
+#   E2E_KEEP=1      keep the state folder (logs, generated httpd.conf) even when the tests pass
+#   E2E_TIMEOUT     seconds allowed to the test run (default 120)
+#   Arguments are passed to `node --test` (e.g. --test-reporter=spec); default: all *.test.mjs.
+set -euo pipefail
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$E2E_DIR/.." && pwd)
+export E2E_DIR
+# shellcheck source=stack.sh
+. "$E2E_DIR/stack.sh"
+
+MCP_AUTH_SO=${MCP_AUTH_SO:-$REPO_ROOT/.libs/mod_mcp_auth.so}
+APACHE_BIN=${APACHE_BIN:-/usr/sbin/apache2}
+APACHE_MODULES=$(stack_apache_modules)
+
+command -v node >/dev/null || { echo "run.sh: node is not installed" >&2; exit 2; }
+[ -x "$APACHE_BIN" ] || { echo "run.sh: $APACHE_BIN not found (apt-get install apache2)" >&2; exit 2; }
+[ -f "$MCP_AUTH_SO" ] || { echo "run.sh: $MCP_AUTH_SO not found: build the module first (autoreconf -fi && ./configure && make)" >&2; exit 2; }
+MCP_AUTH_SO=$(cd "$(dirname "$MCP_AUTH_SO")" && pwd)/$(basename "$MCP_AUTH_SO")
+
+if [ ! -d "$E2E_DIR/node_modules/oidc-provider" ] || [ ! -d "$E2E_DIR/node_modules/@modelcontextprotocol/sdk" ]; then
+  (cd "$E2E_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+STATE=$(mktemp -d "${TMPDIR:-/tmp}/mcp-auth-e2e.XXXXXX")
+export STATE
+read -r GW_PORT IDP_PORT MCP_PORT < <(stack_free_ports 3)
+GW_URL="http://127.0.0.1:$GW_PORT"
+export GW_PORT IDP_PORT MCP_PORT GW_URL MCP_AUTH_SO APACHE_MODULES APACHE_BIN
+export IDP_QUIET=${IDP_QUIET:-0} MCP_QUIET=${MCP_QUIET:-0}
+
+status=1
+cleanup() {
+  stack_stop_all
+  if [ "$status" -ne 0 ]; then
+    echo "# run.sh: failed (status $status); logs kept in $STATE:" >&2
+    for f in httpd/logs/error_log httpd/logs/access_log idp.log mcp.log; do
+      [ -s "$STATE/$f" ] || continue
+      echo "# ---- $f (last 40 lines)" >&2
+      tail -n 40 "$STATE/$f" | sed 's/^/# /' >&2
+    done
+  elif [ "${E2E_KEEP:-0}" = 1 ]; then
+    echo "# run.sh: logs kept in $STATE" >&2
+  else
+    rm -rf "$STATE"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+stack_start_all
+echo "# gateway $GW_URL/mcp (SSE) and $GW_URL/mcp-json (JSON) -> MCP server :$MCP_PORT; issuer $IDP_ISSUER"
+
+export IDP_KEY_FILE=$STATE/idp-key.json
+cd "$E2E_DIR"
+if [ "$#" -eq 0 ]; then
+  set -- gateway.test.mjs flow.test.mjs
+fi
+set +e
+timeout "${E2E_TIMEOUT:-120}" node --test --test-concurrency=1 "$@"
+status=$?
+set -e
+exit "$status"

@@ -1,0 +1,148 @@
+# Shell functions shared by e2e/run.sh and scripts/demo: start and stop the IdP, the sample MCP
+# server and httpd with mod_mcp_auth. Source it; it expects E2E_DIR (this folder) and STATE
+# (a folder for pid files, logs and the generated httpd configuration).
+
+# stack_log MESSAGE...
+stack_log() { printf '%s\n' "$*" >&2; }
+
+# stack_free_ports N: prints N free loopback TCP ports, space-separated.
+stack_free_ports() {
+  node -e '
+    const net = require("node:net");
+    const n = Number(process.argv[1]);
+    const servers = [];
+    let done = 0;
+    for (let i = 0; i < n; i++) {
+      const s = net.createServer();
+      servers.push(s);
+      s.listen(0, "127.0.0.1", () => {
+        if (++done === n) {
+          console.log(servers.map((x) => x.address().port).join(" "));
+          servers.forEach((x) => x.close());
+        }
+      });
+    }' "$1"
+}
+
+# stack_start NAME COMMAND...: starts COMMAND in its own session (process group) in the
+# background, output to $STATE/NAME.log, pid (= process group id) in $STATE/NAME.pid.
+stack_start() {
+  local name=$1; shift
+  setsid "$@" >"$STATE/$name.log" 2>&1 </dev/null &
+  echo $! >"$STATE/$name.pid"
+}
+
+# stack_running NAME: true if the process recorded in $STATE/NAME.pid is alive.
+stack_running() {
+  local pid
+  pid=$(cat "$STATE/$1.pid" 2>/dev/null) || return 1
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+}
+
+# stack_stop NAME [GRACE_SECONDS]: SIGTERM to the process group recorded in $STATE/NAME.pid,
+# SIGKILL after the grace period (httpd waits for open SSE streams).
+stack_stop() {
+  local name=$1 grace=${2:-3} pid i
+  pid=$(cat "$STATE/$name.pid" 2>/dev/null) || return 0
+  rm -f "$STATE/$name.pid"
+  [ -n "$pid" ] || return 0
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < grace * 10; i++)); do
+    kill -0 -- "-$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  stack_log "$name: still running after ${grace}s, killing"
+  kill -KILL -- "-$pid" 2>/dev/null || true
+}
+
+# stack_wait_http NAME URL [TIMEOUT_SECONDS]: waits until URL answers with any HTTP status.
+stack_wait_http() {
+  local name=$1 url=$2 timeout=${3:-20} i
+  for ((i = 0; i < timeout * 5; i++)); do
+    if ! stack_running "$name"; then
+      stack_log "$name exited early; its log ($STATE/$name.log):"
+      tail -n 40 "$STATE/$name.log" >&2 || true
+      return 1
+    fi
+    if node -e 'fetch(process.argv[1], { redirect: "manual" }).then(() => process.exit(0), () => process.exit(1))' "$url" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  stack_log "$name: no answer from $url after ${timeout}s; its log ($STATE/$name.log):"
+  tail -n 40 "$STATE/$name.log" >&2 || true
+  return 1
+}
+
+# stack_gen_conf: writes $STATE/httpd.conf from $E2E_DIR/httpd.conf.in. Uses GW_BIND, GW_HOST,
+# GW_PORT, GW_URL, IDP_ISSUER, MCP_PORT, MCP_AUTH_SO, APACHE_MODULES, HTTPD_LOGLEVEL.
+stack_gen_conf() {
+  local root=$STATE/httpd user_group
+  mkdir -p "$root/run" "$root/logs" "$root/htdocs"
+  if [ "$(id -u)" = 0 ]; then
+    local u=${HTTPD_USER:-www-data} g=${HTTPD_GROUP:-www-data}
+    id "$u" >/dev/null 2>&1 || { u=nobody; g=nogroup; }
+    user_group="User $u\nGroup $g"
+    chown "$u:$g" "$root/run" 2>/dev/null || true
+  else
+    user_group="# not root: the children keep the current user"
+  fi
+  chmod 755 "$STATE" "$root" "$root/run" "$root/htdocs"
+  sed -e "s|@SERVER_ROOT@|$root|g" \
+      -e "s|@GW_BIND@|${GW_BIND:-127.0.0.1}|g" \
+      -e "s|@GW_HOST@|${GW_HOST:-127.0.0.1}|g" \
+      -e "s|@GW_PORT@|$GW_PORT|g" \
+      -e "s|@GW_URL@|$GW_URL|g" \
+      -e "s|@IDP_ISSUER@|$IDP_ISSUER|g" \
+      -e "s|@MCP_PORT@|$MCP_PORT|g" \
+      -e "s|@MCP_AUTH_SO@|$MCP_AUTH_SO|g" \
+      -e "s|@APACHE_MODULES@|$APACHE_MODULES|g" \
+      -e "s|@LOGLEVEL@|${HTTPD_LOGLEVEL:-warn mcp_auth:debug}|g" \
+      -e "s|@USER_GROUP@|$user_group|g" \
+      "$E2E_DIR/httpd.conf.in" >"$STATE/httpd.conf"
+}
+
+# stack_apache_modules: prints httpd's module folder.
+stack_apache_modules() {
+  if [ -n "${APACHE_MODULES:-}" ]; then
+    echo "$APACHE_MODULES"
+  elif [ -d /usr/lib/apache2/modules ]; then
+    echo /usr/lib/apache2/modules
+  elif command -v apxs >/dev/null 2>&1; then
+    apxs -q LIBEXECDIR
+  else
+    echo /usr/lib/apache2/modules
+  fi
+}
+
+# stack_start_all: starts idp, mcp and httpd and waits for them. Uses IDP_PORT, IDP_PUBLIC_HOST,
+# MCP_PORT, GW_* and APACHE_BIN; sets IDP_ISSUER; IdP signing key in $STATE/idp-key.json.
+stack_start_all() {
+  IDP_ISSUER="http://${IDP_PUBLIC_HOST:-127.0.0.1}:$IDP_PORT/realms/master"
+  export IDP_ISSUER
+  IDP_PORT=$IDP_PORT IDP_PUBLIC_HOST=${IDP_PUBLIC_HOST:-127.0.0.1} IDP_KEY_FILE=$STATE/idp-key.json \
+    IDP_DEFAULT_RESOURCE=${IDP_DEFAULT_RESOURCE:-$GW_URL/mcp} \
+    stack_start idp node "$E2E_DIR/idp.mjs"
+  MCP_PORT=$MCP_PORT stack_start mcp node "$E2E_DIR/mcp-server.mjs"
+  stack_wait_http idp "http://127.0.0.1:$IDP_PORT/realms/master/.well-known/openid-configuration" 30 || return 1
+  stack_wait_http mcp "http://127.0.0.1:$MCP_PORT/mcp" 30 || return 1
+
+  stack_gen_conf
+  if ! "$APACHE_BIN" -t -f "$STATE/httpd.conf" >"$STATE/httpd-configtest.log" 2>&1; then
+    stack_log "httpd configuration test failed ($STATE/httpd.conf):"
+    cat "$STATE/httpd-configtest.log" >&2
+    return 1
+  fi
+  stack_start httpd "$APACHE_BIN" -f "$STATE/httpd.conf" -DFOREGROUND
+  stack_wait_http httpd "http://127.0.0.1:$GW_PORT/.well-known/oauth-protected-resource/mcp" 30 || {
+    tail -n 40 "$STATE/httpd/logs/error_log" >&2 2>/dev/null || true
+    return 1
+  }
+}
+
+# stack_stop_all: stops httpd (with a grace period for SSE streams), then mcp and idp.
+stack_stop_all() {
+  stack_stop httpd "${HTTPD_STOP_GRACE:-5}"
+  stack_stop mcp 2
+  stack_stop idp 2
+}

@@ -1,0 +1,101 @@
+// Shared settings and helpers of the *.test.mjs files. run.sh exports the environment.
+import fs from 'node:fs';
+import crypto from 'node:crypto';
+import { SignJWT, importJWK } from 'jose';
+
+function need(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run the tests through e2e/run.sh`);
+  return v;
+}
+
+export const GW = need('GW_URL').replace(/\/$/, ''); // e.g. http://127.0.0.1:PORT
+export const ISSUER = need('IDP_ISSUER'); // e.g. http://127.0.0.1:PORT/realms/master
+export const IDP_KEY_FILE = need('IDP_KEY_FILE');
+export const MCP_URL = `${GW}/mcp`; // SSE responses
+export const MCP_JSON_URL = `${GW}/mcp-json`; // JSON responses
+export const PRM_URL = `${GW}/.well-known/oauth-protected-resource/mcp`;
+export const PRM_JSON_URL = `${GW}/.well-known/oauth-protected-resource/mcp-json`;
+export const PRM_ROOT_URL = `${GW}/.well-known/oauth-protected-resource`;
+
+export const INITIALIZE = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw-e2e', version: '1.0.0' } },
+};
+
+/** POST an MCP initialize request, with an optional bearer token and extra headers. */
+export async function postInitialize(url, token, extraHeaders = {}) {
+  const headers = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    ...extraHeaders,
+  };
+  if (token !== undefined) headers.authorization = `Bearer ${token}`;
+  const res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(INITIALIZE) });
+  const body = await res.text();
+  return { res, body };
+}
+
+/** Parses one WWW-Authenticate challenge: { scheme, params }. */
+export function parseChallenge(header) {
+  const m = /^(\S+)\s*(.*)$/s.exec(header ?? '');
+  if (!m) return { scheme: undefined, params: {} };
+  const params = {};
+  for (const p of m[2].matchAll(/([A-Za-z0-9_-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))/g)) {
+    params[p[1]] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3];
+  }
+  return { scheme: m[1], params };
+}
+
+let keyCache;
+function idpKey() {
+  keyCache ??= JSON.parse(fs.readFileSync(IDP_KEY_FILE, 'utf8'));
+  return keyCache;
+}
+
+/**
+ * Signs an access token with the IdP's own key (or another key), with chosen claims and header.
+ * Defaults: a valid token for `aud`.
+ */
+export async function mintToken({
+  aud = MCP_URL, iss = ISSUER, sub = 'minted-user', scope = 'openid mcp:tools',
+  exp = Math.floor(Date.now() / 1000) + 300, nbf, extra = {}, typ = 'at+jwt', alg = 'RS256',
+  key, kid, omit = [],
+} = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  const claims = {
+    iss, sub, aud, exp, iat: now, scope, client_id: 'minted-client', jti: crypto.randomUUID(), ...extra,
+  };
+  if (nbf !== undefined) claims.nbf = nbf;
+  for (const k of omit) delete claims[k];
+  const hmac = alg.startsWith('HS');
+  const jwk = hmac ? idpKey() : (key ?? idpKey());
+  const header = { alg, typ, kid: kid ?? jwk.kid };
+  if (alg === 'none') {
+    const enc = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    return `${enc({ alg: 'none', typ })}.${enc(claims)}.`;
+  }
+  const signingKey = hmac ? key : await importJWK(jwk, alg);
+  return new SignJWT(claims).setProtectedHeader(header).sign(signingKey);
+}
+
+/** The kid of the IdP's signing key. */
+export function idpKid() {
+  return idpKey().kid;
+}
+
+/** The IdP's public key as PEM (for an HS256 "algorithm confusion" token). */
+export function idpPublicPem() {
+  const { d, p, q, dp, dq, qi, ...pub } = idpKey();
+  return crypto.createPublicKey({ key: pub, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
+}
+
+/** A fresh RSA key the IdP does not know, with its own kid. */
+export function foreignKey() {
+  const { privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const jwk = privateKey.export({ format: 'jwk' });
+  jwk.kid = 'foreign-key';
+  return jwk;
+}

@@ -1,0 +1,38 @@
+/* The cache shared by all httpd processes (and, with redis/memcache, hosts),
+ * reached through httpd's socache provider API. */
+#ifndef MCP_CACHE_H
+#define MCP_CACHE_H
+
+#include <apr_global_mutex.h>
+#include <apr_pools.h>
+#include <httpd.h>
+#include <ap_socache.h>
+
+typedef struct mcp_cache {
+    const ap_socache_provider_t *provider;
+    ap_socache_instance_t *instance;
+    apr_global_mutex_t *mutex;   /* only for providers that are not MP-safe */
+    server_rec *server;
+} mcp_cache_t;
+
+/* Object ids are a SHA-256 of the name plus a purpose prefix: shmcb picks the
+ * subcache by the first id byte, and URLs would all start with 'h'. */
+const char *mcp_cache_id(apr_pool_t *pool, const char *purpose, const char *name);
+
+/* APR_NOTFOUND on a miss. The value is copied into pool (up to max_len). */
+apr_status_t mcp_cache_get(mcp_cache_t *cache, const char *id, apr_size_t max_len,
+                           apr_pool_t *pool, unsigned char **value, apr_size_t *len);
+
+apr_status_t mcp_cache_put(mcp_cache_t *cache, const char *id, apr_time_t expiry,
+                           const unsigned char *value, apr_size_t len, apr_pool_t *pool);
+
+/* Sets a marker that lives ttl, unless one is already alive. Returns 1 when
+ * this caller set it (and so owns the work it guards), 0 otherwise, also
+ * when the cache cannot answer: then nobody does the guarded work, which is
+ * the safe side for fetch throttles. */
+int mcp_cache_claim(mcp_cache_t *cache, const char *id, apr_interval_time_t ttl,
+                    apr_pool_t *pool);
+
+void mcp_cache_remove(mcp_cache_t *cache, const char *id, apr_pool_t *pool);
+
+#endif

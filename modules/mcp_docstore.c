@@ -1,0 +1,299 @@
+#include <string.h>
+
+#include <apr_atomic.h>
+#include <apr_hash.h>
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+
+#include "mcp_docstore.h"
+
+/* What the shared cache holds before the raw body. */
+typedef struct doc_envelope {
+    apr_uint32_t magic;
+    apr_uint32_t body_len;
+    apr_int64_t fetched_at;
+    apr_int64_t fresh_until;
+} doc_envelope_t;
+
+#define ENVELOPE_MAGIC 0x4d435044u /* "MCPD" */
+
+/* How often a process polls the shared cache while another one fetches. */
+#define WAIT_STEP apr_time_from_msec(50)
+
+typedef struct local_doc {
+    mcp_doc_t doc;
+    apr_pool_t *pool;
+    apr_uint32_t refs;
+} local_doc_t;
+
+typedef struct local_entry {
+    const char *url;
+    const char *body_id, *fetch_id, *refetch_id;
+    local_doc_t *current;
+} local_entry_t;
+
+struct mcp_docstore {
+    apr_pool_t *pool;
+    apr_thread_mutex_t *mutex;
+    apr_hash_t *entries;
+    mcp_cache_t *cache;
+};
+
+apr_status_t mcp_docstore_create(mcp_docstore_t **out, apr_pool_t *pool, mcp_cache_t *cache)
+{
+    mcp_docstore_t *store = apr_pcalloc(pool, sizeof(*store));
+    apr_status_t rv;
+
+    store->pool = pool;
+    store->cache = cache;
+    store->entries = apr_hash_make(pool);
+    rv = apr_thread_mutex_create(&store->mutex, APR_THREAD_MUTEX_DEFAULT, pool);
+    *out = store;
+    return rv;
+}
+
+static void doc_release(local_doc_t *ld)
+{
+    if (ld && apr_atomic_dec32(&ld->refs) == 0)
+        apr_pool_destroy(ld->pool);
+}
+
+static apr_status_t doc_release_cleanup(void *data)
+{
+    doc_release(data);
+    return APR_SUCCESS;
+}
+
+static local_entry_t *entry_for(mcp_docstore_t *store, const char *url)
+{
+    local_entry_t *e = apr_hash_get(store->entries, url, APR_HASH_KEY_STRING);
+
+    if (e == NULL) {
+        e = apr_pcalloc(store->pool, sizeof(*e));
+        e->url = apr_pstrdup(store->pool, url);
+        e->body_id = mcp_cache_id(store->pool, "doc", url);
+        e->fetch_id = mcp_cache_id(store->pool, "fetching", url);
+        e->refetch_id = mcp_cache_id(store->pool, "refetch", url);
+        apr_hash_set(store->entries, e->url, APR_HASH_KEY_STRING, e);
+    }
+    return e;
+}
+
+/* Hands the caller a counted reference that rpool's cleanup gives back. */
+static const mcp_doc_t *take(mcp_docstore_t *store, local_entry_t *e, apr_pool_t *rpool)
+{
+    local_doc_t *ld;
+
+    apr_thread_mutex_lock(store->mutex);
+    ld = e->current;
+    if (ld)
+        apr_atomic_inc32(&ld->refs);
+    apr_thread_mutex_unlock(store->mutex);
+    if (ld == NULL)
+        return NULL;
+    apr_pool_cleanup_register(rpool, ld, doc_release_cleanup, apr_pool_cleanup_null);
+    return &ld->doc;
+}
+
+static local_doc_t *parse_doc(const char *body, apr_size_t len, apr_time_t fetched_at,
+                              apr_time_t fresh_until, mcp_doc_parse_fn parse,
+                              const void *ctx, const char **err, apr_pool_t *errpool)
+{
+    apr_pool_t *pool;
+    local_doc_t *ld;
+    const char *why = NULL;
+
+    /* a root pool: docs are made and dropped by any thread */
+    if (apr_pool_create(&pool, NULL) != APR_SUCCESS) {
+        *err = "out of memory";
+        return NULL;
+    }
+    ld = apr_pcalloc(pool, sizeof(*ld));
+    ld->pool = pool;
+    ld->refs = 1;
+    ld->doc.fetched_at = fetched_at;
+    ld->doc.fresh_until = fresh_until;
+    ld->doc.parsed = parse(pool, body, len, ctx, &why);
+    if (ld->doc.parsed == NULL) {
+        *err = apr_pstrdup(errpool, why ? why : "unusable document");
+        apr_pool_destroy(pool);
+        return NULL;
+    }
+    return ld;
+}
+
+static void install(mcp_docstore_t *store, local_entry_t *e, local_doc_t *ld)
+{
+    local_doc_t *old;
+
+    apr_thread_mutex_lock(store->mutex);
+    old = e->current;
+    if (old && old->doc.fetched_at >= ld->doc.fetched_at) {
+        /* another thread installed the same or a newer copy meanwhile */
+        apr_thread_mutex_unlock(store->mutex);
+        doc_release(ld);
+        return;
+    }
+    e->current = ld;
+    apr_thread_mutex_unlock(store->mutex);
+    doc_release(old);
+}
+
+/* Adopts the shared copy when it is newer than ours. Returns 1 when the shared
+ * copy exists (fresh or not), setting *fresh_until. */
+static int adopt_shared(mcp_docstore_t *store, local_entry_t *e, mcp_doc_parse_fn parse,
+                        const void *ctx, const mcp_doc_policy_t *policy, apr_pool_t *tmp,
+                        apr_time_t *fresh_until, apr_time_t *fetched_at)
+{
+    unsigned char *raw;
+    apr_size_t raw_len;
+    doc_envelope_t env;
+    local_doc_t *ld;
+    const char *err;
+    apr_time_t have;
+
+    if (store->cache == NULL)
+        return 0;
+    if (mcp_cache_get(store->cache, e->body_id, sizeof(env) + policy->fetch.max_bytes, tmp,
+                      &raw, &raw_len) != APR_SUCCESS
+        || raw_len < sizeof(env))
+        return 0;
+    memcpy(&env, raw, sizeof(env));
+    if (env.magic != ENVELOPE_MAGIC || env.body_len != raw_len - sizeof(env))
+        return 0;
+    *fresh_until = env.fresh_until;
+    *fetched_at = env.fetched_at;
+
+    apr_thread_mutex_lock(store->mutex);
+    have = e->current ? e->current->doc.fetched_at : 0;
+    apr_thread_mutex_unlock(store->mutex);
+    if (env.fetched_at <= have)
+        return 1;
+    ld = parse_doc((const char *)raw + sizeof(env), env.body_len, env.fetched_at,
+                   env.fresh_until, parse, ctx, &err, tmp);
+    if (ld)
+        install(store, e, ld);
+    return 1;
+}
+
+static apr_interval_time_t clamp_max_age(long max_age, const mcp_doc_policy_t *policy)
+{
+    apr_interval_time_t ttl = max_age < 0 ? policy->refresh_max : apr_time_from_sec(max_age);
+
+    if (ttl < policy->refresh_min)
+        ttl = policy->refresh_min;
+    if (ttl > policy->refresh_max)
+        ttl = policy->refresh_max;
+    return ttl;
+}
+
+/* Fetches, validates by parsing, publishes to the shared cache, installs. */
+static int fetch_and_install(mcp_docstore_t *store, local_entry_t *e, mcp_doc_parse_fn parse,
+                             const void *ctx, const mcp_doc_policy_t *policy, apr_pool_t *tmp,
+                             const char **err)
+{
+    mcp_fetch_result_t res;
+    apr_time_t now, fresh_until;
+    local_doc_t *ld;
+
+    if (mcp_fetch_get(tmp, e->url, &policy->fetch, &res, err) != APR_SUCCESS)
+        return 0;
+    now = apr_time_now();
+    fresh_until = now + clamp_max_age(res.max_age, policy);
+    ld = parse_doc(res.body, res.len, now, fresh_until, parse, ctx, err, tmp);
+    if (ld == NULL)
+        return 0;
+    if (store->cache) {
+        doc_envelope_t env;
+        unsigned char *raw = apr_palloc(tmp, sizeof(env) + res.len);
+
+        env.magic = ENVELOPE_MAGIC;
+        env.body_len = (apr_uint32_t)res.len;
+        env.fetched_at = now;
+        env.fresh_until = fresh_until;
+        memcpy(raw, &env, sizeof(env));
+        memcpy(raw + sizeof(env), res.body, res.len);
+        if (mcp_cache_put(store->cache, e->body_id, fresh_until + policy->max_stale, raw,
+                          sizeof(env) + res.len, tmp) != APR_SUCCESS)
+            *err = "fetched, but the shared cache refused to store it (too large for MCPAuthCache?)";
+    }
+    install(store, e, ld);
+    return 1;
+}
+
+/* Whether this process may fetch now. Without a shared cache every process
+ * decides for itself. */
+static int claim(mcp_docstore_t *store, const char *id, apr_interval_time_t ttl, apr_pool_t *tmp)
+{
+    return store->cache == NULL || mcp_cache_claim(store->cache, id, ttl, tmp);
+}
+
+const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
+                                  mcp_doc_parse_fn parse, const void *parse_ctx,
+                                  const mcp_doc_policy_t *policy, int force,
+                                  apr_pool_t *rpool, const char **err)
+{
+    local_entry_t *e;
+    apr_time_t now = apr_time_now(), fresh_until = 0, fetched_at = 0, had = 0;
+    apr_pool_t *tmp;
+    const mcp_doc_t *doc;
+    apr_interval_time_t fetch_ttl = apr_time_from_msec(policy->fetch.timeout_ms)
+                                    + apr_time_from_sec(5);
+    const char *fetch_err = NULL;
+
+    *err = NULL;
+    apr_thread_mutex_lock(store->mutex);
+    e = entry_for(store, url);
+    /* A fresh parsed copy needs no shared-cache access at all: a rotation
+     * fetched by another process reaches us through the forced path. */
+    if (!force && e->current && now < e->current->doc.fresh_until) {
+        apr_thread_mutex_unlock(store->mutex);
+        return take(store, e, rpool);
+    }
+    had = e->current ? e->current->doc.fetched_at : 0;
+    apr_thread_mutex_unlock(store->mutex);
+
+    apr_pool_create(&tmp, rpool);
+    if (adopt_shared(store, e, parse, parse_ctx, policy, tmp, &fresh_until, &fetched_at)
+        && now < fresh_until && (!force || fetched_at > had)) {
+        apr_pool_destroy(tmp);
+        return take(store, e, rpool);
+    }
+    if (force) {
+        /* RFC 8725 §3.10 / OIDC Core §10.1.1: a kid miss may mean rotation,
+         * but unknown kids must not turn into a fetch per request. */
+        if (claim(store, e->refetch_id, policy->min_refetch, tmp))
+            fetch_and_install(store, e, parse, parse_ctx, policy, tmp, &fetch_err);
+    }
+    else if (claim(store, e->fetch_id, fetch_ttl, tmp)) {
+        fetch_and_install(store, e, parse, parse_ctx, policy, tmp, &fetch_err);
+    }
+    else if (e->current == NULL) {
+        /* another process is fetching the first copy: wait for it, bounded */
+        apr_time_t until = now + apr_time_from_msec(policy->fetch.timeout_ms);
+
+        while (e->current == NULL && apr_time_now() < until) {
+            apr_sleep(WAIT_STEP);
+            adopt_shared(store, e, parse, parse_ctx, policy, tmp, &fresh_until, &fetched_at);
+        }
+    }
+
+    doc = take(store, e, rpool);
+    if (doc == NULL) {
+        *err = fetch_err ? apr_psprintf(rpool, "cannot fetch %s: %s", url, fetch_err)
+                         : apr_psprintf(rpool, "no copy of %s yet (fetch in progress elsewhere)", url);
+    }
+    else if (apr_time_now() > doc->fresh_until + policy->max_stale) {
+        /* fail closed: keys this old may have been revoked */
+        *err = apr_psprintf(rpool, "copy of %s expired beyond the stale limit%s%s", url,
+                            fetch_err ? ": " : "", fetch_err ? fetch_err : "");
+        doc = NULL;
+    }
+    else if (fetch_err) {
+        /* serving the last good copy; the caller logs this */
+        *err = apr_psprintf(rpool, "refresh of %s failed (%s); using the copy from %" APR_TIME_T_FMT "s ago",
+                            url, fetch_err, apr_time_sec(apr_time_now() - doc->fetched_at));
+    }
+    apr_pool_destroy(tmp);
+    return doc;
+}

@@ -1,0 +1,157 @@
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <apr_date.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+#include <curl/curl.h>
+
+#include "mcp_fetch.h"
+
+typedef struct fetch_state {
+    apr_pool_t *pool;
+    char *buf;
+    apr_size_t len, cap, max;
+    int too_large;
+    long max_age;
+    apr_time_t expires;
+    int no_store;
+} fetch_state_t;
+
+void mcp_fetch_global_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    fetch_state_t *st = userdata;
+    apr_size_t n = size * nmemb;
+
+    if (st->len + n > st->max) {
+        st->too_large = 1;
+        return 0; /* aborts the transfer */
+    }
+    if (st->len + n + 1 > st->cap) {
+        apr_size_t cap = st->cap ? st->cap : 8192;
+        char *grown;
+
+        while (cap < st->len + n + 1)
+            cap *= 2;
+        grown = apr_palloc(st->pool, cap);
+        if (st->len)
+            memcpy(grown, st->buf, st->len);
+        st->buf = grown;
+        st->cap = cap;
+    }
+    memcpy(st->buf + st->len, data, n);
+    st->len += n;
+    st->buf[st->len] = '\0';
+    return n;
+}
+
+/* Freshness from Cache-Control max-age (RFC 9111 §5.2.2.1) or Expires. */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    fetch_state_t *st = userdata;
+    apr_size_t n = size * nmemb;
+    char *line = apr_pstrmemdup(st->pool, data, n);
+    char *colon = strchr(line, ':'), *value;
+
+    if (colon == NULL)
+        return n;
+    *colon = '\0';
+    value = colon + 1;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    apr_collapse_spaces(line, line);
+    if (strcasecmp(line, "Cache-Control") == 0) {
+        char *tok, *state = NULL;
+
+        for (tok = apr_strtok(value, ",", &state); tok; tok = apr_strtok(NULL, ",", &state)) {
+            while (*tok == ' ')
+                tok++;
+            if (strncasecmp(tok, "max-age=", 8) == 0 && isdigit((unsigned char)tok[8]))
+                st->max_age = strtol(tok + 8, NULL, 10);
+            else if (strncasecmp(tok, "no-store", 8) == 0 || strncasecmp(tok, "no-cache", 8) == 0)
+                st->no_store = 1;
+        }
+    }
+    else if (strcasecmp(line, "Expires") == 0) {
+        char *end = value + strlen(value);
+        while (end > value && (end[-1] == '\r' || end[-1] == '\n'))
+            *--end = '\0';
+        st->expires = apr_date_parse_http(value);
+    }
+    return n;
+}
+
+apr_status_t mcp_fetch_get(apr_pool_t *pool, const char *url, const mcp_fetch_opts_t *opts,
+                           mcp_fetch_result_t *res, const char **err)
+{
+    fetch_state_t st;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    CURL *curl;
+    CURLcode rc;
+
+    memset(res, 0, sizeof(*res));
+    res->max_age = -1;
+    memset(&st, 0, sizeof(st));
+    st.pool = pool;
+    st.max = opts->max_bytes;
+    st.max_age = -1;
+
+    curl = curl_easy_init();
+    if (curl == NULL) {
+        *err = "cannot initialise libcurl";
+        return APR_EGENERAL;
+    }
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L); /* threaded MPMs: no SIGALRM */
+    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, opts->connect_timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, opts->timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (opts->ca_file)
+        curl_easy_setopt(curl, CURLOPT_CAINFO, opts->ca_file);
+    curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)opts->max_bytes);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &st);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &st);
+    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(curl, CURLOPT_USERAGENT, "mod_mcp_auth");
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+
+    rc = curl_easy_perform(curl);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &res->status);
+    curl_easy_cleanup(curl);
+
+    if (st.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+        *err = apr_psprintf(pool, "response larger than %" APR_SIZE_T_FMT " bytes", opts->max_bytes);
+        return APR_EGENERAL;
+    }
+    if (rc != CURLE_OK) {
+        *err = apr_psprintf(pool, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        return APR_EGENERAL;
+    }
+    if (res->status != 200) {
+        *err = apr_psprintf(pool, "HTTP status %ld", res->status);
+        return APR_EGENERAL;
+    }
+    res->body = st.buf ? st.buf : apr_pstrdup(pool, "");
+    res->len = st.len;
+    if (st.no_store)
+        res->max_age = 0;
+    else if (st.max_age >= 0)
+        res->max_age = st.max_age;
+    else if (st.expires > 0) {
+        apr_time_t left = st.expires - apr_time_now();
+        res->max_age = left > 0 ? (long)apr_time_sec(left) : 0;
+    }
+    return APR_SUCCESS;
+}

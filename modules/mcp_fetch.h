@@ -1,0 +1,30 @@
+/* Outbound HTTP GET for IdP documents (JWKS, discovery) with libcurl. */
+#ifndef MCP_FETCH_H
+#define MCP_FETCH_H
+
+#include <apr_pools.h>
+
+typedef struct mcp_fetch_opts {
+    long connect_timeout_ms;
+    long timeout_ms;          /* whole transfer: an idle timeout alone loses to slowloris */
+    apr_size_t max_bytes;     /* body cap, enforced while receiving (chunked too) */
+    const char *ca_file;      /* NULL: the system trust store */
+} mcp_fetch_opts_t;
+
+typedef struct mcp_fetch_result {
+    long status;              /* HTTP status, 0 when no response */
+    char *body;               /* NUL-terminated, in the caller's pool */
+    apr_size_t len;
+    long max_age;             /* seconds from Cache-Control max-age or Expires, -1 if none */
+} mcp_fetch_result_t;
+
+/* Process-wide libcurl setup; call once before any thread fetches. */
+void mcp_fetch_global_init(void);
+
+/* GET url (http or https only, TLS peer verified, no redirects). Returns
+ * APR_SUCCESS only for a 200 response within the limits; otherwise *err says
+ * what went wrong in a form fit for the error log. */
+apr_status_t mcp_fetch_get(apr_pool_t *pool, const char *url, const mcp_fetch_opts_t *opts,
+                           mcp_fetch_result_t *res, const char **err);
+
+#endif

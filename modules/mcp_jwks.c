@@ -1,0 +1,219 @@
+#include <string.h>
+
+#include <apr_strings.h>
+#include <jansson.h>
+
+#include "mcp_jwks.h"
+
+static const mcp_alg_t known_algs[] = {
+    { "RS256", MCP_KTY_RSA, 0, 0 },   { "RS384", MCP_KTY_RSA, 0, 0 },
+    { "RS512", MCP_KTY_RSA, 0, 0 },   { "PS256", MCP_KTY_RSA, 0, 0 },
+    { "PS384", MCP_KTY_RSA, 0, 0 },   { "PS512", MCP_KTY_RSA, 0, 0 },
+    { "ES256", MCP_KTY_EC, 256, 64 }, { "ES384", MCP_KTY_EC, 384, 96 },
+    { "ES512", MCP_KTY_EC, 521, 132 },
+};
+
+/* RFC 7518 §3.3: RSA keys of 2048 bits or larger. */
+#define MCP_RSA_MIN_BITS 2048
+
+const mcp_alg_t *mcp_alg_lookup(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(known_algs) / sizeof(known_algs[0]); i++) {
+        if (strcmp(known_algs[i].name, name) == 0)
+            return &known_algs[i];
+    }
+    return NULL;
+}
+
+int mcp_key_fits(const mcp_key_t *key, const mcp_alg_t *alg)
+{
+    if (key->alg != NULL && key->alg != alg)
+        return 0;
+    if (key->kty != alg->kty)
+        return 0;
+    return key->kty != MCP_KTY_EC || key->ec_bits == alg->ec_bits;
+}
+
+static apr_status_t release_keys(void *data)
+{
+    apr_array_header_t *keys = data;
+    int i;
+
+    for (i = 0; i < keys->nelts; i++)
+        cjose_jwk_release(APR_ARRAY_IDX(keys, i, mcp_key_t).jwk);
+    keys->nelts = 0;
+    return APR_SUCCESS;
+}
+
+/* Bit length of a big-endian unsigned integer given in base64url. */
+static int modulus_bits(const char *n_b64)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0, i = 0;
+    int bits = 0;
+    cjose_err err;
+
+    if (!cjose_base64url_decode(n_b64, strlen(n_b64), &buf, &len, &err))
+        return 0;
+    while (i < len && buf[i] == 0)
+        i++;
+    if (i < len) {
+        unsigned char top = buf[i];
+        bits = (int)(len - i - 1) * 8;
+        while (top) {
+            bits++;
+            top >>= 1;
+        }
+    }
+    cjose_get_dealloc()(buf);
+    return bits;
+}
+
+static int ec_bits_for_curve(const char *crv)
+{
+    if (crv == NULL)
+        return 0;
+    if (strcmp(crv, "P-256") == 0)
+        return 256;
+    if (strcmp(crv, "P-384") == 0)
+        return 384;
+    if (strcmp(crv, "P-521") == 0)
+        return 521;
+    return 0;
+}
+
+/* Fills key from one JWK object, or returns why it cannot verify signatures. */
+static const char *key_from_jwk(apr_pool_t *pool, json_t *jwk, mcp_key_t *key)
+{
+    const char *kty, *use, *alg_name;
+    json_t *kid, *ops;
+    char *text;
+    cjose_err err;
+
+    if (!json_is_object(jwk))
+        return "not a JSON object";
+    kty = json_string_value(json_object_get(jwk, "kty"));
+    if (kty == NULL)
+        return "no kty";
+    if (strcmp(kty, "RSA") == 0)
+        key->kty = MCP_KTY_RSA;
+    else if (strcmp(kty, "EC") == 0)
+        key->kty = MCP_KTY_EC;
+    else
+        return apr_psprintf(pool, "kty %s is not used for signatures here", kty);
+
+    kid = json_object_get(jwk, "kid");
+    if (kid != NULL && !json_is_string(kid))
+        return "kid is not a string";
+    key->kid = kid ? apr_pstrdup(pool, json_string_value(kid)) : NULL;
+
+    /* RFC 7517 §4.2, §4.3: a key meant for encryption must not verify. */
+    use = json_string_value(json_object_get(jwk, "use"));
+    if (json_object_get(jwk, "use") != NULL && (use == NULL || strcmp(use, "sig") != 0))
+        return "use is not sig";
+    ops = json_object_get(jwk, "key_ops");
+    if (ops != NULL) {
+        size_t i;
+        json_t *op;
+        int verify = 0;
+
+        if (!json_is_array(ops))
+            return "key_ops is not an array";
+        json_array_foreach(ops, i, op) {
+            if (json_is_string(op) && strcmp(json_string_value(op), "verify") == 0)
+                verify = 1;
+        }
+        if (!verify)
+            return "key_ops does not allow verify";
+    }
+
+    key->alg = NULL;
+    if (json_object_get(jwk, "alg") != NULL) {
+        alg_name = json_string_value(json_object_get(jwk, "alg"));
+        key->alg = alg_name ? mcp_alg_lookup(alg_name) : NULL;
+        if (key->alg == NULL || key->alg->kty != key->kty)
+            return "alg is not an accepted signature algorithm for this key type";
+    }
+
+    if (key->kty == MCP_KTY_RSA) {
+        const char *n = json_string_value(json_object_get(jwk, "n"));
+        int bits = n ? modulus_bits(n) : 0;
+        if (bits < MCP_RSA_MIN_BITS)
+            return apr_psprintf(pool, "RSA modulus of %d bits is below %d", bits, MCP_RSA_MIN_BITS);
+    }
+    else {
+        key->ec_bits = ec_bits_for_curve(json_string_value(json_object_get(jwk, "crv")));
+        if (key->ec_bits == 0)
+            return "unsupported EC curve";
+        if (key->alg != NULL && key->alg->ec_bits != key->ec_bits)
+            return "alg does not match the curve";
+    }
+
+    text = json_dumps(jwk, JSON_COMPACT);
+    if (text == NULL)
+        return "cannot serialise";
+    key->jwk = cjose_jwk_import(text, strlen(text), &err);
+    free(text);
+    if (key->jwk == NULL)
+        return apr_psprintf(pool, "rejected by cjose: %s", err.message ? err.message : "?");
+    if (cjose_jwk_get_kty(key->jwk, &err) != (key->kty == MCP_KTY_RSA ? CJOSE_JWK_KTY_RSA : CJOSE_JWK_KTY_EC)) {
+        cjose_jwk_release(key->jwk);
+        return "key type changed on import";
+    }
+    return NULL;
+}
+
+mcp_keyset_t *mcp_jwks_parse(apr_pool_t *pool, const char *json, apr_size_t len,
+                             const char **err)
+{
+    mcp_keyset_t *set;
+    json_error_t jerr;
+    json_t *doc, *keys, *jwk;
+    size_t i;
+
+    doc = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (doc == NULL) {
+        *err = apr_psprintf(pool, "not valid JSON (%s)", jerr.text);
+        return NULL;
+    }
+    keys = json_object_get(doc, "keys");
+    if (!json_is_array(keys)) {
+        json_decref(doc);
+        *err = "no \"keys\" array";
+        return NULL;
+    }
+
+    set = apr_pcalloc(pool, sizeof(*set));
+    set->pool = pool;
+    set->keys = apr_array_make(pool, (int)json_array_size(keys) + 1, sizeof(mcp_key_t));
+    set->skipped = apr_array_make(pool, 1, sizeof(const char *));
+    apr_pool_cleanup_register(pool, set->keys, release_keys, apr_pool_cleanup_null);
+
+    json_array_foreach(keys, i, jwk) {
+        mcp_key_t key;
+        const char *why;
+
+        memset(&key, 0, sizeof(key));
+        why = key_from_jwk(pool, jwk, &key);
+        if (why != NULL) {
+            const char *kid = json_string_value(json_object_get(jwk, "kid"));
+            APR_ARRAY_PUSH(set->skipped, const char *) =
+                apr_psprintf(pool, "key %lu (kid %s): %s", (unsigned long)i,
+                             kid ? kid : "-", why);
+            continue;
+        }
+        APR_ARRAY_PUSH(set->keys, mcp_key_t) = key;
+    }
+    json_decref(doc);
+
+    if (set->keys->nelts == 0) {
+        *err = set->skipped->nelts
+                   ? apr_psprintf(pool, "no usable signing key (%s)",
+                                  APR_ARRAY_IDX(set->skipped, 0, const char *))
+                   : "no keys";
+        return NULL;
+    }
+    return set;
+}

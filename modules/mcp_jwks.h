@@ -1,0 +1,46 @@
+/* JSON Web Key Sets (RFC 7517) reduced to the keys this module will verify with. */
+#ifndef MCP_JWKS_H
+#define MCP_JWKS_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <cjose/cjose.h>
+
+typedef enum { MCP_KTY_RSA, MCP_KTY_EC } mcp_kty_t;
+
+/* A JWS algorithm this module accepts (RFC 7518 §3.1). "none" and the HMAC
+ * family are deliberately absent: a public JWKS makes any MAC key public. */
+typedef struct mcp_alg {
+    const char *name;
+    mcp_kty_t kty;
+    int ec_bits;          /* EC curve size for ES*, 0 otherwise */
+    unsigned sig_len;     /* fixed R||S length for ES* (RFC 7518 §3.4), 0 otherwise */
+} mcp_alg_t;
+
+const mcp_alg_t *mcp_alg_lookup(const char *name);
+
+typedef struct mcp_key {
+    const char *kid;          /* NULL when the JWK has none */
+    mcp_kty_t kty;
+    int ec_bits;              /* curve size for EC keys */
+    const mcp_alg_t *alg;     /* the JWK's own "alg" pin, or NULL */
+    cjose_jwk_t *jwk;         /* immutable after parse; never retained per request */
+} mcp_key_t;
+
+typedef struct mcp_keyset {
+    apr_pool_t *pool;             /* owns everything, releases the cjose keys */
+    apr_array_header_t *keys;     /* of mcp_key_t */
+    apr_array_header_t *skipped;  /* of const char *: why a JWK was left out */
+} mcp_keyset_t;
+
+/* Parses a JWKS document into pool. Keys that cannot be used for signature
+ * verification (oct, use=enc, RSA < 2048 bits, unknown alg, ...) are skipped
+ * and noted. Returns NULL with *err set when the document is not a JWKS or
+ * holds no usable key: such a document must never replace a good one. */
+mcp_keyset_t *mcp_jwks_parse(apr_pool_t *pool, const char *json, apr_size_t len,
+                             const char **err);
+
+/* Whether key may verify a signature made with alg (RFC 8725 §3.1). */
+int mcp_key_fits(const mcp_key_t *key, const mcp_alg_t *alg);
+
+#endif

@@ -1,0 +1,414 @@
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+
+#include <apr_strings.h>
+#include <cjose/cjose.h>
+
+#include "mcp_jwt.h"
+
+/* The last NumericDate we take as a date: 9999-12-31T23:59:59Z. Larger values
+ * (1e300, 1e400 as infinity) are hostile, and casting them is undefined. */
+#define MCP_MAX_NUMERIC_DATE 253402300799.0
+
+/* Kid-less tokens may be tried against this many fitting keys at most. */
+#define MCP_KIDLESS_MAX_TRIES 8
+
+struct mcp_jwt {
+    const char *token;
+    apr_size_t len;
+    json_t *header;
+    json_t *payload;
+    const mcp_alg_t *alg;
+    const char *kid;
+    apr_size_t sig_len;
+    int verified;
+};
+
+static apr_status_t release_json(void *data)
+{
+    json_decref(data);
+    return APR_SUCCESS;
+}
+
+/* RFC 7515 §2: base64url without padding. cjose's decoder tolerates '=' and
+ * trailing junk (and asserts on some inputs), so every segment is checked
+ * here first: alphabet, length, and zero unused bits in the last character. */
+static int b64url_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
+    return -1;
+}
+
+static int is_strict_b64url(const char *s, apr_size_t len)
+{
+    apr_size_t i;
+    int last;
+
+    if (len == 0 || len % 4 == 1)
+        return 0;
+    for (i = 0; i < len; i++) {
+        if (b64url_value((unsigned char)s[i]) < 0)
+            return 0;
+    }
+    last = b64url_value((unsigned char)s[len - 1]);
+    if (len % 4 == 2)
+        return (last & 0x0f) == 0;
+    if (len % 4 == 3)
+        return (last & 0x03) == 0;
+    return 1;
+}
+
+static json_t *decode_json_segment(apr_pool_t *pool, const char *seg, apr_size_t len)
+{
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    json_t *json;
+    cjose_err cerr;
+
+    if (!cjose_base64url_decode(seg, len, &raw, &raw_len, &cerr))
+        return NULL;
+    /* Duplicate member names are rejected outright (RFC 8725 §2.6 parser
+     * differentials); jansson also refuses invalid UTF-8 and "\u0000". */
+    json = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, NULL);
+    cjose_get_dealloc()(raw);
+    if (json == NULL)
+        return NULL;
+    apr_pool_cleanup_register(pool, json, release_json, apr_pool_cleanup_null);
+    if (!json_is_object(json))
+        return NULL;
+    return json;
+}
+
+/* RFC 9068 §4 wants "at+jwt"; Keycloak and many IdPs send "JWT". Any other
+ * type (id tokens excluded, DPoP proofs, SETs, logout tokens) is refused. */
+static int is_access_token_type(const char *typ)
+{
+    return strcasecmp(typ, "at+jwt") == 0 || strcasecmp(typ, "application/at+jwt") == 0
+           || strcasecmp(typ, "JWT") == 0;
+}
+
+static mcp_jwt_status_t check_header(mcp_jwt_t *jwt, const char **err)
+{
+    json_t *h = jwt->header, *v;
+    const char *alg;
+
+    v = json_object_get(h, "alg");
+    if (!json_is_string(v)) {
+        *err = "alg missing or not a string";
+        return MCP_JWT_INVALID;
+    }
+    alg = json_string_value(v);
+    jwt->alg = mcp_alg_lookup(alg);
+    if (jwt->alg == NULL) {
+        /* includes "none" in any case (RFC 8725 §3.2) and HS* */
+        *err = "signature algorithm not allowed";
+        return MCP_JWT_INVALID;
+    }
+    /* RFC 7515 §4.1.11: we implement no extension, so any crit is unknown. */
+    if (json_object_get(h, "crit") != NULL) {
+        *err = "crit header parameter not supported";
+        return MCP_JWT_INVALID;
+    }
+    if (json_object_get(h, "b64") != NULL || json_object_get(h, "enc") != NULL) {
+        *err = "unsupported JOSE serialisation";
+        return MCP_JWT_INVALID;
+    }
+    v = json_object_get(h, "cty");
+    if (v != NULL && (!json_is_string(v) || strcasecmp(json_string_value(v), "JWT") == 0)) {
+        *err = "nested tokens are not accepted";
+        return MCP_JWT_INVALID;
+    }
+    v = json_object_get(h, "typ");
+    if (v != NULL && (!json_is_string(v) || !is_access_token_type(json_string_value(v)))) {
+        *err = "token type is not an access token";
+        return MCP_JWT_INVALID;
+    }
+    v = json_object_get(h, "kid");
+    if (v != NULL && !json_is_string(v)) {
+        *err = "kid is not a string";
+        return MCP_JWT_INVALID;
+    }
+    /* jku, x5u, jwk and x5c are never looked at: keys come only from the
+     * configured JWKS (RFC 8725 §3.10). */
+    jwt->kid = v ? json_string_value(v) : NULL;
+    return MCP_JWT_VALID;
+}
+
+mcp_jwt_status_t mcp_jwt_parse(apr_pool_t *pool, const char *token, apr_size_t len,
+                               apr_size_t max_len, mcp_jwt_t **out, const char **err)
+{
+    const char *dot1, *dot2, *sig;
+    apr_size_t hlen, plen, slen;
+    mcp_jwt_t *jwt;
+
+    *out = NULL;
+    if (len > max_len) {
+        *err = "token too large";
+        return MCP_JWT_INVALID;
+    }
+    dot1 = memchr(token, '.', len);
+    dot2 = dot1 ? memchr(dot1 + 1, '.', len - (apr_size_t)(dot1 + 1 - token)) : NULL;
+    if (dot2 == NULL || memchr(dot2 + 1, '.', len - (apr_size_t)(dot2 + 1 - token)) != NULL) {
+        /* exactly three segments: a JWE has five (RFC 7516 §7.1) */
+        *err = "token is not a compact JWS";
+        return MCP_JWT_INVALID;
+    }
+    hlen = (apr_size_t)(dot1 - token);
+    plen = (apr_size_t)(dot2 - dot1 - 1);
+    sig = dot2 + 1;
+    slen = len - (apr_size_t)(sig - token);
+    if (!is_strict_b64url(token, hlen) || !is_strict_b64url(dot1 + 1, plen)
+        || !is_strict_b64url(sig, slen)) {
+        *err = "token is not strict base64url";
+        return MCP_JWT_INVALID;
+    }
+
+    jwt = apr_pcalloc(pool, sizeof(*jwt));
+    jwt->token = token;
+    jwt->len = len;
+    /* decoded size of unpadded base64url */
+    jwt->sig_len = slen / 4 * 3 + (slen % 4 ? slen % 4 - 1 : 0);
+    jwt->header = decode_json_segment(pool, token, hlen);
+    if (jwt->header == NULL) {
+        *err = "token header is not a valid JSON object";
+        return MCP_JWT_INVALID;
+    }
+    if (check_header(jwt, err) != MCP_JWT_VALID)
+        return MCP_JWT_INVALID;
+    jwt->payload = decode_json_segment(pool, dot1 + 1, plen);
+    if (jwt->payload == NULL) {
+        *err = "token payload is not a valid JSON object";
+        return MCP_JWT_INVALID;
+    }
+    *out = jwt;
+    return MCP_JWT_VALID;
+}
+
+static int signature_verifies(const mcp_jwt_t *jwt, const mcp_key_t *key)
+{
+    cjose_jws_t *jws;
+    cjose_err cerr;
+    int ok;
+
+    jws = cjose_jws_import(jwt->token, jwt->len, &cerr);
+    if (jws == NULL)
+        return 0;
+    ok = cjose_jws_verify(jws, key->jwk, &cerr);
+    cjose_jws_release(jws);
+    return ok;
+}
+
+mcp_jwt_status_t mcp_jwt_verify(mcp_jwt_t *jwt, const mcp_keyset_t *keys, const char **err)
+{
+    int i, tried = 0, kid_seen = 0;
+
+    /* cjose splits an ECDSA signature in half and drops leading zeros, so a
+     * padded or short R||S would verify: the length is fixed by the alg. */
+    if (jwt->alg->sig_len && jwt->sig_len != jwt->alg->sig_len) {
+        *err = "ECDSA signature has the wrong length";
+        return MCP_JWT_INVALID;
+    }
+    for (i = 0; i < keys->keys->nelts; i++) {
+        const mcp_key_t *key = &APR_ARRAY_IDX(keys->keys, i, mcp_key_t);
+
+        if (jwt->kid != NULL) {
+            if (key->kid == NULL || strcmp(key->kid, jwt->kid) != 0)
+                continue;
+            kid_seen = 1;
+        }
+        else if (tried >= MCP_KIDLESS_MAX_TRIES) {
+            break;
+        }
+        if (!mcp_key_fits(key, jwt->alg))
+            continue;
+        tried++;
+        if (signature_verifies(jwt, key)) {
+            jwt->verified = 1;
+            return MCP_JWT_VALID;
+        }
+    }
+    if (jwt->kid != NULL && !kid_seen) {
+        *err = "signing key not found";
+        return MCP_JWT_KEY_UNKNOWN;
+    }
+    *err = tried ? "signature verification failed" : "no key fits the signature algorithm";
+    return MCP_JWT_INVALID;
+}
+
+/* RFC 7519 §2 NumericDate: a JSON number within a sane range. */
+static int numeric_date(json_t *v, double *out)
+{
+    double d;
+
+    if (!json_is_number(v))
+        return 0;
+    d = json_number_value(v);
+    if (!isfinite(d) || d < 0 || d > MCP_MAX_NUMERIC_DATE)
+        return 0;
+    *out = d;
+    return 1;
+}
+
+static int audience_matches(json_t *aud, const apr_array_header_t *wanted)
+{
+    size_t i;
+    int j;
+    json_t *v;
+
+    if (json_is_string(aud)) {
+        for (j = 0; j < wanted->nelts; j++) {
+            if (strcmp(json_string_value(aud), APR_ARRAY_IDX(wanted, j, const char *)) == 0)
+                return 1;
+        }
+        return 0;
+    }
+    if (!json_is_array(aud) || json_array_size(aud) == 0)
+        return 0;
+    json_array_foreach(aud, i, v) {
+        if (!json_is_string(v))
+            return 0; /* a mixed array is malformed, not a partial match */
+    }
+    json_array_foreach(aud, i, v) {
+        if (audience_matches(v, wanted))
+            return 1;
+    }
+    return 0;
+}
+
+mcp_jwt_status_t mcp_jwt_check_claims(mcp_jwt_t *jwt, const mcp_jwt_policy_t *policy,
+                                      double now, const char **err)
+{
+    json_t *c = jwt->payload, *v;
+    double exp, nbf, iat;
+
+    if (!jwt->verified) {
+        *err = "signature not verified";
+        return MCP_JWT_INVALID;
+    }
+    v = json_object_get(c, "iss");
+    if (!json_is_string(v) || strcmp(json_string_value(v), policy->issuer) != 0) {
+        *err = "issuer mismatch";
+        return MCP_JWT_INVALID;
+    }
+    /* RFC 8707 §2, MCP "Token Audience Binding": the token must be meant for us. */
+    v = json_object_get(c, "aud");
+    if (v == NULL || !audience_matches(v, policy->audiences)) {
+        *err = "audience mismatch";
+        return MCP_JWT_INVALID;
+    }
+    if (!numeric_date(json_object_get(c, "exp"), &exp)) {
+        *err = "exp missing or not a valid NumericDate";
+        return MCP_JWT_INVALID;
+    }
+    if (now > exp + policy->leeway) {
+        *err = "token expired";
+        return MCP_JWT_INVALID;
+    }
+    v = json_object_get(c, "nbf");
+    if (v != NULL) {
+        if (!numeric_date(v, &nbf)) {
+            *err = "nbf is not a valid NumericDate";
+            return MCP_JWT_INVALID;
+        }
+        if (now + policy->leeway < nbf) {
+            *err = "token not yet valid";
+            return MCP_JWT_INVALID;
+        }
+    }
+    v = json_object_get(c, "iat");
+    if (v != NULL) {
+        if (!numeric_date(v, &iat)) {
+            *err = "iat is not a valid NumericDate";
+            return MCP_JWT_INVALID;
+        }
+        if (now + policy->leeway < iat) {
+            *err = "token issued in the future";
+            return MCP_JWT_INVALID;
+        }
+    }
+    /* RFC 9068 §2.2: sub is required; it becomes REMOTE_USER. */
+    v = json_object_get(c, "sub");
+    if (!json_is_string(v) || json_string_length(v) == 0) {
+        *err = "sub missing or not a string";
+        return MCP_JWT_INVALID;
+    }
+    return MCP_JWT_VALID;
+}
+
+const char *mcp_jwt_kid(const mcp_jwt_t *jwt)
+{
+    return jwt->kid;
+}
+
+const char *mcp_jwt_alg(const mcp_jwt_t *jwt)
+{
+    return jwt->alg->name;
+}
+
+json_t *mcp_jwt_claims(const mcp_jwt_t *jwt)
+{
+    return jwt->verified ? jwt->payload : NULL;
+}
+
+static json_t *claim_at_path(json_t *obj, const char *name, apr_pool_t *pool)
+{
+    char *path = apr_pstrdup(pool, name), *part, *state = NULL;
+    json_t *v = obj;
+
+    for (part = apr_strtok(path, ".", &state); part && v; part = apr_strtok(NULL, ".", &state))
+        v = json_is_object(v) ? json_object_get(v, part) : NULL;
+    return v;
+}
+
+/* Header values must not carry control characters (response splitting). */
+static const char *header_safe(apr_pool_t *pool, const char *s)
+{
+    const char *p;
+
+    for (p = s; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return NULL;
+    }
+    return apr_pstrdup(pool, s);
+}
+
+const char *mcp_jwt_claim_string(apr_pool_t *pool, const mcp_jwt_t *jwt, const char *name)
+{
+    json_t *claims = mcp_jwt_claims(jwt), *v, *e;
+    size_t i;
+
+    if (claims == NULL)
+        return NULL;
+    v = json_object_get(claims, name);
+    if (v == NULL && strchr(name, '.'))
+        v = claim_at_path(claims, name, pool);
+    if (json_is_string(v))
+        return header_safe(pool, json_string_value(v));
+    if (json_is_number(v) || json_is_boolean(v)) {
+        char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        const char *copy = text ? apr_pstrdup(pool, text) : NULL;
+        free(text);
+        return copy;
+    }
+    if (json_is_array(v)) {
+        apr_array_header_t *parts = apr_array_make(pool, (int)json_array_size(v), sizeof(char *));
+        json_array_foreach(v, i, e) {
+            const char *s = json_is_string(e) ? header_safe(pool, json_string_value(e)) : NULL;
+            if (s == NULL || strchr(s, ','))
+                return NULL;
+            APR_ARRAY_PUSH(parts, const char *) = s;
+        }
+        return apr_array_pstrcat(pool, parts, ',');
+    }
+    return NULL;
+}

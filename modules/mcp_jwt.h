@@ -1,0 +1,54 @@
+/* JWT access token validation (RFC 7519, RFC 8725, RFC 9068) on top of cjose. */
+#ifndef MCP_JWT_H
+#define MCP_JWT_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <jansson.h>
+
+#include "mcp_jwks.h"
+
+#define MCP_JWT_DEFAULT_MAX_LEN (16 * 1024)
+
+typedef enum {
+    MCP_JWT_VALID,
+    MCP_JWT_INVALID,      /* any failed check: 401 invalid_token */
+    MCP_JWT_KEY_UNKNOWN   /* well formed, but its kid is not in the key set */
+} mcp_jwt_status_t;
+
+typedef struct mcp_jwt_policy {
+    const char *issuer;                    /* byte-exact "iss" */
+    const apr_array_header_t *audiences;   /* of const char *; one must be in "aud" */
+    int leeway;                            /* seconds, for exp / nbf / iat */
+} mcp_jwt_policy_t;
+
+typedef struct mcp_jwt mcp_jwt_t;
+
+/* Structural checks that need no key: size, exactly three segments, strict
+ * base64url, header JSON without duplicates, alg in the allow-list, no crit,
+ * no nesting, acceptable typ. The payload is parsed but stays unreadable
+ * until mcp_jwt_verify succeeded. */
+mcp_jwt_status_t mcp_jwt_parse(apr_pool_t *pool, const char *token, apr_size_t len,
+                               apr_size_t max_len, mcp_jwt_t **jwt, const char **err);
+
+/* Signature check against keys. KEY_UNKNOWN only when the token names a kid
+ * that no key in the set carries; a token without kid is tried against the
+ * fitting keys and never asks for a refresh. */
+mcp_jwt_status_t mcp_jwt_verify(mcp_jwt_t *jwt, const mcp_keyset_t *keys, const char **err);
+
+/* Claim checks (RFC 7519 §4.1, RFC 9068 §4) at time now (seconds since epoch). */
+mcp_jwt_status_t mcp_jwt_check_claims(mcp_jwt_t *jwt, const mcp_jwt_policy_t *policy,
+                                      double now, const char **err);
+
+const char *mcp_jwt_kid(const mcp_jwt_t *jwt);
+const char *mcp_jwt_alg(const mcp_jwt_t *jwt);
+
+/* The payload, or NULL when the signature has not been verified. */
+json_t *mcp_jwt_claims(const mcp_jwt_t *jwt);
+
+/* A verified claim rendered as a header-safe string: strings as they are,
+ * numbers and booleans in JSON form, arrays of strings joined with ",".
+ * Dotted names reach into nested objects. NULL when absent or unsuitable. */
+const char *mcp_jwt_claim_string(apr_pool_t *pool, const mcp_jwt_t *jwt, const char *name);
+
+#endif
