@@ -1,1 +1,457 @@
-int main(void) { return 0; }
+/* Unit tests for the engine units in modules/, run without httpd. */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+#include <apr_time.h>
+#include <cjose/cjose.h>
+#include <jansson.h>
+
+#include "mcp_challenge.h"
+#include "mcp_discovery.h"
+#include "mcp_jwks.h"
+#include "mcp_jwt.h"
+#include "mcp_metadata.h"
+#include "mcp_token.h"
+#include "unit.h"
+
+static apr_pool_t *pool;
+
+#define ISSUER "https://idp.example.com/realms/master"
+#define AUDIENCE "https://mcp.example.com/mcp"
+
+/* ---- token extraction (RFC 6750 §2.1) ---- */
+
+static mcp_token_result_t extract(const char *header, const char **tok)
+{
+    unsigned long len;
+    const char *why, *t;
+    mcp_token_result_t r = mcp_token_from_authorization(header, &t, &len, &why);
+
+    *tok = t ? apr_pstrmemdup(pool, t, len) : NULL;
+    return r;
+}
+
+static void test_token_extraction(void)
+{
+    const char *tok;
+
+    CHECK(extract(NULL, &tok) == MCP_TOKEN_ABSENT, "no header is absent");
+    CHECK(extract("Basic dXNlcjpwYXNz", &tok) == MCP_TOKEN_ABSENT, "Basic is absent");
+    CHECK(extract("DPoP abc", &tok) == MCP_TOKEN_ABSENT, "DPoP is absent");
+    CHECK(extract("BearerX abc", &tok) == MCP_TOKEN_ABSENT, "BearerX is another scheme");
+    CHECK(extract("Bearer abc.def.ghi", &tok) == MCP_TOKEN_PRESENT && strcmp(tok, "abc.def.ghi") == 0,
+          "Bearer token extracted");
+    CHECK(extract("bEaReR   abc  ", &tok) == MCP_TOKEN_PRESENT && strcmp(tok, "abc") == 0,
+          "scheme is case-insensitive, whitespace trimmed");
+    CHECK(extract("Bearer abc==", &tok) == MCP_TOKEN_PRESENT && strcmp(tok, "abc==") == 0,
+          "b64token may end in padding");
+    CHECK(extract("Bearer", &tok) == MCP_TOKEN_MALFORMED, "Bearer without token is malformed");
+    CHECK(extract("Bearer    ", &tok) == MCP_TOKEN_MALFORMED, "Bearer with blanks is malformed");
+    CHECK(extract("Bearer abc def", &tok) == MCP_TOKEN_MALFORMED, "two tokens are malformed");
+    CHECK(extract("Bearer abc, Bearer def", &tok) == MCP_TOKEN_MALFORMED,
+          "merged Authorization headers are malformed");
+    CHECK(extract("Bearer a=b", &tok) == MCP_TOKEN_MALFORMED, "padding inside the token is malformed");
+    CHECK(extract("Bearer \"abc\"", &tok) == MCP_TOKEN_MALFORMED, "quoted token is malformed");
+}
+
+/* ---- signing helpers: cjose mints, the validator must judge ---- */
+
+typedef struct test_key {
+    cjose_jwk_t *jwk;
+    const char *kid;
+    const char *alg;
+} test_key_t;
+
+static test_key_t make_key(const char *kid, const char *alg)
+{
+    test_key_t k;
+    cjose_err err;
+    static const uint8_t e[] = { 0x01, 0x00, 0x01 };
+
+    k.kid = kid;
+    k.alg = alg;
+    if (alg[0] == 'E')
+        k.jwk = cjose_jwk_create_EC_random(strcmp(alg, "ES256") == 0   ? CJOSE_JWK_EC_P_256
+                                           : strcmp(alg, "ES384") == 0 ? CJOSE_JWK_EC_P_384
+                                                                       : CJOSE_JWK_EC_P_521,
+                                           &err);
+    else
+        k.jwk = cjose_jwk_create_RSA_random(2048, e, sizeof(e), &err);
+    cjose_jwk_set_kid(k.jwk, kid, strlen(kid), &err);
+    return k;
+}
+
+static const char *jwks_of(test_key_t *keys, int n)
+{
+    const char *out = "{\"keys\":[";
+    cjose_err err;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        char *pub = cjose_jwk_to_json(keys[i].jwk, false, &err);
+        out = apr_pstrcat(pool, out, i ? "," : "", pub, NULL);
+        free(pub);
+    }
+    return apr_pstrcat(pool, out, "]}", NULL);
+}
+
+static const char *sign(const test_key_t *k, const char *header_extra, const char *payload)
+{
+    cjose_err err;
+    cjose_header_t *hdr = cjose_header_new(&err);
+    cjose_jws_t *jws;
+    const char *compact, *copy;
+
+    cjose_header_set(hdr, CJOSE_HDR_ALG, k->alg, &err);
+    if (k->kid)
+        cjose_header_set(hdr, CJOSE_HDR_KID, k->kid, &err);
+    if (header_extra)
+        cjose_header_set(hdr, "typ", header_extra, &err);
+    jws = cjose_jws_sign(k->jwk, hdr, (const uint8_t *)payload, strlen(payload), &err);
+    cjose_jws_export(jws, &compact, &err);
+    copy = apr_pstrdup(pool, compact);
+    cjose_jws_release(jws);
+    cjose_header_release(hdr);
+    return copy;
+}
+
+static const char *b64url(const char *raw)
+{
+    char *out;
+    size_t len;
+    cjose_err err;
+    const char *copy;
+
+    cjose_base64url_encode((const uint8_t *)raw, strlen(raw), &out, &len, &err);
+    copy = apr_pstrmemdup(pool, out, len);
+    free(out);
+    return copy;
+}
+
+static const char *claims(long exp_offset, const char *extra)
+{
+    long now = (long)apr_time_sec(apr_time_now());
+
+    return apr_psprintf(pool,
+                        "{\"iss\":\"" ISSUER "\",\"aud\":\"" AUDIENCE "\",\"sub\":\"alice\","
+                        "\"exp\":%ld,\"iat\":%ld%s%s}",
+                        now + exp_offset, now - 10, extra ? "," : "", extra ? extra : "");
+}
+
+static mcp_jwt_status_t judge(const char *token, const mcp_keyset_t *keys, const char **err)
+{
+    mcp_jwt_t *jwt;
+    mcp_jwt_policy_t policy;
+    apr_array_header_t *auds = apr_array_make(pool, 1, sizeof(const char *));
+    mcp_jwt_status_t st;
+
+    APR_ARRAY_PUSH(auds, const char *) = AUDIENCE;
+    policy.issuer = ISSUER;
+    policy.audiences = auds;
+    policy.leeway = 60;
+    *err = NULL;
+    st = mcp_jwt_parse(pool, token, strlen(token), MCP_JWT_DEFAULT_MAX_LEN, &jwt, err);
+    if (st != MCP_JWT_VALID)
+        return st;
+    if (mcp_jwt_claims(jwt) != NULL)
+        return MCP_JWT_VALID + 100; /* claims readable before verification: a bug */
+    st = mcp_jwt_verify(jwt, keys, err);
+    if (st != MCP_JWT_VALID)
+        return st;
+    return mcp_jwt_check_claims(jwt, &policy, (double)apr_time_sec(apr_time_now()), err);
+}
+
+static void test_jwt(void)
+{
+    test_key_t keys[4];
+    const mcp_keyset_t *set;
+    const char *err = NULL, *tok, *h, *p, *s, *dot;
+    const char *now_claims = claims(300, NULL);
+    int i;
+    const char *algs[] = { "RS256", "RS384", "RS512", "PS256", "PS384", "PS512" };
+
+    keys[0] = make_key("rsa1", "RS256");
+    keys[1] = make_key("ec256", "ES256");
+    keys[2] = make_key("ec384", "ES384");
+    keys[3] = make_key("ec521", "ES512");
+    set = mcp_jwks_parse(pool, jwks_of(keys, 4), strlen(jwks_of(keys, 4)), &err);
+    CHECK(set != NULL && set->keys->nelts == 4, "JWKS with RSA and three EC keys parses");
+
+    for (i = 0; i < 6; i++) {
+        test_key_t k = keys[0];
+        k.alg = algs[i];
+        CHECK(judge(sign(&k, NULL, now_claims), set, &err) == MCP_JWT_VALID,
+              apr_psprintf(pool, "%s token accepted", algs[i]));
+    }
+    CHECK(judge(sign(&keys[1], "at+jwt", now_claims), set, &err) == MCP_JWT_VALID, "ES256 accepted");
+    CHECK(judge(sign(&keys[2], "JWT", now_claims), set, &err) == MCP_JWT_VALID, "ES384 accepted");
+    CHECK(judge(sign(&keys[3], NULL, now_claims), set, &err) == MCP_JWT_VALID, "ES512 accepted");
+
+    CHECK(judge(sign(&keys[0], NULL, claims(-3600, NULL)), set, &err) == MCP_JWT_INVALID
+              && strcmp(err, "token expired") == 0,
+          "expired token rejected");
+    CHECK(judge(sign(&keys[0], NULL, claims(-30, NULL)), set, &err) == MCP_JWT_VALID,
+          "expiry within leeway accepted");
+    CHECK(judge(sign(&keys[0], NULL, claims(300, "\"nbf\":9999999999")), set, &err) == MCP_JWT_INVALID,
+          "future nbf rejected");
+    CHECK(judge(sign(&keys[0], NULL, claims(300, "\"nbf\":\"0\"")), set, &err) == MCP_JWT_INVALID,
+          "string nbf rejected");
+    CHECK(judge(sign(&keys[0], NULL, "{\"iss\":\"" ISSUER "\",\"aud\":\"" AUDIENCE "\",\"sub\":\"a\"}"),
+                set, &err) == MCP_JWT_INVALID,
+          "missing exp rejected");
+    CHECK(judge(sign(&keys[0], NULL, apr_psprintf(pool, "{\"iss\":\"" ISSUER "\",\"aud\":\"" AUDIENCE
+                                                        "\",\"sub\":\"a\",\"exp\":1e300}")),
+                set, &err) == MCP_JWT_INVALID,
+          "exp 1e300 rejected");
+    CHECK(judge(sign(&keys[0], NULL, apr_psprintf(pool, "{\"iss\":\"" ISSUER "/\",\"aud\":\"" AUDIENCE
+                                                        "\",\"sub\":\"a\",\"exp\":%ld}",
+                                                  (long)apr_time_sec(apr_time_now()) + 60)),
+                set, &err) == MCP_JWT_INVALID && strcmp(err, "issuer mismatch") == 0,
+          "issuer with trailing slash rejected");
+    CHECK(judge(sign(&keys[0], NULL, apr_psprintf(pool, "{\"iss\":\"" ISSUER "\",\"aud\":[\"x\",\"" AUDIENCE
+                                                        "\"],\"sub\":\"a\",\"exp\":%ld}",
+                                                  (long)apr_time_sec(apr_time_now()) + 60)),
+                set, &err) == MCP_JWT_VALID,
+          "audience array containing ours accepted");
+    CHECK(judge(sign(&keys[0], NULL, apr_psprintf(pool, "{\"iss\":\"" ISSUER "\",\"aud\":[1,\"" AUDIENCE
+                                                        "\"],\"sub\":\"a\",\"exp\":%ld}",
+                                                  (long)apr_time_sec(apr_time_now()) + 60)),
+                set, &err) == MCP_JWT_INVALID,
+          "mixed-type audience array rejected");
+    CHECK(judge(sign(&keys[0], NULL, apr_psprintf(pool, "{\"iss\":\"" ISSUER "\",\"aud\":\"" AUDIENCE
+                                                        "/\",\"sub\":\"a\",\"exp\":%ld}",
+                                                  (long)apr_time_sec(apr_time_now()) + 60)),
+                set, &err) == MCP_JWT_INVALID && strcmp(err, "audience mismatch") == 0,
+          "audience with trailing slash rejected");
+    CHECK(judge(sign(&keys[0], NULL, claims(300, "\"iss\":\"evil\"")), set, &err) == MCP_JWT_INVALID,
+          "duplicate claim names rejected");
+    CHECK(judge(sign(&keys[0], "dpop+jwt", now_claims), set, &err) == MCP_JWT_INVALID,
+          "typ dpop+jwt rejected");
+
+    /* tampering */
+    tok = sign(&keys[0], NULL, now_claims);
+    dot = strrchr(tok, '.');
+    s = apr_pstrcat(pool, apr_pstrmemdup(pool, tok, (apr_size_t)(dot - tok + 1)),
+                    dot[1] == 'A' ? "B" : "A", dot + 2, NULL);
+    CHECK(judge(s, set, &err) == MCP_JWT_INVALID, "flipped signature rejected");
+    CHECK(judge(apr_pstrcat(pool, tok, "=", NULL), set, &err) == MCP_JWT_INVALID,
+          "padding after signature rejected");
+    CHECK(judge(apr_pstrcat(pool, tok, "=junk", NULL), set, &err) == MCP_JWT_INVALID,
+          "junk after padding rejected");
+    CHECK(judge(apr_pstrcat(pool, tok, ".x.y", NULL), set, &err) == MCP_JWT_INVALID,
+          "five segments rejected");
+    CHECK(judge("abcde=.abc.abc", set, &err) == MCP_JWT_INVALID,
+          "segment of 1 mod 4 length with padding rejected before cjose");
+    CHECK(judge("abcde.abcde.abcde", set, &err) == MCP_JWT_INVALID, "1 mod 4 segments rejected");
+
+    /* algorithm attacks */
+    h = b64url("{\"alg\":\"none\",\"kid\":\"rsa1\"}");
+    p = b64url(now_claims);
+    CHECK(judge(apr_pstrcat(pool, h, ".", p, ".", NULL), set, &err) == MCP_JWT_INVALID,
+          "alg none without signature rejected");
+    CHECK(judge(apr_pstrcat(pool, b64url("{\"alg\":\"NoNe\"}"), ".", p, ".AAAA", NULL), set, &err)
+              == MCP_JWT_INVALID,
+          "alg NoNe rejected");
+    CHECK(judge(apr_pstrcat(pool, b64url("{\"alg\":\"HS256\",\"kid\":\"rsa1\"}"), ".", p, ".AAAA", NULL), set,
+                &err) == MCP_JWT_INVALID,
+          "HS256 rejected");
+    CHECK(judge(apr_pstrcat(pool, b64url("{\"alg\":\"RS256\",\"crit\":[\"exp\"]}"), ".", p, ".AAAA", NULL), set,
+                &err) == MCP_JWT_INVALID,
+          "crit rejected");
+    CHECK(judge(apr_pstrcat(pool, b64url("{\"alg\":\"RS256\",\"alg\":\"none\"}"), ".", p, ".AAAA", NULL), set,
+                &err) == MCP_JWT_INVALID,
+          "duplicate header names rejected");
+    CHECK(judge(apr_pstrcat(pool, b64url("{\"alg\":\"RS256\",\"kid\":7}"), ".", p, ".AAAA", NULL), set, &err)
+              == MCP_JWT_INVALID,
+          "numeric kid rejected");
+
+    /* key fitting */
+    {
+        test_key_t wrong = keys[1];
+        wrong.kid = "ec384"; /* ES256 signature claiming the P-384 key */
+        CHECK(judge(sign(&wrong, NULL, now_claims), set, &err) != MCP_JWT_VALID,
+              "ES256 token naming a P-384 key rejected");
+        wrong = keys[0];
+        wrong.kid = "nope";
+        CHECK(judge(sign(&wrong, NULL, now_claims), set, &err) == MCP_JWT_KEY_UNKNOWN,
+              "unknown kid reported as such");
+        wrong.kid = NULL;
+        CHECK(judge(sign(&wrong, NULL, now_claims), set, &err) == MCP_JWT_VALID,
+              "token without kid verified against fitting keys");
+    }
+    {
+        /* ES256 with a zero-padded 66-byte signature: cjose alone accepts it */
+        const char *good = sign(&keys[1], NULL, now_claims);
+        const char *sig = strrchr(good, '.') + 1;
+        uint8_t *raw, padded[66];
+        size_t raw_len;
+        char *enc;
+        size_t enc_len;
+        cjose_err cerr;
+
+        cjose_base64url_decode(sig, strlen(sig), &raw, &raw_len, &cerr);
+        padded[0] = 0;
+        memcpy(padded + 1, raw, 32);
+        padded[33] = 0;
+        memcpy(padded + 34, raw + 32, 32);
+        free(raw);
+        cjose_base64url_encode(padded, 66, &enc, &enc_len, &cerr);
+        CHECK(judge(apr_pstrcat(pool, apr_pstrmemdup(pool, good, (apr_size_t)(sig - good)),
+                                apr_pstrmemdup(pool, enc, enc_len), NULL),
+                    set, &err) == MCP_JWT_INVALID,
+              "zero-padded ECDSA signature rejected");
+        free(enc);
+    }
+    CHECK(judge(apr_pstrcat(pool, h, ".", p, ".", apr_pstrndup(pool, "", 0), NULL), set, &err)
+              == MCP_JWT_INVALID,
+          "empty signature rejected");
+    {
+        char *big = apr_palloc(pool, MCP_JWT_DEFAULT_MAX_LEN + 2);
+        memset(big, 'a', MCP_JWT_DEFAULT_MAX_LEN + 1);
+        big[MCP_JWT_DEFAULT_MAX_LEN + 1] = '\0';
+        CHECK(judge(big, set, &err) == MCP_JWT_INVALID && strcmp(err, "token too large") == 0,
+              "oversized token rejected");
+    }
+    for (i = 0; i < 4; i++)
+        cjose_jwk_release(keys[i].jwk);
+}
+
+static void test_jwks(void)
+{
+    const char *err = NULL;
+    const mcp_keyset_t *set;
+    const char *doc;
+
+    set = mcp_jwks_parse(pool, "[]", 2, &err);
+    CHECK(set == NULL && err, "a JSON array is not a JWKS");
+    set = mcp_jwks_parse(pool, "{\"keys\":[]}", 11, &err);
+    CHECK(set == NULL, "an empty key list is unusable");
+    set = mcp_jwks_parse(pool, "<html>", 6, &err);
+    CHECK(set == NULL, "HTML is not a JWKS");
+    doc = "{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0\",\"kid\":\"hmac\"}]}";
+    set = mcp_jwks_parse(pool, doc, strlen(doc), &err);
+    CHECK(set == NULL, "oct keys are never used");
+    {
+        static const uint8_t e[] = { 0x01, 0x00, 0x01 };
+        cjose_err cerr;
+        cjose_jwk_t *big = cjose_jwk_create_RSA_random(2048, e, sizeof(e), &cerr);
+        cjose_jwk_t *small = cjose_jwk_create_RSA_random(1024, e, sizeof(e), &cerr);
+        char *big_json = cjose_jwk_to_json(big, false, &cerr);
+        char *small_json = cjose_jwk_to_json(small, false, &cerr);
+        json_t *enc = json_loads(big_json, 0, NULL);
+        char *enc_json;
+
+        doc = apr_pstrcat(pool, "{\"keys\":[", big_json, "]}", NULL);
+        set = mcp_jwks_parse(pool, doc, strlen(doc), &err);
+        CHECK(set != NULL && set->keys->nelts == 1, "RSA-2048 key accepted");
+        doc = apr_pstrcat(pool, "{\"keys\":[", small_json, "]}", NULL);
+        set = mcp_jwks_parse(pool, doc, strlen(doc), &err);
+        CHECK(set == NULL, "RSA-1024 key refused");
+        json_object_set_new(enc, "use", json_string("enc"));
+        enc_json = json_dumps(enc, JSON_COMPACT);
+        doc = apr_pstrcat(pool, "{\"keys\":[", enc_json, "]}", NULL);
+        set = mcp_jwks_parse(pool, doc, strlen(doc), &err);
+        CHECK(set == NULL, "use=enc key is not used for signatures");
+        json_object_set_new(enc, "use", json_string("sig"));
+        json_object_set_new(enc, "alg", json_string("ES256"));
+        free(enc_json);
+        enc_json = json_dumps(enc, JSON_COMPACT);
+        doc = apr_pstrcat(pool, "{\"keys\":[", enc_json, "]}", NULL);
+        set = mcp_jwks_parse(pool, doc, strlen(doc), &err);
+        CHECK(set == NULL, "RSA key pinned to an EC algorithm refused");
+        free(enc_json);
+        json_decref(enc);
+        free(big_json);
+        free(small_json);
+        cjose_jwk_release(big);
+        cjose_jwk_release(small);
+    }
+}
+
+static void test_discovery(void)
+{
+    const char *err = NULL;
+    const mcp_discovery_t *d;
+    const char *doc;
+
+    CHECK(strcmp(mcp_discovery_url_rfc8414(pool, "https://idp.example.com/realms/master"),
+                 "https://idp.example.com/.well-known/oauth-authorization-server/realms/master")
+              == 0,
+          "RFC 8414 URL has the well-known part inserted");
+    CHECK(strcmp(mcp_discovery_url_rfc8414(pool, "https://idp.example.com"),
+                 "https://idp.example.com/.well-known/oauth-authorization-server")
+              == 0,
+          "RFC 8414 URL for an issuer without path");
+    CHECK(strcmp(mcp_discovery_url_rfc8414(pool, "https://idp.example.com/t/"),
+                 "https://idp.example.com/.well-known/oauth-authorization-server/t")
+              == 0,
+          "RFC 8414 URL drops the trailing slash");
+    CHECK(strcmp(mcp_discovery_url_oidc(pool, "https://idp.example.com/realms/master"),
+                 "https://idp.example.com/realms/master/.well-known/openid-configuration")
+              == 0,
+          "OIDC discovery URL is appended");
+    doc = "{\"issuer\":\"" ISSUER "\",\"jwks_uri\":\"https://idp.example.com/certs\"}";
+    d = mcp_discovery_parse(pool, doc, strlen(doc), ISSUER, &err);
+    CHECK(d && strcmp(d->jwks_uri, "https://idp.example.com/certs") == 0, "jwks_uri read from metadata");
+    d = mcp_discovery_parse(pool, doc, strlen(doc), ISSUER "x", &err);
+    CHECK(d == NULL, "metadata for another issuer refused");
+    doc = "{\"issuer\":\"" ISSUER "\",\"jwks_uri\":\"file:///etc/passwd\"}";
+    d = mcp_discovery_parse(pool, doc, strlen(doc), ISSUER, &err);
+    CHECK(d == NULL, "non-http jwks_uri refused");
+}
+
+static void test_challenge_and_metadata(void)
+{
+    mcp_challenge_t c = { "https://mcp.example.com/.well-known/oauth-protected-resource/mcp", NULL, NULL,
+                          "openid mcp" };
+    const char *h = mcp_challenge_header(pool, &c);
+    mcp_prm_t prm;
+    apr_array_header_t *as = apr_array_make(pool, 1, sizeof(const char *));
+    apr_table_t *extra = apr_table_make(pool, 1);
+    json_t *doc;
+    const char *json;
+
+    CHECK(strcmp(h, "Bearer resource_metadata=\"https://mcp.example.com/.well-known/"
+                    "oauth-protected-resource/mcp\", scope=\"openid mcp\"")
+              == 0,
+          "challenge without error");
+    c.error = "invalid_token";
+    c.description = "bad \"kid\"\r\nX-Injected: 1";
+    h = mcp_challenge_header(pool, &c);
+    CHECK(strstr(h, "error=\"invalid_token\"") && !strchr(h, '\r') && !strchr(h, '\n')
+              && strstr(h, "error_description=\"bad ?kid???X-Injected: 1\""),
+          "challenge parameters cannot break out of their quotes");
+
+    APR_ARRAY_PUSH(as, const char *) = ISSUER;
+    prm.resource = AUDIENCE;
+    prm.authorization_servers = as;
+    prm.scopes_supported = NULL;
+    prm.bearer_methods = as;
+    apr_table_set(extra, "resource_name", "\"Demo\"");
+    prm.extra = extra;
+    json = mcp_prm_json(pool, &prm);
+    doc = json_loads(json, 0, NULL);
+    CHECK(doc && strcmp(json_string_value(json_object_get(doc, "resource")), AUDIENCE) == 0
+              && json_object_get(doc, "scopes_supported") == NULL
+              && strcmp(json_string_value(json_object_get(doc, "resource_name")), "Demo") == 0,
+          "protected resource metadata document");
+    json_decref(doc);
+    CHECK(mcp_json_is_valid("[1,2]") && !mcp_json_is_valid("{bad"), "JSON validity check");
+}
+
+int main(void)
+{
+    apr_initialize();
+    apr_pool_create(&pool, NULL);
+    test_token_extraction();
+    test_jwt();
+    test_jwks();
+    test_discovery();
+    test_challenge_and_metadata();
+    apr_pool_destroy(pool);
+    apr_terminate();
+    return UNIT_DONE();
+}
