@@ -42,7 +42,8 @@ module AP_MODULE_DECLARE_DATA mcp_auth_module;
 #define MCP_AUTH_TYPE "MCP"
 #define PRM_PREFIX "/.well-known/oauth-protected-resource"
 #define CACHE_MUTEX_TYPE "mcp-auth-cache"
-#define NOTE_USER_CLAIMS "mcp_auth.claims"
+#define NOTE_JSON_ERROR "mcp_auth.json_error"
+#define JSON_ERROR_FILTER "MCP_AUTH_JSON_ERROR"
 
 /* The default shared cache: anonymous shared memory, with room for a JWKS of
  * the full response cap in one shmcb subcache. */
@@ -495,10 +496,24 @@ static int deny(request_rec *r, const mcp_dir_conf_t *conf, int status, const ch
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     /* An ErrorDocument the administrator configured keeps precedence. */
     if (ap_response_code_string(r, ap_index_of_response(status)) == NULL) {
-        ap_set_content_type(r, "application/json");
         ap_custom_response(r, status, mcp_challenge_body(r->pool, &c));
+        apr_table_setn(r->notes, NOTE_JSON_ERROR, "1");
     }
     return status;
+}
+
+/* httpd labels every error body text/html; ours is JSON. */
+static void insert_error_filter(request_rec *r)
+{
+    if (apr_table_get(r->notes, NOTE_JSON_ERROR))
+        ap_add_output_filter(JSON_ERROR_FILTER, NULL, r, r->connection);
+}
+
+static apr_status_t json_error_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    ap_set_content_type(f->r, "application/json");
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
 }
 
 /* A header name compared with '-' and '_' as one: backends that map both to
@@ -1073,6 +1088,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_check_authn(check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(fixups, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_insert_error_filter(insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_register_output_filter(JSON_ERROR_FILTER, json_error_filter, NULL, AP_FTYPE_CONTENT_SET);
 }
 
 AP_DECLARE_MODULE(mcp_auth) = {

@@ -34,9 +34,11 @@ fi
 
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/mcp-auth-e2e.XXXXXX")
 export STATE
-read -r GW_PORT IDP_PORT MCP_PORT < <(stack_free_ports 3)
+read -r GW_PORT GW2_PORT IDP_PORT MCP_PORT < <(stack_free_ports 4)
 GW_URL="http://127.0.0.1:$GW_PORT"
-export GW_PORT IDP_PORT MCP_PORT GW_URL MCP_AUTH_SO APACHE_MODULES APACHE_BIN
+GW2_URL="http://127.0.0.1:$GW2_PORT" # second virtual host: one protected location, all defaults
+HTTPD_DEFINES=-DMCP_E2E_SINGLE
+export GW_PORT GW2_PORT IDP_PORT MCP_PORT GW_URL GW2_URL HTTPD_DEFINES MCP_AUTH_SO APACHE_MODULES APACHE_BIN
 export IDP_QUIET=${IDP_QUIET:-0} MCP_QUIET=${MCP_QUIET:-0}
 
 status=1
@@ -59,7 +61,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 stack_start_all
-echo "# gateway $GW_URL/mcp (SSE) and $GW_URL/mcp-json (JSON) -> MCP server :$MCP_PORT; issuer $IDP_ISSUER"
+echo "# gateway $GW_URL/mcp (SSE) and $GW_URL/mcp-json (JSON), $GW2_URL/mcp (defaults) -> MCP server :$MCP_PORT; issuer $IDP_ISSUER"
 
 export IDP_KEY_FILE=$STATE/idp-key.json
 cd "$E2E_DIR"

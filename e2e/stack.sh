@@ -32,11 +32,35 @@ stack_start() {
   echo $! >"$STATE/$name.pid"
 }
 
+# stack_pid_alive PID: true if PID exists and is not a zombie (an orphan's exit status may wait a
+# while for init to collect it).
+stack_pid_alive() {
+  local st rest
+  kill -0 "$1" 2>/dev/null || return 1
+  read -r st <"/proc/$1/stat" 2>/dev/null || return 0
+  rest=${st##*) }
+  [ "${rest%% *}" != Z ]
+}
+
+# stack_group_alive PGID: true if a process of that process group is alive (not a zombie).
+stack_group_alive() {
+  local g=$1 f st rest state pgrp
+  kill -0 -- "-$g" 2>/dev/null || return 1
+  [ -d /proc/self ] || return 0
+  for f in /proc/[0-9]*/stat; do
+    read -r st <"$f" 2>/dev/null || continue
+    rest=${st##*) }
+    read -r state _ pgrp _ <<<"$rest"
+    [ "$pgrp" = "$g" ] && [ "$state" != Z ] && return 0
+  done
+  return 1
+}
+
 # stack_running NAME: true if the process recorded in $STATE/NAME.pid is alive.
 stack_running() {
   local pid
   pid=$(cat "$STATE/$1.pid" 2>/dev/null) || return 1
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
+  [ -n "$pid" ] && stack_pid_alive "$pid"
 }
 
 # stack_stop NAME [GRACE_SECONDS]: SIGTERM to the process group recorded in $STATE/NAME.pid,
@@ -48,7 +72,7 @@ stack_stop() {
   [ -n "$pid" ] || return 0
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
   for ((i = 0; i < grace * 10; i++)); do
-    kill -0 -- "-$pid" 2>/dev/null || return 0
+    stack_group_alive "$pid" || return 0
     sleep 0.1
   done
   stack_log "$name: still running after ${grace}s, killing"
@@ -75,7 +99,7 @@ stack_wait_http() {
 }
 
 # stack_gen_conf: writes $STATE/httpd.conf from $E2E_DIR/httpd.conf.in. Uses GW_BIND, GW_HOST,
-# GW_PORT, GW_URL, IDP_ISSUER, MCP_PORT, MCP_AUTH_SO, APACHE_MODULES, HTTPD_LOGLEVEL.
+# GW_PORT, GW2_PORT, GW_URL, IDP_ISSUER, MCP_PORT, MCP_AUTH_SO, APACHE_MODULES, HTTPD_LOGLEVEL.
 stack_gen_conf() {
   local root=$STATE/httpd user_group
   mkdir -p "$root/run" "$root/logs" "$root/htdocs"
@@ -92,6 +116,7 @@ stack_gen_conf() {
       -e "s|@GW_BIND@|${GW_BIND:-127.0.0.1}|g" \
       -e "s|@GW_HOST@|${GW_HOST:-127.0.0.1}|g" \
       -e "s|@GW_PORT@|$GW_PORT|g" \
+      -e "s|@GW2_PORT@|${GW2_PORT:-0}|g" \
       -e "s|@GW_URL@|$GW_URL|g" \
       -e "s|@IDP_ISSUER@|$IDP_ISSUER|g" \
       -e "s|@MCP_PORT@|$MCP_PORT|g" \
@@ -116,7 +141,7 @@ stack_apache_modules() {
 }
 
 # stack_start_all: starts idp, mcp and httpd and waits for them. Uses IDP_PORT, IDP_PUBLIC_HOST,
-# MCP_PORT, GW_* and APACHE_BIN; sets IDP_ISSUER; IdP signing key in $STATE/idp-key.json.
+# MCP_PORT, GW_*, APACHE_BIN and HTTPD_DEFINES (e.g. -DMCP_E2E_SINGLE); sets IDP_ISSUER; IdP signing key in $STATE/idp-key.json.
 stack_start_all() {
   IDP_ISSUER="http://${IDP_PUBLIC_HOST:-127.0.0.1}:$IDP_PORT/realms/master"
   export IDP_ISSUER
@@ -128,12 +153,13 @@ stack_start_all() {
   stack_wait_http mcp "http://127.0.0.1:$MCP_PORT/mcp" 30 || return 1
 
   stack_gen_conf
-  if ! "$APACHE_BIN" -t -f "$STATE/httpd.conf" >"$STATE/httpd-configtest.log" 2>&1; then
+  if ! "$APACHE_BIN" -t -f "$STATE/httpd.conf" ${HTTPD_DEFINES:-} >"$STATE/httpd-configtest.log" 2>&1; then
     stack_log "httpd configuration test failed ($STATE/httpd.conf):"
     cat "$STATE/httpd-configtest.log" >&2
     return 1
   fi
-  stack_start httpd "$APACHE_BIN" -f "$STATE/httpd.conf" -DFOREGROUND
+  # shellcheck disable=SC2086
+  stack_start httpd "$APACHE_BIN" -f "$STATE/httpd.conf" ${HTTPD_DEFINES:-} -DFOREGROUND
   stack_wait_http httpd "http://127.0.0.1:$GW_PORT/.well-known/oauth-protected-resource/mcp" 30 || {
     tail -n 40 "$STATE/httpd/logs/error_log" >&2 2>/dev/null || true
     return 1

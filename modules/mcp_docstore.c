@@ -20,6 +20,10 @@ typedef struct doc_envelope {
 /* How often a process polls the shared cache while another one fetches. */
 #define WAIT_STEP apr_time_from_msec(50)
 
+/* After a failed fetch nobody retries for this long: an IdP outage costs
+ * one outbound request per window, not one per incoming request. */
+#define FAILURE_BACKOFF apr_time_from_sec(5)
+
 typedef struct local_doc {
     mcp_doc_t doc;
     apr_pool_t *pool;
@@ -28,8 +32,9 @@ typedef struct local_doc {
 
 typedef struct local_entry {
     const char *url;
-    const char *body_id, *fetch_id, *refetch_id;
+    const char *body_id, *fetch_id, *refetch_id, *failed_id;
     local_doc_t *current;
+    apr_time_t failed_until;  /* backoff when there is no shared cache */
 } local_entry_t;
 
 struct mcp_docstore {
@@ -74,6 +79,7 @@ static local_entry_t *entry_for(mcp_docstore_t *store, const char *url)
         e->body_id = mcp_cache_id(store->pool, "doc", url);
         e->fetch_id = mcp_cache_id(store->pool, "fetching", url);
         e->refetch_id = mcp_cache_id(store->pool, "refetch", url);
+        e->failed_id = mcp_cache_id(store->pool, "failed", url);
         apr_hash_set(store->entries, e->url, APR_HASH_KEY_STRING, e);
     }
     return e;
@@ -221,6 +227,39 @@ static int fetch_and_install(mcp_docstore_t *store, local_entry_t *e, mcp_doc_pa
     return 1;
 }
 
+static int marker_alive(mcp_docstore_t *store, const char *id, apr_pool_t *tmp)
+{
+    unsigned char *v;
+    apr_size_t len;
+
+    return mcp_cache_get(store->cache, id, 16, tmp, &v, &len) == APR_SUCCESS;
+}
+
+static int recently_failed(mcp_docstore_t *store, local_entry_t *e, apr_pool_t *tmp)
+{
+    if (store->cache == NULL)
+        return apr_time_now() < e->failed_until;
+    return marker_alive(store, e->failed_id, tmp);
+}
+
+/* One fetch on behalf of every process: the in-progress marker is dropped
+ * when it ends, and a failure opens the backoff window. */
+static void fetch_guarded(mcp_docstore_t *store, local_entry_t *e, mcp_doc_parse_fn parse,
+                          const void *ctx, const mcp_doc_policy_t *policy, const char *in_progress_id,
+                          apr_pool_t *tmp, const char **err)
+{
+    int ok = fetch_and_install(store, e, parse, ctx, policy, tmp, err);
+
+    if (!ok) {
+        static const unsigned char mark = '1';
+        e->failed_until = apr_time_now() + FAILURE_BACKOFF;
+        if (store->cache)
+            mcp_cache_put(store->cache, e->failed_id, e->failed_until, &mark, 1, tmp);
+    }
+    if (store->cache && in_progress_id)
+        mcp_cache_remove(store->cache, in_progress_id, tmp);
+}
+
 /* Whether this process may fetch now. Without a shared cache every process
  * decides for itself. */
 static int claim(mcp_docstore_t *store, const char *id, apr_interval_time_t ttl, apr_pool_t *tmp)
@@ -263,16 +302,17 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
         /* RFC 8725 §3.10 / OIDC Core §10.1.1: a kid miss may mean rotation,
          * but unknown kids must not turn into a fetch per request. */
         if (claim(store, e->refetch_id, policy->min_refetch, tmp))
-            fetch_and_install(store, e, parse, parse_ctx, policy, tmp, &fetch_err);
+            fetch_guarded(store, e, parse, parse_ctx, policy, NULL, tmp, &fetch_err);
     }
-    else if (claim(store, e->fetch_id, fetch_ttl, tmp)) {
-        fetch_and_install(store, e, parse, parse_ctx, policy, tmp, &fetch_err);
+    else if (!recently_failed(store, e, tmp) && claim(store, e->fetch_id, fetch_ttl, tmp)) {
+        fetch_guarded(store, e, parse, parse_ctx, policy, e->fetch_id, tmp, &fetch_err);
     }
-    else if (e->current == NULL) {
+    else if (e->current == NULL && store->cache) {
         /* another process is fetching the first copy: wait for it, bounded */
         apr_time_t until = now + apr_time_from_msec(policy->fetch.timeout_ms);
 
-        while (e->current == NULL && apr_time_now() < until) {
+        while (e->current == NULL && apr_time_now() < until && marker_alive(store, e->fetch_id, tmp)
+               && !recently_failed(store, e, tmp)) {
             apr_sleep(WAIT_STEP);
             adopt_shared(store, e, parse, parse_ctx, policy, tmp, &fresh_until, &fetched_at);
         }

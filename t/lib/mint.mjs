@@ -1,0 +1,140 @@
+#!/usr/bin/env node
+// Test key material and token minting for the Apache::Test suite.
+// Node's built-in crypto only.
+//
+//   node mint.mjs init DIR
+//       Creates (once; idempotent) the keys under DIR/keys and the JWKS files
+//       under DIR/www (served by the idp vhost). Fast when already done.
+//   node mint.mjs sign DIR < specs.json
+//       specs.json: one spec or an array of specs; prints one token per line.
+//
+// A spec:
+//   { "key": NAME, "header": {...}, "payload": {...},
+//     "header_raw": "...", "payload_raw": "...",   // exact JSON text instead
+//     "sign_alg": "ES384",                          // default: header.alg
+//     "es_pad": true }                              // ECDSA: 00||R||00||S
+// Keys: rsa1, rsa2, rsa1024, p256, p384, p521 (private keys), oct (the HMAC
+// key also published in the JWKS), rsa1pem (rsa1's public PEM as HMAC
+// secret), none (empty signature).
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const KEYS = {
+  rsa1: { type: 'rsa', opts: { modulusLength: 2048 } },
+  rsa2: { type: 'rsa', opts: { modulusLength: 2048 } },
+  rsa1024: { type: 'rsa', opts: { modulusLength: 1024 } },
+  p256: { type: 'ec', opts: { namedCurve: 'P-256' } },
+  p384: { type: 'ec', opts: { namedCurve: 'P-384' } },
+  p521: { type: 'ec', opts: { namedCurve: 'P-521' } },
+};
+const FORMAT = 3; // bump when the fixture layout changes
+
+const b64u = (buf) => Buffer.from(buf).toString('base64url');
+
+function writeAtomic(file, data, mode = 0o644) {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, data, { mode });
+  fs.renameSync(tmp, file);
+}
+
+function loadPrivate(dir, name) {
+  return crypto.createPrivateKey(fs.readFileSync(path.join(dir, 'keys', `${name}.pem`)));
+}
+
+function pubJwk(dir, name, extra) {
+  const jwk = crypto.createPublicKey(loadPrivate(dir, name)).export({ format: 'jwk' });
+  return { ...extra, ...jwk };
+}
+
+function init(dir) {
+  const stamp = path.join(dir, '.complete');
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === String(FORMAT)) return;
+  for (const sub of ['keys', 'www', 'state']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
+  fs.chmodSync(path.join(dir, 'state'), 0o1777); // the CGIs (User nobody) write here
+
+  for (const [name, { type, opts }] of Object.entries(KEYS)) {
+    const file = path.join(dir, 'keys', `${name}.pem`);
+    if (fs.existsSync(file)) continue;
+    const { privateKey } = crypto.generateKeyPairSync(type, opts);
+    writeAtomic(file, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  }
+  const octFile = path.join(dir, 'keys', 'oct.bin');
+  if (!fs.existsSync(octFile)) writeAtomic(octFile, crypto.randomBytes(32));
+  writeAtomic(path.join(dir, 'keys', 'rsa1.pub.pem'),
+    crypto.createPublicKey(loadPrivate(dir, 'rsa1')).export({ type: 'spki', format: 'pem' }));
+
+  const oct = { kty: 'oct', kid: 'oct1', k: b64u(fs.readFileSync(octFile)) };
+  const main = {
+    keys: [
+      pubJwk(dir, 'rsa1', { kid: 'rsa1', use: 'sig' }),
+      pubJwk(dir, 'rsa1', { kid: 'rsa1-rs256', alg: 'RS256' }),
+      pubJwk(dir, 'rsa1', { kid: 'rsa1-enc', use: 'enc' }),
+      pubJwk(dir, 'rsa1024', { kid: 'rsa-small' }),
+      pubJwk(dir, 'p256', { kid: 'ec256' }),
+      pubJwk(dir, 'p384', { kid: 'ec384' }),
+      pubJwk(dir, 'p521', { kid: 'ec521' }),
+      oct,
+    ],
+  };
+  const www = path.join(dir, 'www');
+  writeAtomic(path.join(www, 'jwks.json'), JSON.stringify(main, null, 1));
+  // Rotation: set A has rotA (rsa1); set B adds rotB (rsa2).
+  writeAtomic(path.join(www, 'jwks-rot-a.json'),
+    JSON.stringify({ keys: [pubJwk(dir, 'rsa1', { kid: 'rotA' })] }));
+  writeAtomic(path.join(www, 'jwks-rot-b.json'),
+    JSON.stringify({ keys: [pubJwk(dir, 'rsa1', { kid: 'rotA' }), pubJwk(dir, 'rsa2', { kid: 'rotB' })] }));
+  writeAtomic(stamp, String(FORMAT));
+}
+
+const HASH = { 256: 'sha256', 384: 'sha384', 512: 'sha512' };
+
+function sign(dir, spec) {
+  const header = spec.header_raw ?? JSON.stringify(spec.header ?? {});
+  const payload = spec.payload_raw ?? JSON.stringify(spec.payload ?? {});
+  const input = `${b64u(header)}.${b64u(payload)}`;
+  const alg = spec.sign_alg ?? (spec.header && spec.header.alg) ?? '';
+  const key = spec.key;
+  let sig;
+  const m = /^([A-Z]{2})(256|384|512)$/.exec(alg);
+  if (key === 'none' || !m) {
+    sig = Buffer.alloc(0);
+  } else if (m[1] === 'HS') {
+    const secret = key === 'oct' ? fs.readFileSync(path.join(dir, 'keys', 'oct.bin'))
+      : key === 'rsa1pem' ? fs.readFileSync(path.join(dir, 'keys', 'rsa1.pub.pem'))
+        : (() => { throw new Error(`HS with key ${key}`); })();
+    sig = crypto.createHmac(HASH[m[2]], secret).update(input).digest();
+  } else {
+    const priv = loadPrivate(dir, key);
+    const opts = { key: priv };
+    if (m[1] === 'PS') {
+      opts.padding = crypto.constants.RSA_PKCS1_PSS_PADDING;
+      opts.saltLength = crypto.constants.RSA_PSS_SALTLEN_DIGEST;
+    } else if (m[1] === 'ES') {
+      opts.dsaEncoding = 'ieee-p1363';
+    }
+    sig = crypto.sign(HASH[m[2]], Buffer.from(input), opts);
+    if (m[1] === 'ES' && spec.es_pad) {
+      const half = sig.length / 2;
+      sig = Buffer.concat([Buffer.alloc(1), sig.subarray(0, half), Buffer.alloc(1), sig.subarray(half)]);
+    }
+  }
+  return `${input}.${b64u(sig)}`;
+}
+
+const [cmd, dir] = process.argv.slice(2);
+if (!dir) {
+  console.error('usage: mint.mjs init|sign DIR');
+  process.exit(2);
+}
+if (cmd === 'init') {
+  init(dir);
+} else if (cmd === 'sign') {
+  init(dir);
+  const input = JSON.parse(fs.readFileSync(0, 'utf8'));
+  const specs = Array.isArray(input) ? input : [input];
+  process.stdout.write(specs.map((s) => sign(dir, s)).join('\n') + '\n');
+} else {
+  console.error(`unknown command ${cmd}`);
+  process.exit(2);
+}
