@@ -7,6 +7,7 @@
  * request_rec.
  */
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -19,7 +20,6 @@
 #include <http_log.h>
 #include <http_protocol.h>
 #include <http_request.h>
-#include <http_vhost.h>
 #include <ap_provider.h>
 #include <ap_socache.h>
 #include <util_mutex.h>
@@ -419,9 +419,27 @@ static mcp_dir_conf_t *dir_conf(request_rec *r)
  * header is used only when it names this virtual host (UseCanonicalName
  * Off); anything else falls back to ServerName, so that a forged Host can
  * neither redirect discovery nor widen the accepted audience. */
+static int names_this_vhost(request_rec *r, const char *host)
+{
+    server_rec *s = r->server;
+    int i;
+
+    if (s->server_hostname && strcasecmp(host, s->server_hostname) == 0)
+        return 1;
+    for (i = 0; s->names && i < s->names->nelts; i++) {
+        if (strcasecmp(host, APR_ARRAY_IDX(s->names, i, const char *)) == 0)
+            return 1;
+    }
+    for (i = 0; s->wild_names && i < s->wild_names->nelts; i++) {
+        if (ap_strcasecmp_match(host, APR_ARRAY_IDX(s->wild_names, i, const char *)) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static const char *external_url(request_rec *r, const char *path)
 {
-    if (r->hostname && !ap_matches_request_vhost(r, r->hostname, ap_get_server_port(r))) {
+    if (r->hostname && !names_this_vhost(r, r->hostname)) {
         const char *saved = r->hostname;
         char *url;
 
@@ -963,9 +981,8 @@ static int check_sections(apr_pool_t *p, server_rec *s, apr_array_header_t *sect
         conf = effective_conf(p, s, sections, i);
         if (conf->issuer == NULL && !issuer_set_below(sections, i)) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
-                         "MCPAUTH0020: AuthType MCP in <%s %s> (%s:%d) needs MCPAuthIssuer",
-                         is_location ? "Location" : "Directory", cd->d ? cd->d : "?",
-                         s->defn_name ? s->defn_name : "?", s->defn_line_number);
+                         "MCPAUTH0020: AuthType MCP in <%s %s> needs MCPAuthIssuer",
+                         is_location ? "Location" : "Directory", cd->d ? cd->d : "?");
             return 0;
         }
         if (is_location && conf->issuer && cd->r == NULL && cd->d && cd->d[0] == '/') {
@@ -1034,7 +1051,9 @@ static int init_cache(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     return 1;
 }
 
-static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+/* Checks every virtual host's sections and records its protected locations.
+ * Returns how many there are, or -1 after logging a configuration error. */
+static int find_protected_locations(apr_pool_t *pconf, server_rec *s)
 {
     server_rec *vs;
     int protected = 0;
@@ -1046,9 +1065,25 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         sconf->protected->nelts = 0;
         if (!check_sections(pconf, vs, core->sec_url, 1, sconf)
             || !check_sections(pconf, vs, core->sec_dir, 0, sconf))
-            return HTTP_INTERNAL_SERVER_ERROR;
+            return -1;
         protected += sconf->protected->nelts;
     }
+    return protected;
+}
+
+/* apachectl -t runs no post_config: the same checks must fail it here. */
+static void test_config(apr_pool_t *pconf, server_rec *s)
+{
+    if (find_protected_locations(pconf, s) < 0)
+        exit(1);
+}
+
+static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    int protected = find_protected_locations(pconf, s);
+
+    if (protected < 0)
+        return HTTP_INTERNAL_SERVER_ERROR;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK; /* the dry run of startup: no shared memory yet */
 
@@ -1083,6 +1118,7 @@ static void register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_test_config(test_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_quick_handler(metadata_handler, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_check_authn(check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
