@@ -426,6 +426,9 @@ static int names_this_vhost(request_rec *r, const char *host)
 
     if (s->server_hostname && strcasecmp(host, s->server_hostname) == 0)
         return 1;
+    /* the address the client actually connected to is ours too */
+    if (r->connection->local_ip && strcmp(host, r->connection->local_ip) == 0)
+        return 1;
     for (i = 0; s->names && i < s->names->nelts; i++) {
         if (strcasecmp(host, APR_ARRAY_IDX(s->names, i, const char *)) == 0)
             return 1;
@@ -440,13 +443,11 @@ static int names_this_vhost(request_rec *r, const char *host)
 static const char *external_url(request_rec *r, const char *path)
 {
     if (r->hostname && !names_this_vhost(r, r->hostname)) {
-        const char *saved = r->hostname;
-        char *url;
+        apr_port_t port = r->server->port ? r->server->port : r->connection->local_addr->port;
 
-        r->hostname = NULL;
-        url = ap_construct_url(r->pool, path, r);
-        r->hostname = saved;
-        return url;
+        return apr_psprintf(r->pool, "%s://%s%s%s", ap_http_scheme(r), r->server->server_hostname,
+                            ap_is_default_port(port, r) ? "" : apr_psprintf(r->pool, ":%u", port),
+                            path);
     }
     return ap_construct_url(r->pool, path, r);
 }
