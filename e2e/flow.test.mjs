@@ -5,7 +5,8 @@ import {
   connectWithOAuth, disconnect, formatLog, resultText, MemoryOAuthProvider,
 } from './client.mjs';
 import {
-  GW, ISSUER, MCP_URL, MCP_JSON_URL, PRM_URL, PRM_JSON_URL, postInitialize, parseChallenge,
+  ISSUER, MCP_URL, MCP_JSON_URL, PRM_URL, PRM_JSON_URL, GW2_MCP_URL, GW2_PRM_URL,
+  postInitialize, parseChallenge,
 } from './testenv.mjs';
 
 const open = [];
@@ -23,12 +24,13 @@ const idx = (log, pred, from = 0) => log.findIndex((e, i) => i >= from && pred(e
 
 function assertFlow(log, { mcpUrl, prmUrl }) {
   const mcpPath = new URL(mcpUrl).pathname;
+  const gw = new URL(mcpUrl).origin;
   const issuerPath = new URL(ISSUER).pathname;
   let i = idx(log, (e) => e.method === 'POST' && e.url === mcpUrl);
   assert.equal(i, 0, 'the first request is the POST to the MCP endpoint');
   assert.equal(log[0].status, 401);
   assert.equal(parseChallenge(log[0].wwwAuthenticate).params.resource_metadata, prmUrl);
-  i = idx(log, (e) => e.url.startsWith(GW) && path(e).startsWith('/.well-known/'), 1);
+  i = idx(log, (e) => e.url.startsWith(gw) && path(e).startsWith('/.well-known/'), 1);
   assert.equal(log[i].url, prmUrl, 'the SDK fetched exactly the resource_metadata URL');
   assert.equal(log[i].status, 200);
   i = idx(log, (e) => path(e) === `${issuerPath}/.well-known/openid-configuration`, i);
@@ -41,7 +43,7 @@ function assertFlow(log, { mcpUrl, prmUrl }) {
   assert.ok(i > 0 && log[i].status === 200, 'token request');
   i = idx(log, (e) => e.method === 'POST' && e.url === mcpUrl && e.rpc === 'initialize', i);
   assert.ok(i > 0 && log[i].status === 200, 'initialize with the token');
-  assert.ok(log.slice(i).every((e) => !path(e).startsWith(mcpPath) || e.status !== 401),
+  assert.ok(log.slice(i).every((e) => !e.url.startsWith(gw) || !path(e).startsWith(mcpPath) || e.status !== 401),
     'no 401 from the MCP endpoint after authorization');
 }
 
@@ -76,7 +78,7 @@ test('SDK client: full OAuth flow through the gateway, SSE responses', async (t)
   assert.ok(tokens.refresh_token, 'a refresh token');
 
   const { tools } = await sse.client.listTools();
-  assert.deepEqual(tools.map((x) => x.name).sort(), ['echo', 'whoami']);
+  assert.deepEqual(tools.map((x) => x.name).sort(), ['echo', 'progress', 'whoami']);
   assert.equal(resultText(await sse.client.callTool({ name: 'echo', arguments: { text: 'hello via SSE' } })), 'hello via SSE');
   const me = await whoami(sse.client);
   assert.equal(me.remoteUser, 'alice', 'sub arrives as X-Remote-User');
@@ -91,11 +93,26 @@ test('SDK client: full OAuth flow through the gateway, JSON responses', async (t
   assert.equal(authorizationParams(json.provider).get('resource'), MCP_JSON_URL);
 
   const { tools } = await json.client.listTools();
-  assert.deepEqual(tools.map((x) => x.name).sort(), ['echo', 'whoami']);
+  assert.deepEqual(tools.map((x) => x.name).sort(), ['echo', 'progress', 'whoami']);
   assert.equal(resultText(await json.client.callTool({ name: 'echo', arguments: { text: 'hello via JSON' } })), 'hello via JSON');
   const me = await whoami(json.client);
   assert.equal(me.remoteUser, 'bob');
   assert.equal(me.authorizationReceived, false);
+});
+
+test('SSE is streamed through the gateway, not buffered', async () => {
+  assert.ok(sse, 'the SSE flow ran');
+  const started = Date.now();
+  const seen = [];
+  const result = await sse.client.callTool(
+    { name: 'progress', arguments: { steps: 3, delayMs: 300 } },
+    undefined,
+    { onprogress: (p) => seen.push({ progress: p.progress, at: Date.now() - started }) },
+  );
+  const total = Date.now() - started;
+  assert.equal(resultText(result), 'done after 3 steps');
+  assert.deepEqual(seen.map((x) => x.progress), [1, 2, 3]);
+  assert.ok(seen[0].at < total - 500, `first progress at ${seen[0].at} ms, result at ${total} ms`);
 });
 
 test('a real IdP token is bound to its own resource (audience)', async () => {
@@ -145,4 +162,15 @@ test('MCP session can be ended with DELETE through the gateway', async () => {
   assert.ok(del, 'a DELETE request');
   assert.equal(del.status, 200);
   await c.client.close();
+});
+
+test('SDK client: full flow on a location with all defaults, user from preferred_username', async (t) => {
+  const c = await connectWithOAuth(GW2_MCP_URL, { username: 'erin' });
+  open.push(c);
+  printLog(t, 'defaults', c.log);
+  assertFlow(c.log, { mcpUrl: GW2_MCP_URL, prmUrl: GW2_PRM_URL });
+  assert.equal(authorizationParams(c.provider).get('resource'), GW2_MCP_URL);
+  const me = await whoami(c.client);
+  assert.equal(me.remoteUser, 'erin');
+  assert.equal(me.authorizationReceived, false);
 });

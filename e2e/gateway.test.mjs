@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   GW, ISSUER, MCP_URL, MCP_JSON_URL, PRM_URL, PRM_JSON_URL, PRM_ROOT_URL,
+  GW2_MCP_URL, GW2_PRM_URL, GW2_PRM_ROOT_URL,
   postInitialize, parseChallenge, mintToken, idpPublicPem, idpKid, foreignKey,
 } from './testenv.mjs';
 
@@ -87,12 +88,36 @@ test('PRM tolerates the query string the SDK appends', async () => {
   assert.equal(doc.resource, MCP_URL);
 });
 
-test('PRM root form /.well-known/oauth-protected-resource', async () => {
+test('PRM root form on a host with two protected locations: no wrong answer', async () => {
   const res = await fetch(PRM_ROOT_URL);
+  const text = await res.text();
+  assert.ok(res.status === 200 || res.status === 404, `status ${res.status}`);
+  if (res.status === 200) {
+    const doc = JSON.parse(text);
+    assert.ok([MCP_URL, MCP_JSON_URL].includes(doc.resource), `resource: ${doc.resource}`);
+  }
+});
+
+test('PRM root form on a host with one protected location (all defaults)', async () => {
+  const res = await fetch(GW2_PRM_ROOT_URL);
   assert.equal(res.status, 200);
   const doc = await res.json();
-  assert.ok([MCP_URL, MCP_JSON_URL].includes(doc.resource), `resource: ${doc.resource}`);
+  assert.equal(doc.resource, GW2_MCP_URL, 'default resource = external URL of the location');
   assert.deepEqual(doc.authorization_servers, [ISSUER]);
+});
+
+test('PRM path form and challenge on the host with defaults', async () => {
+  const res = await fetch(GW2_PRM_URL);
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).resource, GW2_MCP_URL);
+  const { res: r401 } = await postInitialize(GW2_MCP_URL);
+  assertChallenge(r401, { prm: GW2_PRM_URL });
+});
+
+test('a token for one virtual host is not accepted by the other', async () => {
+  await rejects(await mintToken({ aud: GW2_MCP_URL }), 'aud of the other host');
+  const { res } = await postInitialize(GW2_MCP_URL, await mintToken({ aud: MCP_URL }));
+  assertChallenge(res, { prm: GW2_PRM_URL, error: 'invalid_token' });
 });
 
 test('PRM of an unknown path: not a 200 metadata document', async () => {
@@ -185,4 +210,30 @@ test('token in the query string is not accepted', async () => {
   });
   await res.arrayBuffer();
   assert.equal(res.status, 401);
+});
+
+// CORS for browser-based MCP clients (reference notes, not the module's brief): marked todo, so a
+// failure is reported without failing the run.
+const CORS_TODO = 'CORS on the MCP endpoint is not implemented yet';
+
+test('CORS preflight on /mcp is answered without a token', { todo: CORS_TODO }, async () => {
+  const res = await fetch(MCP_URL, {
+    method: 'OPTIONS',
+    headers: {
+      origin: 'http://localhost:6274',
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'authorization, content-type, mcp-protocol-version',
+    },
+  });
+  await res.arrayBuffer();
+  assert.ok(res.status >= 200 && res.status < 300, `status ${res.status}`);
+  const allowed = (res.headers.get('access-control-allow-headers') ?? '').toLowerCase();
+  for (const h of ['authorization', 'content-type', 'mcp-protocol-version']) assert.ok(allowed.includes(h), `allows ${h}`);
+});
+
+test('a 401 to a cross-origin request exposes WWW-Authenticate', { todo: CORS_TODO }, async () => {
+  const { res } = await postInitialize(MCP_URL, undefined, { origin: 'http://localhost:6274' });
+  assert.equal(res.status, 401);
+  assert.ok(res.headers.get('access-control-allow-origin'), 'Access-Control-Allow-Origin');
+  assert.match(res.headers.get('access-control-expose-headers') ?? '', /www-authenticate/i);
 });

@@ -6,6 +6,7 @@
 //
 // Tools:
 //   echo   {text}  -> returns text
+//   progress {steps, delayMs} -> sends progress notifications while it runs (SSE streaming check)
 //   whoami {}      -> JSON: the X-Remote-User header the gateway set, whether an Authorization
 //                     header reached the server (the gateway must strip it), and the header names seen
 //
@@ -38,6 +39,20 @@ function buildServer() {
     description: 'Returns its input',
     inputSchema: { text: z.string() },
   }, async ({ text }) => ({ content: [{ type: 'text', text }] }));
+  server.registerTool('progress', {
+    title: 'Progress',
+    description: 'Sends `steps` progress notifications, `delayMs` apart, then returns (tests SSE streaming)',
+    inputSchema: { steps: z.number().int().min(1).max(20).default(3), delayMs: z.number().int().min(0).max(2000).default(200) },
+  }, async ({ steps, delayMs }, extra) => {
+    const token = extra._meta?.progressToken;
+    for (let i = 1; i <= steps; i += 1) {
+      if (token !== undefined) {
+        await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: i, total: steps } });
+      }
+      await new Promise((r) => { setTimeout(r, delayMs); });
+    }
+    return { content: [{ type: 'text', text: `done after ${steps} steps` }] };
+  });
   server.registerTool('whoami', {
     title: 'Who am I',
     description: 'Tells which user the gateway says is calling, and whether the access token reached the server',

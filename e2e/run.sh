@@ -16,7 +16,7 @@ set -euo pipefail
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$E2E_DIR/.." && pwd)
 export E2E_DIR
-# shellcheck source=stack.sh
+# shellcheck source=e2e/stack.sh
 . "$E2E_DIR/stack.sh"
 
 MCP_AUTH_SO=${MCP_AUTH_SO:-$REPO_ROOT/.libs/mod_mcp_auth.so}

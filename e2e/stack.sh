@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell functions shared by e2e/run.sh and scripts/demo: start and stop the IdP, the sample MCP
 # server and httpd with mod_mcp_auth. Source it; it expects E2E_DIR (this folder) and STATE
 # (a folder for pid files, logs and the generated httpd configuration).
@@ -37,7 +38,7 @@ stack_start() {
 stack_pid_alive() {
   local st rest
   kill -0 "$1" 2>/dev/null || return 1
-  read -r st <"/proc/$1/stat" 2>/dev/null || return 0
+  read -r st 2>/dev/null <"/proc/$1/stat" || return 0
   rest=${st##*) }
   [ "${rest%% *}" != Z ]
 }
@@ -48,7 +49,7 @@ stack_group_alive() {
   kill -0 -- "-$g" 2>/dev/null || return 1
   [ -d /proc/self ] || return 0
   for f in /proc/[0-9]*/stat; do
-    read -r st <"$f" 2>/dev/null || continue
+    read -r st 2>/dev/null <"$f" || continue
     rest=${st##*) }
     read -r state _ pgrp _ <<<"$rest"
     [ "$pgrp" = "$g" ] && [ "$state" != Z ] && return 0
@@ -166,9 +167,10 @@ stack_start_all() {
   }
 }
 
-# stack_stop_all: stops httpd (with a grace period for SSE streams), then mcp and idp.
+# stack_stop_all: stops the MCP server first (which ends the SSE streams httpd is proxying), then
+# httpd (with a grace period), then the IdP.
 stack_stop_all() {
-  stack_stop httpd "${HTTPD_STOP_GRACE:-5}"
   stack_stop mcp 2
+  stack_stop httpd "${HTTPD_STOP_GRACE:-5}"
   stack_stop idp 2
 }

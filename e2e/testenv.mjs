@@ -17,6 +17,12 @@ export const MCP_JSON_URL = `${GW}/mcp-json`; // JSON responses
 export const PRM_URL = `${GW}/.well-known/oauth-protected-resource/mcp`;
 export const PRM_JSON_URL = `${GW}/.well-known/oauth-protected-resource/mcp-json`;
 export const PRM_ROOT_URL = `${GW}/.well-known/oauth-protected-resource`;
+// Second virtual host: a single protected location /mcp with all defaults (resource = its external
+// URL, JWKS from discovery, no scopes_supported) and X-Remote-User from preferred_username.
+export const GW2 = need('GW2_URL').replace(/\/$/, '');
+export const GW2_MCP_URL = `${GW2}/mcp`;
+export const GW2_PRM_URL = `${GW2}/.well-known/oauth-protected-resource/mcp`;
+export const GW2_PRM_ROOT_URL = `${GW2}/.well-known/oauth-protected-resource`;
 
 export const INITIALIZE = {
   jsonrpc: '2.0',
