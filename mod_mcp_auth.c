@@ -34,6 +34,7 @@
 #include "mcp_jwks.h"
 #include "mcp_jwt.h"
 #include "mcp_metadata.h"
+#include "mcp_presentation.h"
 #include "mcp_token.h"
 
 module AP_MODULE_DECLARE_DATA mcp_auth_module;
@@ -43,6 +44,7 @@ module AP_MODULE_DECLARE_DATA mcp_auth_module;
 #define PRM_PREFIX "/.well-known/oauth-protected-resource"
 #define CACHE_MUTEX_TYPE "mcp-auth-cache"
 #define NOTE_JSON_ERROR "mcp_auth.json_error"
+#define NOTE_SCOPE_NEEDED "mcp_auth.scope_needed"
 #define JSON_ERROR_FILTER "MCP_AUTH_JSON_ERROR"
 
 /* The default shared cache: anonymous shared memory, with room for a JWKS of
@@ -54,12 +56,6 @@ module AP_MODULE_DECLARE_DATA mcp_auth_module;
 #define DEFAULT_CLOCK_SKEW 60
 
 typedef enum { MODE_UNSET = -1, MODE_STRICT, MODE_OPTIONAL, MODE_PERMISSIVE } mcp_mode_e;
-
-enum {
-    BEARER_HEADER = 1 << 0, /* RFC 6750 §2.1 */
-    BEARER_BODY = 1 << 1,   /* §2.2 */
-    BEARER_QUERY = 1 << 2   /* §2.3 */
-};
 
 typedef enum {
     PROVIDER_UNSET = -1,
@@ -87,6 +83,8 @@ typedef struct mcp_dir_conf {
     const char *resource;
     apr_array_header_t *audiences;
     apr_array_header_t *scopes_supported;
+    apr_array_header_t *required_scopes;   /* from Require mcp-scope lines, for the challenge */
+    apr_array_header_t *token_types;       /* accepted JWT "typ" values; NULL: the default set */
     apr_array_header_t *claim_headers;
     apr_table_t *resource_metadata;
     int clock_skew;
@@ -152,6 +150,8 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(resource);
     MERGE_PTR(audiences);
     MERGE_PTR(scopes_supported);
+    MERGE_PTR(required_scopes);
+    MERGE_PTR(token_types);
     MERGE_PTR(claim_headers);
     MERGE_PTR(resource_metadata);
     MERGE_INT(clock_skew, -1);
@@ -176,7 +176,7 @@ static int clock_skew_of(const mcp_dir_conf_t *conf)
 
 static int bearer_methods_of(const mcp_dir_conf_t *conf)
 {
-    return conf->bearer_methods ? conf->bearer_methods : BEARER_HEADER;
+    return conf->bearer_methods ? conf->bearer_methods : MCP_BEARER_HEADER;
 }
 
 /* Issuer identifiers are https URLs without query or fragment (RFC 8414 §2);
@@ -269,6 +269,18 @@ static const char *add_claim_header(cmd_parms *cmd, void *confv, const char *cla
     return NULL;
 }
 
+static const char *add_token_type(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+
+    if (!is_header_token(arg) && strchr(arg, '/') == NULL)
+        return apr_psprintf(cmd->pool, "MCPAuthTokenType: '%s' is not a media type", arg);
+    if (conf->token_types == NULL)
+        conf->token_types = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(conf->token_types, const char *) = arg;
+    return NULL;
+}
+
 static const char *set_clock_skew(cmd_parms *cmd, void *confv, const char *arg)
 {
     mcp_dir_conf_t *conf = confv;
@@ -301,11 +313,11 @@ static const char *add_bearer_method(cmd_parms *cmd, void *confv, const char *ar
     mcp_dir_conf_t *conf = confv;
 
     if (strcasecmp(arg, "header") == 0)
-        conf->bearer_methods |= BEARER_HEADER;
+        conf->bearer_methods |= MCP_BEARER_HEADER;
     else if (strcasecmp(arg, "body") == 0)
-        conf->bearer_methods |= BEARER_BODY;
+        conf->bearer_methods |= MCP_BEARER_BODY;
     else if (strcasecmp(arg, "query") == 0)
-        conf->bearer_methods |= BEARER_QUERY;
+        conf->bearer_methods |= MCP_BEARER_QUERY;
     else
         return apr_psprintf(cmd->pool, "MCPAuthBearerMethods: unknown method '%s' (use header, body or query)", arg);
     return NULL;
@@ -390,6 +402,8 @@ static const command_rec mcp_auth_cmds[] = {
             "Scopes listed in the protected resource metadata"),
     DIR_CMD("MCPAuthClaimHeader", add_claim_header, NULL, TAKE2,
             "CLAIM HEADER: pass a token claim to the backend as a request header"),
+    DIR_CMD("MCPAuthTokenType", add_token_type, NULL, ITERATE,
+            "Accepted JWT typ values (default: at+jwt, application/at+jwt, JWT or none)"),
     DIR_CMD("MCPAuthClockSkew", set_clock_skew, NULL, TAKE1,
             "Seconds of leeway for exp, nbf and iat (default 60)"),
     DIR_CMD("MCPAuthMode", set_mode, NULL, TAKE1,
@@ -492,8 +506,12 @@ static const char *prm_url(request_rec *r, const mcp_dir_conf_t *conf)
     return external_url(r, apr_pstrcat(r->pool, PRM_PREFIX, location_path(r->pool, conf), NULL));
 }
 
+/* MCP 2025-11-25 "Scope Selection Strategy": the challenge names the scopes
+ * the location requires, else the ones it supports. */
 static const char *scopes_of(request_rec *r, const mcp_dir_conf_t *conf)
 {
+    if (conf->required_scopes && conf->required_scopes->nelts)
+        return apr_array_pstrcat(r->pool, conf->required_scopes, ' ');
     if (conf->scopes_supported == NULL)
         return NULL;
     return apr_array_pstrcat(r->pool, conf->scopes_supported, ' ');
@@ -519,13 +537,6 @@ static int deny(request_rec *r, const mcp_dir_conf_t *conf, int status, const ch
         apr_table_setn(r->notes, NOTE_JSON_ERROR, "1");
     }
     return status;
-}
-
-/* httpd labels every error body text/html; ours is JSON. */
-static void insert_error_filter(request_rec *r)
-{
-    if (apr_table_get(r->notes, NOTE_JSON_ERROR))
-        ap_add_output_filter(JSON_ERROR_FILTER, NULL, r, r->connection);
 }
 
 static apr_status_t json_error_filter(ap_filter_t *f, apr_bucket_brigade *bb)
@@ -681,13 +692,14 @@ static const char *loggable(request_rec *r, const char *s)
 static mcp_jwt_t *validate(request_rec *r, const mcp_dir_conf_t *conf, const char *token,
                            apr_size_t len, const char **why)
 {
-    mcp_jwt_t *jwt;
+    mcp_jwt_t *jwt = NULL;
     const mcp_keyset_t *keys;
     mcp_jwt_policy_t policy;
     mcp_jwt_status_t st;
     apr_array_header_t *default_audience;
 
-    if (mcp_jwt_parse(r->pool, token, len, MCP_JWT_DEFAULT_MAX_LEN, &jwt, why) != MCP_JWT_VALID)
+    if (mcp_jwt_parse(r->pool, token, len, MCP_JWT_DEFAULT_MAX_LEN, conf->token_types, &jwt, why)
+        != MCP_JWT_VALID)
         goto invalid;
     keys = keys_for(r, conf, 0);
     if (keys == NULL) {
@@ -723,57 +735,148 @@ invalid:
     return NULL;
 }
 
-static int check_authn(request_rec *r)
-{
-    const char *type = ap_auth_type(r), *header, *token, *why;
-    mcp_dir_conf_t *conf;
-    unsigned long len;
-    mcp_jwt_t *jwt;
+/* What this request's token came to; worked out once per request. */
+typedef enum { OUTCOME_NONE, OUTCOME_VALID, OUTCOME_INVALID, OUTCOME_MALFORMED } outcome_e;
 
-    if (type == NULL || strcasecmp(type, MCP_AUTH_TYPE) != 0)
+typedef struct auth_state {
+    outcome_e outcome;
+    mcp_jwt_t *jwt;
+    const char *why;
+} auth_state_t;
+
+static int is_mcp_request(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+
+    return type != NULL && strcasecmp(type, MCP_AUTH_TYPE) == 0;
+}
+
+/* The state of this request, or of the request it was derived from
+ * (internal redirects and subrequests share the original's outcome). */
+static auth_state_t *state_of(request_rec *r)
+{
+    for (; r; r = r->prev ? r->prev : r->main) {
+        auth_state_t *st = ap_get_module_config(r->request_config, &mcp_auth_module);
+        if (st)
+            return st;
+    }
+    return NULL;
+}
+
+/* Finds, strips and validates the token; sets the identity on success. Every
+ * path scrubs client-supplied identity headers. */
+static auth_state_t *evaluate(request_rec *r, const mcp_dir_conf_t *conf)
+{
+    auth_state_t *st = state_of(r);
+    mcp_presented_t presented;
+
+    if (st)
+        return st;
+    st = apr_pcalloc(r->pool, sizeof(*st));
+    ap_set_module_config(r->request_config, &mcp_auth_module, st);
+    scrub_identity_headers(r, conf);
+
+    mcp_find_token(r, bearer_methods_of(conf), &presented);
+    switch (presented.result) {
+    case MCP_TOKEN_ABSENT:
+        st->outcome = OUTCOME_NONE;
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0003: no bearer token for %s", r->uri);
+        return st;
+    case MCP_TOKEN_MALFORMED:
+        st->outcome = OUTCOME_MALFORMED;
+        st->why = presented.why;
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0004: malformed token presentation for %s: %s",
+                      r->uri, presented.why);
+        return st;
+    case MCP_TOKEN_PRESENT:
+        break;
+    }
+
+    st->jwt = validate(r, conf, presented.token, presented.len, &st->why);
+    if (st->jwt == NULL) {
+        st->outcome = OUTCOME_INVALID;
+        return st;
+    }
+    r->user = (char *)mcp_jwt_claim_string(r->pool, st->jwt, "sub");
+    if (r->user == NULL) {
+        /* a sub with control characters cannot become REMOTE_USER */
+        st->outcome = OUTCOME_INVALID;
+        st->why = "unusable sub claim";
+        st->jwt = NULL;
+        return st;
+    }
+    st->outcome = OUTCOME_VALID;
+    r->ap_auth_type = (char *)MCP_AUTH_TYPE;
+    set_identity_headers(r, conf, st->jwt);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0005: accepted token for %s (alg %s, kid %s)",
+                  loggable(r, r->user), mcp_jwt_alg(st->jwt), loggable(r, mcp_jwt_kid(st->jwt)));
+    return st;
+}
+
+/* The modes decide what happens before authorization:
+ *   strict      no token or a bad one: 401
+ *   optional    no token: anonymous; a bad one: 401
+ *   permissive  no token or a bad one: anonymous (a bad token is still stripped)
+ * A malformed presentation is 400 in every mode. Anonymous requests then meet
+ * the Require rules: one that needs a user leads to check_authn's 401. */
+static int check_access(request_rec *r)
+{
+    mcp_dir_conf_t *conf;
+    auth_state_t *st;
+    int mode;
+
+    if (!is_mcp_request(r))
         return DECLINED;
     conf = dir_conf(r);
-    scrub_identity_headers(r, conf);
     if (conf->issuer == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "MCPAUTH0002: AuthType MCP for %s without MCPAuthIssuer", r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    header = apr_table_get(r->headers_in, "Authorization");
-    switch (mcp_token_from_authorization(header, &token, &len, &why)) {
-    case MCP_TOKEN_ABSENT:
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0003: no bearer token for %s", r->uri);
-        return deny(r, conf, HTTP_UNAUTHORIZED, NULL, NULL);
-    case MCP_TOKEN_MALFORMED:
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0004: malformed Authorization for %s: %s",
-                      r->uri, why);
-        return deny(r, conf, HTTP_BAD_REQUEST, "invalid_request", why);
-    case MCP_TOKEN_PRESENT:
+    mode = conf->mode == MODE_UNSET ? MODE_STRICT : conf->mode;
+    if (r->method_number == M_OPTIONS && apr_table_get(r->headers_in, "Access-Control-Request-Method")
+        && mode == MODE_STRICT)
+        mode = MODE_OPTIONAL; /* a CORS preflight never carries credentials */
+    st = evaluate(r, conf);
+    switch (st->outcome) {
+    case OUTCOME_MALFORMED:
+        return deny(r, conf, HTTP_BAD_REQUEST, "invalid_request", st->why);
+    case OUTCOME_INVALID:
+        if (mode == MODE_PERMISSIVE)
+            return DECLINED;
+        return deny(r, conf, HTTP_UNAUTHORIZED, "invalid_token", st->why);
+    case OUTCOME_NONE:
+        if (mode == MODE_STRICT)
+            return deny(r, conf, HTTP_UNAUTHORIZED, NULL, NULL);
+        return DECLINED;
+    case OUTCOME_VALID:
         break;
     }
-
-    jwt = validate(r, conf, token, len, &why);
-    if (jwt == NULL)
-        return deny(r, conf, HTTP_UNAUTHORIZED, "invalid_token", why);
-
-    r->user = apr_pstrdup(r->pool, mcp_jwt_claim_string(r->pool, jwt, "sub"));
-    if (r->user == NULL) {
-        /* sub with control characters cannot become REMOTE_USER */
-        return deny(r, conf, HTTP_UNAUTHORIZED, "invalid_token", "unusable sub claim");
-    }
-    r->ap_auth_type = (char *)MCP_AUTH_TYPE;
-    ap_set_module_config(r->request_config, &mcp_auth_module, jwt);
-    /* MCP forbids token passthrough: the backend never sees the token. */
-    apr_table_unset(r->headers_in, "Authorization");
-    set_identity_headers(r, conf, jwt);
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0005: accepted token for %s (alg %s, kid %s)",
-                  loggable(r, r->user), mcp_jwt_alg(jwt), loggable(r, mcp_jwt_kid(jwt)));
-    return OK;
+    return DECLINED;
 }
 
-/* Authorization failed after our authentication (e.g. Require user ...) or
- * no authentication ran: the client still gets a proper Bearer challenge. */
+/* Reached when the Require rules need a user: the token has been judged
+ * already; an anonymous request gets the challenge. */
+static int check_authn(request_rec *r)
+{
+    mcp_dir_conf_t *conf;
+    auth_state_t *st;
+
+    if (!is_mcp_request(r))
+        return DECLINED;
+    conf = dir_conf(r);
+    st = evaluate(r, conf);
+    if (st->outcome == OUTCOME_VALID)
+        return OK;
+    if (st->outcome == OUTCOME_INVALID)
+        return deny(r, conf, HTTP_UNAUTHORIZED, "invalid_token", st->why);
+    if (st->outcome == OUTCOME_MALFORMED)
+        return deny(r, conf, HTTP_BAD_REQUEST, "invalid_request", st->why);
+    return deny(r, conf, HTTP_UNAUTHORIZED, NULL, NULL);
+}
+
+/* Authorization failed after our authentication (e.g. Require user ...):
+ * the client still gets a proper Bearer challenge. */
 static int note_auth_failure(request_rec *r, const char *auth_type)
 {
     if (strcasecmp(auth_type, MCP_AUTH_TYPE) != 0)
@@ -783,21 +886,215 @@ static int note_auth_failure(request_rec *r, const char *auth_type)
     return OK;
 }
 
-/* Requests that reach the backend without our check (Require all granted,
- * or another module authenticated them) still lose the token and any
+/* ----------------------------------------------------------------------- */
+/* Authorization: Require mcp-scope, Require mcp-claim                      */
+
+/* RFC 6749 §3.3 / RFC 9068 §2.2.3: "scope" is one space-delimited string;
+ * some IdPs (Entra, Okta) send "scp", as an array or a string. */
+static int token_has_scope(const mcp_jwt_t *jwt, const char *scope)
+{
+    json_t *claims = mcp_jwt_claims(jwt);
+    const char *names[] = { "scope", "scp" };
+    size_t i, k;
+
+    for (k = 0; k < 2; k++) {
+        json_t *v = json_object_get(claims, names[k]), *e;
+
+        if (json_is_string(v)) {
+            const char *s = json_string_value(v), *p = s;
+            apr_size_t n = strlen(scope);
+
+            while ((p = strstr(p, scope)) != NULL) {
+                if ((p == s || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
+                    return 1;
+                p += n;
+            }
+        }
+        else if (json_is_array(v)) {
+            json_array_foreach(v, i, e) {
+                if (json_is_string(e) && strcmp(json_string_value(e), scope) == 0)
+                    return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Adds to the set of scopes this request lacked; one challenge names them all. */
+static void note_needed_scopes(request_rec *r, const apr_array_header_t *scopes)
+{
+    const char *have = apr_table_get(r->notes, NOTE_SCOPE_NEEDED);
+    const char *all = have ? have : "";
+    int i;
+
+    for (i = 0; i < scopes->nelts; i++) {
+        const char *s = APR_ARRAY_IDX(scopes, i, const char *);
+        if (!ap_find_token(r->pool, all, s))
+            all = *all ? apr_pstrcat(r->pool, all, " ", s, NULL) : s;
+    }
+    apr_table_setn(r->notes, NOTE_SCOPE_NEEDED, all);
+}
+
+static const char *parse_scope_require(cmd_parms *cmd, const char *require_line,
+                                       const void **parsed)
+{
+    apr_array_header_t *scopes = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    const char *line = require_line, *w;
+    mcp_dir_conf_t *conf = ap_get_module_config(cmd->context, &mcp_auth_module);
+
+    while (*line && (w = ap_getword_conf(cmd->pool, &line)) && *w) {
+        if (!is_scope_token(w))
+            return apr_psprintf(cmd->pool, "Require mcp-scope: '%s' is not a valid scope token", w);
+        APR_ARRAY_PUSH(scopes, const char *) = w;
+    }
+    if (scopes->nelts == 0)
+        return "Require mcp-scope needs at least one scope";
+    /* remembered per section so the 401 challenge can ask for them up front */
+    if (conf) {
+        if (conf->required_scopes == NULL)
+            conf->required_scopes = apr_array_make(cmd->pool, 4, sizeof(const char *));
+        apr_array_cat(conf->required_scopes, scopes);
+    }
+    *parsed = scopes;
+    return NULL;
+}
+
+static authz_status check_scope(request_rec *r, const char *require_line, const void *parsed)
+{
+    const apr_array_header_t *scopes = parsed;
+    auth_state_t *st = state_of(r);
+    apr_array_header_t *missing;
+    int i;
+
+    if (st == NULL || st->outcome != OUTCOME_VALID)
+        return AUTHZ_DENIED_NO_USER;
+    missing = apr_array_make(r->pool, scopes->nelts, sizeof(const char *));
+    for (i = 0; i < scopes->nelts; i++) {
+        if (!token_has_scope(st->jwt, APR_ARRAY_IDX(scopes, i, const char *)))
+            APR_ARRAY_PUSH(missing, const char *) = APR_ARRAY_IDX(scopes, i, const char *);
+    }
+    if (missing->nelts == 0)
+        return AUTHZ_GRANTED;
+    /* the challenge asks for every scope of this rule, not only the missing */
+    note_needed_scopes(r, scopes);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0006: %s lacks scope %s for %s",
+                  loggable(r, r->user), loggable(r, apr_array_pstrcat(r->pool, missing, ' ')), r->uri);
+    return AUTHZ_DENIED;
+}
+
+typedef struct claim_rule {
+    const char *name;
+    const char *value;
+} claim_rule_t;
+
+static const char *parse_claim_require(cmd_parms *cmd, const char *require_line,
+                                       const void **parsed)
+{
+    claim_rule_t *rule = apr_pcalloc(cmd->pool, sizeof(*rule));
+    const char *line = require_line;
+
+    rule->name = ap_getword_conf(cmd->pool, &line);
+    rule->value = ap_getword_conf(cmd->pool, &line);
+    if (!*rule->name || !*rule->value || *line)
+        return "Require mcp-claim takes a claim name and one value";
+    *parsed = rule;
+    return NULL;
+}
+
+static json_t *claim_at(json_t *claims, const char *name, apr_pool_t *p)
+{
+    char *path, *part, *state = NULL;
+    json_t *v = json_object_get(claims, name);
+
+    if (v || !strchr(name, '.'))
+        return v;
+    path = apr_pstrdup(p, name);
+    v = claims;
+    for (part = apr_strtok(path, ".", &state); part && v; part = apr_strtok(NULL, ".", &state))
+        v = json_is_object(v) ? json_object_get(v, part) : NULL;
+    return v;
+}
+
+/* Strings compare exactly; booleans and integers by their JSON text. */
+static int claim_value_matches(json_t *v, const char *want, apr_pool_t *p)
+{
+    if (json_is_string(v))
+        return strcmp(json_string_value(v), want) == 0;
+    if (json_is_boolean(v))
+        return strcmp(want, json_is_true(v) ? "true" : "false") == 0;
+    if (json_is_integer(v))
+        return strcmp(want, apr_psprintf(p, "%" JSON_INTEGER_FORMAT, json_integer_value(v))) == 0;
+    return 0;
+}
+
+static authz_status check_claim(request_rec *r, const char *require_line, const void *parsed)
+{
+    const claim_rule_t *rule = parsed;
+    auth_state_t *st = state_of(r);
+    json_t *v, *e;
+    size_t i;
+
+    if (st == NULL || st->outcome != OUTCOME_VALID)
+        return AUTHZ_DENIED_NO_USER;
+    v = claim_at(mcp_jwt_claims(st->jwt), rule->name, r->pool);
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, e) {
+            if (claim_value_matches(e, rule->value, r->pool))
+                return AUTHZ_GRANTED;
+        }
+    }
+    else if (v && claim_value_matches(v, rule->value, r->pool)) {
+        return AUTHZ_GRANTED;
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0007: %s: claim %s does not hold %s for %s",
+                  loggable(r, r->user), rule->name, loggable(r, rule->value), r->uri);
+    return AUTHZ_DENIED;
+}
+
+static const authz_provider scope_provider = { check_scope, parse_scope_require };
+static const authz_provider claim_provider = { check_claim, parse_claim_require };
+
+/* Runs when httpd builds an error response. A failed Require mcp-scope
+ * becomes 403 insufficient_scope here, and only here: a denied branch of a
+ * <RequireAny> that another branch allowed leaves no trace (RFC 6750 §3.1,
+ * MCP 2025-11-25 "Runtime Insufficient Scope Errors"). mod_authz_core
+ * answers 401 unless AuthzSendForbiddenOnFailure is on; a valid token
+ * lacking scope is a 403 either way. */
+static void insert_error_filter(request_rec *r)
+{
+    const char *needed = apr_table_get(r->notes, NOTE_SCOPE_NEEDED);
+
+    if (needed && (r->status == HTTP_UNAUTHORIZED || r->status == HTTP_FORBIDDEN)
+        && is_mcp_request(r)) {
+        mcp_dir_conf_t *conf = dir_conf(r);
+        mcp_challenge_t c;
+        int idx = ap_index_of_response(r->status);
+
+        c.resource_metadata = prm_url(r, conf);
+        c.error = "insufficient_scope";
+        c.description = "the token lacks a required scope";
+        c.scope = needed;
+        apr_table_setn(r->err_headers_out, "WWW-Authenticate", mcp_challenge_header(r->pool, &c));
+        if (ap_response_code_string(r, idx) == NULL
+            || apr_table_get(r->notes, NOTE_JSON_ERROR)) {
+            /* the body is looked up by the status httpd started with */
+            ap_custom_response(r, r->status, mcp_challenge_body(r->pool, &c));
+            apr_table_setn(r->notes, NOTE_JSON_ERROR, "1");
+        }
+        r->status = HTTP_FORBIDDEN;
+        r->status_line = NULL;
+    }
+    if (apr_table_get(r->notes, NOTE_JSON_ERROR))
+        ap_add_output_filter(JSON_ERROR_FILTER, NULL, r, r->connection);
+}
+
+/* Requests that reach the handler without our check (Require all granted
+ * with another AuthType's module, say) still lose the token and any
  * client-supplied identity header. */
 static int fixups(request_rec *r)
 {
-    const char *type = ap_auth_type(r);
-    mcp_dir_conf_t *conf;
-
-    if (type == NULL || strcasecmp(type, MCP_AUTH_TYPE) != 0)
-        return DECLINED;
-    if (ap_get_module_config(r->request_config, &mcp_auth_module) != NULL)
-        return DECLINED;
-    conf = dir_conf(r);
-    scrub_identity_headers(r, conf);
-    apr_table_unset(r->headers_in, "Authorization");
+    if (is_mcp_request(r) && state_of(r) == NULL && dir_conf(r)->issuer)
+        evaluate(r, dir_conf(r));
     return DECLINED;
 }
 
@@ -845,11 +1142,11 @@ static const apr_array_header_t *bearer_method_names(apr_pool_t *p, int methods)
 {
     apr_array_header_t *names = apr_array_make(p, 3, sizeof(const char *));
 
-    if (methods & BEARER_HEADER)
+    if (methods & MCP_BEARER_HEADER)
         APR_ARRAY_PUSH(names, const char *) = "header";
-    if (methods & BEARER_BODY)
+    if (methods & MCP_BEARER_BODY)
         APR_ARRAY_PUSH(names, const char *) = "body";
-    if (methods & BEARER_QUERY)
+    if (methods & MCP_BEARER_QUERY)
         APR_ARRAY_PUSH(names, const char *) = "query";
     return names;
 }
@@ -1122,7 +1419,13 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_test_config(test_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_quick_handler(metadata_handler, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_check_access(check_access, NULL, NULL, APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authn(check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "mcp-scope", AUTHZ_PROVIDER_VERSION,
+                              &scope_provider, AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "mcp-claim", AUTHZ_PROVIDER_VERSION,
+                              &claim_provider, AP_AUTH_INTERNAL_PER_CONF);
+    mcp_presentation_register(p);
     ap_hook_note_auth_failure(note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(fixups, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_insert_error_filter(insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);

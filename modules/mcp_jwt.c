@@ -11,6 +11,9 @@
  * (1e300, 1e400 as infinity) are hostile, and casting them is undefined. */
 #define MCP_MAX_NUMERIC_DATE 253402300799.0
 
+/* JWT claims nest a few levels (realm_access.roles); deeper is hostile. */
+#define MCP_MAX_JSON_DEPTH 16
+
 /* Kid-less tokens may be tried against this many fitting keys at most. */
 #define MCP_KIDLESS_MAX_TRIES 8
 
@@ -68,6 +71,29 @@ static int is_strict_b64url(const char *s, apr_size_t len)
     return 1;
 }
 
+static int json_depth_ok(json_t *v, int depth)
+{
+    const char *key;
+    json_t *child;
+    size_t i;
+
+    if (depth > MCP_MAX_JSON_DEPTH)
+        return 0;
+    if (json_is_object(v)) {
+        json_object_foreach(v, key, child) {
+            if (!json_depth_ok(child, depth + 1))
+                return 0;
+        }
+    }
+    else if (json_is_array(v)) {
+        json_array_foreach(v, i, child) {
+            if (!json_depth_ok(child, depth + 1))
+                return 0;
+        }
+    }
+    return 1;
+}
+
 static json_t *decode_json_segment(apr_pool_t *pool, const char *seg, apr_size_t len)
 {
     uint8_t *raw = NULL;
@@ -84,20 +110,29 @@ static json_t *decode_json_segment(apr_pool_t *pool, const char *seg, apr_size_t
     if (json == NULL)
         return NULL;
     apr_pool_cleanup_register(pool, json, release_json, apr_pool_cleanup_null);
-    if (!json_is_object(json))
+    if (!json_is_object(json) || !json_depth_ok(json, 1))
         return NULL;
     return json;
 }
 
 /* RFC 9068 §4 wants "at+jwt"; Keycloak and many IdPs send "JWT". Any other
  * type (id tokens excluded, DPoP proofs, SETs, logout tokens) is refused. */
-static int is_access_token_type(const char *typ)
+static int is_access_token_type(const char *typ, const apr_array_header_t *types)
 {
-    return strcasecmp(typ, "at+jwt") == 0 || strcasecmp(typ, "application/at+jwt") == 0
-           || strcasecmp(typ, "JWT") == 0;
+    int i;
+
+    if (types == NULL)
+        return strcasecmp(typ, "at+jwt") == 0 || strcasecmp(typ, "application/at+jwt") == 0
+               || strcasecmp(typ, "JWT") == 0;
+    for (i = 0; i < types->nelts; i++) {
+        if (strcasecmp(typ, APR_ARRAY_IDX(types, i, const char *)) == 0)
+            return 1;
+    }
+    return 0;
 }
 
-static mcp_jwt_status_t check_header(mcp_jwt_t *jwt, const char **err)
+static mcp_jwt_status_t check_header(mcp_jwt_t *jwt, const apr_array_header_t *types,
+                                     const char **err)
 {
     json_t *h = jwt->header, *v;
     const char *alg;
@@ -129,7 +164,8 @@ static mcp_jwt_status_t check_header(mcp_jwt_t *jwt, const char **err)
         return MCP_JWT_INVALID;
     }
     v = json_object_get(h, "typ");
-    if (v != NULL && (!json_is_string(v) || !is_access_token_type(json_string_value(v)))) {
+    if ((v == NULL && types != NULL)
+        || (v != NULL && (!json_is_string(v) || !is_access_token_type(json_string_value(v), types)))) {
         *err = "token type is not an access token";
         return MCP_JWT_INVALID;
     }
@@ -145,7 +181,8 @@ static mcp_jwt_status_t check_header(mcp_jwt_t *jwt, const char **err)
 }
 
 mcp_jwt_status_t mcp_jwt_parse(apr_pool_t *pool, const char *token, apr_size_t len,
-                               apr_size_t max_len, mcp_jwt_t **out, const char **err)
+                               apr_size_t max_len, const apr_array_header_t *types,
+                               mcp_jwt_t **out, const char **err)
 {
     const char *dot1, *dot2, *sig;
     apr_size_t hlen, plen, slen;
@@ -183,7 +220,7 @@ mcp_jwt_status_t mcp_jwt_parse(apr_pool_t *pool, const char *token, apr_size_t l
         *err = "token header is not a valid JSON object";
         return MCP_JWT_INVALID;
     }
-    if (check_header(jwt, err) != MCP_JWT_VALID)
+    if (check_header(jwt, types, err) != MCP_JWT_VALID)
         return MCP_JWT_INVALID;
     jwt->payload = decode_json_segment(pool, dot1 + 1, plen);
     if (jwt->payload == NULL) {

@@ -26,10 +26,12 @@ typedef struct mcp_jwt mcp_jwt_t;
 
 /* Structural checks that need no key: size, exactly three segments, strict
  * base64url, header JSON without duplicates, alg in the allow-list, no crit,
- * no nesting, acceptable typ. The payload is parsed but stays unreadable
+ * no nesting, acceptable typ (types: accepted values, compared without
+ * case; NULL accepts at+jwt, application/at+jwt, JWT or none). The payload is parsed but stays unreadable
  * until mcp_jwt_verify succeeded. */
 mcp_jwt_status_t mcp_jwt_parse(apr_pool_t *pool, const char *token, apr_size_t len,
-                               apr_size_t max_len, mcp_jwt_t **jwt, const char **err);
+                               apr_size_t max_len, const apr_array_header_t *types,
+                               mcp_jwt_t **jwt, const char **err);
 
 /* Signature check against keys. KEY_UNKNOWN only when the token names a kid
  * that no key in the set carries; a token without kid is tried against the

@@ -1,6 +1,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <apr_escape.h>
+#include <apr_strings.h>
+#include <apr_tables.h>
+
 #include "mcp_token.h"
 
 /* RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=" */
@@ -67,4 +71,54 @@ mcp_token_result_t mcp_token_from_authorization(const char *header,
     }
     *token = start;
     return MCP_TOKEN_PRESENT;
+}
+
+int mcp_token_is_b64token(const char *token)
+{
+    const char *p = token;
+
+    while (is_b64token_char((unsigned char)*p))
+        p++;
+    if (p == token)
+        return 0;
+    while (*p == '=')
+        p++;
+    return *p == '\0';
+}
+
+int mcp_token_from_form(apr_pool_t *pool, const char *form, apr_size_t len,
+                        const char **token, const char **rest)
+{
+    static const char name[] = "access_token";
+    apr_array_header_t *kept = apr_array_make(pool, 8, sizeof(const char *));
+    const char *p = form, *end = form + len;
+    int found = 0;
+
+    *token = NULL;
+    *rest = NULL;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (apr_size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        apr_size_t plen = (apr_size_t)(stop - p);
+
+        /* the parameter name is matched literally: an encoded "access_token"
+         * is a different name to every form parser we know of */
+        if (plen >= sizeof(name) - 1 && memcmp(p, name, sizeof(name) - 1) == 0
+            && (plen == sizeof(name) - 1 || p[sizeof(name) - 1] == '=')) {
+            if (found++ == 0) {
+                const char *value = plen > sizeof(name) - 1 ? p + sizeof(name) : stop;
+                *token = apr_punescape_url(pool, apr_pstrmemdup(pool, value, (apr_size_t)(stop - value)),
+                                           NULL, NULL, 1);
+                if (*token == NULL)
+                    *token = ""; /* malformed %-escape: no usable token */
+            }
+        }
+        else if (plen > 0) {
+            APR_ARRAY_PUSH(kept, const char *) = apr_pstrmemdup(pool, p, plen);
+        }
+        p = amp ? amp + 1 : end;
+    }
+    if (found)
+        *rest = apr_array_pstrcat(pool, kept, '&');
+    return found;
 }

@@ -2,6 +2,8 @@
 #ifndef MCP_TOKEN_H
 #define MCP_TOKEN_H
 
+#include <apr_pools.h>
+
 typedef enum {
     MCP_TOKEN_ABSENT,    /* no credentials, or another auth scheme: 401 without error */
     MCP_TOKEN_PRESENT,   /* one syntactically valid b64token */
@@ -15,5 +17,15 @@ mcp_token_result_t mcp_token_from_authorization(const char *header,
                                                 const char **token,
                                                 unsigned long *token_len,
                                                 const char **why);
+
+/* RFC 6750 §2.2 / §2.3: access_token in an application/x-www-form-urlencoded
+ * string (a query or a form body). Returns how many access_token parameters
+ * there are; when one or more, *token is the first, decoded, and *rest is the
+ * string without any of them, to forward in its place. */
+int mcp_token_from_form(apr_pool_t *pool, const char *form, apr_size_t len,
+                        const char **token, const char **rest);
+
+/* Whether a decoded token has the b64token syntax of RFC 6750 §2.1. */
+int mcp_token_is_b64token(const char *token);
 
 #endif

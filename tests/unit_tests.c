@@ -153,7 +153,7 @@ static mcp_jwt_status_t judge(const char *token, const mcp_keyset_t *keys, const
     policy.audiences = auds;
     policy.leeway = 60;
     *err = NULL;
-    st = mcp_jwt_parse(pool, token, strlen(token), MCP_JWT_DEFAULT_MAX_LEN, &jwt, err);
+    st = mcp_jwt_parse(pool, token, strlen(token), MCP_JWT_DEFAULT_MAX_LEN, NULL, &jwt, err);
     if (st != MCP_JWT_VALID)
         return st;
     if (mcp_jwt_claims(jwt) != NULL)

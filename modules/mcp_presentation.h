@@ -1,0 +1,36 @@
+/* Where a request carries its bearer token (RFC 6750 §2): the httpd side of
+ * token extraction, which reads headers, the query and a form body. */
+#ifndef MCP_PRESENTATION_H
+#define MCP_PRESENTATION_H
+
+#include <httpd.h>
+
+#include "mcp_token.h"
+
+enum {
+    MCP_BEARER_HEADER = 1 << 0, /* §2.1 Authorization: Bearer */
+    MCP_BEARER_BODY = 1 << 1,   /* §2.2 form-encoded body parameter */
+    MCP_BEARER_QUERY = 1 << 2   /* §2.3 URI query parameter */
+};
+
+/* Form bodies larger than this are not read for a token: 400. */
+#define MCP_FORM_BODY_LIMIT (64 * 1024)
+
+typedef struct mcp_presented {
+    mcp_token_result_t result;
+    const char *token;
+    apr_size_t len;
+    const char *why;    /* for MALFORMED: a short reason fit for the client */
+} mcp_presented_t;
+
+/* Looks for a token by each enabled method. Whatever token it finds leaves
+ * the request for good (header unset, query parameter cut, form field cut
+ * and the rest of the body replayed), so it is never forwarded. A method that
+ * is not enabled is not looked at. Two tokens, by two methods or by one
+ * repeated parameter, are MALFORMED. */
+void mcp_find_token(request_rec *r, int methods, mcp_presented_t *out);
+
+/* Registers the input filter that replays a form body. */
+void mcp_presentation_register(apr_pool_t *p);
+
+#endif
