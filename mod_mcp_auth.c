@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <apr_strings.h>
 #include <apr_lib.h>
@@ -18,6 +19,7 @@
 #include <http_config.h>
 #include <http_core.h>
 #include <http_log.h>
+#include <http_main.h>
 #include <http_protocol.h>
 #include <http_request.h>
 #include <ap_provider.h>
@@ -25,9 +27,11 @@
 #include <util_mutex.h>
 #include <mod_auth.h>
 #include <mod_core.h>
+#include <mod_status.h>
 
 #include "mcp_cache.h"
 #include "mcp_challenge.h"
+#include "mcp_counters.h"
 #include "mcp_discovery.h"
 #include "mcp_docstore.h"
 #include "mcp_fetch.h"
@@ -87,6 +91,11 @@ typedef struct mcp_dir_conf {
     apr_array_header_t *token_types;       /* accepted JWT "typ" values; NULL: the default set */
     apr_array_header_t *claim_headers;
     apr_table_t *resource_metadata;
+    /* key and metadata fetching; -1 / 0 / NULL: unset */
+    int refresh_min, refresh_max, min_refetch, max_stale;
+    int connect_timeout, fetch_timeout;
+    long fetch_max_bytes;
+    const char *ca_file;
     int clock_skew;
     int mode;
     int bearer_methods;
@@ -130,6 +139,9 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     conf->location = dir;
     conf->auth_type_mcp = -1;
     conf->clock_skew = -1;
+    conf->refresh_min = conf->refresh_max = conf->min_refetch = conf->max_stale = -1;
+    conf->connect_timeout = conf->fetch_timeout = -1;
+    conf->fetch_max_bytes = -1;
     conf->mode = MODE_UNSET;
     conf->provider = PROVIDER_UNSET;
     return conf;
@@ -155,6 +167,14 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(claim_headers);
     MERGE_PTR(resource_metadata);
     MERGE_INT(clock_skew, -1);
+    MERGE_INT(refresh_min, -1);
+    MERGE_INT(refresh_max, -1);
+    MERGE_INT(min_refetch, -1);
+    MERGE_INT(max_stale, -1);
+    MERGE_INT(connect_timeout, -1);
+    MERGE_INT(fetch_timeout, -1);
+    MERGE_INT(fetch_max_bytes, -1);
+    MERGE_PTR(ca_file);
     MERGE_INT(mode, MODE_UNSET);
     MERGE_INT(bearer_methods, 0);
     MERGE_INT(provider, PROVIDER_UNSET);
@@ -167,6 +187,22 @@ static void *create_server_conf(apr_pool_t *p, server_rec *s)
 
     conf->protected = apr_array_make(p, 2, sizeof(protected_location_t));
     return conf;
+}
+
+#define OR_DEFAULT(v, d) ((v) >= 0 ? (v) : (d))
+
+/* The fetch and freshness policy of a location, unset values defaulted. */
+static void doc_policy_of(const mcp_dir_conf_t *conf, mcp_doc_policy_t *policy)
+{
+    *policy = default_doc_policy;
+    policy->refresh_min = apr_time_from_sec(OR_DEFAULT(conf->refresh_min, 60));
+    policy->refresh_max = apr_time_from_sec(OR_DEFAULT(conf->refresh_max, 3600));
+    policy->min_refetch = apr_time_from_sec(OR_DEFAULT(conf->min_refetch, 30));
+    policy->max_stale = apr_time_from_sec(OR_DEFAULT(conf->max_stale, 24 * 3600));
+    policy->fetch.connect_timeout_ms = 1000L * OR_DEFAULT(conf->connect_timeout, 5);
+    policy->fetch.timeout_ms = 1000L * OR_DEFAULT(conf->fetch_timeout, 10);
+    policy->fetch.max_bytes = (apr_size_t)OR_DEFAULT(conf->fetch_max_bytes, 1024 * 1024);
+    policy->fetch.ca_file = conf->ca_file;
 }
 
 static int clock_skew_of(const mcp_dir_conf_t *conf)
@@ -293,6 +329,81 @@ static const char *set_clock_skew(cmd_parms *cmd, void *confv, const char *arg)
     return NULL;
 }
 
+/* A whole number of seconds (or bytes) within [min, max]. */
+static const char *parse_count(cmd_parms *cmd, const char *arg, long min, long max, long *out)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+
+    if (*arg == '\0' || *end != '\0' || v < min || v > max)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number from %ld to %ld",
+                            cmd->directive->directive, arg, min, max);
+    *out = v;
+    return NULL;
+}
+
+static const char *set_refresh(cmd_parms *cmd, void *confv, const char *min, const char *max)
+{
+    mcp_dir_conf_t *conf = confv;
+    long lo, hi;
+    const char *err = parse_count(cmd, min, 0, 86400 * 7, &lo);
+
+    if (err || (err = parse_count(cmd, max, 1, 86400 * 7, &hi)))
+        return err;
+    if (lo > hi)
+        return "MCPAuthJWKSRefresh: MIN is larger than MAX";
+    conf->refresh_min = (int)lo;
+    conf->refresh_max = (int)hi;
+    return NULL;
+}
+
+static const char *set_seconds(cmd_parms *cmd, void *confv, const char *arg)
+{
+    long v = 0;
+    const char *err = parse_count(cmd, arg, 0, 86400 * 30, &v);
+
+    if (err)
+        return err;
+    *(int *)((char *)confv + (int)(long)cmd->info) = (int)v;
+    return NULL;
+}
+
+static const char *set_fetch_timeout(cmd_parms *cmd, void *confv, const char *connect,
+                                     const char *total)
+{
+    mcp_dir_conf_t *conf = confv;
+    long c, t;
+    const char *err = parse_count(cmd, connect, 1, 300, &c);
+
+    if (err || (err = parse_count(cmd, total ? total : connect, 1, 300, &t)))
+        return err;
+    if (c > t)
+        return "MCPAuthFetchTimeout: the connect timeout is longer than the total";
+    conf->connect_timeout = (int)c;
+    conf->fetch_timeout = (int)t;
+    return NULL;
+}
+
+static const char *set_fetch_max(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+
+    return parse_count(cmd, arg, 1024, 64L * 1024 * 1024, &conf->fetch_max_bytes);
+}
+
+static const char *set_ca_file(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+    apr_finfo_t finfo;
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+
+    if (path == NULL || apr_stat(&finfo, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS
+        || finfo.filetype != APR_REG)
+        return apr_psprintf(cmd->pool, "MCPAuthCAFile: '%s' is not a readable file", arg);
+    conf->ca_file = path;
+    return NULL;
+}
+
 static const char *set_mode(cmd_parms *cmd, void *confv, const char *arg)
 {
     mcp_dir_conf_t *conf = confv;
@@ -406,6 +517,18 @@ static const command_rec mcp_auth_cmds[] = {
             "Accepted JWT typ values (default: at+jwt, application/at+jwt, JWT or none)"),
     DIR_CMD("MCPAuthClockSkew", set_clock_skew, NULL, TAKE1,
             "Seconds of leeway for exp, nbf and iat (default 60)"),
+    DIR_CMD("MCPAuthJWKSRefresh", set_refresh, NULL, TAKE2,
+            "MIN MAX seconds: bounds for the documents' max-age (default 60 3600)"),
+    DIR_CMD("MCPAuthJWKSMinRefetch", set_seconds, APR_OFFSETOF(mcp_dir_conf_t, min_refetch), TAKE1,
+            "Seconds between refetches caused by unknown key ids, across all processes (default 30)"),
+    DIR_CMD("MCPAuthJWKSMaxStale", set_seconds, APR_OFFSETOF(mcp_dir_conf_t, max_stale), TAKE1,
+            "Seconds past expiry that the last good keys serve while the IdP fails (default 86400)"),
+    DIR_CMD("MCPAuthFetchTimeout", set_fetch_timeout, NULL, TAKE12,
+            "CONNECT [TOTAL] seconds for fetching keys and metadata (default 5 10)"),
+    DIR_CMD("MCPAuthFetchMaxSize", set_fetch_max, NULL, TAKE1,
+            "Largest key set or metadata document accepted, in bytes (default 1048576)"),
+    DIR_CMD("MCPAuthCAFile", set_ca_file, NULL, TAKE1,
+            "PEM file of CAs trusted for https fetches (default: the system store)"),
     DIR_CMD("MCPAuthMode", set_mode, NULL, TAKE1,
             "strict (default), optional or permissive"),
     DIR_CMD("MCPAuthBearerMethods", add_bearer_method, NULL, ITERATE,
@@ -621,7 +744,8 @@ static void *parse_jwks(apr_pool_t *pool, const char *body, apr_size_t len, cons
 static apr_hash_t *discovery_hits;
 static apr_thread_mutex_t *discovery_mutex;
 
-static const char *discover_jwks_uri(request_rec *r, const mcp_dir_conf_t *conf, const char **err)
+static const char *discover_jwks_uri(request_rec *r, const mcp_dir_conf_t *conf,
+                                     const mcp_doc_policy_t *policy, const char **err)
 {
     const char *candidates[3], *hit;
     const mcp_doc_t *doc;
@@ -639,7 +763,7 @@ static const char *discover_jwks_uri(request_rec *r, const mcp_dir_conf_t *conf,
         if (i > 0 && hit && strcmp(candidates[i], hit) == 0)
             continue;
         doc = mcp_docstore_get(docstore, candidates[i], mcp_discovery_parse, conf->issuer,
-                               &default_doc_policy, 0, r->pool, err);
+                               policy, 0, r->pool, err);
         if (doc) {
             if (*err)
                 ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "MCPAUTH0010: %s", *err);
@@ -664,12 +788,14 @@ static const mcp_keyset_t *keys_for(request_rec *r, const mcp_dir_conf_t *conf, 
 {
     const char *uri = conf->jwks_uri, *err = NULL;
     const mcp_doc_t *doc;
+    mcp_doc_policy_t policy;
 
-    if (uri == NULL && (uri = discover_jwks_uri(r, conf, &err)) == NULL) {
+    doc_policy_of(conf, &policy);
+    if (uri == NULL && (uri = discover_jwks_uri(r, conf, &policy, &err)) == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0012: %s", err);
         return NULL;
     }
-    doc = mcp_docstore_get(docstore, uri, parse_jwks, NULL, &default_doc_policy, force, r->pool, &err);
+    doc = mcp_docstore_get(docstore, uri, parse_jwks, NULL, &policy, force, r->pool, &err);
     if (doc == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0013: no signing keys: %s", err);
         return NULL;
@@ -689,8 +815,28 @@ static const char *loggable(request_rec *r, const char *s)
 
 /* Runs every check on a presented token. Returns the verified token or NULL
  * with *why (for the client) and a log line written. */
+static mcp_count_t claim_failure_kind(const char *why)
+{
+    static const struct {
+        const char *why;
+        mcp_count_t kind;
+    } kinds[] = {
+        { "token expired", MCP_COUNT_EXPIRED },
+        { "token not yet valid", MCP_COUNT_NOT_YET_VALID },
+        { "issuer mismatch", MCP_COUNT_ISSUER },
+        { "audience mismatch", MCP_COUNT_AUDIENCE },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (strcmp(why, kinds[i].why) == 0)
+            return kinds[i].kind;
+    }
+    return MCP_COUNT_OTHER_CLAIM;
+}
+
 static mcp_jwt_t *validate(request_rec *r, const mcp_dir_conf_t *conf, const char *token,
-                           apr_size_t len, const char **why)
+                           apr_size_t len, const char **why, mcp_count_t *kind)
 {
     mcp_jwt_t *jwt = NULL;
     const mcp_keyset_t *keys;
@@ -698,9 +844,11 @@ static mcp_jwt_t *validate(request_rec *r, const mcp_dir_conf_t *conf, const cha
     mcp_jwt_status_t st;
     apr_array_header_t *default_audience;
 
+    *kind = MCP_COUNT_MALFORMED;
     if (mcp_jwt_parse(r->pool, token, len, MCP_JWT_DEFAULT_MAX_LEN, conf->token_types, &jwt, why)
         != MCP_JWT_VALID)
         goto invalid;
+    *kind = MCP_COUNT_KEYS_UNAVAILABLE;
     keys = keys_for(r, conf, 0);
     if (keys == NULL) {
         *why = "signing keys unavailable";
@@ -712,8 +860,10 @@ static mcp_jwt_t *validate(request_rec *r, const mcp_dir_conf_t *conf, const cha
         keys = keys_for(r, conf, 1);
         st = keys ? mcp_jwt_verify(jwt, keys, why) : MCP_JWT_INVALID;
     }
-    if (st != MCP_JWT_VALID)
+    if (st != MCP_JWT_VALID) {
+        *kind = st == MCP_JWT_KEY_UNKNOWN ? MCP_COUNT_UNKNOWN_KID : MCP_COUNT_BAD_SIGNATURE;
         goto invalid;
+    }
 
     policy.issuer = conf->issuer;
     policy.leeway = clock_skew_of(conf);
@@ -724,8 +874,11 @@ static mcp_jwt_t *validate(request_rec *r, const mcp_dir_conf_t *conf, const cha
         policy.audiences = default_audience;
     }
     if (mcp_jwt_check_claims(jwt, &policy, (double)apr_time_now() / APR_USEC_PER_SEC, why)
-        != MCP_JWT_VALID)
+        != MCP_JWT_VALID) {
+        *kind = claim_failure_kind(*why);
         goto invalid;
+    }
+    *kind = MCP_COUNT_ACCEPTED;
     return jwt;
 
 invalid:
@@ -769,6 +922,7 @@ static auth_state_t *evaluate(request_rec *r, const mcp_dir_conf_t *conf)
 {
     auth_state_t *st = state_of(r);
     mcp_presented_t presented;
+    mcp_count_t kind;
 
     if (st)
         return st;
@@ -780,11 +934,13 @@ static auth_state_t *evaluate(request_rec *r, const mcp_dir_conf_t *conf)
     switch (presented.result) {
     case MCP_TOKEN_ABSENT:
         st->outcome = OUTCOME_NONE;
+        mcp_count(MCP_COUNT_NO_TOKEN);
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0003: no bearer token for %s", r->uri);
         return st;
     case MCP_TOKEN_MALFORMED:
         st->outcome = OUTCOME_MALFORMED;
         st->why = presented.why;
+        mcp_count(MCP_COUNT_INVALID_REQUEST);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0004: malformed token presentation for %s: %s",
                       r->uri, presented.why);
         return st;
@@ -792,9 +948,10 @@ static auth_state_t *evaluate(request_rec *r, const mcp_dir_conf_t *conf)
         break;
     }
 
-    st->jwt = validate(r, conf, presented.token, presented.len, &st->why);
+    st->jwt = validate(r, conf, presented.token, presented.len, &st->why, &kind);
     if (st->jwt == NULL) {
         st->outcome = OUTCOME_INVALID;
+        mcp_count(kind);
         return st;
     }
     r->user = (char *)mcp_jwt_claim_string(r->pool, st->jwt, "sub");
@@ -803,9 +960,11 @@ static auth_state_t *evaluate(request_rec *r, const mcp_dir_conf_t *conf)
         st->outcome = OUTCOME_INVALID;
         st->why = "unusable sub claim";
         st->jwt = NULL;
+        mcp_count(MCP_COUNT_OTHER_CLAIM);
         return st;
     }
     st->outcome = OUTCOME_VALID;
+    mcp_count(MCP_COUNT_ACCEPTED);
     r->ap_auth_type = (char *)MCP_AUTH_TYPE;
     set_identity_headers(r, conf, st->jwt);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0005: accepted token for %s (alg %s, kid %s)",
@@ -1023,7 +1182,7 @@ static int claim_value_matches(json_t *v, const char *want, apr_pool_t *p)
     if (json_is_boolean(v))
         return strcmp(want, json_is_true(v) ? "true" : "false") == 0;
     if (json_is_integer(v))
-        return strcmp(want, apr_psprintf(p, "%" JSON_INTEGER_FORMAT, json_integer_value(v))) == 0;
+        return strcmp(want, apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)json_integer_value(v))) == 0;
     return 0;
 }
 
@@ -1083,6 +1242,7 @@ static void insert_error_filter(request_rec *r)
         }
         r->status = HTTP_FORBIDDEN;
         r->status_line = NULL;
+        mcp_count(MCP_COUNT_INSUFFICIENT_SCOPE);
     }
     if (apr_table_get(r->notes, NOTE_JSON_ERROR))
         ap_add_output_filter(JSON_ERROR_FILTER, NULL, r, r->connection);
@@ -1200,6 +1360,188 @@ static int metadata_handler(request_rec *r, int lookup_uri)
     ap_set_content_length(r, (apr_off_t)strlen(body));
     if (!r->header_only)
         ap_rputs(body, r);
+    return OK;
+}
+
+/* ----------------------------------------------------------------------- */
+/* Status: SetHandler mcp-auth-status, and a section in server-status      */
+
+static char *iso_time(apr_pool_t *p, apr_time_t t)
+{
+    char *buf = apr_palloc(p, APR_RFC822_DATE_LEN);
+
+    if (t == 0)
+        return NULL;
+    apr_rfc822_date(buf, t);
+    return buf;
+}
+
+static void set_time(json_t *obj, const char *key, apr_pool_t *p, apr_time_t t)
+{
+    const char *s = iso_time(p, t);
+
+    json_object_set_new(obj, key, s ? json_string(s) : json_null());
+}
+
+static json_t *document_json(request_rec *r, const char *url, mcp_doc_parse_fn parse,
+                             const void *ctx, const mcp_doc_policy_t *policy,
+                             const mcp_doc_t **doc_out)
+{
+    json_t *j = json_object();
+    mcp_doc_status_t st;
+    apr_time_t now = apr_time_now();
+
+    mcp_docstore_status(docstore, url, parse, ctx, policy, r->pool, &st);
+    json_object_set_new(j, "url", json_string(url));
+    json_object_set_new(j, "fetches", json_integer(st.fetches));
+    json_object_set_new(j, "failures", json_integer(st.failures));
+    set_time(j, "last_fetch", r->pool, st.last_attempt);
+    json_object_set_new(j, "last_fetch_ok", json_boolean(st.last_ok));
+    if (!st.last_ok && st.last_error[0])
+        json_object_set_new(j, "last_error", json_string(st.last_error));
+    if (st.doc) {
+        set_time(j, "fetched_at", r->pool, st.doc->fetched_at);
+        set_time(j, "next_refresh", r->pool, st.doc->fresh_until);
+        json_object_set_new(j, "stale", json_boolean(now >= st.doc->fresh_until));
+        json_object_set_new(j, "usable", json_boolean(now < st.doc->fresh_until + policy->max_stale));
+    }
+    else {
+        json_object_set_new(j, "usable", json_false());
+    }
+    *doc_out = st.doc;
+    return j;
+}
+
+/* One entry per issuer and key set in use, as this process sees them. */
+static json_t *keys_status_json(request_rec *r)
+{
+    json_t *list = json_array();
+    apr_hash_t *seen = apr_hash_make(r->pool);
+    server_rec *s;
+
+    for (s = ap_server_conf; s; s = s->next) {
+        mcp_server_conf_t *sconf = ap_get_module_config(s->module_config, &mcp_auth_module);
+        int i;
+
+        for (i = 0; i < sconf->protected->nelts; i++) {
+            const mcp_dir_conf_t *conf = APR_ARRAY_IDX(sconf->protected, i, protected_location_t).conf;
+            const char *jwks_uri = conf->jwks_uri, *key;
+            const mcp_doc_t *doc = NULL;
+            mcp_doc_policy_t policy;
+            json_t *entry = json_object();
+
+            key = apr_pstrcat(r->pool, conf->issuer, " ", jwks_uri ? jwks_uri : "", NULL);
+            if (apr_hash_get(seen, key, APR_HASH_KEY_STRING))
+                continue;
+            apr_hash_set(seen, key, APR_HASH_KEY_STRING, key);
+            doc_policy_of(conf, &policy);
+            json_object_set_new(entry, "issuer", json_string(conf->issuer));
+            if (jwks_uri == NULL) {
+                const char *hit;
+
+                apr_thread_mutex_lock(discovery_mutex);
+                hit = apr_hash_get(discovery_hits, conf->issuer, APR_HASH_KEY_STRING);
+                apr_thread_mutex_unlock(discovery_mutex);
+                if (hit) {
+                    json_object_set_new(entry, "discovery",
+                                        document_json(r, hit, mcp_discovery_parse, conf->issuer,
+                                                      &policy, &doc));
+                    if (doc)
+                        jwks_uri = ((const mcp_discovery_t *)doc->parsed)->jwks_uri;
+                }
+            }
+            if (jwks_uri) {
+                json_t *jwks = document_json(r, jwks_uri, parse_jwks, NULL, &policy, &doc);
+                json_t *kids = json_array();
+
+                if (doc) {
+                    const mcp_keyset_t *ks = doc->parsed;
+                    int k;
+
+                    for (k = 0; k < ks->keys->nelts; k++) {
+                        const char *kid = APR_ARRAY_IDX(ks->keys, k, mcp_key_t).kid;
+                        json_array_append_new(kids, kid ? json_string(kid) : json_null());
+                    }
+                }
+                json_object_set_new(jwks, "kids", kids);
+                json_object_set_new(entry, "jwks", jwks);
+            }
+            json_array_append_new(list, entry);
+        }
+    }
+    return list;
+}
+
+static int status_handler(request_rec *r)
+{
+    json_t *doc;
+    char *text;
+
+    if (r->handler == NULL || strcmp(r->handler, "mcp-auth-status") != 0)
+        return DECLINED;
+    if (r->method_number != M_GET)
+        return HTTP_METHOD_NOT_ALLOWED;
+    doc = json_object();
+    json_object_set_new(doc, "cache", json_string(cache_provider_name ? cache_provider_name : "none"));
+    json_object_set_new(doc, "pid", json_integer(getpid()));
+    json_object_set_new(doc, "keys", keys_status_json(r));
+    json_object_set_new(doc, "tokens", mcp_counters_json());
+    text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(doc);
+    ap_set_content_type(r, "application/json");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (text && !r->header_only)
+        ap_rputs(text, r);
+    free(text);
+    return OK;
+}
+
+/* The same facts, as a section of mod_status's server-status page. */
+static int server_status_section(request_rec *r, int flags)
+{
+    json_t *counts = mcp_counters_json(), *keys = keys_status_json(r), *v, *entry;
+    const char *name;
+    size_t i;
+
+    if (flags & AP_STATUS_SHORT) {
+        ap_rprintf(r, "MCPAuthAccepted: %" APR_INT64_T_FMT "\n",
+                   (apr_int64_t)json_integer_value(json_object_get(counts, "accepted")));
+        json_object_foreach(json_object_get(counts, "rejected"), name, v)
+            ap_rprintf(r, "MCPAuthRejected_%s: %" APR_INT64_T_FMT "\n", name,
+                       (apr_int64_t)json_integer_value(v));
+    }
+    else {
+        ap_rputs("<hr />\n<h2>mod_mcp_auth</h2>\n<table border=\"0\">\n", r);
+        ap_rprintf(r, "<tr><td>accepted tokens</td><td>%" APR_INT64_T_FMT "</td></tr>\n",
+                   (apr_int64_t)json_integer_value(json_object_get(counts, "accepted")));
+        json_object_foreach(json_object_get(counts, "rejected"), name, v)
+            ap_rprintf(r, "<tr><td>rejected: %s</td><td>%" APR_INT64_T_FMT "</td></tr>\n", name,
+                       (apr_int64_t)json_integer_value(v));
+        ap_rputs("</table>\n<table border=\"0\"><tr><th>key set</th><th>kids</th><th>fetches</th>"
+                 "<th>last fetch</th><th>next refresh</th><th>stale</th></tr>\n", r);
+        json_array_foreach(keys, i, entry) {
+            json_t *jwks = json_object_get(entry, "jwks");
+            char *kids = jwks ? json_dumps(json_object_get(jwks, "kids"), JSON_COMPACT) : NULL;
+
+            ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%" APR_INT64_T_FMT "</td><td>%s</td>"
+                       "<td>%s</td><td>%s</td></tr>\n",
+                       ap_escape_html(r->pool, jwks ? json_string_value(json_object_get(jwks, "url"))
+                                                    : json_string_value(json_object_get(entry, "issuer"))),
+                       ap_escape_html(r->pool, kids ? kids : "-"),
+                       jwks ? (apr_int64_t)json_integer_value(json_object_get(jwks, "fetches")) : 0,
+                       ap_escape_html(r->pool, jwks && json_is_string(json_object_get(jwks, "last_fetch"))
+                                                   ? json_string_value(json_object_get(jwks, "last_fetch"))
+                                                   : "-"),
+                       ap_escape_html(r->pool, jwks && json_is_string(json_object_get(jwks, "next_refresh"))
+                                                   ? json_string_value(json_object_get(jwks, "next_refresh"))
+                                                   : "-"),
+                       jwks && json_is_true(json_object_get(jwks, "stale")) ? "yes" : "no");
+            free(kids);
+        }
+        ap_rputs("</table>\n", r);
+    }
+    json_decref(counts);
+    json_decref(keys);
     return OK;
 }
 
@@ -1391,6 +1733,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     }
     if (!init_cache(pconf, ptemp, s))
         return HTTP_INTERNAL_SERVER_ERROR;
+    mcp_counters_init(pconf);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
                  "MCPAUTH0025: %d protected location(s), shared cache %s", protected,
                  cache_provider_name);
@@ -1419,6 +1762,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_test_config(test_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_quick_handler(metadata_handler, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_handler(status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, server_status_section, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_access(check_access, NULL, NULL, APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authn(check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "mcp-scope", AUTHZ_PROVIDER_VERSION,

@@ -35,7 +35,22 @@ typedef struct local_entry {
     const char *body_id, *fetch_id, *refetch_id, *failed_id;
     local_doc_t *current;
     apr_time_t failed_until;  /* backoff when there is no shared cache */
+    const char *stats_id;
+    mcp_doc_status_t local_stats; /* when there is no shared cache */
 } local_entry_t;
+
+/* Fetch statistics as stored in the shared cache. */
+typedef struct fetch_stats {
+    apr_uint32_t magic;
+    apr_uint32_t fetches;
+    apr_uint32_t failures;
+    apr_int32_t last_ok;
+    apr_int64_t last_attempt;
+    char last_error[160];
+} fetch_stats_t;
+
+#define STATS_MAGIC 0x4d435053u /* "MCPS" */
+#define STATS_LIFETIME apr_time_from_sec(30 * 86400)
 
 struct mcp_docstore {
     apr_pool_t *pool;
@@ -80,6 +95,7 @@ static local_entry_t *entry_for(mcp_docstore_t *store, const char *url)
         e->fetch_id = mcp_cache_id(store->pool, "fetching", url);
         e->refetch_id = mcp_cache_id(store->pool, "refetch", url);
         e->failed_id = mcp_cache_id(store->pool, "failed", url);
+        e->stats_id = mcp_cache_id(store->pool, "stats", url);
         apr_hash_set(store->entries, e->url, APR_HASH_KEY_STRING, e);
     }
     return e;
@@ -242,6 +258,55 @@ static int recently_failed(mcp_docstore_t *store, local_entry_t *e, apr_pool_t *
     return marker_alive(store, e->failed_id, tmp);
 }
 
+static void read_stats(mcp_docstore_t *store, local_entry_t *e, apr_pool_t *tmp, fetch_stats_t *fs)
+{
+    unsigned char *raw;
+    apr_size_t len;
+
+    memset(fs, 0, sizeof(*fs));
+    fs->magic = STATS_MAGIC;
+    if (store->cache == NULL) {
+        fs->fetches = e->local_stats.fetches;
+        fs->failures = e->local_stats.failures;
+        fs->last_ok = e->local_stats.last_ok;
+        fs->last_attempt = e->local_stats.last_attempt;
+        apr_cpystrn(fs->last_error, e->local_stats.last_error, sizeof(fs->last_error));
+        return;
+    }
+    if (mcp_cache_get(store->cache, e->stats_id, sizeof(*fs), tmp, &raw, &len) == APR_SUCCESS
+        && len == sizeof(*fs)) {
+        memcpy(fs, raw, sizeof(*fs));
+        if (fs->magic != STATS_MAGIC)
+            memset(fs, 0, sizeof(*fs));
+        fs->magic = STATS_MAGIC;
+    }
+}
+
+/* Fetches are rare and single-flight, so a read-modify-write is good enough. */
+static void record_fetch(mcp_docstore_t *store, local_entry_t *e, int ok, const char *err,
+                         apr_pool_t *tmp)
+{
+    fetch_stats_t fs;
+
+    read_stats(store, e, tmp, &fs);
+    fs.fetches++;
+    if (!ok)
+        fs.failures++;
+    fs.last_ok = ok;
+    fs.last_attempt = apr_time_now();
+    apr_cpystrn(fs.last_error, ok || err == NULL ? "" : err, sizeof(fs.last_error));
+    if (store->cache) {
+        mcp_cache_put(store->cache, e->stats_id, apr_time_now() + STATS_LIFETIME,
+                      (const unsigned char *)&fs, sizeof(fs), tmp);
+        return;
+    }
+    e->local_stats.fetches = fs.fetches;
+    e->local_stats.failures = fs.failures;
+    e->local_stats.last_ok = ok;
+    e->local_stats.last_attempt = fs.last_attempt;
+    apr_cpystrn(e->local_stats.last_error, fs.last_error, sizeof(fs.last_error));
+}
+
 /* One fetch on behalf of every process: the in-progress marker is dropped
  * when it ends, and a failure opens the backoff window. */
 static void fetch_guarded(mcp_docstore_t *store, local_entry_t *e, mcp_doc_parse_fn parse,
@@ -250,6 +315,7 @@ static void fetch_guarded(mcp_docstore_t *store, local_entry_t *e, mcp_doc_parse
 {
     int ok = fetch_and_install(store, e, parse, ctx, policy, tmp, err);
 
+    record_fetch(store, e, ok, *err, tmp);
     if (!ok) {
         static const unsigned char mark = '1';
         e->failed_until = apr_time_now() + FAILURE_BACKOFF;
@@ -336,4 +402,26 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
     }
     apr_pool_destroy(tmp);
     return doc;
+}
+
+void mcp_docstore_status(mcp_docstore_t *store, const char *url, mcp_doc_parse_fn parse,
+                         const void *parse_ctx, const mcp_doc_policy_t *policy,
+                         apr_pool_t *rpool, mcp_doc_status_t *status)
+{
+    local_entry_t *e;
+    fetch_stats_t fs;
+    apr_time_t fresh_until, fetched_at;
+
+    apr_thread_mutex_lock(store->mutex);
+    e = entry_for(store, url);
+    apr_thread_mutex_unlock(store->mutex);
+    adopt_shared(store, e, parse, parse_ctx, policy, rpool, &fresh_until, &fetched_at);
+    read_stats(store, e, rpool, &fs);
+    memset(status, 0, sizeof(*status));
+    status->fetches = fs.fetches;
+    status->failures = fs.failures;
+    status->last_attempt = fs.last_attempt;
+    status->last_ok = fs.last_ok;
+    apr_cpystrn(status->last_error, fs.last_error, sizeof(status->last_error));
+    status->doc = take(store, e, rpool);
 }

@@ -44,4 +44,18 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
                                   const mcp_doc_policy_t *policy, int force,
                                   apr_pool_t *rpool, const char **err);
 
+/* What the status page shows of one document. */
+typedef struct mcp_doc_status {
+    apr_uint32_t fetches;      /* attempts, across all processes sharing the cache */
+    apr_uint32_t failures;
+    apr_time_t last_attempt;
+    int last_ok;
+    char last_error[160];
+    const mcp_doc_t *doc;      /* current copy (shared one adopted if needed), or NULL */
+} mcp_doc_status_t;
+
+void mcp_docstore_status(mcp_docstore_t *store, const char *url, mcp_doc_parse_fn parse,
+                         const void *parse_ctx, const mcp_doc_policy_t *policy,
+                         apr_pool_t *rpool, mcp_doc_status_t *status);
+
 #endif

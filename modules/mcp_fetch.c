@@ -88,48 +88,103 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-apr_status_t mcp_fetch_get(apr_pool_t *pool, const char *url, const mcp_fetch_opts_t *opts,
-                           mcp_fetch_result_t *res, const char **err)
+/* scheme://host:port of url, ports made explicit, or NULL. */
+static char *origin_of(apr_pool_t *pool, const char *url)
 {
-    fetch_state_t st;
-    char errbuf[CURL_ERROR_SIZE] = "";
-    CURL *curl;
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL, *origin = NULL;
+
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK
+        && curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK
+        && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK
+        && curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+        origin = apr_pstrcat(pool, scheme, "://", host, ":", port, NULL);
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return origin;
+}
+
+/* One request, no redirects followed. *location is set for a 3xx. */
+static CURLcode fetch_once(const char *url, const mcp_fetch_opts_t *opts, long timeout_ms,
+                           fetch_state_t *st, long *status, char **location, char *errbuf)
+{
+    CURL *curl = curl_easy_init();
     CURLcode rc;
+    char *loc = NULL;
 
-    memset(res, 0, sizeof(*res));
-    res->max_age = -1;
-    memset(&st, 0, sizeof(st));
-    st.pool = pool;
-    st.max = opts->max_bytes;
-    st.max_age = -1;
-
-    curl = curl_easy_init();
-    if (curl == NULL) {
-        *err = "cannot initialise libcurl";
-        return APR_EGENERAL;
-    }
+    if (curl == NULL)
+        return CURLE_FAILED_INIT;
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L); /* threaded MPMs: no SIGALRM */
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, opts->connect_timeout_ms);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, opts->timeout_ms);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
     if (opts->ca_file)
         curl_easy_setopt(curl, CURLOPT_CAINFO, opts->ca_file);
     curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)opts->max_bytes);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &st);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, st);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &st);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, st);
     curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "mod_mcp_auth");
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
 
     rc = curl_easy_perform(curl);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &res->status);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+    curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &loc);
+    *location = loc ? apr_pstrdup(st->pool, loc) : NULL;
     curl_easy_cleanup(curl);
+    return rc;
+}
+
+/* Redirects are followed only within the origin of the URL asked for, so a
+ * compromised or confused IdP page cannot point the key fetch elsewhere. */
+#define MCP_MAX_REDIRECTS 3
+
+apr_status_t mcp_fetch_get(apr_pool_t *pool, const char *url, const mcp_fetch_opts_t *opts,
+                           mcp_fetch_result_t *res, const char **err)
+{
+    fetch_state_t st;
+    char errbuf[CURL_ERROR_SIZE];
+    apr_time_t deadline = apr_time_now() + apr_time_from_msec(opts->timeout_ms);
+    const char *origin = origin_of(pool, url), *target;
+    char *location;
+    CURLcode rc;
+    int hops;
+
+    memset(res, 0, sizeof(*res));
+    res->max_age = -1;
+    for (hops = 0;; hops++) {
+        long left_ms = (long)apr_time_as_msec(deadline - apr_time_now());
+
+        memset(&st, 0, sizeof(st));
+        st.pool = pool;
+        st.max = opts->max_bytes;
+        st.max_age = -1;
+        errbuf[0] = '\0';
+        if (left_ms <= 0) {
+            *err = "timed out following redirects";
+            return APR_TIMEUP;
+        }
+        rc = fetch_once(url, opts, left_ms, &st, &res->status, &location, errbuf);
+        if (rc != CURLE_OK || res->status < 300 || res->status > 399 || location == NULL)
+            break;
+        if (hops == MCP_MAX_REDIRECTS) {
+            *err = "too many redirects";
+            return APR_EGENERAL;
+        }
+        target = origin_of(pool, location);
+        if (origin == NULL || target == NULL || strcmp(origin, target) != 0) {
+            *err = apr_psprintf(pool, "refusing redirect to another origin (%s)", location);
+            return APR_EGENERAL;
+        }
+        url = location;
+    }
 
     if (st.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
         *err = apr_psprintf(pool, "response larger than %" APR_SIZE_T_FMT " bytes", opts->max_bytes);

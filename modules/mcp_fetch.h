@@ -21,7 +21,8 @@ typedef struct mcp_fetch_result {
 /* Process-wide libcurl setup; call once before any thread fetches. */
 void mcp_fetch_global_init(void);
 
-/* GET url (http or https only, TLS peer verified, no redirects). Returns
+/* GET url (http or https only, TLS peer verified, redirects followed only
+ * within the same origin, at most three). Returns
  * APR_SUCCESS only for a 200 response within the limits; otherwise *err says
  * what went wrong in a form fit for the error log. */
 apr_status_t mcp_fetch_get(apr_pool_t *pool, const char *url, const mcp_fetch_opts_t *opts,

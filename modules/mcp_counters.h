@@ -1,0 +1,35 @@
+/* Token outcome counters shared by all httpd processes, for the status page. */
+#ifndef MCP_COUNTERS_H
+#define MCP_COUNTERS_H
+
+#include <apr_pools.h>
+#include <jansson.h>
+
+typedef enum {
+    MCP_COUNT_ACCEPTED,
+    MCP_COUNT_NO_TOKEN,
+    MCP_COUNT_INVALID_REQUEST,
+    MCP_COUNT_MALFORMED,
+    MCP_COUNT_KEYS_UNAVAILABLE,
+    MCP_COUNT_UNKNOWN_KID,
+    MCP_COUNT_BAD_SIGNATURE,
+    MCP_COUNT_EXPIRED,
+    MCP_COUNT_NOT_YET_VALID,
+    MCP_COUNT_ISSUER,
+    MCP_COUNT_AUDIENCE,
+    MCP_COUNT_OTHER_CLAIM,
+    MCP_COUNT_INSUFFICIENT_SCOPE,
+    MCP_COUNT_MAX
+} mcp_count_t;
+
+/* Places the counters in anonymous shared memory owned by pool, so that
+ * child processes forked afterwards share them. Without shared memory the
+ * counters are per process. */
+void mcp_counters_init(apr_pool_t *pool);
+
+void mcp_count(mcp_count_t what);
+
+/* {"accepted": n, "rejected": {"reason": n, ...}} */
+json_t *mcp_counters_json(void);
+
+#endif
