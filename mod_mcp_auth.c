@@ -40,16 +40,9 @@
 #include "mcp_metadata.h"
 #include "mcp_presentation.h"
 #include "mcp_token.h"
+#include "mcp_httpd.h"
 
-module AP_MODULE_DECLARE_DATA mcp_auth_module;
 
-
-#define MCP_AUTH_TYPE "MCP"
-#define PRM_PREFIX "/.well-known/oauth-protected-resource"
-#define CACHE_MUTEX_TYPE "mcp-auth-cache"
-#define NOTE_JSON_ERROR "mcp_auth.json_error"
-#define NOTE_SCOPE_NEEDED "mcp_auth.scope_needed"
-#define JSON_ERROR_FILTER "MCP_AUTH_JSON_ERROR"
 
 /* The default shared cache: anonymous shared memory, with room for a JWKS of
  * the full response cap in one shmcb subcache. */
@@ -57,68 +50,15 @@ module AP_MODULE_DECLARE_DATA mcp_auth_module;
 #define DEFAULT_CACHE_SIZE 8388608
 #define CACHE_AVG_OBJECT (128 * 1024)
 
-#define DEFAULT_CLOCK_SKEW 60
-
-typedef enum { MODE_UNSET = -1, MODE_STRICT, MODE_OPTIONAL, MODE_PERMISSIVE } mcp_mode_e;
-
-typedef enum {
-    PROVIDER_UNSET = -1,
-    PROVIDER_GENERIC,
-    PROVIDER_KEYCLOAK,
-    PROVIDER_AUTH0,
-    PROVIDER_OKTA,
-    PROVIDER_ENTRA,
-    PROVIDER_AUTHENTIK
-} mcp_provider_e;
-
 static const char *const provider_names[] = { "generic", "keycloak", "auth0", "okta", "entra",
                                               "authentik", NULL };
-
-typedef struct claim_header {
-    const char *claim;
-    const char *header;
-} claim_header_t;
-
-typedef struct mcp_dir_conf {
-    const char *location;          /* the <Location> path this config came from */
-    int auth_type_mcp;             /* -1 unset: recorded from AuthType for startup checks */
-    const char *issuer;
-    const char *jwks_uri;
-    const char *resource;
-    apr_array_header_t *audiences;
-    apr_array_header_t *scopes_supported;
-    apr_array_header_t *required_scopes;   /* from Require mcp-scope lines, for the challenge */
-    apr_array_header_t *token_types;       /* accepted JWT "typ" values; NULL: the default set */
-    apr_array_header_t *claim_headers;
-    apr_table_t *resource_metadata;
-    /* key and metadata fetching; -1 / 0 / NULL: unset */
-    int refresh_min, refresh_max, min_refetch, max_stale;
-    int connect_timeout, fetch_timeout;
-    long fetch_max_bytes;
-    const char *ca_file;
-    int clock_skew;
-    int mode;
-    int bearer_methods;
-    int provider;
-} mcp_dir_conf_t;
-
-/* A location protected by AuthType MCP, found at startup, for the metadata
- * handler (which runs before any per-directory lookup). */
-typedef struct protected_location {
-    const char *path;
-    const mcp_dir_conf_t *conf;
-} protected_location_t;
-
-typedef struct mcp_server_conf {
-    apr_array_header_t *protected;  /* of protected_location_t */
-} mcp_server_conf_t;
 
 /* Server-wide state, shared by every virtual host. */
 static const ap_socache_provider_t *cache_provider;
 static ap_socache_instance_t *cache_instance;
-static const char *cache_provider_name;
+const char *mcp_cache_provider_name;
 static mcp_cache_t shared_cache;
-static mcp_docstore_t *docstore;
+mcp_docstore_t *mcp_docstore_instance;
 static int curl_ready;
 
 static const mcp_doc_policy_t default_doc_policy = {
@@ -192,7 +132,7 @@ static void *create_server_conf(apr_pool_t *p, server_rec *s)
 #define OR_DEFAULT(v, d) ((v) >= 0 ? (v) : (d))
 
 /* The fetch and freshness policy of a location, unset values defaulted. */
-static void doc_policy_of(const mcp_dir_conf_t *conf, mcp_doc_policy_t *policy)
+void mcp_doc_policy_of(const mcp_dir_conf_t *conf, mcp_doc_policy_t *policy)
 {
     *policy = default_doc_policy;
     policy->refresh_min = apr_time_from_sec(OR_DEFAULT(conf->refresh_min, 60));
@@ -441,7 +381,7 @@ static const char *set_provider(cmd_parms *cmd, void *confv, const char *arg)
 
     for (i = 0; provider_names[i]; i++) {
         if (strcasecmp(arg, provider_names[i]) == 0) {
-            conf->provider = i;
+            conf->provider = (int)i;
             return NULL;
         }
     }
@@ -493,7 +433,7 @@ static const char *set_cache(cmd_parms *cmd, void *dummy, const char *arg)
     err = cache_provider->create(&cache_instance, args, cmd->temp_pool, cmd->pool);
     if (err)
         return apr_psprintf(cmd->pool, "MCPAuthCache: %s", err);
-    cache_provider_name = name;
+    mcp_cache_provider_name = name;
     return NULL;
 }
 
@@ -547,7 +487,7 @@ static const command_rec mcp_auth_cmds[] = {
 /* ----------------------------------------------------------------------- */
 /* Per-request helpers                                                      */
 
-static mcp_dir_conf_t *dir_conf(request_rec *r)
+mcp_dir_conf_t *mcp_conf_of(request_rec *r)
 {
     return ap_get_module_config(r->per_dir_config, &mcp_auth_module);
 }
@@ -577,7 +517,7 @@ static int names_this_vhost(request_rec *r, const char *host)
     return 0;
 }
 
-static const char *external_url(request_rec *r, const char *path)
+const char *mcp_external_url(request_rec *r, const char *path)
 {
     if (r->hostname && !names_this_vhost(r, r->hostname)) {
         apr_port_t port = r->server->port ? r->server->port : r->connection->local_addr->port;
@@ -590,7 +530,7 @@ static const char *external_url(request_rec *r, const char *path)
 }
 
 /* The <Location> path without trailing slashes ("" for "/" or none). */
-static const char *location_path(apr_pool_t *p, const mcp_dir_conf_t *conf)
+const char *mcp_location_path(apr_pool_t *p, const mcp_dir_conf_t *conf)
 {
     apr_size_t len;
 
@@ -602,18 +542,18 @@ static const char *location_path(apr_pool_t *p, const mcp_dir_conf_t *conf)
     return apr_pstrmemdup(p, conf->location, len);
 }
 
-static const char *resource_of(request_rec *r, const mcp_dir_conf_t *conf)
+const char *mcp_resource_of(request_rec *r, const mcp_dir_conf_t *conf)
 {
     const char *path;
 
     if (conf->resource)
         return conf->resource;
-    path = location_path(r->pool, conf);
-    return external_url(r, *path ? path : "/");
+    path = mcp_location_path(r->pool, conf);
+    return mcp_external_url(r, *path ? path : "/");
 }
 
 /* RFC 9728 §3.1: the well-known suffix goes between host and path. */
-static const char *prm_url(request_rec *r, const mcp_dir_conf_t *conf)
+const char *mcp_prm_url(request_rec *r, const mcp_dir_conf_t *conf)
 {
     if (conf->resource) {
         const char *scheme_end = strstr(conf->resource, "://");
@@ -626,7 +566,7 @@ static const char *prm_url(request_rec *r, const mcp_dir_conf_t *conf)
         return apr_pstrcat(r->pool, apr_pstrmemdup(r->pool, conf->resource, origin_len), PRM_PREFIX,
                            path ? apr_pstrmemdup(r->pool, path, path_len) : "", NULL);
     }
-    return external_url(r, apr_pstrcat(r->pool, PRM_PREFIX, location_path(r->pool, conf), NULL));
+    return mcp_external_url(r, apr_pstrcat(r->pool, PRM_PREFIX, mcp_location_path(r->pool, conf), NULL));
 }
 
 /* MCP 2025-11-25 "Scope Selection Strategy": the challenge names the scopes
@@ -641,12 +581,12 @@ static const char *scopes_of(request_rec *r, const mcp_dir_conf_t *conf)
 }
 
 /* Sends the Bearer challenge and a small JSON body with status. */
-static int deny(request_rec *r, const mcp_dir_conf_t *conf, int status, const char *error,
+int mcp_deny(request_rec *r, const mcp_dir_conf_t *conf, int status, const char *error,
                 const char *description)
 {
     mcp_challenge_t c;
 
-    c.resource_metadata = prm_url(r, conf);
+    c.resource_metadata = mcp_prm_url(r, conf);
     c.error = error;
     c.description = description;
     c.scope = scopes_of(r, conf);
@@ -731,84 +671,9 @@ static void set_identity_headers(request_rec *r, const mcp_dir_conf_t *conf, con
 }
 
 /* ----------------------------------------------------------------------- */
-/* Keys                                                                     */
-
-static void *parse_jwks(apr_pool_t *pool, const char *body, apr_size_t len, const void *ctx,
-                        const char **err)
-{
-    return mcp_jwks_parse(pool, body, len, err);
-}
-
-/* Where the issuer's discovery document was last found, per process, so that
- * a 404 on the first candidate is not paid on every request. */
-static apr_hash_t *discovery_hits;
-static apr_thread_mutex_t *discovery_mutex;
-
-static const char *discover_jwks_uri(request_rec *r, const mcp_dir_conf_t *conf,
-                                     const mcp_doc_policy_t *policy, const char **err)
-{
-    const char *candidates[3], *hit;
-    const mcp_doc_t *doc;
-    int i, n = 0;
-
-    apr_thread_mutex_lock(discovery_mutex);
-    hit = apr_hash_get(discovery_hits, conf->issuer, APR_HASH_KEY_STRING);
-    apr_thread_mutex_unlock(discovery_mutex);
-    if (hit)
-        candidates[n++] = hit;
-    candidates[n++] = mcp_discovery_url_rfc8414(r->pool, conf->issuer);
-    candidates[n++] = mcp_discovery_url_oidc(r->pool, conf->issuer);
-
-    for (i = 0; i < n; i++) {
-        if (i > 0 && hit && strcmp(candidates[i], hit) == 0)
-            continue;
-        doc = mcp_docstore_get(docstore, candidates[i], mcp_discovery_parse, conf->issuer,
-                               policy, 0, r->pool, err);
-        if (doc) {
-            if (*err)
-                ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "MCPAUTH0010: %s", *err);
-            if (hit == NULL || strcmp(hit, candidates[i]) != 0) {
-                apr_thread_mutex_lock(discovery_mutex);
-                apr_hash_set(discovery_hits, apr_pstrdup(apr_hash_pool_get(discovery_hits), conf->issuer),
-                             APR_HASH_KEY_STRING,
-                             apr_pstrdup(apr_hash_pool_get(discovery_hits), candidates[i]));
-                apr_thread_mutex_unlock(discovery_mutex);
-            }
-            return ((const mcp_discovery_t *)doc->parsed)->jwks_uri;
-        }
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0011: discovery at %s: %s",
-                      candidates[i], *err);
-    }
-    *err = apr_psprintf(r->pool, "no discovery document for issuer %s (tried %s and %s)",
-                        conf->issuer, candidates[n - 2], candidates[n - 1]);
-    return NULL;
-}
-
-static const mcp_keyset_t *keys_for(request_rec *r, const mcp_dir_conf_t *conf, int force)
-{
-    const char *uri = conf->jwks_uri, *err = NULL;
-    const mcp_doc_t *doc;
-    mcp_doc_policy_t policy;
-
-    doc_policy_of(conf, &policy);
-    if (uri == NULL && (uri = discover_jwks_uri(r, conf, &policy, &err)) == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0012: %s", err);
-        return NULL;
-    }
-    doc = mcp_docstore_get(docstore, uri, parse_jwks, NULL, &policy, force, r->pool, &err);
-    if (doc == NULL) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0013: no signing keys: %s", err);
-        return NULL;
-    }
-    if (err)
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "MCPAUTH0014: %s", err);
-    return doc->parsed;
-}
-
-/* ----------------------------------------------------------------------- */
 /* Authentication                                                           */
 
-static const char *loggable(request_rec *r, const char *s)
+const char *mcp_loggable(request_rec *r, const char *s)
 {
     return s ? ap_escape_logitem(r->pool, s) : "-";
 }
@@ -849,7 +714,7 @@ static mcp_jwt_t *validate(request_rec *r, const mcp_dir_conf_t *conf, const cha
         != MCP_JWT_VALID)
         goto invalid;
     *kind = MCP_COUNT_KEYS_UNAVAILABLE;
-    keys = keys_for(r, conf, 0);
+    keys = mcp_keys_for(r, conf, 0);
     if (keys == NULL) {
         *why = "signing keys unavailable";
         goto invalid;
@@ -857,7 +722,7 @@ static mcp_jwt_t *validate(request_rec *r, const mcp_dir_conf_t *conf, const cha
     st = mcp_jwt_verify(jwt, keys, why);
     if (st == MCP_JWT_KEY_UNKNOWN) {
         /* maybe a rotation at the IdP: one throttled refetch decides */
-        keys = keys_for(r, conf, 1);
+        keys = mcp_keys_for(r, conf, 1);
         st = keys ? mcp_jwt_verify(jwt, keys, why) : MCP_JWT_INVALID;
     }
     if (st != MCP_JWT_VALID) {
@@ -870,7 +735,7 @@ static mcp_jwt_t *validate(request_rec *r, const mcp_dir_conf_t *conf, const cha
     policy.audiences = conf->audiences;
     if (policy.audiences == NULL) {
         default_audience = apr_array_make(r->pool, 1, sizeof(const char *));
-        APR_ARRAY_PUSH(default_audience, const char *) = resource_of(r, conf);
+        APR_ARRAY_PUSH(default_audience, const char *) = mcp_resource_of(r, conf);
         policy.audiences = default_audience;
     }
     if (mcp_jwt_check_claims(jwt, &policy, (double)apr_time_now() / APR_USEC_PER_SEC, why)
@@ -884,7 +749,7 @@ static mcp_jwt_t *validate(request_rec *r, const mcp_dir_conf_t *conf, const cha
 invalid:
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   "MCPAUTH0001: rejected bearer token for %s: %s (alg %s, kid %s)", r->uri, *why,
-                  jwt ? loggable(r, mcp_jwt_alg(jwt)) : "-", jwt ? loggable(r, mcp_jwt_kid(jwt)) : "-");
+                  jwt ? mcp_loggable(r, mcp_jwt_alg(jwt)) : "-", jwt ? mcp_loggable(r, mcp_jwt_kid(jwt)) : "-");
     return NULL;
 }
 
@@ -968,7 +833,7 @@ static auth_state_t *evaluate(request_rec *r, const mcp_dir_conf_t *conf)
     r->ap_auth_type = (char *)MCP_AUTH_TYPE;
     set_identity_headers(r, conf, st->jwt);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0005: accepted token for %s (alg %s, kid %s)",
-                  loggable(r, r->user), mcp_jwt_alg(st->jwt), loggable(r, mcp_jwt_kid(st->jwt)));
+                  mcp_loggable(r, r->user), mcp_jwt_alg(st->jwt), mcp_loggable(r, mcp_jwt_kid(st->jwt)));
     return st;
 }
 
@@ -986,7 +851,7 @@ static int check_access(request_rec *r)
 
     if (!is_mcp_request(r))
         return DECLINED;
-    conf = dir_conf(r);
+    conf = mcp_conf_of(r);
     if (conf->issuer == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "MCPAUTH0002: AuthType MCP for %s without MCPAuthIssuer", r->uri);
@@ -999,14 +864,14 @@ static int check_access(request_rec *r)
     st = evaluate(r, conf);
     switch (st->outcome) {
     case OUTCOME_MALFORMED:
-        return deny(r, conf, HTTP_BAD_REQUEST, "invalid_request", st->why);
+        return mcp_deny(r, conf, HTTP_BAD_REQUEST, "invalid_request", st->why);
     case OUTCOME_INVALID:
         if (mode == MODE_PERMISSIVE)
             return DECLINED;
-        return deny(r, conf, HTTP_UNAUTHORIZED, "invalid_token", st->why);
+        return mcp_deny(r, conf, HTTP_UNAUTHORIZED, "invalid_token", st->why);
     case OUTCOME_NONE:
         if (mode == MODE_STRICT)
-            return deny(r, conf, HTTP_UNAUTHORIZED, NULL, NULL);
+            return mcp_deny(r, conf, HTTP_UNAUTHORIZED, NULL, NULL);
         return DECLINED;
     case OUTCOME_VALID:
         break;
@@ -1023,15 +888,15 @@ static int check_authn(request_rec *r)
 
     if (!is_mcp_request(r))
         return DECLINED;
-    conf = dir_conf(r);
+    conf = mcp_conf_of(r);
     st = evaluate(r, conf);
     if (st->outcome == OUTCOME_VALID)
         return OK;
     if (st->outcome == OUTCOME_INVALID)
-        return deny(r, conf, HTTP_UNAUTHORIZED, "invalid_token", st->why);
+        return mcp_deny(r, conf, HTTP_UNAUTHORIZED, "invalid_token", st->why);
     if (st->outcome == OUTCOME_MALFORMED)
-        return deny(r, conf, HTTP_BAD_REQUEST, "invalid_request", st->why);
-    return deny(r, conf, HTTP_UNAUTHORIZED, NULL, NULL);
+        return mcp_deny(r, conf, HTTP_BAD_REQUEST, "invalid_request", st->why);
+    return mcp_deny(r, conf, HTTP_UNAUTHORIZED, NULL, NULL);
 }
 
 /* Authorization failed after our authentication (e.g. Require user ...):
@@ -1041,7 +906,7 @@ static int note_auth_failure(request_rec *r, const char *auth_type)
     if (strcasecmp(auth_type, MCP_AUTH_TYPE) != 0)
         return DECLINED;
     if (apr_table_get(r->err_headers_out, "WWW-Authenticate") == NULL)
-        deny(r, dir_conf(r), HTTP_UNAUTHORIZED, NULL, NULL);
+        mcp_deny(r, mcp_conf_of(r), HTTP_UNAUTHORIZED, NULL, NULL);
     return OK;
 }
 
@@ -1137,7 +1002,7 @@ static authz_status check_scope(request_rec *r, const char *require_line, const 
     /* the challenge asks for every scope of this rule, not only the missing */
     note_needed_scopes(r, scopes);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0006: %s lacks scope %s for %s",
-                  loggable(r, r->user), loggable(r, apr_array_pstrcat(r->pool, missing, ' ')), r->uri);
+                  mcp_loggable(r, r->user), mcp_loggable(r, apr_array_pstrcat(r->pool, missing, ' ')), r->uri);
     return AUTHZ_DENIED;
 }
 
@@ -1206,7 +1071,7 @@ static authz_status check_claim(request_rec *r, const char *require_line, const 
         return AUTHZ_GRANTED;
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0007: %s: claim %s does not hold %s for %s",
-                  loggable(r, r->user), rule->name, loggable(r, rule->value), r->uri);
+                  mcp_loggable(r, r->user), rule->name, mcp_loggable(r, rule->value), r->uri);
     return AUTHZ_DENIED;
 }
 
@@ -1225,11 +1090,11 @@ static void insert_error_filter(request_rec *r)
 
     if (needed && (r->status == HTTP_UNAUTHORIZED || r->status == HTTP_FORBIDDEN)
         && is_mcp_request(r)) {
-        mcp_dir_conf_t *conf = dir_conf(r);
+        mcp_dir_conf_t *conf = mcp_conf_of(r);
         mcp_challenge_t c;
         int idx = ap_index_of_response(r->status);
 
-        c.resource_metadata = prm_url(r, conf);
+        c.resource_metadata = mcp_prm_url(r, conf);
         c.error = "insufficient_scope";
         c.description = "the token lacks a required scope";
         c.scope = needed;
@@ -1253,8 +1118,8 @@ static void insert_error_filter(request_rec *r)
  * client-supplied identity header. */
 static int fixups(request_rec *r)
 {
-    if (is_mcp_request(r) && state_of(r) == NULL && dir_conf(r)->issuer)
-        evaluate(r, dir_conf(r));
+    if (is_mcp_request(r) && state_of(r) == NULL && mcp_conf_of(r)->issuer)
+        evaluate(r, mcp_conf_of(r));
     return DECLINED;
 }
 
@@ -1263,7 +1128,7 @@ static int fixups(request_rec *r)
 
 /* The path under which a location's metadata is published: the configured
  * resource's path when there is one, else the location's own path. */
-static const char *published_path(apr_pool_t *p, const protected_location_t *pl)
+const char *mcp_published_path(apr_pool_t *p, const protected_location_t *pl)
 {
     if (pl->conf->resource) {
         const char *path = strchr(strstr(pl->conf->resource, "://") + 3, '/');
@@ -1276,7 +1141,7 @@ static const char *published_path(apr_pool_t *p, const protected_location_t *pl)
     return pl->path;
 }
 
-static const protected_location_t *find_protected(request_rec *r, const char *suffix)
+const protected_location_t *mcp_find_protected(request_rec *r, const char *suffix)
 {
     mcp_server_conf_t *sconf = ap_get_module_config(r->server->module_config, &mcp_auth_module);
     apr_array_header_t *list = sconf->protected;
@@ -1290,7 +1155,7 @@ static const protected_location_t *find_protected(request_rec *r, const char *su
         len--;
     for (i = 0; i < list->nelts; i++) {
         const protected_location_t *pl = &APR_ARRAY_IDX(list, i, protected_location_t);
-        const char *path = published_path(r->pool, pl);
+        const char *path = mcp_published_path(r->pool, pl);
 
         if (strlen(path) == len && strncmp(path, suffix, len) == 0)
             return pl;
@@ -1325,7 +1190,7 @@ static int metadata_handler(request_rec *r, int lookup_uri)
         return DECLINED;
     if (r->uri[sizeof(PRM_PREFIX) - 1] != '\0' && r->uri[sizeof(PRM_PREFIX) - 1] != '/')
         return DECLINED;
-    pl = find_protected(r, r->uri + sizeof(PRM_PREFIX) - 1);
+    pl = mcp_find_protected(r, r->uri + sizeof(PRM_PREFIX) - 1);
     if (pl == NULL || lookup_uri)
         return DECLINED;
     conf = pl->conf;
@@ -1346,7 +1211,7 @@ static int metadata_handler(request_rec *r, int lookup_uri)
 
     servers = apr_array_make(r->pool, 1, sizeof(const char *));
     APR_ARRAY_PUSH(servers, const char *) = conf->issuer;
-    prm.resource = conf->resource ? conf->resource : external_url(r, *pl->path ? pl->path : "/");
+    prm.resource = conf->resource ? conf->resource : mcp_external_url(r, *pl->path ? pl->path : "/");
     prm.authorization_servers = servers;
     prm.scopes_supported = conf->scopes_supported;
     prm.bearer_methods = bearer_method_names(r->pool, bearer_methods_of(conf));
@@ -1364,195 +1229,13 @@ static int metadata_handler(request_rec *r, int lookup_uri)
 }
 
 /* ----------------------------------------------------------------------- */
-/* Status: SetHandler mcp-auth-status, and a section in server-status      */
-
-static char *iso_time(apr_pool_t *p, apr_time_t t)
-{
-    char *buf = apr_palloc(p, APR_RFC822_DATE_LEN);
-
-    if (t == 0)
-        return NULL;
-    apr_rfc822_date(buf, t);
-    return buf;
-}
-
-static void set_time(json_t *obj, const char *key, apr_pool_t *p, apr_time_t t)
-{
-    const char *s = iso_time(p, t);
-
-    json_object_set_new(obj, key, s ? json_string(s) : json_null());
-}
-
-static json_t *document_json(request_rec *r, const char *url, mcp_doc_parse_fn parse,
-                             const void *ctx, const mcp_doc_policy_t *policy,
-                             const mcp_doc_t **doc_out)
-{
-    json_t *j = json_object();
-    mcp_doc_status_t st;
-    apr_time_t now = apr_time_now();
-
-    mcp_docstore_status(docstore, url, parse, ctx, policy, r->pool, &st);
-    json_object_set_new(j, "url", json_string(url));
-    json_object_set_new(j, "fetches", json_integer(st.fetches));
-    json_object_set_new(j, "failures", json_integer(st.failures));
-    set_time(j, "last_fetch", r->pool, st.last_attempt);
-    json_object_set_new(j, "last_fetch_ok", json_boolean(st.last_ok));
-    if (!st.last_ok && st.last_error[0])
-        json_object_set_new(j, "last_error", json_string(st.last_error));
-    if (st.doc) {
-        set_time(j, "fetched_at", r->pool, st.doc->fetched_at);
-        set_time(j, "next_refresh", r->pool, st.doc->fresh_until);
-        json_object_set_new(j, "stale", json_boolean(now >= st.doc->fresh_until));
-        json_object_set_new(j, "usable", json_boolean(now < st.doc->fresh_until + policy->max_stale));
-    }
-    else {
-        json_object_set_new(j, "usable", json_false());
-    }
-    *doc_out = st.doc;
-    return j;
-}
-
-/* One entry per issuer and key set in use, as this process sees them. */
-static json_t *keys_status_json(request_rec *r)
-{
-    json_t *list = json_array();
-    apr_hash_t *seen = apr_hash_make(r->pool);
-    server_rec *s;
-
-    for (s = ap_server_conf; s; s = s->next) {
-        mcp_server_conf_t *sconf = ap_get_module_config(s->module_config, &mcp_auth_module);
-        int i;
-
-        for (i = 0; i < sconf->protected->nelts; i++) {
-            const mcp_dir_conf_t *conf = APR_ARRAY_IDX(sconf->protected, i, protected_location_t).conf;
-            const char *jwks_uri = conf->jwks_uri, *key;
-            const mcp_doc_t *doc = NULL;
-            mcp_doc_policy_t policy;
-            json_t *entry = json_object();
-
-            key = apr_pstrcat(r->pool, conf->issuer, " ", jwks_uri ? jwks_uri : "", NULL);
-            if (apr_hash_get(seen, key, APR_HASH_KEY_STRING))
-                continue;
-            apr_hash_set(seen, key, APR_HASH_KEY_STRING, key);
-            doc_policy_of(conf, &policy);
-            json_object_set_new(entry, "issuer", json_string(conf->issuer));
-            if (jwks_uri == NULL) {
-                const char *hit;
-
-                apr_thread_mutex_lock(discovery_mutex);
-                hit = apr_hash_get(discovery_hits, conf->issuer, APR_HASH_KEY_STRING);
-                apr_thread_mutex_unlock(discovery_mutex);
-                if (hit) {
-                    json_object_set_new(entry, "discovery",
-                                        document_json(r, hit, mcp_discovery_parse, conf->issuer,
-                                                      &policy, &doc));
-                    if (doc)
-                        jwks_uri = ((const mcp_discovery_t *)doc->parsed)->jwks_uri;
-                }
-            }
-            if (jwks_uri) {
-                json_t *jwks = document_json(r, jwks_uri, parse_jwks, NULL, &policy, &doc);
-                json_t *kids = json_array();
-
-                if (doc) {
-                    const mcp_keyset_t *ks = doc->parsed;
-                    int k;
-
-                    for (k = 0; k < ks->keys->nelts; k++) {
-                        const char *kid = APR_ARRAY_IDX(ks->keys, k, mcp_key_t).kid;
-                        json_array_append_new(kids, kid ? json_string(kid) : json_null());
-                    }
-                }
-                json_object_set_new(jwks, "kids", kids);
-                json_object_set_new(entry, "jwks", jwks);
-            }
-            json_array_append_new(list, entry);
-        }
-    }
-    return list;
-}
-
-static int status_handler(request_rec *r)
-{
-    json_t *doc;
-    char *text;
-
-    if (r->handler == NULL || strcmp(r->handler, "mcp-auth-status") != 0)
-        return DECLINED;
-    if (r->method_number != M_GET)
-        return HTTP_METHOD_NOT_ALLOWED;
-    doc = json_object();
-    json_object_set_new(doc, "cache", json_string(cache_provider_name ? cache_provider_name : "none"));
-    json_object_set_new(doc, "pid", json_integer(getpid()));
-    json_object_set_new(doc, "keys", keys_status_json(r));
-    json_object_set_new(doc, "tokens", mcp_counters_json());
-    text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(doc);
-    ap_set_content_type(r, "application/json");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    if (text && !r->header_only)
-        ap_rputs(text, r);
-    free(text);
-    return OK;
-}
-
-/* The same facts, as a section of mod_status's server-status page. */
-static int server_status_section(request_rec *r, int flags)
-{
-    json_t *counts = mcp_counters_json(), *keys = keys_status_json(r), *v, *entry;
-    const char *name;
-    size_t i;
-
-    if (flags & AP_STATUS_SHORT) {
-        ap_rprintf(r, "MCPAuthAccepted: %" APR_INT64_T_FMT "\n",
-                   (apr_int64_t)json_integer_value(json_object_get(counts, "accepted")));
-        json_object_foreach(json_object_get(counts, "rejected"), name, v)
-            ap_rprintf(r, "MCPAuthRejected_%s: %" APR_INT64_T_FMT "\n", name,
-                       (apr_int64_t)json_integer_value(v));
-    }
-    else {
-        ap_rputs("<hr />\n<h2>mod_mcp_auth</h2>\n<table border=\"0\">\n", r);
-        ap_rprintf(r, "<tr><td>accepted tokens</td><td>%" APR_INT64_T_FMT "</td></tr>\n",
-                   (apr_int64_t)json_integer_value(json_object_get(counts, "accepted")));
-        json_object_foreach(json_object_get(counts, "rejected"), name, v)
-            ap_rprintf(r, "<tr><td>rejected: %s</td><td>%" APR_INT64_T_FMT "</td></tr>\n", name,
-                       (apr_int64_t)json_integer_value(v));
-        ap_rputs("</table>\n<table border=\"0\"><tr><th>key set</th><th>kids</th><th>fetches</th>"
-                 "<th>last fetch</th><th>next refresh</th><th>stale</th></tr>\n", r);
-        json_array_foreach(keys, i, entry) {
-            json_t *jwks = json_object_get(entry, "jwks");
-            char *kids = jwks ? json_dumps(json_object_get(jwks, "kids"), JSON_COMPACT) : NULL;
-
-            ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%" APR_INT64_T_FMT "</td><td>%s</td>"
-                       "<td>%s</td><td>%s</td></tr>\n",
-                       ap_escape_html(r->pool, jwks ? json_string_value(json_object_get(jwks, "url"))
-                                                    : json_string_value(json_object_get(entry, "issuer"))),
-                       ap_escape_html(r->pool, kids ? kids : "-"),
-                       jwks ? (apr_int64_t)json_integer_value(json_object_get(jwks, "fetches")) : 0,
-                       ap_escape_html(r->pool, jwks && json_is_string(json_object_get(jwks, "last_fetch"))
-                                                   ? json_string_value(json_object_get(jwks, "last_fetch"))
-                                                   : "-"),
-                       ap_escape_html(r->pool, jwks && json_is_string(json_object_get(jwks, "next_refresh"))
-                                                   ? json_string_value(json_object_get(jwks, "next_refresh"))
-                                                   : "-"),
-                       jwks && json_is_true(json_object_get(jwks, "stale")) ? "yes" : "no");
-            free(kids);
-        }
-        ap_rputs("</table>\n", r);
-    }
-    json_decref(counts);
-    json_decref(keys);
-    return OK;
-}
-
-/* ----------------------------------------------------------------------- */
 /* Startup                                                                  */
 
 static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     cache_provider = NULL;
     cache_instance = NULL;
-    cache_provider_name = NULL;
+    mcp_cache_provider_name = NULL;
     return ap_mutex_register(pconf, CACHE_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
 }
 
@@ -1628,7 +1311,7 @@ static int check_sections(apr_pool_t *p, server_rec *s, apr_array_header_t *sect
         if (is_location && conf->issuer && cd->r == NULL && cd->d && cd->d[0] == '/') {
             pl = apr_array_push(sconf->protected);
             pl->conf = conf;
-            pl->path = location_path(p, conf);
+            pl->path = mcp_location_path(p, conf);
         }
     }
     return 1;
@@ -1668,7 +1351,7 @@ static int init_cache(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "MCPAUTH0022: shared cache: %s", err);
             return 0;
         }
-        cache_provider_name = DEFAULT_CACHE_PROVIDER;
+        mcp_cache_provider_name = DEFAULT_CACHE_PROVIDER;
     }
     shared_cache.mutex = NULL;
     if (cache_provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
@@ -1681,7 +1364,7 @@ static int init_cache(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     rv = cache_provider->init(cache_instance, "mcp-auth", &hints, s, pconf);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "MCPAUTH0024: cannot initialise the %s cache",
-                     cache_provider_name);
+                     mcp_cache_provider_name);
         return 0;
     }
     apr_pool_cleanup_register(pconf, s, destroy_cache, apr_pool_cleanup_null);
@@ -1736,7 +1419,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     mcp_counters_init(pconf);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
                  "MCPAUTH0025: %d protected location(s), shared cache %s", protected,
-                 cache_provider_name);
+                 mcp_cache_provider_name);
     return OK;
 }
 
@@ -1750,9 +1433,9 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
         if (rv != APR_SUCCESS)
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "MCPAUTH0026: cache mutex child init failed");
     }
-    mcp_docstore_create(&docstore, pchild, shared_cache.instance ? &shared_cache : NULL);
-    discovery_hits = apr_hash_make(pchild);
-    apr_thread_mutex_create(&discovery_mutex, APR_THREAD_MUTEX_DEFAULT, pchild);
+    mcp_docstore_create(&mcp_docstore_instance, pchild, shared_cache.instance ? &shared_cache : NULL);
+    mcp_discovery_hits = apr_hash_make(pchild);
+    apr_thread_mutex_create(&mcp_discovery_mutex, APR_THREAD_MUTEX_DEFAULT, pchild);
 }
 
 static void register_hooks(apr_pool_t *p)
@@ -1762,8 +1445,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_test_config(test_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_quick_handler(metadata_handler, NULL, NULL, APR_HOOK_FIRST);
-    ap_hook_handler(status_handler, NULL, NULL, APR_HOOK_MIDDLE);
-    APR_OPTIONAL_HOOK(ap, status_hook, server_status_section, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(mcp_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, mcp_server_status_section, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_access(check_access, NULL, NULL, APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authn(check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "mcp-scope", AUTHZ_PROVIDER_VERSION,

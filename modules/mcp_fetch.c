@@ -106,16 +106,35 @@ static char *origin_of(apr_pool_t *pool, const char *url)
     return origin;
 }
 
-/* One request, no redirects followed. *location is set for a 3xx. */
-static CURLcode fetch_once(const char *url, const mcp_fetch_opts_t *opts, long timeout_ms,
-                           fetch_state_t *st, long *status, char **location, char *errbuf)
+/* One request, no redirects followed. *location is set for a 3xx. A POST
+ * when post is given. */
+static CURLcode fetch_once(const char *url, const mcp_post_t *post, const mcp_fetch_opts_t *opts,
+                           long timeout_ms, fetch_state_t *st, mcp_fetch_result_t *res,
+                           char **location, char *errbuf)
 {
     CURL *curl = curl_easy_init();
+    struct curl_slist *headers = NULL;
     CURLcode rc;
-    char *loc = NULL;
+    char *loc = NULL, *ct = NULL;
 
     if (curl == NULL)
         return CURLE_FAILED_INIT;
+    if (post) {
+        curl_easy_setopt(curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, post->body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)post->len);
+        headers = curl_slist_append(headers, apr_pstrcat(st->pool, "Content-Type: ",
+                                                         post->content_type ? post->content_type
+                                                                            : "application/octet-stream",
+                                                         NULL));
+        if (post->authorization)
+            headers = curl_slist_append(headers, apr_pstrcat(st->pool, "Authorization: ",
+                                                             post->authorization, NULL));
+        if (post->accept)
+            headers = curl_slist_append(headers, apr_pstrcat(st->pool, "Accept: ", post->accept, NULL));
+        headers = curl_slist_append(headers, "Expect:");
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    }
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
@@ -135,10 +154,13 @@ static CURLcode fetch_once(const char *url, const mcp_fetch_opts_t *opts, long t
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "mod_mcp_auth");
 
     rc = curl_easy_perform(curl);
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &res->status);
     curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &loc);
+    curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ct);
     *location = loc ? apr_pstrdup(st->pool, loc) : NULL;
+    res->content_type = ct ? apr_pstrdup(st->pool, ct) : NULL;
     curl_easy_cleanup(curl);
+    curl_slist_free_all(headers);
     return rc;
 }
 
@@ -171,7 +193,7 @@ apr_status_t mcp_fetch_get(apr_pool_t *pool, const char *url, const mcp_fetch_op
             *err = "timed out following redirects";
             return APR_TIMEUP;
         }
-        rc = fetch_once(url, opts, left_ms, &st, &res->status, &location, errbuf);
+        rc = fetch_once(url, NULL, opts, left_ms, &st, res, &location, errbuf);
         if (rc != CURLE_OK || res->status < 300 || res->status > 399 || location == NULL)
             break;
         if (hops == MCP_MAX_REDIRECTS) {
@@ -208,5 +230,33 @@ apr_status_t mcp_fetch_get(apr_pool_t *pool, const char *url, const mcp_fetch_op
         apr_time_t left = st.expires - apr_time_now();
         res->max_age = left > 0 ? (long)apr_time_sec(left) : 0;
     }
+    return APR_SUCCESS;
+}
+
+apr_status_t mcp_fetch_post(apr_pool_t *pool, const mcp_post_t *post, const mcp_fetch_opts_t *opts,
+                            mcp_fetch_result_t *res, const char **err)
+{
+    fetch_state_t st;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    char *location;
+    CURLcode rc;
+
+    memset(res, 0, sizeof(*res));
+    res->max_age = -1;
+    memset(&st, 0, sizeof(st));
+    st.pool = pool;
+    st.max = opts->max_bytes;
+    st.max_age = -1;
+    rc = fetch_once(post->url, post, opts, opts->timeout_ms, &st, res, &location, errbuf);
+    if (st.too_large || rc == CURLE_FILESIZE_EXCEEDED) {
+        *err = apr_psprintf(pool, "response larger than %" APR_SIZE_T_FMT " bytes", opts->max_bytes);
+        return APR_EGENERAL;
+    }
+    if (rc != CURLE_OK) {
+        *err = apr_psprintf(pool, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        return APR_EGENERAL;
+    }
+    res->body = st.buf ? st.buf : apr_pstrdup(pool, "");
+    res->len = st.len;
     return APR_SUCCESS;
 }

@@ -13,6 +13,7 @@ typedef struct mcp_fetch_opts {
 
 typedef struct mcp_fetch_result {
     long status;              /* HTTP status, 0 when no response */
+    const char *content_type; /* of the response, or NULL */
     char *body;               /* NUL-terminated, in the caller's pool */
     apr_size_t len;
     long max_age;             /* seconds from Cache-Control max-age or Expires, -1 if none */
@@ -27,5 +28,19 @@ void mcp_fetch_global_init(void);
  * what went wrong in a form fit for the error log. */
 apr_status_t mcp_fetch_get(apr_pool_t *pool, const char *url, const mcp_fetch_opts_t *opts,
                            mcp_fetch_result_t *res, const char **err);
+
+/* A POST passed on to the IdP (client registration, token requests).
+ * Any status is returned as it came; redirects are not followed. */
+typedef struct mcp_post {
+    const char *url;
+    const char *content_type;
+    const char *authorization;  /* forwarded as is, or NULL */
+    const char *accept;         /* or NULL */
+    const char *body;
+    apr_size_t len;
+} mcp_post_t;
+
+apr_status_t mcp_fetch_post(apr_pool_t *pool, const mcp_post_t *post, const mcp_fetch_opts_t *opts,
+                            mcp_fetch_result_t *res, const char **err);
 
 #endif

@@ -1,0 +1,101 @@
+/* Declarations shared by the httpd-facing files of mod_mcp_auth: the
+ * configuration records and the helpers that need a request_rec. */
+#ifndef MCP_HTTPD_H
+#define MCP_HTTPD_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <apr_hash.h>
+#include <apr_thread_mutex.h>
+
+#include "mcp_docstore.h"
+#include "mcp_facade.h"
+#include "mcp_discovery.h"
+#include "mcp_jwks.h"
+
+extern module AP_MODULE_DECLARE_DATA mcp_auth_module;
+
+#define MCP_AUTH_TYPE "MCP"
+#define PRM_PREFIX "/.well-known/oauth-protected-resource"
+#define CACHE_MUTEX_TYPE "mcp-auth-cache"
+#define NOTE_JSON_ERROR "mcp_auth.json_error"
+#define NOTE_SCOPE_NEEDED "mcp_auth.scope_needed"
+#define JSON_ERROR_FILTER "MCP_AUTH_JSON_ERROR"
+
+#define DEFAULT_CLOCK_SKEW 60
+
+typedef enum { MODE_UNSET = -1, MODE_STRICT, MODE_OPTIONAL, MODE_PERMISSIVE } mcp_mode_e;
+
+#define PROVIDER_UNSET -1
+
+typedef struct claim_header {
+    const char *claim;
+    const char *header;
+} claim_header_t;
+
+typedef struct mcp_dir_conf {
+    const char *location;          /* the <Location> path this config came from */
+    int auth_type_mcp;             /* -1 unset: recorded from AuthType for startup checks */
+    const char *issuer;
+    const char *jwks_uri;
+    const char *resource;
+    apr_array_header_t *audiences;
+    apr_array_header_t *scopes_supported;
+    apr_array_header_t *required_scopes;   /* from Require mcp-scope lines, for the challenge */
+    apr_array_header_t *token_types;       /* accepted JWT "typ" values; NULL: the default set */
+    apr_array_header_t *claim_headers;
+    apr_table_t *resource_metadata;
+    /* key and metadata fetching; -1 / 0 / NULL: unset */
+    int refresh_min, refresh_max, min_refetch, max_stale;
+    int connect_timeout, fetch_timeout;
+    long fetch_max_bytes;
+    const char *ca_file;
+    int clock_skew;
+    int mode;
+    int bearer_methods;
+    int provider;
+} mcp_dir_conf_t;
+
+/* A location protected by AuthType MCP, found at startup, for the metadata
+ * handler (which runs before any per-directory lookup). */
+typedef struct protected_location {
+    const char *path;
+    const mcp_dir_conf_t *conf;
+} protected_location_t;
+
+typedef struct mcp_server_conf {
+    apr_array_header_t *protected;  /* of protected_location_t */
+} mcp_server_conf_t;
+
+/* Process-wide state (set up in post_config / child_init). */
+extern const char *mcp_cache_provider_name;
+extern mcp_docstore_t *mcp_docstore_instance;
+extern apr_hash_t *mcp_discovery_hits;
+extern apr_thread_mutex_t *mcp_discovery_mutex;
+
+/* mod_mcp_auth.c */
+mcp_dir_conf_t *mcp_conf_of(request_rec *r);
+void mcp_doc_policy_of(const mcp_dir_conf_t *conf, mcp_doc_policy_t *policy);
+const char *mcp_external_url(request_rec *r, const char *path);
+const char *mcp_location_path(apr_pool_t *p, const mcp_dir_conf_t *conf);
+const char *mcp_resource_of(request_rec *r, const mcp_dir_conf_t *conf);
+const char *mcp_prm_url(request_rec *r, const mcp_dir_conf_t *conf);
+const char *mcp_published_path(apr_pool_t *p, const protected_location_t *pl);
+const protected_location_t *mcp_find_protected(request_rec *r, const char *suffix);
+int mcp_deny(request_rec *r, const mcp_dir_conf_t *conf, int status, const char *error,
+             const char *description);
+const char *mcp_loggable(request_rec *r, const char *s);
+
+/* mcp_keys_httpd.c: the issuer's metadata and signing keys for a request */
+void *mcp_parse_jwks(apr_pool_t *pool, const char *body, apr_size_t len, const void *ctx,
+                     const char **err);
+const mcp_discovery_t *mcp_discover(request_rec *r, const mcp_dir_conf_t *conf,
+                                    const mcp_doc_policy_t *policy, const char **err);
+const mcp_keyset_t *mcp_keys_for(request_rec *r, const mcp_dir_conf_t *conf, int force);
+
+/* mcp_status_page.c */
+int mcp_status_handler(request_rec *r);
+int mcp_server_status_section(request_rec *r, int flags);
+
+#endif

@@ -1,0 +1,91 @@
+/* The issuer's metadata and signing keys, as a request needs them: the glue
+ * between httpd's per-directory configuration and the shared docstore. */
+
+#include <string.h>
+
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_log.h>
+
+#include "mcp_httpd.h"
+
+APLOG_USE_MODULE(mcp_auth);
+
+
+void *mcp_parse_jwks(apr_pool_t *pool, const char *body, apr_size_t len, const void *ctx,
+                        const char **err)
+{
+    return mcp_jwks_parse(pool, body, len, err);
+}
+
+/* Where the issuer's discovery document was last found, per process, so that
+ * a 404 on the first candidate is not paid on every request. */
+apr_hash_t *mcp_discovery_hits;
+apr_thread_mutex_t *mcp_discovery_mutex;
+
+const mcp_discovery_t *mcp_discover(request_rec *r, const mcp_dir_conf_t *conf,
+                                    const mcp_doc_policy_t *policy, const char **err)
+{
+    const char *candidates[3], *hit;
+    const mcp_doc_t *doc;
+    int i, n = 0;
+
+    apr_thread_mutex_lock(mcp_discovery_mutex);
+    hit = apr_hash_get(mcp_discovery_hits, conf->issuer, APR_HASH_KEY_STRING);
+    apr_thread_mutex_unlock(mcp_discovery_mutex);
+    if (hit)
+        candidates[n++] = hit;
+    candidates[n++] = mcp_discovery_url_rfc8414(r->pool, conf->issuer);
+    candidates[n++] = mcp_discovery_url_oidc(r->pool, conf->issuer);
+
+    for (i = 0; i < n; i++) {
+        if (i > 0 && hit && strcmp(candidates[i], hit) == 0)
+            continue;
+        doc = mcp_docstore_get(mcp_docstore_instance, candidates[i], mcp_discovery_parse, conf->issuer,
+                               policy, 0, r->pool, err);
+        if (doc) {
+            if (*err)
+                ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "MCPAUTH0010: %s", *err);
+            if (hit == NULL || strcmp(hit, candidates[i]) != 0) {
+                apr_thread_mutex_lock(mcp_discovery_mutex);
+                apr_hash_set(mcp_discovery_hits, apr_pstrdup(apr_hash_pool_get(mcp_discovery_hits), conf->issuer),
+                             APR_HASH_KEY_STRING,
+                             apr_pstrdup(apr_hash_pool_get(mcp_discovery_hits), candidates[i]));
+                apr_thread_mutex_unlock(mcp_discovery_mutex);
+            }
+            return doc->parsed;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0011: discovery at %s: %s",
+                      candidates[i], *err);
+    }
+    *err = apr_psprintf(r->pool, "no discovery document for issuer %s (tried %s and %s)",
+                        conf->issuer, candidates[n - 2], candidates[n - 1]);
+    return NULL;
+}
+
+const mcp_keyset_t *mcp_keys_for(request_rec *r, const mcp_dir_conf_t *conf, int force)
+{
+    const char *uri = conf->jwks_uri, *err = NULL;
+    const mcp_doc_t *doc;
+    mcp_doc_policy_t policy;
+
+    mcp_doc_policy_of(conf, &policy);
+    if (uri == NULL) {
+        const mcp_discovery_t *d = mcp_discover(r, conf, &policy, &err);
+
+        if (d == NULL) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0012: %s", err);
+            return NULL;
+        }
+        uri = d->jwks_uri;
+    }
+    doc = mcp_docstore_get(mcp_docstore_instance, uri, mcp_parse_jwks, NULL, &policy, force, r->pool, &err);
+    if (doc == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0013: no signing keys: %s", err);
+        return NULL;
+    }
+    if (err)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "MCPAUTH0014: %s", err);
+    return doc->parsed;
+}
+
