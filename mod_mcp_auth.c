@@ -84,6 +84,7 @@ static void *create_dir_conf(apr_pool_t *p, char *dir)
     conf->fetch_max_bytes = -1;
     conf->mode = MODE_UNSET;
     conf->provider = PROVIDER_UNSET;
+    conf->trust_forwarded = -1;
     return conf;
 }
 
@@ -118,6 +119,9 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(mode, MODE_UNSET);
     MERGE_INT(bearer_methods, 0);
     MERGE_INT(provider, PROVIDER_UNSET);
+    MERGE_PTR(client_id);
+    MERGE_INT(trust_forwarded, -1);
+    MERGE_PTR(cors_origins);
     return conf;
 }
 
@@ -389,6 +393,43 @@ static const char *set_provider(cmd_parms *cmd, void *confv, const char *arg)
                         "auth0, okta, entra or authentik)", arg);
 }
 
+static const char *set_client_id(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+    const char *p;
+
+    for (p = arg; *p; p++) {
+        if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+            return apr_psprintf(cmd->pool, "MCPAuthClientID: '%s' contains spaces or control characters", arg);
+    }
+    if (!*arg)
+        return "MCPAuthClientID: empty client id";
+    conf->client_id = arg;
+    return NULL;
+}
+
+static const char *set_trust_forwarded(cmd_parms *cmd, void *confv, int on)
+{
+    ((mcp_dir_conf_t *)confv)->trust_forwarded = on;
+    return NULL;
+}
+
+/* "*" or exact origins (RFC 6454: scheme://host[:port], nothing more). */
+static const char *add_cors_origin(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+    const char *rest = strstr(arg, "://");
+
+    if (strcmp(arg, "*") != 0
+        && (!mcp_is_http_url(arg) || rest == NULL || strchr(rest + 3, '/') || strchr(arg, '?')))
+        return apr_psprintf(cmd->pool, "MCPAuthCORSOrigins: '%s' is not * or an origin like "
+                            "https://app.example.com", arg);
+    if (conf->cors_origins == NULL)
+        conf->cors_origins = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(conf->cors_origins, const char *) = arg;
+    return NULL;
+}
+
 static const char *set_resource_metadata(cmd_parms *cmd, void *confv, const char *field,
                                          const char *json)
 {
@@ -475,6 +516,12 @@ static const command_rec mcp_auth_cmds[] = {
             "Where a token is accepted: header (default), body, query"),
     DIR_CMD("MCPAuthProvider", set_provider, NULL, TAKE1,
             "Identity provider quirks: generic (default), keycloak, auth0, okta, entra, authentik"),
+    DIR_CMD("MCPAuthClientID", set_client_id, NULL, TAKE1,
+            "Pre-registered client id handed out by a local registration endpoint"),
+    AP_INIT_FLAG("MCPAuthTrustForwarded", set_trust_forwarded, NULL, OR_AUTHCFG | ACCESS_CONF,
+                 "On: build external URLs from X-Forwarded-Host/-Proto (default Off)"),
+    DIR_CMD("MCPAuthCORSOrigins", add_cors_origin, NULL, ITERATE,
+            "* or origins allowed to call from browsers (default: * for discovery, none for MCP)"),
     DIR_CMD("MCPAuthResourceMetadata", set_resource_metadata, NULL, TAKE2,
             "FIELD JSON: add or override a protected resource metadata field"),
     AP_INIT_TAKE1("AuthType", note_auth_type, NULL, OR_AUTHCFG | ACCESS_CONF,
@@ -517,8 +564,38 @@ static int names_this_vhost(request_rec *r, const char *host)
     return 0;
 }
 
-const char *mcp_external_url(request_rec *r, const char *path)
+/* X-Forwarded-Host / X-Forwarded-Proto, first hop only, and only when the
+ * administrator says the proxy in front sets them (they are client-controlled
+ * otherwise). NULL when absent or unusable. */
+static const char *forwarded_origin(request_rec *r)
 {
+    const char *host = apr_table_get(r->headers_in, "X-Forwarded-Host");
+    const char *proto = apr_table_get(r->headers_in, "X-Forwarded-Proto");
+    const char *p;
+
+    if (host == NULL)
+        return NULL;
+    host = apr_pstrmemdup(r->pool, host, strcspn(host, ", \t"));
+    for (p = host; *p; p++) {
+        if (!apr_isalnum(*p) && !strchr("-.:[]", *p))
+            return NULL; /* not a host[:port] */
+    }
+    if (!*host)
+        return NULL;
+    if (proto)
+        proto = apr_pstrmemdup(r->pool, proto, strcspn(proto, ", \t"));
+    if (proto == NULL || (strcasecmp(proto, "http") != 0 && strcasecmp(proto, "https") != 0))
+        proto = ap_http_scheme(r);
+    return apr_pstrcat(r->pool, apr_pstrdup(r->pool, proto), "://", host, NULL);
+}
+
+const char *mcp_external_url(request_rec *r, const mcp_dir_conf_t *conf, const char *path)
+{
+    if (conf->trust_forwarded == 1) {
+        const char *origin = forwarded_origin(r);
+        if (origin)
+            return apr_pstrcat(r->pool, ap_str_tolower(apr_pstrdup(r->pool, origin)), path, NULL);
+    }
     if (r->hostname && !names_this_vhost(r, r->hostname)) {
         apr_port_t port = r->server->port ? r->server->port : r->connection->local_addr->port;
 
@@ -549,7 +626,7 @@ const char *mcp_resource_of(request_rec *r, const mcp_dir_conf_t *conf)
     if (conf->resource)
         return conf->resource;
     path = mcp_location_path(r->pool, conf);
-    return mcp_external_url(r, *path ? path : "/");
+    return mcp_external_url(r, conf, *path ? path : "/");
 }
 
 /* RFC 9728 §3.1: the well-known suffix goes between host and path. */
@@ -566,7 +643,7 @@ const char *mcp_prm_url(request_rec *r, const mcp_dir_conf_t *conf)
         return apr_pstrcat(r->pool, apr_pstrmemdup(r->pool, conf->resource, origin_len), PRM_PREFIX,
                            path ? apr_pstrmemdup(r->pool, path, path_len) : "", NULL);
     }
-    return mcp_external_url(r, apr_pstrcat(r->pool, PRM_PREFIX, mcp_location_path(r->pool, conf), NULL));
+    return mcp_external_url(r, conf, apr_pstrcat(r->pool, PRM_PREFIX, mcp_location_path(r->pool, conf), NULL));
 }
 
 /* MCP 2025-11-25 "Scope Selection Strategy": the challenge names the scopes
@@ -1195,23 +1272,17 @@ static int metadata_handler(request_rec *r, int lookup_uri)
         return DECLINED;
     conf = pl->conf;
 
-    apr_table_setn(r->headers_out, "Access-Control-Allow-Origin", "*");
-    if (r->method_number == M_OPTIONS) {
-        apr_table_setn(r->headers_out, "Access-Control-Allow-Methods", "GET, OPTIONS");
-        apr_table_setn(r->headers_out, "Access-Control-Allow-Headers",
-                       "Content-Type, Mcp-Protocol-Version");
-        apr_table_setn(r->headers_out, "Access-Control-Max-Age", "86400");
-        r->status = HTTP_NO_CONTENT;
-        return OK;
-    }
+    if (r->method_number == M_OPTIONS)
+        return mcp_cors_preflight(r, conf, 1, "GET, OPTIONS");
+    mcp_cors_headers(r, conf, 1);
     if (r->method_number != M_GET) {
         r->allowed = (AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_OPTIONS);
         return HTTP_METHOD_NOT_ALLOWED;
     }
 
     servers = apr_array_make(r->pool, 1, sizeof(const char *));
-    APR_ARRAY_PUSH(servers, const char *) = conf->issuer;
-    prm.resource = conf->resource ? conf->resource : mcp_external_url(r, *pl->path ? pl->path : "/");
+    APR_ARRAY_PUSH(servers, const char *) = mcp_authorization_server(r, conf);
+    prm.resource = mcp_resource_of(r, conf);
     prm.authorization_servers = servers;
     prm.scopes_supported = conf->scopes_supported;
     prm.bearer_methods = bearer_method_names(r->pool, bearer_methods_of(conf));

@@ -55,6 +55,9 @@ typedef struct mcp_dir_conf {
     int mode;
     int bearer_methods;
     int provider;
+    const char *client_id;              /* MCPAuthClientID: local registration */
+    int trust_forwarded;                /* -1 unset */
+    apr_array_header_t *cors_origins;   /* NULL unset; "*" allowed */
 } mcp_dir_conf_t;
 
 /* A location protected by AuthType MCP, found at startup, for the metadata
@@ -77,7 +80,7 @@ extern apr_thread_mutex_t *mcp_discovery_mutex;
 /* mod_mcp_auth.c */
 mcp_dir_conf_t *mcp_conf_of(request_rec *r);
 void mcp_doc_policy_of(const mcp_dir_conf_t *conf, mcp_doc_policy_t *policy);
-const char *mcp_external_url(request_rec *r, const char *path);
+const char *mcp_external_url(request_rec *r, const mcp_dir_conf_t *conf, const char *path);
 const char *mcp_location_path(apr_pool_t *p, const mcp_dir_conf_t *conf);
 const char *mcp_resource_of(request_rec *r, const mcp_dir_conf_t *conf);
 const char *mcp_prm_url(request_rec *r, const mcp_dir_conf_t *conf);
@@ -93,6 +96,16 @@ void *mcp_parse_jwks(apr_pool_t *pool, const char *body, apr_size_t len, const v
 const mcp_discovery_t *mcp_discover(request_rec *r, const mcp_dir_conf_t *conf,
                                     const mcp_doc_policy_t *policy, const char **err);
 const mcp_keyset_t *mcp_keys_for(request_rec *r, const mcp_dir_conf_t *conf, int force);
+
+/* mcp_endpoints.c: the authorization-server facade, client registration,
+ * Entra's shims and CORS */
+#define MCP_ENDPOINT_PREFIX "/.well-known/mcp-auth"
+int mcp_rewrites_issuer(const mcp_dir_conf_t *conf);
+const char *mcp_authorization_server(request_rec *r, const mcp_dir_conf_t *conf);
+void mcp_cors_headers(request_rec *r, const mcp_dir_conf_t *conf, int well_known);
+int mcp_cors_preflight(request_rec *r, const mcp_dir_conf_t *conf, int well_known,
+                       const char *methods);
+int mcp_endpoints_handler(request_rec *r);
 
 /* mcp_status_page.c */
 int mcp_status_handler(request_rec *r);

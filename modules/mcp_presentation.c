@@ -55,8 +55,7 @@ static int is_form_request(request_rec *r)
     return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t';
 }
 
-/* Reads the whole body, up to limit. */
-static int read_body(request_rec *r, apr_size_t limit, const char **body, apr_size_t *len)
+int mcp_read_body(request_rec *r, apr_size_t limit, const char **body, apr_size_t *len)
 {
     apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     char *buf = apr_palloc(r->pool, limit + 1);
@@ -183,7 +182,7 @@ void mcp_find_token(request_rec *r, int methods, mcp_presented_t *out)
         const char *body;
         apr_size_t len;
 
-        if (!read_body(r, MCP_FORM_BODY_LIMIT, &body, &len)) {
+        if (!mcp_read_body(r, MCP_FORM_BODY_LIMIT, &body, &len)) {
             set_malformed(out, "form body unreadable or too large");
             return;
         }

@@ -30,6 +30,10 @@ typedef struct mcp_presented {
  * repeated parameter, are MALFORMED. */
 void mcp_find_token(request_rec *r, int methods, mcp_presented_t *out);
 
+/* Reads the whole request body into memory, up to limit bytes; 0 when it is
+ * larger or cannot be read. */
+int mcp_read_body(request_rec *r, apr_size_t limit, const char **body, apr_size_t *len);
+
 /* Registers the input filter that replays a form body. */
 void mcp_presentation_register(apr_pool_t *p);
 

@@ -1,0 +1,372 @@
+/* Endpoints the gateway answers for MCP clients besides the protected
+ * resource metadata: the authorization-server metadata facade (RFC 8414,
+ * OpenID Connect Discovery), client registration (RFC 7591) proxied or
+ * local, Entra's authorize/token shims, and CORS for browser clients.
+ * All of them are public by nature and answered before authentication. */
+
+#include <string.h>
+#include <strings.h>
+
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <jansson.h>
+
+#include "mcp_facade.h"
+#include "mcp_fetch.h"
+#include "mcp_httpd.h"
+#include "mcp_presentation.h"
+
+APLOG_USE_MODULE(mcp_auth);
+
+#define AS_METADATA "/.well-known/oauth-authorization-server"
+#define OIDC_METADATA "/.well-known/openid-configuration"
+#define REGISTER_PATH MCP_ENDPOINT_PREFIX "/register"
+#define AUTHORIZE_PATH MCP_ENDPOINT_PREFIX "/authorize"
+#define TOKEN_PATH MCP_ENDPOINT_PREFIX "/token"
+
+/* Registration and token requests are small JSON or form documents. */
+#define IDP_REQUEST_LIMIT (64 * 1024)
+
+#define ALLOW_HEADERS "Authorization, Content-Type, Mcp-Protocol-Version, Mcp-Session-Id, " \
+                      "Last-Event-ID, Mcp-Method, Mcp-Name"
+#define EXPOSE_HEADERS "WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version"
+
+/* ---- CORS ---- */
+
+/* The origin to allow, or NULL. Discovery documents default to any origin;
+ * the MCP endpoint allows none until MCPAuthCORSOrigins says so. */
+static const char *allowed_origin(request_rec *r, const mcp_dir_conf_t *conf, int well_known,
+                                  int *listed)
+{
+    const char *origin = apr_table_get(r->headers_in, "Origin");
+    int i;
+
+    *listed = 0;
+    if (conf->cors_origins == NULL)
+        return well_known ? "*" : NULL;
+    for (i = 0; i < conf->cors_origins->nelts; i++) {
+        const char *o = APR_ARRAY_IDX(conf->cors_origins, i, const char *);
+
+        if (strcmp(o, "*") == 0)
+            return "*";
+        *listed = 1;
+        /* exact match, as browsers send it (RFC 6454 §6.2) */
+        if (origin && strcmp(o, origin) == 0)
+            return origin;
+    }
+    return NULL;
+}
+
+/* In err_headers_out, so that 401/403 answers carry them too: a browser
+ * client must be able to read WWW-Authenticate to start the OAuth flow. */
+void mcp_cors_headers(request_rec *r, const mcp_dir_conf_t *conf, int well_known)
+{
+    int listed;
+    const char *origin = allowed_origin(r, conf, well_known, &listed);
+
+    if (listed)
+        apr_table_mergen(r->err_headers_out, "Vary", "Origin");
+    if (origin == NULL)
+        return;
+    apr_table_setn(r->err_headers_out, "Access-Control-Allow-Origin", origin);
+    apr_table_setn(r->err_headers_out, "Access-Control-Expose-Headers", EXPOSE_HEADERS);
+}
+
+int mcp_cors_preflight(request_rec *r, const mcp_dir_conf_t *conf, int well_known,
+                       const char *methods)
+{
+    mcp_cors_headers(r, conf, well_known);
+    if (apr_table_get(r->err_headers_out, "Access-Control-Allow-Origin")) {
+        apr_table_setn(r->err_headers_out, "Access-Control-Allow-Methods", methods);
+        apr_table_setn(r->err_headers_out, "Access-Control-Allow-Headers", ALLOW_HEADERS);
+        apr_table_setn(r->err_headers_out, "Access-Control-Max-Age", "86400");
+    }
+    apr_table_setn(r->err_headers_out, "Allow", methods);
+    return HTTP_NO_CONTENT;
+}
+
+/* ---- facade ---- */
+
+/* When the gateway changes any endpoint, it must also be the issuer the
+ * client sees, or a strict client rejects the metadata (RFC 8414 §3.3). */
+int mcp_rewrites_issuer(const mcp_dir_conf_t *conf)
+{
+    return (conf->provider != PROVIDER_UNSET && conf->provider != MCP_PROVIDER_GENERIC)
+           || conf->client_id != NULL;
+}
+
+const char *mcp_authorization_server(request_rec *r, const mcp_dir_conf_t *conf)
+{
+    return mcp_rewrites_issuer(conf) ? mcp_resource_of(r, conf) : conf->issuer;
+}
+
+static const char *endpoint_url(request_rec *r, const mcp_dir_conf_t *conf, const char *which,
+                                const protected_location_t *pl)
+{
+    return mcp_external_url(r, conf, apr_pstrcat(r->pool, which, mcp_published_path(r->pool, pl), NULL));
+}
+
+static int send_json(request_rec *r, int status, const char *body)
+{
+    r->status = status;
+    ap_set_content_type(r, "application/json");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_set_content_length(r, (apr_off_t)strlen(body));
+    if (!r->header_only)
+        ap_rputs(body, r);
+    return OK;
+}
+
+/* RFC 6749 §5.2-style error document, for failures of our own. */
+static int send_error(request_rec *r, int status, const char *error, const char *description)
+{
+    json_t *doc = json_pack("{ssss}", "error", error, "error_description", description);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    const char *copy = apr_pstrdup(r->pool, text ? text : "{}");
+
+    free(text);
+    json_decref(doc);
+    return send_json(r, status, copy);
+}
+
+static int idp_unavailable(request_rec *r, const char *why)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0030: IdP metadata unavailable: %s", why);
+    apr_table_setn(r->headers_out, "Retry-After", "30");
+    return send_error(r, HTTP_SERVICE_UNAVAILABLE, "temporarily_unavailable",
+                      "the authorization server's metadata cannot be fetched right now");
+}
+
+static const mcp_discovery_t *idp_metadata(request_rec *r, const mcp_dir_conf_t *conf,
+                                           const char **err)
+{
+    mcp_doc_policy_t policy;
+
+    mcp_doc_policy_of(conf, &policy);
+    return mcp_discover(r, conf, &policy, err);
+}
+
+static int serve_facade(request_rec *r, const protected_location_t *pl)
+{
+    const mcp_dir_conf_t *conf = pl->conf;
+    const mcp_discovery_t *d;
+    mcp_facade_t f;
+    const char *err = NULL;
+    char *body;
+
+    if (r->method_number == M_OPTIONS)
+        return mcp_cors_preflight(r, conf, 1, "GET, OPTIONS");
+    if (r->method_number != M_GET)
+        return HTTP_METHOD_NOT_ALLOWED;
+    mcp_cors_headers(r, conf, 1);
+    d = idp_metadata(r, conf, &err);
+    if (d == NULL)
+        return idp_unavailable(r, err);
+
+    memset(&f, 0, sizeof(f));
+    f.provider = conf->provider == PROVIDER_UNSET ? MCP_PROVIDER_GENERIC : conf->provider;
+    f.resource = mcp_resource_of(r, conf);
+    if (mcp_rewrites_issuer(conf))
+        f.issuer = mcp_authorization_server(r, conf);
+    if (conf->client_id || f.provider == MCP_PROVIDER_KEYCLOAK || f.provider == MCP_PROVIDER_OKTA)
+        f.registration_endpoint = endpoint_url(r, conf, REGISTER_PATH, pl);
+    if (f.provider == MCP_PROVIDER_ENTRA) {
+        f.authorization_endpoint = endpoint_url(r, conf, AUTHORIZE_PATH, pl);
+        f.token_endpoint = endpoint_url(r, conf, TOKEN_PATH, pl);
+    }
+    body = mcp_facade_metadata(r->pool, d->json, &f, &err);
+    if (body == NULL)
+        return idp_unavailable(r, err);
+    apr_table_setn(r->err_headers_out, "Cache-Control", "public, max-age=300");
+    r->status = HTTP_OK;
+    ap_set_content_type(r, "application/json");
+    ap_set_content_length(r, (apr_off_t)strlen(body));
+    if (!r->header_only)
+        ap_rputs(body, r);
+    return OK;
+}
+
+/* ---- registration ---- */
+
+static const char *idp_endpoint(const mcp_discovery_t *d, const char *name)
+{
+    json_t *doc = json_loads(d->json, 0, NULL);
+    const char *v = json_string_value(json_object_get(doc, name));
+    char *copy = v ? strdup(v) : NULL;
+
+    json_decref(doc);
+    return copy; /* caller copies into a pool and frees */
+}
+
+static const char *idp_endpoint_in(request_rec *r, const mcp_discovery_t *d, const char *name)
+{
+    char *v = (char *)idp_endpoint(d, name);
+    const char *copy = v ? apr_pstrdup(r->pool, v) : NULL;
+
+    free(v);
+    return mcp_is_http_url(copy) ? copy : NULL;
+}
+
+/* Passes a POST on to the IdP and its answer back, status and all. */
+static int relay_post(request_rec *r, const mcp_dir_conf_t *conf, const char *url, const char *body,
+                      apr_size_t len)
+{
+    mcp_doc_policy_t policy;
+    mcp_post_t post;
+    mcp_fetch_result_t res;
+    const char *err;
+
+    mcp_doc_policy_of(conf, &policy);
+    post.url = url;
+    post.content_type = apr_table_get(r->headers_in, "Content-Type");
+    post.authorization = apr_table_get(r->headers_in, "Authorization"); /* initial access token */
+    post.accept = "application/json";
+    post.body = body;
+    post.len = len;
+    if (mcp_fetch_post(r->pool, &post, &policy.fetch, &res, &err) != APR_SUCCESS || res.status < 200) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0031: POST %s failed: %s", url, err);
+        apr_table_setn(r->headers_out, "Retry-After", "30");
+        return send_error(r, HTTP_BAD_GATEWAY, "temporarily_unavailable",
+                          "the authorization server did not answer");
+    }
+    r->status = (int)res.status;
+    ap_set_content_type(r, res.content_type ? res.content_type : "application/json");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    ap_set_content_length(r, (apr_off_t)res.len);
+    if (!r->header_only && res.len)
+        ap_rwrite(res.body, (int)res.len, r);
+    return OK;
+}
+
+static int read_idp_request(request_rec *r, const char **body, apr_size_t *len)
+{
+    if (r->method_number != M_POST)
+        return HTTP_METHOD_NOT_ALLOWED;
+    if (!mcp_read_body(r, IDP_REQUEST_LIMIT, body, len))
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    return OK;
+}
+
+static int serve_registration(request_rec *r, const protected_location_t *pl)
+{
+    const mcp_dir_conf_t *conf = pl->conf;
+    const mcp_discovery_t *d;
+    const char *body, *err = NULL, *target;
+    apr_size_t len;
+    int rc;
+
+    if (r->method_number == M_OPTIONS)
+        return mcp_cors_preflight(r, conf, 1, "POST, OPTIONS");
+    mcp_cors_headers(r, conf, 1);
+    if ((rc = read_idp_request(r, &body, &len)) != OK)
+        return rc;
+
+    if (conf->client_id) {
+        /* The IdP has no dynamic registration: hand out the pre-registered
+         * client. Its consent screen is what protects users (MCP "Confused
+         * Deputy Problem"). */
+        char *resp = mcp_facade_local_registration(r->pool, body, len, conf->client_id,
+                                                   (long)apr_time_sec(apr_time_now()), &err);
+        if (resp == NULL)
+            return send_error(r, HTTP_BAD_REQUEST, err, "redirect_uris must be an array of strings");
+        return send_json(r, HTTP_CREATED, resp);
+    }
+    d = idp_metadata(r, conf, &err);
+    if (d == NULL)
+        return idp_unavailable(r, err);
+    target = idp_endpoint_in(r, d, "registration_endpoint");
+    if (target == NULL)
+        return send_error(r, HTTP_NOT_FOUND, "invalid_request",
+                          "the authorization server offers no dynamic client registration");
+    return relay_post(r, conf, target, body, len);
+}
+
+/* ---- Entra: no RFC 8707 "resource" (AADSTS9010010) ---- */
+
+static int serve_authorize(request_rec *r, const protected_location_t *pl)
+{
+    const mcp_discovery_t *d;
+    const char *err = NULL, *target;
+
+    if (r->method_number != M_GET)
+        return HTTP_METHOD_NOT_ALLOWED;
+    d = idp_metadata(r, pl->conf, &err);
+    if (d == NULL)
+        return idp_unavailable(r, err);
+    target = idp_endpoint_in(r, d, "authorization_endpoint");
+    if (target == NULL)
+        return idp_unavailable(r, "no authorization_endpoint");
+    apr_table_setn(r->headers_out, "Location",
+                   apr_pstrcat(r->pool, target, strchr(target, '?') ? "&" : "?",
+                               mcp_form_without_resource(r->pool, r->args), NULL));
+    return HTTP_MOVED_TEMPORARILY;
+}
+
+static int serve_token(request_rec *r, const protected_location_t *pl)
+{
+    const mcp_discovery_t *d;
+    const char *body, *err = NULL, *target, *form;
+    apr_size_t len;
+    int rc;
+
+    if (r->method_number == M_OPTIONS)
+        return mcp_cors_preflight(r, pl->conf, 1, "POST, OPTIONS");
+    mcp_cors_headers(r, pl->conf, 1);
+    if ((rc = read_idp_request(r, &body, &len)) != OK)
+        return rc;
+    d = idp_metadata(r, pl->conf, &err);
+    if (d == NULL)
+        return idp_unavailable(r, err);
+    target = idp_endpoint_in(r, d, "token_endpoint");
+    if (target == NULL)
+        return idp_unavailable(r, "no token_endpoint");
+    form = mcp_form_without_resource(r->pool, body);
+    return relay_post(r, pl->conf, target, form, strlen(form));
+}
+
+/* ---- routing ---- */
+
+/* The location a well-known suffix names, or NULL. */
+static const protected_location_t *after(request_rec *r, const char *prefix)
+{
+    apr_size_t n = strlen(prefix);
+
+    if (strncmp(r->uri, prefix, n) != 0 || (r->uri[n] != '\0' && r->uri[n] != '/'))
+        return NULL;
+    return mcp_find_protected(r, r->uri + n);
+}
+
+int mcp_endpoints_handler(request_rec *r)
+{
+    const protected_location_t *pl;
+    apr_size_t len = strlen(r->uri), oidc_len = sizeof(OIDC_METADATA) - 1;
+
+    if (strncmp(r->uri, "/.well-known/", 13) != 0 && (len <= oidc_len
+        || strcmp(r->uri + len - oidc_len, OIDC_METADATA) != 0))
+        return DECLINED;
+
+    /* RFC 8414 §3.1 path-inserted forms, and the root form for 2025-03-26
+     * clients when the host protects one location */
+    if ((pl = after(r, AS_METADATA)) != NULL)
+        return serve_facade(r, pl);
+    if ((pl = after(r, OIDC_METADATA)) != NULL && r->uri[oidc_len] == '/')
+        return serve_facade(r, pl);
+    /* OpenID Connect's path-appended form */
+    if (len > oidc_len && strcmp(r->uri + len - oidc_len, OIDC_METADATA) == 0) {
+        const char *prefix = apr_pstrmemdup(r->pool, r->uri, len - oidc_len);
+
+        if (*prefix && (pl = mcp_find_protected(r, prefix)) != NULL)
+            return serve_facade(r, pl);
+        return DECLINED;
+    }
+    if ((pl = after(r, REGISTER_PATH)) != NULL)
+        return serve_registration(r, pl);
+    if ((pl = after(r, AUTHORIZE_PATH)) != NULL && pl->conf->provider == MCP_PROVIDER_ENTRA)
+        return serve_authorize(r, pl);
+    if ((pl = after(r, TOKEN_PATH)) != NULL && pl->conf->provider == MCP_PROVIDER_ENTRA)
+        return serve_token(r, pl);
+    return DECLINED;
+}
