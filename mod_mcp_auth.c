@@ -592,9 +592,12 @@ static const char *forwarded_origin(request_rec *r)
 const char *mcp_external_url(request_rec *r, const mcp_dir_conf_t *conf, const char *path)
 {
     if (conf->trust_forwarded == 1) {
-        const char *origin = forwarded_origin(r);
-        if (origin)
-            return apr_pstrcat(r->pool, ap_str_tolower(apr_pstrdup(r->pool, origin)), path, NULL);
+        char *origin = (char *)forwarded_origin(r);
+
+        if (origin) {
+            ap_str_tolower(origin);
+            return apr_pstrcat(r->pool, origin, path, NULL);
+        }
     }
     if (r->hostname && !names_this_vhost(r, r->hostname)) {
         apr_port_t port = r->server->port ? r->server->port : r->connection->local_addr->port;
@@ -808,6 +811,8 @@ static mcp_jwt_t *validate(request_rec *r, const mcp_dir_conf_t *conf, const cha
     }
 
     policy.issuer = conf->issuer;
+    policy.alt_issuer = conf->provider == MCP_PROVIDER_ENTRA
+                            ? mcp_entra_other_issuer(r->pool, conf->issuer) : NULL;
     policy.leeway = clock_skew_of(conf);
     policy.audiences = conf->audiences;
     if (policy.audiences == NULL) {
@@ -934,10 +939,12 @@ static int check_access(request_rec *r)
                       "MCPAUTH0002: AuthType MCP for %s without MCPAuthIssuer", r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    /* a CORS preflight never carries credentials: answered here, unauthenticated */
+    if (r->method_number == M_OPTIONS && apr_table_get(r->headers_in, "Origin")
+        && apr_table_get(r->headers_in, "Access-Control-Request-Method"))
+        return mcp_cors_preflight(r, conf, 0, "GET, POST, DELETE, OPTIONS");
+    mcp_cors_headers(r, conf, 0);
     mode = conf->mode == MODE_UNSET ? MODE_STRICT : conf->mode;
-    if (r->method_number == M_OPTIONS && apr_table_get(r->headers_in, "Access-Control-Request-Method")
-        && mode == MODE_STRICT)
-        mode = MODE_OPTIONAL; /* a CORS preflight never carries credentials */
     st = evaluate(r, conf);
     switch (st->outcome) {
     case OUTCOME_MALFORMED:
@@ -1263,12 +1270,13 @@ static int metadata_handler(request_rec *r, int lookup_uri)
     mcp_prm_t prm;
     const char *body;
 
-    if (strncmp(r->uri, PRM_PREFIX, sizeof(PRM_PREFIX) - 1) != 0)
+    if (lookup_uri)
         return DECLINED;
-    if (r->uri[sizeof(PRM_PREFIX) - 1] != '\0' && r->uri[sizeof(PRM_PREFIX) - 1] != '/')
-        return DECLINED;
+    if (strncmp(r->uri, PRM_PREFIX, sizeof(PRM_PREFIX) - 1) != 0
+        || (r->uri[sizeof(PRM_PREFIX) - 1] != '\0' && r->uri[sizeof(PRM_PREFIX) - 1] != '/'))
+        return mcp_endpoints_handler(r);
     pl = mcp_find_protected(r, r->uri + sizeof(PRM_PREFIX) - 1);
-    if (pl == NULL || lookup_uri)
+    if (pl == NULL)
         return DECLINED;
     conf = pl->conf;
 

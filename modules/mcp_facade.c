@@ -135,3 +135,46 @@ const char *mcp_form_without_resource(apr_pool_t *pool, const char *form)
     }
     return apr_array_pstrcat(pool, kept, '&');
 }
+
+#define ENTRA_V1 "https://sts.windows.net/"
+#define ENTRA_V2 "https://login.microsoftonline.com/"
+#define ENTRA_V2_SUFFIX "/v2.0"
+
+/* A tenant id: a GUID or a domain name, nothing that needs escaping. */
+static int is_tenant(const char *s, apr_size_t len)
+{
+    apr_size_t i;
+
+    if (len == 0)
+        return 0;
+    for (i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
+              || c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+int mcp_entra_is_v1(const char *issuer)
+{
+    apr_size_t n = sizeof(ENTRA_V1) - 1, len = strlen(issuer);
+
+    return len > n + 1 && strncmp(issuer, ENTRA_V1, n) == 0 && issuer[len - 1] == '/'
+           && is_tenant(issuer + n, len - n - 1);
+}
+
+const char *mcp_entra_other_issuer(apr_pool_t *pool, const char *issuer)
+{
+    apr_size_t len = strlen(issuer), n2 = sizeof(ENTRA_V2) - 1, sfx = sizeof(ENTRA_V2_SUFFIX) - 1;
+
+    if (mcp_entra_is_v1(issuer))
+        return apr_pstrcat(pool, ENTRA_V2,
+                           apr_pstrmemdup(pool, issuer + sizeof(ENTRA_V1) - 1,
+                                          len - (sizeof(ENTRA_V1) - 1) - 1),
+                           ENTRA_V2_SUFFIX, NULL);
+    if (len > n2 + sfx && strncmp(issuer, ENTRA_V2, n2) == 0
+        && strcmp(issuer + len - sfx, ENTRA_V2_SUFFIX) == 0 && is_tenant(issuer + n2, len - n2 - sfx))
+        return apr_pstrcat(pool, ENTRA_V1, apr_pstrmemdup(pool, issuer + n2, len - n2 - sfx), "/", NULL);
+    return NULL;
+}

@@ -38,4 +38,13 @@ char *mcp_facade_local_registration(apr_pool_t *pool, const char *request_json, 
  * RFC 8707 resource indicators). */
 const char *mcp_form_without_resource(apr_pool_t *pool, const char *form);
 
+/* Entra issues v1 tokens (iss https://sts.windows.net/{tenant}/) and v2
+ * tokens (https://login.microsoftonline.com/{tenant}/v2.0) for one tenant,
+ * depending on the API's accessTokenAcceptedVersion. Returns the other form
+ * of issuer, or NULL when issuer is neither. */
+const char *mcp_entra_other_issuer(apr_pool_t *pool, const char *issuer);
+
+/* Whether issuer is Entra's v1 form (which has no discovery document). */
+int mcp_entra_is_v1(const char *issuer);
+
 #endif

@@ -47,6 +47,56 @@ static apr_status_t release_keys(void *data)
     return APR_SUCCESS;
 }
 
+static int b64url_value(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '-')
+        return 62;
+    if (c == '_')
+        return 63;
+    return -1;
+}
+
+int mcp_b64url_is_strict(const char *s, apr_size_t len)
+{
+    apr_size_t i;
+    int last;
+
+    if (len == 0 || len % 4 == 1)
+        return 0;
+    for (i = 0; i < len; i++) {
+        if (b64url_value((unsigned char)s[i]) < 0)
+            return 0;
+    }
+    last = b64url_value((unsigned char)s[len - 1]);
+    if (len % 4 == 2)
+        return (last & 0x0f) == 0;
+    if (len % 4 == 3)
+        return (last & 0x03) == 0;
+    return 1;
+}
+
+/* JWK members that hold base64url values (RFC 7518 §6). */
+static const char *const b64url_members[] = { "n", "e", "x", "y", "d", "p", "q", "dp", "dq", "qi", "k" };
+
+static int members_are_strict(json_t *jwk)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(b64url_members) / sizeof(b64url_members[0]); i++) {
+        json_t *v = json_object_get(jwk, b64url_members[i]);
+
+        if (v && (!json_is_string(v) || !mcp_b64url_is_strict(json_string_value(v), json_string_length(v))))
+            return 0;
+    }
+    return 1;
+}
+
 /* Bit length of a big-endian unsigned integer given in base64url. */
 static int modulus_bits(const char *n_b64)
 {
@@ -103,6 +153,9 @@ static const char *key_from_jwk(apr_pool_t *pool, json_t *jwk, mcp_key_t *key)
         key->kty = MCP_KTY_EC;
     else
         return apr_psprintf(pool, "kty %s is not used for signatures here", kty);
+
+    if (!members_are_strict(jwk))
+        return "a key member is not strict base64url";
 
     kid = json_object_get(jwk, "kid");
     if (kid != NULL && !json_is_string(kid))

@@ -34,43 +34,6 @@ static apr_status_t release_json(void *data)
     return APR_SUCCESS;
 }
 
-/* RFC 7515 §2: base64url without padding. cjose's decoder tolerates '=' and
- * trailing junk (and asserts on some inputs), so every segment is checked
- * here first: alphabet, length, and zero unused bits in the last character. */
-static int b64url_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-static int is_strict_b64url(const char *s, apr_size_t len)
-{
-    apr_size_t i;
-    int last;
-
-    if (len == 0 || len % 4 == 1)
-        return 0;
-    for (i = 0; i < len; i++) {
-        if (b64url_value((unsigned char)s[i]) < 0)
-            return 0;
-    }
-    last = b64url_value((unsigned char)s[len - 1]);
-    if (len % 4 == 2)
-        return (last & 0x0f) == 0;
-    if (len % 4 == 3)
-        return (last & 0x03) == 0;
-    return 1;
-}
-
 static int json_depth_ok(json_t *v, int depth)
 {
     const char *key;
@@ -204,8 +167,8 @@ mcp_jwt_status_t mcp_jwt_parse(apr_pool_t *pool, const char *token, apr_size_t l
     plen = (apr_size_t)(dot2 - dot1 - 1);
     sig = dot2 + 1;
     slen = len - (apr_size_t)(sig - token);
-    if (!is_strict_b64url(token, hlen) || !is_strict_b64url(dot1 + 1, plen)
-        || !is_strict_b64url(sig, slen)) {
+    if (!mcp_b64url_is_strict(token, hlen) || !mcp_b64url_is_strict(dot1 + 1, plen)
+        || !mcp_b64url_is_strict(sig, slen)) {
         *err = "token is not strict base64url";
         return MCP_JWT_INVALID;
     }
@@ -333,7 +296,9 @@ mcp_jwt_status_t mcp_jwt_check_claims(mcp_jwt_t *jwt, const mcp_jwt_policy_t *po
         return MCP_JWT_INVALID;
     }
     v = json_object_get(c, "iss");
-    if (!json_is_string(v) || strcmp(json_string_value(v), policy->issuer) != 0) {
+    if (!json_is_string(v)
+        || (strcmp(json_string_value(v), policy->issuer) != 0
+            && (policy->alt_issuer == NULL || strcmp(json_string_value(v), policy->alt_issuer) != 0))) {
         *err = "issuer mismatch";
         return MCP_JWT_INVALID;
     }

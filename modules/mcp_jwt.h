@@ -18,6 +18,7 @@ typedef enum {
 
 typedef struct mcp_jwt_policy {
     const char *issuer;                    /* byte-exact "iss" */
+    const char *alt_issuer;                /* a second accepted form (Entra v1/v2), or NULL */
     const apr_array_header_t *audiences;   /* of const char *; one must be in "aud" */
     int leeway;                            /* seconds, for exp / nbf / iat */
 } mcp_jwt_policy_t;

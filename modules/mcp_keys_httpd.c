@@ -26,29 +26,32 @@ apr_thread_mutex_t *mcp_discovery_mutex;
 const mcp_discovery_t *mcp_discover(request_rec *r, const mcp_dir_conf_t *conf,
                                     const mcp_doc_policy_t *policy, const char **err)
 {
-    const char *candidates[3], *hit;
+    const char *candidates[3], *hit, *issuer = conf->issuer;
     const mcp_doc_t *doc;
     int i, n = 0;
 
+    /* Entra publishes metadata only for its v2 issuer form */
+    if (conf->provider == MCP_PROVIDER_ENTRA && mcp_entra_is_v1(issuer))
+        issuer = mcp_entra_other_issuer(r->pool, issuer);
     apr_thread_mutex_lock(mcp_discovery_mutex);
-    hit = apr_hash_get(mcp_discovery_hits, conf->issuer, APR_HASH_KEY_STRING);
+    hit = apr_hash_get(mcp_discovery_hits, issuer, APR_HASH_KEY_STRING);
     apr_thread_mutex_unlock(mcp_discovery_mutex);
     if (hit)
         candidates[n++] = hit;
-    candidates[n++] = mcp_discovery_url_rfc8414(r->pool, conf->issuer);
-    candidates[n++] = mcp_discovery_url_oidc(r->pool, conf->issuer);
+    candidates[n++] = mcp_discovery_url_rfc8414(r->pool, issuer);
+    candidates[n++] = mcp_discovery_url_oidc(r->pool, issuer);
 
     for (i = 0; i < n; i++) {
         if (i > 0 && hit && strcmp(candidates[i], hit) == 0)
             continue;
-        doc = mcp_docstore_get(mcp_docstore_instance, candidates[i], mcp_discovery_parse, conf->issuer,
+        doc = mcp_docstore_get(mcp_docstore_instance, candidates[i], mcp_discovery_parse, issuer,
                                policy, 0, r->pool, err);
         if (doc) {
             if (*err)
                 ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "MCPAUTH0010: %s", *err);
             if (hit == NULL || strcmp(hit, candidates[i]) != 0) {
                 apr_thread_mutex_lock(mcp_discovery_mutex);
-                apr_hash_set(mcp_discovery_hits, apr_pstrdup(apr_hash_pool_get(mcp_discovery_hits), conf->issuer),
+                apr_hash_set(mcp_discovery_hits, apr_pstrdup(apr_hash_pool_get(mcp_discovery_hits), issuer),
                              APR_HASH_KEY_STRING,
                              apr_pstrdup(apr_hash_pool_get(mcp_discovery_hits), candidates[i]));
                 apr_thread_mutex_unlock(mcp_discovery_mutex);
@@ -59,7 +62,7 @@ const mcp_discovery_t *mcp_discover(request_rec *r, const mcp_dir_conf_t *conf,
                       candidates[i], *err);
     }
     *err = apr_psprintf(r->pool, "no discovery document for issuer %s (tried %s and %s)",
-                        conf->issuer, candidates[n - 2], candidates[n - 1]);
+                        issuer, candidates[n - 2], candidates[n - 1]);
     return NULL;
 }
 

@@ -54,12 +54,12 @@ mcp_token_result_t mcp_token_from_authorization(const char *header,
     start = p;
     while (is_b64token_char((unsigned char)*p))
         p++;
-    while (*p == '=')
-        p++;
     if (p == start) {
         *why = "token contains characters outside the b64token syntax";
         return MCP_TOKEN_MALFORMED;
     }
+    while (*p == '=')
+        p++;
     *token_len = (unsigned long)(p - start);
     while (is_ows((unsigned char)*p))
         p++;

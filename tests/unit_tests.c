@@ -55,6 +55,7 @@ static void test_token_extraction(void)
           "merged Authorization headers are malformed");
     CHECK(extract("Bearer a=b", &tok) == MCP_TOKEN_MALFORMED, "padding inside the token is malformed");
     CHECK(extract("Bearer \"abc\"", &tok) == MCP_TOKEN_MALFORMED, "quoted token is malformed");
+    CHECK(extract("Bearer ==", &tok) == MCP_TOKEN_MALFORMED, "padding alone is no token");
 }
 
 /* ---- signing helpers: cjose mints, the validator must judge ---- */
@@ -150,6 +151,7 @@ static mcp_jwt_status_t judge(const char *token, const mcp_keyset_t *keys, const
 
     APR_ARRAY_PUSH(auds, const char *) = AUDIENCE;
     policy.issuer = ISSUER;
+    policy.alt_issuer = NULL;
     policy.audiences = auds;
     policy.leeway = 60;
     *err = NULL;
@@ -331,6 +333,13 @@ static void test_jwks(void)
     CHECK(set == NULL, "an empty key list is unusable");
     set = mcp_jwks_parse(pool, "<html>", 6, &err);
     CHECK(set == NULL, "HTML is not a JWKS");
+    /* found by fuzz_jwks: cjose aborts on "=" after 1 mod 4 characters */
+    doc = "{\"keys\":[{\"kty\":\"RSA\",\"n\":\"abcde=\",\"e\":\"AQAB\"}]}";
+    set = mcp_jwks_parse(pool, doc, strlen(doc), &err);
+    CHECK(set == NULL, "RSA modulus with padding refused before cjose sees it");
+    doc = "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"abcde=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"y\":\"AA\"}]}";
+    set = mcp_jwks_parse(pool, doc, strlen(doc), &err);
+    CHECK(set == NULL, "EC coordinate with padding refused before cjose sees it");
     doc = "{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0\",\"kid\":\"hmac\"}]}";
     set = mcp_jwks_parse(pool, doc, strlen(doc), &err);
     CHECK(set == NULL, "oct keys are never used");
