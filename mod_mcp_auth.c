@@ -40,6 +40,7 @@
 #include "mcp_metadata.h"
 #include "mcp_presentation.h"
 #include "mcp_token.h"
+#include "mcp_tokencache.h"
 #include "mcp_httpd.h"
 
 
@@ -49,6 +50,11 @@
 #define DEFAULT_CACHE_PROVIDER "shmcb"
 #define DEFAULT_CACHE_SIZE 8388608
 #define CACHE_AVG_OBJECT (128 * 1024)
+
+/* Signature checks remembered per process; claims are checked every time. */
+#define TOKEN_CACHE_SLOTS 2048
+#define TOKEN_CACHE_MAX_AGE apr_time_from_sec(600)
+static mcp_tokencache_t *token_cache;
 
 static const char *const provider_names[] = { "generic", "keycloak", "auth0", "okta", "entra",
                                               "authentik", NULL };
@@ -788,13 +794,29 @@ static mcp_jwt_t *validate(request_rec *r, const mcp_dir_conf_t *conf, const cha
     mcp_jwt_policy_t policy;
     mcp_jwt_status_t st;
     apr_array_header_t *default_audience;
+    unsigned char cache_key[MCP_TOKENCACHE_KEY_LEN];
+    apr_time_t generation = 0;
 
     *kind = MCP_COUNT_MALFORMED;
+    keys = mcp_keys_for(r, conf, 0, &generation);
+    if (keys) {
+        /* a token seen before skips decoding and the signature check */
+        mcp_tokencache_key(token, len, cache_key);
+        switch (mcp_tokencache_lookup(token_cache, cache_key, generation, r->pool, &jwt)) {
+        case MCP_TC_VALID:
+            goto check_claims;
+        case MCP_TC_BAD_SIGNATURE:
+            *why = "signature verification failed";
+            *kind = MCP_COUNT_BAD_SIGNATURE;
+            goto invalid;
+        case MCP_TC_MISS:
+            break;
+        }
+    }
     if (mcp_jwt_parse(r->pool, token, len, MCP_JWT_DEFAULT_MAX_LEN, conf->token_types, &jwt, why)
         != MCP_JWT_VALID)
         goto invalid;
     *kind = MCP_COUNT_KEYS_UNAVAILABLE;
-    keys = mcp_keys_for(r, conf, 0);
     if (keys == NULL) {
         *why = "signing keys unavailable";
         goto invalid;
@@ -802,14 +824,18 @@ static mcp_jwt_t *validate(request_rec *r, const mcp_dir_conf_t *conf, const cha
     st = mcp_jwt_verify(jwt, keys, why);
     if (st == MCP_JWT_KEY_UNKNOWN) {
         /* maybe a rotation at the IdP: one throttled refetch decides */
-        keys = mcp_keys_for(r, conf, 1);
+        keys = mcp_keys_for(r, conf, 1, &generation);
         st = keys ? mcp_jwt_verify(jwt, keys, why) : MCP_JWT_INVALID;
     }
     if (st != MCP_JWT_VALID) {
         *kind = st == MCP_JWT_KEY_UNKNOWN ? MCP_COUNT_UNKNOWN_KID : MCP_COUNT_BAD_SIGNATURE;
+        if (st == MCP_JWT_INVALID && keys)
+            mcp_tokencache_store_bad(token_cache, cache_key, generation, TOKEN_CACHE_MAX_AGE);
         goto invalid;
     }
+    mcp_tokencache_store_valid(token_cache, cache_key, generation, jwt, TOKEN_CACHE_MAX_AGE);
 
+check_claims:
     policy.issuer = conf->issuer;
     policy.alt_issuer = conf->provider == MCP_PROVIDER_ENTRA
                             ? mcp_entra_other_issuer(r->pool, conf->issuer) : NULL;
@@ -1512,6 +1538,7 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
         if (rv != APR_SUCCESS)
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "MCPAUTH0026: cache mutex child init failed");
     }
+    mcp_tokencache_create(&token_cache, pchild, TOKEN_CACHE_SLOTS);
     mcp_docstore_create(&mcp_docstore_instance, pchild, shared_cache.instance ? &shared_cache : NULL);
     mcp_discovery_hits = apr_hash_make(pchild);
     apr_thread_mutex_create(&mcp_discovery_mutex, APR_THREAD_MUTEX_DEFAULT, pchild);

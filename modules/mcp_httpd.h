@@ -95,7 +95,9 @@ void *mcp_parse_jwks(apr_pool_t *pool, const char *body, apr_size_t len, const v
                      const char **err);
 const mcp_discovery_t *mcp_discover(request_rec *r, const mcp_dir_conf_t *conf,
                                     const mcp_doc_policy_t *policy, const char **err);
-const mcp_keyset_t *mcp_keys_for(request_rec *r, const mcp_dir_conf_t *conf, int force);
+/* The key set for conf; *generation identifies this copy of it. */
+const mcp_keyset_t *mcp_keys_for(request_rec *r, const mcp_dir_conf_t *conf, int force,
+                                 apr_time_t *generation);
 
 /* mcp_endpoints.c: the authorization-server facade, client registration,
  * Entra's shims and CORS */

@@ -347,6 +347,18 @@ mcp_jwt_status_t mcp_jwt_check_claims(mcp_jwt_t *jwt, const mcp_jwt_policy_t *po
     return MCP_JWT_VALID;
 }
 
+mcp_jwt_t *mcp_jwt_verified(apr_pool_t *pool, json_t *payload, const char *alg, const char *kid)
+{
+    mcp_jwt_t *jwt = apr_pcalloc(pool, sizeof(*jwt));
+
+    apr_pool_cleanup_register(pool, payload, release_json, apr_pool_cleanup_null);
+    jwt->payload = payload;
+    jwt->alg = mcp_alg_lookup(alg);
+    jwt->kid = kid;
+    jwt->verified = 1;
+    return jwt;
+}
+
 const char *mcp_jwt_kid(const mcp_jwt_t *jwt)
 {
     return jwt->kid;
@@ -354,7 +366,7 @@ const char *mcp_jwt_kid(const mcp_jwt_t *jwt)
 
 const char *mcp_jwt_alg(const mcp_jwt_t *jwt)
 {
-    return jwt->alg->name;
+    return jwt->alg ? jwt->alg->name : "-";
 }
 
 json_t *mcp_jwt_claims(const mcp_jwt_t *jwt)

@@ -46,6 +46,10 @@ mcp_jwt_status_t mcp_jwt_check_claims(mcp_jwt_t *jwt, const mcp_jwt_policy_t *po
 const char *mcp_jwt_kid(const mcp_jwt_t *jwt);
 const char *mcp_jwt_alg(const mcp_jwt_t *jwt);
 
+/* A token whose signature was verified earlier (the token cache): takes
+ * over one reference to payload. Nothing else may call this. */
+mcp_jwt_t *mcp_jwt_verified(apr_pool_t *pool, json_t *payload, const char *alg, const char *kid);
+
 /* The payload, or NULL when the signature has not been verified. */
 json_t *mcp_jwt_claims(const mcp_jwt_t *jwt);
 

@@ -66,7 +66,8 @@ const mcp_discovery_t *mcp_discover(request_rec *r, const mcp_dir_conf_t *conf,
     return NULL;
 }
 
-const mcp_keyset_t *mcp_keys_for(request_rec *r, const mcp_dir_conf_t *conf, int force)
+const mcp_keyset_t *mcp_keys_for(request_rec *r, const mcp_dir_conf_t *conf, int force,
+                                 apr_time_t *generation)
 {
     const char *uri = conf->jwks_uri, *err = NULL;
     const mcp_doc_t *doc;
@@ -89,6 +90,7 @@ const mcp_keyset_t *mcp_keys_for(request_rec *r, const mcp_dir_conf_t *conf, int
     }
     if (err)
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "MCPAUTH0014: %s", err);
+    *generation = doc->fetched_at;
     return doc->parsed;
 }
 

@@ -1,0 +1,147 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+#include <openssl/evp.h>
+
+#include "mcp_tokencache.h"
+
+typedef struct slot {
+    unsigned char key[MCP_TOKENCACHE_KEY_LEN];
+    apr_time_t generation;
+    apr_time_t expires;       /* 0: empty */
+    mcp_tc_result_t result;
+    json_t *payload;          /* VALID only; one reference owned by the slot */
+    char alg[8];
+    char *kid;                /* malloc'ed copy, or NULL */
+} slot_t;
+
+struct mcp_tokencache {
+    apr_thread_mutex_t *mutex;
+    slot_t *slots;
+    unsigned nslots;
+};
+
+static void clear_slot(slot_t *s)
+{
+    json_decref(s->payload);
+    free(s->kid);
+    memset(s, 0, sizeof(*s));
+}
+
+static apr_status_t destroy(void *data)
+{
+    mcp_tokencache_t *tc = data;
+    unsigned i;
+
+    for (i = 0; i < tc->nslots; i++)
+        clear_slot(&tc->slots[i]);
+    return APR_SUCCESS;
+}
+
+apr_status_t mcp_tokencache_create(mcp_tokencache_t **out, apr_pool_t *pool, unsigned slots)
+{
+    mcp_tokencache_t *tc = apr_pcalloc(pool, sizeof(*tc));
+    apr_status_t rv = apr_thread_mutex_create(&tc->mutex, APR_THREAD_MUTEX_DEFAULT, pool);
+
+    tc->nslots = slots ? slots : 1;
+    tc->slots = apr_pcalloc(pool, sizeof(slot_t) * tc->nslots);
+    apr_pool_cleanup_register(pool, tc, destroy, apr_pool_cleanup_null);
+    *out = tc;
+    return rv;
+}
+
+void mcp_tokencache_key(const char *token, apr_size_t len, unsigned char key[MCP_TOKENCACHE_KEY_LEN])
+{
+    size_t n = 0;
+
+    if (!EVP_Q_digest(NULL, "SHA256", NULL, token, len, key, &n))
+        memset(key, 0, MCP_TOKENCACHE_KEY_LEN); /* an all-zero key never matches a stored one */
+}
+
+static int usable_key(const unsigned char *key)
+{
+    static const unsigned char zero[MCP_TOKENCACHE_KEY_LEN];
+
+    return memcmp(key, zero, MCP_TOKENCACHE_KEY_LEN) != 0;
+}
+
+/* Direct-mapped: the key is a uniform hash already. */
+static slot_t *slot_for(mcp_tokencache_t *tc, const unsigned char *key)
+{
+    unsigned idx;
+
+    memcpy(&idx, key, sizeof(idx));
+    return &tc->slots[idx % tc->nslots];
+}
+
+mcp_tc_result_t mcp_tokencache_lookup(mcp_tokencache_t *tc, const unsigned char *key,
+                                      apr_time_t keys_generation, apr_pool_t *rpool, mcp_jwt_t **jwt)
+{
+    slot_t *s;
+    mcp_tc_result_t result = MCP_TC_MISS;
+    json_t *payload = NULL;
+    const char *kid = NULL, *alg = NULL;
+
+    if (!usable_key(key))
+        return MCP_TC_MISS;
+    apr_thread_mutex_lock(tc->mutex);
+    s = slot_for(tc, key);
+    if (s->expires > apr_time_now() && s->generation == keys_generation
+        && memcmp(s->key, key, MCP_TOKENCACHE_KEY_LEN) == 0) {
+        result = s->result;
+        if (result == MCP_TC_VALID) {
+            payload = json_incref(s->payload);
+            alg = apr_pstrdup(rpool, s->alg);
+            kid = s->kid ? apr_pstrdup(rpool, s->kid) : NULL;
+        }
+    }
+    apr_thread_mutex_unlock(tc->mutex);
+    if (result == MCP_TC_VALID)
+        *jwt = mcp_jwt_verified(rpool, payload, alg, kid);
+    return result;
+}
+
+static void store(mcp_tokencache_t *tc, const unsigned char *key, apr_time_t generation,
+                  apr_time_t expires, mcp_tc_result_t result, json_t *payload, const char *alg,
+                  const char *kid)
+{
+    slot_t *s;
+
+    if (!usable_key(key))
+        return;
+    apr_thread_mutex_lock(tc->mutex);
+    s = slot_for(tc, key);
+    clear_slot(s);
+    memcpy(s->key, key, MCP_TOKENCACHE_KEY_LEN);
+    s->generation = generation;
+    s->expires = expires;
+    s->result = result;
+    s->payload = payload ? json_incref(payload) : NULL;
+    if (alg)
+        apr_cpystrn(s->alg, alg, sizeof(s->alg));
+    s->kid = kid ? strdup(kid) : NULL;
+    apr_thread_mutex_unlock(tc->mutex);
+}
+
+void mcp_tokencache_store_valid(mcp_tokencache_t *tc, const unsigned char *key,
+                                apr_time_t keys_generation, const mcp_jwt_t *jwt,
+                                apr_interval_time_t max_age)
+{
+    apr_time_t expires = apr_time_now() + max_age;
+    json_t *exp = json_object_get(mcp_jwt_claims(jwt), "exp");
+    double exp_sec = json_is_number(exp) ? json_number_value(exp) : 0;
+
+    /* never past the token's own exp (claims checks passed, so it is sane) */
+    if (exp_sec > 0 && apr_time_from_sec((apr_time_t)exp_sec) < expires)
+        expires = apr_time_from_sec((apr_time_t)exp_sec);
+    store(tc, key, keys_generation, expires, MCP_TC_VALID, mcp_jwt_claims(jwt), mcp_jwt_alg(jwt),
+          mcp_jwt_kid(jwt));
+}
+
+void mcp_tokencache_store_bad(mcp_tokencache_t *tc, const unsigned char *key,
+                              apr_time_t keys_generation, apr_interval_time_t max_age)
+{
+    store(tc, key, keys_generation, apr_time_now() + max_age, MCP_TC_BAD_SIGNATURE, NULL, NULL, NULL);
+}
