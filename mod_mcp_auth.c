@@ -930,6 +930,9 @@ static auth_state_t *evaluate(request_rec *r, const mcp_dir_conf_t *conf)
     r->user = (char *)mcp_jwt_claim_string(r->pool, st->jwt, "sub");
     if (r->user == NULL) {
         /* a sub with control characters cannot become REMOTE_USER */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "MCPAUTH0001: rejected bearer token for %s: unusable sub claim (alg %s, kid %s)",
+                      r->uri, mcp_jwt_alg(st->jwt), mcp_loggable(r, mcp_jwt_kid(st->jwt)));
         st->outcome = OUTCOME_INVALID;
         st->why = "unusable sub claim";
         st->jwt = NULL;
@@ -1504,6 +1507,14 @@ static void test_config(apr_pool_t *pconf, server_rec *s)
 {
     if (find_protected_locations(pconf, s) < 0)
         exit(1);
+    if (cache_provider == NULL
+        && ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, DEFAULT_CACHE_PROVIDER,
+                              AP_SOCACHE_PROVIDER_VERSION) == NULL) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     "MCPAUTH0021: the shared cache needs mod_socache_shmcb "
+                     "(a2enmod socache_shmcb) or an MCPAuthCache provider");
+        exit(1);
+    }
 }
 
 static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)

@@ -387,7 +387,10 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
     doc = take(store, e, rpool);
     if (doc == NULL) {
         *err = fetch_err ? apr_psprintf(rpool, "cannot fetch %s: %s", url, fetch_err)
-                         : apr_psprintf(rpool, "no copy of %s yet (fetch in progress elsewhere)", url);
+               : recently_failed(store, e, tmp)
+                   ? apr_psprintf(rpool, "no copy of %s: the last fetch failed, next try within %d s",
+                                  url, (int)apr_time_sec(FAILURE_BACKOFF))
+                   : apr_psprintf(rpool, "no copy of %s yet (fetch in progress elsewhere)", url);
     }
     else if (apr_time_now() > doc->fresh_until + policy->max_stale) {
         /* fail closed: keys this old may have been revoked */

@@ -28,7 +28,7 @@ const KEYS = {
   p384: { type: 'ec', opts: { namedCurve: 'P-384' } },
   p521: { type: 'ec', opts: { namedCurve: 'P-521' } },
 };
-const FORMAT = 3; // bump when the fixture layout changes
+const FORMAT = 5; // bump when the fixture layout changes
 
 const b64u = (buf) => Buffer.from(buf).toString('base64url');
 
@@ -79,11 +79,17 @@ function init(dir) {
   };
   const www = path.join(dir, 'www');
   writeAtomic(path.join(www, 'jwks.json'), JSON.stringify(main, null, 1));
-  // Rotation: set A has rotA (rsa1); set B adds rotB (rsa2).
+  // Rotation: set A has rotA (rsa1); set B adds rotB (rsa2); set C adds rotC (p256).
   writeAtomic(path.join(www, 'jwks-rot-a.json'),
     JSON.stringify({ keys: [pubJwk(dir, 'rsa1', { kid: 'rotA' })] }));
   writeAtomic(path.join(www, 'jwks-rot-b.json'),
     JSON.stringify({ keys: [pubJwk(dir, 'rsa1', { kid: 'rotA' }), pubJwk(dir, 'rsa2', { kid: 'rotB' })] }));
+  writeAtomic(path.join(www, 'jwks-rot-c.json'),
+    JSON.stringify({ keys: [pubJwk(dir, 'rsa1', { kid: 'rotA' }), pubJwk(dir, 'rsa2', { kid: 'rotB' }),
+      pubJwk(dir, 'p256', { kid: 'rotC' })] }));
+  // No usable signing key: only an oct key and a 1024-bit RSA key.
+  writeAtomic(path.join(www, 'jwks-unusable.json'),
+    JSON.stringify({ keys: [oct, pubJwk(dir, 'rsa1024', { kid: 'rsa-small' })] }));
   writeAtomic(stamp, String(FORMAT));
 }
 

@@ -1,0 +1,51 @@
+// Turns bench/run's runs.tsv into the markdown summary table (medians over rounds).
+//   node report.mjs runs.tsv
+import { readFileSync } from "node:fs";
+
+const [header, ...lines] = readFileSync(process.argv[2], "utf8").trim().split("\n");
+const cols = header.split("\t");
+const runs = lines.map((l) => Object.fromEntries(l.split("\t").map((v, i) => [cols[i], v])));
+const num = (r, k) => Number(r[k]);
+const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const fmt = (x, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : "–");
+
+// The location a row is compared with: its own kind (static or proxied).
+const peer = (loc, base) => (loc.endsWith("-proxy") ? `${base}-proxy` : base);
+const find = (round, scen, loc) => runs.find((r) => r.round === round && r.scenario === scen && r.location === loc);
+
+const keys = [];
+for (const r of runs) {
+  const k = `${r.scenario}\t${r.location}`;
+  if (!keys.includes(k)) keys.push(k);
+}
+keys.sort((a, b) => {
+  const [sa, la] = a.split("\t"), [sb, lb] = b.split("\t");
+  const order = ["open", "mcp-auth", "oauth2", "open-proxy", "mcp-auth-proxy", "oauth2-proxy"];
+  return runs.findIndex((r) => r.scenario === sa) - runs.findIndex((r) => r.scenario === sb) ||
+    order.indexOf(la) - order.indexOf(lb);
+});
+
+console.log("| scenario | location | req/s | p99 ms | CPU µs/req | vs /open | vs /oauth2 | JWKS fetches | non-2xx | RSS MiB per child |");
+console.log("|---|---|--:|--:|--:|--:|--:|--:|--:|---|");
+for (const k of keys) {
+  const [scen, loc] = k.split("\t");
+  const rs = runs.filter((r) => r.scenario === scen && r.location === loc);
+  const ratio = (base) => median(rs.map((r) => {
+    const b = find(r.round, scen, peer(loc, base));
+    return b ? num(r, "rps") / num(b, "rps") : NaN;
+  }));
+  const fetches = rs.reduce((s, r) => s + num(r, "jwks_fetches"), 0);
+  const secs = rs.reduce((s, r) => s + num(r, "seconds"), 0);
+  const maxRun = Math.max(...rs.map((r) => num(r, "jwks_fetches")));
+  const non2xx = median(rs.map((r) => (100 * num(r, "non2xx")) / num(r, "requests")));
+  const errs = rs.reduce((s, r) => s + num(r, "socket_errors"), 0);
+  console.log(`| ${scen} | /${loc}/ | ${fmt(median(rs.map((r) => num(r, "rps"))))} | ` +
+    `${fmt(median(rs.map((r) => num(r, "p99_ms"))), 2)} | ${fmt(median(rs.map((r) => num(r, "cpu_us_per_req"))), 1)} | ` +
+    `${fmt(ratio("open"), 2)} | ${fmt(ratio("oauth2"), 2)} | ${fetches} in ${secs} s${rs.length > 1 && maxRun > 0 ? ` (≤ ${maxRun}/run)` : ""} | ` +
+    `${fmt(non2xx, 0)} %${errs ? ` (${errs} socket errors)` : ""} | ${rs[rs.length - 1].rss_mib.replaceAll("/", " / ")} |`);
+}

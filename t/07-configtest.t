@@ -1,0 +1,142 @@
+# Configuration errors are caught by `apache2 -t` (or at startup) with a
+# message naming the directive; good configurations pass.
+use strict;
+use warnings FATAL => 'all';
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Apache::Test;
+use Apache::TestUtil;
+use File::Temp ();
+use IO::Socket::INET ();
+use MCPTest;
+
+my $httpd = Apache::Test::vars('httpd') || '/usr/sbin/apache2';
+my $so    = Apache::Test::vars('module_so');
+my $M     = '/usr/lib/apache2/modules';
+
+# [ name, text inside <Location /mcp>, server-level text, expected message ]
+my $ISS = 'MCPAuthIssuer https://idp.example/realms/x';
+my @bad = (
+    [ 'relative MCPAuthIssuer',        'MCPAuthIssuer realms/x', '', qr/MCPAuthIssuer/ ],
+    [ 'MCPAuthIssuer with a query',    'MCPAuthIssuer https://idp.example/x?a=b', '', qr/MCPAuthIssuer/ ],
+    [ 'MCPAuthIssuer without a value', 'MCPAuthIssuer', '', qr/MCPAuthIssuer/ ],
+    [ 'relative MCPAuthJWKSURI',       "$ISS\nMCPAuthJWKSURI /jwks.json", '', qr/MCPAuthJWKSURI/ ],
+    [ 'relative MCPAuthResource',      "$ISS\nMCPAuthResource mcp", '', qr/MCPAuthResource/ ],
+    [ 'unknown MCPAuthMode',           "$ISS\nMCPAuthMode lenient", '', qr/MCPAuthMode/ ],
+    [ 'MCPAuthClockSkew not a number', "$ISS\nMCPAuthClockSkew abc", '', qr/MCPAuthClockSkew/ ],
+    [ 'MCPAuthClockSkew negative',     "$ISS\nMCPAuthClockSkew -5", '', qr/MCPAuthClockSkew/ ],
+    [ 'MCPAuthClockSkew with a unit',  "$ISS\nMCPAuthClockSkew 10s", '', qr/MCPAuthClockSkew/ ],
+    [ 'invalid JSON in MCPAuthResourceMetadata', qq|$ISS\nMCPAuthResourceMetadata resource_name "{not json"|, '', qr/MCPAuthResourceMetadata/ ],
+    [ 'unknown MCPAuthBearerMethods',  "$ISS\nMCPAuthBearerMethods header cookie", '', qr/MCPAuthBearerMethods/ ],
+    [ 'unknown MCPAuthProvider',       "$ISS\nMCPAuthProvider nosuchidp", '', qr/MCPAuthProvider/ ],
+    [ 'MCPAuthClaimHeader bad header name', qq{$ISS\nMCPAuthClaimHeader sub "X Remote User"}, '', qr/MCPAuthClaimHeader/ ],
+    [ 'MCPAuthClaimHeader to Authorization', "$ISS\nMCPAuthClaimHeader sub Authorization", '', qr/MCPAuthClaimHeader/ ],
+    [ 'MCPAuthClaimHeader with one argument', "$ISS\nMCPAuthClaimHeader sub", '', qr/MCPAuthClaimHeader/ ],
+    [ 'MCPAuthScopesSupported with a quote', qq{$ISS\nMCPAuthScopesSupported a"b}, '', qr/MCPAuthScopesSupported/ ],
+    [ 'unknown MCPAuthCache provider', $ISS, 'MCPAuthCache nosuchcache', qr/MCPAuthCache/ ],
+    [ 'MCPAuthCache inside <Location>', "$ISS\nMCPAuthCache shmcb", '', qr/MCPAuthCache/ ],
+    [ 'AuthType MCP without MCPAuthIssuer', '', '', qr/needs MCPAuthIssuer/ ],
+);
+
+my @good = (
+    [ 'minimal configuration', $ISS, '' ],
+    [ 'every directive', join("\n", $ISS,
+        'MCPAuthJWKSURI https://idp.example/realms/x/certs',
+        'MCPAuthResource https://mcp.example/mcp',
+        'MCPAuthAudience https://mcp.example/mcp api://mcp',
+        'MCPAuthAudience urn:third',
+        'MCPAuthScopesSupported openid mcp:tools',
+        'MCPAuthClaimHeader sub X-Remote-User',
+        'MCPAuthClaimHeader preferred_username X-Remote-Name',
+        'MCPAuthClockSkew 0',
+        'MCPAuthMode optional',
+        'MCPAuthBearerMethods header body query',
+        'MCPAuthProvider keycloak',
+        q{MCPAuthResourceMetadata resource_name "\"My MCP\""},
+        q{MCPAuthResourceMetadata resource_documentation "\"https://mcp.example/docs\""}),
+      'MCPAuthCache shmcb' ],
+    [ 'issuer inherited from an enclosing <Location>', '', '', "<Location /mcp>\n$ISS\n</Location>" ],
+);
+
+plan tests => 2 * @bad + 2 * @good + 3;
+
+my $tmp = File::Temp->newdir('mcp-configtest-XXXXXX', TMPDIR => 1);
+my $n = 0;
+
+sub write_conf {
+    my (%a) = @_;
+    my $dir = "$tmp/" . ++$n;
+    mkdir $dir or die "$dir: $!";
+    my $shmcb = $a{no_shmcb} ? '' : "LoadModule socache_shmcb_module $M/mod_socache_shmcb.so";
+    # a port free right now (a taken one would fail startup for another reason)
+    my $probe = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                      Listen => 1, ReuseAddr => 1) or die "probe: $!";
+    my $port = $probe->sockport;
+    close $probe;
+    open my $fh, '>', "$dir/httpd.conf" or die $!;
+    print $fh <<"EOF";
+ServerRoot "$dir"
+ServerName localhost
+Listen 127.0.0.1:$port
+PidFile "$dir/httpd.pid"
+DefaultRuntimeDir "$dir"
+ErrorLog "$dir/error_log"
+LoadModule mpm_event_module $M/mod_mpm_event.so
+LoadModule authn_core_module $M/mod_authn_core.so
+LoadModule authz_core_module $M/mod_authz_core.so
+LoadModule authz_user_module $M/mod_authz_user.so
+$shmcb
+LoadModule mcp_auth_module $so
+$a{server}
+$a{before}
+<Location /mcp>
+    AuthType MCP
+    $a{location}
+    Require valid-user
+</Location>
+EOF
+    close $fh;
+    return $dir;
+}
+
+sub run_cmd {
+    my @cmd = @_;
+    my $out = `@cmd 2>&1`;
+    return ($? >> 8, $out);
+}
+
+sub slurp { open my $fh, '<', shift or return ''; local $/; <$fh> // '' }
+
+for my $c (@bad) {
+    my ($name, $loc, $server, $re) = @$c;
+    my $dir = write_conf(location => $loc, server => $server, before => '');
+    my ($rc, $out) = run_cmd($httpd, '-t', '-f', "$dir/httpd.conf");
+    $out .= slurp("$dir/error_log");
+    ok t_cmp($rc != 0 ? 'fails' : "exit $rc", 'fails', "$name: apache2 -t fails");
+    my @lines = grep { $_ =~ $re } split /\n/, $out;
+    ok t_cmp(scalar(@lines) >= 1 ? $lines[0] : $out, $re, "$name: one line names it");
+}
+
+for my $c (@good) {
+    my ($name, $loc, $server, $before) = @$c;
+    my $dir = write_conf(location => $loc, server => $server, before => $before // '');
+    my ($rc, $out) = run_cmd($httpd, '-t', '-f', "$dir/httpd.conf");
+    ok t_cmp($rc, 0, "$name: apache2 -t passes");
+    ok t_cmp($out, qr/Syntax OK/, "$name: Syntax OK");
+}
+
+# Without mod_socache_shmcb (and no MCPAuthCache) startup fails and says why.
+{
+    my $dir = write_conf(location => $ISS, server => '', before => '', no_shmcb => 1);
+    my ($rc, $out) = run_cmd('timeout', '20', $httpd, '-f', "$dir/httpd.conf", '-DFOREGROUND');
+    $out .= slurp("$dir/error_log");
+    ok t_cmp($rc, 1, 'no socache_shmcb: startup fails');
+    ok t_cmp($out, qr/socache_shmcb/, 'no socache_shmcb: the message names the module');
+    # in case it started after all
+    if (-e "$dir/httpd.pid") {
+        run_cmd($httpd, '-f', "$dir/httpd.conf", '-k', 'stop');
+    }
+    ok t_cmp(-e "$dir/httpd.pid" ? 'pid file left' : 'not running', 'not running', 'no server left behind');
+}
