@@ -3,6 +3,9 @@
 #include <apr_strings.h>
 #include <jansson.h>
 
+#include <openssl/core_names.h>
+#include <openssl/param_build.h>
+
 #include "mcp_jwks.h"
 
 static const mcp_alg_t known_algs[] = {
@@ -41,8 +44,10 @@ static apr_status_t release_keys(void *data)
     apr_array_header_t *keys = data;
     int i;
 
-    for (i = 0; i < keys->nelts; i++)
+    for (i = 0; i < keys->nelts; i++) {
         cjose_jwk_release(APR_ARRAY_IDX(keys, i, mcp_key_t).jwk);
+        EVP_PKEY_free(APR_ARRAY_IDX(keys, i, mcp_key_t).pkey);
+    }
     keys->nelts = 0;
     return APR_SUCCESS;
 }
@@ -134,6 +139,72 @@ static int ec_bits_for_curve(const char *crv)
     return 0;
 }
 
+/* Decodes a (strictly checked) base64url member into pool memory. */
+static unsigned char *member_bytes(apr_pool_t *pool, json_t *jwk, const char *name, size_t *len)
+{
+    const char *v = json_string_value(json_object_get(jwk, name));
+    uint8_t *raw = NULL;
+    unsigned char *copy;
+    cjose_err err;
+
+    if (v == NULL || !cjose_base64url_decode(v, strlen(v), &raw, len, &err))
+        return NULL;
+    copy = apr_pmemdup(pool, raw, *len);
+    cjose_get_dealloc()(raw);
+    return copy;
+}
+
+/* The JWK as an OpenSSL public key (RFC 7518 §6.2, §6.3), built once so that
+ * each signature check is a single EVP_DigestVerify. */
+static EVP_PKEY *pkey_from_jwk(apr_pool_t *pool, json_t *jwk, const mcp_key_t *key)
+{
+    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *ctx = NULL;
+    EVP_PKEY *pkey = NULL;
+    BIGNUM *n = NULL, *e = NULL;
+    size_t a_len = 0, b_len = 0;
+    unsigned char *a, *b;
+
+    if (bld == NULL)
+        return NULL;
+    if (key->kty == MCP_KTY_RSA) {
+        a = member_bytes(pool, jwk, "n", &a_len);
+        b = member_bytes(pool, jwk, "e", &b_len);
+        if (a && b && (n = BN_bin2bn(a, (int)a_len, NULL)) && (e = BN_bin2bn(b, (int)b_len, NULL))
+            && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n)
+            && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
+            params = OSSL_PARAM_BLD_to_param(bld);
+        ctx = params ? EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL) : NULL;
+    }
+    else {
+        size_t coord = (size_t)(key->ec_bits + 7) / 8;
+        const char *group = key->ec_bits == 256 ? "P-256" : key->ec_bits == 384 ? "P-384" : "P-521";
+        unsigned char *point = apr_palloc(pool, 1 + 2 * coord);
+
+        a = member_bytes(pool, jwk, "x", &a_len);
+        b = member_bytes(pool, jwk, "y", &b_len);
+        if (a && b && a_len == coord && b_len == coord) {
+            point[0] = 0x04; /* uncompressed: 04 || x || y */
+            memcpy(point + 1, a, coord);
+            memcpy(point + 1 + coord, b, coord);
+            if (OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0)
+                && OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, point, 1 + 2 * coord))
+                params = OSSL_PARAM_BLD_to_param(bld);
+        }
+        ctx = params ? EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL) : NULL;
+    }
+    if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0
+        || EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+        pkey = NULL;
+    EVP_PKEY_CTX_free(ctx);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(bld);
+    BN_free(n);
+    BN_free(e);
+    return pkey;
+}
+
 /* Fills key from one JWK object, or returns why it cannot verify signatures. */
 static const char *key_from_jwk(apr_pool_t *pool, json_t *jwk, mcp_key_t *key)
 {
@@ -214,6 +285,11 @@ static const char *key_from_jwk(apr_pool_t *pool, json_t *jwk, mcp_key_t *key)
     if (cjose_jwk_get_kty(key->jwk, &err) != (key->kty == MCP_KTY_RSA ? CJOSE_JWK_KTY_RSA : CJOSE_JWK_KTY_EC)) {
         cjose_jwk_release(key->jwk);
         return "key type changed on import";
+    }
+    key->pkey = pkey_from_jwk(pool, jwk, key);
+    if (key->pkey == NULL) {
+        cjose_jwk_release(key->jwk);
+        return "rejected by OpenSSL";
     }
     return NULL;
 }

@@ -5,6 +5,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <cjose/cjose.h>
+#include <openssl/evp.h>
 
 typedef enum { MCP_KTY_RSA, MCP_KTY_EC } mcp_kty_t;
 
@@ -24,7 +25,8 @@ typedef struct mcp_key {
     mcp_kty_t kty;
     int ec_bits;              /* curve size for EC keys */
     const mcp_alg_t *alg;     /* the JWK's own "alg" pin, or NULL */
-    cjose_jwk_t *jwk;         /* immutable after parse; never retained per request */
+    cjose_jwk_t *jwk;         /* cjose's reading of the key, which vouches for its material */
+    EVP_PKEY *pkey;           /* the same key for OpenSSL; immutable, shared by all threads */
 } mcp_key_t;
 
 typedef struct mcp_keyset {

@@ -5,6 +5,11 @@
 #include <apr_strings.h>
 #include <cjose/cjose.h>
 
+#include <pthread.h>
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+
 #include "mcp_jwt.h"
 
 /* The last NumericDate we take as a date: 9999-12-31T23:59:59Z. Larger values
@@ -194,17 +199,74 @@ mcp_jwt_status_t mcp_jwt_parse(apr_pool_t *pool, const char *token, apr_size_t l
     return MCP_JWT_VALID;
 }
 
+/* Message digests fetched once: an implicit fetch per signature check costs
+ * time and takes OpenSSL's global locks. */
+static EVP_MD *digests[3];
+static pthread_once_t digests_once = PTHREAD_ONCE_INIT;
+
+static void fetch_digests(void)
+{
+    digests[0] = EVP_MD_fetch(NULL, "SHA256", NULL);
+    digests[1] = EVP_MD_fetch(NULL, "SHA384", NULL);
+    digests[2] = EVP_MD_fetch(NULL, "SHA512", NULL);
+}
+
+static const EVP_MD *digest_for(const mcp_alg_t *alg)
+{
+    pthread_once(&digests_once, fetch_digests);
+    if (strcmp(alg->name + 2, "256") == 0)
+        return digests[0];
+    if (strcmp(alg->name + 2, "384") == 0)
+        return digests[1];
+    return digests[2];
+}
+
+/* RFC 7518 §3.4: a JWS ECDSA signature is R || S; OpenSSL wants DER. */
+static unsigned char *ecdsa_der(const unsigned char *sig, size_t len, int *der_len)
+{
+    ECDSA_SIG *es = ECDSA_SIG_new();
+    BIGNUM *r = BN_bin2bn(sig, (int)(len / 2), NULL), *s = BN_bin2bn(sig + len / 2, (int)(len / 2), NULL);
+    unsigned char *der = NULL;
+
+    if (es && r && s && ECDSA_SIG_set0(es, r, s)) {
+        r = s = NULL; /* owned by es now */
+        *der_len = i2d_ECDSA_SIG(es, &der);
+    }
+    BN_free(r);
+    BN_free(s);
+    ECDSA_SIG_free(es);
+    return *der_len > 0 ? der : NULL;
+}
+
 static int signature_verifies(const mcp_jwt_t *jwt, const mcp_key_t *key)
 {
-    cjose_jws_t *jws;
+    const char *sig_b64 = strrchr(jwt->token, '.') + 1;
+    size_t input_len = (size_t)(sig_b64 - 1 - jwt->token);
+    uint8_t *sig = NULL;
+    size_t sig_len = 0;
+    unsigned char *der = NULL;
+    int der_len = 0, ok = 0;
+    EVP_MD_CTX *ctx = NULL;
+    EVP_PKEY_CTX *pctx = NULL;
     cjose_err cerr;
-    int ok;
 
-    jws = cjose_jws_import(jwt->token, jwt->len, &cerr);
-    if (jws == NULL)
+    if (!cjose_base64url_decode(sig_b64, jwt->len - input_len - 1, &sig, &sig_len, &cerr))
         return 0;
-    ok = cjose_jws_verify(jws, key->jwk, &cerr);
-    cjose_jws_release(jws);
+    if (jwt->alg->kty == MCP_KTY_EC && (der = ecdsa_der(sig, sig_len, &der_len)) == NULL)
+        goto done;
+    ctx = EVP_MD_CTX_new();
+    if (ctx == NULL || EVP_DigestVerifyInit(ctx, &pctx, digest_for(jwt->alg), NULL, key->pkey) != 1)
+        goto done;
+    if (jwt->alg->name[0] == 'P'
+        && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1
+            || EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
+        goto done; /* RFC 7518 §3.5: salt as long as the hash */
+    ok = der ? EVP_DigestVerify(ctx, der, (size_t)der_len, (const unsigned char *)jwt->token, input_len) == 1
+             : EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)jwt->token, input_len) == 1;
+done:
+    EVP_MD_CTX_free(ctx);
+    OPENSSL_free(der);
+    cjose_get_dealloc()(sig);
     return ok;
 }
 

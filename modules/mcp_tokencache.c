@@ -1,5 +1,6 @@
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
@@ -52,11 +53,21 @@ apr_status_t mcp_tokencache_create(mcp_tokencache_t **out, apr_pool_t *pool, uns
     return rv;
 }
 
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+    sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 void mcp_tokencache_key(const char *token, apr_size_t len, unsigned char key[MCP_TOKENCACHE_KEY_LEN])
 {
-    size_t n = 0;
+    unsigned int n = 0;
 
-    if (!EVP_Q_digest(NULL, "SHA256", NULL, token, len, key, &n))
+    /* fetched once: a lookup by name on every request takes OpenSSL's locks */
+    pthread_once(&sha256_once, fetch_sha256);
+    if (sha256 == NULL || !EVP_Digest(token, len, key, &n, sha256, NULL))
         memset(key, 0, MCP_TOKENCACHE_KEY_LEN); /* an all-zero key never matches a stored one */
 }
 
