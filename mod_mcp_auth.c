@@ -188,13 +188,17 @@ static const char *set_url(cmd_parms *cmd, void *confv, const char *arg)
     return NULL;
 }
 
+/* Appends to a list directive's array, made on first use (unset = NULL). */
+static void push_string(apr_pool_t *p, apr_array_header_t **list, const char *s)
+{
+    if (*list == NULL)
+        *list = apr_array_make(p, 4, sizeof(const char *));
+    APR_ARRAY_PUSH(*list, const char *) = s;
+}
+
 static const char *add_audience(cmd_parms *cmd, void *confv, const char *arg)
 {
-    mcp_dir_conf_t *conf = confv;
-
-    if (conf->audiences == NULL)
-        conf->audiences = apr_array_make(cmd->pool, 2, sizeof(const char *));
-    APR_ARRAY_PUSH(conf->audiences, const char *) = arg;
+    push_string(cmd->pool, &((mcp_dir_conf_t *)confv)->audiences, arg);
     return NULL;
 }
 
@@ -217,9 +221,7 @@ static const char *add_scope(cmd_parms *cmd, void *confv, const char *arg)
 
     if (!is_scope_token(arg))
         return apr_psprintf(cmd->pool, "MCPAuthScopesSupported: '%s' is not a valid scope token", arg);
-    if (conf->scopes_supported == NULL)
-        conf->scopes_supported = apr_array_make(cmd->pool, 4, sizeof(const char *));
-    APR_ARRAY_PUSH(conf->scopes_supported, const char *) = arg;
+    push_string(cmd->pool, &conf->scopes_supported, arg);
     return NULL;
 }
 
@@ -261,21 +263,7 @@ static const char *add_token_type(cmd_parms *cmd, void *confv, const char *arg)
 
     if (!is_header_token(arg) && strchr(arg, '/') == NULL)
         return apr_psprintf(cmd->pool, "MCPAuthTokenType: '%s' is not a media type", arg);
-    if (conf->token_types == NULL)
-        conf->token_types = apr_array_make(cmd->pool, 2, sizeof(const char *));
-    APR_ARRAY_PUSH(conf->token_types, const char *) = arg;
-    return NULL;
-}
-
-static const char *set_clock_skew(cmd_parms *cmd, void *confv, const char *arg)
-{
-    mcp_dir_conf_t *conf = confv;
-    char *end;
-    long v = strtol(arg, &end, 10);
-
-    if (*arg == '\0' || *end != '\0' || v < 0 || v > 3600)
-        return apr_psprintf(cmd->pool, "MCPAuthClockSkew: '%s' is not a number of seconds from 0 to 3600", arg);
-    conf->clock_skew = (int)v;
+    push_string(cmd->pool, &conf->token_types, arg);
     return NULL;
 }
 
@@ -292,19 +280,38 @@ static const char *parse_count(cmd_parms *cmd, const char *arg, long min, long m
     return NULL;
 }
 
+static const char *set_clock_skew(cmd_parms *cmd, void *confv, const char *arg)
+{
+    long v = 0;
+    const char *err = parse_count(cmd, arg, 0, 3600, &v);
+
+    if (err == NULL)
+        ((mcp_dir_conf_t *)confv)->clock_skew = (int)v;
+    return err;
+}
+
+/* Two whole numbers, the first no larger than the second. */
+static const char *parse_ordered_pair(cmd_parms *cmd, const char *a, const char *b, long min_a,
+                                      long min_b, long max, int *lo, int *hi)
+{
+    long x = 0, y = 0;
+    const char *err = parse_count(cmd, a, min_a, max, &x);
+
+    if (err || (err = parse_count(cmd, b, min_b, max, &y)))
+        return err;
+    if (x > y)
+        return apr_psprintf(cmd->pool, "%s: the first value is larger than the second",
+                            cmd->directive->directive);
+    *lo = (int)x;
+    *hi = (int)y;
+    return NULL;
+}
+
 static const char *set_refresh(cmd_parms *cmd, void *confv, const char *min, const char *max)
 {
     mcp_dir_conf_t *conf = confv;
-    long lo, hi;
-    const char *err = parse_count(cmd, min, 0, 86400 * 7, &lo);
 
-    if (err || (err = parse_count(cmd, max, 1, 86400 * 7, &hi)))
-        return err;
-    if (lo > hi)
-        return "MCPAuthJWKSRefresh: MIN is larger than MAX";
-    conf->refresh_min = (int)lo;
-    conf->refresh_max = (int)hi;
-    return NULL;
+    return parse_ordered_pair(cmd, min, max, 0, 1, 86400 * 7, &conf->refresh_min, &conf->refresh_max);
 }
 
 static const char *set_seconds(cmd_parms *cmd, void *confv, const char *arg)
@@ -322,16 +329,9 @@ static const char *set_fetch_timeout(cmd_parms *cmd, void *confv, const char *co
                                      const char *total)
 {
     mcp_dir_conf_t *conf = confv;
-    long c, t;
-    const char *err = parse_count(cmd, connect, 1, 300, &c);
 
-    if (err || (err = parse_count(cmd, total ? total : connect, 1, 300, &t)))
-        return err;
-    if (c > t)
-        return "MCPAuthFetchTimeout: the connect timeout is longer than the total";
-    conf->connect_timeout = (int)c;
-    conf->fetch_timeout = (int)t;
-    return NULL;
+    return parse_ordered_pair(cmd, connect, total ? total : connect, 1, 1, 300,
+                              &conf->connect_timeout, &conf->fetch_timeout);
 }
 
 static const char *set_fetch_max(cmd_parms *cmd, void *confv, const char *arg)
@@ -430,9 +430,7 @@ static const char *add_cors_origin(cmd_parms *cmd, void *confv, const char *arg)
         && (!mcp_is_http_url(arg) || rest == NULL || strchr(rest + 3, '/') || strchr(arg, '?')))
         return apr_psprintf(cmd->pool, "MCPAuthCORSOrigins: '%s' is not * or an origin like "
                             "https://app.example.com", arg);
-    if (conf->cors_origins == NULL)
-        conf->cors_origins = apr_array_make(cmd->pool, 2, sizeof(const char *));
-    APR_ARRAY_PUSH(conf->cors_origins, const char *) = arg;
+    push_string(cmd->pool, &conf->cors_origins, arg);
     return NULL;
 }
 

@@ -321,6 +321,26 @@ static int numeric_date(json_t *v, double *out)
     return 1;
 }
 
+/* An optional NumericDate claim that must not lie beyond now + leeway. */
+static int time_claim_ok(json_t *claims, const char *name, double now, int leeway,
+                         const char *bad_type, const char *too_early, const char **err)
+{
+    json_t *v = json_object_get(claims, name);
+    double when;
+
+    if (v == NULL)
+        return 1;
+    if (!numeric_date(v, &when)) {
+        *err = bad_type; /* a malformed date is never "absent" */
+        return 0;
+    }
+    if (now + leeway < when) {
+        *err = too_early;
+        return 0;
+    }
+    return 1;
+}
+
 static int audience_matches(json_t *aud, const apr_array_header_t *wanted)
 {
     size_t i;
@@ -351,7 +371,7 @@ mcp_jwt_status_t mcp_jwt_check_claims(mcp_jwt_t *jwt, const mcp_jwt_policy_t *po
                                       double now, const char **err)
 {
     json_t *c = jwt->payload, *v;
-    double exp, nbf, iat;
+    double exp;
 
     if (!jwt->verified) {
         *err = "signature not verified";
@@ -378,28 +398,12 @@ mcp_jwt_status_t mcp_jwt_check_claims(mcp_jwt_t *jwt, const mcp_jwt_policy_t *po
         *err = "token expired";
         return MCP_JWT_INVALID;
     }
-    v = json_object_get(c, "nbf");
-    if (v != NULL) {
-        if (!numeric_date(v, &nbf)) {
-            *err = "nbf is not a valid NumericDate";
-            return MCP_JWT_INVALID;
-        }
-        if (now + policy->leeway < nbf) {
-            *err = "token not yet valid";
-            return MCP_JWT_INVALID;
-        }
-    }
-    v = json_object_get(c, "iat");
-    if (v != NULL) {
-        if (!numeric_date(v, &iat)) {
-            *err = "iat is not a valid NumericDate";
-            return MCP_JWT_INVALID;
-        }
-        if (now + policy->leeway < iat) {
-            *err = "token issued in the future";
-            return MCP_JWT_INVALID;
-        }
-    }
+    /* RFC 7519 §4.1.5: not before; §4.1.6: issued at, which cannot lie ahead */
+    if (!time_claim_ok(c, "nbf", now, policy->leeway, "nbf is not a valid NumericDate",
+                       "token not yet valid", err)
+        || !time_claim_ok(c, "iat", now, policy->leeway, "iat is not a valid NumericDate",
+                          "token issued in the future", err))
+        return MCP_JWT_INVALID;
     /* RFC 9068 §2.2: sub is required; it becomes REMOTE_USER. */
     v = json_object_get(c, "sub");
     if (!json_is_string(v) || json_string_length(v) == 0) {
