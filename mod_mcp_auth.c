@@ -1274,6 +1274,24 @@ const protected_location_t *mcp_find_protected(request_rec *r, const char *suffi
     return NULL;
 }
 
+void mcp_serve_as_location(request_rec *r, const protected_location_t *pl)
+{
+    /* the quick handler runs before any <Location> applies */
+    r->per_dir_config = pl->per_dir;
+}
+
+int mcp_method_not_allowed(request_rec *r, const mcp_dir_conf_t *conf, const char *allow)
+{
+    char *methods = apr_pstrdup(r->pool, allow), *m, *state = NULL;
+
+    ap_clear_method_list(r->allowed_methods);
+    r->allowed = 0;
+    for (m = apr_strtok(methods, ", ", &state); m; m = apr_strtok(NULL, ", ", &state))
+        ap_method_list_add(r->allowed_methods, m);
+    mcp_cors_headers(r, conf, 1);
+    return HTTP_METHOD_NOT_ALLOWED;
+}
+
 static const apr_array_header_t *bearer_method_names(apr_pool_t *p, int methods)
 {
     apr_array_header_t *names = apr_array_make(p, 3, sizeof(const char *));
@@ -1305,15 +1323,14 @@ static int metadata_handler(request_rec *r, int lookup_uri)
     pl = mcp_find_protected(r, r->uri + sizeof(PRM_PREFIX) - 1);
     if (pl == NULL)
         return DECLINED;
+    mcp_serve_as_location(r, pl);
     conf = pl->conf;
 
     if (r->method_number == M_OPTIONS)
         return mcp_cors_preflight(r, conf, 1, "GET, OPTIONS");
     mcp_cors_headers(r, conf, 1);
-    if (r->method_number != M_GET) {
-        r->allowed = (AP_METHOD_BIT << M_GET) | (AP_METHOD_BIT << M_OPTIONS);
-        return HTTP_METHOD_NOT_ALLOWED;
-    }
+    if (r->method_number != M_GET)
+        return mcp_method_not_allowed(r, conf, "GET, OPTIONS");
 
     servers = apr_array_make(r->pool, 1, sizeof(const char *));
     APR_ARRAY_PUSH(servers, const char *) = mcp_authorization_server(r, conf);
@@ -1359,7 +1376,7 @@ static int is_prefix_location(const core_dir_config *outer, const core_dir_confi
 /* The configuration a request to this <Location> would see: the server's
  * defaults, then every enclosing <Location> in order, then the section. */
 static mcp_dir_conf_t *effective_conf(apr_pool_t *p, server_rec *s, apr_array_header_t *sections,
-                                      int index)
+                                      int index, ap_conf_vector_t **per_dir)
 {
     ap_conf_vector_t **sec = (ap_conf_vector_t **)sections->elts;
     core_dir_config *target = ap_get_core_module_config(sec[index]);
@@ -1372,6 +1389,7 @@ static mcp_dir_conf_t *effective_conf(apr_pool_t *p, server_rec *s, apr_array_he
         if (i == index || (!target->r && is_prefix_location(cd, target)))
             merged = ap_merge_per_dir_configs(p, merged, sec[i]);
     }
+    *per_dir = merged;
     return ap_get_module_config(merged, &mcp_auth_module);
 }
 
@@ -1403,11 +1421,12 @@ static int check_sections(apr_pool_t *p, server_rec *s, apr_array_header_t *sect
         mcp_dir_conf_t *own = ap_get_module_config(sec, &mcp_auth_module);
         core_dir_config *cd = ap_get_core_module_config(sec);
         mcp_dir_conf_t *conf;
+        ap_conf_vector_t *per_dir;
         protected_location_t *pl;
 
         if (own == NULL || own->auth_type_mcp != 1)
             continue;
-        conf = effective_conf(p, s, sections, i);
+        conf = effective_conf(p, s, sections, i, &per_dir);
         if (conf->issuer == NULL && !issuer_set_below(sections, i)) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
                          "MCPAUTH0020: AuthType MCP in <%s %s> needs MCPAuthIssuer",
@@ -1417,7 +1436,13 @@ static int check_sections(apr_pool_t *p, server_rec *s, apr_array_header_t *sect
         if (is_location && conf->issuer && cd->r == NULL && cd->d && cd->d[0] == '/') {
             pl = apr_array_push(sconf->protected);
             pl->conf = conf;
+            pl->per_dir = per_dir;
             pl->path = mcp_location_path(p, conf);
+            if ((conf->provider == MCP_PROVIDER_AUTHENTIK || conf->provider == MCP_PROVIDER_ENTRA)
+                && conf->client_id == NULL)
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                             "MCPAUTH0027: <Location %s>: MCPAuthProvider %s has no dynamic client "
+                             "registration; set MCPAuthClientID", cd->d, provider_names[conf->provider]);
         }
     }
     return 1;

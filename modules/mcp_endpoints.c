@@ -160,7 +160,7 @@ static int serve_facade(request_rec *r, const protected_location_t *pl)
     if (r->method_number == M_OPTIONS)
         return mcp_cors_preflight(r, conf, 1, "GET, OPTIONS");
     if (r->method_number != M_GET)
-        return HTTP_METHOD_NOT_ALLOWED;
+        return mcp_method_not_allowed(r, conf, "GET, OPTIONS");
     mcp_cors_headers(r, conf, 1);
     d = idp_metadata(r, conf, &err);
     if (d == NULL)
@@ -241,10 +241,11 @@ static int relay_post(request_rec *r, const mcp_dir_conf_t *conf, const char *ur
     return OK;
 }
 
-static int read_idp_request(request_rec *r, const char **body, apr_size_t *len)
+static int read_idp_request(request_rec *r, const mcp_dir_conf_t *conf, const char **body,
+                            apr_size_t *len)
 {
     if (r->method_number != M_POST)
-        return HTTP_METHOD_NOT_ALLOWED;
+        return mcp_method_not_allowed(r, conf, "POST, OPTIONS");
     if (!mcp_read_body(r, IDP_REQUEST_LIMIT, body, len))
         return HTTP_REQUEST_ENTITY_TOO_LARGE;
     return OK;
@@ -261,7 +262,7 @@ static int serve_registration(request_rec *r, const protected_location_t *pl)
     if (r->method_number == M_OPTIONS)
         return mcp_cors_preflight(r, conf, 1, "POST, OPTIONS");
     mcp_cors_headers(r, conf, 1);
-    if ((rc = read_idp_request(r, &body, &len)) != OK)
+    if ((rc = read_idp_request(r, conf, &body, &len)) != OK)
         return rc;
 
     if (conf->client_id) {
@@ -271,7 +272,10 @@ static int serve_registration(request_rec *r, const protected_location_t *pl)
         char *resp = mcp_facade_local_registration(r->pool, body, len, conf->client_id,
                                                    (long)apr_time_sec(apr_time_now()), &err);
         if (resp == NULL)
-            return send_error(r, HTTP_BAD_REQUEST, err, "redirect_uris must be an array of strings");
+            return send_error(r, HTTP_BAD_REQUEST, err,
+                              strcmp(err, "invalid_redirect_uri") == 0
+                                  ? "redirect_uris must be a non-empty array of strings"
+                                  : "the registration request is not a JSON object");
         return send_json(r, HTTP_CREATED, resp);
     }
     d = idp_metadata(r, conf, &err);
@@ -291,8 +295,10 @@ static int serve_authorize(request_rec *r, const protected_location_t *pl)
     const mcp_discovery_t *d;
     const char *err = NULL, *target;
 
+    if (r->method_number == M_OPTIONS)
+        return mcp_cors_preflight(r, pl->conf, 1, "GET, OPTIONS");
     if (r->method_number != M_GET)
-        return HTTP_METHOD_NOT_ALLOWED;
+        return mcp_method_not_allowed(r, pl->conf, "GET, OPTIONS");
     d = idp_metadata(r, pl->conf, &err);
     if (d == NULL)
         return idp_unavailable(r, err);
@@ -315,7 +321,7 @@ static int serve_token(request_rec *r, const protected_location_t *pl)
     if (r->method_number == M_OPTIONS)
         return mcp_cors_preflight(r, pl->conf, 1, "POST, OPTIONS");
     mcp_cors_headers(r, pl->conf, 1);
-    if ((rc = read_idp_request(r, &body, &len)) != OK)
+    if ((rc = read_idp_request(r, pl->conf, &body, &len)) != OK)
         return rc;
     d = idp_metadata(r, pl->conf, &err);
     if (d == NULL)
@@ -339,6 +345,14 @@ static const protected_location_t *after(request_rec *r, const char *prefix)
     return mcp_find_protected(r, r->uri + n);
 }
 
+typedef int (*serve_fn)(request_rec *r, const protected_location_t *pl);
+
+static int answer(request_rec *r, const protected_location_t *pl, serve_fn serve)
+{
+    mcp_serve_as_location(r, pl);
+    return serve(r, pl);
+}
+
 int mcp_endpoints_handler(request_rec *r)
 {
     const protected_location_t *pl;
@@ -351,22 +365,22 @@ int mcp_endpoints_handler(request_rec *r)
     /* RFC 8414 §3.1 path-inserted forms, and the root form for 2025-03-26
      * clients when the host protects one location */
     if ((pl = after(r, AS_METADATA)) != NULL)
-        return serve_facade(r, pl);
+        return answer(r, pl, serve_facade);
     if ((pl = after(r, OIDC_METADATA)) != NULL && r->uri[oidc_len] == '/')
-        return serve_facade(r, pl);
+        return answer(r, pl, serve_facade);
     /* OpenID Connect's path-appended form */
     if (len > oidc_len && strcmp(r->uri + len - oidc_len, OIDC_METADATA) == 0) {
         const char *prefix = apr_pstrmemdup(r->pool, r->uri, len - oidc_len);
 
         if (*prefix && (pl = mcp_find_protected(r, prefix)) != NULL)
-            return serve_facade(r, pl);
+            return answer(r, pl, serve_facade);
         return DECLINED;
     }
     if ((pl = after(r, REGISTER_PATH)) != NULL)
-        return serve_registration(r, pl);
+        return answer(r, pl, serve_registration);
     if ((pl = after(r, AUTHORIZE_PATH)) != NULL && pl->conf->provider == MCP_PROVIDER_ENTRA)
-        return serve_authorize(r, pl);
+        return answer(r, pl, serve_authorize);
     if ((pl = after(r, TOKEN_PATH)) != NULL && pl->conf->provider == MCP_PROVIDER_ENTRA)
-        return serve_token(r, pl);
+        return answer(r, pl, serve_token);
     return DECLINED;
 }

@@ -65,6 +65,7 @@ typedef struct mcp_dir_conf {
 typedef struct protected_location {
     const char *path;
     const mcp_dir_conf_t *conf;
+    ap_conf_vector_t *per_dir;   /* every module's merged config for the location */
 } protected_location_t;
 
 typedef struct mcp_server_conf {
@@ -85,7 +86,16 @@ const char *mcp_location_path(apr_pool_t *p, const mcp_dir_conf_t *conf);
 const char *mcp_resource_of(request_rec *r, const mcp_dir_conf_t *conf);
 const char *mcp_prm_url(request_rec *r, const mcp_dir_conf_t *conf);
 const char *mcp_published_path(apr_pool_t *p, const protected_location_t *pl);
+/* The protected location a well-known suffix names, or NULL. */
 const protected_location_t *mcp_find_protected(request_rec *r, const char *suffix);
+
+/* Gives a request the quick handler answers the location's configuration,
+ * so that URLs are built as for a request to the location itself
+ * (UseCanonicalName and friends). Only once the handler answers it. */
+void mcp_serve_as_location(request_rec *r, const protected_location_t *pl);
+
+/* 405 with the right Allow header (and CORS, for browsers to read it). */
+int mcp_method_not_allowed(request_rec *r, const mcp_dir_conf_t *conf, const char *allow);
 int mcp_deny(request_rec *r, const mcp_dir_conf_t *conf, int status, const char *error,
              const char *description);
 const char *mcp_loggable(request_rec *r, const char *s);
