@@ -212,28 +212,72 @@ test('token in the query string is not accepted', async () => {
   assert.equal(res.status, 401);
 });
 
-// CORS for browser-based MCP clients (reference notes, not the module's brief): marked todo, so a
-// failure is reported without failing the run.
-const CORS_TODO = 'CORS on the MCP endpoint is not implemented yet';
+// CORS for browser-based MCP clients: /mcp has MCPAuthCORSOrigins http://localhost:6274 (the MCP
+// Inspector's UI origin); /mcp-json has no MCPAuthCORSOrigins (CORS off on the MCP endpoint).
+const INSPECTOR_ORIGIN = 'http://localhost:6274';
+const has = (list, item) => (list ?? '').toLowerCase().split(/\s*,\s*/).includes(item.toLowerCase());
 
-test('CORS preflight on /mcp is answered without a token', { todo: CORS_TODO }, async () => {
-  const res = await fetch(MCP_URL, {
+function preflight(url, origin) {
+  return fetch(url, {
     method: 'OPTIONS',
     headers: {
-      origin: 'http://localhost:6274',
+      origin,
       'access-control-request-method': 'POST',
       'access-control-request-headers': 'authorization, content-type, mcp-protocol-version',
     },
   });
+}
+
+test('CORS preflight on /mcp is answered without a token', async () => {
+  const res = await preflight(MCP_URL, INSPECTOR_ORIGIN);
   await res.arrayBuffer();
-  assert.ok(res.status >= 200 && res.status < 300, `status ${res.status}`);
-  const allowed = (res.headers.get('access-control-allow-headers') ?? '').toLowerCase();
-  for (const h of ['authorization', 'content-type', 'mcp-protocol-version']) assert.ok(allowed.includes(h), `allows ${h}`);
+  assert.equal(res.status, 204);
+  assert.equal(res.headers.get('access-control-allow-origin'), INSPECTOR_ORIGIN);
+  assert.ok(has(res.headers.get('vary'), 'origin'), `Vary: ${res.headers.get('vary')}`);
+  const allowed = res.headers.get('access-control-allow-headers');
+  for (const h of ['authorization', 'content-type', 'mcp-protocol-version', 'mcp-session-id', 'last-event-id']) {
+    assert.ok(has(allowed, h), `allows ${h}: ${allowed}`);
+  }
+  for (const m of ['GET', 'POST', 'DELETE']) assert.ok(has(res.headers.get('access-control-allow-methods'), m), `method ${m}`);
+  assert.equal(res.headers.get('www-authenticate'), null, 'no challenge on a preflight');
 });
 
-test('a 401 to a cross-origin request exposes WWW-Authenticate', { todo: CORS_TODO }, async () => {
-  const { res } = await postInitialize(MCP_URL, undefined, { origin: 'http://localhost:6274' });
+test('a 401 to a cross-origin request exposes WWW-Authenticate', async () => {
+  const { res } = await postInitialize(MCP_URL, undefined, { origin: INSPECTOR_ORIGIN });
   assert.equal(res.status, 401);
-  assert.ok(res.headers.get('access-control-allow-origin'), 'Access-Control-Allow-Origin');
-  assert.match(res.headers.get('access-control-expose-headers') ?? '', /www-authenticate/i);
+  assert.equal(res.headers.get('access-control-allow-origin'), INSPECTOR_ORIGIN);
+  const exposed = res.headers.get('access-control-expose-headers');
+  assert.ok(has(exposed, 'www-authenticate'), `exposed: ${exposed}`);
+  assert.ok(has(exposed, 'mcp-session-id'), `exposed: ${exposed}`);
+  assertChallenge(res);
+});
+
+test('CORS: a valid cross-origin call gets the origin and Mcp-Session-Id exposed', async () => {
+  const { res, body } = await postInitialize(MCP_URL, await mintToken(), { origin: INSPECTOR_ORIGIN });
+  assert.equal(res.status, 200, body);
+  assert.equal(res.headers.get('access-control-allow-origin'), INSPECTOR_ORIGIN);
+  assert.ok(has(res.headers.get('access-control-expose-headers'), 'mcp-session-id'));
+});
+
+test('CORS: an origin that is not listed gets no Access-Control-Allow-Origin', async () => {
+  for (const origin of ['http://evil.example', 'http://localhost:6275', 'http://127.0.0.1:6274']) {
+    const res = await preflight(MCP_URL, origin);
+    await res.arrayBuffer();
+    assert.equal(res.headers.get('access-control-allow-origin'), null, `preflight from ${origin}`);
+    const { res: r401 } = await postInitialize(MCP_URL, undefined, { origin });
+    assert.equal(r401.status, 401);
+    assert.equal(r401.headers.get('access-control-allow-origin'), null, `401 to ${origin}`);
+  }
+});
+
+test('CORS: off on a location without MCPAuthCORSOrigins, discovery still open to any origin', async () => {
+  const res = await preflight(MCP_JSON_URL, INSPECTOR_ORIGIN);
+  await res.arrayBuffer();
+  assert.equal(res.status, 204, 'the preflight is not authenticated');
+  assert.equal(res.headers.get('access-control-allow-origin'), null);
+  const { res: r401 } = await postInitialize(MCP_JSON_URL, undefined, { origin: INSPECTOR_ORIGIN });
+  assert.equal(r401.headers.get('access-control-allow-origin'), null);
+  const prm = await fetch(PRM_JSON_URL, { headers: { origin: INSPECTOR_ORIGIN } });
+  await prm.arrayBuffer();
+  assert.equal(prm.headers.get('access-control-allow-origin'), '*');
 });

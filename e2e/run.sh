@@ -9,7 +9,7 @@
 #   APACHE_MODULES  httpd's module folder (default: /usr/lib/apache2/modules)
 #   HTTPD_LOGLEVEL  LogLevel of the test httpd (default: "warn mcp_auth:debug")
 #   E2E_KEEP=1      keep the state folder (logs, generated httpd.conf) even when the tests pass
-#   E2E_TIMEOUT     seconds allowed to the test run (default 120)
+#   E2E_TIMEOUT     seconds allowed to the test run (default 170)
 #   Arguments are passed to `node --test` (e.g. --test-reporter=spec); default: all *.test.mjs.
 set -euo pipefail
 
@@ -28,17 +28,25 @@ command -v node >/dev/null || { echo "run.sh: node is not installed" >&2; exit 2
 [ -f "$MCP_AUTH_SO" ] || { echo "run.sh: $MCP_AUTH_SO not found: build the module first (autoreconf -fi && ./configure && make)" >&2; exit 2; }
 MCP_AUTH_SO=$(cd "$(dirname "$MCP_AUTH_SO")" && pwd)/$(basename "$MCP_AUTH_SO")
 
-if [ ! -d "$E2E_DIR/node_modules/oidc-provider" ] || [ ! -d "$E2E_DIR/node_modules/@modelcontextprotocol/sdk" ]; then
-  (cd "$E2E_DIR" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+for pkg in oidc-provider @modelcontextprotocol/sdk @modelcontextprotocol/inspector playwright-core; do
+  if [ ! -d "$E2E_DIR/node_modules/$pkg" ]; then
+    (cd "$E2E_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+    break
+  fi
+done
 
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/mcp-auth-e2e.XXXXXX")
 export STATE
-read -r GW_PORT GW2_PORT IDP_PORT MCP_PORT < <(stack_free_ports 4)
+read -r GW_PORT GW2_PORT GW3_PORT IDP_PORT MCP_PORT BROWSER_PORT < <(stack_free_ports 6)
 GW_URL="http://127.0.0.1:$GW_PORT"
 GW2_URL="http://127.0.0.1:$GW2_PORT" # second virtual host: one protected location, all defaults
+GW3_URL="http://127.0.0.1:$GW3_PORT" # third virtual host: one location, MCPAuthProvider keycloak
+BROWSER_ORIGIN="http://127.0.0.1:$BROWSER_PORT" # the browser test's page (another origin)
+# The 2025-03-26-style client sends no resource parameter: the IdP's default audience is its MCP URL.
+IDP_DEFAULT_RESOURCE="$GW3_URL/mcp"
 HTTPD_DEFINES=-DMCP_E2E_SINGLE
-export GW_PORT GW2_PORT IDP_PORT MCP_PORT GW_URL GW2_URL HTTPD_DEFINES MCP_AUTH_SO APACHE_MODULES APACHE_BIN
+export GW_PORT GW2_PORT GW3_PORT IDP_PORT MCP_PORT BROWSER_PORT GW_URL GW2_URL GW3_URL BROWSER_ORIGIN \
+  IDP_DEFAULT_RESOURCE HTTPD_DEFINES MCP_AUTH_SO APACHE_MODULES APACHE_BIN
 export IDP_QUIET=${IDP_QUIET:-0} MCP_QUIET=${MCP_QUIET:-0}
 
 status=1
@@ -61,15 +69,24 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 stack_start_all
-echo "# gateway $GW_URL/mcp (SSE) and $GW_URL/mcp-json (JSON), $GW2_URL/mcp (defaults) -> MCP server :$MCP_PORT; issuer $IDP_ISSUER"
+echo "# gateway $GW_URL/mcp (SSE) and $GW_URL/mcp-json (JSON), $GW2_URL/mcp (defaults), $GW3_URL/mcp (keycloak) -> MCP server :$MCP_PORT; issuer $IDP_ISSUER"
 
 export IDP_KEY_FILE=$STATE/idp-key.json
 cd "$E2E_DIR"
 if [ "$#" -eq 0 ]; then
-  set -- gateway.test.mjs flow.test.mjs
+  set -- *.test.mjs
 fi
 set +e
-timeout "${E2E_TIMEOUT:-120}" node --test --test-concurrency=1 "$@"
-status=$?
+timeout "${E2E_TIMEOUT:-170}" node --test --test-concurrency=1 "$@" 2>&1 | tee "$STATE/tap.log"
+status=${PIPESTATUS[0]}
 set -e
+# Any failing test fails the run, whatever node's exit status says (a todo that fails is counted
+# by node as a pass).
+if [ "$status" -eq 0 ]; then
+  if ! grep -qE '^# pass [1-9]' "$STATE/tap.log" || ! grep -qE '^# fail 0$' "$STATE/tap.log" \
+    || ! grep -qE '^# cancelled 0$' "$STATE/tap.log" || grep -qE '^not ok ' "$STATE/tap.log"; then
+    echo "# run.sh: a test failed, was cancelled or reported not ok" >&2
+    status=1
+  fi
+fi
 exit "$status"

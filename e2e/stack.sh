@@ -100,7 +100,7 @@ stack_wait_http() {
 }
 
 # stack_gen_conf: writes $STATE/httpd.conf from $E2E_DIR/httpd.conf.in. Uses GW_BIND, GW_HOST,
-# GW_PORT, GW2_PORT, GW_URL, IDP_ISSUER, MCP_PORT, MCP_AUTH_SO, APACHE_MODULES, HTTPD_LOGLEVEL.
+# GW_PORT, GW2_PORT, GW3_PORT, BROWSER_ORIGIN, GW_URL, IDP_ISSUER, MCP_PORT, MCP_AUTH_SO, APACHE_MODULES, HTTPD_LOGLEVEL.
 stack_gen_conf() {
   local root=$STATE/httpd user_group
   mkdir -p "$root/run" "$root/logs" "$root/htdocs"
@@ -118,6 +118,8 @@ stack_gen_conf() {
       -e "s|@GW_HOST@|${GW_HOST:-127.0.0.1}|g" \
       -e "s|@GW_PORT@|$GW_PORT|g" \
       -e "s|@GW2_PORT@|${GW2_PORT:-0}|g" \
+      -e "s|@GW3_PORT@|${GW3_PORT:-0}|g" \
+      -e "s|@BROWSER_ORIGIN@|${BROWSER_ORIGIN:-http://127.0.0.1:0}|g" \
       -e "s|@GW_URL@|$GW_URL|g" \
       -e "s|@IDP_ISSUER@|$IDP_ISSUER|g" \
       -e "s|@MCP_PORT@|$MCP_PORT|g" \

@@ -23,6 +23,43 @@ export const GW2 = need('GW2_URL').replace(/\/$/, '');
 export const GW2_MCP_URL = `${GW2}/mcp`;
 export const GW2_PRM_URL = `${GW2}/.well-known/oauth-protected-resource/mcp`;
 export const GW2_PRM_ROOT_URL = `${GW2}/.well-known/oauth-protected-resource`;
+// Third virtual host: a single protected location /mcp with MCPAuthProvider keycloak (the gateway
+// is the authorization server the clients see: metadata facade and registration proxy), CORS for
+// BROWSER_ORIGIN, X-Remote-User from preferred_username.
+export const GW3 = need('GW3_URL').replace(/\/$/, '');
+export const GW3_MCP_URL = `${GW3}/mcp`;
+export const GW3_PRM_URL = `${GW3}/.well-known/oauth-protected-resource/mcp`;
+export const GW3_AS_URL = `${GW3}/.well-known/oauth-authorization-server/mcp`;
+export const GW3_AS_ROOT_URL = `${GW3}/.well-known/oauth-authorization-server`;
+export const GW3_REGISTER_URL = `${GW3}/.well-known/mcp-auth/register/mcp`;
+// Origin of the browser test's page (a static server the test starts on this port).
+export const BROWSER_ORIGIN = need('BROWSER_ORIGIN').replace(/\/$/, '');
+// httpd's access log ("%h \"%r\" %>s ..."), to show requests a client made that the test cannot
+// observe from inside (the Inspector's, a browser's CORS preflights).
+export const ACCESS_LOG = `${need('STATE')}/httpd/logs/access_log`;
+
+/** Current size of the access log (an offset for accessLogSince). */
+export function accessLogSize() {
+  try { return fs.statSync(ACCESS_LOG).size; } catch { return 0; }
+}
+
+/** Access-log entries written after `offset`: [{ method, path, status, line }]. */
+export async function accessLogSince(offset, { settleMs = 150 } = {}) {
+  await new Promise((r) => { setTimeout(r, settleMs); });
+  let text = '';
+  try {
+    const fd = fs.openSync(ACCESS_LOG, 'r');
+    const size = fs.fstatSync(fd).size;
+    const buf = Buffer.alloc(Math.max(0, size - offset));
+    fs.readSync(fd, buf, 0, buf.length, offset);
+    fs.closeSync(fd);
+    text = buf.toString('utf8');
+  } catch { /* no log */ }
+  return text.split('\n').filter(Boolean).map((line) => {
+    const m = /^\S+ "(\S+) (\S+) [^"]*" (\d{3})/.exec(line);
+    return m ? { method: m[1], path: m[2], status: Number(m[3]), line } : { line };
+  });
+}
 
 export const INITIALIZE = {
   jsonrpc: '2.0',

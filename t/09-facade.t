@@ -1,0 +1,429 @@
+# Authorization-server metadata facade (every URL form), MCPAuthProvider
+# quirks, the registration proxy and the local registration endpoint, Entra's
+# shims and issuer forms, MCPAuthResourceMetadata, and which host names build
+# the external URLs (ServerName, UseCanonicalName, MCPAuthTrustForwarded).
+# Config: t/conf/issue5.conf.in; fixture IdP: t/cgi-bin/idp5.
+use strict;
+use warnings FATAL => 'all';
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Apache::Test;
+use Apache::TestUtil;
+use HTTP::Request ();
+use JSON::PP ();
+use LWP::UserAgent ();
+use URI ();
+use URI::Escape ();
+use MCPTest;
+use MintToken;
+
+plan tests => 241;
+
+my $J   = JSON::PP->new->canonical;
+my $AS  = '/.well-known/oauth-authorization-server';
+my $OC  = '/.well-known/openid-configuration';
+my $PRM = '/.well-known/oauth-protected-resource';
+my $EP  = '/.well-known/mcp-auth';
+my $TID = '11111111-2222-3333-4444-555555555555';
+
+sub gw     { url('gw5', $_[0]) }
+sub iss5   { url('idp5', "/realms/$_[0]") }
+sub doc_of { my $r = shift; my $d = eval { JSON::PP->new->decode($r->decoded_content) }; ref $d eq 'HASH' ? $d : {} }
+sub enc    { $J->encode($_[0]) }
+
+# rq(METHOD, VHOST, PATH, BODY, HEADER => VALUE ...)
+sub rq {
+    my ($method, $vhost, $path, $body, @headers) = @_;
+    my $ua = LWP::UserAgent->new(max_redirect => 0, timeout => 30, keep_alive => 0);
+    my $r = HTTP::Request->new($method => url($vhost, $path));
+    while (my ($k, $v) = splice @headers, 0, 2) {
+        $r->push_header($k => $v);
+    }
+    if (defined $body) {
+        $r->content($body);
+        $r->header('Content-Length' => length $body);
+    }
+    return $ua->request($r);
+}
+
+sub idp_hits { my @l = read_lines('idp5-hits.log'); return @l }
+sub hits_since { my $n = shift; my @l = idp_hits(); return @l[ $n .. $#l ] }
+
+# --- generic: the IdP's document, mirrored unchanged, at every URL form ---------------
+my $idp_gen = doc_of(rq(GET => 'idp5', '/realms/gen/.well-known/openid-configuration'));
+ok t_cmp($idp_gen->{issuer}, iss5('gen'), 'control: the fixture IdP serves its document');
+{
+    my $n = scalar(my @h = idp_hits());
+    for my $path ("$AS/gen", "$OC/gen", "/gen$OC") {
+        my $res = rq(GET => 'gw5', $path);
+        ok t_cmp($res->code, 200, "generic: GET $path 200 without a token");
+        ok t_cmp($res->header('Content-Type') // '', qr{^application/json}, "$path: JSON");
+        ok t_cmp(enc(doc_of($res)), enc($idp_gen), "$path: the IdP's document, unchanged");
+        ok t_cmp($res->header('Access-Control-Allow-Origin') // '', '*', "$path: any origin by default");
+        yes !defined(scalar challenges($res)), "$path: no challenge";
+    }
+    my @new = grep { m{^GET /realms/gen/\.well-known/openid-configuration$} } hits_since($n);
+    ok t_cmp(scalar(@new) <= 1 ? 1 : 0, 1, 'the IdP document is fetched at most once for 3 requests (cached)');
+    my $res = rq(GET => 'gw5', "$PRM/gen");
+    ok t_cmp(enc(doc_of($res)->{authorization_servers}), enc([ iss5('gen') ]),
+             'generic PRM: authorization_servers = [issuer]');
+    $res = rq(GET => 'gw5', '/gen', undef);
+    ok t_cmp($res->code, 401, 'control: /gen itself still needs a token');
+    $res = rq(POST => 'gw5', "$AS/gen", '{}', 'Content-Type' => 'application/json');
+    ok t_cmp($res->code, 405, 'POST to the metadata: 405');
+}
+
+# Unknown suffixes and the root form on a vhost with several locations.
+{
+    ok t_cmp(rq(GET => 'gw5', $AS)->code, 404, 'root AS metadata with several protected locations: 404');
+    ok t_cmp(rq(GET => 'gw5', "$AS/nope")->code, 404, 'unknown location: 404');
+    ok t_cmp(rq(GET => 'gw5', "$OC/nope")->code, 404, 'unknown location (OIDC form): 404');
+    ok t_cmp(rq(GET => 'gw5', "/nope$OC")->code, 404, 'unknown location (appended form): 404');
+    ok t_cmp(rq(GET => 'gw5', "$AS/ge")->code, 404, 'prefix of a location: 404');
+}
+
+# --- keycloak: registration through the gateway; the gateway is the issuer ------------
+sub check_rewritten {
+    my ($loc, $what) = @_;
+    my $res = rq(GET => 'gw5', "$PRM/$loc");
+    my $prm = doc_of($res);
+    ok t_cmp(enc($prm->{authorization_servers}), enc([ gw("/$loc") ]),
+             "$what PRM: authorization_servers = [the resource URL]");
+    ok t_cmp($prm->{resource}, gw("/$loc"), "$what PRM: resource");
+    my $d = doc_of(rq(GET => 'gw5', "$AS/$loc"));
+    ok t_cmp($d->{issuer}, $prm->{authorization_servers}[0], "$what facade: issuer = PRM authorization_servers[0]");
+    yes !exists $d->{authorization_response_iss_parameter_supported},
+        "$what facade: authorization_response_iss_parameter_supported removed";
+    ok t_cmp($d->{jwks_uri}, url('idp5', '/jwks'), "$what facade: other fields kept (jwks_uri)");
+    ok t_cmp($d->{idp5_marker}, "realm $loc", "$what facade: the IdP's own fields kept");
+    return $d;
+}
+{
+    my $d = check_rewritten('kc', 'keycloak');
+    ok t_cmp($d->{registration_endpoint}, gw("$EP/register/kc"), 'keycloak: registration_endpoint through the gateway');
+    ok t_cmp($d->{authorization_endpoint}, iss5('kc') . '/auth', 'keycloak: authorization_endpoint unchanged');
+    ok t_cmp($d->{token_endpoint}, iss5('kc') . '/token', 'keycloak: token_endpoint unchanged');
+    for my $path ("$OC/kc", "/kc$OC") {
+        ok t_cmp(enc(doc_of(rq(GET => 'gw5', $path))), enc($d), "keycloak: $path is the same document");
+    }
+
+    my $n = scalar(my @h = idp_hits());
+    my $body = '{"client_name":"e2e","redirect_uris":["http://127.0.0.1:33418/cb"]}';
+    my $res = rq(POST => 'gw5', "$EP/register/kc", $body,
+                 'Content-Type' => 'application/json', Authorization => 'Bearer initial-access-token',
+                 Origin => 'https://app.example');
+    ok t_cmp($res->code, 201, 'registration proxied: the IdP\'s 201');
+    ok t_cmp($res->header('Content-Type') // '', qr{^application/json}, 'JSON answer');
+    my $r = doc_of($res);
+    ok t_cmp($r->{client_id}, 'idp5-kc-client', 'the IdP\'s client_id comes back');
+    ok t_cmp($r->{received}{body}, $body, 'the body reached the IdP unchanged');
+    ok t_cmp($r->{received}{content_type}, 'application/json', 'Content-Type forwarded');
+    ok t_cmp($r->{received}{authorization}, 'Bearer initial-access-token', 'initial access token forwarded');
+    ok t_cmp($res->header('Access-Control-Allow-Origin') // '', '*', 'registration answer: CORS');
+    ok t_cmp($res->header('Access-Control-Expose-Headers') // '', qr/WWW-Authenticate/i, 'registration answer: exposed headers');
+    ok t_cmp(scalar(grep { $_ eq 'POST /realms/kc/register' } hits_since($n)), 1, 'one POST at the IdP registration endpoint');
+
+    $res = rq(POST => 'gw5', "$EP/register/kc", '{"client_name":"fail","redirect_uris":["http://x/cb"]}',
+              'Content-Type' => 'application/json');
+    ok t_cmp($res->code, 400, 'IdP refusal: its status passes through');
+    ok t_cmp(doc_of($res)->{error}, 'invalid_client_metadata', 'and its JSON');
+    ok t_cmp(doc_of($res)->{error_description}, 'rejected by idp5', 'unchanged');
+
+    $n = scalar(@h = idp_hits());
+    $res = rq(POST => 'gw5', "$EP/register/kc", '{"x":"' . ('a' x (70 * 1024)) . '"}',
+              'Content-Type' => 'application/json');
+    ok t_cmp($res->code, 413, 'registration body over 64 KiB: 413');
+    ok t_cmp(scalar(grep { /register/ } hits_since($n)), 0, 'not passed on');
+    $res = rq(POST => 'gw5', "$EP/register/kc", '{"redirect_uris":["http://x/cb"],"p":"' . ('a' x (60 * 1024)) . '"}',
+              'Content-Type' => 'application/json');
+    ok t_cmp($res->code, 201, 'registration body of 60 KiB: passed on');
+    ok t_cmp(rq(GET => 'gw5', "$EP/register/kc")->code, 405, 'GET on the registration endpoint: 405');
+    ok t_cmp(rq(POST => 'gw5', "$EP/register/nope", '{}', 'Content-Type' => 'application/json')->code, 404,
+             'registration for an unknown location: 404');
+    ok t_cmp(rq(GET => 'gw5', "$EP/authorize/kc?client_id=x")->code, 404, 'no authorize shim outside entra: 404');
+    ok t_cmp(rq(POST => 'gw5', "$EP/token/kc", 'grant_type=x', 'Content-Type' => 'application/x-www-form-urlencoded')->code,
+             404, 'no token shim outside entra: 404');
+}
+
+# --- auth0 / okta: audience=<resource> on the authorization endpoint --------------------
+{
+    my $d = check_rewritten('a0', 'auth0');
+    my $u = URI->new($d->{authorization_endpoint} // '');
+    ok t_cmp($u->scheme . '://' . $u->host_port . $u->path, iss5('a0') . '/auth', 'auth0: the IdP authorization endpoint');
+    my %q = $u->query_form;
+    ok t_cmp($q{audience}, gw('/a0'), 'auth0: audience = the resource');
+    # percent-encoding hex digits are case-insensitive (RFC 3986 §2.1)
+    ok t_cmp(lc($u->query // ''), lc('audience=' . URI::Escape::uri_escape(gw('/a0'), '^A-Za-z0-9\-._~')),
+             'auth0: ?audience=, URL-encoded');
+    ok t_cmp($d->{registration_endpoint}, iss5('a0') . '/register', 'auth0: registration_endpoint unchanged');
+
+    $d = check_rewritten('okta', 'okta');
+    $u = URI->new($d->{authorization_endpoint} // '');
+    %q = $u->query_form;
+    ok t_cmp($q{prompt}, 'login', 'okta: the endpoint\'s own query kept');
+    ok t_cmp($q{audience}, gw('/okta'), 'okta: audience joined with &');
+    ok t_cmp($u->query, qr/^prompt=login&audience=[^&]+$/, 'okta: prompt=login&audience=...');
+    ok t_cmp($d->{registration_endpoint}, gw("$EP/register/okta"), 'okta: registration through the gateway');
+    my $res = rq(POST => 'gw5', "$EP/register/okta", '{"redirect_uris":["http://127.0.0.1/cb"]}',
+                 'Content-Type' => 'application/json');
+    ok t_cmp($res->code, 201, 'okta: registration proxied');
+    ok t_cmp(doc_of($res)->{client_id}, 'idp5-okta-client', 'okta: the IdP\'s answer');
+}
+
+# --- entra: authorize/token shims without resource, S256, local registration ----------
+{
+    my $d = check_rewritten('entra', 'entra');
+    ok t_cmp($d->{authorization_endpoint}, gw("$EP/authorize/entra"), 'entra: authorization_endpoint = gateway shim');
+    ok t_cmp($d->{token_endpoint}, gw("$EP/token/entra"), 'entra: token_endpoint = gateway shim');
+    ok t_cmp(enc($d->{code_challenge_methods_supported}), '["plain","S256"]', 'entra: S256 added to the methods');
+    ok t_cmp($d->{registration_endpoint}, gw("$EP/register/entra"), 'entra + client id: local registration');
+
+    my $q = 'response_type=code&client_id=entra-app-id&resource=' . URI::Escape::uri_escape(gw('/entra'))
+          . '&redirect_uri=http%3A%2F%2F127.0.0.1%3A33418%2Fcb&state=xyz&code_challenge=abc&code_challenge_method=S256'
+          . '&scope=api%3A%2F%2Fx%2Fmcp.tools&resource=second';
+    my $res = rq(GET => 'gw5', "$EP/authorize/entra?$q");
+    ok t_cmp($res->code, 302, 'entra authorize shim: 302');
+    my $loc = $res->header('Location') // '';
+    ok t_cmp($loc, iss5('entra') . '/auth?response_type=code&client_id=entra-app-id'
+             . '&redirect_uri=http%3A%2F%2F127.0.0.1%3A33418%2Fcb&state=xyz&code_challenge=abc'
+             . '&code_challenge_method=S256&scope=api%3A%2F%2Fx%2Fmcp.tools',
+             'to the IdP, every parameter but resource, in order and as sent');
+    yes $loc !~ /resource/, 'no resource parameter left';
+
+    my $n = scalar(my @h = idp_hits());
+    my $form = 'grant_type=authorization_code&code=c0de&resource=' . URI::Escape::uri_escape(gw('/entra'))
+             . '&redirect_uri=http%3A%2F%2F127.0.0.1%3A33418%2Fcb&code_verifier=v&client_id=entra-app-id';
+    $res = rq(POST => 'gw5', "$EP/token/entra", $form,
+              'Content-Type' => 'application/x-www-form-urlencoded', Authorization => 'Basic ZW50cmE6c2VjcmV0',
+              Origin => 'https://app.example');
+    ok t_cmp($res->code, 200, 'entra token shim: the IdP\'s 200');
+    my $t = doc_of($res);
+    ok t_cmp($t->{access_token}, 'idp5-entra-token', 'the IdP\'s token comes back');
+    ok t_cmp($t->{received}{body}, 'grant_type=authorization_code&code=c0de'
+             . '&redirect_uri=http%3A%2F%2F127.0.0.1%3A33418%2Fcb&code_verifier=v&client_id=entra-app-id',
+             'the form reached the IdP without resource');
+    ok t_cmp($t->{received}{content_type}, 'application/x-www-form-urlencoded', 'Content-Type forwarded');
+    ok t_cmp($t->{received}{authorization}, 'Basic ZW50cmE6c2VjcmV0', 'client authentication forwarded');
+    ok t_cmp($res->header('Access-Control-Allow-Origin') // '', '*', 'token answer: CORS');
+    ok t_cmp(scalar(grep { $_ eq 'POST /realms/entra/token' } hits_since($n)), 1, 'one POST at the IdP token endpoint');
+    $res = rq(POST => 'gw5', "$EP/token/entra", 'grant_type=authorization_code&code=bad',
+              'Content-Type' => 'application/x-www-form-urlencoded');
+    ok t_cmp($res->code, 400, 'IdP token error: status passed back');
+    ok t_cmp(doc_of($res)->{error}, 'invalid_grant', 'and its JSON');
+    ok t_cmp(rq(GET => 'gw5', "$EP/token/entra")->code, 405, 'GET on the token shim: 405');
+    ok t_cmp(rq(POST => 'gw5', "$EP/authorize/entra", 'a=b', 'Content-Type' => 'application/x-www-form-urlencoded')->code,
+             405, 'POST on the authorize shim: 405');
+}
+
+# --- local registration (authentik; any provider with MCPAuthClientID) -----------------
+for my $c ([ 'ak', 'ak-client', 'authentik' ], [ 'cid', 'static-client', 'generic + MCPAuthClientID' ],
+           [ 'entra', 'entra-app-id', 'entra + MCPAuthClientID' ]) {
+    my ($loc, $id, $what) = @$c;
+    if ($loc ne 'entra') {
+        my $d = check_rewritten($loc, $what);
+        ok t_cmp($d->{registration_endpoint}, gw("$EP/register/$loc"), "$what: registration_endpoint local");
+    }
+    my $n = scalar(my @h = idp_hits());
+    my $res = rq(POST => 'gw5', "$EP/register/$loc",
+                 '{"client_name":"My Client","client_id":"chosen-by-caller","redirect_uris":["http://127.0.0.1:33418/cb","https://app.example/cb"]}',
+                 'Content-Type' => 'application/json', Origin => 'https://app.example');
+    ok t_cmp($res->code, 201, "$what: registration 201");
+    my $r = doc_of($res);
+    ok t_cmp($r->{client_id}, $id, "$what: the configured client_id (not the caller's)");
+    ok t_cmp(enc($r->{redirect_uris}), '["http://127.0.0.1:33418/cb","https://app.example/cb"]', "$what: the caller's redirect_uris");
+    ok t_cmp($r->{client_name}, 'My Client', "$what: client_name echoed");
+    ok t_cmp($r->{token_endpoint_auth_method}, 'none', "$what: public client");
+    ok t_cmp($r->{client_id_issued_at} // '', qr/^\d+$/, "$what: client_id_issued_at");
+    ok t_cmp($res->header('Access-Control-Allow-Origin') // '', '*', "$what: CORS");
+    ok t_cmp(scalar(grep { /register/ } hits_since($n)), 0, "$what: the IdP is not asked");
+}
+{
+    for my $bad ([ '{}', 'no redirect_uris' ], [ '{"redirect_uris":"http://x/cb"}', 'redirect_uris a string' ],
+                 [ '{"redirect_uris":[]}', 'empty redirect_uris' ], [ '{"redirect_uris":[1]}', 'a number in redirect_uris' ]) {
+        my $res = rq(POST => 'gw5', "$EP/register/ak", $bad->[0], 'Content-Type' => 'application/json');
+        ok t_cmp($res->code, 400, "local registration, $bad->[1]: 400");
+        ok t_cmp(doc_of($res)->{error}, 'invalid_redirect_uri', "$bad->[1]: invalid_redirect_uri");
+    }
+    my $res = rq(POST => 'gw5', "$EP/register/ak", 'not json', 'Content-Type' => 'application/json');
+    ok t_cmp($res->code, 400, 'local registration, not JSON: 400');
+    ok t_cmp(doc_of($res)->{error}, 'invalid_client_metadata', 'not JSON: invalid_client_metadata');
+    $res = rq(POST => 'gw5', "$EP/register/ak", '{"redirect_uris":["http://x/cb"],"p":"' . ('a' x (70 * 1024)) . '"}',
+              'Content-Type' => 'application/json');
+    ok t_cmp($res->code, 413, 'local registration over 64 KiB: 413');
+}
+
+# --- the root form on a vhost with one protected location ------------------------------
+{
+    my $res = rq(GET => 'gw5one', $AS);
+    ok t_cmp($res->code, 200, 'root /.well-known/oauth-authorization-server with one location: 200');
+    my $d = doc_of($res);
+    ok t_cmp($d->{issuer}, url('gw5one', '/solo'), 'root form: the facade of that location');
+    ok t_cmp($d->{registration_endpoint}, url('gw5one', "$EP/register/solo"), 'root form: its registration endpoint');
+    for my $path ("$AS/solo", "$OC/solo", "/solo$OC") {
+        ok t_cmp(enc(doc_of(rq(GET => 'gw5one', $path))), enc($d), "one location: $path is the same document");
+    }
+    ok t_cmp(rq(GET => 'gw5one', $OC)->code, 404, 'root openid-configuration is not a facade form: 404');
+}
+
+# --- IdP unreachable or unusable, nothing cached: 503 JSON, never an empty 500 ---------
+for my $c ([ 'unreach', 'IdP unreachable' ], [ 'wrongiss', 'IdP document with another issuer' ],
+           [ 'garbage', 'IdP document not JSON' ]) {
+    my ($loc, $what) = @$c;
+    for my $path ("$AS/$loc", "/$loc$OC") {
+        my $res = rq(GET => 'gw5', $path);
+        ok t_cmp($res->code, 503, "$what: $path 503");
+        ok t_cmp($res->header('Retry-After') // '', qr/^\d+$/, "$what: Retry-After");
+        ok t_cmp($res->header('Content-Type') // '', qr{^application/json}, "$what: JSON");
+        ok t_cmp(doc_of($res)->{error}, 'temporarily_unavailable', "$what: error temporarily_unavailable");
+    }
+}
+{
+    my $log = error_log_size();
+    my $res = rq(POST => 'gw5', "$EP/register/unreach", '{"redirect_uris":["http://x/cb"]}',
+                 'Content-Type' => 'application/json');
+    ok t_cmp($res->code, 503, 'registration proxy with the IdP unreachable: 503');
+    ok t_cmp(doc_of($res)->{error}, 'temporarily_unavailable', 'temporarily_unavailable');
+    ok t_cmp(error_log_since($log, qr/MCPAUTH0030/), qr/MCPAUTH0030/, 'logged as MCPAUTH0030');
+}
+
+# --- served stale while the IdP fails --------------------------------------------------
+{
+    unlink state_file('idp5-down-flaky');
+    my $res = rq(GET => 'gw5', "$AS/flaky");
+    ok t_cmp($res->code, 200, 'flaky IdP up: 200');
+    my $good = enc(doc_of($res));
+    write_state('idp5-down-flaky', "1\n");
+    sleep 2;    # past its 1 s lifetime (MCPAuthJWKSRefresh 1 1)
+    my $n = scalar(my @h = idp_hits());
+    $res = rq(GET => 'gw5', "$AS/flaky");
+    ok t_cmp($res->code, 200, 'IdP now failing, document expired: still 200 (stale copy)');
+    ok t_cmp(enc(doc_of($res)), $good, 'the last good document');
+    ok t_cmp(scalar(grep { m{^GET /realms/flaky/} } hits_since($n)) >= 1 ? 1 : 0, 1, 'a refetch was tried');
+    unlink state_file('idp5-down-flaky');
+}
+
+# --- MCPAuthResourceMetadata ---------------------------------------------------------
+{
+    my $d = doc_of(rq(GET => 'gw5', "$PRM/rm"));
+    ok t_cmp($d->{resource}, gw('/rm'), 'resource still derived');
+    ok t_cmp($d->{resource_name}, 'Issue 5 MCP', 'field added (string)');
+    ok t_cmp($d->{resource_documentation}, 'https://docs.example.test/mcp', 'second field added');
+    ok t_cmp(enc($d->{bearer_methods_supported}), '["header","dpop"]', 'generated field overridden');
+    ok t_cmp(enc($d->{authorization_servers}), '["https://as.example.test"]', 'authorization_servers overridden');
+    ok t_cmp(enc($d->{mcp_extra}), '{"list":[true,null],"n":1}', 'object value kept as JSON');
+    ok t_cmp(enc($d->{scopes_supported}), '["mcp:tools"]', 'other generated fields kept');
+}
+
+# --- the external URL: ServerName, UseCanonicalName, X-Forwarded-* -------------------
+my %FWD = ('X-Forwarded-Proto' => 'https', 'X-Forwarded-Host' => 'gw.example.test');
+{
+    my $port = port('gw5');
+    my $d = doc_of(rq(GET => 'gw5', "$PRM/gen", undef, Host => "unknown.example:$port"));
+    ok t_cmp($d->{resource}, gw('/gen'), 'unknown Host: resource from ServerName');
+    $d = doc_of(rq(GET => 'gw5', "$PRM/gen", undef, Host => "127.0.0.1:$port"));
+    ok t_cmp($d->{resource}, "http://127.0.0.1:$port/gen", 'Host = the local address: used as is');
+    $d = doc_of(rq(GET => 'gw5', "$PRM/canon", undef, Host => "127.0.0.1:$port"));
+    ok t_cmp($d->{resource}, gw('/canon'), 'UseCanonicalName On: ServerName whatever the Host');
+    my $c = challenge(rq(GET => 'gw5', '/canon', undef, Host => "127.0.0.1:$port")) || {};
+    ok t_cmp($c->{resource_metadata}, gw("$PRM/canon"), 'UseCanonicalName On: challenge URL from ServerName');
+    my ($tok) = mint_many({ key => 'rsa1', header => { alg => 'RS256', kid => 'rsa1' },
+                            payload => MintToken::claims(-iss => iss5('gen'), -aud => gw('/canon'), sub => 'cal') });
+    ok t_cmp(rq(GET => 'gw5', '/canon', undef, Host => "127.0.0.1:$port", Authorization => "Bearer $tok")->code,
+             200, 'UseCanonicalName On: the ServerName URL is the audience accepted');
+    # the same at virtual-host level (gw5one)
+    my $p1 = port('gw5one');
+    $d = doc_of(rq(GET => 'gw5one', "$PRM/solo", undef, Host => "127.0.0.1:$p1"));
+    ok t_cmp($d->{resource}, url('gw5one', '/solo'), 'vhost UseCanonicalName On: PRM resource from ServerName');
+    $d = doc_of(rq(GET => 'gw5one', $AS, undef, Host => "127.0.0.1:$p1"));
+    ok t_cmp($d->{issuer}, url('gw5one', '/solo'), 'vhost UseCanonicalName On: facade issuer from ServerName');
+    $c = challenge(rq(GET => 'gw5one', '/solo', undef, Host => "127.0.0.1:$p1")) || {};
+    ok t_cmp($c->{resource_metadata}, url('gw5one', "$PRM/solo"), 'vhost UseCanonicalName On: challenge URL');
+}
+{
+    # not trusted (the default): forged headers change nothing
+    my $d = doc_of(rq(GET => 'gw5', "$PRM/kc", undef, %FWD));
+    ok t_cmp($d->{resource}, gw('/kc'), 'forwarded headers not trusted: resource unchanged');
+    ok t_cmp(enc($d->{authorization_servers}), enc([ gw('/kc') ]), 'not trusted: authorization_servers unchanged');
+    my $c = challenge(rq(GET => 'gw5', '/kc', undef, %FWD)) || {};
+    ok t_cmp($c->{resource_metadata}, gw("$PRM/kc"), 'not trusted: challenge URL unchanged');
+    my $f = doc_of(rq(GET => 'gw5', "$AS/kc", undef, %FWD));
+    ok t_cmp($f->{issuer}, gw('/kc'), 'not trusted: facade issuer unchanged');
+    ok t_cmp($f->{registration_endpoint}, gw("$EP/register/kc"), 'not trusted: registration endpoint unchanged');
+    $d = doc_of(rq(GET => 'gw5', "$PRM/gen", undef, 'X-Forwarded-Host' => 'evil.example'));
+    ok t_cmp($d->{resource}, gw('/gen'), 'not trusted: X-Forwarded-Host alone changes nothing');
+
+    # trusted
+    $d = doc_of(rq(GET => 'gw5', "$PRM/fwd", undef, %FWD));
+    ok t_cmp($d->{resource}, 'https://gw.example.test/fwd', 'MCPAuthTrustForwarded On: resource from the headers');
+    ok t_cmp(enc($d->{authorization_servers}), '["https://gw.example.test/fwd"]', 'trusted: authorization_servers too');
+    $c = challenge(rq(GET => 'gw5', '/fwd', undef, %FWD)) || {};
+    ok t_cmp($c->{resource_metadata}, "https://gw.example.test$PRM/fwd", 'trusted: challenge URL from the headers');
+    $f = doc_of(rq(GET => 'gw5', "$AS/fwd", undef, %FWD));
+    ok t_cmp($f->{issuer}, 'https://gw.example.test/fwd', 'trusted: facade issuer from the headers');
+    ok t_cmp($f->{registration_endpoint}, "https://gw.example.test$EP/register/fwd", 'trusted: registration endpoint too');
+    $d = doc_of(rq(GET => 'gw5', "$PRM/fwd", undef, 'X-Forwarded-Proto' => 'https, http',
+                   'X-Forwarded-Host' => 'first.example.test, second.example.test'));
+    ok t_cmp($d->{resource}, 'https://first.example.test/fwd', 'trusted: the first value of each list');
+    $d = doc_of(rq(GET => 'gw5', "$PRM/fwd"));
+    ok t_cmp($d->{resource}, gw('/fwd'), 'trusted but absent: the request\'s own URL');
+
+    my ($tok_fwd, $tok_local) = mint_many(
+        { key => 'rsa1', header => { alg => 'RS256', kid => 'rsa1' },
+          payload => MintToken::claims(-iss => iss5('fwd'), -aud => 'https://gw.example.test/fwd', sub => 'fay') },
+        { key => 'rsa1', header => { alg => 'RS256', kid => 'rsa1' },
+          payload => MintToken::claims(-iss => iss5('kc'), -aud => 'https://gw.example.test/kc', sub => 'kim') },
+    );
+    my $res = rq(GET => 'gw5', '/fwd', undef, %FWD, Authorization => "Bearer $tok_fwd");
+    ok t_cmp($res->code, 200, 'trusted: a token for the forwarded URL is accepted');
+    ok t_cmp((echo_of($res) || { headers => {} })->{headers}{'x-remote-user'}, 'fay', 'backend sees its sub');
+    $res = rq(GET => 'gw5', '/kc', undef, %FWD, Authorization => "Bearer $tok_local");
+    ok t_cmp($res->code, 401, 'not trusted: a token for the forged URL is refused');
+}
+
+# --- Entra issuer forms ---------------------------------------------------------------
+{
+    my $v1 = "https://sts.windows.net/$TID/";
+    my $v2 = "https://login.microsoftonline.com/$TID/v2.0";
+    my $o1 = 'https://sts.windows.net/99999999-2222-3333-4444-555555555555/';
+    my @specs;
+    for my $loc ('/ent-v2', '/ent-v1', '/ent-gen') {
+        for my $iss ($v1, $v2, $o1, "https://login.microsoftonline.com/$TID/") {
+            push @specs, { key => 'rsa1', header => { alg => 'RS256', kid => 'rsa1' },
+                           payload => MintToken::claims(-iss => $iss, -aud => gw($loc), sub => 'eve') };
+        }
+    }
+    my @t = mint_many(@specs);
+    my $call = sub { rq(GET => 'gw5', $_[0], undef, Authorization => "Bearer $_[1]") };
+    my $seen = sub { (echo_of($_[0]) || { headers => {} })->{headers}{'x-token-issuer'} // '' };
+    my $res = $call->('/ent-v2', $t[0]);
+    ok t_cmp($res->code, 200, 'entra, v2 issuer configured: v1 token accepted');
+    ok t_cmp($seen->($res), $v1, 'its iss reaches the backend');
+    ok t_cmp($call->('/ent-v2', $t[1])->code, 200, 'entra, v2 issuer configured: v2 token accepted');
+    ok t_cmp($call->('/ent-v2', $t[2])->code, 401, 'entra: v1 token of another tenant refused');
+    ok t_cmp($call->('/ent-v2', $t[3])->code, 401, 'entra: login.microsoftonline.com without /v2.0 refused');
+    ok t_cmp($call->('/ent-v1', $t[4])->code, 200, 'entra, v1 issuer configured: v1 token accepted');
+    ok t_cmp($call->('/ent-v1', $t[5])->code, 200, 'entra, v1 issuer configured: v2 token accepted');
+    ok t_cmp($call->('/ent-v1', $t[6])->code, 401, 'entra, v1 configured: other tenant refused');
+    ok t_cmp($call->('/ent-gen', $t[8])->code, 401, 'generic provider, v2 issuer: v1 token refused');
+    ok t_cmp($call->('/ent-gen', $t[9])->code, 200, 'generic provider, v2 issuer: v2 token accepted');
+}
+
+# --- 405 answers name the methods that are allowed (RFC 9110 §15.5.6) ----------------
+for my $c ([ POST => "$PRM/kc", 'GET' ], [ POST => "$AS/kc", 'GET' ], [ GET => "$EP/register/kc", 'POST' ],
+           [ GET => "$EP/token/entra", 'POST' ], [ POST => "$EP/authorize/entra", 'GET' ]) {
+    my ($m, $path, $allowed) = @$c;
+    my $res = rq($m => 'gw5', $path, $m eq 'POST' ? '{}' : undef, 'Content-Type' => 'application/json');
+    ok t_cmp($res->code, 405, "$m $path: 405");
+    ok t_cmp($res->header('Allow') // '', qr/\b$allowed\b/, "$m $path: Allow lists $allowed");
+}
+
+# --- a token through a facade location: discovery gives the keys ---------------------
+{
+    my ($tok) = mint_many({ key => 'rsa1', header => { alg => 'RS256', kid => 'rsa1' },
+                            payload => MintToken::claims(-iss => iss5('kc'), -aud => gw('/kc'), sub => 'kat') });
+    my $res = rq(GET => 'gw5', '/kc', undef, Authorization => "Bearer $tok");
+    ok t_cmp($res->code, 200, 'keycloak location: a token accepted (keys through discovery)');
+    ok t_cmp((echo_of($res) || { headers => {} })->{headers}{'x-remote-user'}, 'kat', 'backend sees its sub');
+}
