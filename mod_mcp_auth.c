@@ -109,7 +109,7 @@ static void *merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(resource);
     MERGE_PTR(audiences);
     MERGE_PTR(scopes_supported);
-    MERGE_PTR(required_scopes);
+    MERGE_PTR(scope_rules);
     MERGE_PTR(token_types);
     MERGE_PTR(claim_headers);
     MERGE_PTR(resource_metadata);
@@ -653,18 +653,50 @@ const char *mcp_prm_url(request_rec *r, const mcp_dir_conf_t *conf)
     return mcp_external_url(r, conf, apr_pstrcat(r->pool, PRM_PREFIX, mcp_location_path(r->pool, conf), NULL));
 }
 
+/* Whether word is one of the space-separated words of list (scopes are
+ * case-sensitive and may share prefixes, so no ap_find_token here). */
+static int has_word(const char *list, const char *word)
+{
+    apr_size_t n = strlen(word);
+    const char *p = list;
+
+    while ((p = strstr(p, word)) != NULL) {
+        if ((p == list || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
+            return 1;
+        p += n;
+    }
+    return 0;
+}
+
+/* Adds the words of scopes that list lacks. */
+static const char *add_words(apr_pool_t *p, const char *list, const apr_array_header_t *scopes)
+{
+    int i;
+
+    for (i = 0; i < scopes->nelts; i++) {
+        const char *s = APR_ARRAY_IDX(scopes, i, const char *);
+        if (!has_word(list, s))
+            list = *list ? apr_pstrcat(p, list, " ", s, NULL) : s;
+    }
+    return list;
+}
+
 /* MCP 2025-11-25 "Scope Selection Strategy": the challenge names the scopes
  * the location requires, else the ones it supports. */
 static const char *scopes_of(request_rec *r, const mcp_dir_conf_t *conf)
 {
-    if (conf->required_scopes && conf->required_scopes->nelts)
-        return apr_array_pstrcat(r->pool, conf->required_scopes, ' ');
+    const char *all = "";
+    int i;
+
+    for (i = 0; conf->scope_rules && i < conf->scope_rules->nelts; i++)
+        all = add_words(r->pool, all, APR_ARRAY_IDX(conf->scope_rules, i, const apr_array_header_t *));
+    if (*all)
+        return all;
     if (conf->scopes_supported == NULL)
         return NULL;
     return apr_array_pstrcat(r->pool, conf->scopes_supported, ' ');
 }
 
-/* Sends the Bearer challenge and a small JSON body with status. */
 int mcp_deny(request_rec *r, const mcp_dir_conf_t *conf, int status, const char *error,
                 const char *description)
 {
@@ -865,6 +897,7 @@ typedef enum { OUTCOME_NONE, OUTCOME_VALID, OUTCOME_INVALID, OUTCOME_MALFORMED }
 typedef struct auth_state {
     outcome_e outcome;
     mcp_jwt_t *jwt;
+    const char *user;       /* sub; becomes r->user in the authentication phase */
     const char *why;
 } auth_state_t;
 
@@ -925,8 +958,8 @@ static auth_state_t *evaluate(request_rec *r, const mcp_dir_conf_t *conf)
         mcp_count(kind);
         return st;
     }
-    r->user = (char *)mcp_jwt_claim_string(r->pool, st->jwt, "sub");
-    if (r->user == NULL) {
+    st->user = mcp_jwt_claim_string(r->pool, st->jwt, "sub");
+    if (st->user == NULL) {
         /* a sub with control characters cannot become REMOTE_USER */
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "MCPAUTH0001: rejected bearer token for %s: unusable sub claim (alg %s, kid %s)",
@@ -942,7 +975,7 @@ static auth_state_t *evaluate(request_rec *r, const mcp_dir_conf_t *conf)
     r->ap_auth_type = (char *)MCP_AUTH_TYPE;
     set_identity_headers(r, conf, st->jwt);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0005: accepted token for %s (alg %s, kid %s)",
-                  mcp_loggable(r, r->user), mcp_jwt_alg(st->jwt), mcp_loggable(r, mcp_jwt_kid(st->jwt)));
+                  mcp_loggable(r, st->user), mcp_jwt_alg(st->jwt), mcp_loggable(r, mcp_jwt_kid(st->jwt)));
     return st;
 }
 
@@ -1001,8 +1034,10 @@ static int check_authn(request_rec *r)
         return DECLINED;
     conf = mcp_conf_of(r);
     st = evaluate(r, conf);
-    if (st->outcome == OUTCOME_VALID)
+    if (st->outcome == OUTCOME_VALID) {
+        r->user = (char *)st->user;
         return OK;
+    }
     if (st->outcome == OUTCOME_INVALID)
         return mcp_deny(r, conf, HTTP_UNAUTHORIZED, "invalid_token", st->why);
     if (st->outcome == OUTCOME_MALFORMED)
@@ -1035,17 +1070,9 @@ static int token_has_scope(const mcp_jwt_t *jwt, const char *scope)
     for (k = 0; k < 2; k++) {
         json_t *v = json_object_get(claims, names[k]), *e;
 
-        if (json_is_string(v)) {
-            const char *s = json_string_value(v), *p = s;
-            apr_size_t n = strlen(scope);
-
-            while ((p = strstr(p, scope)) != NULL) {
-                if ((p == s || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
-                    return 1;
-                p += n;
-            }
-        }
-        else if (json_is_array(v)) {
+        if (json_is_string(v) && has_word(json_string_value(v), scope))
+            return 1;
+        if (json_is_array(v)) {
             json_array_foreach(v, i, e) {
                 if (json_is_string(e) && strcmp(json_string_value(e), scope) == 0)
                     return 1;
@@ -1055,17 +1082,31 @@ static int token_has_scope(const mcp_jwt_t *jwt, const char *scope)
     return 0;
 }
 
-/* Adds to the set of scopes this request lacked; one challenge names them all. */
-static void note_needed_scopes(request_rec *r, const apr_array_header_t *scopes)
+static int token_has_scopes(const mcp_jwt_t *jwt, const apr_array_header_t *scopes)
 {
+    int i;
+
+    for (i = 0; i < scopes->nelts; i++) {
+        if (!token_has_scope(jwt, APR_ARRAY_IDX(scopes, i, const char *)))
+            return 0;
+    }
+    return 1;
+}
+
+/* One challenge names everything the location asks for that this token
+ * lacks: httpd stops at the first denied rule of a <RequireAll>, yet the
+ * client should step up once, not once per rule (MCP 2025-11-25). */
+static void note_needed_scopes(request_rec *r, const mcp_jwt_t *jwt)
+{
+    const mcp_dir_conf_t *conf = mcp_conf_of(r);
     const char *have = apr_table_get(r->notes, NOTE_SCOPE_NEEDED);
     const char *all = have ? have : "";
     int i;
 
-    for (i = 0; i < scopes->nelts; i++) {
-        const char *s = APR_ARRAY_IDX(scopes, i, const char *);
-        if (!ap_find_token(r->pool, all, s))
-            all = *all ? apr_pstrcat(r->pool, all, " ", s, NULL) : s;
+    for (i = 0; conf->scope_rules && i < conf->scope_rules->nelts; i++) {
+        const apr_array_header_t *rule = APR_ARRAY_IDX(conf->scope_rules, i, const apr_array_header_t *);
+        if (!token_has_scopes(jwt, rule))
+            all = add_words(r->pool, all, rule);
     }
     apr_table_setn(r->notes, NOTE_SCOPE_NEEDED, all);
 }
@@ -1084,11 +1125,11 @@ static const char *parse_scope_require(cmd_parms *cmd, const char *require_line,
     }
     if (scopes->nelts == 0)
         return "Require mcp-scope needs at least one scope";
-    /* remembered per section so the 401 challenge can ask for them up front */
+    /* remembered per section so the challenges can ask for them */
     if (conf) {
-        if (conf->required_scopes == NULL)
-            conf->required_scopes = apr_array_make(cmd->pool, 4, sizeof(const char *));
-        apr_array_cat(conf->required_scopes, scopes);
+        if (conf->scope_rules == NULL)
+            conf->scope_rules = apr_array_make(cmd->pool, 2, sizeof(const apr_array_header_t *));
+        APR_ARRAY_PUSH(conf->scope_rules, const apr_array_header_t *) = scopes;
     }
     *parsed = scopes;
     return NULL;
@@ -1098,22 +1139,16 @@ static authz_status check_scope(request_rec *r, const char *require_line, const 
 {
     const apr_array_header_t *scopes = parsed;
     auth_state_t *st = state_of(r);
-    apr_array_header_t *missing;
-    int i;
 
-    if (st == NULL || st->outcome != OUTCOME_VALID)
+    /* without a user yet, httpd asks again after authentication */
+    if (st == NULL || st->outcome != OUTCOME_VALID || r->user == NULL)
         return AUTHZ_DENIED_NO_USER;
-    missing = apr_array_make(r->pool, scopes->nelts, sizeof(const char *));
-    for (i = 0; i < scopes->nelts; i++) {
-        if (!token_has_scope(st->jwt, APR_ARRAY_IDX(scopes, i, const char *)))
-            APR_ARRAY_PUSH(missing, const char *) = APR_ARRAY_IDX(scopes, i, const char *);
-    }
-    if (missing->nelts == 0)
+    if (token_has_scopes(st->jwt, scopes))
         return AUTHZ_GRANTED;
-    /* the challenge asks for every scope of this rule, not only the missing */
-    note_needed_scopes(r, scopes);
+    note_needed_scopes(r, st->jwt);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0006: %s lacks scope %s for %s",
-                  mcp_loggable(r, r->user), mcp_loggable(r, apr_array_pstrcat(r->pool, missing, ' ')), r->uri);
+                  mcp_loggable(r, r->user), mcp_loggable(r, apr_array_pstrcat(r->pool, scopes, ' ')),
+                  r->uri);
     return AUTHZ_DENIED;
 }
 
@@ -1169,7 +1204,7 @@ static authz_status check_claim(request_rec *r, const char *require_line, const 
     json_t *v, *e;
     size_t i;
 
-    if (st == NULL || st->outcome != OUTCOME_VALID)
+    if (st == NULL || st->outcome != OUTCOME_VALID || r->user == NULL)
         return AUTHZ_DENIED_NO_USER;
     v = claim_at(mcp_jwt_claims(st->jwt), rule->name, r->pool);
     if (json_is_array(v)) {
@@ -1220,6 +1255,14 @@ static void insert_error_filter(request_rec *r)
         r->status_line = NULL;
         mcp_count(MCP_COUNT_INSUFFICIENT_SCOPE);
     }
+    else if (r->status == HTTP_FORBIDDEN && is_mcp_request(r)
+             && apr_table_get(r->err_headers_out, "WWW-Authenticate") == NULL) {
+        /* a denied Require (AuthzSendForbiddenOnFailure On) still tells the
+         * client where the resource's metadata is */
+        mcp_challenge_t c = { mcp_prm_url(r, mcp_conf_of(r)), NULL, NULL, NULL };
+
+        apr_table_setn(r->err_headers_out, "WWW-Authenticate", mcp_challenge_header(r->pool, &c));
+    }
     if (apr_table_get(r->notes, NOTE_JSON_ERROR))
         ap_add_output_filter(JSON_ERROR_FILTER, NULL, r, r->connection);
 }
@@ -1229,8 +1272,15 @@ static void insert_error_filter(request_rec *r)
  * client-supplied identity header. */
 static int fixups(request_rec *r)
 {
-    if (is_mcp_request(r) && state_of(r) == NULL && mcp_conf_of(r)->issuer)
-        evaluate(r, mcp_conf_of(r));
+    auth_state_t *st;
+
+    if (!is_mcp_request(r) || mcp_conf_of(r)->issuer == NULL)
+        return DECLINED;
+    st = evaluate(r, mcp_conf_of(r));
+    /* authorization granted without asking who it is (Require all granted):
+     * the valid token's identity still goes along */
+    if (st->outcome == OUTCOME_VALID && r->user == NULL)
+        r->user = (char *)st->user;
     return DECLINED;
 }
 

@@ -42,7 +42,7 @@ typedef struct mcp_dir_conf {
     const char *resource;
     apr_array_header_t *audiences;
     apr_array_header_t *scopes_supported;
-    apr_array_header_t *required_scopes;   /* from Require mcp-scope lines, for the challenge */
+    apr_array_header_t *scope_rules;       /* of apr_array_header_t *: each Require mcp-scope line */
     apr_array_header_t *token_types;       /* accepted JWT "typ" values; NULL: the default set */
     apr_array_header_t *claim_headers;
     apr_table_t *resource_metadata;

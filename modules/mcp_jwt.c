@@ -85,15 +85,22 @@ static json_t *decode_json_segment(apr_pool_t *pool, const char *seg, apr_size_t
 
 /* RFC 9068 §4 wants "at+jwt"; Keycloak and many IdPs send "JWT". Any other
  * type (id tokens excluded, DPoP proofs, SETs, logout tokens) is refused. */
+/* RFC 7515 §4.1.9: "application/" may be left out of a typ value, and media
+ * types compare without case. */
+static const char *media_subtype(const char *typ)
+{
+    return strncasecmp(typ, "application/", 12) == 0 ? typ + 12 : typ;
+}
+
 static int is_access_token_type(const char *typ, const apr_array_header_t *types)
 {
     int i;
 
+    typ = media_subtype(typ);
     if (types == NULL)
-        return strcasecmp(typ, "at+jwt") == 0 || strcasecmp(typ, "application/at+jwt") == 0
-               || strcasecmp(typ, "JWT") == 0;
+        return strcasecmp(typ, "at+jwt") == 0 || strcasecmp(typ, "JWT") == 0;
     for (i = 0; i < types->nelts; i++) {
-        if (strcasecmp(typ, APR_ARRAY_IDX(types, i, const char *)) == 0)
+        if (strcasecmp(typ, media_subtype(APR_ARRAY_IDX(types, i, const char *))) == 0)
             return 1;
     }
     return 0;

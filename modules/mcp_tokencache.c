@@ -144,8 +144,10 @@ void mcp_tokencache_store_valid(mcp_tokencache_t *tc, const unsigned char *key,
     json_t *exp = json_object_get(mcp_jwt_claims(jwt), "exp");
     double exp_sec = json_is_number(exp) ? json_number_value(exp) : 0;
 
-    /* never past the token's own exp (claims checks passed, so it is sane) */
-    if (exp_sec > 0 && apr_time_from_sec((apr_time_t)exp_sec) < expires)
+    /* never past the token's own exp; the claims are not checked yet, so a
+     * hostile exp (1e300) must not reach the integer conversion */
+    if (exp_sec > 0 && exp_sec < (double)apr_time_sec(expires)
+        && apr_time_from_sec((apr_time_t)exp_sec) < expires)
         expires = apr_time_from_sec((apr_time_t)exp_sec);
     store(tc, key, keys_generation, expires, MCP_TC_VALID, mcp_jwt_claims(jwt), mcp_jwt_alg(jwt),
           mcp_jwt_kid(jwt));

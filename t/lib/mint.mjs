@@ -12,8 +12,12 @@
 //   { "key": NAME, "header": {...}, "payload": {...},
 //     "header_raw": "...", "payload_raw": "...",   // exact JSON text instead
 //     "sign_alg": "ES384",                          // default: header.alg
-//     "es_pad": true }                              // ECDSA: 00||R||00||S
-// Keys: rsa1, rsa2, rsa1024, p256, p384, p521 (private keys), oct (the HMAC
+//     "es_pad": true,                               // ECDSA: 00||R||00||S
+//                                                   (a number N: N zero bytes each)
+//     "es_der": true,                               // ECDSA: DER, not R||S
+//     "header_b64": "...", "payload_b64": "..." }   // exact segment text signed
+// Keys: rsa1, rsa2, rsa1024, p256, p384, p521, evil (an attacker's RSA key,
+// in no JWKS of the protected locations) (private keys), oct (the HMAC
 // key also published in the JWKS), rsa1pem (rsa1's public PEM as HMAC
 // secret), none (empty signature).
 import crypto from 'node:crypto';
@@ -27,8 +31,9 @@ const KEYS = {
   p256: { type: 'ec', opts: { namedCurve: 'P-256' } },
   p384: { type: 'ec', opts: { namedCurve: 'P-384' } },
   p521: { type: 'ec', opts: { namedCurve: 'P-521' } },
+  evil: { type: 'rsa', opts: { modulusLength: 2048 } },
 };
-const FORMAT = 5; // bump when the fixture layout changes
+const FORMAT = 6; // bump when the fixture layout changes
 
 const b64u = (buf) => Buffer.from(buf).toString('base64url');
 
@@ -90,6 +95,35 @@ function init(dir) {
   // No usable signing key: only an oct key and a 1024-bit RSA key.
   writeAtomic(path.join(www, 'jwks-unusable.json'),
     JSON.stringify({ keys: [oct, pubJwk(dir, 'rsa1024', { kid: 'rsa-small' })] }));
+  // Issue 3 tests (t/conf/issue3.conf.in): JWK use/key_ops/alg variants.
+  writeAtomic(path.join(www, 'jwks-i3.json'), JSON.stringify({
+    keys: [
+      pubJwk(dir, 'rsa1', { kid: 'rsa1', use: 'sig' }),
+      pubJwk(dir, 'p256', { kid: 'ec256' }),
+      pubJwk(dir, 'p384', { kid: 'ec384' }),
+      pubJwk(dir, 'p521', { kid: 'ec521' }),
+      pubJwk(dir, 'rsa2', { kid: 'rsa2-ops-verify', key_ops: ['verify'] }),
+      pubJwk(dir, 'rsa2', { kid: 'rsa2-ops-sign', key_ops: ['sign'] }),
+      pubJwk(dir, 'rsa2', { kid: 'rsa2-ops-enc', key_ops: ['encrypt', 'wrapKey'] }),
+      pubJwk(dir, 'rsa2', { kid: 'rsa2-ops-empty', key_ops: [] }),
+      pubJwk(dir, 'rsa2', { kid: 'rsa2-ops-string', key_ops: 'verify' }),
+      pubJwk(dir, 'rsa2', { kid: 'rsa2-use-enc', use: 'enc' }),
+      pubJwk(dir, 'rsa2', { kid: 'rsa2-use-sig-ops-enc', use: 'sig', key_ops: ['encrypt'] }),
+      pubJwk(dir, 'rsa1024', { kid: 'rsa-small' }),
+      pubJwk(dir, 'p256', { kid: 'ec256-alg-es384', alg: 'ES384' }),
+      pubJwk(dir, 'p256', { kid: 'ec256-alg-rs256', alg: 'RS256' }),
+    ],
+  }, null, 1));
+  // Kid-less tokens: a counted JWKS (t/cgi-bin/jwks/i3kl).
+  writeAtomic(path.join(www, 'jwks-i3-kidless.json'), JSON.stringify({
+    keys: [pubJwk(dir, 'rsa1', { kid: 'kl-rsa' }), pubJwk(dir, 'p256', { kid: 'kl-ec' }),
+      pubJwk(dir, 'rsa2', { kid: 'kl-rsa2-enc', use: 'enc' })],
+  }));
+  // The attacker's key set (served counted by t/cgi-bin/jwks/i3evil).
+  writeAtomic(path.join(www, 'jwks-i3-attacker.json'), JSON.stringify({
+    keys: [pubJwk(dir, 'evil', { kid: 'evil' }), pubJwk(dir, 'evil', { kid: 'rsa1' })],
+  }));
+  writeAtomic(path.join(www, 'evil.jwk.json'), JSON.stringify(pubJwk(dir, 'evil', {})));
   writeAtomic(stamp, String(FORMAT));
 }
 
@@ -98,7 +132,7 @@ const HASH = { 256: 'sha256', 384: 'sha384', 512: 'sha512' };
 function sign(dir, spec) {
   const header = spec.header_raw ?? JSON.stringify(spec.header ?? {});
   const payload = spec.payload_raw ?? JSON.stringify(spec.payload ?? {});
-  const input = `${b64u(header)}.${b64u(payload)}`;
+  const input = `${spec.header_b64 ?? b64u(header)}.${spec.payload_b64 ?? b64u(payload)}`;
   const alg = spec.sign_alg ?? (spec.header && spec.header.alg) ?? '';
   const key = spec.key;
   let sig;
@@ -117,12 +151,13 @@ function sign(dir, spec) {
       opts.padding = crypto.constants.RSA_PKCS1_PSS_PADDING;
       opts.saltLength = crypto.constants.RSA_PSS_SALTLEN_DIGEST;
     } else if (m[1] === 'ES') {
-      opts.dsaEncoding = 'ieee-p1363';
+      opts.dsaEncoding = spec.es_der ? 'der' : 'ieee-p1363';
     }
     sig = crypto.sign(HASH[m[2]], Buffer.from(input), opts);
-    if (m[1] === 'ES' && spec.es_pad) {
+    if (m[1] === 'ES' && spec.es_pad && !spec.es_der) {
       const half = sig.length / 2;
-      sig = Buffer.concat([Buffer.alloc(1), sig.subarray(0, half), Buffer.alloc(1), sig.subarray(half)]);
+      const pad = spec.es_pad === true ? 1 : Number(spec.es_pad);
+      sig = Buffer.concat([Buffer.alloc(pad), sig.subarray(0, half), Buffer.alloc(pad), sig.subarray(half)]);
     }
   }
   return `${input}.${b64u(sig)}`;
