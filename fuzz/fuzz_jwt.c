@@ -98,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mcp_jwt_status_t st;
 
     /* The raw input buffer, not NUL-terminated: any read past len is caught. */
-    st = mcp_jwt_parse(pool, (const char *)data, size, MCP_JWT_DEFAULT_MAX_LEN, &jwt, &err);
+    st = mcp_jwt_parse(pool, (const char *)data, size, MCP_JWT_DEFAULT_MAX_LEN, NULL, &jwt, &err);
     if (st != MCP_JWT_VALID) {
         FUZZ_CHECK(st == MCP_JWT_INVALID);
         FUZZ_CHECK(jwt == NULL && err != NULL);
