@@ -30,6 +30,7 @@ struct mcp_jwt {
     const mcp_alg_t *alg;
     const char *kid;
     apr_size_t sig_len;
+    apr_size_t input_len;     /* header.payload: what the signature covers */
     int verified;
 };
 
@@ -188,6 +189,7 @@ mcp_jwt_status_t mcp_jwt_parse(apr_pool_t *pool, const char *token, apr_size_t l
     jwt = apr_pcalloc(pool, sizeof(*jwt));
     jwt->token = token;
     jwt->len = len;
+    jwt->input_len = (apr_size_t)(dot2 - token);
     /* decoded size of unpadded base64url */
     jwt->sig_len = slen / 4 * 3 + (slen % 4 ? slen % 4 - 1 : 0);
     jwt->header = decode_json_segment(pool, token, hlen);
@@ -247,8 +249,9 @@ static unsigned char *ecdsa_der(const unsigned char *sig, size_t len, int *der_l
 
 static int signature_verifies(const mcp_jwt_t *jwt, const mcp_key_t *key)
 {
-    const char *sig_b64 = strrchr(jwt->token, '.') + 1;
-    size_t input_len = (size_t)(sig_b64 - 1 - jwt->token);
+    /* the token need not end in a NUL: everything goes by length */
+    const char *sig_b64 = jwt->token + jwt->input_len + 1;
+    size_t input_len = jwt->input_len;
     uint8_t *sig = NULL;
     size_t sig_len = 0;
     unsigned char *der = NULL;
