@@ -21,7 +21,7 @@ MODULES=$TOP/modules
 ARTIFACTS=$FUZZ_DIR/build/artifacts
 LOGS=$FUZZ_DIR/build/logs
 BUILD=$FUZZ_DIR/build
-TARGETS=${FUZZ_TARGETS:-"fuzz_token fuzz_jwt fuzz_jwks"}
+TARGETS=${FUZZ_TARGETS:-"fuzz_token fuzz_jwt fuzz_claims fuzz_jwks"}
 CC=${CC:-clang}
 
 DEPS=$(pkg-config --cflags --libs apr-1 apr-util-1 cjose jansson libcurl libcrypto) || {
@@ -38,7 +38,7 @@ fi
 sources_for() {
     case $1 in
         fuzz_token) echo "$MODULES/mcp_token.c" ;;
-        fuzz_jwt) echo "$MODULES/mcp_jwt.c $MODULES/mcp_jwks.c" ;;
+        fuzz_jwt|fuzz_claims) echo "$MODULES/mcp_jwt.c $MODULES/mcp_jwks.c" ;;
         fuzz_jwks) echo "$MODULES/mcp_jwks.c" ;;
     esac
 }
@@ -47,6 +47,7 @@ max_len_for() {
     case $1 in
         fuzz_token) echo 8192 ;;    # about httpd's LimitRequestFieldSize
         fuzz_jwt) echo 20000 ;;     # past MCP_JWT_DEFAULT_MAX_LEN (16 KiB)
+        fuzz_claims) echo 4096 ;;   # a payload, signed by the target
         fuzz_jwks) echo 16384 ;;
     esac
 }
