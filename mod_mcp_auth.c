@@ -45,11 +45,14 @@
 
 
 
-/* The default shared cache: anonymous shared memory, with room for a JWKS of
- * the full response cap in one shmcb subcache. */
+/* The default shared cache: anonymous shared memory. shmcb splits it into
+ * subcaches by the object-size hint; these numbers give 16 subcaches of
+ * 1.5 MiB (a key set at the full 1 MiB fetch cap fits in one) with about 125
+ * entries each, so dozens of key sets and their small markers never push
+ * each other out. Untouched pages cost no memory. */
 #define DEFAULT_CACHE_PROVIDER "shmcb"
-#define DEFAULT_CACHE_SIZE 8388608
-#define CACHE_AVG_OBJECT (128 * 1024)
+#define DEFAULT_CACHE_SIZE (24 * 1024 * 1024)
+#define CACHE_AVG_OBJECT (12 * 1024)
 
 /* Signature checks remembered per process; claims are checked every time. */
 #define TOKEN_CACHE_SLOTS 2048

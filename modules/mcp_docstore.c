@@ -382,6 +382,9 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
             apr_sleep(WAIT_STEP);
             adopt_shared(store, e, parse, parse_ctx, policy, tmp, &fresh_until, &fetched_at);
         }
+        /* the fetch may have ended between our claim and the first look */
+        if (e->current == NULL)
+            adopt_shared(store, e, parse, parse_ctx, policy, tmp, &fresh_until, &fetched_at);
     }
 
     doc = take(store, e, rpool);

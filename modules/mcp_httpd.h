@@ -103,6 +103,11 @@ const char *mcp_loggable(request_rec *r, const char *s);
 /* mcp_keys_httpd.c: the issuer's metadata and signing keys for a request */
 void *mcp_parse_jwks(apr_pool_t *pool, const char *body, apr_size_t len, const void *ctx,
                      const char **err);
+/* Where the issuer's metadata may be, best first (the URL that answered last
+ * in this process, RFC 8414, OpenID Connect); returns how many, and the
+ * issuer the documents must name. */
+int mcp_discovery_candidates(request_rec *r, const mcp_dir_conf_t *conf, const char **urls,
+                             const char **issuer);
 const mcp_discovery_t *mcp_discover(request_rec *r, const mcp_dir_conf_t *conf,
                                     const mcp_doc_policy_t *policy, const char **err);
 /* The key set for conf; *generation identifies this copy of it. */

@@ -23,12 +23,11 @@ void *mcp_parse_jwks(apr_pool_t *pool, const char *body, apr_size_t len, const v
 apr_hash_t *mcp_discovery_hits;
 apr_thread_mutex_t *mcp_discovery_mutex;
 
-const mcp_discovery_t *mcp_discover(request_rec *r, const mcp_dir_conf_t *conf,
-                                    const mcp_doc_policy_t *policy, const char **err)
+int mcp_discovery_candidates(request_rec *r, const mcp_dir_conf_t *conf, const char **urls,
+                             const char **issuer_out)
 {
-    const char *candidates[3], *hit, *issuer = conf->issuer;
-    const mcp_doc_t *doc;
-    int i, n = 0;
+    const char *hit, *issuer = conf->issuer;
+    int n = 0;
 
     /* Entra publishes metadata only for its v2 issuer form */
     if (conf->provider == MCP_PROVIDER_ENTRA && mcp_entra_is_v1(issuer))
@@ -37,19 +36,32 @@ const mcp_discovery_t *mcp_discover(request_rec *r, const mcp_dir_conf_t *conf,
     hit = apr_hash_get(mcp_discovery_hits, issuer, APR_HASH_KEY_STRING);
     apr_thread_mutex_unlock(mcp_discovery_mutex);
     if (hit)
-        candidates[n++] = hit;
-    candidates[n++] = mcp_discovery_url_rfc8414(r->pool, issuer);
-    candidates[n++] = mcp_discovery_url_oidc(r->pool, issuer);
+        urls[n++] = hit;
+    urls[n] = mcp_discovery_url_rfc8414(r->pool, issuer);
+    if (hit == NULL || strcmp(hit, urls[n]) != 0)
+        n++;
+    urls[n] = mcp_discovery_url_oidc(r->pool, issuer);
+    if (hit == NULL || strcmp(hit, urls[n]) != 0)
+        n++;
+    *issuer_out = issuer;
+    return n;
+}
+
+const mcp_discovery_t *mcp_discover(request_rec *r, const mcp_dir_conf_t *conf,
+                                    const mcp_doc_policy_t *policy, const char **err)
+{
+    const char *candidates[3], *issuer;
+    const mcp_doc_t *doc;
+    int i, n = mcp_discovery_candidates(r, conf, candidates, &issuer);
 
     for (i = 0; i < n; i++) {
-        if (i > 0 && hit && strcmp(candidates[i], hit) == 0)
-            continue;
         doc = mcp_docstore_get(mcp_docstore_instance, candidates[i], mcp_discovery_parse, issuer,
                                policy, 0, r->pool, err);
         if (doc) {
             if (*err)
                 ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "MCPAUTH0010: %s", *err);
-            if (hit == NULL || strcmp(hit, candidates[i]) != 0) {
+            /* with three candidates, the first is the one remembered already */
+            if (n < 3 || i > 0) {
                 apr_thread_mutex_lock(mcp_discovery_mutex);
                 apr_hash_set(mcp_discovery_hits, apr_pstrdup(apr_hash_pool_get(mcp_discovery_hits), issuer),
                              APR_HASH_KEY_STRING,

@@ -90,18 +90,27 @@ static json_t *keys_status_json(request_rec *r)
             mcp_doc_policy_of(conf, &policy);
             json_object_set_new(entry, "issuer", json_string(conf->issuer));
             if (jwks_uri == NULL) {
-                const char *hit;
+                /* whichever candidate has a copy, in this process or shared;
+                 * else the first one that was tried at all */
+                const char *urls[3], *issuer;
+                int k, n = mcp_discovery_candidates(r, conf, urls, &issuer);
+                json_t *shown = NULL;
 
-                apr_thread_mutex_lock(mcp_discovery_mutex);
-                hit = apr_hash_get(mcp_discovery_hits, conf->issuer, APR_HASH_KEY_STRING);
-                apr_thread_mutex_unlock(mcp_discovery_mutex);
-                if (hit) {
-                    json_object_set_new(entry, "discovery",
-                                        document_json(r, hit, mcp_discovery_parse, conf->issuer,
-                                                      &policy, &doc));
+                for (k = 0; k < n && jwks_uri == NULL; k++) {
+                    json_t *d = document_json(r, urls[k], mcp_discovery_parse, issuer, &policy, &doc);
+
                     if (doc)
                         jwks_uri = ((const mcp_discovery_t *)doc->parsed)->jwks_uri;
+                    if (doc || (shown == NULL && json_integer_value(json_object_get(d, "fetches")) > 0)) {
+                        json_decref(shown);
+                        shown = d;
+                    }
+                    else {
+                        json_decref(d);
+                    }
                 }
+                if (shown)
+                    json_object_set_new(entry, "discovery", shown);
             }
             if (jwks_uri) {
                 json_t *jwks = document_json(r, jwks_uri, mcp_parse_jwks, NULL, &policy, &doc);
