@@ -306,3 +306,20 @@ export async function disconnect({ client, transport }) {
 export function resultText(result) {
   return result?.content?.find((c) => c.type === 'text')?.text;
 }
+
+/* Shared by the flow tests: clients opened in a file are closed after it,
+ * and each test prints the requests its client made. */
+export function closeAfterwards(after) {
+  const open = [];
+  after(async () => {
+    for (const c of open) await disconnect(c);
+  });
+  return open;
+}
+
+export function printLog(t, title, log) {
+  t.diagnostic(`request sequence (${title}):`);
+  for (const line of formatLog(log).split('\n')) t.diagnostic(line);
+}
+
+export const pathOf = (e) => new URL(e.url).pathname;

@@ -2,24 +2,15 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  connectWithOAuth, disconnect, formatLog, resultText, MemoryOAuthProvider,
+  connectWithOAuth, disconnect, formatLog, resultText, MemoryOAuthProvider, closeAfterwards, printLog, pathOf,
 } from './client.mjs';
 import {
   ISSUER, MCP_URL, MCP_JSON_URL, PRM_URL, PRM_JSON_URL, GW2_MCP_URL, GW2_PRM_URL,
   postInitialize, parseChallenge,
 } from './testenv.mjs';
 
-const open = [];
-after(async () => {
-  for (const c of open) await disconnect(c);
-});
-
-function printLog(t, title, log) {
-  t.diagnostic(`request sequence (${title}):`);
-  for (const line of formatLog(log).split('\n')) t.diagnostic(line);
-}
-
-const path = (e) => new URL(e.url).pathname;
+const open = closeAfterwards(after);
+const path = pathOf;
 const idx = (log, pred, from = 0) => log.findIndex((e, i) => i >= from && pred(e));
 
 function assertFlow(log, { mcpUrl, prmUrl }) {

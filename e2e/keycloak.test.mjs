@@ -5,23 +5,14 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  connectWithOAuth, disconnect, formatLog, resultText, MemoryOAuthProvider,
+  connectWithOAuth, disconnect, formatLog, resultText, MemoryOAuthProvider, closeAfterwards, printLog, pathOf,
 } from './client.mjs';
 import {
   ISSUER, GW3_MCP_URL, GW3_PRM_URL, GW3_AS_URL, GW3_REGISTER_URL, parseChallenge, postInitialize,
 } from './testenv.mjs';
 
-const open = [];
-after(async () => {
-  for (const c of open) await disconnect(c);
-});
-
-function printLog(t, title, log) {
-  t.diagnostic(`request sequence (${title}):`);
-  for (const line of formatLog(log).split('\n')) t.diagnostic(line);
-}
-
-const path = (e) => new URL(e.url).pathname;
+const open = closeAfterwards(after);
+const path = pathOf;
 const gw = new URL(GW3_MCP_URL).origin;
 const idp = new URL(ISSUER).origin;
 

@@ -17,6 +17,11 @@ typedef struct doc_envelope {
 
 #define ENVELOPE_MAGIC 0x4d435044u /* "MCPD" */
 
+/* A forced (unknown kid) look at the shared copy, per process and document,
+ * at most this often: a flood of unknown kids then costs a clock read. A
+ * rotation fetched by another process still arrives within this delay. */
+#define FORCED_RECHECK apr_time_from_sec(1)
+
 /* How often a process polls the shared cache while another one fetches. */
 #define WAIT_STEP apr_time_from_msec(50)
 
@@ -32,7 +37,8 @@ typedef struct local_doc {
 
 typedef struct local_entry {
     const char *url;
-    const char *body_id, *fetch_id, *refetch_id, *failed_id;
+    const char *body_id, *stamp_id, *fetch_id, *refetch_id, *failed_id;
+    apr_time_t forced_at;     /* last forced look at the shared copy */
     local_doc_t *current;
     apr_time_t failed_until;  /* backoff when there is no shared cache */
     const char *stats_id;
@@ -92,6 +98,7 @@ static local_entry_t *entry_for(mcp_docstore_t *store, const char *url)
         e = apr_pcalloc(store->pool, sizeof(*e));
         e->url = apr_pstrdup(store->pool, url);
         e->body_id = mcp_cache_id(store->pool, "doc", url);
+        e->stamp_id = mcp_cache_id(store->pool, "stamp", url);
         e->fetch_id = mcp_cache_id(store->pool, "fetching", url);
         e->refetch_id = mcp_cache_id(store->pool, "refetch", url);
         e->failed_id = mcp_cache_id(store->pool, "failed", url);
@@ -169,15 +176,31 @@ static int adopt_shared(mcp_docstore_t *store, local_entry_t *e, mcp_doc_parse_f
 {
     unsigned char *raw;
     apr_size_t raw_len;
-    doc_envelope_t env;
+    doc_envelope_t stamp, env;
     local_doc_t *ld;
     const char *err;
     apr_time_t have;
 
     if (store->cache == NULL)
         return 0;
-    if (mcp_cache_get(store->cache, e->body_id, sizeof(env) + policy->fetch.max_bytes, tmp,
-                      &raw, &raw_len) != APR_SUCCESS
+    /* the small stamp first: the body (up to the fetch cap) is copied out
+     * only when it is newer than what this process has */
+    if (mcp_cache_get(store->cache, e->stamp_id, sizeof(stamp), tmp, &raw, &raw_len) != APR_SUCCESS
+        || raw_len != sizeof(stamp))
+        return 0;
+    memcpy(&stamp, raw, sizeof(stamp));
+    if (stamp.magic != ENVELOPE_MAGIC)
+        return 0;
+    *fresh_until = stamp.fresh_until;
+    *fetched_at = stamp.fetched_at;
+
+    apr_thread_mutex_lock(store->mutex);
+    have = e->current ? e->current->doc.fetched_at : 0;
+    apr_thread_mutex_unlock(store->mutex);
+    if (stamp.fetched_at <= have)
+        return 1;
+    if (mcp_cache_get(store->cache, e->body_id, sizeof(env) + stamp.body_len, tmp, &raw,
+                      &raw_len) != APR_SUCCESS
         || raw_len < sizeof(env))
         return 0;
     memcpy(&env, raw, sizeof(env));
@@ -185,12 +208,6 @@ static int adopt_shared(mcp_docstore_t *store, local_entry_t *e, mcp_doc_parse_f
         return 0;
     *fresh_until = env.fresh_until;
     *fetched_at = env.fetched_at;
-
-    apr_thread_mutex_lock(store->mutex);
-    have = e->current ? e->current->doc.fetched_at : 0;
-    apr_thread_mutex_unlock(store->mutex);
-    if (env.fetched_at <= have)
-        return 1;
     ld = parse_doc((const char *)raw + sizeof(env), env.body_len, env.fetched_at,
                    env.fresh_until, parse, ctx, &err, tmp);
     if (ld)
@@ -236,7 +253,9 @@ static int fetch_and_install(mcp_docstore_t *store, local_entry_t *e, mcp_doc_pa
         memcpy(raw, &env, sizeof(env));
         memcpy(raw + sizeof(env), res.body, res.len);
         if (mcp_cache_put(store->cache, e->body_id, fresh_until + policy->max_stale, raw,
-                          sizeof(env) + res.len, tmp) != APR_SUCCESS)
+                          sizeof(env) + res.len, tmp) != APR_SUCCESS
+            || mcp_cache_put(store->cache, e->stamp_id, fresh_until + policy->max_stale,
+                             (const unsigned char *)&env, sizeof(env), tmp) != APR_SUCCESS)
             *err = "fetched, but the shared cache refused to store it (too large for MCPAuthCache?)";
     }
     install(store, e, ld);
@@ -356,6 +375,12 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
         return take(store, e, rpool);
     }
     had = e->current ? e->current->doc.fetched_at : 0;
+    if (force && e->current && now - e->forced_at < FORCED_RECHECK) {
+        apr_thread_mutex_unlock(store->mutex);
+        return take(store, e, rpool);
+    }
+    if (force)
+        e->forced_at = now;
     apr_thread_mutex_unlock(store->mutex);
 
     apr_pool_create(&tmp, rpool);
