@@ -58,4 +58,6 @@ for my $sig (qw(USR1 HUP)) {
 
 my $log = error_log_since($log0);
 my @crash = $log =~ /^.*(?:Segmentation fault|exit signal|AH00052|AH00060|MCPAUTH002[0-46]).*$/mg;
+# shown even without -verbose, so a failure in CI says what it saw
+diag("error log lines that count as a crash:\n" . join("\n", @crash)) if @crash;
 ok t_cmp(join("\n", @crash), '', 'no crashed child, no cache/mutex error in the log');
