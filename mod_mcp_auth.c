@@ -1396,12 +1396,7 @@ static int metadata_handler(request_rec *r, int lookup_uri)
     if (body == NULL)
         return HTTP_INTERNAL_SERVER_ERROR;
 
-    ap_set_content_type(r, "application/json");
-    apr_table_setn(r->headers_out, "Cache-Control", "public, max-age=3600");
-    ap_set_content_length(r, (apr_off_t)strlen(body));
-    if (!r->header_only)
-        ap_rputs(body, r);
-    return OK;
+    return mcp_send_json(r, HTTP_OK, "public, max-age=3600", body);
 }
 
 /* ----------------------------------------------------------------------- */

@@ -46,6 +46,13 @@ const char *mcp_discovery_url_oidc(apr_pool_t *pool, const char *issuer)
                        "/.well-known/openid-configuration", NULL);
 }
 
+static const char *http_member(apr_pool_t *pool, json_t *doc, const char *name)
+{
+    const char *v = json_string_value(json_object_get(doc, name));
+
+    return mcp_is_http_url(v) ? apr_pstrdup(pool, v) : NULL;
+}
+
 void *mcp_discovery_parse(apr_pool_t *pool, const char *body, apr_size_t len,
                           const void *ctx, const char **err)
 {
@@ -76,6 +83,9 @@ void *mcp_discovery_parse(apr_pool_t *pool, const char *body, apr_size_t len,
     d = apr_pcalloc(pool, sizeof(*d));
     d->issuer = apr_pstrdup(pool, issuer);
     d->jwks_uri = apr_pstrdup(pool, jwks_uri);
+    d->authorization_endpoint = http_member(pool, doc, "authorization_endpoint");
+    d->token_endpoint = http_member(pool, doc, "token_endpoint");
+    d->registration_endpoint = http_member(pool, doc, "registration_endpoint");
     d->json = apr_pstrmemdup(pool, body, len);
     json_decref(doc);
     return d;

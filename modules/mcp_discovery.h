@@ -7,6 +7,10 @@
 typedef struct mcp_discovery {
     const char *issuer;
     const char *jwks_uri;
+    /* the endpoints the gateway relays to, when the document names http(s) ones */
+    const char *authorization_endpoint;
+    const char *token_endpoint;
+    const char *registration_endpoint;
     const char *json;         /* the whole document, for the metadata facade */
 } mcp_discovery_t;
 

@@ -109,11 +109,12 @@ static const char *endpoint_url(request_rec *r, const mcp_dir_conf_t *conf, cons
     return mcp_external_url(r, conf, apr_pstrcat(r->pool, which, mcp_published_path(r->pool, pl), NULL));
 }
 
-static int send_json(request_rec *r, int status, const char *body)
+int mcp_send_json(request_rec *r, int status, const char *cache_control, const char *body)
 {
     r->status = status;
     ap_set_content_type(r, "application/json");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    /* err_headers_out: kept even when the answer is an error status */
+    apr_table_setn(r->err_headers_out, "Cache-Control", cache_control);
     ap_set_content_length(r, (apr_off_t)strlen(body));
     if (!r->header_only)
         ap_rputs(body, r);
@@ -129,7 +130,7 @@ static int send_error(request_rec *r, int status, const char *error, const char 
 
     free(text);
     json_decref(doc);
-    return send_json(r, status, copy);
+    return mcp_send_json(r, status, "no-store", copy);
 }
 
 static int idp_unavailable(request_rec *r, const char *why)
@@ -180,35 +181,10 @@ static int serve_facade(request_rec *r, const protected_location_t *pl)
     body = mcp_facade_metadata(r->pool, d->json, &f, &err);
     if (body == NULL)
         return idp_unavailable(r, err);
-    apr_table_setn(r->err_headers_out, "Cache-Control", "public, max-age=300");
-    r->status = HTTP_OK;
-    ap_set_content_type(r, "application/json");
-    ap_set_content_length(r, (apr_off_t)strlen(body));
-    if (!r->header_only)
-        ap_rputs(body, r);
-    return OK;
+    return mcp_send_json(r, HTTP_OK, "public, max-age=300", body);
 }
 
 /* ---- registration ---- */
-
-static const char *idp_endpoint(const mcp_discovery_t *d, const char *name)
-{
-    json_t *doc = json_loads(d->json, 0, NULL);
-    const char *v = json_string_value(json_object_get(doc, name));
-    char *copy = v ? strdup(v) : NULL;
-
-    json_decref(doc);
-    return copy; /* caller copies into a pool and frees */
-}
-
-static const char *idp_endpoint_in(request_rec *r, const mcp_discovery_t *d, const char *name)
-{
-    char *v = (char *)idp_endpoint(d, name);
-    const char *copy = v ? apr_pstrdup(r->pool, v) : NULL;
-
-    free(v);
-    return mcp_is_http_url(copy) ? copy : NULL;
-}
 
 /* Passes a POST on to the IdP and its answer back, status and all. */
 static int relay_post(request_rec *r, const mcp_dir_conf_t *conf, const char *url, const char *body,
@@ -276,12 +252,12 @@ static int serve_registration(request_rec *r, const protected_location_t *pl)
                               strcmp(err, "invalid_redirect_uri") == 0
                                   ? "redirect_uris must be a non-empty array of strings"
                                   : "the registration request is not a JSON object");
-        return send_json(r, HTTP_CREATED, resp);
+        return mcp_send_json(r, HTTP_CREATED, "no-store", resp);
     }
     d = idp_metadata(r, conf, &err);
     if (d == NULL)
         return idp_unavailable(r, err);
-    target = idp_endpoint_in(r, d, "registration_endpoint");
+    target = d->registration_endpoint;
     if (target == NULL)
         return send_error(r, HTTP_NOT_FOUND, "invalid_request",
                           "the authorization server offers no dynamic client registration");
@@ -302,7 +278,7 @@ static int serve_authorize(request_rec *r, const protected_location_t *pl)
     d = idp_metadata(r, pl->conf, &err);
     if (d == NULL)
         return idp_unavailable(r, err);
-    target = idp_endpoint_in(r, d, "authorization_endpoint");
+    target = d->authorization_endpoint;
     if (target == NULL)
         return idp_unavailable(r, "no authorization_endpoint");
     apr_table_setn(r->headers_out, "Location",
@@ -326,7 +302,7 @@ static int serve_token(request_rec *r, const protected_location_t *pl)
     d = idp_metadata(r, pl->conf, &err);
     if (d == NULL)
         return idp_unavailable(r, err);
-    target = idp_endpoint_in(r, d, "token_endpoint");
+    target = d->token_endpoint;
     if (target == NULL)
         return idp_unavailable(r, "no token_endpoint");
     form = mcp_form_without_resource(r->pool, body);

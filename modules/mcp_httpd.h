@@ -124,6 +124,9 @@ int mcp_cors_preflight(request_rec *r, const mcp_dir_conf_t *conf, int well_know
                        const char *methods);
 int mcp_endpoints_handler(request_rec *r);
 
+/* Answers with a JSON document (status, Cache-Control, body). */
+int mcp_send_json(request_rec *r, int status, const char *cache_control, const char *body);
+
 /* mcp_status_page.c */
 int mcp_status_handler(request_rec *r);
 int mcp_server_status_section(request_rec *r, int flags);

@@ -405,6 +405,15 @@ static void test_discovery(void)
     doc = "{\"issuer\":\"" ISSUER "\",\"jwks_uri\":\"https://idp.example.com/certs\"}";
     d = mcp_discovery_parse(pool, doc, strlen(doc), ISSUER, &err);
     CHECK(d && strcmp(d->jwks_uri, "https://idp.example.com/certs") == 0, "jwks_uri read from metadata");
+    CHECK(d && d->registration_endpoint == NULL && d->token_endpoint == NULL,
+          "absent endpoints stay NULL");
+    doc = "{\"issuer\":\"" ISSUER "\",\"jwks_uri\":\"https://idp.example.com/certs\","
+          "\"token_endpoint\":\"https://idp.example.com/token\","
+          "\"registration_endpoint\":\"javascript:alert(1)\"}";
+    d = mcp_discovery_parse(pool, doc, strlen(doc), ISSUER, &err);
+    CHECK(d && strcmp(d->token_endpoint, "https://idp.example.com/token") == 0
+              && d->registration_endpoint == NULL,
+          "relayed endpoints read once, only http(s) ones");
     d = mcp_discovery_parse(pool, doc, strlen(doc), ISSUER "x", &err);
     CHECK(d == NULL, "metadata for another issuer refused");
     doc = "{\"issuer\":\"" ISSUER "\",\"jwks_uri\":\"file:///etc/passwd\"}";
