@@ -79,17 +79,16 @@ int mcp_cache_claim(mcp_cache_t *cache, const char *id, apr_interval_time_t ttl,
     apr_size_t old_len;
     apr_status_t rv;
     unsigned char mark = '1';
-    int claimed = MCP_CLAIM_UNKNOWN;
+    int claimed = 0;
 
     lock(cache);
     rv = get_locked(cache, id, 16, pool, &old, &old_len);
-    if (rv == APR_SUCCESS)
-        claimed = MCP_CLAIM_HELD;
-    else if (APR_STATUS_IS_NOTFOUND(rv)
-             && cache->provider->store(cache->instance, cache->server, (const unsigned char *)id,
-                                       (unsigned int)strlen(id), apr_time_now() + ttl, &mark, 1,
-                                       pool) == APR_SUCCESS)
-        claimed = MCP_CLAIM_OURS;
+    if (APR_STATUS_IS_NOTFOUND(rv)) {
+        claimed = cache->provider->store(cache->instance, cache->server,
+                                         (const unsigned char *)id, (unsigned int)strlen(id),
+                                         apr_time_now() + ttl, &mark, 1, pool)
+                  == APR_SUCCESS;
+    }
     unlock(cache);
     return claimed;
 }

@@ -26,11 +26,10 @@ apr_status_t mcp_cache_get(mcp_cache_t *cache, const char *id, apr_size_t max_le
 apr_status_t mcp_cache_put(mcp_cache_t *cache, const char *id, apr_time_t expiry,
                            const unsigned char *value, apr_size_t len, apr_pool_t *pool);
 
-/* Sets a marker that lives ttl, unless one is already alive. OURS: this
- * caller set it and owns the work it guards; HELD: someone else does;
- * UNKNOWN: the cache did not answer (a busy or restarting redis, say). */
-enum { MCP_CLAIM_UNKNOWN = -1, MCP_CLAIM_HELD = 0, MCP_CLAIM_OURS = 1 };
-
+/* Sets a marker that lives ttl, unless one is already alive. Returns 1 when
+ * this caller set it (and so owns the work it guards), 0 otherwise, also
+ * when the cache cannot answer: then nobody does the guarded work, which is
+ * the safe side for fetch throttles. */
 int mcp_cache_claim(mcp_cache_t *cache, const char *id, apr_interval_time_t ttl,
                     apr_pool_t *pool);
 

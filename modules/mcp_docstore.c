@@ -270,15 +270,6 @@ static int marker_alive(mcp_docstore_t *store, const char *id, apr_pool_t *tmp)
     return mcp_cache_get(store->cache, id, 16, tmp, &v, &len) == APR_SUCCESS;
 }
 
-/* For waiting: only a definite "gone" ends the wait, not a busy cache. */
-static int marker_maybe_alive(mcp_docstore_t *store, const char *id, apr_pool_t *tmp)
-{
-    unsigned char *v;
-    apr_size_t len;
-
-    return !APR_STATUS_IS_NOTFOUND(mcp_cache_get(store->cache, id, 16, tmp, &v, &len));
-}
-
 static int recently_failed(mcp_docstore_t *store, local_entry_t *e, apr_pool_t *tmp)
 {
     if (store->cache == NULL)
@@ -358,7 +349,7 @@ static void fetch_guarded(mcp_docstore_t *store, local_entry_t *e, mcp_doc_parse
  * decides for itself. */
 static int claim(mcp_docstore_t *store, const char *id, apr_interval_time_t ttl, apr_pool_t *tmp)
 {
-    return store->cache == NULL ? MCP_CLAIM_OURS : mcp_cache_claim(store->cache, id, ttl, tmp);
+    return store->cache == NULL || mcp_cache_claim(store->cache, id, ttl, tmp);
 }
 
 const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
@@ -373,7 +364,6 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
     apr_interval_time_t fetch_ttl = apr_time_from_msec(policy->fetch.timeout_ms)
                                     + apr_time_from_sec(5);
     const char *fetch_err = NULL;
-    int c;
 
     *err = NULL;
     apr_thread_mutex_lock(store->mutex);
@@ -402,23 +392,17 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
     if (force) {
         /* RFC 8725 §3.10 / OIDC Core §10.1.1: a kid miss may mean rotation,
          * but unknown kids must not turn into a fetch per request. */
-        /* an unanswered throttle counts as taken: floods must not fetch */
-        if (claim(store, e->refetch_id, policy->min_refetch, tmp) == MCP_CLAIM_OURS)
+        if (claim(store, e->refetch_id, policy->min_refetch, tmp))
             fetch_guarded(store, e, parse, parse_ctx, policy, NULL, tmp, &fetch_err);
     }
-    else if (!recently_failed(store, e, tmp)
-             && (c = claim(store, e->fetch_id, fetch_ttl, tmp)) != MCP_CLAIM_HELD
-             && (c == MCP_CLAIM_OURS || e->current == NULL)) {
-        /* with no copy at all, a cache that cannot say who fetches must not
-         * leave the process without keys: it fetches for itself */
+    else if (!recently_failed(store, e, tmp) && claim(store, e->fetch_id, fetch_ttl, tmp)) {
         fetch_guarded(store, e, parse, parse_ctx, policy, e->fetch_id, tmp, &fetch_err);
     }
     else if (e->current == NULL && store->cache) {
         /* another process is fetching the first copy: wait for it, bounded */
         apr_time_t until = now + apr_time_from_msec(policy->fetch.timeout_ms);
 
-        while (e->current == NULL && apr_time_now() < until
-               && marker_maybe_alive(store, e->fetch_id, tmp)
+        while (e->current == NULL && apr_time_now() < until && marker_alive(store, e->fetch_id, tmp)
                && !recently_failed(store, e, tmp)) {
             apr_sleep(WAIT_STEP);
             adopt_shared(store, e, parse, parse_ctx, policy, tmp, &fresh_until, &fetched_at);
