@@ -1,6 +1,10 @@
 #include <string.h>
 
+#include <unistd.h>
+
+#include <apr_general.h>
 #include <apr_strings.h>
+#include <apr_portable.h>
 #include <openssl/evp.h>
 
 #include "mcp_cache.h"
@@ -72,25 +76,68 @@ apr_status_t mcp_cache_put(mcp_cache_t *cache, const char *id, apr_time_t expiry
     return rv;
 }
 
+/* The socache API has no atomic add-if-absent. Under the global mutex (shmcb,
+ * dbm: one httpd instance) get-then-store is one step. Providers that run
+ * without it (redis, memcache) are shared by every process of every instance
+ * that names them, so two claimants can both see no marker: each writes a
+ * token of its own, waits for the other writes of that moment to land, and
+ * reads back. The last writer owns the work; the others step back. */
+#define CLAIM_SETTLE apr_time_from_msec(20)
+#define MARKER_MAX 64
+
+static const char *claim_token(apr_pool_t *pool)
+{
+    unsigned char rnd[8] = { 0 };
+
+    /* The random part tells apart processes of different hosts that share
+     * a pid; a failed read leaves pid and time, which suffice on one host. */
+    (void)apr_generate_random_bytes(rnd, sizeof(rnd));
+    return apr_psprintf(pool, "%" APR_PID_T_FMT ".%lx.%" APR_TIME_T_FMT ".%02x%02x%02x%02x%02x%02x%02x%02x",
+                        getpid(), (unsigned long)apr_os_thread_current(), apr_time_now(),
+                        rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+}
+
+static int store_marker(mcp_cache_t *cache, const char *id, apr_interval_time_t ttl,
+                        const char *value, apr_pool_t *pool)
+{
+    return cache->provider->store(cache->instance, cache->server, (const unsigned char *)id,
+                                  (unsigned int)strlen(id), apr_time_now() + ttl,
+                                  (unsigned char *)value, (unsigned int)strlen(value), pool)
+           == APR_SUCCESS;
+}
+
 int mcp_cache_claim(mcp_cache_t *cache, const char *id, apr_interval_time_t ttl,
                     apr_pool_t *pool)
 {
     unsigned char *old;
     apr_size_t old_len;
-    apr_status_t rv;
-    unsigned char mark = '1';
+    const char *mine;
     int claimed = 0;
 
-    lock(cache);
-    rv = get_locked(cache, id, 16, pool, &old, &old_len);
-    if (APR_STATUS_IS_NOTFOUND(rv)) {
-        claimed = cache->provider->store(cache->instance, cache->server,
-                                         (const unsigned char *)id, (unsigned int)strlen(id),
-                                         apr_time_now() + ttl, &mark, 1, pool)
-                  == APR_SUCCESS;
+    if (cache->mutex) {
+        lock(cache);
+        if (APR_STATUS_IS_NOTFOUND(get_locked(cache, id, MARKER_MAX, pool, &old, &old_len)))
+            claimed = store_marker(cache, id, ttl, "1", pool);
+        unlock(cache);
+        return claimed;
     }
-    unlock(cache);
-    return claimed;
+
+    if (!APR_STATUS_IS_NOTFOUND(get_locked(cache, id, MARKER_MAX, pool, &old, &old_len)))
+        return 0;
+    mine = claim_token(pool);
+    if (!store_marker(cache, id, ttl, mine, pool))
+        return 0;
+    apr_sleep(CLAIM_SETTLE);
+    return get_locked(cache, id, MARKER_MAX, pool, &old, &old_len) == APR_SUCCESS
+           && old_len == strlen(mine) && memcmp(old, mine, old_len) == 0;
+}
+
+int mcp_cache_marker_alive(mcp_cache_t *cache, const char *id, apr_pool_t *pool)
+{
+    unsigned char *v;
+    apr_size_t len;
+
+    return mcp_cache_get(cache, id, MARKER_MAX, pool, &v, &len) == APR_SUCCESS;
 }
 
 void mcp_cache_remove(mcp_cache_t *cache, const char *id, apr_pool_t *pool)

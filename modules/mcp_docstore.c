@@ -262,19 +262,11 @@ static int fetch_and_install(mcp_docstore_t *store, local_entry_t *e, mcp_doc_pa
     return 1;
 }
 
-static int marker_alive(mcp_docstore_t *store, const char *id, apr_pool_t *tmp)
-{
-    unsigned char *v;
-    apr_size_t len;
-
-    return mcp_cache_get(store->cache, id, 16, tmp, &v, &len) == APR_SUCCESS;
-}
-
 static int recently_failed(mcp_docstore_t *store, local_entry_t *e, apr_pool_t *tmp)
 {
     if (store->cache == NULL)
         return apr_time_now() < e->failed_until;
-    return marker_alive(store, e->failed_id, tmp);
+    return mcp_cache_marker_alive(store->cache, e->failed_id, tmp);
 }
 
 static void read_stats(mcp_docstore_t *store, local_entry_t *e, apr_pool_t *tmp, fetch_stats_t *fs)
@@ -402,7 +394,8 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
         /* another process is fetching the first copy: wait for it, bounded */
         apr_time_t until = now + apr_time_from_msec(policy->fetch.timeout_ms);
 
-        while (e->current == NULL && apr_time_now() < until && marker_alive(store, e->fetch_id, tmp)
+        while (e->current == NULL && apr_time_now() < until
+               && mcp_cache_marker_alive(store->cache, e->fetch_id, tmp)
                && !recently_failed(store, e, tmp)) {
             apr_sleep(WAIT_STEP);
             adopt_shared(store, e, parse, parse_ctx, policy, tmp, &fresh_until, &fetched_at);

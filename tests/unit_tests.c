@@ -9,6 +9,7 @@
 #include <cjose/cjose.h>
 #include <jansson.h>
 
+#include "mcp_cache.h"
 #include "mcp_challenge.h"
 #include "mcp_discovery.h"
 #include "mcp_jwks.h"
@@ -460,6 +461,77 @@ static void test_challenge_and_metadata(void)
     CHECK(mcp_json_is_valid("[1,2]") && !mcp_json_is_valid("{bad"), "JSON validity check");
 }
 
+/* ---- shared-cache markers (single flight across processes and hosts) ---- */
+
+/* A one-entry socache like redis: MP-safe (no mutex), no atomic add, and a
+ * read into a buffer too small for the value fails. rival_writes makes
+ * another claimant's write land right after ours. */
+static struct {
+    char id[128], value[128];
+    int present, rival_writes;
+} slot;
+
+static apr_status_t slot_store(ap_socache_instance_t *i, server_rec *s, const unsigned char *id,
+                               unsigned int idlen, apr_time_t expiry, unsigned char *data,
+                               unsigned int datalen, apr_pool_t *p)
+{
+    if (idlen >= sizeof(slot.id) || datalen >= sizeof(slot.value))
+        return APR_ENOSPC;
+    memcpy(slot.id, id, idlen);
+    slot.id[idlen] = '\0';
+    memcpy(slot.value, data, datalen);
+    slot.value[datalen] = '\0';
+    slot.present = 1;
+    if (slot.rival_writes) {
+        slot.rival_writes--;
+        strcpy(slot.value, "rival");
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t slot_retrieve(ap_socache_instance_t *i, server_rec *s, const unsigned char *id,
+                                  unsigned int idlen, unsigned char *data, unsigned int *datalen,
+                                  apr_pool_t *p)
+{
+    size_t len = strlen(slot.value);
+
+    if (!slot.present || strlen(slot.id) != idlen || memcmp(slot.id, id, idlen) != 0)
+        return APR_NOTFOUND;
+    if (len > *datalen)
+        return APR_ENOSPC;
+    memcpy(data, slot.value, len);
+    *datalen = (unsigned int)len;
+    return APR_SUCCESS;
+}
+
+static apr_status_t slot_remove(ap_socache_instance_t *i, server_rec *s, const unsigned char *id,
+                                unsigned int idlen, apr_pool_t *p)
+{
+    slot.present = 0;
+    return APR_SUCCESS;
+}
+
+static void test_cache_claim(void)
+{
+    ap_socache_provider_t provider = { .name = "slot", .store = slot_store,
+                                       .retrieve = slot_retrieve, .remove = slot_remove };
+    mcp_cache_t cache = { .provider = &provider };
+
+    memset(&slot, 0, sizeof(slot));
+    CHECK(mcp_cache_claim(&cache, "fetch", apr_time_from_sec(5), pool) == 1,
+          "claim on an empty shared cache: this caller owns the work");
+    CHECK(mcp_cache_marker_alive(&cache, "fetch", pool), "the claim's marker is seen as alive");
+    CHECK(mcp_cache_claim(&cache, "fetch", apr_time_from_sec(5), pool) == 0,
+          "second claim while the marker lives: not owned");
+    mcp_cache_remove(&cache, "fetch", pool);
+    CHECK(!mcp_cache_marker_alive(&cache, "fetch", pool), "a removed marker is gone");
+    slot.rival_writes = 1;
+    CHECK(mcp_cache_claim(&cache, "fetch", apr_time_from_sec(5), pool) == 0,
+          "claim race on a cache without atomic add: the claimant whose write was overwritten steps back");
+    CHECK(mcp_cache_marker_alive(&cache, "fetch", pool),
+          "after a lost race the winner's marker stays, so waiters keep waiting");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -469,6 +541,7 @@ int main(void)
     test_jwks();
     test_discovery();
     test_challenge_and_metadata();
+    test_cache_claim();
     apr_pool_destroy(pool);
     apr_terminate();
     return UNIT_DONE();
