@@ -108,20 +108,32 @@ static local_entry_t *entry_for(mcp_docstore_t *store, const char *url)
     return e;
 }
 
-/* Hands the caller a counted reference that rpool's cleanup gives back. */
+/* A counted reference to the current copy, taken under store->mutex; it is
+ * handed to the caller by hand_over. */
+static local_doc_t *take_locked(local_entry_t *e)
+{
+    if (e->current)
+        apr_atomic_inc32(&e->current->refs);
+    return e->current;
+}
+
+/* rpool's cleanup gives the reference back. */
+static const mcp_doc_t *hand_over(local_doc_t *ld, apr_pool_t *rpool)
+{
+    if (ld == NULL)
+        return NULL;
+    apr_pool_cleanup_register(rpool, ld, doc_release_cleanup, apr_pool_cleanup_null);
+    return &ld->doc;
+}
+
 static const mcp_doc_t *take(mcp_docstore_t *store, local_entry_t *e, apr_pool_t *rpool)
 {
     local_doc_t *ld;
 
     apr_thread_mutex_lock(store->mutex);
-    ld = e->current;
-    if (ld)
-        apr_atomic_inc32(&ld->refs);
+    ld = take_locked(e);
     apr_thread_mutex_unlock(store->mutex);
-    if (ld == NULL)
-        return NULL;
-    apr_pool_cleanup_register(rpool, ld, doc_release_cleanup, apr_pool_cleanup_null);
-    return &ld->doc;
+    return hand_over(ld, rpool);
 }
 
 static local_doc_t *parse_doc(const char *body, apr_size_t len, apr_time_t fetched_at,
@@ -362,15 +374,13 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
     e = entry_for(store, url);
     /* A fresh parsed copy needs no shared-cache access at all: a rotation
      * fetched by another process reaches us through the forced path. */
-    if (!force && e->current && now < e->current->doc.fresh_until) {
+    if (e->current && (force ? now - e->forced_at < FORCED_RECHECK : now < e->current->doc.fresh_until)) {
+        local_doc_t *ld = take_locked(e);
+
         apr_thread_mutex_unlock(store->mutex);
-        return take(store, e, rpool);
+        return hand_over(ld, rpool);
     }
     had = e->current ? e->current->doc.fetched_at : 0;
-    if (force && e->current && now - e->forced_at < FORCED_RECHECK) {
-        apr_thread_mutex_unlock(store->mutex);
-        return take(store, e, rpool);
-    }
     if (force)
         e->forced_at = now;
     apr_thread_mutex_unlock(store->mutex);

@@ -5,15 +5,16 @@
 
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
+#include <openssl/rsa.h>
 
 #include "mcp_jwks.h"
 
-static const mcp_alg_t known_algs[] = {
-    { "RS256", MCP_KTY_RSA, 0, 0 },   { "RS384", MCP_KTY_RSA, 0, 0 },
-    { "RS512", MCP_KTY_RSA, 0, 0 },   { "PS256", MCP_KTY_RSA, 0, 0 },
-    { "PS384", MCP_KTY_RSA, 0, 0 },   { "PS512", MCP_KTY_RSA, 0, 0 },
-    { "ES256", MCP_KTY_EC, 256, 64 }, { "ES384", MCP_KTY_EC, 384, 96 },
-    { "ES512", MCP_KTY_EC, 521, 132 },
+static const mcp_alg_t known_algs[MCP_ALG_COUNT] = {
+    { "RS256", MCP_KTY_RSA, 0, 0, "SHA256", 0, 0 },   { "RS384", MCP_KTY_RSA, 0, 0, "SHA384", 0, 1 },
+    { "RS512", MCP_KTY_RSA, 0, 0, "SHA512", 0, 2 },   { "PS256", MCP_KTY_RSA, 0, 0, "SHA256", 1, 3 },
+    { "PS384", MCP_KTY_RSA, 0, 0, "SHA384", 1, 4 },   { "PS512", MCP_KTY_RSA, 0, 0, "SHA512", 1, 5 },
+    { "ES256", MCP_KTY_EC, 256, 64, "SHA256", 0, 6 }, { "ES384", MCP_KTY_EC, 384, 96, "SHA384", 0, 7 },
+    { "ES512", MCP_KTY_EC, 521, 132, "SHA512", 0, 8 },
 };
 
 /* RFC 7518 §3.3: RSA keys of 2048 bits or larger. */
@@ -30,6 +31,11 @@ const mcp_alg_t *mcp_alg_lookup(const char *name)
     return NULL;
 }
 
+const mcp_alg_t *mcp_alg_at(int index)
+{
+    return &known_algs[index];
+}
+
 int mcp_key_fits(const mcp_key_t *key, const mcp_alg_t *alg)
 {
     if (key->alg != NULL && key->alg != alg)
@@ -39,15 +45,53 @@ int mcp_key_fits(const mcp_key_t *key, const mcp_alg_t *alg)
     return key->kty != MCP_KTY_EC || key->ec_bits == alg->ec_bits;
 }
 
+static void release_key(mcp_key_t *key)
+{
+    int a;
+
+    for (a = 0; a < MCP_ALG_COUNT; a++)
+        EVP_PKEY_CTX_free(key->verifier[a]);
+    cjose_jwk_release(key->jwk);
+    EVP_PKEY_free(key->pkey);
+}
+
+/* One verify context per alg the key fits, set up once (RFC 7518 §3.3-3.5).
+ * A key whose contexts cannot be made is not used at all. */
+static int prepare_verifiers(mcp_key_t *key)
+{
+    size_t a;
+
+    for (a = 0; a < MCP_ALG_COUNT; a++) {
+        const mcp_alg_t *alg = &known_algs[a];
+        EVP_PKEY_CTX *ctx;
+        EVP_MD *md;
+        int ok;
+
+        if (!mcp_key_fits(key, alg))
+            continue;
+        ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
+        md = EVP_MD_fetch(NULL, alg->digest, NULL);
+        ok = ctx && md && EVP_PKEY_verify_init(ctx) == 1 && EVP_PKEY_CTX_set_signature_md(ctx, md) == 1
+             /* RFC 7518 §3.5: the salt is as long as the hash */
+             && (!alg->pss || (EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PSS_PADDING) == 1
+                               && EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, RSA_PSS_SALTLEN_DIGEST) == 1));
+        EVP_MD_free(md);
+        if (!ok) {
+            EVP_PKEY_CTX_free(ctx);
+            return 0;
+        }
+        key->verifier[a] = ctx;
+    }
+    return 1;
+}
+
 static apr_status_t release_keys(void *data)
 {
     apr_array_header_t *keys = data;
     int i;
 
-    for (i = 0; i < keys->nelts; i++) {
-        cjose_jwk_release(APR_ARRAY_IDX(keys, i, mcp_key_t).jwk);
-        EVP_PKEY_free(APR_ARRAY_IDX(keys, i, mcp_key_t).pkey);
-    }
+    for (i = 0; i < keys->nelts; i++)
+        release_key(&APR_ARRAY_IDX(keys, i, mcp_key_t));
     keys->nelts = 0;
     return APR_SUCCESS;
 }
@@ -287,8 +331,8 @@ static const char *key_from_jwk(apr_pool_t *pool, json_t *jwk, mcp_key_t *key)
         return "key type changed on import";
     }
     key->pkey = pkey_from_jwk(pool, jwk, key);
-    if (key->pkey == NULL) {
-        cjose_jwk_release(key->jwk);
+    if (key->pkey == NULL || !prepare_verifiers(key)) {
+        release_key(key);
         return "rejected by OpenSSL";
     }
     return NULL;

@@ -16,9 +16,15 @@ typedef struct mcp_alg {
     mcp_kty_t kty;
     int ec_bits;          /* EC curve size for ES*, 0 otherwise */
     unsigned sig_len;     /* fixed R||S length for ES* (RFC 7518 §3.4), 0 otherwise */
+    const char *digest;   /* OpenSSL name of the hash */
+    int pss;              /* RSASSA-PSS (RFC 7518 §3.5) rather than PKCS#1 v1.5 */
+    int index;            /* 0 .. MCP_ALG_COUNT-1 */
 } mcp_alg_t;
 
+#define MCP_ALG_COUNT 9
+
 const mcp_alg_t *mcp_alg_lookup(const char *name);
+const mcp_alg_t *mcp_alg_at(int index);   /* index < MCP_ALG_COUNT */
 
 typedef struct mcp_key {
     const char *kid;          /* NULL when the JWK has none */
@@ -27,6 +33,10 @@ typedef struct mcp_key {
     const mcp_alg_t *alg;     /* the JWK's own "alg" pin, or NULL */
     cjose_jwk_t *jwk;         /* cjose's reading of the key, which vouches for its material */
     EVP_PKEY *pkey;           /* the same key for OpenSSL; immutable, shared by all threads */
+    /* Per alg the key fits: a context already set up to verify (hash, padding).
+     * Setting one up costs about a third of an RSA verification, so each
+     * check duplicates the template instead; templates are only read. */
+    EVP_PKEY_CTX *verifier[MCP_ALG_COUNT];
 } mcp_key_t;
 
 typedef struct mcp_keyset {

@@ -210,24 +210,15 @@ mcp_jwt_status_t mcp_jwt_parse(apr_pool_t *pool, const char *token, apr_size_t l
 
 /* Message digests fetched once: an implicit fetch per signature check costs
  * time and takes OpenSSL's global locks. */
-static EVP_MD *digests[3];
+static EVP_MD *digests[MCP_ALG_COUNT];
 static pthread_once_t digests_once = PTHREAD_ONCE_INIT;
 
 static void fetch_digests(void)
 {
-    digests[0] = EVP_MD_fetch(NULL, "SHA256", NULL);
-    digests[1] = EVP_MD_fetch(NULL, "SHA384", NULL);
-    digests[2] = EVP_MD_fetch(NULL, "SHA512", NULL);
-}
+    int i;
 
-static const EVP_MD *digest_for(const mcp_alg_t *alg)
-{
-    pthread_once(&digests_once, fetch_digests);
-    if (strcmp(alg->name + 2, "256") == 0)
-        return digests[0];
-    if (strcmp(alg->name + 2, "384") == 0)
-        return digests[1];
-    return digests[2];
+    for (i = 0; i < MCP_ALG_COUNT; i++)
+        digests[i] = EVP_MD_fetch(NULL, mcp_alg_at(i)->digest, NULL);
 }
 
 /* RFC 7518 §3.4: a JWS ECDSA signature is R || S; OpenSSL wants DER. */
@@ -251,30 +242,30 @@ static int signature_verifies(const mcp_jwt_t *jwt, const mcp_key_t *key)
 {
     /* the token need not end in a NUL: everything goes by length */
     const char *sig_b64 = jwt->token + jwt->input_len + 1;
-    size_t input_len = jwt->input_len;
     uint8_t *sig = NULL;
     size_t sig_len = 0;
-    unsigned char *der = NULL;
+    unsigned char *der = NULL, hash[EVP_MAX_MD_SIZE];
+    unsigned int hash_len = 0;
     int der_len = 0, ok = 0;
-    EVP_MD_CTX *ctx = NULL;
-    EVP_PKEY_CTX *pctx = NULL;
+    const EVP_MD *md;
+    EVP_PKEY_CTX *ctx = NULL;
     cjose_err cerr;
 
-    if (!cjose_base64url_decode(sig_b64, jwt->len - input_len - 1, &sig, &sig_len, &cerr))
+    pthread_once(&digests_once, fetch_digests);
+    md = digests[jwt->alg->index];
+    if (md == NULL || key->verifier[jwt->alg->index] == NULL)
+        return 0;
+    if (!cjose_base64url_decode(sig_b64, jwt->len - jwt->input_len - 1, &sig, &sig_len, &cerr))
         return 0;
     if (jwt->alg->kty == MCP_KTY_EC && (der = ecdsa_der(sig, sig_len, &der_len)) == NULL)
         goto done;
-    ctx = EVP_MD_CTX_new();
-    if (ctx == NULL || EVP_DigestVerifyInit(ctx, &pctx, digest_for(jwt->alg), NULL, key->pkey) != 1)
+    if (EVP_Digest(jwt->token, jwt->input_len, hash, &hash_len, md, NULL) != 1
+        || (ctx = EVP_PKEY_CTX_dup(key->verifier[jwt->alg->index])) == NULL)
         goto done;
-    if (jwt->alg->name[0] == 'P'
-        && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1
-            || EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1))
-        goto done; /* RFC 7518 §3.5: salt as long as the hash */
-    ok = der ? EVP_DigestVerify(ctx, der, (size_t)der_len, (const unsigned char *)jwt->token, input_len) == 1
-             : EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)jwt->token, input_len) == 1;
+    ok = der ? EVP_PKEY_verify(ctx, der, (size_t)der_len, hash, hash_len) == 1
+             : EVP_PKEY_verify(ctx, sig, sig_len, hash, hash_len) == 1;
 done:
-    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_CTX_free(ctx);
     OPENSSL_free(der);
     cjose_get_dealloc()(sig);
     return ok;

@@ -18,8 +18,12 @@ typedef struct slot {
     char *kid;                /* malloc'ed copy, or NULL */
 } slot_t;
 
+/* Slots are guarded in stripes: with dozens of worker threads a single
+ * lock had them queueing (and sleeping in futex) on every request. */
+#define LOCK_STRIPES 16
+
 struct mcp_tokencache {
-    apr_thread_mutex_t *mutex;
+    apr_thread_mutex_t *mutex[LOCK_STRIPES];
     slot_t *slots;
     unsigned nslots;
 };
@@ -29,6 +33,11 @@ static void clear_slot(slot_t *s)
     json_decref(s->payload);
     free(s->kid);
     memset(s, 0, sizeof(*s));
+}
+
+static apr_thread_mutex_t *lock_of(mcp_tokencache_t *tc, const slot_t *s)
+{
+    return tc->mutex[(unsigned)(s - tc->slots) % LOCK_STRIPES];
 }
 
 static apr_status_t destroy(void *data)
@@ -44,7 +53,11 @@ static apr_status_t destroy(void *data)
 apr_status_t mcp_tokencache_create(mcp_tokencache_t **out, apr_pool_t *pool, unsigned slots)
 {
     mcp_tokencache_t *tc = apr_pcalloc(pool, sizeof(*tc));
-    apr_status_t rv = apr_thread_mutex_create(&tc->mutex, APR_THREAD_MUTEX_DEFAULT, pool);
+    apr_status_t rv = APR_SUCCESS;
+    int i;
+
+    for (i = 0; i < LOCK_STRIPES && rv == APR_SUCCESS; i++)
+        rv = apr_thread_mutex_create(&tc->mutex[i], APR_THREAD_MUTEX_DEFAULT, pool);
 
     tc->nslots = slots ? slots : 1;
     tc->slots = apr_pcalloc(pool, sizeof(slot_t) * tc->nslots);
@@ -97,8 +110,8 @@ mcp_tc_result_t mcp_tokencache_lookup(mcp_tokencache_t *tc, const unsigned char 
 
     if (!usable_key(key))
         return MCP_TC_MISS;
-    apr_thread_mutex_lock(tc->mutex);
     s = slot_for(tc, key);
+    apr_thread_mutex_lock(lock_of(tc, s));
     if (s->expires > apr_time_now() && s->generation == keys_generation
         && memcmp(s->key, key, MCP_TOKENCACHE_KEY_LEN) == 0) {
         result = s->result;
@@ -108,7 +121,7 @@ mcp_tc_result_t mcp_tokencache_lookup(mcp_tokencache_t *tc, const unsigned char 
             kid = s->kid ? apr_pstrdup(rpool, s->kid) : NULL;
         }
     }
-    apr_thread_mutex_unlock(tc->mutex);
+    apr_thread_mutex_unlock(lock_of(tc, s));
     if (result == MCP_TC_VALID)
         *jwt = mcp_jwt_verified(rpool, payload, alg, kid);
     return result;
@@ -118,13 +131,14 @@ static void store(mcp_tokencache_t *tc, const unsigned char *key, apr_time_t gen
                   apr_time_t expires, mcp_tc_result_t result, json_t *payload, const char *alg,
                   const char *kid)
 {
-    slot_t *s;
+    slot_t *s, old;
 
     if (!usable_key(key))
         return;
-    apr_thread_mutex_lock(tc->mutex);
     s = slot_for(tc, key);
-    clear_slot(s);
+    apr_thread_mutex_lock(lock_of(tc, s));
+    old = *s;   /* freed after the unlock: a JSON tree takes a while */
+    memset(s, 0, sizeof(*s));
     memcpy(s->key, key, MCP_TOKENCACHE_KEY_LEN);
     s->generation = generation;
     s->expires = expires;
@@ -133,7 +147,8 @@ static void store(mcp_tokencache_t *tc, const unsigned char *key, apr_time_t gen
     if (alg)
         apr_cpystrn(s->alg, alg, sizeof(s->alg));
     s->kid = kid ? strdup(kid) : NULL;
-    apr_thread_mutex_unlock(tc->mutex);
+    apr_thread_mutex_unlock(lock_of(tc, s));
+    clear_slot(&old);
 }
 
 void mcp_tokencache_store_valid(mcp_tokencache_t *tc, const unsigned char *key,

@@ -8,6 +8,9 @@
 #include <apr_time.h>
 #include <cjose/cjose.h>
 #include <jansson.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
 
 #include "mcp_cache.h"
 #include "mcp_challenge.h"
@@ -322,6 +325,78 @@ static void test_jwt(void)
         cjose_jwk_release(keys[i].jwk);
 }
 
+/* ---- RSASSA-PSS details cjose does not let a test choose (RFC 7518 §3.5) ---- */
+
+static const char *b64url_bytes(const unsigned char *raw, size_t len)
+{
+    char *out;
+    size_t out_len;
+    cjose_err err;
+    const char *copy;
+
+    cjose_base64url_encode(raw, len, &out, &out_len, &err);
+    copy = apr_pstrmemdup(pool, out, out_len);
+    free(out);
+    return copy;
+}
+
+static const char *bn_b64url(const EVP_PKEY *k, const char *name)
+{
+    BIGNUM *bn = NULL;
+    unsigned char buf[512];
+    int len;
+
+    EVP_PKEY_get_bn_param(k, name, &bn);
+    len = BN_bn2bin(bn, buf);
+    BN_free(bn);
+    return b64url_bytes(buf, (size_t)len);
+}
+
+/* A token with header alg `alg`, signed RSASSA-PSS with SHA-256 and the given
+ * salt length, or PKCS#1 v1.5 when saltlen < 0. */
+static const char *rsa_token(EVP_PKEY *k, const char *alg, int saltlen, const char *payload)
+{
+    const char *input = apr_pstrcat(pool, b64url(apr_psprintf(pool, "{\"alg\":\"%s\",\"kid\":\"pss\"}", alg)),
+                                     ".", b64url(payload), NULL);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
+    unsigned char sig[512];
+    size_t sig_len = sizeof(sig);
+
+    EVP_DigestSignInit(ctx, &pctx, EVP_sha256(), NULL, k);
+    if (saltlen >= 0) {
+        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING);
+        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, saltlen);
+    }
+    EVP_DigestSign(ctx, sig, &sig_len, (const unsigned char *)input, strlen(input));
+    EVP_MD_CTX_free(ctx);
+    return apr_pstrcat(pool, input, ".", b64url_bytes(sig, sig_len), NULL);
+}
+
+static void test_pss(void)
+{
+    EVP_PKEY *k = EVP_RSA_gen(2048);
+    const char *jwks = apr_psprintf(pool, "{\"keys\":[{\"kty\":\"RSA\",\"kid\":\"pss\",\"n\":\"%s\",\"e\":\"%s\"}]}",
+                                    bn_b64url(k, "n"), bn_b64url(k, "e"));
+    const char *err = NULL;
+    const mcp_keyset_t *set = mcp_jwks_parse(pool, jwks, strlen(jwks), &err);
+    const char *now_claims = claims(300, NULL);
+
+    CHECK(set != NULL && judge(rsa_token(k, "PS256", 32, now_claims), set, &err) == MCP_JWT_VALID,
+          "PS256 with a salt as long as the hash accepted");
+    CHECK(judge(rsa_token(k, "PS256", 0, now_claims), set, &err) == MCP_JWT_INVALID,
+          "PS256 with an empty salt rejected");
+    CHECK(judge(rsa_token(k, "PS256", 64, now_claims), set, &err) == MCP_JWT_INVALID,
+          "PS256 with a 64-byte salt rejected");
+    CHECK(judge(rsa_token(k, "RS256", 32, now_claims), set, &err) == MCP_JWT_INVALID,
+          "PSS signature under alg RS256 rejected");
+    CHECK(judge(rsa_token(k, "PS256", -1, now_claims), set, &err) == MCP_JWT_INVALID,
+          "PKCS#1 v1.5 signature under alg PS256 rejected");
+    CHECK(judge(rsa_token(k, "RS256", -1, now_claims), set, &err) == MCP_JWT_VALID,
+          "PKCS#1 v1.5 signature under alg RS256 accepted");
+    EVP_PKEY_free(k);
+}
+
 static void test_jwks(void)
 {
     const char *err = NULL;
@@ -539,6 +614,7 @@ int main(void)
     test_token_extraction();
     test_jwt();
     test_jwks();
+    test_pss();
     test_discovery();
     test_challenge_and_metadata();
     test_cache_claim();
