@@ -73,6 +73,27 @@ void mcp_cors_headers(request_rec *r, const mcp_dir_conf_t *conf, int well_known
         return;
     apr_table_setn(r->err_headers_out, "Access-Control-Allow-Origin", origin);
     apr_table_setn(r->err_headers_out, "Access-Control-Expose-Headers", EXPOSE_HEADERS);
+    ap_add_output_filter(CORS_FILTER, NULL, r, r->connection);
+}
+
+/* A backend that answers CORS itself would add a second
+ * Access-Control-Allow-Origin next to the gateway's, and browsers refuse a
+ * response with two (Fetch standard, CORS check). The gateway's answer
+ * stands; the headers the backend exposes are exposed as well. */
+apr_status_t mcp_cors_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    request_rec *r = f->r;
+    const char *exposed = apr_table_get(r->headers_out, "Access-Control-Expose-Headers");
+
+    if (apr_table_get(r->err_headers_out, "Access-Control-Allow-Origin")) {
+        apr_table_unset(r->headers_out, "Access-Control-Allow-Origin");
+        if (exposed) {
+            apr_table_mergen(r->err_headers_out, "Access-Control-Expose-Headers", exposed);
+            apr_table_unset(r->headers_out, "Access-Control-Expose-Headers");
+        }
+    }
+    ap_remove_output_filter(f);
+    return ap_pass_brigade(f->next, bb);
 }
 
 int mcp_cors_preflight(request_rec *r, const mcp_dir_conf_t *conf, int well_known,

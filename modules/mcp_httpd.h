@@ -4,6 +4,7 @@
 #define MCP_HTTPD_H
 
 #include <httpd.h>
+#include <util_filter.h>
 #include <http_config.h>
 #include <http_log.h>
 #include <apr_hash.h>
@@ -22,6 +23,7 @@ extern module AP_MODULE_DECLARE_DATA mcp_auth_module;
 #define NOTE_JSON_ERROR "mcp_auth.json_error"
 #define NOTE_SCOPE_NEEDED "mcp_auth.scope_needed"
 #define JSON_ERROR_FILTER "MCP_AUTH_JSON_ERROR"
+#define CORS_FILTER "MCP_AUTH_CORS"
 
 #define DEFAULT_CLOCK_SKEW 60
 
@@ -120,6 +122,7 @@ const mcp_keyset_t *mcp_keys_for(request_rec *r, const mcp_dir_conf_t *conf, int
 int mcp_rewrites_issuer(const mcp_dir_conf_t *conf);
 const char *mcp_authorization_server(request_rec *r, const mcp_dir_conf_t *conf);
 void mcp_cors_headers(request_rec *r, const mcp_dir_conf_t *conf, int well_known);
+apr_status_t mcp_cors_filter(ap_filter_t *f, apr_bucket_brigade *bb);
 int mcp_cors_preflight(request_rec *r, const mcp_dir_conf_t *conf, int well_known,
                        const char *methods);
 int mcp_endpoints_handler(request_rec *r);

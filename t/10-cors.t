@@ -13,7 +13,7 @@ use Apache::TestUtil;
 use MCPTest;
 use MintToken;
 
-plan tests => 176;
+plan tests => 179;
 
 my $APP  = 'https://app.example';
 my $APP2 = 'http://localhost:3000';
@@ -119,6 +119,13 @@ my $good = mint(key => 'rsa1', header => { alg => 'RS256', kid => 'rsa1' },
     ok t_cmp(acao($res), $APP, '200: Access-Control-Allow-Origin');
     ok t_cmp($res->header('Access-Control-Expose-Headers') // '', qr/Mcp-Session-Id/, '200: Mcp-Session-Id exposed');
     yes vary_origin($res), '200: Vary: Origin';
+    $res = req(GET => 'gw5', '/cors-list', Origin => $APP, Authorization => "Bearer $good", 'X-Echo-CORS' => 1);
+    ok t_cmp($res->code, 200, 'backend that answers CORS itself: proxied');
+    ok t_cmp(join('|', $res->header('Access-Control-Allow-Origin')), $APP,
+             'backend that answers CORS itself: one Access-Control-Allow-Origin, the gateway\'s');
+    $eh = join(',', $res->header('Access-Control-Expose-Headers'));
+    yes has_list($eh, 'Mcp-Session-Id') && has_list($eh, 'X-Echo-Backend'),
+        "backend that answers CORS itself: the gateway's and the backend's exposed headers ($eh)";
 
     # the location's discovery documents follow its list
     for my $path ('/.well-known/oauth-protected-resource/cors-list', '/.well-known/oauth-authorization-server/cors-list',
