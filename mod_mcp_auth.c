@@ -792,9 +792,17 @@ static void set_identity_headers(request_rec *r, const mcp_dir_conf_t *conf, con
 /* ----------------------------------------------------------------------- */
 /* Authentication                                                           */
 
+/* Token fields are the client's words: escaped, and cut short so that a
+ * 16 KiB kid cannot turn each refused request into a 16 KiB log line. */
+#define LOGGABLE_MAX 128
+
 const char *mcp_loggable(request_rec *r, const char *s)
 {
-    return s ? ap_escape_logitem(r->pool, s) : "-";
+    if (s == NULL)
+        return "-";
+    if (strlen(s) > LOGGABLE_MAX)
+        s = apr_pstrcat(r->pool, apr_pstrndup(r->pool, s, LOGGABLE_MAX), "...", NULL);
+    return ap_escape_logitem(r->pool, s);
 }
 
 /* Runs every check on a presented token. Returns the verified token or NULL
@@ -1150,7 +1158,7 @@ static authz_status check_scope(request_rec *r, const char *require_line, const 
         return AUTHZ_GRANTED;
     note_needed_scopes(r, st->jwt);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0006: %s lacks scope %s for %s",
-                  mcp_loggable(r, r->user), mcp_loggable(r, apr_array_pstrcat(r->pool, scopes, ' ')),
+                  mcp_loggable(r, r->user), ap_escape_logitem(r->pool, apr_array_pstrcat(r->pool, scopes, ' ')),
                   r->uri);
     return AUTHZ_DENIED;
 }

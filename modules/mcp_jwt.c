@@ -28,6 +28,7 @@ struct mcp_jwt {
     json_t *header;
     json_t *payload;
     const mcp_alg_t *alg;
+    const char *presented_alg;  /* as the header says, for the log; NULL if not a string */
     const char *kid;
     apr_size_t sig_len;
     apr_size_t input_len;     /* header.payload: what the signature covers */
@@ -113,12 +114,16 @@ static mcp_jwt_status_t check_header(mcp_jwt_t *jwt, const apr_array_header_t *t
     json_t *h = jwt->header, *v;
     const char *alg;
 
+    /* read first, so that a rejection at any later step logs them */
+    v = json_object_get(h, "kid");
+    jwt->kid = json_is_string(v) ? json_string_value(v) : NULL;
     v = json_object_get(h, "alg");
     if (!json_is_string(v)) {
         *err = "alg missing or not a string";
         return MCP_JWT_INVALID;
     }
     alg = json_string_value(v);
+    jwt->presented_alg = alg;
     jwt->alg = mcp_alg_lookup(alg);
     if (jwt->alg == NULL) {
         /* includes "none" in any case (RFC 8725 §3.2) and HS* */
@@ -152,7 +157,6 @@ static mcp_jwt_status_t check_header(mcp_jwt_t *jwt, const apr_array_header_t *t
     }
     /* jku, x5u, jwk and x5c are never looked at: keys come only from the
      * configured JWKS (RFC 8725 §3.10). */
-    jwt->kid = v ? json_string_value(v) : NULL;
     return MCP_JWT_VALID;
 }
 
@@ -197,6 +201,7 @@ mcp_jwt_status_t mcp_jwt_parse(apr_pool_t *pool, const char *token, apr_size_t l
         *err = "token header is not a valid JSON object";
         return MCP_JWT_INVALID;
     }
+    *out = jwt; /* from here on, a refused token still names its alg and kid */
     if (check_header(jwt, types, err) != MCP_JWT_VALID)
         return MCP_JWT_INVALID;
     jwt->payload = decode_json_segment(pool, dot1 + 1, plen);
@@ -433,7 +438,7 @@ const char *mcp_jwt_kid(const mcp_jwt_t *jwt)
 
 const char *mcp_jwt_alg(const mcp_jwt_t *jwt)
 {
-    return jwt->alg ? jwt->alg->name : "-";
+    return jwt->alg ? jwt->alg->name : jwt->presented_alg ? jwt->presented_alg : "-";
 }
 
 json_t *mcp_jwt_claims(const mcp_jwt_t *jwt)

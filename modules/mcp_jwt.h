@@ -29,7 +29,8 @@ typedef struct mcp_jwt mcp_jwt_t;
  * base64url, header JSON without duplicates, alg in the allow-list, no crit,
  * no nesting, acceptable typ (types: accepted values, compared without
  * case; NULL accepts at+jwt, application/at+jwt, JWT or none). The payload is parsed but stays unreadable
- * until mcp_jwt_verify succeeded. */
+ * until mcp_jwt_verify succeeded. A token refused after its header was read
+ * is still returned in *out, only for mcp_jwt_alg and mcp_jwt_kid (logging). */
 mcp_jwt_status_t mcp_jwt_parse(apr_pool_t *pool, const char *token, apr_size_t len,
                                apr_size_t max_len, const apr_array_header_t *types,
                                mcp_jwt_t **jwt, const char **err);

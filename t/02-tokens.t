@@ -168,7 +168,7 @@ for my $c (@cases) {
 }
 die "minting mismatch\n" if @minted;
 
-plan tests => 4 * @cases + 3;
+plan tests => 4 * @cases + 4;
 
 my $log_start = error_log_size();
 my $prm = url('mcp', '/.well-known/oauth-protected-resource/mcp');
@@ -202,6 +202,8 @@ for my $c (@cases) {
 # Log hygiene: every rejection logged with its tag, no token ever written.
 my $log = error_log_since($log_start);
 ok t_cmp($log, qr/\[mcp_auth:info\].*MCPAUTH0001: .*token expired/, 'rejections logged with the reason');
+ok t_cmp($log, qr/MCPAUTH0001: .*signature algorithm not allowed \(alg none, kid rsa1\)/,
+         'a token refused for its header still names the alg and kid it presented');
 my @leaked = grep { index($log, $_->[1]) >= 0 } grep { length $_->[1] > 20 } @cases;
 ok t_cmp(join(', ', map { $_->[0] } @leaked), '', 'no full token in the error log');
 my @sigs = grep { length(sig_of($_->[1])) > 20 && index($log, sig_of($_->[1])) >= 0 } @cases;

@@ -330,7 +330,7 @@ for my $c (@cases, @warm, @kidless) {
     push @{ $c->{checks} }, user_is($c->{token}{payload}{sub}) if $c->{status} == 200 && ref $c->{token} eq 'HASH' && $c->{token}{payload};
 }
 
-plan tests => cases_tests(\@cases) + cases_tests(\@warm) + cases_tests(\@kidless) + 8;
+plan tests => cases_tests(\@cases) + cases_tests(\@warm) + cases_tests(\@kidless) + 9;
 
 my $log_start = error_log_size();
 
@@ -362,4 +362,7 @@ ok t_cmp(join(' | ', $log =~ /^(.*(?:exit signal|AddressSanitizer|runtime error|
          'no child crash or sanitizer report in the error log');
 my @leaked = grep { index($log, sig_of($_)) >= 0 } all_tokens();
 ok t_cmp(scalar @leaked, 0, 'no token signature in the error log');
+my ($kid_line) = $log =~ /^(.*MCPAUTH0001: .*kid k{100}.*)$/m;
+ok t_cmp(length($kid_line // '') > 0 && length($kid_line) < 600 && $kid_line =~ /kid k{128}\.\.\.\)/ ? 1 : 0, 1,
+         'a 4 KiB kid is logged cut to 128 characters');
 ok t_cmp(scalar(grep { $_->{status} != 200 } @cases, @kidless) >= 80 ? 1 : 0, 1, 'at least 80 hostile cases in this file');
