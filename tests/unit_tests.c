@@ -19,6 +19,7 @@
 #include "mcp_jwt.h"
 #include "mcp_metadata.h"
 #include "mcp_token.h"
+#include "mcp_tokencache.h"
 #include "unit.h"
 
 static apr_pool_t *pool;
@@ -607,6 +608,58 @@ static void test_cache_claim(void)
           "after a lost race the winner's marker stays, so waiters keep waiting");
 }
 
+/* ---- token cache: what a repeat may skip ---- */
+
+/* A cache key whose first bytes (which pick the set) are `set_bits`. */
+static void tc_key(unsigned char key[MCP_TOKENCACHE_KEY_LEN], unsigned set_bits, unsigned char tag)
+{
+    memset(key, tag, MCP_TOKENCACHE_KEY_LEN);
+    memcpy(key, &set_bits, sizeof(set_bits));
+}
+
+static mcp_jwt_t *tc_token(long exp_offset)
+{
+    json_t *payload = json_loads(claims(exp_offset, NULL), 0, NULL);
+
+    return mcp_jwt_verified(pool, payload, "RS256", "k1");
+}
+
+static void test_tokencache(void)
+{
+    mcp_tokencache_t *tc;
+    unsigned char k[5][MCP_TOKENCACHE_KEY_LEN], other[MCP_TOKENCACHE_KEY_LEN];
+    mcp_jwt_t *jwt = NULL;
+    int i, kept = 0;
+
+    /* 8 slots: with 0, 8, 16, 24 in front, a direct-mapped cache would put
+     * all four keys in one slot */
+    mcp_tokencache_create(&tc, pool, 8);
+    for (i = 0; i < 5; i++)
+        tc_key(k[i], (unsigned)i * 8, (unsigned char)(i + 1));
+    for (i = 0; i < 4; i++)
+        mcp_tokencache_store_valid(tc, k[i], 1, tc_token(300), apr_time_from_sec(60));
+    for (i = 0; i < 4; i++)
+        kept += mcp_tokencache_lookup(tc, k[i], 1, pool, &jwt) == MCP_TC_VALID;
+    CHECK(kept == 4, "four tokens that share a set are all remembered");
+    CHECK(jwt && mcp_jwt_claims(jwt) && strcmp(mcp_jwt_kid(jwt), "k1") == 0 && strcmp(mcp_jwt_alg(jwt), "RS256") == 0,
+          "a hit returns the verified claims, alg and kid");
+    mcp_tokencache_store_valid(tc, k[4], 1, tc_token(300), apr_time_from_sec(60));
+    CHECK(mcp_tokencache_lookup(tc, k[4], 1, pool, &jwt) == MCP_TC_VALID
+              && mcp_tokencache_lookup(tc, k[0], 1, pool, &jwt) == MCP_TC_MISS
+              && mcp_tokencache_lookup(tc, k[3], 1, pool, &jwt) == MCP_TC_VALID,
+          "a fifth replaces the one stored longest ago");
+    CHECK(mcp_tokencache_lookup(tc, k[4], 2, pool, &jwt) == MCP_TC_MISS,
+          "an entry of another key-set copy is void");
+    tc_key(other, 1, 9);
+    mcp_tokencache_store_bad(tc, other, 1, apr_time_from_sec(60));
+    CHECK(mcp_tokencache_lookup(tc, other, 1, pool, &jwt) == MCP_TC_BAD_SIGNATURE,
+          "a bad signature is remembered");
+    tc_key(other, 3, 10);
+    mcp_tokencache_store_valid(tc, other, 1, tc_token(-5), apr_time_from_sec(60));
+    CHECK(mcp_tokencache_lookup(tc, other, 1, pool, &jwt) == MCP_TC_MISS,
+          "an already expired token is not remembered");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -618,6 +671,7 @@ int main(void)
     test_discovery();
     test_challenge_and_metadata();
     test_cache_claim();
+    test_tokencache();
     apr_pool_destroy(pool);
     apr_terminate();
     return UNIT_DONE();
