@@ -28,7 +28,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     cjose_err err;
     char *pub, *doc;
-    const char *perr = NULL;
     apr_pool_t *kp;
     apr_array_header_t *aud;
 
@@ -39,12 +38,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     FUZZ_CHECK(signer != NULL && cjose_jwk_set_kid(signer, "ec-1", 4, &err));
     pub = cjose_jwk_to_json(signer, false, &err);
     FUZZ_CHECK(pub != NULL);
-    if (apr_pool_create(&kp, fuzz_root) != APR_SUCCESS)
-        abort();
+    kp = fuzz_subpool();
     doc = apr_pstrcat(kp, "{\"keys\":[", pub, "]}", NULL);
     free(pub);
-    keys = mcp_jwks_parse(kp, doc, strlen(doc), &perr);
-    FUZZ_CHECK(keys != NULL && keys->keys->nelts == 1);
+    keys = fuzz_keyset(kp, doc, 1);
     memcpy(key_refs, keys->keys->elts, sizeof(key_refs));
     header = cjose_header_new(&err);
     FUZZ_CHECK(cjose_header_set(header, CJOSE_HDR_ALG, "ES256", &err)

@@ -4,10 +4,13 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <apr_allocator.h>
 #include <apr_general.h>
 #include <apr_pools.h>
+
+#include "mcp_jwks.h"
 
 static apr_pool_t *fuzz_root __attribute__((unused));
 /* Debian's libapr1 takes pool memory from mmap(), which LeakSanitizer does
@@ -45,6 +48,19 @@ static inline apr_pool_t *fuzz_subpool(void)
     if (apr_pool_create(&p, fuzz_root) != APR_SUCCESS)
         abort();
     return p;
+}
+
+/* The key set a target verifies against, parsed once at start-up into pool.
+ * A set that does not parse to `expected` keys stops the target. */
+static inline mcp_keyset_t *fuzz_keyset(apr_pool_t *pool, const char *doc, int expected)
+{
+    const char *err = NULL;
+    mcp_keyset_t *set = mcp_jwks_parse(pool, doc, strlen(doc), &err);
+
+    if (set == NULL)
+        fprintf(stderr, "key set rejected: %s\n", err ? err : "?");
+    FUZZ_CHECK(set != NULL && set->keys->nelts == expected);
+    return set;
 }
 
 #endif

@@ -46,7 +46,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cjose_jwk_t *rsa, *ec;
     json_t *jwks, *arr;
     char *doc;
-    const char *perr = NULL;
     apr_pool_t *kp;
     apr_array_header_t *aud;
 
@@ -72,13 +71,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cjose_jwk_release(rsa);
     cjose_jwk_release(ec);
 
-    if (apr_pool_create(&kp, fuzz_root) != APR_SUCCESS)
-        abort();
-    keys = mcp_jwks_parse(kp, doc, strlen(doc), &perr);
+    kp = fuzz_subpool();
+    keys = fuzz_keyset(kp, doc, 4);
     free(doc);
-    if (keys == NULL)
-        fprintf(stderr, "fuzz_jwt: key set rejected: %s\n", perr ? perr : "?");
-    FUZZ_CHECK(keys != NULL && keys->keys->nelts == 4);
     memcpy(key_refs, keys->keys->elts, sizeof(key_refs));
 
     aud = apr_array_make(kp, 2, sizeof(const char *));
