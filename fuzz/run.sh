@@ -17,7 +17,7 @@ esac
 
 FUZZ_DIR=$(cd "$(dirname "$0")" && pwd)
 TOP=$(dirname "$FUZZ_DIR")
-MODULES=$TOP/modules
+MODULES=$TOP/modules/engine
 ARTIFACTS=$FUZZ_DIR/build/artifacts
 LOGS=$FUZZ_DIR/build/logs
 BUILD=$FUZZ_DIR/build
@@ -38,8 +38,8 @@ fi
 sources_for() {
     case $1 in
         fuzz_token) echo "$MODULES/mcp_token.c" ;;
-        fuzz_jwt|fuzz_claims) echo "$MODULES/mcp_jwt.c $MODULES/mcp_jwks.c" ;;
-        fuzz_jwks) echo "$MODULES/mcp_jwks.c" ;;
+        fuzz_jwt|fuzz_claims) echo "$MODULES/mcp_jwt.c $MODULES/mcp_jwks.c $MODULES/mcp_b64url.c" ;;
+        fuzz_jwks) echo "$MODULES/mcp_jwks.c $MODULES/mcp_b64url.c" ;;
     esac
 }
 

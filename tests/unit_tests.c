@@ -12,12 +12,14 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
+#include "mcp_b64url.h"
 #include "mcp_cache.h"
 #include "mcp_challenge.h"
 #include "mcp_discovery.h"
 #include "mcp_jwks.h"
 #include "mcp_jwt.h"
 #include "mcp_metadata.h"
+#include "mcp_scope.h"
 #include "mcp_token.h"
 #include "mcp_tokencache.h"
 #include "unit.h"
@@ -660,6 +662,79 @@ static void test_tokencache(void)
           "an already expired token is not remembered");
 }
 
+static void test_b64url(void)
+{
+    CHECK(mcp_b64url_is_strict("eyJhbGciOiJSUzI1NiJ9", 20), "base64url: a JOSE header passes");
+    CHECK(!mcp_b64url_is_strict("eyJhbGciOiJSUzI1NiJ9==", 22), "base64url: padding is refused");
+    CHECK(!mcp_b64url_is_strict("ab+/", 4), "base64url: the base64 alphabet's + and / are refused");
+    CHECK(!mcp_b64url_is_strict("QR", 2), "base64url: non-zero unused bits are refused");
+    CHECK(mcp_b64url_is_strict("QQ", 2), "base64url: zero unused bits pass");
+    CHECK(!mcp_b64url_is_strict("QUFBQ", 5), "base64url: a length of 1 mod 4 is refused");
+    CHECK(!mcp_b64url_is_strict("", 0), "base64url: empty is refused");
+    CHECK(!mcp_b64url_is_strict("QU\0B", 4), "base64url: a NUL inside is refused");
+}
+
+static apr_array_header_t *words(const char *a, const char *b)
+{
+    apr_array_header_t *list = apr_array_make(pool, 2, sizeof(const char *));
+
+    APR_ARRAY_PUSH(list, const char *) = a;
+    if (b)
+        APR_ARRAY_PUSH(list, const char *) = b;
+    return list;
+}
+
+static void test_scope(void)
+{
+    json_t *claims;
+
+    CHECK(mcp_scope_is_token("mcp:tools"), "scope: a scope-token passes");
+    CHECK(!mcp_scope_is_token("a b") && !mcp_scope_is_token("a\"b") && !mcp_scope_is_token("")
+              && !mcp_scope_is_token("caf\xc3\xa9"),
+          "scope: space, quote, empty and non-ASCII are not scope-tokens (RFC 6749 §3.3)");
+    CHECK(mcp_scope_list_has("openid mcp:tools", "mcp:tools"), "scope list: a word is found");
+    CHECK(!mcp_scope_list_has("openid mcp:tools", "mcp"), "scope list: a prefix of a word is not the word");
+    CHECK(!mcp_scope_list_has("openid MCP", "mcp"), "scope list: words are case-sensitive");
+    CHECK(!mcp_scope_list_has("openid", ""), "scope list: the empty word is never found");
+    CHECK(strcmp(mcp_scope_list_add(pool, "a b", words("b", "c")), "a b c") == 0,
+          "scope list: only missing words are appended");
+    CHECK(strcmp(mcp_scope_list_add(pool, "", words("x", NULL)), "x") == 0,
+          "scope list: appending to an empty list has no leading space");
+
+    claims = json_loads("{\"scope\":\"openid mcp:tools\"}", 0, NULL);
+    CHECK(mcp_claims_grant_scopes(claims, words("mcp:tools", "openid")), "scope claim: a string grants its words");
+    CHECK(!mcp_claims_grant_scopes(claims, words("mcp:tools", "admin")), "scope claim: every scope must be granted");
+    json_decref(claims);
+    claims = json_loads("{\"scp\":[\"files.read\",\"mcp\"]}", 0, NULL);
+    CHECK(mcp_claims_grant_scopes(claims, words("mcp", NULL)), "scp claim: an array element grants it");
+    CHECK(!mcp_claims_grant_scopes(claims, words("files", NULL)), "scp claim: no prefix match in arrays");
+    json_decref(claims);
+    claims = json_loads("{\"scope\":[\"mcp\"]}", 0, NULL);
+    CHECK(mcp_claims_grant_scopes(claims, words("mcp", NULL)), "scope claim: an array is read too");
+    json_decref(claims);
+}
+
+static void test_claim_holds(void)
+{
+    json_t *payload = json_loads("{\"sub\":\"u1\",\"groups\":[\"eng\",\"ops\"],\"admin\":true,\"level\":3,"
+                                 "\"realm_access\":{\"roles\":[\"mcp-user\"]},\"a.b\":\"top\","
+                                 "\"a\":{\"b\":\"nested\"},\"ratio\":0.5}", 0, NULL);
+    mcp_jwt_t *jwt = mcp_jwt_verified(pool, payload, "RS256", "k1");
+
+    CHECK(mcp_jwt_claim_holds(pool, jwt, "sub", "u1"), "claim: a string equals");
+    CHECK(!mcp_jwt_claim_holds(pool, jwt, "sub", "U1"), "claim: strings compare exactly");
+    CHECK(mcp_jwt_claim_holds(pool, jwt, "groups", "ops"), "claim: an array element equals");
+    CHECK(!mcp_jwt_claim_holds(pool, jwt, "groups", "eng,ops"), "claim: an array is not its joined text");
+    CHECK(mcp_jwt_claim_holds(pool, jwt, "admin", "true") && !mcp_jwt_claim_holds(pool, jwt, "admin", "1"),
+          "claim: booleans compare by their JSON text");
+    CHECK(mcp_jwt_claim_holds(pool, jwt, "level", "3"), "claim: integers compare by their JSON text");
+    CHECK(!mcp_jwt_claim_holds(pool, jwt, "ratio", "0.5"), "claim: fractions never match");
+    CHECK(mcp_jwt_claim_holds(pool, jwt, "realm_access.roles", "mcp-user"), "claim: dotted names reach nested claims");
+    CHECK(mcp_jwt_claim_holds(pool, jwt, "a.b", "top") && !mcp_jwt_claim_holds(pool, jwt, "a.b", "nested"),
+          "claim: a top-level claim named a.b wins over the path a.b");
+    CHECK(!mcp_jwt_claim_holds(pool, jwt, "missing", "x"), "claim: an absent claim holds nothing");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -672,6 +747,9 @@ int main(void)
     test_challenge_and_metadata();
     test_cache_claim();
     test_tokencache();
+    test_b64url();
+    test_scope();
+    test_claim_holds();
     apr_pool_destroy(pool);
     apr_terminate();
     return UNIT_DONE();

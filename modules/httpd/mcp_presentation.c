@@ -1,3 +1,6 @@
+/* Where a request carries its bearer token: the Authorization header, the
+ * query and a form body (RFC 6750 §2.1-2.3), each only when enabled. */
+
 #include <string.h>
 #include <strings.h>
 
@@ -7,39 +10,8 @@
 #include <http_request.h>
 #include <util_filter.h>
 
+#include "mcp_body.h"
 #include "mcp_presentation.h"
-
-#define REPLAY_FILTER "MCP_AUTH_FORM_REPLAY"
-
-typedef struct replay_ctx {
-    const char *body;
-    apr_size_t len;
-    int done;
-} replay_ctx_t;
-
-/* Hands the (token-free) body to whoever reads the request next, mod_proxy
- * usually. The original body was read to its end already. */
-static apr_status_t replay_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
-                                  apr_read_type_e block, apr_off_t readbytes)
-{
-    replay_ctx_t *ctx = f->ctx;
-    apr_bucket_alloc_t *ba = f->c->bucket_alloc;
-
-    if (mode != AP_MODE_READBYTES && mode != AP_MODE_GETLINE)
-        return APR_ENOTIMPL;
-    if (!ctx->done) {
-        if (ctx->len)
-            APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_transient_create(ctx->body, ctx->len, ba));
-        ctx->done = 1;
-    }
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(ba));
-    return APR_SUCCESS;
-}
-
-void mcp_presentation_register(apr_pool_t *p)
-{
-    ap_register_input_filter(REPLAY_FILTER, replay_filter, NULL, AP_FTYPE_RESOURCE);
-}
 
 /* RFC 6750 §2.2: only a single-part form body on a method with body
  * semantics counts; a JSON MCP request body is never touched. */
@@ -53,53 +25,6 @@ static int is_form_request(request_rec *r)
     if (ct == NULL || strncasecmp(ct, "application/x-www-form-urlencoded", n) != 0)
         return 0;
     return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t';
-}
-
-int mcp_read_body(request_rec *r, apr_size_t limit, const char **body, apr_size_t *len)
-{
-    apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    char *buf = apr_palloc(r->pool, limit + 1);
-    apr_size_t got = 0;
-    int seen_eos = 0;
-
-    do {
-        apr_bucket *b;
-
-        if (ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ, 8192)
-            != APR_SUCCESS)
-            return 0;
-        for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
-            const char *data;
-            apr_size_t n;
-
-            if (APR_BUCKET_IS_EOS(b)) {
-                seen_eos = 1;
-                break;
-            }
-            if (apr_bucket_read(b, &data, &n, APR_BLOCK_READ) != APR_SUCCESS)
-                return 0;
-            if (got + n > limit)
-                return 0;
-            memcpy(buf + got, data, n);
-            got += n;
-        }
-        apr_brigade_cleanup(bb);
-    } while (!seen_eos);
-    buf[got] = '\0';
-    *body = buf;
-    *len = got;
-    return 1;
-}
-
-static void replay_body(request_rec *r, const char *body)
-{
-    replay_ctx_t *ctx = apr_pcalloc(r->pool, sizeof(*ctx));
-
-    ctx->body = body;
-    ctx->len = strlen(body);
-    apr_table_unset(r->headers_in, "Transfer-Encoding");
-    apr_table_setn(r->headers_in, "Content-Length", apr_psprintf(r->pool, "%" APR_SIZE_T_FMT, ctx->len));
-    ap_add_input_filter(REPLAY_FILTER, ctx, r, r->connection);
 }
 
 static void set_malformed(mcp_presented_t *out, const char *why)
@@ -188,6 +113,6 @@ void mcp_find_token(request_rec *r, int methods, mcp_presented_t *out)
         }
         rest = NULL;
         from_form(r, body, len, out, &rest);
-        replay_body(r, rest ? rest : body);
+        mcp_body_replay(r, rest ? rest : body);
     }
 }

@@ -54,6 +54,14 @@ mcp_jwt_t *mcp_jwt_verified(apr_pool_t *pool, json_t *payload, const char *alg, 
 /* The payload, or NULL when the signature has not been verified. */
 json_t *mcp_jwt_claims(const mcp_jwt_t *jwt);
 
+/* A verified claim by name; dotted names reach into nested objects when no
+ * top-level claim has the whole name. NULL when absent or unverified. */
+json_t *mcp_jwt_claim(apr_pool_t *pool, const mcp_jwt_t *jwt, const char *name);
+
+/* Whether a verified claim equals value, or is an array with an element
+ * equal to it (strings exactly, booleans and integers by their JSON text). */
+int mcp_jwt_claim_holds(apr_pool_t *pool, const mcp_jwt_t *jwt, const char *name, const char *value);
+
 /* A verified claim rendered as a header-safe string: strings as they are,
  * numbers and booleans in JSON form, arrays of strings joined with ",".
  * Dotted names reach into nested objects. NULL when absent or unsuitable. */

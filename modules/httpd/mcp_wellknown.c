@@ -1,8 +1,9 @@
-/* Endpoints the gateway answers for MCP clients besides the protected
- * resource metadata: the authorization-server metadata facade (RFC 8414,
- * OpenID Connect Discovery), client registration (RFC 7591) proxied or
- * local, Entra's authorize/token shims, and CORS for browser clients.
- * All of them are public by nature and answered before authentication. */
+/* The well-known endpoints the gateway answers for MCP clients: protected
+ * resource metadata (RFC 9728), the authorization-server metadata facade
+ * (RFC 8414, OpenID Connect Discovery), client registration (RFC 7591)
+ * proxied or local, and Entra's authorize/token shims. All of them are
+ * public by nature and answered from the quick handler: before ProxyPass
+ * claims the URL and before any authentication. */
 
 #include <string.h>
 #include <strings.h>
@@ -16,11 +17,20 @@
 
 #include "mcp_facade.h"
 #include "mcp_fetch.h"
+#include "mcp_metadata.h"
+#include "mcp_token.h"
+#include "mcp_body.h"
+#include "mcp_cors.h"
 #include "mcp_httpd.h"
-#include "mcp_presentation.h"
+#include "mcp_locations.h"
+#include "mcp_request_keys.h"
+#include "mcp_respond.h"
+#include "mcp_urls.h"
+#include "mcp_wellknown.h"
 
 APLOG_USE_MODULE(mcp_auth);
 
+#define MCP_ENDPOINT_PREFIX "/.well-known/mcp-auth"
 #define AS_METADATA "/.well-known/oauth-authorization-server"
 #define OIDC_METADATA "/.well-known/openid-configuration"
 #define REGISTER_PATH MCP_ENDPOINT_PREFIX "/register"
@@ -30,98 +40,19 @@ APLOG_USE_MODULE(mcp_auth);
 /* Registration and token requests are small JSON or form documents. */
 #define IDP_REQUEST_LIMIT (64 * 1024)
 
-#define ALLOW_HEADERS "Authorization, Content-Type, Mcp-Protocol-Version, Mcp-Session-Id, " \
-                      "Last-Event-ID, Mcp-Method, Mcp-Name"
-#define EXPOSE_HEADERS "WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version"
-
-/* ---- CORS ---- */
-
-/* The origin to allow, or NULL. Discovery documents default to any origin;
- * the MCP endpoint allows none until MCPAuthCORSOrigins says so. */
-static const char *allowed_origin(request_rec *r, const mcp_dir_conf_t *conf, int well_known,
-                                  int *listed)
-{
-    const char *origin = apr_table_get(r->headers_in, "Origin");
-    int i;
-
-    *listed = 0;
-    if (conf->cors_origins == NULL)
-        return well_known ? "*" : NULL;
-    for (i = 0; i < conf->cors_origins->nelts; i++) {
-        const char *o = APR_ARRAY_IDX(conf->cors_origins, i, const char *);
-
-        if (strcmp(o, "*") == 0)
-            return "*";
-        *listed = 1;
-        /* exact match, as browsers send it (RFC 6454 §6.2) */
-        if (origin && strcmp(o, origin) == 0)
-            return origin;
-    }
-    return NULL;
-}
-
-/* In err_headers_out, so that 401/403 answers carry them too: a browser
- * client must be able to read WWW-Authenticate to start the OAuth flow. */
-void mcp_cors_headers(request_rec *r, const mcp_dir_conf_t *conf, int well_known)
-{
-    int listed;
-    const char *origin = allowed_origin(r, conf, well_known, &listed);
-
-    if (listed)
-        apr_table_mergen(r->err_headers_out, "Vary", "Origin");
-    if (origin == NULL)
-        return;
-    apr_table_setn(r->err_headers_out, "Access-Control-Allow-Origin", origin);
-    apr_table_setn(r->err_headers_out, "Access-Control-Expose-Headers", EXPOSE_HEADERS);
-    ap_add_output_filter(CORS_FILTER, NULL, r, r->connection);
-}
-
-/* A backend that answers CORS itself would add a second
- * Access-Control-Allow-Origin next to the gateway's, and browsers refuse a
- * response with two (Fetch standard, CORS check). The gateway's answer
- * stands; the headers the backend exposes are exposed as well. */
-apr_status_t mcp_cors_filter(ap_filter_t *f, apr_bucket_brigade *bb)
-{
-    request_rec *r = f->r;
-    const char *exposed = apr_table_get(r->headers_out, "Access-Control-Expose-Headers");
-
-    if (apr_table_get(r->err_headers_out, "Access-Control-Allow-Origin")) {
-        apr_table_unset(r->headers_out, "Access-Control-Allow-Origin");
-        if (exposed) {
-            apr_table_mergen(r->err_headers_out, "Access-Control-Expose-Headers", exposed);
-            apr_table_unset(r->headers_out, "Access-Control-Expose-Headers");
-        }
-    }
-    ap_remove_output_filter(f);
-    return ap_pass_brigade(f->next, bb);
-}
-
-int mcp_cors_preflight(request_rec *r, const mcp_dir_conf_t *conf, int well_known,
-                       const char *methods)
-{
-    mcp_cors_headers(r, conf, well_known);
-    if (apr_table_get(r->err_headers_out, "Access-Control-Allow-Origin")) {
-        apr_table_setn(r->err_headers_out, "Access-Control-Allow-Methods", methods);
-        apr_table_setn(r->err_headers_out, "Access-Control-Allow-Headers", ALLOW_HEADERS);
-        apr_table_setn(r->err_headers_out, "Access-Control-Max-Age", "86400");
-    }
-    apr_table_setn(r->err_headers_out, "Allow", methods);
-    return HTTP_NO_CONTENT;
-}
-
 /* ---- facade ---- */
 
 /* When the gateway changes any endpoint, it must also be the issuer the
  * client sees, or a strict client rejects the metadata (RFC 8414 §3.3). */
-int mcp_rewrites_issuer(const mcp_dir_conf_t *conf)
+static int rewrites_issuer(const mcp_dir_conf_t *conf)
 {
     return (conf->provider != PROVIDER_UNSET && conf->provider != MCP_PROVIDER_GENERIC)
            || conf->client_id != NULL;
 }
 
-const char *mcp_authorization_server(request_rec *r, const mcp_dir_conf_t *conf)
+static const char *authorization_server(request_rec *r, const mcp_dir_conf_t *conf)
 {
-    return mcp_rewrites_issuer(conf) ? mcp_resource_of(r, conf) : conf->issuer;
+    return rewrites_issuer(conf) ? mcp_resource_of(r, conf) : conf->issuer;
 }
 
 static const char *endpoint_url(request_rec *r, const mcp_dir_conf_t *conf, const char *which,
@@ -130,45 +61,12 @@ static const char *endpoint_url(request_rec *r, const mcp_dir_conf_t *conf, cons
     return mcp_external_url(r, conf, apr_pstrcat(r->pool, which, mcp_published_path(r->pool, pl), NULL));
 }
 
-int mcp_send_json(request_rec *r, int status, const char *cache_control, const char *body)
-{
-    r->status = status;
-    ap_set_content_type(r, "application/json");
-    /* err_headers_out: kept even when the answer is an error status */
-    apr_table_setn(r->err_headers_out, "Cache-Control", cache_control);
-    ap_set_content_length(r, (apr_off_t)strlen(body));
-    if (!r->header_only)
-        ap_rputs(body, r);
-    return OK;
-}
-
-/* RFC 6749 §5.2-style error document, for failures of our own. */
-static int send_error(request_rec *r, int status, const char *error, const char *description)
-{
-    json_t *doc = json_pack("{ssss}", "error", error, "error_description", description);
-    char *text = json_dumps(doc, JSON_COMPACT);
-    const char *copy = apr_pstrdup(r->pool, text ? text : "{}");
-
-    free(text);
-    json_decref(doc);
-    return mcp_send_json(r, status, "no-store", copy);
-}
-
 static int idp_unavailable(request_rec *r, const char *why)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0030: IdP metadata unavailable: %s", why);
     apr_table_setn(r->headers_out, "Retry-After", "30");
-    return send_error(r, HTTP_SERVICE_UNAVAILABLE, "temporarily_unavailable",
+    return mcp_send_oauth_error(r, HTTP_SERVICE_UNAVAILABLE, "temporarily_unavailable",
                       "the authorization server's metadata cannot be fetched right now");
-}
-
-static const mcp_discovery_t *idp_metadata(request_rec *r, const mcp_dir_conf_t *conf,
-                                           const char **err)
-{
-    mcp_doc_policy_t policy;
-
-    mcp_doc_policy_of(conf, &policy);
-    return mcp_discover(r, conf, &policy, err);
 }
 
 static int serve_facade(request_rec *r, const protected_location_t *pl)
@@ -184,15 +82,15 @@ static int serve_facade(request_rec *r, const protected_location_t *pl)
     if (r->method_number != M_GET)
         return mcp_method_not_allowed(r, conf, "GET, OPTIONS");
     mcp_cors_headers(r, conf, 1);
-    d = idp_metadata(r, conf, &err);
+    d = mcp_idp_metadata(r, conf, &err);
     if (d == NULL)
         return idp_unavailable(r, err);
 
     memset(&f, 0, sizeof(f));
-    f.provider = conf->provider == PROVIDER_UNSET ? MCP_PROVIDER_GENERIC : conf->provider;
+    f.provider = mcp_provider_of(conf);
     f.resource = mcp_resource_of(r, conf);
-    if (mcp_rewrites_issuer(conf))
-        f.issuer = mcp_authorization_server(r, conf);
+    if (rewrites_issuer(conf))
+        f.issuer = authorization_server(r, conf);
     if (conf->client_id || f.provider == MCP_PROVIDER_KEYCLOAK || f.provider == MCP_PROVIDER_OKTA)
         f.registration_endpoint = endpoint_url(r, conf, REGISTER_PATH, pl);
     if (f.provider == MCP_PROVIDER_ENTRA) {
@@ -226,7 +124,7 @@ static int relay_post(request_rec *r, const mcp_dir_conf_t *conf, const char *ur
     if (mcp_fetch_post(r->pool, &post, &policy.fetch, &res, &err) != APR_SUCCESS || res.status < 200) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0031: POST %s failed: %s", url, err);
         apr_table_setn(r->headers_out, "Retry-After", "30");
-        return send_error(r, HTTP_BAD_GATEWAY, "temporarily_unavailable",
+        return mcp_send_oauth_error(r, HTTP_BAD_GATEWAY, "temporarily_unavailable",
                           "the authorization server did not answer");
     }
     r->status = (int)res.status;
@@ -269,18 +167,18 @@ static int serve_registration(request_rec *r, const protected_location_t *pl)
         char *resp = mcp_facade_local_registration(r->pool, body, len, conf->client_id,
                                                    (long)apr_time_sec(apr_time_now()), &err);
         if (resp == NULL)
-            return send_error(r, HTTP_BAD_REQUEST, err,
+            return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, err,
                               strcmp(err, "invalid_redirect_uri") == 0
                                   ? "redirect_uris must be a non-empty array of strings"
                                   : "the registration request is not a JSON object");
         return mcp_send_json(r, HTTP_CREATED, "no-store", resp);
     }
-    d = idp_metadata(r, conf, &err);
+    d = mcp_idp_metadata(r, conf, &err);
     if (d == NULL)
         return idp_unavailable(r, err);
     target = d->registration_endpoint;
     if (target == NULL)
-        return send_error(r, HTTP_NOT_FOUND, "invalid_request",
+        return mcp_send_oauth_error(r, HTTP_NOT_FOUND, "invalid_request",
                           "the authorization server offers no dynamic client registration");
     return relay_post(r, conf, target, body, len);
 }
@@ -296,7 +194,7 @@ static int serve_authorize(request_rec *r, const protected_location_t *pl)
         return mcp_cors_preflight(r, pl->conf, 1, "GET, OPTIONS");
     if (r->method_number != M_GET)
         return mcp_method_not_allowed(r, pl->conf, "GET, OPTIONS");
-    d = idp_metadata(r, pl->conf, &err);
+    d = mcp_idp_metadata(r, pl->conf, &err);
     if (d == NULL)
         return idp_unavailable(r, err);
     target = d->authorization_endpoint;
@@ -320,7 +218,7 @@ static int serve_token(request_rec *r, const protected_location_t *pl)
     mcp_cors_headers(r, pl->conf, 1);
     if ((rc = read_idp_request(r, pl->conf, &body, &len)) != OK)
         return rc;
-    d = idp_metadata(r, pl->conf, &err);
+    d = mcp_idp_metadata(r, pl->conf, &err);
     if (d == NULL)
         return idp_unavailable(r, err);
     target = d->token_endpoint;
@@ -350,7 +248,7 @@ static int answer(request_rec *r, const protected_location_t *pl, serve_fn serve
     return serve(r, pl);
 }
 
-int mcp_endpoints_handler(request_rec *r)
+static int other_endpoints(request_rec *r)
 {
     const protected_location_t *pl;
     apr_size_t len = strlen(r->uri), oidc_len = sizeof(OIDC_METADATA) - 1;
@@ -380,4 +278,60 @@ int mcp_endpoints_handler(request_rec *r)
     if ((pl = after(r, TOKEN_PATH)) != NULL && pl->conf->provider == MCP_PROVIDER_ENTRA)
         return answer(r, pl, serve_token);
     return DECLINED;
+}
+
+/* ---- protected resource metadata, and the entry from the quick handler ---- */
+
+static const apr_array_header_t *bearer_method_names(apr_pool_t *p, int methods)
+{
+    apr_array_header_t *names = apr_array_make(p, 3, sizeof(const char *));
+
+    if (methods & MCP_BEARER_HEADER)
+        APR_ARRAY_PUSH(names, const char *) = "header";
+    if (methods & MCP_BEARER_BODY)
+        APR_ARRAY_PUSH(names, const char *) = "body";
+    if (methods & MCP_BEARER_QUERY)
+        APR_ARRAY_PUSH(names, const char *) = "query";
+    return names;
+}
+
+/* Served from the quick handler: before ProxyPass claims the URL and before
+ * any authentication, since the document is public by design. */
+int mcp_wellknown_handler(request_rec *r, int lookup_uri)
+{
+    const protected_location_t *pl;
+    const mcp_dir_conf_t *conf;
+    apr_array_header_t *servers;
+    mcp_prm_t prm;
+    const char *body;
+
+    if (lookup_uri)
+        return DECLINED;
+    if (strncmp(r->uri, MCP_PRM_PREFIX, sizeof(MCP_PRM_PREFIX) - 1) != 0
+        || (r->uri[sizeof(MCP_PRM_PREFIX) - 1] != '\0' && r->uri[sizeof(MCP_PRM_PREFIX) - 1] != '/'))
+        return other_endpoints(r);
+    pl = mcp_find_protected(r, r->uri + sizeof(MCP_PRM_PREFIX) - 1);
+    if (pl == NULL)
+        return DECLINED;
+    mcp_serve_as_location(r, pl);
+    conf = pl->conf;
+
+    if (r->method_number == M_OPTIONS)
+        return mcp_cors_preflight(r, conf, 1, "GET, OPTIONS");
+    mcp_cors_headers(r, conf, 1);
+    if (r->method_number != M_GET)
+        return mcp_method_not_allowed(r, conf, "GET, OPTIONS");
+
+    servers = apr_array_make(r->pool, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(servers, const char *) = authorization_server(r, conf);
+    prm.resource = mcp_resource_of(r, conf);
+    prm.authorization_servers = servers;
+    prm.scopes_supported = conf->scopes_supported;
+    prm.bearer_methods = bearer_method_names(r->pool, mcp_bearer_methods_of(conf));
+    prm.extra = conf->resource_metadata;
+    body = mcp_prm_json(r->pool, &prm);
+    if (body == NULL)
+        return HTTP_INTERNAL_SERVER_ERROR;
+
+    return mcp_send_json(r, HTTP_OK, "public, max-age=3600", body);
 }

@@ -4,6 +4,13 @@
 
 #include <apr_pools.h>
 
+/* Where a token may be presented, as flags. */
+enum {
+    MCP_BEARER_HEADER = 1 << 0, /* §2.1 Authorization: Bearer */
+    MCP_BEARER_BODY = 1 << 1,   /* §2.2 form-encoded body parameter */
+    MCP_BEARER_QUERY = 1 << 2   /* §2.3 URI query parameter */
+};
+
 typedef enum {
     MCP_TOKEN_ABSENT,    /* no credentials, or another auth scheme: 401 without error */
     MCP_TOKEN_PRESENT,   /* one syntactically valid b64token */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include <httpd.h>
 #include <apr_date.h>
@@ -14,10 +15,13 @@
 #include <jansson.h>
 
 #include "mcp_counters.h"
+#include "mcp_config.h"
 #include "mcp_httpd.h"
+#include "mcp_request_keys.h"
+#include "mcp_shared_cache.h"
+#include "mcp_status_page.h"
 
 APLOG_USE_MODULE(mcp_auth);
-
 
 static char *iso_time(apr_pool_t *p, apr_time_t t)
 {
@@ -44,7 +48,7 @@ static json_t *document_json(request_rec *r, const char *url, mcp_doc_parse_fn p
     mcp_doc_status_t st;
     apr_time_t now = apr_time_now();
 
-    mcp_docstore_status(mcp_docstore_instance, url, parse, ctx, policy, r->pool, &st);
+    mcp_docstore_status(mcp_shared_docstore(), url, parse, ctx, policy, r->pool, &st);
     json_object_set_new(j, "url", json_string(url));
     json_object_set_new(j, "fetches", json_integer(st.fetches));
     json_object_set_new(j, "failures", json_integer(st.failures));
@@ -73,7 +77,7 @@ static json_t *keys_status_json(request_rec *r)
     server_rec *s;
 
     for (s = ap_server_conf; s; s = s->next) {
-        mcp_server_conf_t *sconf = ap_get_module_config(s->module_config, &mcp_auth_module);
+        mcp_server_conf_t *sconf = mcp_server_conf_of(s);
         int i;
 
         for (i = 0; i < sconf->protected->nelts; i++) {
@@ -144,7 +148,7 @@ int mcp_status_handler(request_rec *r)
     if (r->method_number != M_GET)
         return HTTP_METHOD_NOT_ALLOWED;
     doc = json_object();
-    json_object_set_new(doc, "cache", json_string(mcp_cache_provider_name ? mcp_cache_provider_name : "none"));
+    json_object_set_new(doc, "cache", json_string(mcp_shared_cache_name() ? mcp_shared_cache_name() : "none"));
     json_object_set_new(doc, "pid", json_integer(getpid()));
     json_object_set_new(doc, "keys", keys_status_json(r));
     json_object_set_new(doc, "tokens", mcp_counters_json());

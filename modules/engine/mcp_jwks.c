@@ -7,6 +7,7 @@
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
+#include "mcp_b64url.h"
 #include "mcp_jwks.h"
 
 static const mcp_alg_t known_algs[MCP_ALG_COUNT] = {
@@ -94,40 +95,6 @@ static apr_status_t release_keys(void *data)
         release_key(&APR_ARRAY_IDX(keys, i, mcp_key_t));
     keys->nelts = 0;
     return APR_SUCCESS;
-}
-
-static int b64url_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
-int mcp_b64url_is_strict(const char *s, apr_size_t len)
-{
-    apr_size_t i;
-    int last;
-
-    if (len == 0 || len % 4 == 1)
-        return 0;
-    for (i = 0; i < len; i++) {
-        if (b64url_value((unsigned char)s[i]) < 0)
-            return 0;
-    }
-    last = b64url_value((unsigned char)s[len - 1]);
-    if (len % 4 == 2)
-        return (last & 0x0f) == 0;
-    if (len % 4 == 3)
-        return (last & 0x03) == 0;
-    return 1;
 }
 
 /* JWK members that hold base64url values (RFC 7518 §6). */

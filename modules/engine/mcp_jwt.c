@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
+#include "mcp_b64url.h"
 #include "mcp_jwt.h"
 
 /* The last NumericDate we take as a date: 9999-12-31T23:59:59Z. Larger values
@@ -468,16 +469,50 @@ static const char *header_safe(apr_pool_t *pool, const char *s)
     return apr_pstrdup(pool, s);
 }
 
-const char *mcp_jwt_claim_string(apr_pool_t *pool, const mcp_jwt_t *jwt, const char *name)
+json_t *mcp_jwt_claim(apr_pool_t *pool, const mcp_jwt_t *jwt, const char *name)
 {
-    json_t *claims = mcp_jwt_claims(jwt), *v, *e;
-    size_t i;
+    json_t *claims = mcp_jwt_claims(jwt), *v;
 
     if (claims == NULL)
         return NULL;
     v = json_object_get(claims, name);
     if (v == NULL && strchr(name, '.'))
         v = claim_at_path(claims, name, pool);
+    return v;
+}
+
+/* Strings compare exactly; booleans and integers by their JSON text. */
+static int claim_value_is(json_t *v, const char *want, apr_pool_t *pool)
+{
+    if (json_is_string(v))
+        return strcmp(json_string_value(v), want) == 0;
+    if (json_is_boolean(v))
+        return strcmp(want, json_is_true(v) ? "true" : "false") == 0;
+    if (json_is_integer(v))
+        return strcmp(want, apr_psprintf(pool, "%" APR_INT64_T_FMT, (apr_int64_t)json_integer_value(v))) == 0;
+    return 0;
+}
+
+int mcp_jwt_claim_holds(apr_pool_t *pool, const mcp_jwt_t *jwt, const char *name, const char *value)
+{
+    json_t *v = mcp_jwt_claim(pool, jwt, name), *e;
+    size_t i;
+
+    if (json_is_array(v)) {
+        json_array_foreach(v, i, e) {
+            if (claim_value_is(e, value, pool))
+                return 1;
+        }
+        return 0;
+    }
+    return v != NULL && claim_value_is(v, value, pool);
+}
+
+const char *mcp_jwt_claim_string(apr_pool_t *pool, const mcp_jwt_t *jwt, const char *name)
+{
+    json_t *v = mcp_jwt_claim(pool, jwt, name), *e;
+    size_t i;
+
     if (json_is_string(v))
         return header_safe(pool, json_string_value(v));
     if (json_is_number(v) || json_is_boolean(v)) {

@@ -45,12 +45,6 @@ typedef struct mcp_keyset {
     apr_array_header_t *skipped;  /* of const char *: why a JWK was left out */
 } mcp_keyset_t;
 
-/* RFC 7515 §2 base64url, strictly: the alphabet only, no padding, a length
- * that is not 1 mod 4, and zero unused bits. cjose's decoder accepts far
- * more and aborts the process on some inputs, so nothing reaches it
- * unchecked. */
-int mcp_b64url_is_strict(const char *s, apr_size_t len);
-
 /* Parses a JWKS document into pool. Keys that cannot be used for signature
  * verification (oct, use=enc, RSA < 2048 bits, unknown alg, ...) are skipped
  * and noted. Returns NULL with *err set when the document is not a JWKS or

@@ -7,12 +7,6 @@
 
 #include "mcp_token.h"
 
-enum {
-    MCP_BEARER_HEADER = 1 << 0, /* §2.1 Authorization: Bearer */
-    MCP_BEARER_BODY = 1 << 1,   /* §2.2 form-encoded body parameter */
-    MCP_BEARER_QUERY = 1 << 2   /* §2.3 URI query parameter */
-};
-
 /* Form bodies larger than this are not read for a token: 400. */
 #define MCP_FORM_BODY_LIMIT (64 * 1024)
 
@@ -29,12 +23,5 @@ typedef struct mcp_presented {
  * is not enabled is not looked at. Two tokens, by two methods or by one
  * repeated parameter, are MALFORMED. */
 void mcp_find_token(request_rec *r, int methods, mcp_presented_t *out);
-
-/* Reads the whole request body into memory, up to limit bytes; 0 when it is
- * larger or cannot be read. */
-int mcp_read_body(request_rec *r, apr_size_t limit, const char **body, apr_size_t *len);
-
-/* Registers the input filter that replays a form body. */
-void mcp_presentation_register(apr_pool_t *p);
 
 #endif

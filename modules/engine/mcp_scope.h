@@ -1,0 +1,23 @@
+/* OAuth scopes (RFC 6749 §3.3): as the configuration names them and as a
+ * token grants them. */
+#ifndef MCP_SCOPE_H
+#define MCP_SCOPE_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <jansson.h>
+
+/* scope-token = 1*( %x21 / %x23-5B / %x5D-7E ) */
+int mcp_scope_is_token(const char *s);
+
+/* Whether word is one of the space-separated words of list. */
+int mcp_scope_list_has(const char *list, const char *word);
+
+/* list with the scopes (of const char *) it lacks appended, space-separated. */
+const char *mcp_scope_list_add(apr_pool_t *pool, const char *list, const apr_array_header_t *scopes);
+
+/* Whether verified claims grant every scope (of const char *): the "scope"
+ * string (RFC 9068 §2.2.3) or "scp", an array or a string (Entra, Okta). */
+int mcp_claims_grant_scopes(json_t *claims, const apr_array_header_t *scopes);
+
+#endif

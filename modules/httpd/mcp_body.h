@@ -1,0 +1,18 @@
+/* Request bodies the module reads before the handler does. */
+#ifndef MCP_BODY_H
+#define MCP_BODY_H
+
+#include <httpd.h>
+
+/* Reads the whole request body into memory, up to limit bytes; 0 when it is
+ * larger or cannot be read. */
+int mcp_read_body(request_rec *r, apr_size_t limit, const char **body, apr_size_t *len);
+
+/* Hands body, in place of the one read, to whoever reads the request next,
+ * with a Content-Length to match. */
+void mcp_body_replay(request_rec *r, const char *body);
+
+/* Registers the input filter that replays a body. */
+void mcp_body_register(apr_pool_t *p);
+
+#endif

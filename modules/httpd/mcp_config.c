@@ -1,0 +1,494 @@
+/* Configuration: per-directory records, their merge, the directive table,
+ * and accessors that fill in defaults. Unset values are -1 / 0 / NULL, as
+ * in mod_md, so that an inner section overrides only what it sets. */
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <apr_strings.h>
+#include <apr_lib.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+
+#include "mcp_discovery.h"
+#include "mcp_metadata.h"
+#include "mcp_scope.h"
+#include "mcp_token.h"
+#include "mcp_config.h"
+#include "mcp_httpd.h"
+#include "mcp_shared_cache.h"
+
+static const char *const provider_names[] = { "generic", "keycloak", "auth0", "okta", "entra",
+                                              "authentik", NULL };
+
+static const mcp_doc_policy_t default_doc_policy = {
+    apr_time_from_sec(60),        /* refresh_min */
+    apr_time_from_sec(3600),      /* refresh_max */
+    apr_time_from_sec(24 * 3600), /* max_stale */
+    apr_time_from_sec(30),        /* min_refetch */
+    { 5000, 10000, 1024 * 1024, NULL },
+};
+
+void *mcp_config_create_dir(apr_pool_t *p, char *dir)
+{
+    mcp_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->location = dir;
+    conf->auth_type_mcp = -1;
+    conf->clock_skew = -1;
+    conf->refresh_min = conf->refresh_max = conf->min_refetch = conf->max_stale = -1;
+    conf->connect_timeout = conf->fetch_timeout = -1;
+    conf->fetch_max_bytes = -1;
+    conf->mode = MODE_UNSET;
+    conf->provider = PROVIDER_UNSET;
+    conf->trust_forwarded = -1;
+    return conf;
+}
+
+#define MERGE_PTR(field) conf->field = add->field ? add->field : base->field
+#define MERGE_INT(field, unset) conf->field = add->field != (unset) ? add->field : base->field
+
+void *mcp_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
+{
+    mcp_dir_conf_t *base = basev, *add = addv;
+    mcp_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    MERGE_PTR(location);
+    MERGE_INT(auth_type_mcp, -1);
+    MERGE_PTR(issuer);
+    MERGE_PTR(jwks_uri);
+    MERGE_PTR(resource);
+    MERGE_PTR(audiences);
+    MERGE_PTR(scopes_supported);
+    MERGE_PTR(scope_rules);
+    MERGE_PTR(token_types);
+    MERGE_PTR(claim_headers);
+    MERGE_PTR(resource_metadata);
+    MERGE_INT(clock_skew, -1);
+    MERGE_INT(refresh_min, -1);
+    MERGE_INT(refresh_max, -1);
+    MERGE_INT(min_refetch, -1);
+    MERGE_INT(max_stale, -1);
+    MERGE_INT(connect_timeout, -1);
+    MERGE_INT(fetch_timeout, -1);
+    MERGE_INT(fetch_max_bytes, -1);
+    MERGE_PTR(ca_file);
+    MERGE_INT(mode, MODE_UNSET);
+    MERGE_INT(bearer_methods, 0);
+    MERGE_INT(provider, PROVIDER_UNSET);
+    MERGE_PTR(client_id);
+    MERGE_INT(trust_forwarded, -1);
+    MERGE_PTR(cors_origins);
+    return conf;
+}
+
+void *mcp_config_create_server(apr_pool_t *p, server_rec *s)
+{
+    mcp_server_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+
+    conf->protected = apr_array_make(p, 2, sizeof(protected_location_t));
+    return conf;
+}
+
+#define OR_DEFAULT(v, d) ((v) >= 0 ? (v) : (d))
+
+void mcp_doc_policy_of(const mcp_dir_conf_t *conf, mcp_doc_policy_t *policy)
+{
+    *policy = default_doc_policy;
+    policy->refresh_min = apr_time_from_sec(OR_DEFAULT(conf->refresh_min, 60));
+    policy->refresh_max = apr_time_from_sec(OR_DEFAULT(conf->refresh_max, 3600));
+    policy->min_refetch = apr_time_from_sec(OR_DEFAULT(conf->min_refetch, 30));
+    policy->max_stale = apr_time_from_sec(OR_DEFAULT(conf->max_stale, 24 * 3600));
+    policy->fetch.connect_timeout_ms = 1000L * OR_DEFAULT(conf->connect_timeout, 5);
+    policy->fetch.timeout_ms = 1000L * OR_DEFAULT(conf->fetch_timeout, 10);
+    policy->fetch.max_bytes = (apr_size_t)OR_DEFAULT(conf->fetch_max_bytes, 1024 * 1024);
+    policy->fetch.ca_file = conf->ca_file;
+}
+
+int mcp_clock_skew_of(const mcp_dir_conf_t *conf)
+{
+    return conf->clock_skew >= 0 ? conf->clock_skew : MCP_DEFAULT_CLOCK_SKEW;
+}
+
+int mcp_bearer_methods_of(const mcp_dir_conf_t *conf)
+{
+    return conf->bearer_methods ? conf->bearer_methods : MCP_BEARER_HEADER;
+}
+
+int mcp_mode_of(const mcp_dir_conf_t *conf)
+{
+    return conf->mode == MODE_UNSET ? MODE_STRICT : conf->mode;
+}
+
+mcp_provider_t mcp_provider_of(const mcp_dir_conf_t *conf)
+{
+    return conf->provider == PROVIDER_UNSET ? MCP_PROVIDER_GENERIC : (mcp_provider_t)conf->provider;
+}
+
+const char *mcp_provider_name(mcp_provider_t provider)
+{
+    return provider_names[provider];
+}
+
+mcp_dir_conf_t *mcp_conf_of(request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &mcp_auth_module);
+}
+
+mcp_server_conf_t *mcp_server_conf_of(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &mcp_auth_module);
+}
+
+/* The <Location> path without trailing slashes ("" for "/" or none). */
+const char *mcp_location_path(apr_pool_t *p, const mcp_dir_conf_t *conf)
+{
+    apr_size_t len;
+
+    if (conf->location == NULL || conf->location[0] != '/')
+        return "";
+    len = strlen(conf->location);
+    while (len > 0 && conf->location[len - 1] == '/')
+        len--;
+    return apr_pstrmemdup(p, conf->location, len);
+}
+
+/* Issuer identifiers are https URLs without query or fragment (RFC 8414 §2);
+ * plain http is allowed for in-cluster IdPs and tests. */
+static int is_issuer_url(const char *s)
+{
+    return mcp_is_http_url(s) && strchr(s, '?') == NULL;
+}
+
+static const char *set_url(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+    int offset = (int)(long)cmd->info;
+
+    if (!(offset == APR_OFFSETOF(mcp_dir_conf_t, issuer) ? is_issuer_url(arg)
+                                                         : mcp_is_http_url(arg)))
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an absolute http(s) URL%s",
+                            cmd->directive->directive, arg,
+                            offset == APR_OFFSETOF(mcp_dir_conf_t, issuer)
+                                ? " without query or fragment"
+                                : "");
+    *(const char **)((char *)conf + offset) = arg;
+    return NULL;
+}
+
+/* Appends to a list directive's array, made on first use (unset = NULL). */
+static void push_string(apr_pool_t *p, apr_array_header_t **list, const char *s)
+{
+    if (*list == NULL)
+        *list = apr_array_make(p, 4, sizeof(const char *));
+    APR_ARRAY_PUSH(*list, const char *) = s;
+}
+
+static const char *add_audience(cmd_parms *cmd, void *confv, const char *arg)
+{
+    push_string(cmd->pool, &((mcp_dir_conf_t *)confv)->audiences, arg);
+    return NULL;
+}
+
+static const char *add_scope(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+
+    if (!mcp_scope_is_token(arg))
+        return apr_psprintf(cmd->pool, "MCPAuthScopesSupported: '%s' is not a valid scope token", arg);
+    push_string(cmd->pool, &conf->scopes_supported, arg);
+    return NULL;
+}
+
+static int is_header_token(const char *s)
+{
+    if (!*s)
+        return 0;
+    for (; *s; s++) {
+        if (!apr_isalnum(*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+            return 0;
+    }
+    return 1;
+}
+
+static const char *add_claim_header(cmd_parms *cmd, void *confv, const char *claim,
+                                    const char *header)
+{
+    mcp_dir_conf_t *conf = confv;
+    claim_header_t *ch;
+
+    if (!*claim)
+        return "MCPAuthClaimHeader: the claim name is empty";
+    if (!is_header_token(header))
+        return apr_psprintf(cmd->pool, "MCPAuthClaimHeader: '%s' is not a valid header name", header);
+    if (strcasecmp(header, "Authorization") == 0 || strcasecmp(header, "Host") == 0
+        || strcasecmp(header, "Content-Length") == 0 || strcasecmp(header, "Transfer-Encoding") == 0)
+        return apr_psprintf(cmd->pool, "MCPAuthClaimHeader: refusing to set the %s header", header);
+    if (conf->claim_headers == NULL)
+        conf->claim_headers = apr_array_make(cmd->pool, 2, sizeof(claim_header_t));
+    ch = apr_array_push(conf->claim_headers);
+    ch->claim = claim;
+    ch->header = header;
+    return NULL;
+}
+
+static const char *add_token_type(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+
+    if (!is_header_token(arg) && strchr(arg, '/') == NULL)
+        return apr_psprintf(cmd->pool, "MCPAuthTokenType: '%s' is not a media type", arg);
+    push_string(cmd->pool, &conf->token_types, arg);
+    return NULL;
+}
+
+/* A whole number of seconds (or bytes) within [min, max]. */
+static const char *parse_count(cmd_parms *cmd, const char *arg, long min, long max, long *out)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+
+    if (*arg == '\0' || *end != '\0' || v < min || v > max)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a whole number from %ld to %ld",
+                            cmd->directive->directive, arg, min, max);
+    *out = v;
+    return NULL;
+}
+
+static const char *set_clock_skew(cmd_parms *cmd, void *confv, const char *arg)
+{
+    long v = 0;
+    const char *err = parse_count(cmd, arg, 0, 3600, &v);
+
+    if (err == NULL)
+        ((mcp_dir_conf_t *)confv)->clock_skew = (int)v;
+    return err;
+}
+
+/* Two whole numbers, the first no larger than the second. */
+static const char *parse_ordered_pair(cmd_parms *cmd, const char *a, const char *b, long min_a,
+                                      long min_b, long max, int *lo, int *hi)
+{
+    long x = 0, y = 0;
+    const char *err = parse_count(cmd, a, min_a, max, &x);
+
+    if (err || (err = parse_count(cmd, b, min_b, max, &y)))
+        return err;
+    if (x > y)
+        return apr_psprintf(cmd->pool, "%s: the first value is larger than the second",
+                            cmd->directive->directive);
+    *lo = (int)x;
+    *hi = (int)y;
+    return NULL;
+}
+
+static const char *set_refresh(cmd_parms *cmd, void *confv, const char *min, const char *max)
+{
+    mcp_dir_conf_t *conf = confv;
+
+    return parse_ordered_pair(cmd, min, max, 0, 1, 86400 * 7, &conf->refresh_min, &conf->refresh_max);
+}
+
+static const char *set_seconds(cmd_parms *cmd, void *confv, const char *arg)
+{
+    long v = 0;
+    const char *err = parse_count(cmd, arg, 0, 86400 * 30, &v);
+
+    if (err)
+        return err;
+    *(int *)((char *)confv + (int)(long)cmd->info) = (int)v;
+    return NULL;
+}
+
+static const char *set_fetch_timeout(cmd_parms *cmd, void *confv, const char *connect,
+                                     const char *total)
+{
+    mcp_dir_conf_t *conf = confv;
+
+    return parse_ordered_pair(cmd, connect, total ? total : connect, 1, 1, 300,
+                              &conf->connect_timeout, &conf->fetch_timeout);
+}
+
+static const char *set_fetch_max(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+
+    return parse_count(cmd, arg, 1024, 64L * 1024 * 1024, &conf->fetch_max_bytes);
+}
+
+static const char *set_ca_file(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+    apr_finfo_t finfo;
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+
+    if (path == NULL || apr_stat(&finfo, path, APR_FINFO_TYPE, cmd->temp_pool) != APR_SUCCESS
+        || finfo.filetype != APR_REG)
+        return apr_psprintf(cmd->pool, "MCPAuthCAFile: '%s' is not a readable file", arg);
+    conf->ca_file = path;
+    return NULL;
+}
+
+static const char *set_mode(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+
+    if (strcasecmp(arg, "strict") == 0)
+        conf->mode = MODE_STRICT;
+    else if (strcasecmp(arg, "optional") == 0)
+        conf->mode = MODE_OPTIONAL;
+    else if (strcasecmp(arg, "permissive") == 0)
+        conf->mode = MODE_PERMISSIVE;
+    else
+        return apr_psprintf(cmd->pool, "MCPAuthMode: unknown mode '%s' (use strict, optional or permissive)", arg);
+    return NULL;
+}
+
+static const char *add_bearer_method(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+
+    if (strcasecmp(arg, "header") == 0)
+        conf->bearer_methods |= MCP_BEARER_HEADER;
+    else if (strcasecmp(arg, "body") == 0)
+        conf->bearer_methods |= MCP_BEARER_BODY;
+    else if (strcasecmp(arg, "query") == 0)
+        conf->bearer_methods |= MCP_BEARER_QUERY;
+    else
+        return apr_psprintf(cmd->pool, "MCPAuthBearerMethods: unknown method '%s' (use header, body or query)", arg);
+    return NULL;
+}
+
+static const char *set_provider(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+    int i;
+
+    for (i = 0; provider_names[i]; i++) {
+        if (strcasecmp(arg, provider_names[i]) == 0) {
+            conf->provider = (int)i;
+            return NULL;
+        }
+    }
+    return apr_psprintf(cmd->pool, "MCPAuthProvider: unknown provider '%s' (use generic, keycloak, "
+                        "auth0, okta, entra or authentik)", arg);
+}
+
+static const char *set_client_id(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+    const char *p;
+
+    for (p = arg; *p; p++) {
+        if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+            return apr_psprintf(cmd->pool, "MCPAuthClientID: '%s' contains spaces or control characters", arg);
+    }
+    if (!*arg)
+        return "MCPAuthClientID: empty client id";
+    conf->client_id = arg;
+    return NULL;
+}
+
+static const char *set_trust_forwarded(cmd_parms *cmd, void *confv, int on)
+{
+    ((mcp_dir_conf_t *)confv)->trust_forwarded = on;
+    return NULL;
+}
+
+/* "*" or exact origins (RFC 6454: scheme://host[:port], nothing more). */
+static const char *add_cors_origin(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+    const char *rest = strstr(arg, "://");
+
+    if (strcmp(arg, "*") != 0
+        && (!mcp_is_http_url(arg) || rest == NULL || strchr(rest + 3, '/') || strchr(arg, '?')))
+        return apr_psprintf(cmd->pool, "MCPAuthCORSOrigins: '%s' is not * or an origin like "
+                            "https://app.example.com", arg);
+    push_string(cmd->pool, &conf->cors_origins, arg);
+    return NULL;
+}
+
+static const char *set_resource_metadata(cmd_parms *cmd, void *confv, const char *field,
+                                         const char *json)
+{
+    mcp_dir_conf_t *conf = confv;
+
+    if (!*field)
+        return "MCPAuthResourceMetadata: the field name is empty";
+    if (!mcp_json_is_valid(json))
+        return apr_psprintf(cmd->pool, "MCPAuthResourceMetadata: the value for '%s' is not valid JSON: %s",
+                            field, json);
+    if (conf->resource_metadata == NULL)
+        conf->resource_metadata = apr_table_make(cmd->pool, 4);
+    apr_table_set(conf->resource_metadata, field, json);
+    return NULL;
+}
+
+/* AuthType belongs to mod_authn_core. We look at it on the way past
+ * (DECLINE_CMD hands it on) so that a location that says "AuthType MCP"
+ * without an issuer fails at startup instead of at the first request. */
+static const char *note_auth_type(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+
+    conf->auth_type_mcp = strcasecmp(arg, MCP_AUTH_TYPE) == 0;
+    return DECLINE_CMD;
+}
+
+
+#define DIR_CMD(name, fn, info, take, help) \
+    AP_INIT_##take(name, fn, (void *)(info), OR_AUTHCFG | ACCESS_CONF, help)
+
+const command_rec mcp_config_directives[] = {
+    DIR_CMD("MCPAuthIssuer", set_url, APR_OFFSETOF(mcp_dir_conf_t, issuer), TAKE1,
+            "Issuer URL of the authorization server; must equal the token's iss exactly"),
+    DIR_CMD("MCPAuthJWKSURI", set_url, APR_OFFSETOF(mcp_dir_conf_t, jwks_uri), TAKE1,
+            "JWKS URL; default: jwks_uri from the issuer's discovery document"),
+    DIR_CMD("MCPAuthResource", set_url, APR_OFFSETOF(mcp_dir_conf_t, resource), TAKE1,
+            "Resource identifier (RFC 9728); default: this location's external URL"),
+    DIR_CMD("MCPAuthAudience", add_audience, NULL, ITERATE,
+            "Accepted token audiences; default: the resource"),
+    DIR_CMD("MCPAuthScopesSupported", add_scope, NULL, ITERATE,
+            "Scopes listed in the protected resource metadata"),
+    DIR_CMD("MCPAuthClaimHeader", add_claim_header, NULL, TAKE2,
+            "CLAIM HEADER: pass a token claim to the backend as a request header"),
+    DIR_CMD("MCPAuthTokenType", add_token_type, NULL, ITERATE,
+            "Accepted JWT typ values (default: at+jwt, application/at+jwt, JWT or none)"),
+    DIR_CMD("MCPAuthClockSkew", set_clock_skew, NULL, TAKE1,
+            "Seconds of leeway for exp, nbf and iat (default 60)"),
+    DIR_CMD("MCPAuthJWKSRefresh", set_refresh, NULL, TAKE2,
+            "MIN MAX seconds: bounds for the documents' max-age (default 60 3600)"),
+    DIR_CMD("MCPAuthJWKSMinRefetch", set_seconds, APR_OFFSETOF(mcp_dir_conf_t, min_refetch), TAKE1,
+            "Seconds between refetches caused by unknown key ids, across all processes (default 30)"),
+    DIR_CMD("MCPAuthJWKSMaxStale", set_seconds, APR_OFFSETOF(mcp_dir_conf_t, max_stale), TAKE1,
+            "Seconds past expiry that the last good keys serve while the IdP fails (default 86400)"),
+    DIR_CMD("MCPAuthFetchTimeout", set_fetch_timeout, NULL, TAKE12,
+            "CONNECT [TOTAL] seconds for fetching keys and metadata (default 5 10)"),
+    DIR_CMD("MCPAuthFetchMaxSize", set_fetch_max, NULL, TAKE1,
+            "Largest key set or metadata document accepted, in bytes (default 1048576)"),
+    DIR_CMD("MCPAuthCAFile", set_ca_file, NULL, TAKE1,
+            "PEM file of CAs trusted for https fetches (default: the system store)"),
+    DIR_CMD("MCPAuthMode", set_mode, NULL, TAKE1,
+            "strict (default), optional or permissive"),
+    DIR_CMD("MCPAuthBearerMethods", add_bearer_method, NULL, ITERATE,
+            "Where a token is accepted: header (default), body, query"),
+    DIR_CMD("MCPAuthProvider", set_provider, NULL, TAKE1,
+            "Identity provider quirks: generic (default), keycloak, auth0, okta, entra, authentik"),
+    DIR_CMD("MCPAuthClientID", set_client_id, NULL, TAKE1,
+            "Pre-registered client id handed out by a local registration endpoint"),
+    AP_INIT_FLAG("MCPAuthTrustForwarded", set_trust_forwarded, NULL, OR_AUTHCFG | ACCESS_CONF,
+                 "On: build external URLs from X-Forwarded-Host/-Proto (default Off)"),
+    DIR_CMD("MCPAuthCORSOrigins", add_cors_origin, NULL, ITERATE,
+            "* or origins allowed to call from browsers (default: * for discovery, none for MCP)"),
+    DIR_CMD("MCPAuthResourceMetadata", set_resource_metadata, NULL, TAKE2,
+            "FIELD JSON: add or override a protected resource metadata field"),
+    AP_INIT_TAKE1("AuthType", note_auth_type, NULL, OR_AUTHCFG | ACCESS_CONF,
+                  "noted by mod_mcp_auth, handled by mod_authn_core"),
+    AP_INIT_TAKE1("MCPAuthCache", mcp_shared_cache_directive, NULL, RSRC_CONF,
+                  "Shared cache as socache PROVIDER[:ARGS] (default shmcb)"),
+    { NULL }
+};

@@ -1,0 +1,82 @@
+/* The module's configuration: per-directory records and their merge, the
+ * directive table, and accessors that fill in the defaults. */
+#ifndef MCP_CONFIG_H
+#define MCP_CONFIG_H
+
+#include <httpd.h>
+#include <http_config.h>
+
+#include "mcp_docstore.h"
+#include "mcp_facade.h"
+
+#define MCP_AUTH_TYPE "MCP"
+#define MCP_DEFAULT_CLOCK_SKEW 60
+
+typedef enum { MODE_UNSET = -1, MODE_STRICT, MODE_OPTIONAL, MODE_PERMISSIVE } mcp_mode_e;
+
+#define PROVIDER_UNSET -1
+
+typedef struct claim_header {
+    const char *claim;
+    const char *header;
+} claim_header_t;
+
+typedef struct mcp_dir_conf {
+    const char *location;          /* the <Location> path this config came from */
+    int auth_type_mcp;             /* -1 unset: recorded from AuthType for startup checks */
+    const char *issuer;
+    const char *jwks_uri;
+    const char *resource;
+    apr_array_header_t *audiences;
+    apr_array_header_t *scopes_supported;
+    apr_array_header_t *scope_rules;       /* of apr_array_header_t *: each Require mcp-scope line */
+    apr_array_header_t *token_types;       /* accepted JWT "typ" values; NULL: the default set */
+    apr_array_header_t *claim_headers;
+    apr_table_t *resource_metadata;
+    /* key and metadata fetching; -1 / 0 / NULL: unset */
+    int refresh_min, refresh_max, min_refetch, max_stale;
+    int connect_timeout, fetch_timeout;
+    long fetch_max_bytes;
+    const char *ca_file;
+    int clock_skew;
+    int mode;
+    int bearer_methods;
+    int provider;
+    const char *client_id;              /* MCPAuthClientID: local registration */
+    int trust_forwarded;                /* -1 unset */
+    apr_array_header_t *cors_origins;   /* NULL unset; "*" allowed */
+} mcp_dir_conf_t;
+
+/* A location protected by AuthType MCP, found at startup, for the handlers
+ * that answer before any per-directory lookup (see mcp_locations.h). */
+typedef struct protected_location {
+    const char *path;
+    const mcp_dir_conf_t *conf;
+    ap_conf_vector_t *per_dir;   /* every module's merged config for the location */
+} protected_location_t;
+
+typedef struct mcp_server_conf {
+    apr_array_header_t *protected;  /* of protected_location_t */
+} mcp_server_conf_t;
+
+/* For the module record. */
+extern const command_rec mcp_config_directives[];
+void *mcp_config_create_dir(apr_pool_t *p, char *dir);
+void *mcp_config_merge_dir(apr_pool_t *p, void *basev, void *addv);
+void *mcp_config_create_server(apr_pool_t *p, server_rec *s);
+
+mcp_dir_conf_t *mcp_conf_of(request_rec *r);
+mcp_server_conf_t *mcp_server_conf_of(server_rec *s);
+
+/* The fetch and freshness policy of a location, unset values defaulted. */
+void mcp_doc_policy_of(const mcp_dir_conf_t *conf, mcp_doc_policy_t *policy);
+int mcp_clock_skew_of(const mcp_dir_conf_t *conf);
+int mcp_mode_of(const mcp_dir_conf_t *conf);
+int mcp_bearer_methods_of(const mcp_dir_conf_t *conf);
+mcp_provider_t mcp_provider_of(const mcp_dir_conf_t *conf);
+const char *mcp_provider_name(mcp_provider_t provider);
+
+/* The <Location> path without trailing slashes ("" for "/" or none). */
+const char *mcp_location_path(apr_pool_t *p, const mcp_dir_conf_t *conf);
+
+#endif

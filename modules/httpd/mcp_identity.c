@@ -1,0 +1,69 @@
+/* A backend trusts these headers as the caller's identity, so a client's
+ * own copy must never reach it, whatever the outcome of authentication. */
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <httpd.h>
+
+#include "mcp_identity.h"
+
+/* A header name compared with '-' and '_' as one: backends that map both to
+ * the same variable (CGI, many frameworks) must not see a forged copy. */
+static int same_header_name(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        char ca = *a == '_' ? '-' : apr_tolower(*a);
+        char cb = *b == '_' ? '-' : apr_tolower(*b);
+        if (ca != cb)
+            return 0;
+    }
+    return *a == *b;
+}
+
+typedef struct scrub_ctx {
+    const apr_array_header_t *claim_headers;
+    apr_array_header_t *doomed;
+} scrub_ctx_t;
+
+static int collect_identity_header(void *data, const char *key, const char *value)
+{
+    scrub_ctx_t *ctx = data;
+    int i;
+
+    for (i = 0; i < ctx->claim_headers->nelts; i++) {
+        if (same_header_name(key, APR_ARRAY_IDX(ctx->claim_headers, i, claim_header_t).header)) {
+            APR_ARRAY_PUSH(ctx->doomed, const char *) = key;
+            break;
+        }
+    }
+    return 1;
+}
+
+/* Identity headers are ours to set: whatever the client sent is dropped on
+ * every path, authenticated or not. */
+void mcp_identity_scrub(request_rec *r, const mcp_dir_conf_t *conf)
+{
+    scrub_ctx_t ctx;
+    int i;
+
+    if (conf->claim_headers == NULL)
+        return;
+    ctx.claim_headers = conf->claim_headers;
+    ctx.doomed = apr_array_make(r->pool, 2, sizeof(const char *));
+    apr_table_do(collect_identity_header, &ctx, r->headers_in, NULL);
+    for (i = 0; i < ctx.doomed->nelts; i++)
+        apr_table_unset(r->headers_in, APR_ARRAY_IDX(ctx.doomed, i, const char *));
+}
+
+void mcp_identity_set(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jwt)
+{
+    int i;
+
+    for (i = 0; conf->claim_headers && i < conf->claim_headers->nelts; i++) {
+        const claim_header_t *ch = &APR_ARRAY_IDX(conf->claim_headers, i, claim_header_t);
+        const char *value = mcp_jwt_claim_string(r->pool, jwt, ch->claim);
+
+        if (value)
+            apr_table_setn(r->headers_in, ch->header, value);
+    }
+}

@@ -1,0 +1,167 @@
+/* Which <Location> sections AuthType MCP protects. httpd merges
+ * per-directory configuration only per request; the metadata and discovery
+ * answers come before that, so the merge a request to each location would
+ * see is done here once, at startup. */
+
+#include <string.h>
+
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+
+#include "mcp_httpd.h"
+#include "mcp_locations.h"
+
+APLOG_USE_MODULE(mcp_auth);
+
+/* The path under which a location's metadata is published: the configured
+ * resource's path when there is one, else the location's own path. */
+const char *mcp_published_path(apr_pool_t *p, const protected_location_t *pl)
+{
+    if (pl->conf->resource) {
+        const char *path = strchr(strstr(pl->conf->resource, "://") + 3, '/');
+        apr_size_t len = path ? strlen(path) : 0;
+
+        while (len > 0 && path[len - 1] == '/')
+            len--;
+        return path ? apr_pstrmemdup(p, path, len) : "";
+    }
+    return pl->path;
+}
+
+const protected_location_t *mcp_find_protected(request_rec *r, const char *suffix)
+{
+    mcp_server_conf_t *sconf = mcp_server_conf_of(r->server);
+    apr_array_header_t *list = sconf->protected;
+    apr_size_t len = strlen(suffix);
+    int i;
+
+    /* RFC 9728 §3.1 root form: unambiguous only with one protected location */
+    if (len == 0 || strcmp(suffix, "/") == 0)
+        return list->nelts == 1 ? &APR_ARRAY_IDX(list, 0, protected_location_t) : NULL;
+    while (len > 1 && suffix[len - 1] == '/')
+        len--;
+    for (i = 0; i < list->nelts; i++) {
+        const protected_location_t *pl = &APR_ARRAY_IDX(list, i, protected_location_t);
+        const char *path = mcp_published_path(r->pool, pl);
+
+        if (strlen(path) == len && strncmp(path, suffix, len) == 0)
+            return pl;
+    }
+    return NULL;
+}
+
+void mcp_serve_as_location(request_rec *r, const protected_location_t *pl)
+{
+    /* the quick handler runs before any <Location> applies */
+    r->per_dir_config = pl->per_dir;
+}
+
+static int is_prefix_location(const core_dir_config *outer, const core_dir_config *inner)
+{
+    apr_size_t len;
+
+    if (outer->r || outer->d == NULL || inner->d == NULL)
+        return 0;
+    len = strlen(outer->d);
+    return strncmp(outer->d, inner->d, len) == 0
+           && (inner->d[len] == '\0' || inner->d[len] == '/' || (len && outer->d[len - 1] == '/'));
+}
+
+/* The configuration a request to this <Location> would see: the server's
+ * defaults, then every enclosing <Location> in order, then the section. */
+static mcp_dir_conf_t *effective_conf(apr_pool_t *p, server_rec *s, apr_array_header_t *sections,
+                                      int index, ap_conf_vector_t **per_dir)
+{
+    ap_conf_vector_t **sec = (ap_conf_vector_t **)sections->elts;
+    core_dir_config *target = ap_get_core_module_config(sec[index]);
+    ap_conf_vector_t *merged = s->lookup_defaults;
+    int i;
+
+    for (i = 0; i < sections->nelts; i++) {
+        core_dir_config *cd = ap_get_core_module_config(sec[i]);
+
+        if (i == index || (!target->r && is_prefix_location(cd, target)))
+            merged = ap_merge_per_dir_configs(p, merged, sec[i]);
+    }
+    *per_dir = merged;
+    return ap_get_module_config(merged, &mcp_auth_module);
+}
+
+/* A section below this one (by path) that names an issuer makes an issuer-less
+ * AuthType MCP parent legitimate. */
+static int issuer_set_below(apr_array_header_t *sections, int index)
+{
+    ap_conf_vector_t **sec = (ap_conf_vector_t **)sections->elts;
+    core_dir_config *parent = ap_get_core_module_config(sec[index]);
+    int i;
+
+    for (i = 0; i < sections->nelts; i++) {
+        core_dir_config *cd = ap_get_core_module_config(sec[i]);
+        mcp_dir_conf_t *conf = ap_get_module_config(sec[i], &mcp_auth_module);
+
+        if (i != index && conf && conf->issuer && is_prefix_location(parent, cd))
+            return 1;
+    }
+    return 0;
+}
+
+static int check_sections(apr_pool_t *p, server_rec *s, apr_array_header_t *sections,
+                          int is_location, mcp_server_conf_t *sconf)
+{
+    int i;
+
+    for (i = 0; i < sections->nelts; i++) {
+        ap_conf_vector_t *sec = ((ap_conf_vector_t **)sections->elts)[i];
+        mcp_dir_conf_t *own = ap_get_module_config(sec, &mcp_auth_module);
+        core_dir_config *cd = ap_get_core_module_config(sec);
+        mcp_dir_conf_t *conf;
+        ap_conf_vector_t *per_dir;
+        protected_location_t *pl;
+
+        if (own == NULL || own->auth_type_mcp != 1)
+            continue;
+        conf = effective_conf(p, s, sections, i, &per_dir);
+        if (conf->issuer == NULL && !issuer_set_below(sections, i)) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                         "MCPAUTH0020: AuthType MCP in <%s %s> needs MCPAuthIssuer",
+                         is_location ? "Location" : "Directory", cd->d ? cd->d : "?");
+            return 0;
+        }
+        if (is_location && conf->issuer && cd->r == NULL && cd->d && cd->d[0] == '/') {
+            pl = apr_array_push(sconf->protected);
+            pl->conf = conf;
+            pl->per_dir = per_dir;
+            pl->path = mcp_location_path(p, conf);
+            if ((conf->provider == MCP_PROVIDER_AUTHENTIK || conf->provider == MCP_PROVIDER_ENTRA)
+                && conf->client_id == NULL)
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                             "MCPAUTH0027: <Location %s>: MCPAuthProvider %s has no dynamic client "
+                             "registration; set MCPAuthClientID", cd->d, mcp_provider_name(mcp_provider_of(conf)));
+        }
+    }
+    return 1;
+}
+
+/* Checks every virtual host's sections and records its protected locations.
+ * Returns how many there are, or -1 after logging a configuration error. */
+int mcp_locations_find(apr_pool_t *pconf, server_rec *s)
+{
+    server_rec *vs;
+    int protected = 0;
+
+    for (vs = s; vs; vs = vs->next) {
+        core_server_config *core = ap_get_core_module_config(vs->module_config);
+        mcp_server_conf_t *sconf = mcp_server_conf_of(vs);
+
+        sconf->protected->nelts = 0;
+        if (!check_sections(pconf, vs, core->sec_url, 1, sconf)
+            || !check_sections(pconf, vs, core->sec_dir, 0, sconf))
+            return -1;
+        protected += sconf->protected->nelts;
+    }
+    return protected;
+}
+

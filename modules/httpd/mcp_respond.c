@@ -1,0 +1,62 @@
+/* The module's own answers: small JSON documents with the status and
+ * caching they need, and the bits every handler of its shares. */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <jansson.h>
+
+#include "mcp_cors.h"
+#include "mcp_respond.h"
+
+int mcp_send_json(request_rec *r, int status, const char *cache_control, const char *body)
+{
+    r->status = status;
+    ap_set_content_type(r, "application/json");
+    /* err_headers_out: kept even when the answer is an error status */
+    apr_table_setn(r->err_headers_out, "Cache-Control", cache_control);
+    ap_set_content_length(r, (apr_off_t)strlen(body));
+    if (!r->header_only)
+        ap_rputs(body, r);
+    return OK;
+}
+
+int mcp_send_oauth_error(request_rec *r, int status, const char *error, const char *description)
+{
+    json_t *doc = json_pack("{ssss}", "error", error, "error_description", description);
+    char *text = json_dumps(doc, JSON_COMPACT);
+    const char *copy = apr_pstrdup(r->pool, text ? text : "{}");
+
+    free(text);
+    json_decref(doc);
+    return mcp_send_json(r, status, "no-store", copy);
+}
+
+int mcp_method_not_allowed(request_rec *r, const mcp_dir_conf_t *conf, const char *allow)
+{
+    char *methods = apr_pstrdup(r->pool, allow), *m, *state = NULL;
+
+    ap_clear_method_list(r->allowed_methods);
+    r->allowed = 0;
+    for (m = apr_strtok(methods, ", ", &state); m; m = apr_strtok(NULL, ", ", &state))
+        ap_method_list_add(r->allowed_methods, m);
+    mcp_cors_headers(r, conf, 1);
+    return HTTP_METHOD_NOT_ALLOWED;
+}
+
+/* Token fields are the client's words: escaped, and cut short so that a
+ * 16 KiB kid cannot turn each refused request into a 16 KiB log line. */
+#define LOGGABLE_MAX 128
+
+const char *mcp_loggable(request_rec *r, const char *s)
+{
+    if (s == NULL)
+        return "-";
+    if (strlen(s) > LOGGABLE_MAX)
+        s = apr_pstrcat(r->pool, apr_pstrndup(r->pool, s, LOGGABLE_MAX), "...", NULL);
+    return ap_escape_logitem(r->pool, s);
+}

@@ -1,0 +1,160 @@
+/* The shared cache: the socache provider MCPAuthCache names (shmcb by
+ * default), created anew for each configuration generation so that a
+ * graceful restart starts from fresh documents. */
+
+#include <string.h>
+
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_log.h>
+#include <ap_provider.h>
+#include <ap_socache.h>
+#include <util_mutex.h>
+
+#include "mcp_cache.h"
+#include "mcp_httpd.h"
+#include "mcp_shared_cache.h"
+
+APLOG_USE_MODULE(mcp_auth);
+
+/* The default shared cache: anonymous shared memory. shmcb splits it into
+ * subcaches by the object-size hint; these numbers give 16 subcaches of
+ * 1.5 MiB (a key set at the full 1 MiB fetch cap fits in one) with about 125
+ * entries each, so dozens of key sets and their small markers never push
+ * each other out. Untouched pages cost no memory. */
+#define DEFAULT_CACHE_PROVIDER "shmcb"
+#define DEFAULT_CACHE_SIZE (24 * 1024 * 1024)
+#define CACHE_AVG_OBJECT (12 * 1024)
+
+static const ap_socache_provider_t *cache_provider;
+static ap_socache_instance_t *cache_instance;
+static const char *cache_provider_name;
+static mcp_cache_t shared_cache;
+static mcp_docstore_t *docstore;
+
+const char *mcp_shared_cache_directive(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *sep, *name, *args;
+
+    if (err)
+        return err;
+    sep = strchr(arg, ':');
+    name = sep ? apr_pstrmemdup(cmd->pool, arg, (apr_size_t)(sep - arg)) : arg;
+    args = sep ? sep + 1 : NULL;
+    cache_provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name, AP_SOCACHE_PROVIDER_VERSION);
+    if (cache_provider == NULL)
+        return apr_psprintf(cmd->pool, "MCPAuthCache: unknown socache provider '%s' "
+                            "(load mod_socache_%s first)", name, name);
+    err = cache_provider->create(&cache_instance, args, cmd->temp_pool, cmd->pool);
+    if (err)
+        return apr_psprintf(cmd->pool, "MCPAuthCache: %s", err);
+    cache_provider_name = name;
+    return NULL;
+}
+
+int mcp_shared_cache_pre_config(apr_pool_t *pconf)
+{
+    cache_provider = NULL;
+    cache_instance = NULL;
+    cache_provider_name = NULL;
+    return ap_mutex_register(pconf, MCP_CACHE_MUTEX_TYPE, NULL, APR_LOCK_DEFAULT, 0);
+}
+
+static void log_no_provider(server_rec *s)
+{
+    ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                 "MCPAUTH0021: the shared cache needs mod_socache_shmcb "
+                 "(a2enmod socache_shmcb) or an MCPAuthCache provider");
+}
+
+int mcp_shared_cache_available(server_rec *s)
+{
+    if (cache_provider == NULL
+        && ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, DEFAULT_CACHE_PROVIDER,
+                              AP_SOCACHE_PROVIDER_VERSION) == NULL) {
+        log_no_provider(s);
+        return 0;
+    }
+    return 1;
+}
+
+static apr_status_t destroy_cache(void *data)
+{
+    server_rec *s = data;
+
+    if (cache_provider && cache_instance)
+        cache_provider->destroy(cache_instance, s);
+    cache_instance = NULL;
+    return APR_SUCCESS;
+}
+
+int mcp_shared_cache_init(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+{
+    static const struct ap_socache_hints hints = { 72, CACHE_AVG_OBJECT, 0 };
+    const char *err;
+    apr_status_t rv;
+
+    if (cache_provider == NULL) {
+        cache_provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, DEFAULT_CACHE_PROVIDER,
+                                            AP_SOCACHE_PROVIDER_VERSION);
+        if (cache_provider == NULL) {
+            log_no_provider(s);
+            return 0;
+        }
+        err = cache_provider->create(
+            &cache_instance,
+            apr_psprintf(ptemp, "%s(%d)", ap_runtime_dir_relative(ptemp, "mcp_auth_cache"),
+                         DEFAULT_CACHE_SIZE),
+            ptemp, pconf);
+        if (err) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "MCPAUTH0022: shared cache: %s", err);
+            return 0;
+        }
+        cache_provider_name = DEFAULT_CACHE_PROVIDER;
+    }
+    shared_cache.mutex = NULL;
+    if (cache_provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE) {
+        rv = ap_global_mutex_create(&shared_cache.mutex, NULL, MCP_CACHE_MUTEX_TYPE, NULL, s, pconf, 0);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "MCPAUTH0023: cannot create the cache mutex");
+            return 0;
+        }
+    }
+    rv = cache_provider->init(cache_instance, "mcp-auth", &hints, s, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "MCPAUTH0024: cannot initialise the %s cache",
+                     cache_provider_name);
+        return 0;
+    }
+    apr_pool_cleanup_register(pconf, s, destroy_cache, apr_pool_cleanup_null);
+    shared_cache.provider = cache_provider;
+    shared_cache.instance = cache_instance;
+    shared_cache.server = s;
+    return 1;
+}
+
+
+void mcp_shared_cache_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv;
+
+    if (shared_cache.mutex) {
+        rv = apr_global_mutex_child_init(&shared_cache.mutex,
+                                         apr_global_mutex_lockfile(shared_cache.mutex), pchild);
+        if (rv != APR_SUCCESS)
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "MCPAUTH0026: cache mutex child init failed");
+    }
+    mcp_docstore_create(&docstore, pchild, shared_cache.instance ? &shared_cache : NULL);
+}
+
+const char *mcp_shared_cache_name(void)
+{
+    return cache_provider_name;
+}
+
+mcp_docstore_t *mcp_shared_docstore(void)
+{
+    return docstore;
+}

@@ -1,0 +1,35 @@
+/* The cache every process (and, with redis or memcache, every host) shares:
+ * chosen by MCPAuthCache, set up at startup, holding the IdP documents. */
+#ifndef MCP_SHARED_CACHE_H
+#define MCP_SHARED_CACHE_H
+
+#include <httpd.h>
+#include <http_config.h>
+
+#include "mcp_docstore.h"
+
+#define MCP_CACHE_MUTEX_TYPE "mcp-auth-cache"
+
+/* MCPAuthCache PROVIDER[:ARGS] */
+const char *mcp_shared_cache_directive(cmd_parms *cmd, void *dummy, const char *arg);
+
+/* pre_config: forgets the previous generation's choice, registers the mutex. */
+int mcp_shared_cache_pre_config(apr_pool_t *pconf);
+
+/* apachectl -t: whether a provider is available; logs why not. */
+int mcp_shared_cache_available(server_rec *s);
+
+/* post_config: creates the cache for this configuration generation; 0 after
+ * logging why it cannot. */
+int mcp_shared_cache_init(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+
+/* child_init: attaches the mutex and creates this process's docstore. */
+void mcp_shared_cache_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* The provider's name ("shmcb", "redis", ...), or NULL before startup. */
+const char *mcp_shared_cache_name(void);
+
+/* This process's view of the IdP documents (JWKS, discovery). */
+mcp_docstore_t *mcp_shared_docstore(void);
+
+#endif

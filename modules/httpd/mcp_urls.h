@@ -1,0 +1,22 @@
+/* External URLs and resource identity: the URL under which clients reach a
+ * location, the resource identifier tokens must be issued for (RFC 8707),
+ * and where its protected resource metadata lives (RFC 9728). */
+#ifndef MCP_URLS_H
+#define MCP_URLS_H
+
+#include <httpd.h>
+
+#include "mcp_config.h"
+
+#define MCP_PRM_PREFIX "/.well-known/oauth-protected-resource"
+
+/* scheme://host[:port]path as clients reach this server. */
+const char *mcp_external_url(request_rec *r, const mcp_dir_conf_t *conf, const char *path);
+
+/* The resource identifier: MCPAuthResource, else the location's URL. */
+const char *mcp_resource_of(request_rec *r, const mcp_dir_conf_t *conf);
+
+/* The absolute URL of the location's protected resource metadata. */
+const char *mcp_prm_url(request_rec *r, const mcp_dir_conf_t *conf);
+
+#endif
