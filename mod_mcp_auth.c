@@ -34,9 +34,11 @@
 #include "mcp_tokencache.h"
 
 #include "mcp_body.h"
+#include "mcp_cache_guard.h"
 #include "mcp_challenges.h"
 #include "mcp_config.h"
 #include "mcp_cors.h"
+#include "mcp_endpoints.h"
 #include "mcp_identity.h"
 #include "mcp_locations.h"
 #include "mcp_presentation.h"
@@ -163,6 +165,8 @@ invalid:
 typedef enum { OUTCOME_NONE, OUTCOME_VALID, OUTCOME_INVALID, OUTCOME_MALFORMED } outcome_e;
 
 typedef struct auth_state {
+    const mcp_dir_conf_t *conf;   /* the policy the token was judged by */
+    mcp_presented_t presented;    /* the token as the request carried it */
     outcome_e outcome;
     mcp_jwt_t *jwt;
     const char *user;       /* sub; becomes r->user in the authentication phase */
@@ -176,8 +180,18 @@ static int is_mcp_request(request_rec *r)
     return type != NULL && strcasecmp(type, MCP_AUTH_TYPE) == 0;
 }
 
+/* A request for one of the gateway's own endpoints (registration, say)
+ * under an AuthType MCP location (one that protects "/"): it is how a
+ * client gets a token, so no token is asked of it. The location's other
+ * Require rules still apply. */
+static int is_endpoint_request(request_rec *r)
+{
+    return mcp_endpoint_request(r) != NULL;
+}
+
 /* The state of this request, or of the request it was derived from
- * (internal redirects and subrequests share the original's outcome). */
+ * (internal redirects and subrequests: the token left the request when the
+ * first of them was judged). */
 static auth_state_t *state_of(request_rec *r)
 {
     for (; r; r = r->prev ? r->prev : r->main) {
@@ -188,43 +202,37 @@ static auth_state_t *state_of(request_rec *r)
     return NULL;
 }
 
-/* Finds, strips and validates the token; sets the identity on success. Every
- * path scrubs client-supplied identity headers. */
-static auth_state_t *evaluate(request_rec *r, const mcp_dir_conf_t *conf)
+/* Judges the presented token by conf's policy; sets the identity on
+ * success. */
+static void judge(request_rec *r, const mcp_dir_conf_t *conf, auth_state_t *st)
 {
-    auth_state_t *st = state_of(r);
-    mcp_presented_t presented;
+    const mcp_presented_t *presented = &st->presented;
     mcp_count_t kind;
 
-    if (st)
-        return st;
-    st = apr_pcalloc(r->pool, sizeof(*st));
-    ap_set_module_config(r->request_config, &mcp_auth_module, st);
-    mcp_identity_scrub(r, conf);
-
-    mcp_find_token(r, mcp_bearer_methods_of(conf), &presented);
-    switch (presented.result) {
+    if (presented->result != MCP_TOKEN_ABSENT)
+        mcp_cache_guard_arm(r);
+    switch (presented->result) {
     case MCP_TOKEN_ABSENT:
         st->outcome = OUTCOME_NONE;
         mcp_count(MCP_COUNT_NO_TOKEN);
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0003: no bearer token for %s", r->uri);
-        return st;
+        return;
     case MCP_TOKEN_MALFORMED:
         st->outcome = OUTCOME_MALFORMED;
-        st->why = presented.why;
+        st->why = presented->why;
         mcp_count(MCP_COUNT_INVALID_REQUEST);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0004: malformed token presentation for %s: %s",
-                      r->uri, presented.why);
-        return st;
+                      r->uri, presented->why);
+        return;
     case MCP_TOKEN_PRESENT:
         break;
     }
 
-    st->jwt = validate(r, conf, presented.token, presented.len, &st->why, &kind);
+    st->jwt = validate(r, conf, presented->token, presented->len, &st->why, &kind);
     if (st->jwt == NULL) {
         st->outcome = OUTCOME_INVALID;
         mcp_count(kind);
-        return st;
+        return;
     }
     st->user = mcp_jwt_claim_string(r->pool, st->jwt, "sub");
     if (st->user == NULL) {
@@ -236,7 +244,7 @@ static auth_state_t *evaluate(request_rec *r, const mcp_dir_conf_t *conf)
         st->why = "unusable sub claim";
         st->jwt = NULL;
         mcp_count(MCP_COUNT_OTHER_CLAIM);
-        return st;
+        return;
     }
     st->outcome = OUTCOME_VALID;
     mcp_count(MCP_COUNT_ACCEPTED);
@@ -244,6 +252,35 @@ static auth_state_t *evaluate(request_rec *r, const mcp_dir_conf_t *conf)
     mcp_identity_set(r, conf, st->jwt);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0005: accepted token for %s (alg %s, kid %s)",
                   mcp_loggable(r, st->user), mcp_jwt_alg(st->jwt), mcp_loggable(r, mcp_jwt_kid(st->jwt)));
+}
+
+/* This request's state under conf. The first judgement finds and strips the
+ * token; a request derived from it (ErrorDocument, other internal redirects,
+ * subrequests) into a location with another policy is judged again, by that
+ * policy, as httpd re-runs authentication when the configuration differs.
+ * The token cache makes the second judgement cheap. Every path scrubs
+ * client-supplied identity headers. */
+static auth_state_t *evaluate(request_rec *r, const mcp_dir_conf_t *conf)
+{
+    auth_state_t *earlier = state_of(r), *st;
+
+    if (earlier && earlier->conf == conf)
+        return earlier;
+    st = apr_pcalloc(r->pool, sizeof(*st));
+    st->conf = conf;
+    ap_set_module_config(r->request_config, &mcp_auth_module, st);
+    mcp_identity_scrub(r, conf);
+    if (earlier) {
+        st->presented = earlier->presented;
+        /* a token came by a method this location may not accept */
+        if (st->presented.result == MCP_TOKEN_PRESENT
+            && !(st->presented.method & mcp_bearer_methods_of(conf)))
+            st->presented.result = MCP_TOKEN_ABSENT;
+    }
+    else {
+        mcp_find_token(r, mcp_bearer_methods_of(conf), &st->presented);
+    }
+    judge(r, conf, st);
     return st;
 }
 
@@ -259,12 +296,19 @@ static int check_access(request_rec *r)
     auth_state_t *st;
     int mode;
 
-    if (!is_mcp_request(r))
+    if (!is_mcp_request(r) || is_endpoint_request(r))
         return DECLINED;
     conf = mcp_conf_of(r);
     if (conf->issuer == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "MCPAUTH0002: AuthType MCP for %s without MCPAuthIssuer", r->uri);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (conf->in_url_space == 0 && conf->resource == NULL) {
+        /* a directory's path is no URL, and must not reach a client */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "MCPAUTH0029: AuthType MCP for %s is set in .htaccess or a <Directory> without "
+                      "MCPAuthResource; set it to the URL clients use", r->uri);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     /* a CORS preflight never carries credentials: answered here, unauthenticated */
@@ -300,6 +344,10 @@ static int check_authn(request_rec *r)
 
     if (!is_mcp_request(r))
         return DECLINED;
+    if (is_endpoint_request(r)) {
+        r->user = ""; /* no one, but Require valid-user is not about tokens here */
+        return OK;
+    }
     conf = mcp_conf_of(r);
     st = evaluate(r, conf);
     if (st->outcome == OUTCOME_VALID) {
@@ -392,6 +440,8 @@ static authz_status check_scope(request_rec *r, const char *require_line, const 
     const apr_array_header_t *scopes = parsed;
     const mcp_jwt_t *jwt = authenticated_token(r);
 
+    if (is_endpoint_request(r))
+        return AUTHZ_GRANTED;
     if (jwt == NULL)
         return AUTHZ_DENIED_NO_USER;
     if (token_has_scopes(jwt, scopes))
@@ -427,6 +477,8 @@ static authz_status check_claim(request_rec *r, const char *require_line, const 
     const claim_rule_t *rule = parsed;
     const mcp_jwt_t *jwt = authenticated_token(r);
 
+    if (is_endpoint_request(r))
+        return AUTHZ_GRANTED;
     if (jwt == NULL)
         return AUTHZ_DENIED_NO_USER;
     if (mcp_jwt_claim_holds(r->pool, jwt, rule->name, rule->value))
@@ -478,7 +530,7 @@ static int fixups(request_rec *r)
 {
     auth_state_t *st;
 
-    if (!is_mcp_request(r) || mcp_conf_of(r)->issuer == NULL)
+    if (!is_mcp_request(r) || mcp_conf_of(r)->issuer == NULL || is_endpoint_request(r))
         return DECLINED;
     st = evaluate(r, mcp_conf_of(r));
     /* authorization granted without asking who it is (Require all granted):
@@ -529,16 +581,19 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
 {
     mcp_shared_cache_child_init(pchild, s);
     mcp_request_keys_child_init(pchild);
-    mcp_tokencache_create(&token_cache, pchild, TOKEN_CACHE_SLOTS);
+    mcp_tokencache_create(&token_cache, pchild, TOKEN_CACHE_SLOTS, mcp_token_cache_budget(s));
 }
 
 static void register_hooks(apr_pool_t *p)
 {
+    static const char *const before_proxy[] = { "mod_proxy.c", NULL };
+
     ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_test_config(test_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_quick_handler(mcp_wellknown_handler, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_handler(mcp_endpoint_handler, NULL, before_proxy, APR_HOOK_FIRST);
     ap_hook_handler(mcp_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ap, status_hook, mcp_server_status_section, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_access(check_access, NULL, NULL, APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
@@ -553,6 +608,7 @@ static void register_hooks(apr_pool_t *p)
     ap_register_output_filter(JSON_ERROR_FILTER, json_error_filter, NULL, AP_FTYPE_CONTENT_SET);
     mcp_body_register(p);
     mcp_cors_register(p);
+    mcp_cache_guard_register(p);
 }
 
 AP_DECLARE_MODULE(mcp_auth) = {

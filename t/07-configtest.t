@@ -38,6 +38,14 @@ my @bad = (
     [ 'unknown MCPAuthCache provider', $ISS, 'MCPAuthCache nosuchcache', qr/MCPAuthCache/ ],
     [ 'MCPAuthCache inside <Location>', "$ISS\nMCPAuthCache shmcb", '', qr/MCPAuthCache/ ],
     [ 'AuthType MCP without MCPAuthIssuer', '', '', qr/needs MCPAuthIssuer/ ],
+    [ 'AuthType MCP in <Directory> without MCPAuthResource', $ISS,
+      "<Directory /tmp>\nAuthType MCP\n$ISS\nRequire valid-user\n</Directory>", qr/needs MCPAuthResource/ ],
+    [ 'MCPAuthTrustForwarded with a bad address', "$ISS\nMCPAuthTrustForwarded 10.0.0.300", '',
+      qr/MCPAuthTrustForwarded/ ],
+    [ 'MCPAuthTrustForwarded On with addresses', "$ISS\nMCPAuthTrustForwarded On 10.0.0.0/8", '',
+      qr/MCPAuthTrustForwarded/ ],
+    [ 'MCPAuthTokenCacheSize not a number', $ISS, 'MCPAuthTokenCacheSize lots', qr/MCPAuthTokenCacheSize/ ],
+    [ 'MCPAuthTokenCacheSize inside <Location>', "$ISS\nMCPAuthTokenCacheSize 1000", '', qr/MCPAuthTokenCacheSize/ ],
 );
 
 my @good = (
@@ -58,6 +66,11 @@ my @good = (
         q{MCPAuthResourceMetadata resource_documentation "\"https://mcp.example/docs\""}),
       'MCPAuthCache shmcb' ],
     [ 'issuer inherited from an enclosing <Location>', '', '', "<Location /mcp>\n$ISS\n</Location>" ],
+    [ 'trusted proxies by address', "$ISS\nMCPAuthTrustForwarded 10.0.0.0/8 192.168.1.5 ::1", '' ],
+    [ 'MCPAuthTrustForwarded Off', "$ISS\nMCPAuthTrustForwarded Off", '' ],
+    [ 'a <Directory> with MCPAuthResource', $ISS,
+      "<Directory /tmp>\nAuthType MCP\n$ISS\nMCPAuthResource https://mcp.example/dir\nRequire valid-user\n</Directory>" ],
+    [ 'MCPAuthTokenCacheSize', $ISS, 'MCPAuthTokenCacheSize 1048576' ],
 );
 
 plan tests => 2 * @bad + 2 * @good + 3;

@@ -19,7 +19,7 @@ use URI::Escape ();
 use MCPTest;
 use MintToken;
 
-plan tests => 241;
+plan tests => 250;
 
 my $J   = JSON::PP->new->canonical;
 my $AS  = '/.well-known/oauth-authorization-server';
@@ -140,6 +140,23 @@ sub check_rewritten {
               'Content-Type' => 'application/json');
     ok t_cmp($res->code, 201, 'registration body of 60 KiB: passed on');
     ok t_cmp(rq(GET => 'gw5', "$EP/register/kc")->code, 405, 'GET on the registration endpoint: 405');
+    ok t_cmp($r->{received}{forwarded_for}, qr/(^|, )127\.0\.0\.1$/, 'the IdP learns the client address (X-Forwarded-For)');
+    $res = rq(POST => 'gw5', "$EP/register/kc", $body, 'Content-Type' => 'application/json',
+              'X-Forwarded-For' => '192.0.2.7');
+    ok t_cmp(doc_of($res)->{received}{forwarded_for}, '192.0.2.7, 127.0.0.1', 'appended to the one that came in');
+    $n = scalar(@h = idp_hits());
+    $res = rq(POST => 'gw5', "$EP/register/kcdeny", $body, 'Content-Type' => 'application/json');
+    ok t_cmp($res->code, 403, '<Location> Require all denied on a registration endpoint: 403');
+    ok t_cmp(scalar(grep { /register/ } hits_since($n)), 0, 'and the IdP is not asked');
+    ok t_cmp(rq(POST => 'gw5', "$EP/register/gen", $body, 'Content-Type' => 'application/json')->code, 404,
+             'no registration endpoint for a generic location that never advertised one: 404');
+    $n = scalar(@h = idp_hits());
+    $res = rq(POST => 'gw5root', "$EP/register", $body, 'Content-Type' => 'application/json');
+    ok t_cmp($res->code, 201, 'AuthType MCP on "/": registration needs no token');
+    ok t_cmp(scalar(grep { $_ eq 'POST /realms/kc/register' } hits_since($n)), 1, 'and reaches the IdP');
+    $res = rq(GET => 'gw5root', '/anything');
+    ok t_cmp($res->code, 401, 'AuthType MCP on "/": the rest still needs a token');
+    ok t_cmp(rq(GET => 'gw5root', "$EP/registerx")->code, 401, 'a path that only looks like an endpoint is no exception');
     ok t_cmp(rq(POST => 'gw5', "$EP/register/nope", '{}', 'Content-Type' => 'application/json')->code, 404,
              'registration for an unknown location: 404');
     ok t_cmp(rq(GET => 'gw5', "$EP/authorize/kc?client_id=x")->code, 404, 'no authorize shim outside entra: 404');
@@ -365,7 +382,7 @@ my %FWD = ('X-Forwarded-Proto' => 'https', 'X-Forwarded-Host' => 'gw.example.tes
     ok t_cmp($f->{registration_endpoint}, "https://gw.example.test$EP/register/fwd", 'trusted: registration endpoint too');
     $d = doc_of(rq(GET => 'gw5', "$PRM/fwd", undef, 'X-Forwarded-Proto' => 'https, http',
                    'X-Forwarded-Host' => 'first.example.test, second.example.test'));
-    ok t_cmp($d->{resource}, 'https://first.example.test/fwd', 'trusted: the first value of each list');
+    ok t_cmp($d->{resource}, 'http://second.example.test/fwd', 'trusted: the last value of each list (the proxy appends)');
     $d = doc_of(rq(GET => 'gw5', "$PRM/fwd"));
     ok t_cmp($d->{resource}, gw('/fwd'), 'trusted but absent: the request\'s own URL');
 

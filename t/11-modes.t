@@ -19,11 +19,8 @@ my $evil    = sub { { key => 'evil', header => { alg => 'RS256', kid => 'rsa1' }
                       payload => i3_claims(sub => 'mallory', email => 'm@evil.test') } };
 my $FORM = 'application/x-www-form-urlencoded';
 
-sub user_is { [ 'X-Remote-User', sub { $_[1]{headers}{'x-remote-user'} // '(none)' }, $_[0] ] }
 sub email_is { [ 'X-Remote-Email', sub { $_[1]{headers}{'x-remote-email'} // '(none)' }, $_[0] ] }
 sub auth_is { [ 'Authorization at the backend', sub { $_[1]{headers}{authorization} // '(none)' }, $_[0] ] }
-sub query_is { [ 'backend query', sub { $_[1]{query} }, $_[0] ] }
-sub body_is  { [ 'backend body', sub { $_[1]{body} }, $_[0] ] }
 sub clean {
     [ 'token nowhere at the backend', sub {
           my ($res, $e, $c) = @_;

@@ -21,7 +21,6 @@ sub ch_is {
     my ($param, $want) = @_;
     [ "challenge $param", sub { my $c = challenge($_[0]); $c ? ($c->{$param} // '(none)') : 'no single challenge' }, $want ];
 }
-sub user_is { [ 'X-Remote-User', sub { $_[1]{headers}{'x-remote-user'} // '(none)' }, $_[0] ] }
 sub body_error { [ 'JSON body error', sub { (json_of($_[0]) || {})->{error} // '(none)' }, $_[0] ] }
 sub bearer { [ 'Bearer challenge', sub { join ' | ', map { /^(\S+)/ } challenges($_[0]) }, 'Bearer' ] }
 sub insufficient {

@@ -112,7 +112,6 @@ my $long_kid = 'k' x 4096;
 my $pwned = "/tmp/mcp-auth-i3-pwned-$$";
 
 # checks
-sub user_is { [ 'X-Remote-User', sub { $_[1]{headers}{'x-remote-user'} // '(none)' }, $_[0] ] }
 my $OK = { status => 200 };
 my $BAD = { status => 401, error => 'invalid_token' };
 my $MALFORMED = { status => 400, error => 'invalid_request' };

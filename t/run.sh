@@ -16,6 +16,24 @@ if [ ! -f "$MCP_AUTH_SO" ]; then
     echo "module not built: $MCP_AUTH_SO (run make)" >&2
     exit 2
 fi
+MCP_AUTH_SO=$(cd "$(dirname "$MCP_AUTH_SO")" && pwd)/$(basename "$MCP_AUTH_SO")
+
+# As root, Apache::Test runs the children as nobody, and they execute the
+# fixture CGIs under t/. A clone inside a directory nobody may not enter
+# (mktemp -d, /root: mode 0700) would answer every fixture with 403, so the
+# suite then runs from a copy in a directory they can read.
+if [ "$(id -u)" = 0 ] && [ -z "${MCP_T_COPY:-}" ] \
+    && ! runuser -u nobody -- test -r "$TOP/t/cgi-bin/echo" 2>/dev/null; then
+    copy=$(mktemp -d "${TMPDIR:-/tmp}/mcp-auth-t.XXXXXX") || exit 2
+    chmod 755 "$copy"
+    trap 'rm -rf "$copy"' EXIT
+    echo "t/run.sh: the httpd children (user nobody) cannot read $TOP/t;" \
+         "running the suite from a copy in $copy"
+    cp -a "$TOP/t" "$copy/" || exit 2
+    chmod -R a+rX "$copy"
+    MCP_T_COPY=1 MCP_AUTH_SO="$MCP_AUTH_SO" "$copy/t/run.sh" "$@"
+    exit $?
+fi
 
 # Clean state: no generated config, logs, fixtures or fixture logs.
 perl t/TEST.PL -clean >/dev/null 2>&1

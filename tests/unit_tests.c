@@ -14,14 +14,18 @@
 
 #include "mcp_b64url.h"
 #include "mcp_cache.h"
+#include "mcp_cache_control.h"
 #include "mcp_challenge.h"
 #include "mcp_discovery.h"
+#include "mcp_field.h"
+#include "mcp_forwarded.h"
 #include "mcp_jwks.h"
 #include "mcp_jwt.h"
 #include "mcp_metadata.h"
 #include "mcp_scope.h"
 #include "mcp_token.h"
 #include "mcp_tokencache.h"
+#include "mcp_url.h"
 #include "unit.h"
 
 static apr_pool_t *pool;
@@ -635,7 +639,7 @@ static void test_tokencache(void)
 
     /* 8 slots: with 0, 8, 16, 24 in front, a direct-mapped cache would put
      * all four keys in one slot */
-    mcp_tokencache_create(&tc, pool, 8);
+    mcp_tokencache_create(&tc, pool, 8, 1024 * 1024);
     for (i = 0; i < 5; i++)
         tc_key(k[i], (unsigned)i * 8, (unsigned char)(i + 1));
     for (i = 0; i < 4; i++)
@@ -660,6 +664,173 @@ static void test_tokencache(void)
     mcp_tokencache_store_valid(tc, other, 1, tc_token(-5), apr_time_from_sec(60));
     CHECK(mcp_tokencache_lookup(tc, other, 1, pool, &jwt) == MCP_TC_MISS,
           "an already expired token is not remembered");
+}
+
+/* access_token from a form: n found, the token and the rest (with length). */
+static int form(const char *text, apr_size_t len, const char **token, const char **rest, apr_size_t *rest_len)
+{
+    return mcp_token_from_form(pool, text, len, token, rest, rest_len);
+}
+
+static void test_form_tokens(void)
+{
+    const char *tok, *rest;
+    apr_size_t rlen;
+    static const char with_nul[] = "a=1\0b&access_token=T1&c=2";
+
+    CHECK(form("a=1&b=2", 7, &tok, &rest, &rlen) == 0 && rest == NULL, "form: no token, nothing to cut");
+    CHECK(form("a=1&access_token=abc&b=2", 24, &tok, &rest, &rlen) == 1 && strcmp(tok, "abc") == 0
+              && rlen == 7 && memcmp(rest, "a=1&b=2", 7) == 0,
+          "form: the token is cut from the middle");
+    CHECK(form("access%5Ftoken=abc&b=2", 22, &tok, &rest, &rlen) == 1 && strcmp(tok, "abc") == 0
+              && strcmp(rest, "b=2") == 0,
+          "form: a %-encoded name is the same parameter");
+    CHECK(form("%61ccess_token=abc", 18, &tok, &rest, &rlen) == 1 && rlen == 0,
+          "form: %61ccess_token is access_token");
+    CHECK(form("a=1;access_token=abc;b=2", 24, &tok, &rest, &rlen) == 1 && strcmp(rest, "a=1;b=2") == 0,
+          "form: ';' separates parameters too, and survives in the rest");
+    CHECK(form("Access_Token=abc", 16, &tok, &rest, &rlen) == 1, "form: names are compared without case");
+    CHECK(form("access.token=abc&access+token=x", 31, &tok, &rest, &rlen) == 2,
+          "form: PHP's '.' and ' ' for '_' count (twice here)");
+    CHECK(form("access_token[]=abc", 18, &tok, &rest, &rlen) == 1, "form: PHP's array form counts");
+    CHECK(form("access_token%00x=abc", 20, &tok, &rest, &rlen) == 1, "form: a name cut at %00 counts");
+    CHECK(form("access_tokens=abc&xaccess_token=1", 33, &tok, &rest, &rlen) == 0,
+          "form: longer names are other parameters");
+    CHECK(form("access_token=a%2Bb+c", 20, &tok, &rest, &rlen) == 1 && strcmp(tok, "a+b c") == 0,
+          "form: the value is decoded");
+    CHECK(form("access_token=a%zz", 17, &tok, &rest, &rlen) == 1 && strcmp(tok, "") == 0,
+          "form: a broken escape leaves no usable token");
+    CHECK(form("access_token=ab%00cd", 20, &tok, &rest, &rlen) == 1 && strcmp(tok, "") == 0,
+          "form: %00 in the value leaves no usable token");
+    CHECK(form(with_nul, sizeof(with_nul) - 1, &tok, &rest, &rlen) == 1 && strcmp(tok, "T1") == 0 && rlen == 9
+              && memcmp(rest, "a=1\0b&c=2", 9) == 0,
+          "form: bytes after a NUL are kept, length and all");
+    CHECK(form("a=1&&access_token=x&b", 21, &tok, &rest, &rlen) == 1 && strcmp(rest, "a=1&&b") == 0,
+          "form: empty parameters are kept as they were");
+    CHECK(form("a=1&access_token=x&", 19, &tok, &rest, &rlen) == 1 && strcmp(rest, "a=1") == 0,
+          "form: no dangling separator");
+    CHECK(extract("Basic dXNlcjpwYXNz, Bearer abc", &tok) == MCP_TOKEN_MALFORMED,
+          "a Bearer token joined to another scheme is malformed");
+    CHECK(extract("Basic dXNlcjpwYXNz", &tok) == MCP_TOKEN_ABSENT, "another scheme alone is no token");
+    CHECK(extract("Digest a=\"b,c\", realm=x", &tok) == MCP_TOKEN_ABSENT, "another scheme with commas is no token");
+}
+
+/* A verified token with a payload of about size bytes. */
+static mcp_jwt_t *verified_of_size(const test_key_t *k, const mcp_keyset_t *set, apr_size_t size, int n)
+{
+    char *filler = apr_palloc(pool, size + 1);
+    const char *tok, *err = NULL;
+    mcp_jwt_t *jwt = NULL;
+
+    memset(filler, 'x', size);
+    filler[size] = '\0';
+    tok = sign(k, NULL, claims(300, apr_psprintf(pool, "\"n\":%d,\"pad\":\"%s\"", n, filler)));
+    if (mcp_jwt_parse(pool, tok, strlen(tok), MCP_JWT_DEFAULT_MAX_LEN, NULL, &jwt, &err) != MCP_JWT_VALID
+        || mcp_jwt_verify(jwt, set, &err) != MCP_JWT_VALID)
+        return NULL;
+    return jwt;
+}
+
+static void test_tokencache_budget(void)
+{
+    test_key_t k = make_key("rsa1", "RS256");
+    const char *err = NULL, *jwks = jwks_of(&k, 1);
+    const mcp_keyset_t *set = mcp_jwks_parse(pool, jwks, strlen(jwks), &err);
+    mcp_tokencache_t *tc;
+    unsigned char key[MCP_TOKENCACHE_KEY_LEN];
+    mcp_jwt_t *big = verified_of_size(&k, set, 9000, 0), *hit = NULL;
+    int i, kept = 0;
+
+    CHECK(big != NULL && mcp_jwt_payload_size(big) > 9000, "a signed 9 KB payload verifies and has its size");
+    mcp_tokencache_create(&tc, pool, 64, 40 * 1024);
+    tc_key(key, 1, 1);
+    mcp_tokencache_store_valid(tc, key, 1, big, apr_time_from_sec(60));
+    CHECK(mcp_tokencache_lookup(tc, key, 1, pool, &hit) == MCP_TC_VALID && hit
+              && json_equal(mcp_jwt_claims(hit), mcp_jwt_claims(big)),
+          "a large payload kept as text comes back with the same claims");
+    CHECK(mcp_tokencache_bytes(tc) > 9000 && mcp_tokencache_bytes(tc) < 2 * 9000,
+          "a large payload counts about its text size, not a tree's");
+    for (i = 2; i < 40; i++) {
+        tc_key(key, (unsigned)i, (unsigned char)i);
+        mcp_tokencache_store_valid(tc, key, 1, verified_of_size(&k, set, 9000, i), apr_time_from_sec(60));
+    }
+    CHECK(mcp_tokencache_bytes(tc) <= 40 * 1024, "38 more large tokens never take the cache past its budget");
+    for (i = 1; i < 40; i++) {
+        tc_key(key, (unsigned)i, (unsigned char)i);
+        kept += mcp_tokencache_lookup(tc, key, 1, pool, &hit) == MCP_TC_VALID;
+    }
+    CHECK(kept >= 3 && kept <= 4, apr_psprintf(pool, "as many as fit are remembered (%d)", kept));
+    mcp_tokencache_create(&tc, pool, 64, 0);
+    tc_key(key, 1, 1);
+    mcp_tokencache_store_valid(tc, key, 1, big, apr_time_from_sec(60));
+    CHECK(mcp_tokencache_lookup(tc, key, 1, pool, &hit) == MCP_TC_MISS && mcp_tokencache_bytes(tc) == 0,
+          "a budget of 0 remembers nothing");
+}
+
+static void test_forwarded(void)
+{
+    const char *host, *proto;
+
+    CHECK(strcmp(mcp_forwarded_last_value(pool, "evil.example, mcp.example.com"), "mcp.example.com") == 0,
+          "X-Forwarded-*: the last (proxy-appended) value counts");
+    CHECK(strcmp(mcp_forwarded_last_value(pool, " https "), "https") == 0, "X-Forwarded-*: one value, trimmed");
+    CHECK(mcp_forwarded_last_value(pool, "a, ") == NULL && mcp_forwarded_last_value(pool, NULL) == NULL,
+          "X-Forwarded-*: an empty last value is none");
+    CHECK(mcp_forwarded_parse_last(pool, "host=evil;proto=http, for=10.0.0.1;host=\"mcp.example.com:8443\";proto=https",
+                                   &host, &proto)
+              && strcmp(host, "mcp.example.com:8443") == 0 && strcmp(proto, "https") == 0,
+          "Forwarded: host and proto of the last element, quoted values unquoted");
+    CHECK(mcp_forwarded_parse_last(pool, "for=\"a,b\";Host=x.test", &host, &proto) && strcmp(host, "x.test") == 0
+              && proto == NULL,
+          "Forwarded: a comma inside quotes splits nothing; names without case");
+    CHECK(mcp_forwarded_parse_last(pool, "for=1.2.3.4", &host, &proto) && host == NULL,
+          "Forwarded: no host parameter, no host");
+    CHECK(!mcp_forwarded_parse_last(pool, "host=\"unterminated", &host, &proto)
+              && !mcp_forwarded_parse_last(pool, "host", &host, &proto),
+          "Forwarded: broken syntax is refused");
+    CHECK(mcp_forwarded_is_host("mcp.example.com") && mcp_forwarded_is_host("mcp.example.com:8443")
+              && mcp_forwarded_is_host("[::1]:8080") && mcp_forwarded_is_host("10.0.0.1"),
+          "host[:port] forms are hosts");
+    CHECK(!mcp_forwarded_is_host("evil.example/path") && !mcp_forwarded_is_host("a@b") && !mcp_forwarded_is_host("")
+              && !mcp_forwarded_is_host("h:") && !mcp_forwarded_is_host("h:123456") && !mcp_forwarded_is_host("[zz]"),
+          "paths, userinfo, empty names and bad ports are not hosts");
+}
+
+static void test_http_bits(void)
+{
+    mcp_cache_control_t cc;
+
+    mcp_cache_control_init(&cc);
+    mcp_cache_control_add(&cc, "private, max-age=60");
+    CHECK(cc.max_age == 60 && !cc.shared_ok && !cc.no_store, "Cache-Control: private, max-age");
+    mcp_cache_control_init(&cc);
+    mcp_cache_control_add(&cc, "no-cache\r\n");
+    CHECK(cc.no_store && cc.max_age == -1, "Cache-Control: no-cache with the line ending curl leaves");
+    mcp_cache_control_init(&cc);
+    mcp_cache_control_add(&cc, "max-age=0");
+    mcp_cache_control_add(&cc, "S-MAXAGE=30");
+    CHECK(cc.shared_ok && cc.max_age == 0, "Cache-Control over two lines; s-maxage allows shared caches");
+    mcp_cache_control_init(&cc);
+    mcp_cache_control_add(&cc, "publicity, must-revalidatex");
+    CHECK(!cc.shared_ok, "Cache-Control: directive names match whole");
+    mcp_cache_control_init(&cc);
+    mcp_cache_control_add(&cc, "must-revalidate");
+    CHECK(cc.shared_ok, "Cache-Control: must-revalidate allows shared caches (RFC 9111 §3.5)");
+
+    CHECK(strcmp(mcp_url_redacted(pool, "https://user:pass@idp.example/jwks"), "https://***@idp.example/jwks") == 0,
+          "redacted: userinfo");
+    CHECK(strcmp(mcp_url_redacted(pool, "https://idp.example/jwks?key=s3cret#f"), "https://idp.example/jwks?***#f") == 0,
+          "redacted: query");
+    CHECK(strcmp(mcp_url_redacted(pool, "https://idp.example/a@b"), "https://idp.example/a@b") == 0,
+          "redacted: an @ in the path is no userinfo");
+    CHECK(strcmp(mcp_field_value(pool, "alice@example.test"), "alice@example.test") == 0,
+          "field value: printable ASCII as it is");
+    CHECK(strcmp(mcp_field_value(pool, "Jos\xc3\xa9 100%"), "Jos%C3%A9 100%25") == 0,
+          "field value: UTF-8 and %% percent-encoded");
+    CHECK(strcmp(mcp_field_value(pool, "a\xc2\x85" "b\xe2\x80\xa8"), "a%C2%85b%E2%80%A8") == 0,
+          "field value: U+0085 and U+2028 cannot split a line");
+    CHECK(mcp_field_value(pool, "a\r\nX-Evil: 1") == NULL && mcp_field_value(pool, "a\tb") == NULL,
+          "field value: control characters refuse the value");
 }
 
 static void test_b64url(void)
@@ -747,6 +918,10 @@ int main(void)
     test_challenge_and_metadata();
     test_cache_claim();
     test_tokencache();
+    test_form_tokens();
+    test_tokencache_budget();
+    test_forwarded();
+    test_http_bits();
     test_b64url();
     test_scope();
     test_claim_holds();

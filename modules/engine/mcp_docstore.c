@@ -6,6 +6,7 @@
 #include <apr_thread_mutex.h>
 
 #include "mcp_docstore.h"
+#include "mcp_url.h"
 
 /* What the shared cache holds before the raw body. */
 typedef struct doc_envelope {
@@ -367,7 +368,7 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
     const mcp_doc_t *doc;
     apr_interval_time_t fetch_ttl = apr_time_from_msec(policy->fetch.timeout_ms)
                                     + apr_time_from_sec(5);
-    const char *fetch_err = NULL;
+    const char *fetch_err = NULL, *shown;
 
     *err = NULL;
     apr_thread_mutex_lock(store->mutex);
@@ -416,23 +417,24 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
     }
 
     doc = take(store, e, rpool);
+    shown = mcp_url_redacted(rpool, url);
     if (doc == NULL) {
-        *err = fetch_err ? apr_psprintf(rpool, "cannot fetch %s: %s", url, fetch_err)
+        *err = fetch_err ? apr_psprintf(rpool, "cannot fetch %s: %s", shown, fetch_err)
                : recently_failed(store, e, tmp)
                    ? apr_psprintf(rpool, "no copy of %s: the last fetch failed, next try within %d s",
-                                  url, (int)apr_time_sec(FAILURE_BACKOFF))
-                   : apr_psprintf(rpool, "no copy of %s yet (fetch in progress elsewhere)", url);
+                                  shown, (int)apr_time_sec(FAILURE_BACKOFF))
+                   : apr_psprintf(rpool, "no copy of %s yet (fetch in progress elsewhere)", shown);
     }
     else if (apr_time_now() > doc->fresh_until + policy->max_stale) {
         /* fail closed: keys this old may have been revoked */
-        *err = apr_psprintf(rpool, "copy of %s expired beyond the stale limit%s%s", url,
+        *err = apr_psprintf(rpool, "copy of %s expired beyond the stale limit%s%s", shown,
                             fetch_err ? ": " : "", fetch_err ? fetch_err : "");
         doc = NULL;
     }
     else if (fetch_err) {
         /* serving the last good copy; the caller logs this */
         *err = apr_psprintf(rpool, "refresh of %s failed (%s); using the copy from %" APR_TIME_T_FMT "s ago",
-                            url, fetch_err, apr_time_sec(apr_time_now() - doc->fetched_at));
+                            shown, fetch_err, apr_time_sec(apr_time_now() - doc->fetched_at));
     }
     apr_pool_destroy(tmp);
     return doc;

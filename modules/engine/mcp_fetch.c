@@ -8,7 +8,9 @@
 #include <apr_time.h>
 #include <curl/curl.h>
 
+#include "mcp_cache_control.h"
 #include "mcp_fetch.h"
+#include "mcp_url.h"
 
 typedef struct fetch_state {
     apr_pool_t *pool;
@@ -68,16 +70,14 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
         value++;
     apr_collapse_spaces(line, line);
     if (strcasecmp(line, "Cache-Control") == 0) {
-        char *tok, *state = NULL;
+        mcp_cache_control_t cc;
 
-        for (tok = apr_strtok(value, ",", &state); tok; tok = apr_strtok(NULL, ",", &state)) {
-            while (*tok == ' ')
-                tok++;
-            if (strncasecmp(tok, "max-age=", 8) == 0 && isdigit((unsigned char)tok[8]))
-                st->max_age = strtol(tok + 8, NULL, 10);
-            else if (strncasecmp(tok, "no-store", 8) == 0 || strncasecmp(tok, "no-cache", 8) == 0)
-                st->no_store = 1;
-        }
+        mcp_cache_control_init(&cc);
+        mcp_cache_control_add(&cc, value);
+        if (cc.max_age >= 0)
+            st->max_age = cc.max_age;
+        if (cc.no_store)
+            st->no_store = 1;
     }
     else if (strcasecmp(line, "Expires") == 0) {
         char *end = value + strlen(value);
@@ -132,6 +132,9 @@ static CURLcode fetch_once(const char *url, const mcp_post_t *post, const mcp_fe
                                                              post->authorization, NULL));
         if (post->accept)
             headers = curl_slist_append(headers, apr_pstrcat(st->pool, "Accept: ", post->accept, NULL));
+        if (post->forwarded_for)
+            headers = curl_slist_append(headers, apr_pstrcat(st->pool, "X-Forwarded-For: ",
+                                                             post->forwarded_for, NULL));
         headers = curl_slist_append(headers, "Expect:");
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     }
@@ -202,7 +205,8 @@ apr_status_t mcp_fetch_get(apr_pool_t *pool, const char *url, const mcp_fetch_op
         }
         target = origin_of(pool, location);
         if (origin == NULL || target == NULL || strcmp(origin, target) != 0) {
-            *err = apr_psprintf(pool, "refusing redirect to another origin (%s)", location);
+            *err = apr_psprintf(pool, "refusing redirect to another origin (%s)",
+                                mcp_url_redacted(pool, location));
             return APR_EGENERAL;
         }
         url = location;

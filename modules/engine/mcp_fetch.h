@@ -36,6 +36,7 @@ typedef struct mcp_post {
     const char *content_type;
     const char *authorization;  /* forwarded as is, or NULL */
     const char *accept;         /* or NULL */
+    const char *forwarded_for;  /* X-Forwarded-For to send: who the client was, or NULL */
     const char *body;
     apr_size_t len;
 } mcp_post_t;

@@ -432,6 +432,15 @@ mcp_jwt_t *mcp_jwt_verified(apr_pool_t *pool, json_t *payload, const char *alg, 
     return jwt;
 }
 
+apr_size_t mcp_jwt_payload_size(const mcp_jwt_t *jwt)
+{
+    const char *dot;
+
+    if (jwt->token == NULL || (dot = memchr(jwt->token, '.', jwt->input_len)) == NULL)
+        return 0;
+    return (jwt->input_len - (apr_size_t)(dot + 1 - jwt->token)) * 3 / 4;
+}
+
 const char *mcp_jwt_kid(const mcp_jwt_t *jwt)
 {
     return jwt->kid;

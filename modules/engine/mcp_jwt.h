@@ -45,6 +45,9 @@ mcp_jwt_status_t mcp_jwt_check_claims(mcp_jwt_t *jwt, const mcp_jwt_policy_t *po
                                       double now, const char **err);
 
 const char *mcp_jwt_kid(const mcp_jwt_t *jwt);
+
+/* Bytes of the decoded payload (0 for a token from the token cache). */
+apr_size_t mcp_jwt_payload_size(const mcp_jwt_t *jwt);
 const char *mcp_jwt_alg(const mcp_jwt_t *jwt);
 
 /* A token whose signature was verified earlier (the token cache): takes

@@ -19,6 +19,15 @@ static int is_ows(unsigned char c)
     return c == ' ' || c == '\t';
 }
 
+/* "Bearer" followed by a blank or the end: "BearerX" is another scheme. */
+static int starts_with_bearer(const char *p)
+{
+    static const char scheme[] = "Bearer";
+
+    return strncasecmp(p, scheme, sizeof(scheme) - 1) == 0
+           && (p[sizeof(scheme) - 1] == '\0' || is_ows((unsigned char)p[sizeof(scheme) - 1]));
+}
+
 mcp_token_result_t mcp_token_from_authorization(const char *header,
                                                 const char **token,
                                                 unsigned long *token_len,
@@ -36,13 +45,26 @@ mcp_token_result_t mcp_token_from_authorization(const char *header,
     p = header;
     while (is_ows((unsigned char)*p))
         p++;
-    /* The scheme name is case-insensitive (RFC 9110 §11.1); any other scheme
-     * carries no bearer credentials at all. */
-    if (strncasecmp(p, scheme, sizeof(scheme) - 1) != 0)
+    /* The scheme name is case-insensitive (RFC 9110 §11.1). Another scheme
+     * carries no bearer credentials, unless httpd joined a second
+     * Authorization header to it: "Basic ..., Bearer ..." must not reach the
+     * backend with a token nobody checked. */
+    if (!starts_with_bearer(p)) {
+        const char *comma;
+
+        for (comma = strchr(p, ','); comma; comma = strchr(comma + 1, ',')) {
+            const char *q = comma + 1;
+
+            while (is_ows((unsigned char)*q))
+                q++;
+            if (starts_with_bearer(q)) {
+                *why = "a bearer token next to another credential";
+                return MCP_TOKEN_MALFORMED;
+            }
+        }
         return MCP_TOKEN_ABSENT;
+    }
     p += sizeof(scheme) - 1;
-    if (*p != '\0' && *p != ' ' && !is_ows((unsigned char)*p))
-        return MCP_TOKEN_ABSENT; /* e.g. "BearerX": a different scheme */
 
     while (is_ows((unsigned char)*p))
         p++;
@@ -86,39 +108,86 @@ int mcp_token_is_b64token(const char *token)
     return *p == '\0';
 }
 
-int mcp_token_from_form(apr_pool_t *pool, const char *form, apr_size_t len,
-                        const char **token, const char **rest)
+/* Whether a form parameter name is access_token as some form parser on the
+ * way to the backend would read it: %-escapes and '+' decoded, cut at a NUL
+ * (C strings), case ignored (ASP.NET), '.' and ' ' read as '_' and a
+ * trailing [...] ignored (PHP). Erring towards "yes" only removes a
+ * parameter that no backend should read anyway. */
+static int names_access_token(apr_pool_t *pool, const char *name, apr_size_t len)
 {
-    static const char name[] = "access_token";
-    apr_array_header_t *kept = apr_array_make(pool, 8, sizeof(const char *));
+    static const char want[] = "access_token";
+    char *decoded = apr_palloc(pool, len + 1);
+    apr_size_t n, i;
+
+    /* a broken escape stays as written; %00 and a raw NUL end the name, as
+     * they do for parsers working on C strings */
+    apr_unescape_url(decoded, name, (apr_ssize_t)len, NULL, NULL, 1, NULL);
+    n = strlen(decoded);
+    for (i = 0; i < n; i++) {
+        if (decoded[i] == '.' || decoded[i] == ' ')
+            decoded[i] = '_';
+    }
+    if (n > sizeof(want) - 1 && decoded[sizeof(want) - 1] == '[')
+        n = sizeof(want) - 1;
+    return n == sizeof(want) - 1 && strncasecmp(decoded, want, n) == 0;
+}
+
+/* The decoded value of a token parameter; "" when a bad escape, %00 or a
+ * raw NUL makes it something other than what a parser would read. */
+static const char *token_value(apr_pool_t *pool, const char *value, apr_size_t len)
+{
+    char *decoded = apr_palloc(pool, len + 1);
+    apr_status_t rv;
+
+    if (len == 0 || memchr(value, '\0', len))
+        return "";
+    rv = apr_unescape_url(decoded, value, (apr_ssize_t)len, NULL, NULL, 1, NULL);
+    return rv == APR_SUCCESS || rv == APR_NOTFOUND ? decoded : "";
+}
+
+static int is_separator(char c)
+{
+    return c == '&' || c == ';';
+}
+
+int mcp_token_from_form(apr_pool_t *pool, const char *form, apr_size_t len,
+                        const char **token, const char **rest, apr_size_t *rest_len)
+{
+    char *kept = apr_palloc(pool, len + 1);
     const char *p = form, *end = form + len;
+    apr_size_t kept_len = 0;
     int found = 0;
 
     *token = NULL;
     *rest = NULL;
+    *rest_len = 0;
     while (p < end) {
-        const char *amp = memchr(p, '&', (apr_size_t)(end - p));
-        const char *stop = amp ? amp : end;
-        apr_size_t plen = (apr_size_t)(stop - p);
+        const char *stop = p, *eq;
+        apr_size_t plen;
 
-        /* the parameter name is matched literally: an encoded "access_token"
-         * is a different name to every form parser we know of */
-        if (plen >= sizeof(name) - 1 && memcmp(p, name, sizeof(name) - 1) == 0
-            && (plen == sizeof(name) - 1 || p[sizeof(name) - 1] == '=')) {
-            if (found++ == 0) {
-                const char *value = plen > sizeof(name) - 1 ? p + sizeof(name) : stop;
-                *token = apr_punescape_url(pool, apr_pstrmemdup(pool, value, (apr_size_t)(stop - value)),
-                                           NULL, NULL, 1);
-                if (*token == NULL)
-                    *token = ""; /* malformed %-escape: no usable token */
-            }
+        /* '&' is the form separator; ';' is one too for some query parsers */
+        while (stop < end && !is_separator(*stop))
+            stop++;
+        plen = (apr_size_t)(stop - p);
+        eq = memchr(p, '=', plen);
+        if (plen > 0 && names_access_token(pool, p, eq ? (apr_size_t)(eq - p) : plen)) {
+            if (found++ == 0)
+                *token = token_value(pool, eq ? eq + 1 : stop, eq ? (apr_size_t)(stop - eq - 1) : 0);
         }
-        else if (plen > 0) {
-            APR_ARRAY_PUSH(kept, const char *) = apr_pstrmemdup(pool, p, plen);
+        else {
+            /* kept with the separator that ended it, so the rest is the form
+             * as it was, less the token parameters */
+            memcpy(kept + kept_len, p, plen + (stop < end));
+            kept_len += plen + (stop < end);
         }
-        p = amp ? amp + 1 : end;
+        p = stop < end ? stop + 1 : end;
     }
-    if (found)
-        *rest = apr_array_pstrcat(pool, kept, '&');
+    if (!found)
+        return 0;
+    while (kept_len > 0 && is_separator(kept[kept_len - 1]))
+        kept_len--;
+    kept[kept_len] = '\0';
+    *rest = kept;
+    *rest_len = kept_len;
     return found;
 }

@@ -26,11 +26,15 @@ mcp_token_result_t mcp_token_from_authorization(const char *header,
                                                 const char **why);
 
 /* RFC 6750 §2.2 / §2.3: access_token in an application/x-www-form-urlencoded
- * string (a query or a form body). Returns how many access_token parameters
- * there are; when one or more, *token is the first, decoded, and *rest is the
- * string without any of them, to forward in its place. */
+ * string (a query or a form body) of len bytes. Parameter names are compared
+ * as form parsers decode them (%-escapes, '+', case, PHP's '.'/' ' and [..]),
+ * and ';' separates parameters as '&' does. Returns how many access_token
+ * parameters there are; when one or more, *token is the first, decoded
+ * ("" when its escapes or bytes make it unusable), and *rest / *rest_len is
+ * the string without any of them, byte for byte otherwise, to forward in
+ * its place. */
 int mcp_token_from_form(apr_pool_t *pool, const char *form, apr_size_t len,
-                        const char **token, const char **rest);
+                        const char **token, const char **rest, apr_size_t *rest_len);
 
 /* Whether a decoded token has the b64token syntax of RFC 6750 §2.1. */
 int mcp_token_is_b64token(const char *token);

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <pthread.h>
 
+#include <apr_atomic.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 #include <openssl/evp.h>
@@ -13,11 +14,20 @@ typedef struct slot {
     apr_time_t generation;
     apr_time_t expires;       /* 0: empty */
     mcp_tc_result_t result;
-    json_t *payload;          /* VALID only; one reference owned by the slot */
+    json_t *payload;          /* VALID, small payloads: one reference owned by the slot */
+    char *payload_text;       /* VALID, large payloads: malloc'ed compact JSON */
     char alg[8];
     char *kid;                /* malloc'ed copy, or NULL */
     apr_time_t stored;        /* for replacing the oldest way of a full set */
+    apr_uint32_t cost;        /* bytes counted against the budget */
 } slot_t;
+
+/* A parsed payload takes several times its text in memory; above this size
+ * the text is kept instead and parsed again on a hit (still far cheaper
+ * than a signature check). */
+#define TREE_MAX_PAYLOAD 2048
+#define TREE_FACTOR 4
+#define SLOT_OVERHEAD 64
 
 /* Sets of WAYS slots: direct-mapped, a thousand live tokens in 2,048 slots
  * had four in ten sharing a slot with another and pushing it out on every
@@ -32,12 +42,26 @@ struct mcp_tokencache {
     slot_t *slots;
     unsigned nslots;
     unsigned nsets;
+    apr_uint32_t budget;          /* bytes of payloads one process may hold */
+    volatile apr_uint32_t bytes;  /* held now (atomic; sets are locked in stripes) */
+    volatile apr_uint32_t sweep;  /* the next set checked for expired entries */
 };
 
-static void clear_slot(slot_t *s)
+/* Frees what a slot (taken out of the table) owns. */
+static void release_slot(slot_t *s)
 {
     json_decref(s->payload);
+    free(s->payload_text);
     free(s->kid);
+}
+
+/* Empties a slot in the table (its set locked): the bytes go back to the
+ * budget at once, the memory after the unlock through *old. */
+static void empty_slot(mcp_tokencache_t *tc, slot_t *s, slot_t *old)
+{
+    *old = *s;
+    if (s->cost)
+        apr_atomic_sub32(&tc->bytes, s->cost);
     memset(s, 0, sizeof(*s));
 }
 
@@ -52,11 +76,12 @@ static apr_status_t destroy(void *data)
     unsigned i;
 
     for (i = 0; i < tc->nslots; i++)
-        clear_slot(&tc->slots[i]);
+        release_slot(&tc->slots[i]);
     return APR_SUCCESS;
 }
 
-apr_status_t mcp_tokencache_create(mcp_tokencache_t **out, apr_pool_t *pool, unsigned slots)
+apr_status_t mcp_tokencache_create(mcp_tokencache_t **out, apr_pool_t *pool, unsigned slots,
+                                   apr_size_t budget)
 {
     mcp_tokencache_t *tc = apr_pcalloc(pool, sizeof(*tc));
     apr_status_t rv = APR_SUCCESS;
@@ -68,6 +93,7 @@ apr_status_t mcp_tokencache_create(mcp_tokencache_t **out, apr_pool_t *pool, uns
     tc->nsets = slots > WAYS ? slots / WAYS : 1;
     tc->nslots = tc->nsets * WAYS;
     tc->slots = apr_pcalloc(pool, sizeof(slot_t) * tc->nslots);
+    tc->budget = budget > APR_UINT32_MAX ? APR_UINT32_MAX : (apr_uint32_t)budget;
     apr_pool_cleanup_register(pool, tc, destroy, apr_pool_cleanup_null);
     *out = tc;
     return rv;
@@ -139,55 +165,107 @@ static slot_t *way_for_store(slot_t *set, const unsigned char *key, apr_time_t n
 mcp_tc_result_t mcp_tokencache_lookup(mcp_tokencache_t *tc, const unsigned char *key,
                                       apr_time_t keys_generation, apr_pool_t *rpool, mcp_jwt_t **jwt)
 {
-    slot_t *set, *s;
+    slot_t *set, *s, old = { { 0 } };
     mcp_tc_result_t result = MCP_TC_MISS;
     json_t *payload = NULL;
-    const char *kid = NULL, *alg = NULL;
+    const char *kid = NULL, *alg = NULL, *text = NULL;
 
     if (!usable_key(key))
         return MCP_TC_MISS;
     set = set_for(tc, key);
     apr_thread_mutex_lock(lock_of(tc, set));
     s = way_holding(set, key);
-    if (s && s->expires > apr_time_now() && s->generation == keys_generation) {
+    if (s && s->expires <= apr_time_now())
+        empty_slot(tc, s, &old);
+    else if (s && s->generation == keys_generation) {
         result = s->result;
         if (result == MCP_TC_VALID) {
-            payload = json_incref(s->payload);
+            payload = s->payload ? json_incref(s->payload) : NULL;
+            text = s->payload_text ? apr_pstrdup(rpool, s->payload_text) : NULL;
             alg = apr_pstrdup(rpool, s->alg);
             kid = s->kid ? apr_pstrdup(rpool, s->kid) : NULL;
         }
     }
     apr_thread_mutex_unlock(lock_of(tc, set));
+    release_slot(&old);
+    if (result == MCP_TC_VALID && text)
+        payload = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    if (result == MCP_TC_VALID && payload == NULL)
+        return MCP_TC_MISS;
     if (result == MCP_TC_VALID)
         *jwt = mcp_jwt_verified(rpool, payload, alg, kid);
     return result;
 }
 
-static void store(mcp_tokencache_t *tc, const unsigned char *key, apr_time_t generation,
-                  apr_time_t expires, mcp_tc_result_t result, json_t *payload, const char *alg,
-                  const char *kid)
+/* Empties the expired ways of one set, round robin: the budget is not held
+ * by tokens that expired in sets no request touches again. */
+static void sweep_one_set(mcp_tokencache_t *tc, apr_time_t now)
 {
-    slot_t *set, *s, old;
+    slot_t *set = &tc->slots[apr_atomic_inc32(&tc->sweep) % tc->nsets * WAYS], old[WAYS];
+    int w;
+
+    memset(old, 0, sizeof(old));
+    apr_thread_mutex_lock(lock_of(tc, set));
+    for (w = 0; w < WAYS; w++) {
+        if (set[w].expires && set[w].expires <= now)
+            empty_slot(tc, &set[w], &old[w]);
+    }
+    apr_thread_mutex_unlock(lock_of(tc, set));
+    for (w = 0; w < WAYS; w++)
+        release_slot(&old[w]);
+}
+
+static void store(mcp_tokencache_t *tc, const unsigned char *key, apr_time_t generation,
+                  apr_time_t expires, mcp_tc_result_t result, json_t *payload, apr_size_t payload_size,
+                  const char *alg, const char *kid)
+{
+    slot_t *set, *s, old = { { 0 } };
     apr_time_t now = apr_time_now();
+    char *text = NULL;
+    apr_size_t cost = SLOT_OVERHEAD + (kid ? strlen(kid) : 0);
+    int fits;
 
     if (!usable_key(key) || expires <= now)
         return;
+    if (payload && payload_size > TREE_MAX_PAYLOAD) {
+        if ((text = json_dumps(payload, JSON_COMPACT)) == NULL)
+            return;
+        cost += strlen(text);
+        payload = NULL;
+    }
+    else if (payload) {
+        cost += TREE_FACTOR * payload_size;
+    }
     set = set_for(tc, key);
     apr_thread_mutex_lock(lock_of(tc, set));
     s = way_for_store(set, key, now);
-    old = *s;   /* freed after the unlock: a JSON tree takes a while */
-    memset(s, 0, sizeof(*s));
-    memcpy(s->key, key, MCP_TOKENCACHE_KEY_LEN);
-    s->generation = generation;
-    s->expires = expires;
-    s->stored = now;
-    s->result = result;
-    s->payload = payload ? json_incref(payload) : NULL;
-    if (alg)
-        apr_cpystrn(s->alg, alg, sizeof(s->alg));
-    s->kid = kid ? strdup(kid) : NULL;
+    /* over the budget, an entry only takes the place of one as large */
+    fits = apr_atomic_read32(&tc->bytes) - s->cost + cost <= tc->budget;
+    if (fits) {
+        empty_slot(tc, s, &old);   /* freed after the unlock: a JSON tree takes a while */
+        memcpy(s->key, key, MCP_TOKENCACHE_KEY_LEN);
+        s->generation = generation;
+        s->expires = expires;
+        s->stored = now;
+        s->result = result;
+        s->payload = payload ? json_incref(payload) : NULL;
+        s->payload_text = text;
+        if (alg)
+            apr_cpystrn(s->alg, alg, sizeof(s->alg));
+        s->kid = kid ? strdup(kid) : NULL;
+        s->cost = (apr_uint32_t)cost;
+        apr_atomic_add32(&tc->bytes, s->cost);
+    }
     apr_thread_mutex_unlock(lock_of(tc, set));
-    clear_slot(&old);
+    release_slot(&old);
+    if (!fits)
+        free(text);
+    sweep_one_set(tc, now);
+}
+
+apr_size_t mcp_tokencache_bytes(mcp_tokencache_t *tc)
+{
+    return apr_atomic_read32(&tc->bytes);
 }
 
 void mcp_tokencache_store_valid(mcp_tokencache_t *tc, const unsigned char *key,
@@ -203,12 +281,12 @@ void mcp_tokencache_store_valid(mcp_tokencache_t *tc, const unsigned char *key,
     if (exp_sec > 0 && exp_sec < (double)apr_time_sec(expires)
         && apr_time_from_sec((apr_time_t)exp_sec) < expires)
         expires = apr_time_from_sec((apr_time_t)exp_sec);
-    store(tc, key, keys_generation, expires, MCP_TC_VALID, mcp_jwt_claims(jwt), mcp_jwt_alg(jwt),
-          mcp_jwt_kid(jwt));
+    store(tc, key, keys_generation, expires, MCP_TC_VALID, mcp_jwt_claims(jwt), mcp_jwt_payload_size(jwt),
+          mcp_jwt_alg(jwt), mcp_jwt_kid(jwt));
 }
 
 void mcp_tokencache_store_bad(mcp_tokencache_t *tc, const unsigned char *key,
                               apr_time_t keys_generation, apr_interval_time_t max_age)
 {
-    store(tc, key, keys_generation, apr_time_now() + max_age, MCP_TC_BAD_SIGNATURE, NULL, NULL, NULL);
+    store(tc, key, keys_generation, apr_time_now() + max_age, MCP_TC_BAD_SIGNATURE, NULL, 0, NULL, NULL);
 }

@@ -17,7 +17,14 @@ typedef struct mcp_tokencache mcp_tokencache_t;
 
 typedef enum { MCP_TC_MISS, MCP_TC_VALID, MCP_TC_BAD_SIGNATURE } mcp_tc_result_t;
 
-apr_status_t mcp_tokencache_create(mcp_tokencache_t **tc, apr_pool_t *pool, unsigned slots);
+/* budget: bytes of claims the cache may hold (estimated: a parsed payload
+ * counts several times its size); past it, a new entry only replaces one
+ * at least as large. Large payloads are held as text, not parsed. */
+apr_status_t mcp_tokencache_create(mcp_tokencache_t **tc, apr_pool_t *pool, unsigned slots,
+                                   apr_size_t budget);
+
+/* Bytes held now, as counted against the budget. */
+apr_size_t mcp_tokencache_bytes(mcp_tokencache_t *tc);
 
 void mcp_tokencache_key(const char *token, apr_size_t len, unsigned char key[MCP_TOKENCACHE_KEY_LEN]);
 

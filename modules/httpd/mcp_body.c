@@ -15,28 +15,54 @@
 #define REPLAY_FILTER "MCP_AUTH_FORM_REPLAY"
 
 typedef struct replay_ctx {
-    const char *body;
-    apr_size_t len;
-    int done;
+    apr_bucket_brigade *rest;   /* what has not been handed on yet, then EOS */
 } replay_ctx_t;
 
-/* Hands the (token-free) body to whoever reads the request next, mod_proxy
- * usually. The original body was read to its end already. */
+/* Hands the body read earlier to whoever reads the request next, within
+ * the amount each read asks for. The original body was read to its end. */
 static apr_status_t replay_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
                                   apr_read_type_e block, apr_off_t readbytes)
 {
     replay_ctx_t *ctx = f->ctx;
-    apr_bucket_alloc_t *ba = f->c->bucket_alloc;
+    apr_bucket *b, *end, *copy;
+    apr_status_t rv;
 
-    if (mode != AP_MODE_READBYTES && mode != AP_MODE_GETLINE)
-        return APR_ENOTIMPL;
-    if (!ctx->done) {
-        if (ctx->len)
-            APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_transient_create(ctx->body, ctx->len, ba));
-        ctx->done = 1;
+    if (APR_BRIGADE_EMPTY(ctx->rest)) {
+        /* asked again after the end: the end again, as HTTP_IN answers */
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(f->c->bucket_alloc));
+        return APR_SUCCESS;
     }
-    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(ba));
-    return APR_SUCCESS;
+    switch (mode) {
+    case AP_MODE_GETLINE:
+        return apr_brigade_split_line(bb, ctx->rest, block, HUGE_STRING_LEN);
+    case AP_MODE_EXHAUSTIVE:
+        APR_BRIGADE_CONCAT(bb, ctx->rest);
+        return APR_SUCCESS;
+    case AP_MODE_SPECULATIVE:
+        rv = apr_brigade_partition(ctx->rest, readbytes, &end);
+        if (rv != APR_SUCCESS && rv != APR_INCOMPLETE)
+            return rv;
+        for (b = APR_BRIGADE_FIRST(ctx->rest); b != end; b = APR_BUCKET_NEXT(b)) {
+            if ((rv = apr_bucket_copy(b, &copy)) != APR_SUCCESS)
+                return rv;
+            APR_BRIGADE_INSERT_TAIL(bb, copy);
+        }
+        return APR_SUCCESS;
+    case AP_MODE_READBYTES:
+        rv = apr_brigade_partition(ctx->rest, readbytes, &end);
+        if (rv != APR_SUCCESS && rv != APR_INCOMPLETE)
+            return rv;
+        /* the end of the body comes with its last bytes, as from HTTP_IN */
+        if (end != APR_BRIGADE_SENTINEL(ctx->rest) && APR_BUCKET_IS_EOS(end))
+            end = APR_BUCKET_NEXT(end);
+        while ((b = APR_BRIGADE_FIRST(ctx->rest)) != end) {
+            APR_BUCKET_REMOVE(b);
+            APR_BRIGADE_INSERT_TAIL(bb, b);
+        }
+        return APR_SUCCESS;
+    default:
+        return APR_ENOTIMPL;
+    }
 }
 
 void mcp_body_register(apr_pool_t *p)
@@ -80,13 +106,16 @@ int mcp_read_body(request_rec *r, apr_size_t limit, const char **body, apr_size_
     return 1;
 }
 
-void mcp_body_replay(request_rec *r, const char *body)
+void mcp_body_replay(request_rec *r, const char *body, apr_size_t len)
 {
     replay_ctx_t *ctx = apr_pcalloc(r->pool, sizeof(*ctx));
+    apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
 
-    ctx->body = body;
-    ctx->len = strlen(body);
+    ctx->rest = apr_brigade_create(r->pool, ba);
+    if (len)
+        APR_BRIGADE_INSERT_TAIL(ctx->rest, apr_bucket_immortal_create(body, len, ba));
+    APR_BRIGADE_INSERT_TAIL(ctx->rest, apr_bucket_eos_create(ba));
     apr_table_unset(r->headers_in, "Transfer-Encoding");
-    apr_table_setn(r->headers_in, "Content-Length", apr_psprintf(r->pool, "%" APR_SIZE_T_FMT, ctx->len));
+    apr_table_setn(r->headers_in, "Content-Length", apr_psprintf(r->pool, "%" APR_SIZE_T_FMT, len));
     ap_add_input_filter(REPLAY_FILTER, ctx, r, r->connection);
 }

@@ -8,9 +8,10 @@
  * larger or cannot be read. */
 int mcp_read_body(request_rec *r, apr_size_t limit, const char **body, apr_size_t *len);
 
-/* Hands body, in place of the one read, to whoever reads the request next,
- * with a Content-Length to match. */
-void mcp_body_replay(request_rec *r, const char *body);
+/* Hands len bytes of body (which must live as long as the request), in
+ * place of the one read, to whoever reads the request next, with a
+ * Content-Length to match. */
+void mcp_body_replay(request_rec *r, const char *body, apr_size_t len);
 
 /* Registers the input filter that replays a body. */
 void mcp_body_register(apr_pool_t *p);

@@ -8,6 +8,7 @@
 
 #include <apr_strings.h>
 #include <apr_lib.h>
+#include <apr_network_io.h>
 
 #include <httpd.h>
 #include <http_config.h>
@@ -38,6 +39,7 @@ void *mcp_config_create_dir(apr_pool_t *p, char *dir)
 
     conf->location = dir;
     conf->auth_type_mcp = -1;
+    conf->in_url_space = -1;
     conf->clock_skew = -1;
     conf->refresh_min = conf->refresh_max = conf->min_refetch = conf->max_stale = -1;
     conf->connect_timeout = conf->fetch_timeout = -1;
@@ -58,6 +60,7 @@ void *mcp_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
 
     MERGE_PTR(location);
     MERGE_INT(auth_type_mcp, -1);
+    MERGE_INT(in_url_space, -1);
     MERGE_PTR(issuer);
     MERGE_PTR(jwks_uri);
     MERGE_PTR(resource);
@@ -81,6 +84,7 @@ void *mcp_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(provider, PROVIDER_UNSET);
     MERGE_PTR(client_id);
     MERGE_INT(trust_forwarded, -1);
+    conf->trusted_proxies = add->trust_forwarded != -1 ? add->trusted_proxies : base->trusted_proxies;
     MERGE_PTR(cors_origins);
     return conf;
 }
@@ -90,6 +94,7 @@ void *mcp_config_create_server(apr_pool_t *p, server_rec *s)
     mcp_server_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
     conf->protected = apr_array_make(p, 2, sizeof(protected_location_t));
+    conf->token_cache_bytes = -1;
     return conf;
 }
 
@@ -392,9 +397,31 @@ static const char *set_client_id(cmd_parms *cmd, void *confv, const char *arg)
     return NULL;
 }
 
-static const char *set_trust_forwarded(cmd_parms *cmd, void *confv, int on)
+/* On, Off, or the addresses of the proxies whose forwarding headers count
+ * (as mod_remoteip's RemoteIPInternalProxy: ADDR or ADDR/BITS). */
+static const char *add_trusted_proxy(cmd_parms *cmd, void *confv, const char *arg)
 {
-    ((mcp_dir_conf_t *)confv)->trust_forwarded = on;
+    mcp_dir_conf_t *conf = confv;
+    char *addr = apr_pstrdup(cmd->pool, arg), *mask = strchr(addr, '/');
+    apr_ipsubnet_t *subnet;
+
+    if (strcasecmp(arg, "On") == 0 || strcasecmp(arg, "Off") == 0) {
+        if (conf->trusted_proxies || conf->trust_forwarded != -1)
+            return "MCPAuthTrustForwarded: On or Off stand alone, without addresses";
+        conf->trust_forwarded = strcasecmp(arg, "On") == 0;
+        return NULL;
+    }
+    if (conf->trust_forwarded != -1 && conf->trusted_proxies == NULL)
+        return "MCPAuthTrustForwarded: On or Off stand alone, without addresses";
+    if (mask)
+        *mask++ = '\0';
+    if (apr_ipsubnet_create(&subnet, addr, mask, cmd->pool) != APR_SUCCESS)
+        return apr_psprintf(cmd->pool, "MCPAuthTrustForwarded: '%s' is not On, Off, an IP address "
+                            "or ADDRESS/BITS", arg);
+    if (conf->trusted_proxies == NULL)
+        conf->trusted_proxies = apr_array_make(cmd->pool, 2, sizeof(apr_ipsubnet_t *));
+    APR_ARRAY_PUSH(conf->trusted_proxies, apr_ipsubnet_t *) = subnet;
+    conf->trust_forwarded = 1;
     return NULL;
 }
 
@@ -428,6 +455,24 @@ static const char *set_resource_metadata(cmd_parms *cmd, void *confv, const char
     return NULL;
 }
 
+/* Whether a directive stands in a <Location> or <LocationMatch> (or in an
+ * <If> inside one): only there is the section's path a URL path. In
+ * <Directory>, <Files>, <Proxy> and .htaccess it is a file name or another
+ * server's URL, which must never name the resource. */
+static int in_url_space(const cmd_parms *cmd)
+{
+    const ap_directive_t *d;
+
+    for (d = cmd->directive->parent; d; d = d->parent) {
+        if (strcasecmp(d->directive, "<Location") == 0 || strcasecmp(d->directive, "<LocationMatch") == 0)
+            return 1;
+        if (strcasecmp(d->directive, "<If") != 0 && strcasecmp(d->directive, "<ElseIf") != 0
+            && strcasecmp(d->directive, "<Else") != 0)
+            return 0;
+    }
+    return 0;
+}
+
 /* AuthType belongs to mod_authn_core. We look at it on the way past
  * (DECLINE_CMD hands it on) so that a location that says "AuthType MCP"
  * without an issuer fails at startup instead of at the first request. */
@@ -436,9 +481,26 @@ static const char *note_auth_type(cmd_parms *cmd, void *confv, const char *arg)
     mcp_dir_conf_t *conf = confv;
 
     conf->auth_type_mcp = strcasecmp(arg, MCP_AUTH_TYPE) == 0;
+    conf->in_url_space = in_url_space(cmd);
     return DECLINE_CMD;
 }
 
+/* Per process; set once for the whole server. */
+static const char *set_token_cache_size(cmd_parms *cmd, void *dummy, const char *arg)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err)
+        return err;
+    return parse_count(cmd, arg, 0, 1024L * 1024 * 1024, &mcp_server_conf_of(cmd->server)->token_cache_bytes);
+}
+
+apr_size_t mcp_token_cache_budget(server_rec *s)
+{
+    long v = mcp_server_conf_of(s)->token_cache_bytes;
+
+    return v >= 0 ? (apr_size_t)v : MCP_DEFAULT_TOKEN_CACHE_BYTES;
+}
 
 #define DIR_CMD(name, fn, info, take, help) \
     AP_INIT_##take(name, fn, (void *)(info), OR_AUTHCFG | ACCESS_CONF, help)
@@ -480,8 +542,9 @@ const command_rec mcp_config_directives[] = {
             "Identity provider quirks: generic (default), keycloak, auth0, okta, entra, authentik"),
     DIR_CMD("MCPAuthClientID", set_client_id, NULL, TAKE1,
             "Pre-registered client id handed out by a local registration endpoint"),
-    AP_INIT_FLAG("MCPAuthTrustForwarded", set_trust_forwarded, NULL, OR_AUTHCFG | ACCESS_CONF,
-                 "On: build external URLs from X-Forwarded-Host/-Proto (default Off)"),
+    DIR_CMD("MCPAuthTrustForwarded", add_trusted_proxy, NULL, ITERATE,
+            "On, Off (default) or proxy addresses: build external URLs from the forwarding headers "
+            "the proxy in front appended"),
     DIR_CMD("MCPAuthCORSOrigins", add_cors_origin, NULL, ITERATE,
             "* or origins allowed to call from browsers (default: * for discovery, none for MCP)"),
     DIR_CMD("MCPAuthResourceMetadata", set_resource_metadata, NULL, TAKE2,
@@ -490,5 +553,7 @@ const command_rec mcp_config_directives[] = {
                   "noted by mod_mcp_auth, handled by mod_authn_core"),
     AP_INIT_TAKE1("MCPAuthCache", mcp_shared_cache_directive, NULL, RSRC_CONF,
                   "Shared cache as socache PROVIDER[:ARGS] (default shmcb)"),
+    AP_INIT_TAKE1("MCPAuthTokenCacheSize", set_token_cache_size, NULL, RSRC_CONF,
+                  "Bytes of verified token claims each process keeps (default 8388608; 0: none)"),
     { NULL }
 };

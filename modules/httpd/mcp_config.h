@@ -24,6 +24,7 @@ typedef struct claim_header {
 typedef struct mcp_dir_conf {
     const char *location;          /* the <Location> path this config came from */
     int auth_type_mcp;             /* -1 unset: recorded from AuthType for startup checks */
+    int in_url_space;              /* -1 unset; 1 when that AuthType is in a <Location> */
     const char *issuer;
     const char *jwks_uri;
     const char *resource;
@@ -43,7 +44,8 @@ typedef struct mcp_dir_conf {
     int bearer_methods;
     int provider;
     const char *client_id;              /* MCPAuthClientID: local registration */
-    int trust_forwarded;                /* -1 unset */
+    int trust_forwarded;                /* -1 unset, 0 Off, 1 On or by address */
+    apr_array_header_t *trusted_proxies; /* of apr_ipsubnet_t *; NULL: any peer (On) */
     apr_array_header_t *cors_origins;   /* NULL unset; "*" allowed */
 } mcp_dir_conf_t;
 
@@ -57,7 +59,10 @@ typedef struct protected_location {
 
 typedef struct mcp_server_conf {
     apr_array_header_t *protected;  /* of protected_location_t */
+    long token_cache_bytes;         /* MCPAuthTokenCacheSize (main server only); -1 unset */
 } mcp_server_conf_t;
+
+#define MCP_DEFAULT_TOKEN_CACHE_BYTES (8 * 1024 * 1024)
 
 /* For the module record. */
 extern const command_rec mcp_config_directives[];
@@ -71,6 +76,8 @@ mcp_server_conf_t *mcp_server_conf_of(server_rec *s);
 /* The fetch and freshness policy of a location, unset values defaulted. */
 void mcp_doc_policy_of(const mcp_dir_conf_t *conf, mcp_doc_policy_t *policy);
 int mcp_clock_skew_of(const mcp_dir_conf_t *conf);
+/* MCPAuthTokenCacheSize, for the main server s. */
+apr_size_t mcp_token_cache_budget(server_rec *s);
 int mcp_mode_of(const mcp_dir_conf_t *conf);
 int mcp_bearer_methods_of(const mcp_dir_conf_t *conf);
 mcp_provider_t mcp_provider_of(const mcp_dir_conf_t *conf);

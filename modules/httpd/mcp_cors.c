@@ -49,21 +49,30 @@ void mcp_cors_headers(request_rec *r, const mcp_dir_conf_t *conf, int well_known
 
     if (listed)
         apr_table_mergen(r->err_headers_out, "Vary", "Origin");
-    if (origin == NULL)
-        return;
-    apr_table_setn(r->err_headers_out, "Access-Control-Allow-Origin", origin);
-    apr_table_setn(r->err_headers_out, "Access-Control-Expose-Headers", EXPOSE_HEADERS);
-    ap_add_output_filter(CORS_FILTER, NULL, r, r->connection);
+    if (origin) {
+        apr_table_setn(r->err_headers_out, "Access-Control-Allow-Origin", origin);
+        apr_table_setn(r->err_headers_out, "Access-Control-Expose-Headers", EXPOSE_HEADERS);
+    }
+    /* with a list, the list is the policy: see cors_filter */
+    if (origin || conf->cors_origins)
+        ap_add_output_filter(CORS_FILTER, NULL, r, r->connection);
 }
 
-/* A backend that answers CORS itself would add a second
- * Access-Control-Allow-Origin next to the gateway's, and browsers refuse a
- * response with two (Fetch standard, CORS check). The gateway's answer
- * stands; the headers the backend exposes are exposed as well. */
+static const char *const backend_cors_headers[] = {
+    "Access-Control-Allow-Origin", "Access-Control-Allow-Credentials", "Access-Control-Expose-Headers",
+    "Access-Control-Allow-Methods", "Access-Control-Allow-Headers", "Access-Control-Max-Age", NULL
+};
+
+/* A backend's CORS headers next to the gateway's. Where the gateway allowed
+ * the origin, the gateway's Access-Control-Allow-Origin stands alone
+ * (browsers refuse a response with two, Fetch standard) and the headers the
+ * backend exposes are exposed as well. Where MCPAuthCORSOrigins did not
+ * allow it, the backend cannot allow it either: its CORS headers go. */
 static apr_status_t cors_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
     request_rec *r = f->r;
     const char *exposed = apr_table_get(r->headers_out, "Access-Control-Expose-Headers");
+    int i;
 
     if (apr_table_get(r->err_headers_out, "Access-Control-Allow-Origin")) {
         apr_table_unset(r->headers_out, "Access-Control-Allow-Origin");
@@ -71,6 +80,10 @@ static apr_status_t cors_filter(ap_filter_t *f, apr_bucket_brigade *bb)
             apr_table_mergen(r->err_headers_out, "Access-Control-Expose-Headers", exposed);
             apr_table_unset(r->headers_out, "Access-Control-Expose-Headers");
         }
+    }
+    else {
+        for (i = 0; backend_cors_headers[i]; i++)
+            apr_table_unset(r->headers_out, backend_cors_headers[i]);
     }
     ap_remove_output_filter(f);
     return ap_pass_brigade(f->next, bb);

@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include <httpd.h>
 
+#include "mcp_field.h"
 #include "mcp_identity.h"
 
 /* A header name compared with '-' and '_' as one: backends that map both to
@@ -63,6 +64,8 @@ void mcp_identity_set(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_
         const claim_header_t *ch = &APR_ARRAY_IDX(conf->claim_headers, i, claim_header_t);
         const char *value = mcp_jwt_claim_string(r->pool, jwt, ch->claim);
 
+        if (value)
+            value = mcp_field_value(r->pool, value);
         if (value)
             apr_table_setn(r->headers_in, ch->header, value);
     }

@@ -90,9 +90,20 @@ static mcp_dir_conf_t *effective_conf(apr_pool_t *p, server_rec *s, apr_array_he
     return ap_get_module_config(merged, &mcp_auth_module);
 }
 
-/* A section below this one (by path) that names an issuer makes an issuer-less
- * AuthType MCP parent legitimate. */
-static int issuer_set_below(apr_array_header_t *sections, int index)
+static int has_issuer(const mcp_dir_conf_t *conf)
+{
+    return conf->issuer != NULL;
+}
+
+static int has_resource(const mcp_dir_conf_t *conf)
+{
+    return conf->resource != NULL;
+}
+
+/* A section below this one (by path) that sets what has() looks for makes
+ * a parent without it legitimate: the requests that reach the parent alone
+ * are refused at run time instead. */
+static int set_below(apr_array_header_t *sections, int index, int (*has)(const mcp_dir_conf_t *))
 {
     ap_conf_vector_t **sec = (ap_conf_vector_t **)sections->elts;
     core_dir_config *parent = ap_get_core_module_config(sec[index]);
@@ -102,7 +113,7 @@ static int issuer_set_below(apr_array_header_t *sections, int index)
         core_dir_config *cd = ap_get_core_module_config(sec[i]);
         mcp_dir_conf_t *conf = ap_get_module_config(sec[i], &mcp_auth_module);
 
-        if (i != index && conf && conf->issuer && is_prefix_location(parent, cd))
+        if (i != index && conf && has(conf) && is_prefix_location(parent, cd))
             return 1;
     }
     return 0;
@@ -124,22 +135,33 @@ static int check_sections(apr_pool_t *p, server_rec *s, apr_array_header_t *sect
         if (own == NULL || own->auth_type_mcp != 1)
             continue;
         conf = effective_conf(p, s, sections, i, &per_dir);
-        if (conf->issuer == NULL && !issuer_set_below(sections, i)) {
+        if (conf->issuer == NULL && !set_below(sections, i, has_issuer)) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
                          "MCPAUTH0020: AuthType MCP in <%s %s> needs MCPAuthIssuer",
                          is_location ? "Location" : "Directory", cd->d ? cd->d : "?");
             return 0;
         }
-        if (is_location && conf->issuer && cd->r == NULL && cd->d && cd->d[0] == '/') {
+        /* a directory has no URL of its own: its path must never become
+         * the resource, nor be shown to clients */
+        if (!is_location && conf->resource == NULL && !set_below(sections, i, has_resource)) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                         "MCPAUTH0028: AuthType MCP in <Directory %s> needs MCPAuthResource (the URL "
+                         "clients use), or move it into a <Location>", cd->d ? cd->d : "?");
+            return 0;
+        }
+        if (conf->issuer == NULL)
+            continue;
+        if (is_location ? cd->r == NULL && cd->d && cd->d[0] == '/' : conf->resource != NULL) {
             pl = apr_array_push(sconf->protected);
             pl->conf = conf;
             pl->per_dir = per_dir;
-            pl->path = mcp_location_path(p, conf);
+            pl->path = is_location ? mcp_location_path(p, conf) : NULL;
             if ((conf->provider == MCP_PROVIDER_AUTHENTIK || conf->provider == MCP_PROVIDER_ENTRA)
                 && conf->client_id == NULL)
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                             "MCPAUTH0027: <Location %s>: MCPAuthProvider %s has no dynamic client "
-                             "registration; set MCPAuthClientID", cd->d, mcp_provider_name(mcp_provider_of(conf)));
+                             "MCPAUTH0027: <%s %s>: MCPAuthProvider %s has no dynamic client "
+                             "registration; set MCPAuthClientID", is_location ? "Location" : "Directory",
+                             cd->d, mcp_provider_name(mcp_provider_of(conf)));
         }
     }
     return 1;

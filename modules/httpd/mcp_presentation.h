@@ -14,6 +14,7 @@ typedef struct mcp_presented {
     mcp_token_result_t result;
     const char *token;
     apr_size_t len;
+    int method;         /* for PRESENT: the MCP_BEARER_* it came by */
     const char *why;    /* for MALFORMED: a short reason fit for the client */
 } mcp_presented_t;
 

@@ -9,6 +9,7 @@
 #include <httpd.h>
 #include <http_log.h>
 
+#include "mcp_url.h"
 #include "mcp_httpd.h"
 #include "mcp_request_keys.h"
 #include "mcp_shared_cache.h"
@@ -80,10 +81,11 @@ static const mcp_discovery_t *discover(request_rec *r, const mcp_dir_conf_t *con
             return doc->parsed;
         }
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0011: discovery at %s: %s",
-                      candidates[i], *err);
+                      mcp_url_redacted(r->pool, candidates[i]), *err);
     }
     *err = apr_psprintf(r->pool, "no discovery document for issuer %s (tried %s and %s)",
-                        issuer, candidates[n - 2], candidates[n - 1]);
+                        mcp_url_redacted(r->pool, issuer), mcp_url_redacted(r->pool, candidates[n - 2]),
+                        mcp_url_redacted(r->pool, candidates[n - 1]));
     return NULL;
 }
 

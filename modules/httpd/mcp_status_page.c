@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "mcp_counters.h"
+#include "mcp_url.h"
 #include "mcp_config.h"
 #include "mcp_httpd.h"
 #include "mcp_request_keys.h"
@@ -49,7 +50,7 @@ static json_t *document_json(request_rec *r, const char *url, mcp_doc_parse_fn p
     apr_time_t now = apr_time_now();
 
     mcp_docstore_status(mcp_shared_docstore(), url, parse, ctx, policy, r->pool, &st);
-    json_object_set_new(j, "url", json_string(url));
+    json_object_set_new(j, "url", json_string(mcp_url_redacted(r->pool, url)));
     json_object_set_new(j, "fetches", json_integer(st.fetches));
     json_object_set_new(j, "failures", json_integer(st.failures));
     set_time(j, "last_fetch", r->pool, st.last_attempt);
@@ -92,7 +93,7 @@ static json_t *keys_status_json(request_rec *r)
                 continue;
             apr_hash_set(seen, key, APR_HASH_KEY_STRING, key);
             mcp_doc_policy_of(conf, &policy);
-            json_object_set_new(entry, "issuer", json_string(conf->issuer));
+            json_object_set_new(entry, "issuer", json_string(mcp_url_redacted(r->pool, conf->issuer)));
             if (jwks_uri == NULL) {
                 /* whichever candidate has a copy, in this process or shared;
                  * else the first one that was tried at all */

@@ -6,10 +6,12 @@
 
 #include <apr_strings.h>
 #include <apr_lib.h>
+#include <apr_network_io.h>
 #include <httpd.h>
 #include <http_core.h>
 #include <http_protocol.h>
 
+#include "mcp_forwarded.h"
 #include "mcp_urls.h"
 
 /* The scheme://host[:port] under which clients reach this server. The Host
@@ -37,34 +39,74 @@ static int names_this_vhost(request_rec *r, const char *host)
     return 0;
 }
 
-/* X-Forwarded-Host / X-Forwarded-Proto, first hop only, and only when the
- * administrator says the proxy in front sets them (they are client-controlled
- * otherwise). NULL when absent or unusable. */
+/* Whether the peer of this connection (not mod_remoteip's client address)
+ * is a proxy whose forwarding headers count. */
+static int peer_is_trusted(request_rec *r, const mcp_dir_conf_t *conf)
+{
+    int i;
+
+    if (conf->trust_forwarded != 1)
+        return 0;
+    if (conf->trusted_proxies == NULL)
+        return 1;
+    for (i = 0; i < conf->trusted_proxies->nelts; i++) {
+        if (apr_ipsubnet_test(APR_ARRAY_IDX(conf->trusted_proxies, i, apr_ipsubnet_t *),
+                              r->connection->client_addr))
+            return 1;
+    }
+    return 0;
+}
+
+static const char *usable_proto(const char *proto)
+{
+    if (proto && (strcasecmp(proto, "http") == 0 || strcasecmp(proto, "https") == 0))
+        return proto;
+    return NULL;
+}
+
+/* The origin the trusted proxy says the client used, from the element it
+ * appended last (RFC 7239 §5.3 and the X-Forwarded-* convention): the
+ * client's own elements come before it. When X-Forwarded-Host and Forwarded
+ * both name a host and disagree, one of them came from the client: neither
+ * counts. NULL when nothing usable was said. */
 static const char *forwarded_origin(request_rec *r)
 {
-    const char *host = apr_table_get(r->headers_in, "X-Forwarded-Host");
-    const char *proto = apr_table_get(r->headers_in, "X-Forwarded-Proto");
-    const char *p;
+    const char *xhost = mcp_forwarded_last_value(r->pool, apr_table_get(r->headers_in, "X-Forwarded-Host"));
+    const char *xproto = mcp_forwarded_last_value(r->pool, apr_table_get(r->headers_in, "X-Forwarded-Proto"));
+    const char *fhost = NULL, *fproto = NULL, *host, *proto;
+    const char *forwarded = apr_table_get(r->headers_in, "Forwarded");
 
-    if (host == NULL)
+    if (forwarded && !mcp_forwarded_parse_last(r->pool, forwarded, &fhost, &fproto))
         return NULL;
-    host = apr_pstrmemdup(r->pool, host, strcspn(host, ", \t"));
-    for (p = host; *p; p++) {
-        if (!apr_isalnum(*p) && !strchr("-.:[]", *p))
-            return NULL; /* not a host[:port] */
-    }
-    if (!*host)
+    if ((xhost && fhost && strcasecmp(xhost, fhost) != 0)
+        || (xproto && fproto && strcasecmp(xproto, fproto) != 0))
         return NULL;
-    if (proto)
-        proto = apr_pstrmemdup(r->pool, proto, strcspn(proto, ", \t"));
-    if (proto == NULL || (strcasecmp(proto, "http") != 0 && strcasecmp(proto, "https") != 0))
-        proto = ap_http_scheme(r);
-    return apr_pstrcat(r->pool, apr_pstrdup(r->pool, proto), "://", host, NULL);
+    host = fhost ? fhost : xhost;
+    proto = usable_proto(fproto ? fproto : xproto);
+    if (host == NULL || !mcp_forwarded_is_host(host))
+        return NULL;
+    return apr_pstrcat(r->pool, proto ? proto : ap_http_scheme(r), "://", host, NULL);
+}
+
+/* The port the client reached: the server's, never the Host header's (which
+ * the client writes; only its name is checked against the virtual host). */
+static apr_port_t external_port(request_rec *r)
+{
+    core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+
+    if (d->use_canonical_name == USE_CANONICAL_NAME_ON)
+        return ap_get_server_port(r);
+    if (r->server->port)
+        return r->server->port;
+    return r->connection->local_addr->port;
 }
 
 const char *mcp_external_url(request_rec *r, const mcp_dir_conf_t *conf, const char *path)
 {
-    if (conf->trust_forwarded == 1) {
+    const char *host;
+    apr_port_t port;
+
+    if (peer_is_trusted(r, conf)) {
         char *origin = (char *)forwarded_origin(r);
 
         if (origin) {
@@ -72,16 +114,20 @@ const char *mcp_external_url(request_rec *r, const mcp_dir_conf_t *conf, const c
             return apr_pstrcat(r->pool, origin, path, NULL);
         }
     }
-    if (r->hostname && !names_this_vhost(r, r->hostname)) {
-        apr_port_t port = r->server->port ? r->server->port : r->connection->local_addr->port;
-
-        return apr_psprintf(r->pool, "%s://%s%s%s", ap_http_scheme(r), r->server->server_hostname,
-                            ap_is_default_port(port, r) ? "" : apr_psprintf(r->pool, ":%u", port),
-                            path);
-    }
-    return ap_construct_url(r->pool, path, r);
+    /* UseCanonicalName decides between ServerName and a Host that names
+     * this virtual host; any other Host gets ServerName */
+    host = r->hostname && names_this_vhost(r, r->hostname) ? ap_get_server_name_for_url(r)
+                                                           : r->server->server_hostname;
+    port = external_port(r);
+    return apr_psprintf(r->pool, "%s://%s%s%s", ap_http_scheme(r), host,
+                        ap_is_default_port(port, r) ? "" : apr_psprintf(r->pool, ":%u", port), path);
 }
 
+void mcp_urls_vary(request_rec *r, const mcp_dir_conf_t *conf)
+{
+    if (conf->trust_forwarded == 1)
+        apr_table_mergen(r->headers_out, "Vary", "X-Forwarded-Host, X-Forwarded-Proto, Forwarded");
+}
 
 const char *mcp_resource_of(request_rec *r, const mcp_dir_conf_t *conf)
 {

@@ -13,6 +13,10 @@
 /* scheme://host[:port]path as clients reach this server. */
 const char *mcp_external_url(request_rec *r, const mcp_dir_conf_t *conf, const char *path);
 
+/* Documents whose URLs come from the forwarding headers say so (Vary), so
+ * that a shared cache never hands one client's answer to another. */
+void mcp_urls_vary(request_rec *r, const mcp_dir_conf_t *conf);
+
 /* The resource identifier: MCPAuthResource, else the location's URL. */
 const char *mcp_resource_of(request_rec *r, const mcp_dir_conf_t *conf);
 

@@ -41,7 +41,8 @@ use MCPTest;
 use MintToken;
 
 our @EXPORT = qw(i3_iss i3_claims i3_spec http cases_tests run_cases access_log_user
-                 b64u unb64u sig_of raw_http json_of all_tokens);
+                 b64u unb64u sig_of raw_http json_of all_tokens
+                 user_is body_is clen_is query_is no_auth no_token_at_backend);
 
 sub i3_iss { url('i3idp', '/realms/test') }
 
@@ -54,6 +55,20 @@ sub i3_spec {
     my $key = delete $o{-key} // 'rsa1';
     my $hdr = delete $o{-header} // { alg => 'RS256', kid => 'rsa1' };
     return { key => $key, header => $hdr, payload => i3_claims(%o) };
+}
+
+# Checks for run_cases on what the echo backend saw.
+sub user_is  { [ 'X-Remote-User', sub { $_[1]{headers}{'x-remote-user'} // '(none)' }, $_[0] ] }
+sub body_is  { [ 'backend body', sub { $_[1]{body} }, $_[0] ] }
+sub clen_is  { [ 'backend Content-Length', sub { $_[1]{content_length} // 0 }, $_[0] ] }
+sub query_is { [ 'backend query', sub { $_[1]{query} }, $_[0] ] }
+sub no_auth  { [ 'no Authorization at the backend', sub { exists $_[1]{headers}{authorization} ? 'present' : 'absent' }, 'absent' ] }
+# The token's signature appears nowhere in what the backend saw.
+sub no_token_at_backend {
+    [ 'token nowhere at the backend', sub {
+          my ($res, $e, $c) = @_;
+          my $sig = sig_of($c->{token});
+          index(JSON::PP->new->canonical->encode($e), $sig) >= 0 ? 'leaked' : 'clean' }, 'clean' ];
 }
 
 sub b64u   { my $s = MIME::Base64::encode_base64url($_[0]); $s =~ s/=+$//; $s }

@@ -1,0 +1,14 @@
+/* HTTP field values the module writes from token claims (RFC 9110 §5.5). */
+#ifndef MCP_FIELD_H
+#define MCP_FIELD_H
+
+#include <apr_pools.h>
+
+/* s as a field value: printable ASCII and spaces as they are; '%' and every
+ * byte above 0x7e (UTF-8 beyond ASCII, which includes line separators such
+ * as U+0085 and U+2028) as %XX, so that a backend can decode it as it
+ * decodes a URL. NULL when s holds a control character: such a value is
+ * not sent at all. */
+const char *mcp_field_value(apr_pool_t *pool, const char *s);
+
+#endif
