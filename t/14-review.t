@@ -109,7 +109,7 @@ my $rest_tests = 1        # access log
                + 5        # mod_cache
                + 4        # internal redirects
                + 5        # CORS
-               + 4        # secrets
+               + 6        # secrets, token cache on the status page
                + 9        # forwarding headers
                + 4        # Host port
                + 9;       # Directory, .htaccess
@@ -190,6 +190,9 @@ run_cases(\@cases);
     my $status = http(GET => 'i10', '/i10-status')->decoded_content;
     ok t_cmp($status =~ /s3cret/ ? 'secret shown' : 'redacted', 'redacted', 'status page: no userinfo, no query secret');
     ok t_cmp($status, qr{http://\*\*\*\@localhost:\d+/no-such-jwks\.json\?\*\*\*}, 'status page: the URL, redacted');
+    my $tc = (eval { JSON::PP->new->decode($status) } || {})->{token_cache} || {};
+    ok t_cmp($tc->{budget} // '(none)', 8388608, 'status page: the token cache budget (MCPAuthTokenCacheSize default)');
+    ok t_cmp(defined $tc->{bytes} && $tc->{bytes} <= $tc->{budget} ? 'within' : 'over', 'within', 'and the bytes this process holds, within it');
 }
 
 # --- 1: forwarding headers count only as the trusted proxy appended them -------------------

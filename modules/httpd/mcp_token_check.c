@@ -1,0 +1,136 @@
+/* The checks a presented token goes through for a location: its key set,
+ * the per-process token cache (a token seen before skips decoding and the
+ * signature check), and the claims by the location's policy, every time. */
+
+#include <string.h>
+
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_log.h>
+
+#include "mcp_facade.h"
+#include "mcp_jwt.h"
+#include "mcp_tokencache.h"
+#include "mcp_httpd.h"
+#include "mcp_request_keys.h"
+#include "mcp_respond.h"
+#include "mcp_token_check.h"
+#include "mcp_urls.h"
+
+APLOG_USE_MODULE(mcp_auth);
+
+/* Signature checks remembered per process; claims are checked every time. */
+#define TOKEN_CACHE_SLOTS 2048
+#define TOKEN_CACHE_MAX_AGE apr_time_from_sec(600)
+static mcp_tokencache_t *token_cache;
+static apr_size_t budget;
+
+static mcp_count_t claim_failure_kind(const char *why)
+{
+    static const struct {
+        const char *why;
+        mcp_count_t kind;
+    } kinds[] = {
+        { "token expired", MCP_COUNT_EXPIRED },
+        { "token not yet valid", MCP_COUNT_NOT_YET_VALID },
+        { "issuer mismatch", MCP_COUNT_ISSUER },
+        { "audience mismatch", MCP_COUNT_AUDIENCE },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (strcmp(why, kinds[i].why) == 0)
+            return kinds[i].kind;
+    }
+    return MCP_COUNT_OTHER_CLAIM;
+}
+
+mcp_jwt_t *mcp_token_validate(request_rec *r, const mcp_dir_conf_t *conf, const char *token,
+                              apr_size_t len, const char **why, mcp_count_t *kind)
+{
+    mcp_jwt_t *jwt = NULL;
+    const mcp_keyset_t *keys;
+    mcp_jwt_policy_t policy;
+    mcp_jwt_status_t st;
+    apr_array_header_t *default_audience;
+    unsigned char cache_key[MCP_TOKENCACHE_KEY_LEN];
+    apr_time_t generation = 0;
+
+    *kind = MCP_COUNT_MALFORMED;
+    keys = mcp_keys_for(r, conf, 0, &generation);
+    if (keys) {
+        /* a token seen before skips decoding and the signature check */
+        mcp_tokencache_key(token, len, cache_key);
+        switch (mcp_tokencache_lookup(token_cache, cache_key, generation, r->pool, &jwt)) {
+        case MCP_TC_VALID:
+            goto check_claims;
+        case MCP_TC_BAD_SIGNATURE:
+            *why = "signature verification failed";
+            *kind = MCP_COUNT_BAD_SIGNATURE;
+            goto invalid;
+        case MCP_TC_MISS:
+            break;
+        }
+    }
+    if (mcp_jwt_parse(r->pool, token, len, MCP_JWT_DEFAULT_MAX_LEN, conf->token_types, &jwt, why)
+        != MCP_JWT_VALID)
+        goto invalid;
+    *kind = MCP_COUNT_KEYS_UNAVAILABLE;
+    if (keys == NULL) {
+        *why = "signing keys unavailable";
+        goto invalid;
+    }
+    st = mcp_jwt_verify(jwt, keys, why);
+    if (st == MCP_JWT_KEY_UNKNOWN) {
+        /* maybe a rotation at the IdP: one throttled refetch decides */
+        keys = mcp_keys_for(r, conf, 1, &generation);
+        st = keys ? mcp_jwt_verify(jwt, keys, why) : MCP_JWT_INVALID;
+    }
+    if (st != MCP_JWT_VALID) {
+        *kind = st == MCP_JWT_KEY_UNKNOWN ? MCP_COUNT_UNKNOWN_KID : MCP_COUNT_BAD_SIGNATURE;
+        if (st == MCP_JWT_INVALID && keys)
+            mcp_tokencache_store_bad(token_cache, cache_key, generation, TOKEN_CACHE_MAX_AGE);
+        goto invalid;
+    }
+    mcp_tokencache_store_valid(token_cache, cache_key, generation, jwt, TOKEN_CACHE_MAX_AGE);
+
+check_claims:
+    policy.issuer = conf->issuer;
+    policy.alt_issuer = mcp_provider_of(conf) == MCP_PROVIDER_ENTRA
+                            ? mcp_entra_other_issuer(r->pool, conf->issuer) : NULL;
+    policy.leeway = mcp_clock_skew_of(conf);
+    policy.audiences = conf->audiences;
+    if (policy.audiences == NULL) {
+        default_audience = apr_array_make(r->pool, 1, sizeof(const char *));
+        APR_ARRAY_PUSH(default_audience, const char *) = mcp_resource_of(r, conf);
+        policy.audiences = default_audience;
+    }
+    if (mcp_jwt_check_claims(jwt, &policy, (double)apr_time_now() / APR_USEC_PER_SEC, why)
+        != MCP_JWT_VALID) {
+        *kind = claim_failure_kind(*why);
+        goto invalid;
+    }
+    *kind = MCP_COUNT_ACCEPTED;
+    return jwt;
+
+invalid:
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  "MCPAUTH0001: rejected bearer token for %s: %s (alg %s, kid %s)", r->uri, *why,
+                  jwt ? mcp_loggable(r, mcp_jwt_alg(jwt)) : "-", jwt ? mcp_loggable(r, mcp_jwt_kid(jwt)) : "-");
+    return NULL;
+}
+
+void mcp_token_check_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    budget = mcp_token_cache_budget(s);
+    mcp_tokencache_create(&token_cache, pchild, TOKEN_CACHE_SLOTS, budget);
+}
+
+json_t *mcp_token_cache_json(void)
+{
+    json_t *j = json_object();
+
+    json_object_set_new(j, "bytes", json_integer(token_cache ? (json_int_t)mcp_tokencache_bytes(token_cache) : 0));
+    json_object_set_new(j, "budget", json_integer((json_int_t)budget));
+    return j;
+}
