@@ -40,11 +40,11 @@ my $log0 = error_log_size();
 my ($res, $secs) = timed('/i4/cold');
 ok t_cmp($res->code, 401, 'cold start, IdP 503: 401');
 ok t_cmp(err_of($res), 'invalid_token', 'error=invalid_token');
-ok t_cmp($secs < 1 ? 'fast' : sprintf('%.2f s', $secs), 'fast', sprintf('answered in %.3f s (< 1 s)', $secs));
+ok t_cmp($secs < 1.5 ? 'fast' : sprintf('%.2f s', $secs), 'fast', sprintf('answered in %.3f s (< 1.5 s)', $secs));
 ok t_cmp(fetches('cold'), 1, 'one fetch attempt');
 my $cold_failed = hit_time('cold');
 ($res, $secs) = timed('/i4/cold');
-ok t_cmp($res->code . ($secs < 1 ? ' fast' : sprintf(' %.2f s', $secs)), '401 fast', 'again: 401 at once');
+ok t_cmp($res->code . ($secs < 1.5 ? ' fast' : sprintf(' %.2f s', $secs)), '401 fast', 'again: 401 at once');
 ok t_cmp(fetches('cold'), 1, 'within the backoff: no fetch');
 ok t_cmp(error_log_since($log0, qr/MCPAUTH0013/), qr/MCPAUTH0013: no signing keys: .*HTTP status 503/,
          'error log: no signing keys, HTTP status 503');
@@ -109,12 +109,13 @@ my ($r, $el) = concurrent(url => url('i4', '/i4/slow'), tokens => [ ($good) x 6 
 my @t = sort { $a <=> $b } map { $_->[3] } @$r;
 t_debug(sprintf "hanging IdP: 6 concurrent cold requests: %s in %.2f s", summarize($r), $el);
 ok t_cmp(summarize($r), '401 (invalid_token) x6', 'hanging IdP, 6 concurrent cold requests: all 401');
-ok t_cmp($el >= 1.5 && $el < 3.5 ? 'bounded' : sprintf('%.2f s', $el), 'bounded',
+# the fixture hangs 5 s: anything well below that is the 2 s timeout at work
+ok t_cmp($el >= 1.5 && $el < 4.5 ? 'bounded' : sprintf('%.2f s', $el), 'bounded',
          sprintf('they end with the 2 s fetch timeout (%.2f s)', $el));
 ok t_cmp(fetches('slow'), 1, 'hanging IdP: exactly one fetch');
 ($res, $secs) = timed('/i4/slow');
 ok t_cmp($res->code, 401, 'hanging IdP, within the backoff: 401');
-ok t_cmp($secs < 1 ? 'fast' : sprintf('%.2f s', $secs), 'fast', sprintf('... at once (%.3f s)', $secs));
+ok t_cmp($secs < 1.5 ? 'fast' : sprintf('%.2f s', $secs), 'fast', sprintf('... at once (%.3f s)', $secs));
 ok t_cmp(fetches('slow'), 1, '... without a fetch');
 $e = key_status(status_json(), 'slow') || {};
 ok t_cmp(($e->{jwks} || {})->{last_error} // '', qr/time/i, 'status: last_error says timeout');
@@ -122,13 +123,13 @@ ok t_cmp(($e->{jwks} || {})->{last_error} // '', qr/time/i, 'status: last_error 
 # --- nothing listening ----------------------------------------------------
 ($res, $secs) = timed('/i4/down');
 ok t_cmp($res->code, 401, 'connection refused: 401');
-ok t_cmp($secs < 1 ? 'fast' : sprintf('%.2f s', $secs), 'fast', sprintf('... at once (%.3f s)', $secs));
+ok t_cmp($secs < 1.5 ? 'fast' : sprintf('%.2f s', $secs), 'fast', sprintf('... at once (%.3f s)', $secs));
 my $st = status_json();
 my ($down) = grep { (($_->{jwks} || {})->{url} // '') =~ m{127\.0\.0\.1:9/} } @{ $st->{keys} || [] };
 ok t_cmp(($down && $down->{jwks}{failures}) || 0, 1, 'status: one failed fetch');
 ok t_cmp(($down && $down->{jwks}{last_error}) // '', qr/connect|refused/i, 'status: last_error says why');
 ($res, $secs) = timed('/i4/down');
-ok t_cmp($res->code . ($secs < 1 ? ' fast' : sprintf(' %.2f s', $secs)), '401 fast', 'again: 401 at once');
+ok t_cmp($res->code . ($secs < 1.5 ? ' fast' : sprintf(' %.2f s', $secs)), '401 fast', 'again: 401 at once');
 $st = status_json();
 ($down) = grep { (($_->{jwks} || {})->{url} // '') =~ m{127\.0\.0\.1:9/} } @{ $st->{keys} || [] };
 ok t_cmp(($down && $down->{jwks}{fetches}) || 0, 1, 'within the backoff: no second attempt');
