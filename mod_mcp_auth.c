@@ -424,15 +424,25 @@ static void insert_error_filter(request_rec *r)
  * client-supplied identity header. */
 static int fixups(request_rec *r)
 {
+    const mcp_dir_conf_t *conf;
     auth_state_t *st;
 
     if (!is_mcp_request(r) || mcp_conf_of(r)->issuer == NULL || is_endpoint_request(r))
         return DECLINED;
-    st = evaluate(r, mcp_conf_of(r));
+    conf = mcp_conf_of(r);
+    st = evaluate(r, conf);
     /* authorization granted without asking who it is (Require all granted):
      * the valid token's identity still goes along */
     if (st->outcome == OUTCOME_VALID && r->user == NULL)
         r->user = (char *)st->user;
+    /* A request derived from an earlier one with the same configuration
+     * (internal redirect, DirectoryIndex subrequest) skipped the access
+     * phase, and starts with httpd's own filters: what the access phase
+     * put on the earlier one is put on this one too. */
+    if (st->presented.result != MCP_TOKEN_ABSENT)
+        mcp_cache_guard_arm(r);
+    mcp_cors_headers(r, conf, 0);
+    mcp_body_inherit(r);
     return DECLINED;
 }
 

@@ -132,7 +132,7 @@ my @cases = (
     { name => 'm-query: empty access_token: 400', path => '/m-query?access_token=', status => 400, error => 'invalid_request' },
     { name => 'm-query: bad token: 401 invalid_token', path => '/m-query?access_token=%T', token => $bad->(),
       status => 401, error => 'invalid_token' },
-    { name => 'm-query: lookalike names are not the parameter', path => '/m-query?xaccess_token=%T&access_token_=%T',
+    { name => 'm-query: lookalike names are not the parameter', path => '/m-query?xaccess_token=%T&access_tokens=%T',
       token => $good->(), status => 401 },
     { name => 'm-query: Access_Token is the parameter (some parsers ignore case)', path => '/m-query?Access_Token=%T&q=1',
       token => $good->(), status => 200, checks => [ @$ok_checks, query_is('q=1') ] },

@@ -48,6 +48,13 @@ my @cases = (
       headers => [ Authorization => 'Bearer %T' ], token => i10(), token2 => i10(), status => 400, error => 'invalid_request' },
     { name => 'query: PHP-style access.token is the parameter', vhost => 'i10', path => '/q?access.token=%T&n=2',
       token => i10(), status => 200, checks => [ query_is('n=2'), no_token_at_backend() ] },
+    { name => 'query: PHP reads +access_token and access[token as access_token', vhost => 'i10',
+      path => '/q?n=3&+access_token=%T', token => i10(), status => 200, checks => [ query_is('n=3'), no_token_at_backend() ] },
+    { name => 'query: ASP.NET reads %u0061ccess_token as access_token', vhost => 'i10',
+      path => '/q?%u0061ccess_token=%T', token => i10(), status => 200, checks => [ query_is(''), no_token_at_backend() ] },
+    { name => 'body: a Content-Type list naming the form type is a form', vhost => 'i10', method => 'POST', path => '/q',
+      body => 'access_token=%T&y=1', ctype => "$FORM, application/json", token => i10(), status => 200,
+      checks => [ user_is('alice'), body_is('y=1') ] },
     { name => 'body: %5F-encoded name is the parameter', vhost => 'i10', method => 'POST', path => '/q',
       body => 'access%5Ftoken=%T&x=1', ctype => $FORM, token => i10(), status => 200,
       checks => [ user_is('alice'), body_is('x=1'), no_token_at_backend() ] },
@@ -105,12 +112,14 @@ sub _claims_text {
     return "$t}";
 }
 
-my $rest_tests = 1        # access log
+my $rest_tests = 2        # access log, HTTP/0.9
+               + 3        # the token cache and MCPAuthTokenType
+               + 3        # mod_cache and DirectoryIndex
                + 5        # mod_cache
                + 4        # internal redirects
                + 5        # CORS
                + 6        # secrets, token cache on the status page
-               + 9        # forwarding headers
+               + 11       # forwarding headers
                + 4        # Host port
                + 9;       # Directory, .htaccess
 plan tests => cases_tests(\@cases) + $rest_tests;
@@ -131,6 +140,43 @@ run_cases(\@cases);
     }
     ok t_cmp(($line && index($line, sig_of($tok)) < 0) ? 'clean' : ($line ? 'token in the log' : 'no log line'),
              'clean', 'access log: the request line lost the query token');
+}
+
+# an HTTP/0.9 request line (no protocol) loses the token as well
+{
+    my $tok = mint(%{ i10(sub => 'zeronine') });
+    my $marker = 'nine' . int(rand 1e9);
+    raw_http('i10', "GET /q?$marker=1&access_token=$tok\r\n");
+    my $line = '';
+    my $alog = Apache::Test::vars('t_logs') . '/access_log';
+    for (1 .. 40) {
+        if (open my $fh, '<', $alog) { ($line) = grep { index($_, "/q?$marker") >= 0 } <$fh>; close $fh }
+        last if $line;
+        select undef, undef, undef, 0.05;
+    }
+    ok t_cmp(($line && index($line, sig_of($tok)) < 0) ? 'clean' : ($line ? 'token in the log' : 'no log line'),
+             'clean', 'access log: an HTTP/0.9 request line lost the query token too');
+}
+
+# --- the token cache answers for a key set, not for a location's typ rule -----------------
+{
+    my $jwt_typ = mint(key => 'rsa1', header => { alg => 'RS256', kid => 'rsa1', typ => 'JWT' },
+                       payload => MintToken::claims(-iss => $ISS, -aud => 'urn:i10', sub => 'typ'));
+    my $h = [ Authorization => "Bearer $jwt_typ" ];
+    ok t_cmp(http(GET => 'i10', '/q', headers => $h)->code, 200, 'typ JWT at a location that takes it (now in the token cache)');
+    my $res = http(GET => 'i10', '/typ-strict', headers => $h);
+    ok t_cmp($res->code, 401, 'the same token where MCPAuthTokenType at+jwt: still refused');
+    ok t_cmp((challenge($res) || {})->{error_description} // '', qr/type/, 'for its type');
+}
+
+# --- mod_cache and a DirectoryIndex page (a fast redirect) ----------------------------------
+{
+    my ($alice, $bob) = mint_many(i10(sub => 'alice'), i10(sub => 'bob'));
+    my $res = http(GET => 'i10cq', '/cq/', headers => [ Authorization => "Bearer $alice" ]);
+    ok t_cmp($res->decoded_content, qr/user=alice/, 'DirectoryIndex page: alice\'s');
+    $res = http(GET => 'i10cq', '/cq/', headers => [ Authorization => "Bearer $bob" ]);
+    ok t_cmp($res->decoded_content, qr/user=bob/, 'then bob gets his own, not a stored copy of alice\'s');
+    ok t_cmp(http(GET => 'i10cq', '/cq/')->code, 401, 'and without a token: 401');
 }
 
 # --- 4: mod_cache never hands one user's answer to another --------------------------------
@@ -202,10 +248,14 @@ run_cases(\@cases);
                          'X-Forwarded-Proto' => 'http, https');
     ok t_cmp($d->{resource}, 'https://mcp.example.com/fwd-ip', 'trusted peer: the last X-Forwarded-* values');
     ok t_cmp(join(',', $r->header('Vary')), qr/X-Forwarded-Host/, 'the document varies with X-Forwarded-Host');
-    ($d) = $prm->('i10', '/fwd-ip', Forwarded => 'host=evil.example;proto=http, for=127.0.0.1;host="mcp2.example.com";proto=https');
-    ok t_cmp($d->{resource}, 'https://mcp2.example.com/fwd-ip', 'RFC 7239 Forwarded: the last element');
-    ($d) = $prm->('i10', '/fwd-ip', 'X-Forwarded-Host' => 'a.example', Forwarded => 'host=b.example');
-    ok t_cmp($d->{resource}, url('i10', '/fwd-ip'), 'X-Forwarded-Host and Forwarded disagree: neither counts');
+    ($d) = $prm->('i10', '/fwd-rfc', Forwarded => 'host=evil.example;proto=http, for=127.0.0.1;host="mcp2.example.com";proto=https');
+    ok t_cmp($d->{resource}, 'https://mcp2.example.com/fwd-rfc', 'MCPAuthForwardedHeader Forwarded: the last element');
+    ($d) = $prm->('i10', '/fwd-rfc', 'X-Forwarded-Host' => 'evil.example');
+    ok t_cmp($d->{resource}, url('i10', '/fwd-rfc'), 'and X-Forwarded-* (the client\'s, then) is ignored');
+    ($d) = $prm->('i10', '/fwd-ip', Forwarded => 'host=evil.example');
+    ok t_cmp($d->{resource}, url('i10', '/fwd-ip'), 'X-Forwarded mode: a Forwarded header is the client\'s, ignored');
+    ($d) = $prm->('i10', '/fwd-ip', 'X-Forwarded-Proto' => 'https', Forwarded => 'host=evil.example');
+    ok t_cmp($d->{resource}, 'https://localhost/fwd-ip', 'a proxy that says only the scheme (AWS ALB): that scheme, our host');
     ($d) = $prm->('i10', '/fwd-other', 'X-Forwarded-Host' => 'evil.example');
     ok t_cmp($d->{resource}, url('i10', '/fwd-other'), 'a peer outside MCPAuthTrustForwarded\'s addresses: ignored');
     # a real second hop: i10front's mod_proxy appends its own X-Forwarded-Host

@@ -627,7 +627,7 @@ static mcp_jwt_t *tc_token(long exp_offset)
 {
     json_t *payload = json_loads(claims(exp_offset, NULL), 0, NULL);
 
-    return mcp_jwt_verified(pool, payload, "RS256", "k1");
+    return mcp_jwt_verified(pool, payload, "RS256", "k1", NULL);
 }
 
 static void test_tokencache(void)
@@ -693,6 +693,10 @@ static void test_form_tokens(void)
     CHECK(form("access.token=abc&access+token=x", 31, &tok, &rest, &rlen) == 2,
           "form: PHP's '.' and ' ' for '_' count (twice here)");
     CHECK(form("access_token[]=abc", 18, &tok, &rest, &rlen) == 1, "form: PHP's array form counts");
+    CHECK(form("+access_token=a&%20access_token=b&access[token=c&access%5Btoken=d", 64, &tok, &rest, &rlen) == 4,
+          "form: PHP's leading spaces and '[' for '_' count");
+    CHECK(form("%u0061ccess_token=abc", 21, &tok, &rest, &rlen) == 1, "form: ASP.NET's %u0061 counts");
+    CHECK(form("Access-Token=abc", 16, &tok, &rest, &rlen) == 1, "form: any separator between the words counts");
     CHECK(form("access_token%00x=abc", 20, &tok, &rest, &rlen) == 1, "form: a name cut at %00 counts");
     CHECK(form("access_tokens=abc&xaccess_token=1", 33, &tok, &rest, &rlen) == 0,
           "form: longer names are other parameters");
@@ -890,7 +894,7 @@ static void test_claim_holds(void)
     json_t *payload = json_loads("{\"sub\":\"u1\",\"groups\":[\"eng\",\"ops\"],\"admin\":true,\"level\":3,"
                                  "\"realm_access\":{\"roles\":[\"mcp-user\"]},\"a.b\":\"top\","
                                  "\"a\":{\"b\":\"nested\"},\"ratio\":0.5}", 0, NULL);
-    mcp_jwt_t *jwt = mcp_jwt_verified(pool, payload, "RS256", "k1");
+    mcp_jwt_t *jwt = mcp_jwt_verified(pool, payload, "RS256", "k1", NULL);
 
     CHECK(mcp_jwt_claim_holds(pool, jwt, "sub", "u1"), "claim: a string equals");
     CHECK(!mcp_jwt_claim_holds(pool, jwt, "sub", "U1"), "claim: strings compare exactly");

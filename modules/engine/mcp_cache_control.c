@@ -14,6 +14,12 @@ void mcp_cache_control_init(mcp_cache_control_t *cc)
     cc->max_age = -1;
     cc->no_store = 0;
     cc->shared_ok = 0;
+    cc->private_ = 0;
+}
+
+int mcp_cache_control_shared_store(const mcp_cache_control_t *cc)
+{
+    return cc->shared_ok && !cc->private_ && !cc->no_store;
 }
 
 /* Whether the directive at p (up to end) is name, alone or with =ARG. */
@@ -40,6 +46,8 @@ void mcp_cache_control_add(mcp_cache_control_t *cc, const char *value)
             cc->max_age = strtol(p + 8, NULL, 10);
         else if (is_directive(p, end, "no-store") || is_directive(p, end, "no-cache"))
             cc->no_store = 1;
+        else if (is_directive(p, end, "private"))
+            cc->private_ = 1;
         else if (is_directive(p, end, "public") || is_directive(p, end, "s-maxage")
                  || is_directive(p, end, "must-revalidate") || is_directive(p, end, "proxy-revalidate"))
             cc->shared_ok = 1;

@@ -50,6 +50,39 @@ static const char *last_element(const char *value)
     return quoted ? NULL : start;
 }
 
+/* The end of a value starting at p: a token, or a quoted string with its
+ * quotes; NULL for an unterminated quoted string. */
+static const char *value_end(const char *p)
+{
+    if (*p != '"') {
+        while (*p && *p != ';' && !is_ows(*p))
+            p++;
+        return p;
+    }
+    for (p++; *p && *p != '"'; p++) {
+        if (*p == '\\' && p[1])
+            p++;
+    }
+    return *p == '"' ? p + 1 : NULL;
+}
+
+/* The value between start and end, unquoted. */
+static const char *value_text(apr_pool_t *pool, const char *start, const char *end)
+{
+    char *v, *out;
+
+    if (*start != '"')
+        return apr_pstrmemdup(pool, start, (apr_size_t)(end - start));
+    v = out = apr_palloc(pool, (apr_size_t)(end - start));
+    for (start++; start < end - 1; start++) {
+        if (*start == '\\' && start + 1 < end - 1)
+            start++;
+        *out++ = *start;
+    }
+    *out = '\0';
+    return v;
+}
+
 int mcp_forwarded_parse_last(apr_pool_t *pool, const char *value, const char **host,
                              const char **proto)
 {
@@ -59,9 +92,7 @@ int mcp_forwarded_parse_last(apr_pool_t *pool, const char *value, const char **h
     if (value == NULL || (p = last_element(value)) == NULL)
         return 0;
     while (*p) {
-        const char *name, *eq;
-        char *v;
-        apr_size_t n = 0;
+        const char *name, *eq, *end, *v;
 
         while (is_ows(*p) || *p == ';')
             p++;
@@ -73,26 +104,19 @@ int mcp_forwarded_parse_last(apr_pool_t *pool, const char *value, const char **h
         if (*p != '=')
             return 0;
         eq = p++;
-        v = apr_palloc(pool, strlen(p) + 1);
-        if (*p == '"') {
-            for (p++; *p && *p != '"'; p++) {
-                if (*p == '\\' && p[1])
-                    p++;
-                v[n++] = *p;
-            }
-            if (*p != '"')
-                return 0;
-            p++;
+        if ((end = value_end(p)) == NULL)
+            return 0;
+        /* only the two parameters used are copied: a long header of other
+         * pairs costs no memory */
+        if ((apr_size_t)(eq - name) == 4 && strncasecmp(name, "host", 4) == 0) {
+            v = value_text(pool, p, end);
+            *host = *v ? v : NULL;
         }
-        else {
-            while (*p && *p != ';' && !is_ows(*p))
-                v[n++] = *p++;
+        else if ((apr_size_t)(eq - name) == 5 && strncasecmp(name, "proto", 5) == 0) {
+            v = value_text(pool, p, end);
+            *proto = *v ? v : NULL;
         }
-        v[n] = '\0';
-        if ((apr_size_t)(eq - name) == 4 && strncasecmp(name, "host", 4) == 0)
-            *host = n ? v : NULL;
-        else if ((apr_size_t)(eq - name) == 5 && strncasecmp(name, "proto", 5) == 0)
-            *proto = n ? v : NULL;
+        p = end;
         while (is_ows(*p))
             p++;
         if (*p && *p != ';')

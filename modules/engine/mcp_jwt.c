@@ -31,6 +31,7 @@ struct mcp_jwt {
     const mcp_alg_t *alg;
     const char *presented_alg;  /* as the header says, for the log; NULL if not a string */
     const char *kid;
+    const char *typ;          /* the header's typ, or NULL when absent */
     apr_size_t sig_len;
     apr_size_t input_len;     /* header.payload: what the signature covers */
     int verified;
@@ -109,6 +110,13 @@ static int is_access_token_type(const char *typ, const apr_array_header_t *types
     return 0;
 }
 
+int mcp_jwt_type_accepted(const mcp_jwt_t *jwt, const apr_array_header_t *types)
+{
+    if (jwt->typ == NULL)
+        return types == NULL;
+    return is_access_token_type(jwt->typ, types);
+}
+
 static mcp_jwt_status_t check_header(mcp_jwt_t *jwt, const apr_array_header_t *types,
                                      const char **err)
 {
@@ -146,8 +154,8 @@ static mcp_jwt_status_t check_header(mcp_jwt_t *jwt, const apr_array_header_t *t
         return MCP_JWT_INVALID;
     }
     v = json_object_get(h, "typ");
-    if ((v == NULL && types != NULL)
-        || (v != NULL && (!json_is_string(v) || !is_access_token_type(json_string_value(v), types)))) {
+    jwt->typ = json_is_string(v) ? json_string_value(v) : NULL;
+    if ((v != NULL && !json_is_string(v)) || !mcp_jwt_type_accepted(jwt, types)) {
         *err = "token type is not an access token";
         return MCP_JWT_INVALID;
     }
@@ -420,9 +428,12 @@ mcp_jwt_status_t mcp_jwt_check_claims(mcp_jwt_t *jwt, const mcp_jwt_policy_t *po
     return MCP_JWT_VALID;
 }
 
-mcp_jwt_t *mcp_jwt_verified(apr_pool_t *pool, json_t *payload, const char *alg, const char *kid)
+mcp_jwt_t *mcp_jwt_verified(apr_pool_t *pool, json_t *payload, const char *alg, const char *kid,
+                            const char *typ)
 {
     mcp_jwt_t *jwt = apr_pcalloc(pool, sizeof(*jwt));
+
+    jwt->typ = typ;
 
     apr_pool_cleanup_register(pool, payload, release_json, apr_pool_cleanup_null);
     jwt->payload = payload;
@@ -439,6 +450,11 @@ apr_size_t mcp_jwt_payload_size(const mcp_jwt_t *jwt)
     if (jwt->token == NULL || (dot = memchr(jwt->token, '.', jwt->input_len)) == NULL)
         return 0;
     return (jwt->input_len - (apr_size_t)(dot + 1 - jwt->token)) * 3 / 4;
+}
+
+const char *mcp_jwt_typ(const mcp_jwt_t *jwt)
+{
+    return jwt->typ;
 }
 
 const char *mcp_jwt_kid(const mcp_jwt_t *jwt)

@@ -45,6 +45,12 @@ mcp_jwt_status_t mcp_jwt_check_claims(mcp_jwt_t *jwt, const mcp_jwt_policy_t *po
                                       double now, const char **err);
 
 const char *mcp_jwt_kid(const mcp_jwt_t *jwt);
+const char *mcp_jwt_typ(const mcp_jwt_t *jwt);
+
+/* Whether the token's typ is one of types (NULL: at+jwt, application/at+jwt,
+ * JWT or none). Checked by mcp_jwt_parse; a token from the token cache is
+ * checked again with it, since another location may narrow the types. */
+int mcp_jwt_type_accepted(const mcp_jwt_t *jwt, const apr_array_header_t *types);
 
 /* Bytes of the decoded payload (0 for a token from the token cache). */
 apr_size_t mcp_jwt_payload_size(const mcp_jwt_t *jwt);
@@ -52,7 +58,8 @@ const char *mcp_jwt_alg(const mcp_jwt_t *jwt);
 
 /* A token whose signature was verified earlier (the token cache): takes
  * over one reference to payload. Nothing else may call this. */
-mcp_jwt_t *mcp_jwt_verified(apr_pool_t *pool, json_t *payload, const char *alg, const char *kid);
+mcp_jwt_t *mcp_jwt_verified(apr_pool_t *pool, json_t *payload, const char *alg, const char *kid,
+                            const char *typ);
 
 /* The payload, or NULL when the signature has not been verified. */
 json_t *mcp_jwt_claims(const mcp_jwt_t *jwt);

@@ -1,7 +1,9 @@
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <apr_escape.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <apr_tables.h>
 
@@ -109,27 +111,38 @@ int mcp_token_is_b64token(const char *token)
 }
 
 /* Whether a form parameter name is access_token as some form parser on the
- * way to the backend would read it: %-escapes and '+' decoded, cut at a NUL
- * (C strings), case ignored (ASP.NET), '.' and ' ' read as '_' and a
- * trailing [...] ignored (PHP). Erring towards "yes" only removes a
- * parameter that no backend should read anyway. */
+ * way to the backend could read it. Parsers differ: %-escapes and '+'
+ * (all), %uXXXX (classic ASP.NET), a cut at NUL (C strings), case (ASP.NET),
+ * '.', ' ' and '[' read as '_', leading spaces dropped and [..] suffixes
+ * (PHP). Rather than follow each, the decoded name is compared with its
+ * letters and digits only: access_token, Access-Token, access[token] and
+ * " access.token[]" are all the parameter. Erring towards "yes" only removes
+ * a parameter no backend should read anyway. */
 static int names_access_token(apr_pool_t *pool, const char *name, apr_size_t len)
 {
-    static const char want[] = "access_token";
-    char *decoded = apr_palloc(pool, len + 1);
-    apr_size_t n, i;
+    static const char want[] = "accesstoken";
+    char *decoded = apr_palloc(pool, len + 1), *p;
+    apr_size_t n = 0;
 
-    /* a broken escape stays as written; %00 and a raw NUL end the name, as
-     * they do for parsers working on C strings */
     apr_unescape_url(decoded, name, (apr_ssize_t)len, NULL, NULL, 1, NULL);
-    n = strlen(decoded);
-    for (i = 0; i < n; i++) {
-        if (decoded[i] == '.' || decoded[i] == ' ')
-            decoded[i] = '_';
+    for (p = decoded; *p; p++) {
+        if (p[0] == '%' && (p[1] == 'u' || p[1] == 'U') && apr_isxdigit(p[2]) && apr_isxdigit(p[3])
+            && apr_isxdigit(p[4]) && apr_isxdigit(p[5])) {
+            /* %uXXXX: only the ASCII ones can spell the name */
+            unsigned v = (unsigned)strtoul(apr_pstrndup(pool, p + 2, 4), NULL, 16);
+            if (v == 0)
+                break;
+            if (v < 0x80 && apr_isalnum((int)v) && n < sizeof(want))
+                decoded[n++] = (char)apr_tolower((int)v);
+            p += 5;
+        }
+        else if (apr_isalnum(*p)) {
+            if (n >= sizeof(want))
+                return 0;
+            decoded[n++] = (char)apr_tolower(*p);
+        }
     }
-    if (n > sizeof(want) - 1 && decoded[sizeof(want) - 1] == '[')
-        n = sizeof(want) - 1;
-    return n == sizeof(want) - 1 && strncasecmp(decoded, want, n) == 0;
+    return n == sizeof(want) - 1 && memcmp(decoded, want, n) == 0;
 }
 
 /* The decoded value of a token parameter; "" when a bad escape, %00 or a

@@ -18,15 +18,15 @@ typedef struct slot {
     char *payload_text;       /* VALID, large payloads: malloc'ed compact JSON */
     char alg[8];
     char *kid;                /* malloc'ed copy, or NULL */
+    char *typ;                /* malloc'ed copy, or NULL */
     apr_time_t stored;        /* for replacing the oldest way of a full set */
     apr_uint32_t cost;        /* bytes counted against the budget */
 } slot_t;
 
-/* A parsed payload takes several times its text in memory; above this size
- * the text is kept instead and parsed again on a hit (still far cheaper
- * than a signature check). */
+/* A parsed payload takes several times its text in memory (and many times
+ * for one made of small arrays); above this size the text is kept instead
+ * and parsed again on a hit, still far cheaper than a signature check. */
 #define TREE_MAX_PAYLOAD 2048
-#define TREE_FACTOR 4
 #define SLOT_OVERHEAD 64
 
 /* Sets of WAYS slots: direct-mapped, a thousand live tokens in 2,048 slots
@@ -53,6 +53,7 @@ static void release_slot(slot_t *s)
     json_decref(s->payload);
     free(s->payload_text);
     free(s->kid);
+    free(s->typ);
 }
 
 /* Empties a slot in the table (its set locked): the bytes go back to the
@@ -107,13 +108,20 @@ static void fetch_sha256(void)
     sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
-void mcp_tokencache_key(const char *token, apr_size_t len, unsigned char key[MCP_TOKENCACHE_KEY_LEN])
+void mcp_tokencache_key(const char *token, apr_size_t len, const void *scope,
+                        unsigned char key[MCP_TOKENCACHE_KEY_LEN])
 {
+    EVP_MD_CTX *ctx;
     unsigned int n = 0;
+    int ok;
 
     /* fetched once: a lookup by name on every request takes OpenSSL's locks */
     pthread_once(&sha256_once, fetch_sha256);
-    if (sha256 == NULL || !EVP_Digest(token, len, key, &n, sha256, NULL))
+    ctx = sha256 ? EVP_MD_CTX_new() : NULL;
+    ok = ctx && EVP_DigestInit_ex(ctx, sha256, NULL) && EVP_DigestUpdate(ctx, token, len)
+         && EVP_DigestUpdate(ctx, &scope, sizeof(scope)) && EVP_DigestFinal_ex(ctx, key, &n);
+    EVP_MD_CTX_free(ctx);
+    if (!ok)
         memset(key, 0, MCP_TOKENCACHE_KEY_LEN); /* an all-zero key never matches a stored one */
 }
 
@@ -168,7 +176,7 @@ mcp_tc_result_t mcp_tokencache_lookup(mcp_tokencache_t *tc, const unsigned char 
     slot_t *set, *s, old = { { 0 } };
     mcp_tc_result_t result = MCP_TC_MISS;
     json_t *payload = NULL;
-    const char *kid = NULL, *alg = NULL, *text = NULL;
+    const char *kid = NULL, *alg = NULL, *text = NULL, *typ = NULL;
 
     if (!usable_key(key))
         return MCP_TC_MISS;
@@ -184,6 +192,7 @@ mcp_tc_result_t mcp_tokencache_lookup(mcp_tokencache_t *tc, const unsigned char 
             text = s->payload_text ? apr_pstrdup(rpool, s->payload_text) : NULL;
             alg = apr_pstrdup(rpool, s->alg);
             kid = s->kid ? apr_pstrdup(rpool, s->kid) : NULL;
+            typ = s->typ ? apr_pstrdup(rpool, s->typ) : NULL;
         }
     }
     apr_thread_mutex_unlock(lock_of(tc, set));
@@ -193,7 +202,7 @@ mcp_tc_result_t mcp_tokencache_lookup(mcp_tokencache_t *tc, const unsigned char 
     if (result == MCP_TC_VALID && payload == NULL)
         return MCP_TC_MISS;
     if (result == MCP_TC_VALID)
-        *jwt = mcp_jwt_verified(rpool, payload, alg, kid);
+        *jwt = mcp_jwt_verified(rpool, payload, alg, kid, typ);
     return result;
 }
 
@@ -215,14 +224,38 @@ static void sweep_one_set(mcp_tokencache_t *tc, apr_time_t now)
         release_slot(&old[w]);
 }
 
+/* What jansson allocates for a tree, roughly (its nodes, hashtable slots
+ * and strings): counted node by node, so a payload of many small arrays is
+ * not taken for a cheap one. Verified payloads are at most 16 deep. */
+static apr_size_t tree_cost(json_t *v)
+{
+    const char *k;
+    json_t *e;
+    size_t i;
+    apr_size_t cost = 48;
+
+    if (json_is_object(v)) {
+        json_object_foreach(v, k, e)
+            cost += 64 + strlen(k) + tree_cost(e);
+    }
+    else if (json_is_array(v)) {
+        json_array_foreach(v, i, e)
+            cost += 8 + tree_cost(e);
+    }
+    else if (json_is_string(v)) {
+        cost += json_string_length(v);
+    }
+    return cost;
+}
+
 static void store(mcp_tokencache_t *tc, const unsigned char *key, apr_time_t generation,
                   apr_time_t expires, mcp_tc_result_t result, json_t *payload, apr_size_t payload_size,
-                  const char *alg, const char *kid)
+                  const char *alg, const char *kid, const char *typ)
 {
     slot_t *set, *s, old = { { 0 } };
     apr_time_t now = apr_time_now();
     char *text = NULL;
-    apr_size_t cost = SLOT_OVERHEAD + (kid ? strlen(kid) : 0);
+    apr_size_t cost = SLOT_OVERHEAD + (kid ? strlen(kid) : 0) + (typ ? strlen(typ) : 0);
     int fits;
 
     if (!usable_key(key) || expires <= now)
@@ -234,7 +267,7 @@ static void store(mcp_tokencache_t *tc, const unsigned char *key, apr_time_t gen
         payload = NULL;
     }
     else if (payload) {
-        cost += TREE_FACTOR * payload_size;
+        cost += tree_cost(payload);
     }
     set = set_for(tc, key);
     apr_thread_mutex_lock(lock_of(tc, set));
@@ -253,6 +286,7 @@ static void store(mcp_tokencache_t *tc, const unsigned char *key, apr_time_t gen
         if (alg)
             apr_cpystrn(s->alg, alg, sizeof(s->alg));
         s->kid = kid ? strdup(kid) : NULL;
+        s->typ = typ ? strdup(typ) : NULL;
         s->cost = (apr_uint32_t)cost;
         apr_atomic_add32(&tc->bytes, s->cost);
     }
@@ -282,11 +316,11 @@ void mcp_tokencache_store_valid(mcp_tokencache_t *tc, const unsigned char *key,
         && apr_time_from_sec((apr_time_t)exp_sec) < expires)
         expires = apr_time_from_sec((apr_time_t)exp_sec);
     store(tc, key, keys_generation, expires, MCP_TC_VALID, mcp_jwt_claims(jwt), mcp_jwt_payload_size(jwt),
-          mcp_jwt_alg(jwt), mcp_jwt_kid(jwt));
+          mcp_jwt_alg(jwt), mcp_jwt_kid(jwt), mcp_jwt_typ(jwt));
 }
 
 void mcp_tokencache_store_bad(mcp_tokencache_t *tc, const unsigned char *key,
                               apr_time_t keys_generation, apr_interval_time_t max_age)
 {
-    store(tc, key, keys_generation, apr_time_now() + max_age, MCP_TC_BAD_SIGNATURE, NULL, 0, NULL, NULL);
+    store(tc, key, keys_generation, apr_time_now() + max_age, MCP_TC_BAD_SIGNATURE, NULL, 0, NULL, NULL, NULL);
 }

@@ -26,7 +26,10 @@ apr_status_t mcp_tokencache_create(mcp_tokencache_t **tc, apr_pool_t *pool, unsi
 /* Bytes held now, as counted against the budget. */
 apr_size_t mcp_tokencache_bytes(mcp_tokencache_t *tc);
 
-void mcp_tokencache_key(const char *token, apr_size_t len, unsigned char key[MCP_TOKENCACHE_KEY_LEN]);
+/* The key of a token checked against one key set (scope: that key set's
+ * parsed copy in this process): another key set never finds it. */
+void mcp_tokencache_key(const char *token, apr_size_t len, const void *scope,
+                        unsigned char key[MCP_TOKENCACHE_KEY_LEN]);
 
 /* On VALID, *jwt is a verified token (valid until rpool is cleared). */
 mcp_tc_result_t mcp_tokencache_lookup(mcp_tokencache_t *tc, const unsigned char *key,

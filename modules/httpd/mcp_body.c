@@ -2,6 +2,7 @@
  * handed on to whoever reads the request next (mod_proxy, usually). */
 
 #include <string.h>
+#include <strings.h>
 
 #include <apr_buckets.h>
 #include <apr_strings.h>
@@ -62,6 +63,24 @@ static apr_status_t replay_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_inp
         return APR_SUCCESS;
     default:
         return APR_ENOTIMPL;
+    }
+}
+
+void mcp_body_inherit(request_rec *r)
+{
+    ap_filter_t *f;
+
+    if (r->prev == NULL)
+        return;
+    for (f = r->input_filters; f; f = f->next) {
+        if (f->frec && f->frec->name && strcasecmp(f->frec->name, REPLAY_FILTER) == 0)
+            return;
+    }
+    for (f = r->prev->input_filters; f; f = f->next) {
+        if (f->frec && f->frec->name && strcasecmp(f->frec->name, REPLAY_FILTER) == 0) {
+            ap_add_input_filter(REPLAY_FILTER, f->ctx, r, r->connection);
+            return;
+        }
     }
 }
 

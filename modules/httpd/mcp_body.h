@@ -13,6 +13,10 @@ int mcp_read_body(request_rec *r, apr_size_t limit, const char **body, apr_size_
  * Content-Length to match. */
 void mcp_body_replay(request_rec *r, const char *body, apr_size_t len);
 
+/* An internal redirect starts with httpd's own input filters: the body a
+ * request it came from is replaying goes on being replayed to this one. */
+void mcp_body_inherit(request_rec *r);
+
 /* Registers the input filter that replays a body. */
 void mcp_body_register(apr_pool_t *p);
 

@@ -13,6 +13,7 @@
 
 #include "mcp_cache_control.h"
 #include "mcp_cache_guard.h"
+#include "mcp_respond.h"
 
 #define CACHE_GUARD_FILTER "MCP_AUTH_CACHE_GUARD"
 #define NOTE_MARKED "mcp_auth.no_cache"
@@ -32,8 +33,9 @@ static apr_status_t cache_guard_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         mcp_cache_control_init(&cc);
         apr_table_do(add_cache_control, &cc, r->headers_out, "Cache-Control", NULL);
         apr_table_do(add_cache_control, &cc, r->err_headers_out, "Cache-Control", NULL);
-        if (cc.shared_ok)
-            r->no_cache = 0;
+        /* set, not only lifted: a fast redirect (DirectoryIndex) may have
+         * cleared the mark with its subrequest's */
+        r->no_cache = !mcp_cache_control_shared_store(&cc);
     }
     ap_remove_output_filter(f);
     return ap_pass_brigade(f->next, bb);
@@ -42,11 +44,12 @@ static apr_status_t cache_guard_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 void mcp_cache_guard_arm(request_rec *r)
 {
     /* a mark someone else set stays whatever the response says */
-    if (!r->no_cache) {
-        r->no_cache = 1;
-        apr_table_setn(r->notes, NOTE_MARKED, "1");
+    if (r->no_cache)
+        return;
+    r->no_cache = 1;
+    apr_table_setn(r->notes, NOTE_MARKED, "1");
+    if (!mcp_has_output_filter(r, CACHE_GUARD_FILTER))
         ap_add_output_filter(CACHE_GUARD_FILTER, NULL, r, r->connection);
-    }
 }
 
 void mcp_cache_guard_register(apr_pool_t *p)

@@ -47,6 +47,7 @@ void *mcp_config_create_dir(apr_pool_t *p, char *dir)
     conf->mode = MODE_UNSET;
     conf->provider = PROVIDER_UNSET;
     conf->trust_forwarded = -1;
+    conf->forwarded_header = -1;
     return conf;
 }
 
@@ -84,6 +85,7 @@ void *mcp_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(provider, PROVIDER_UNSET);
     MERGE_PTR(client_id);
     MERGE_INT(trust_forwarded, -1);
+    MERGE_INT(forwarded_header, -1);
     conf->trusted_proxies = add->trust_forwarded != -1 ? add->trusted_proxies : base->trusted_proxies;
     MERGE_PTR(cors_origins);
     return conf;
@@ -425,6 +427,19 @@ static const char *add_trusted_proxy(cmd_parms *cmd, void *confv, const char *ar
     return NULL;
 }
 
+static const char *set_forwarded_header(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+
+    if (strcasecmp(arg, "X-Forwarded") == 0)
+        conf->forwarded_header = MCP_FORWARDED_X;
+    else if (strcasecmp(arg, "Forwarded") == 0)
+        conf->forwarded_header = MCP_FORWARDED_RFC7239;
+    else
+        return apr_psprintf(cmd->pool, "MCPAuthForwardedHeader: '%s' is not X-Forwarded or Forwarded", arg);
+    return NULL;
+}
+
 /* "*" or exact origins (RFC 6454: scheme://host[:port], nothing more). */
 static const char *add_cors_origin(cmd_parms *cmd, void *confv, const char *arg)
 {
@@ -545,6 +560,8 @@ const command_rec mcp_config_directives[] = {
     DIR_CMD("MCPAuthTrustForwarded", add_trusted_proxy, NULL, ITERATE,
             "On, Off (default) or proxy addresses: build external URLs from the forwarding headers "
             "the proxy in front appended"),
+    DIR_CMD("MCPAuthForwardedHeader", set_forwarded_header, NULL, TAKE1,
+            "X-Forwarded (default: X-Forwarded-Host/-Proto) or Forwarded (RFC 7239): what the trusted proxy writes"),
     DIR_CMD("MCPAuthCORSOrigins", add_cors_origin, NULL, ITERATE,
             "* or origins allowed to call from browsers (default: * for discovery, none for MCP)"),
     DIR_CMD("MCPAuthResourceMetadata", set_resource_metadata, NULL, TAKE2,

@@ -16,6 +16,8 @@ typedef enum { MODE_UNSET = -1, MODE_STRICT, MODE_OPTIONAL, MODE_PERMISSIVE } mc
 
 #define PROVIDER_UNSET -1
 
+enum { MCP_FORWARDED_X = 0, MCP_FORWARDED_RFC7239 = 1 };
+
 typedef struct claim_header {
     const char *claim;
     const char *header;
@@ -46,6 +48,7 @@ typedef struct mcp_dir_conf {
     const char *client_id;              /* MCPAuthClientID: local registration */
     int trust_forwarded;                /* -1 unset, 0 Off, 1 On or by address */
     apr_array_header_t *trusted_proxies; /* of apr_ipsubnet_t *; NULL: any peer (On) */
+    int forwarded_header;               /* MCP_FORWARDED_*; -1 unset (X-Forwarded-*) */
     apr_array_header_t *cors_origins;   /* NULL unset; "*" allowed */
 } mcp_dir_conf_t;
 

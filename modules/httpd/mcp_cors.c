@@ -6,9 +6,11 @@
 
 #include <apr_strings.h>
 #include <httpd.h>
+#include <http_protocol.h>
 #include <util_filter.h>
 
 #include "mcp_cors.h"
+#include "mcp_respond.h"
 
 #define CORS_FILTER "MCP_AUTH_CORS"
 
@@ -47,14 +49,15 @@ void mcp_cors_headers(request_rec *r, const mcp_dir_conf_t *conf, int well_known
     int listed;
     const char *origin = allowed_origin(r, conf, well_known, &listed);
 
-    if (listed)
+    /* may run twice for one response (an internal redirect): no doubles */
+    if (listed && !ap_find_token(r->pool, apr_table_get(r->err_headers_out, "Vary"), "Origin"))
         apr_table_mergen(r->err_headers_out, "Vary", "Origin");
     if (origin) {
         apr_table_setn(r->err_headers_out, "Access-Control-Allow-Origin", origin);
         apr_table_setn(r->err_headers_out, "Access-Control-Expose-Headers", EXPOSE_HEADERS);
     }
     /* with a list, the list is the policy: see cors_filter */
-    if (origin || conf->cors_origins)
+    if ((origin || conf->cors_origins) && !mcp_has_output_filter(r, CORS_FILTER))
         ap_add_output_filter(CORS_FILTER, NULL, r, r->connection);
 }
 

@@ -15,20 +15,26 @@
 
 /* RFC 6750 §2.2: only an application/x-www-form-urlencoded body counts; a
  * JSON MCP request body is never touched, and neither is a compressed one
- * (it is forwarded as it came, unread). */
+ * (it is forwarded as it came, unread). A Content-Type that names the form
+ * type anywhere in a list (httpd joins repeated headers with ", ", and some
+ * parsers read the first, some the last) counts. */
 static int is_form_request(request_rec *r)
 {
+    static const char form[] = "application/x-www-form-urlencoded";
     const char *ct = apr_table_get(r->headers_in, "Content-Type");
     const char *ce = apr_table_get(r->headers_in, "Content-Encoding");
-    apr_size_t n = sizeof("application/x-www-form-urlencoded") - 1;
+    const char *p;
 
-    if (r->header_only || !ap_request_has_body(r))
+    if (!ap_request_has_body(r))
         return 0;
-    if (ce && strcasecmp(ce, "identity") != 0)
+    if (ce && *ce && strcasecmp(ce, "identity") != 0)
         return 0;
-    if (ct == NULL || strncasecmp(ct, "application/x-www-form-urlencoded", n) != 0)
-        return 0;
-    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t';
+    for (p = ct; p && *p; p++) {
+        if (strncasecmp(p, form, sizeof(form) - 1) == 0 && (p == ct || strchr(", \t", p[-1]))
+            && strchr(";, \t", p[sizeof(form) - 1]))   /* the terminating NUL matches too */
+            return 1;
+    }
+    return 0;
 }
 
 static void set_malformed(mcp_presented_t *out, const char *why)
@@ -83,29 +89,68 @@ static const char *with_query(apr_pool_t *p, const char *s, const char *args)
     return args ? apr_pstrcat(p, s, "?", args, NULL) : s;
 }
 
+/* request-target of a request line "METHOD SP target [SP protocol]" (an
+ * HTTP/0.9 line has no protocol), as start and length. */
+static int request_target(const char *line, const char **start, apr_size_t *len)
+{
+    const char *sp1 = line ? strchr(line, ' ') : NULL, *sp2;
+
+    if (sp1 == NULL)
+        return 0;
+    sp2 = strrchr(line, ' ');
+    *start = sp1 + 1;
+    *len = sp2 > sp1 ? (apr_size_t)(sp2 - sp1 - 1) : strlen(sp1 + 1);
+    return 1;
+}
+
+/* s (a URL or request target) without access_token parameters in its
+ * query; s itself when it has none. */
+static const char *without_token(apr_pool_t *p, const char *s)
+{
+    const char *q = s ? strchr(s, '?') : NULL, *token, *rest;
+    apr_size_t rest_len;
+
+    if (q == NULL || !mcp_token_from_form(p, q + 1, strlen(q + 1), &token, &rest, &rest_len))
+        return s;
+    return with_query(p, s, rest_len ? apr_pstrmemdup(p, rest, rest_len) : NULL);
+}
+
+/* The request line of r without the token, rebuilt around its target. */
+static void cut_from_request_line(request_rec *r)
+{
+    const char *target, *cut;
+    apr_size_t len;
+
+    if (!request_target(r->the_request, &target, &len))
+        return;
+    cut = without_token(r->pool, apr_pstrmemdup(r->pool, target, len));
+    r->the_request = apr_pstrcat(r->pool, apr_pstrmemdup(r->pool, r->the_request, (apr_size_t)(target - r->the_request)),
+                                 cut, target + len, NULL);
+}
+
 /* A token parameter leaves the query in every form the request line lives
  * on: what mod_proxy forwards (r->args; r->filename, which ProxyPass nocanon
  * and RewriteRule [P] fill from the raw request), the access log's %r and
- * CGI's REQUEST_URI (both read r->the_request), and r->unparsed_uri. */
+ * CGI's REQUEST_URI (both read the_request), r->unparsed_uri; and the same
+ * in the requests this one was redirected from (mod_log_config logs the
+ * first one's %r, CGI sees REDIRECT_QUERY_STRING). */
 static void cut_from_query(request_rec *r, const char *rest, apr_size_t rest_len)
 {
-    char *line;
-    const char *sp1, *sp2, *token, *fq, *frest;
-    apr_size_t frest_len;
+    request_rec *prev;
 
     r->args = rest_len ? apr_pstrmemdup(r->pool, rest, rest_len) : NULL;
     r->parsed_uri.query = r->args;
     r->unparsed_uri = (char *)with_query(r->pool, r->unparsed_uri, r->args);
-    if (r->the_request && (sp1 = strchr(r->the_request, ' ')) != NULL
-        && (sp2 = strrchr(r->the_request, ' ')) != NULL && sp2 > sp1) {
-        line = apr_pstrmemdup(r->pool, sp1 + 1, (apr_size_t)(sp2 - sp1 - 1));
-        r->the_request = apr_pstrcat(r->pool, apr_pstrmemdup(r->pool, r->the_request,
-                                                             (apr_size_t)(sp1 - r->the_request + 1)),
-                                     with_query(r->pool, line, r->args), sp2, NULL);
+    cut_from_request_line(r);
+    if (r->filename && strncmp(r->filename, "proxy:", 6) == 0)
+        r->filename = (char *)without_token(r->pool, r->filename);
+    for (prev = r->prev; prev; prev = prev->prev) {
+        const char *args = prev->args ? without_token(prev->pool, apr_pstrcat(prev->pool, "?", prev->args, NULL)) : NULL;
+
+        prev->args = args && args[1] ? (char *)args + 1 : NULL;
+        prev->unparsed_uri = (char *)without_token(prev->pool, prev->unparsed_uri);
+        cut_from_request_line(prev);
     }
-    if (r->filename && strncmp(r->filename, "proxy:", 6) == 0 && (fq = strchr(r->filename, '?')) != NULL
-        && mcp_token_from_form(r->pool, fq + 1, strlen(fq + 1), &token, &frest, &frest_len))
-        r->filename = (char *)with_query(r->pool, r->filename, frest_len ? frest : NULL);
 }
 
 void mcp_find_token(request_rec *r, int methods, mcp_presented_t *out)
@@ -148,7 +193,7 @@ void mcp_find_token(request_rec *r, int methods, mcp_presented_t *out)
             cut_from_query(r, rest, rest_len);
     }
 
-    if ((methods & MCP_BEARER_BODY) && r->main == NULL && r->prev == NULL && is_form_request(r)) {
+    if ((methods & MCP_BEARER_BODY) && r->main == NULL && is_form_request(r)) {
         const char *body;
         apr_size_t body_len;
 

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <apr_strings.h>
 #include <httpd.h>
@@ -59,4 +60,15 @@ const char *mcp_loggable(request_rec *r, const char *s)
     if (strlen(s) > LOGGABLE_MAX)
         s = apr_pstrcat(r->pool, apr_pstrndup(r->pool, s, LOGGABLE_MAX), "...", NULL);
     return ap_escape_logitem(r->pool, s);
+}
+
+int mcp_has_output_filter(request_rec *r, const char *name)
+{
+    ap_filter_t *f;
+
+    for (f = r->output_filters; f; f = f->next) {
+        if (f->frec && f->frec->name && strcasecmp(f->frec->name, name) == 0)
+            return 1;
+    }
+    return 0;
 }

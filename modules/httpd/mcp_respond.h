@@ -16,6 +16,9 @@ int mcp_send_oauth_error(request_rec *r, int status, const char *error, const ch
 /* 405 with the right Allow header (and CORS, for browsers to read it). */
 int mcp_method_not_allowed(request_rec *r, const mcp_dir_conf_t *conf, const char *allow);
 
+/* Whether r's output filter chain has the filter registered as name. */
+int mcp_has_output_filter(request_rec *r, const char *name);
+
 /* s escaped for a log line and cut at 128 characters ("-" for NULL). */
 const char *mcp_loggable(request_rec *r, const char *s);
 

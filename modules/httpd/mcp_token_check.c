@@ -60,9 +60,14 @@ mcp_jwt_t *mcp_token_validate(request_rec *r, const mcp_dir_conf_t *conf, const 
     keys = mcp_keys_for(r, conf, 0, &generation);
     if (keys) {
         /* a token seen before skips decoding and the signature check */
-        mcp_tokencache_key(token, len, cache_key);
+        mcp_tokencache_key(token, len, keys, cache_key);
         switch (mcp_tokencache_lookup(token_cache, cache_key, generation, r->pool, &jwt)) {
         case MCP_TC_VALID:
+            /* the cache is shared by locations that may narrow typ */
+            if (!mcp_jwt_type_accepted(jwt, conf->token_types)) {
+                *why = "token type is not an access token";
+                goto invalid;
+            }
             goto check_claims;
         case MCP_TC_BAD_SIGNATURE:
             *why = "signature verification failed";
@@ -85,6 +90,8 @@ mcp_jwt_t *mcp_token_validate(request_rec *r, const mcp_dir_conf_t *conf, const 
         /* maybe a rotation at the IdP: one throttled refetch decides */
         keys = mcp_keys_for(r, conf, 1, &generation);
         st = keys ? mcp_jwt_verify(jwt, keys, why) : MCP_JWT_INVALID;
+        if (keys)
+            mcp_tokencache_key(token, len, keys, cache_key);
     }
     if (st != MCP_JWT_VALID) {
         *kind = st == MCP_JWT_KEY_UNKNOWN ? MCP_COUNT_UNKNOWN_KID : MCP_COUNT_BAD_SIGNATURE;

@@ -64,28 +64,31 @@ static const char *usable_proto(const char *proto)
     return NULL;
 }
 
-/* The origin the trusted proxy says the client used, from the element it
- * appended last (RFC 7239 §5.3 and the X-Forwarded-* convention): the
- * client's own elements come before it. When X-Forwarded-Host and Forwarded
- * both name a host and disagree, one of them came from the client: neither
- * counts. NULL when nothing usable was said. */
-static const char *forwarded_origin(request_rec *r)
+/* The origin the trusted proxy says the client used, from the header
+ * family it writes (MCPAuthForwardedHeader: a proxy passes the other one on
+ * from the client untouched) and the element it appended last (RFC 7239
+ * §5.3 and the X-Forwarded-* convention): the client's own come before it.
+ * A proxy that says only the scheme (AWS ALB: X-Forwarded-Proto, with Host
+ * kept) gives that scheme with the host the request names, if it is one of
+ * this virtual host's names. NULL when nothing usable was said. */
+static const char *forwarded_origin(request_rec *r, const mcp_dir_conf_t *conf, const char *own_host)
 {
-    const char *xhost = mcp_forwarded_last_value(r->pool, apr_table_get(r->headers_in, "X-Forwarded-Host"));
-    const char *xproto = mcp_forwarded_last_value(r->pool, apr_table_get(r->headers_in, "X-Forwarded-Proto"));
-    const char *fhost = NULL, *fproto = NULL, *host, *proto;
-    const char *forwarded = apr_table_get(r->headers_in, "Forwarded");
+    const char *host = NULL, *proto = NULL;
 
-    if (forwarded && !mcp_forwarded_parse_last(r->pool, forwarded, &fhost, &fproto))
+    if (conf->forwarded_header == MCP_FORWARDED_RFC7239) {
+        if (!mcp_forwarded_parse_last(r->pool, apr_table_get(r->headers_in, "Forwarded"), &host, &proto))
+            return NULL;
+    }
+    else {
+        host = mcp_forwarded_last_value(r->pool, apr_table_get(r->headers_in, "X-Forwarded-Host"));
+        proto = mcp_forwarded_last_value(r->pool, apr_table_get(r->headers_in, "X-Forwarded-Proto"));
+    }
+    proto = usable_proto(proto);
+    if (host && !mcp_forwarded_is_host(host))
         return NULL;
-    if ((xhost && fhost && strcasecmp(xhost, fhost) != 0)
-        || (xproto && fproto && strcasecmp(xproto, fproto) != 0))
+    if (host == NULL && proto == NULL)
         return NULL;
-    host = fhost ? fhost : xhost;
-    proto = usable_proto(fproto ? fproto : xproto);
-    if (host == NULL || !mcp_forwarded_is_host(host))
-        return NULL;
-    return apr_pstrcat(r->pool, proto ? proto : ap_http_scheme(r), "://", host, NULL);
+    return apr_pstrcat(r->pool, proto ? proto : ap_http_scheme(r), "://", host ? host : own_host, NULL);
 }
 
 /* The port the client reached: the server's, never the Host header's (which
@@ -106,18 +109,18 @@ const char *mcp_external_url(request_rec *r, const mcp_dir_conf_t *conf, const c
     const char *host;
     apr_port_t port;
 
+    /* UseCanonicalName decides between ServerName and a Host that names
+     * this virtual host; any other Host gets ServerName */
+    host = r->hostname && names_this_vhost(r, r->hostname) ? ap_get_server_name_for_url(r)
+                                                           : r->server->server_hostname;
     if (peer_is_trusted(r, conf)) {
-        char *origin = (char *)forwarded_origin(r);
+        char *origin = (char *)forwarded_origin(r, conf, host);
 
         if (origin) {
             ap_str_tolower(origin);
             return apr_pstrcat(r->pool, origin, path, NULL);
         }
     }
-    /* UseCanonicalName decides between ServerName and a Host that names
-     * this virtual host; any other Host gets ServerName */
-    host = r->hostname && names_this_vhost(r, r->hostname) ? ap_get_server_name_for_url(r)
-                                                           : r->server->server_hostname;
     port = external_port(r);
     return apr_psprintf(r->pool, "%s://%s%s%s", ap_http_scheme(r), host,
                         ap_is_default_port(port, r) ? "" : apr_psprintf(r->pool, ":%u", port), path);
@@ -126,7 +129,8 @@ const char *mcp_external_url(request_rec *r, const mcp_dir_conf_t *conf, const c
 void mcp_urls_vary(request_rec *r, const mcp_dir_conf_t *conf)
 {
     if (conf->trust_forwarded == 1)
-        apr_table_mergen(r->headers_out, "Vary", "X-Forwarded-Host, X-Forwarded-Proto, Forwarded");
+        apr_table_mergen(r->headers_out, "Vary", conf->forwarded_header == MCP_FORWARDED_RFC7239
+                                                     ? "Forwarded" : "X-Forwarded-Host, X-Forwarded-Proto");
 }
 
 const char *mcp_resource_of(request_rec *r, const mcp_dir_conf_t *conf)
