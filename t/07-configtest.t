@@ -44,6 +44,7 @@ my @bad = (
       qr/MCPAuthTrustForwarded/ ],
     [ 'MCPAuthTrustForwarded On with addresses', "$ISS\nMCPAuthTrustForwarded On 10.0.0.0/8", '',
       qr/MCPAuthTrustForwarded/ ],
+    [ 'unknown MCPAuthForwardedHeader', "$ISS\nMCPAuthForwardedHeader X-Real-IP", '', qr/MCPAuthForwardedHeader/ ],
     [ 'MCPAuthTokenCacheSize not a number', $ISS, 'MCPAuthTokenCacheSize lots', qr/MCPAuthTokenCacheSize/ ],
     [ 'MCPAuthTokenCacheSize inside <Location>', "$ISS\nMCPAuthTokenCacheSize 1000", '', qr/MCPAuthTokenCacheSize/ ],
 );
@@ -68,6 +69,7 @@ my @good = (
     [ 'issuer inherited from an enclosing <Location>', '', '', "<Location /mcp>\n$ISS\n</Location>" ],
     [ 'trusted proxies by address', "$ISS\nMCPAuthTrustForwarded 10.0.0.0/8 192.168.1.5 ::1", '' ],
     [ 'MCPAuthTrustForwarded Off', "$ISS\nMCPAuthTrustForwarded Off", '' ],
+    [ 'MCPAuthForwardedHeader Forwarded', "$ISS\nMCPAuthTrustForwarded 10.0.0.1\nMCPAuthForwardedHeader Forwarded", '' ],
     [ 'a <Directory> with MCPAuthResource', $ISS,
       "<Directory /tmp>\nAuthType MCP\n$ISS\nMCPAuthResource https://mcp.example/dir\nRequire valid-user\n</Directory>" ],
     [ 'MCPAuthTokenCacheSize', $ISS, 'MCPAuthTokenCacheSize 1048576' ],

@@ -735,6 +735,26 @@ static mcp_jwt_t *verified_of_size(const test_key_t *k, const mcp_keyset_t *set,
     return jwt;
 }
 
+static void test_tokencache_scope(void)
+{
+    unsigned char a[MCP_TOKENCACHE_KEY_LEN], b[MCP_TOKENCACHE_KEY_LEN], a2[MCP_TOKENCACHE_KEY_LEN];
+    int x, y;
+    mcp_jwt_t *jwt = NULL;
+    const char *err = NULL;
+    apr_array_header_t *strict = apr_array_make(pool, 1, sizeof(const char *));
+
+    mcp_tokencache_key("tok", 3, &x, a);
+    mcp_tokencache_key("tok", 3, &y, b);
+    mcp_tokencache_key("tok", 3, &x, a2);
+    CHECK(memcmp(a, b, sizeof(a)) != 0 && memcmp(a, a2, sizeof(a)) == 0,
+          "token cache: the key depends on the key set it was checked against");
+    APR_ARRAY_PUSH(strict, const char *) = "at+jwt";
+    mcp_jwt_parse(pool, "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.e30.AAAA", 44, MCP_JWT_DEFAULT_MAX_LEN, NULL, &jwt, &err);
+    CHECK(jwt && strcmp(mcp_jwt_typ(jwt), "JWT") == 0 && mcp_jwt_type_accepted(jwt, NULL)
+              && !mcp_jwt_type_accepted(jwt, strict),
+          "typ JWT: accepted by default, not where at+jwt is required");
+}
+
 static void test_tokencache_budget(void)
 {
     test_key_t k = make_key("rsa1", "RS256");
@@ -819,7 +839,10 @@ static void test_http_bits(void)
     CHECK(!cc.shared_ok, "Cache-Control: directive names match whole");
     mcp_cache_control_init(&cc);
     mcp_cache_control_add(&cc, "must-revalidate");
-    CHECK(cc.shared_ok, "Cache-Control: must-revalidate allows shared caches (RFC 9111 §3.5)");
+    CHECK(mcp_cache_control_shared_store(&cc), "Cache-Control: must-revalidate allows shared caches (RFC 9111 §3.5)");
+    mcp_cache_control_init(&cc);
+    mcp_cache_control_add(&cc, "private, must-revalidate");
+    CHECK(!mcp_cache_control_shared_store(&cc), "Cache-Control: private never goes to a shared cache");
 
     CHECK(strcmp(mcp_url_redacted(pool, "https://user:pass@idp.example/jwks"), "https://***@idp.example/jwks") == 0,
           "redacted: userinfo");
@@ -923,6 +946,7 @@ int main(void)
     test_cache_claim();
     test_tokencache();
     test_form_tokens();
+    test_tokencache_scope();
     test_tokencache_budget();
     test_forwarded();
     test_http_bits();
