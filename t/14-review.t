@@ -131,13 +131,7 @@ run_cases(\@cases);
     my $tok = mint(%{ i10(sub => 'logged') });
     my $marker = 'mk' . int(rand 1e9);
     http(GET => 'i10', "/q?$marker=1&access_token=$tok");
-    my $line = '';
-    my $alog = Apache::Test::vars('t_logs') . '/access_log';
-    for (1 .. 40) {
-        if (open my $fh, '<', $alog) { ($line) = grep { index($_, "/q?$marker") >= 0 } <$fh>; close $fh }
-        last if $line;
-        select undef, undef, undef, 0.05;
-    }
+    my $line = access_log_line("/q?$marker");
     ok t_cmp(($line && index($line, sig_of($tok)) < 0) ? 'clean' : ($line ? 'token in the log' : 'no log line'),
              'clean', 'access log: the request line lost the query token');
 }
@@ -147,13 +141,7 @@ run_cases(\@cases);
     my $tok = mint(%{ i10(sub => 'zeronine') });
     my $marker = 'nine' . int(rand 1e9);
     raw_http('i10', "GET /q?$marker=1&access_token=$tok\r\n");
-    my $line = '';
-    my $alog = Apache::Test::vars('t_logs') . '/access_log';
-    for (1 .. 40) {
-        if (open my $fh, '<', $alog) { ($line) = grep { index($_, "/q?$marker") >= 0 } <$fh>; close $fh }
-        last if $line;
-        select undef, undef, undef, 0.05;
-    }
+    my $line = access_log_line("/q?$marker");
     ok t_cmp(($line && index($line, sig_of($tok)) < 0) ? 'clean' : ($line ? 'token in the log' : 'no log line'),
              'clean', 'access log: an HTTP/0.9 request line lost the query token too');
 }
@@ -309,6 +297,21 @@ run_cases(\@cases);
     $c = challenge($res) || {};
     ok t_cmp($c->{resource_metadata} // '', url('i10', "$PRM/ht"), '.htaccess with MCPAuthResource: a URL-space challenge');
     ok t_cmp(index($res->as_string, $fx) < 0 ? 'no path' : 'path shown', 'no path', 'and still no filesystem path');
+}
+
+# The access log line that contains needle, once it is written.
+sub access_log_line {
+    my $needle = shift;
+    my $alog = Apache::Test::vars('t_logs') . '/access_log';
+    for (1 .. 40) {
+        if (open my $fh, '<', $alog) {
+            my ($line) = grep { index($_, $needle) >= 0 } <$fh>;
+            close $fh;
+            return $line if $line;
+        }
+        select undef, undef, undef, 0.05;
+    }
+    return '';
 }
 
 sub write_htaccess {
