@@ -16,6 +16,7 @@
 #include "mcp_cache.h"
 #include "mcp_cache_control.h"
 #include "mcp_challenge.h"
+#include "mcp_client.h"
 #include "mcp_discovery.h"
 #include "mcp_field.h"
 #include "mcp_forwarded.h"
@@ -23,6 +24,7 @@
 #include "mcp_jwt.h"
 #include "mcp_metadata.h"
 #include "mcp_scope.h"
+#include "mcp_seal.h"
 #include "mcp_token.h"
 #include "mcp_tokencache.h"
 #include "mcp_url.h"
@@ -860,6 +862,104 @@ static void test_http_bits(void)
           "field value: control characters refuse the value");
 }
 
+static void test_seal(void)
+{
+    unsigned char key[MCP_SEAL_KEY_LEN], other[MCP_SEAL_KEY_LEN];
+    const char *s, *s2, *plain;
+    char *bad;
+    apr_size_t n = 0;
+    static const char text[] = "{\"cid\":\"x\",\"nul\":\"a\0b\"}";
+
+    memset(key, 7, sizeof(key));
+    memset(other, 8, sizeof(other));
+    s = mcp_seal(pool, key, "state", text, sizeof(text) - 1);
+    CHECK(s != NULL && mcp_b64url_is_strict(s, strlen(s)), "seal: base64url on the wire");
+    plain = mcp_unseal(pool, key, "state", s, &n);
+    CHECK(plain && n == sizeof(text) - 1 && memcmp(plain, text, n) == 0, "seal: round trip, NUL bytes and all");
+    s2 = mcp_seal(pool, key, "state", text, sizeof(text) - 1);
+    CHECK(strcmp(s, s2) != 0, "seal: the same text seals differently each time (random nonce)");
+    CHECK(mcp_unseal(pool, key, "code", s, &n) == NULL, "seal: refused for another purpose");
+    CHECK(mcp_unseal(pool, other, "state", s, &n) == NULL, "seal: refused with another key");
+    bad = apr_pstrdup(pool, s);
+    bad[10] = bad[10] == 'A' ? 'B' : 'A';
+    CHECK(mcp_unseal(pool, key, "state", bad, &n) == NULL, "seal: one changed character is refused");
+    CHECK(mcp_unseal(pool, key, "state", apr_pstrndup(pool, s, strlen(s) - 4), &n) == NULL,
+          "seal: a truncated value is refused");
+    CHECK(mcp_unseal(pool, key, "state", "", &n) == NULL && mcp_unseal(pool, key, "state", "AAAA", &n) == NULL
+              && mcp_unseal(pool, key, "state", "a=b", &n) == NULL && mcp_unseal(pool, key, "state", NULL, &n) == NULL,
+          "seal: empty, short and non-base64url values are refused");
+    s = mcp_seal(pool, key, "code", "", 0);
+    CHECK(s && (plain = mcp_unseal(pool, key, "code", s, &n)) != NULL && n == 0 && *plain == '\0',
+          "seal: an empty text round-trips");
+}
+
+static int uri_ok(const char *uri)
+{
+    const char *why;
+
+    return mcp_client_redirect_uri_ok(pool, uri, &why);
+}
+
+static const char *reg(const char *json, mcp_client_t *cl, const char **desc)
+{
+    return mcp_client_from_registration(pool, json, strlen(json), cl, desc);
+}
+
+static const char *cimd(const char *url, const char *json, mcp_client_t *cl, const char **desc)
+{
+    return mcp_client_from_metadata_document(pool, url, json, strlen(json), cl, desc);
+}
+
+static void test_client(void)
+{
+    mcp_client_t cl, back;
+    const char *err, *desc = NULL, *json;
+
+    CHECK(uri_ok("https://app.example.com/cb") && uri_ok("http://127.0.0.1:33418/callback")
+              && uri_ok("http://localhost:6274/oauth/callback") && uri_ok("http://[::1]:8080/cb")
+              && uri_ok("cursor://anysphere.cursor-retrieval/oauth/callback") && uri_ok("com.example.app:/oauth2redirect"),
+          "redirect URIs: https, loopback http, native-app schemes");
+    CHECK(!uri_ok("http://app.example.com/cb") && !uri_ok("http://127.0.0.1.evil.example/cb")
+              && !uri_ok("http://localhost.evil.example/cb"),
+          "redirect URIs: http only to loopback hosts");
+    CHECK(!uri_ok("javascript:alert(1)") && !uri_ok("data:text/html,x") && !uri_ok("file:///etc/passwd")
+              && !uri_ok("JavaScript://x/%0aalert(1)"),
+          "redirect URIs: no script, data or file schemes");
+    CHECK(!uri_ok("https://app.example.com/cb#frag") && !uri_ok("https://user:pw@app.example.com/cb")
+              && !uri_ok("/relative/cb") && !uri_ok("https://app.example.com/a b") && !uri_ok("https:///nohost"),
+          "redirect URIs: no fragment, user info, relative form, spaces or missing host");
+
+    err = reg("{\"client_name\":\"Inspector\",\"redirect_uris\":[\"http://localhost:6274/cb\"],"
+                                             "\"grant_types\":[\"authorization_code\",\"refresh_token\"]}", &cl, &desc);
+    CHECK(err == NULL && cl.redirect_uris->nelts == 1 && strcmp(cl.client_name, "Inspector") == 0,
+          "registration: a usual MCP client request");
+    err = reg("{\"redirect_uris\":[\"http://evil.example/cb\"]}", &cl, &desc);
+    CHECK(err && strcmp(err, "invalid_redirect_uri") == 0, "registration: a bad redirect URI is refused");
+    err = reg("{\"redirect_uris\":[\"https://a.example/cb\"],\"grant_types\":[\"implicit\"]}", &cl, &desc);
+    CHECK(err && strcmp(err, "invalid_client_metadata") == 0, "registration: an unserved grant is refused");
+    err = reg("{\"redirect_uris\":[]}", &cl, &desc);
+    CHECK(err && strcmp(err, "invalid_redirect_uri") == 0, "registration: no redirect URI is refused");
+
+    err = reg("{\"redirect_uris\":[\"https://a.example/cb\",\"http://127.0.0.1/x\"]}", &cl, &desc);
+    cl.idp_client_id = "idp-123";
+    cl.idp_client_secret = "s3cret";
+    json = mcp_client_to_json(pool, &cl);
+    CHECK(err == NULL && mcp_client_from_json(pool, json, strlen(json), &back)
+              && strcmp(back.idp_client_id, "idp-123") == 0 && strcmp(back.idp_client_secret, "s3cret") == 0
+              && back.redirect_uris->nelts == 2,
+          "client: the sealed form round-trips");
+    CHECK(mcp_client_has_redirect_uri(&back, "http://127.0.0.1/x") && !mcp_client_has_redirect_uri(&back, "http://127.0.0.1/x/")
+              && !mcp_client_has_redirect_uri(&back, "HTTPS://a.example/cb"),
+          "client: redirect URIs match exactly");
+
+    err = cimd("https://app.example/client.json", "{\"client_id\":\"https://app.example/client.json\",\"client_name\":\"App\","
+                                            "\"redirect_uris\":[\"http://127.0.0.1:9/cb\"]}", &cl, &desc);
+    CHECK(err == NULL && strcmp(cl.metadata_url, "https://app.example/client.json") == 0, "CIMD: a document naming itself");
+    err = cimd("https://app.example/client.json", "{\"client_id\":\"https://evil.example/client.json\","
+                                            "\"redirect_uris\":[\"http://127.0.0.1:9/cb\"]}", &cl, &desc);
+    CHECK(err && strcmp(err, "invalid_client") == 0, "CIMD: a document naming another client id is refused");
+}
+
 static void test_b64url(void)
 {
     CHECK(mcp_b64url_is_strict("eyJhbGciOiJSUzI1NiJ9", 20), "base64url: a JOSE header passes");
@@ -950,6 +1050,8 @@ int main(void)
     test_tokencache_budget();
     test_forwarded();
     test_http_bits();
+    test_seal();
+    test_client();
     test_b64url();
     test_scope();
     test_claim_holds();
