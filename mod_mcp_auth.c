@@ -40,6 +40,7 @@
 #include "mcp_identity.h"
 #include "mcp_locations.h"
 #include "mcp_presentation.h"
+#include "mcp_relay_key.h"
 #include "mcp_request_keys.h"
 #include "mcp_respond.h"
 #include "mcp_shared_cache.h"
@@ -451,7 +452,25 @@ static int fixups(request_rec *r)
 
 static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
+    mcp_relay_key_pre_config();
     return mcp_shared_cache_pre_config(pconf);
+}
+
+/* Whether any protected location has the gateway as its authorization
+ * server, and so needs the relay's key. */
+static int relay_in_use(server_rec *s)
+{
+    int i;
+
+    for (; s; s = s->next) {
+        mcp_server_conf_t *sconf = mcp_server_conf_of(s);
+
+        for (i = 0; i < sconf->protected->nelts; i++) {
+            if (mcp_gateway_is_issuer(APR_ARRAY_IDX(sconf->protected, i, protected_location_t).conf))
+                return 1;
+        }
+    }
+    return 0;
 }
 
 /* apachectl -t runs no post_config: the same checks must fail it here. */
@@ -475,6 +494,8 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         curl_ready = 1;
     }
     if (!mcp_shared_cache_init(pconf, ptemp, s))
+        return HTTP_INTERNAL_SERVER_ERROR;
+    if (relay_in_use(s) && !mcp_relay_key_init(pconf, ptemp, s))
         return HTTP_INTERNAL_SERVER_ERROR;
     mcp_counters_init(pconf);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,

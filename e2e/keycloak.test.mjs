@@ -1,14 +1,15 @@
 // The MCP TypeScript SDK client against a location with MCPAuthProvider keycloak: the gateway is
-// the authorization server the client sees (PRM authorization_servers = the MCP URL, metadata
-// facade with issuer rewritten), registration goes through the gateway's proxy, authorization and
-// token requests go to the IdP itself.
+// the authorization server the client sees (PRM authorization_servers = the MCP URL), a whole
+// OAuth relay: registration, authorization, the IdP's callback and the token requests all go
+// through the gateway, and the IdP only ever talks to the gateway's callback.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   connectWithOAuth, disconnect, formatLog, resultText, MemoryOAuthProvider, closeAfterwards, printLog, pathOf,
 } from './client.mjs';
 import {
-  ISSUER, GW3_MCP_URL, GW3_PRM_URL, GW3_AS_URL, GW3_REGISTER_URL, parseChallenge, postInitialize,
+  ISSUER, GW3_MCP_URL, GW3_PRM_URL, GW3_AS_URL, GW3_REGISTER_URL, GW3_AUTHORIZE_URL, GW3_TOKEN_URL,
+  GW3_CALLBACK_URL, parseChallenge, postInitialize,
 } from './testenv.mjs';
 
 const open = closeAfterwards(after);
@@ -26,11 +27,12 @@ test('keycloak mode: the gateway publishes itself as the authorization server', 
   const md = await res.json();
   assert.equal(md.issuer, GW3_MCP_URL, 'issuer = PRM authorization_servers[0]');
   assert.equal(md.registration_endpoint, GW3_REGISTER_URL, 'registration through the gateway');
-  assert.equal(md.authorization_response_iss_parameter_supported, undefined, 'RFC 9207 flag removed');
-  assert.equal(idpDoc.authorization_response_iss_parameter_supported, true, 'control: the IdP advertises it');
-  for (const k of ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'code_challenge_methods_supported']) {
-    assert.deepEqual(md[k], idpDoc[k], `${k} mirrored`);
-  }
+  assert.equal(md.authorization_endpoint, GW3_AUTHORIZE_URL, 'authorization through the gateway');
+  assert.equal(md.token_endpoint, GW3_TOKEN_URL, 'tokens through the gateway');
+  assert.equal(md.authorization_response_iss_parameter_supported, true, 'RFC 9207: the relay sends iss');
+  assert.equal(idpDoc.authorization_response_iss_parameter_supported, true, 'control: the IdP advertises it too');
+  assert.deepEqual(md.code_challenge_methods_supported, ['S256']);
+  assert.deepEqual(md.jwks_uri, idpDoc.jwks_uri, 'jwks_uri mirrored');
 });
 
 let conn;
@@ -56,22 +58,27 @@ test('SDK client, keycloak mode: discovery via the facade, registration via the 
   assert.ok(i > 0 && log[i].status === 201, 'registration through the gateway proxy: 201');
   assert.ok(!log.some((e) => e.url.startsWith(idp) && path(e).endsWith('/clients-registrations/openid-connect')),
     'the client never registered at the IdP directly');
+  i = find((e) => e.via === 'login' && e.url.startsWith(GW3_AUTHORIZE_URL), i);
+  assert.ok(i > 0 && log[i].status === 302, 'authorization at the gateway');
   i = find((e) => e.via === 'login' && e.url.startsWith(idp) && path(e).endsWith('/protocol/openid-connect/auth'), i);
-  assert.ok(i > 0, 'authorization at the IdP');
-  i = find((e) => e.grantType === 'authorization_code' && e.url.startsWith(idp), i);
-  assert.ok(i > 0 && log[i].status === 200, 'token at the IdP');
+  assert.ok(i > 0, 'then the login at the IdP');
+  i = find((e) => e.via === 'login' && e.url.startsWith(GW3_CALLBACK_URL), i);
+  assert.ok(i > 0 && log[i].status === 302, 'the IdP answers at the gateway\'s callback');
+  i = find((e) => e.grantType === 'authorization_code' && e.url === GW3_TOKEN_URL, i);
+  assert.ok(i > 0 && log[i].status === 200, 'token through the gateway');
+  assert.ok(!log.some((e) => e.via === 'sdk' && e.url.startsWith(idp)), 'the SDK itself never talks to the IdP');
   i = find((e) => e.url === GW3_MCP_URL && e.rpc === 'initialize', i);
   assert.ok(i > 0 && log[i].status === 200, 'initialize with the token');
 
   const ap = conn.provider.authorizationUrl.searchParams;
   assert.equal(ap.get('resource'), GW3_MCP_URL);
   assert.equal(ap.get('code_challenge_method'), 'S256');
-  assert.ok(conn.provider.clientInformation()?.client_id, 'a client id from the IdP');
+  assert.ok(conn.provider.clientInformation()?.client_id, 'a client id from the gateway');
   const claims = JSON.parse(Buffer.from(conn.provider.tokens().access_token.split('.')[1], 'base64url'));
   assert.equal(claims.iss, ISSUER, 'the token is the IdP\'s');
   assert.equal(claims.aud, GW3_MCP_URL);
-  // The IdP names itself in the RFC 9207 iss parameter; the facade's issuer is the gateway's.
-  t.diagnostic(`authorization response iss=${conn.authorization.iss} (facade issuer ${GW3_MCP_URL})`);
+  // RFC 9207: the client hears iss = the gateway, which its metadata names as issuer
+  assert.equal(conn.authorization.iss, GW3_MCP_URL, 'iss of the authorization response: the gateway');
 
   const { tools } = await conn.client.listTools();
   assert.deepEqual(tools.map((x) => x.name).sort(), ['echo', 'progress', 'whoami']);
@@ -94,7 +101,7 @@ test('SDK client, keycloak mode: a rejected token is refreshed without a new log
   assert.equal(again.log[0].status, 401);
   assert.equal(parseChallenge(again.log[0].wwwAuthenticate).params.error, 'invalid_token');
   const refresh = again.log.find((e) => e.grantType === 'refresh_token');
-  assert.ok(refresh && refresh.status === 200 && refresh.url.startsWith(idp), 'refresh grant at the IdP');
+  assert.ok(refresh && refresh.status === 200 && refresh.url === GW3_TOKEN_URL, 'refresh grant through the gateway');
   assert.ok(!again.log.some((e) => e.url === GW3_REGISTER_URL), 'no second registration');
   const me = JSON.parse(resultText(await again.client.callTool({ name: 'whoami', arguments: {} })));
   assert.equal(me.remoteUser, 'kate');

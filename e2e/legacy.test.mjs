@@ -55,7 +55,8 @@ test('2025-03-26 client: root AS metadata on the MCP origin, registration, PKCE,
     const md = await res.json();
     assert.equal(md.registration_endpoint, GW3_REGISTER_URL, 'registration through the gateway');
     assert.ok(md.code_challenge_methods_supported.includes('S256'));
-    assert.ok(md.authorization_endpoint.startsWith(ISSUER), 'authorization at the IdP');
+    assert.ok(md.authorization_endpoint.startsWith(new URL(GW3_MCP_URL).origin), 'authorization through the gateway (the relay)');
+    assert.ok(md.token_endpoint.startsWith(new URL(GW3_MCP_URL).origin), 'tokens through the gateway');
 
     // 3. dynamic registration
     res = await f(md.registration_endpoint, {
@@ -83,6 +84,7 @@ test('2025-03-26 client: root AS metadata on the MCP origin, registration, PKCE,
     const result = await headlessAuthorize(authz.href, { redirectUrl: REDIRECT, username: 'lee', fetch: loginLog });
     assert.equal(result.error, undefined, `${result.error} ${result.error_description}`);
     assert.equal(result.state, state);
+    assert.equal(result.iss, GW3_MCP_URL, 'the relay names itself in iss (RFC 9207)');
 
     // 5. token
     res = await f(md.token_endpoint, {

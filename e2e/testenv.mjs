@@ -32,6 +32,9 @@ export const GW3_PRM_URL = `${GW3}/.well-known/oauth-protected-resource/mcp`;
 export const GW3_AS_URL = `${GW3}/.well-known/oauth-authorization-server/mcp`;
 export const GW3_AS_ROOT_URL = `${GW3}/.well-known/oauth-authorization-server`;
 export const GW3_REGISTER_URL = `${GW3}/.well-known/mcp-auth/register/mcp`;
+export const GW3_AUTHORIZE_URL = `${GW3}/.well-known/mcp-auth/authorize/mcp`;
+export const GW3_TOKEN_URL = `${GW3}/.well-known/mcp-auth/token/mcp`;
+export const GW3_CALLBACK_URL = `${GW3}/.well-known/mcp-auth/callback/mcp`;
 // Origin of the browser test's page (a static server the test starts on this port).
 export const BROWSER_ORIGIN = need('BROWSER_ORIGIN').replace(/\/$/, '');
 // httpd's access log ("%h \"%r\" %>s ..."), to show requests a client made that the test cannot

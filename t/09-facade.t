@@ -19,7 +19,7 @@ use URI::Escape ();
 use MCPTest;
 use MintToken;
 
-plan tests => 250;
+plan tests => 256;
 
 my $J   = JSON::PP->new->canonical;
 my $AS  = '/.well-known/oauth-authorization-server';
@@ -84,7 +84,8 @@ ok t_cmp($idp_gen->{issuer}, iss5('gen'), 'control: the fixture IdP serves its d
     ok t_cmp(rq(GET => 'gw5', "$AS/ge")->code, 404, 'prefix of a location: 404');
 }
 
-# --- keycloak: registration through the gateway; the gateway is the issuer ------------
+# --- the relay: where the gateway is the issuer, its metadata names its own endpoints -----
+# (the flows themselves are in t/15-relay.t)
 sub check_rewritten {
     my ($loc, $what) = @_;
     my $res = rq(GET => 'gw5', "$PRM/$loc");
@@ -94,62 +95,76 @@ sub check_rewritten {
     ok t_cmp($prm->{resource}, gw("/$loc"), "$what PRM: resource");
     my $d = doc_of(rq(GET => 'gw5', "$AS/$loc"));
     ok t_cmp($d->{issuer}, $prm->{authorization_servers}[0], "$what facade: issuer = PRM authorization_servers[0]");
-    yes !exists $d->{authorization_response_iss_parameter_supported},
-        "$what facade: authorization_response_iss_parameter_supported removed";
+    ok t_cmp($d->{authorization_endpoint}, gw("$EP/authorize/$loc"), "$what facade: the gateway's authorization endpoint");
+    ok t_cmp($d->{token_endpoint}, gw("$EP/token/$loc"), "$what facade: the gateway's token endpoint");
+    ok t_cmp($d->{registration_endpoint}, gw("$EP/register/$loc"), "$what facade: the gateway's registration endpoint");
+    ok t_cmp(enc($d->{authorization_response_iss_parameter_supported}), 'true',
+             "$what facade: RFC 9207 iss parameter promised (the relay writes it)");
+    ok t_cmp(enc($d->{code_challenge_methods_supported}), '["S256"]', "$what facade: S256 only");
+    ok t_cmp(enc($d->{token_endpoint_auth_methods_supported}), '["none"]', "$what facade: public clients");
+    ok t_cmp(enc($d->{client_id_metadata_document_supported}), 'true', "$what facade: CIMD accepted");
     ok t_cmp($d->{jwks_uri}, url('idp5', '/jwks'), "$what facade: other fields kept (jwks_uri)");
     ok t_cmp($d->{idp5_marker}, "realm $loc", "$what facade: the IdP's own fields kept");
     return $d;
 }
+for my $c ([ 'kc', 'keycloak' ], [ 'a0', 'auth0' ], [ 'okta', 'okta' ], [ 'entra', 'entra' ],
+           [ 'ak', 'authentik' ], [ 'cid', 'generic + MCPAuthClientID' ]) {
+    check_rewritten(@$c);
+}
 {
-    my $d = check_rewritten('kc', 'keycloak');
-    ok t_cmp($d->{registration_endpoint}, gw("$EP/register/kc"), 'keycloak: registration_endpoint through the gateway');
-    ok t_cmp($d->{authorization_endpoint}, iss5('kc') . '/auth', 'keycloak: authorization_endpoint unchanged');
-    ok t_cmp($d->{token_endpoint}, iss5('kc') . '/token', 'keycloak: token_endpoint unchanged');
     for my $path ("$OC/kc", "/kc$OC") {
-        ok t_cmp(enc(doc_of(rq(GET => 'gw5', $path))), enc($d), "keycloak: $path is the same document");
+        ok t_cmp(enc(doc_of(rq(GET => 'gw5', $path))), enc(doc_of(rq(GET => 'gw5', "$AS/kc"))),
+                 "keycloak: $path is the same document");
     }
-
-    my $n = scalar(my @h = idp_hits());
     my $body = '{"client_name":"e2e","redirect_uris":["http://127.0.0.1:33418/cb"]}';
+    my $n = scalar(my @h = idp_hits());
     my $res = rq(POST => 'gw5', "$EP/register/kc", $body,
                  'Content-Type' => 'application/json', Authorization => 'Bearer initial-access-token',
                  Origin => 'https://app.example');
-    ok t_cmp($res->code, 201, 'registration proxied: the IdP\'s 201');
+    ok t_cmp($res->code, 201, 'keycloak: registration 201');
     ok t_cmp($res->header('Content-Type') // '', qr{^application/json}, 'JSON answer');
     my $r = doc_of($res);
-    ok t_cmp($r->{client_id}, 'idp5-kc-client', 'the IdP\'s client_id comes back');
-    ok t_cmp($r->{received}{body}, $body, 'the body reached the IdP unchanged');
-    ok t_cmp($r->{received}{content_type}, 'application/json', 'Content-Type forwarded');
-    ok t_cmp($r->{received}{authorization}, 'Bearer initial-access-token', 'initial access token forwarded');
+    ok t_cmp(length($r->{client_id} // '') > 40 && $r->{client_id} !~ /idp5/ ? 'sealed' : $r->{client_id} // '',
+             'sealed', 'the client id is the gateway\'s (the IdP\'s registration sealed inside)');
+    ok t_cmp(enc($r->{redirect_uris}), '["http://127.0.0.1:33418/cb"]', 'the client\'s redirect URIs');
+    ok t_cmp($r->{token_endpoint_auth_method}, 'none', 'a public client');
+    my $idp = $J->decode(join '', read_lines('idp5-last-register.json'));
+    my $sent = eval { $J->decode($idp->{body}) } || {};
+    ok t_cmp(enc($sent->{redirect_uris}), enc([ gw("$EP/callback/kc") ]),
+             'the IdP registered the gateway\'s callback as the only redirect URI');
+    ok t_cmp($sent->{client_name}, 'e2e', 'with the client\'s metadata');
+    ok t_cmp($idp->{authorization}, 'Bearer initial-access-token', 'initial access token forwarded');
+    ok t_cmp($idp->{forwarded_for}, qr/(^|, )127\.0\.0\.1$/, 'the IdP learns the client address (X-Forwarded-For)');
     ok t_cmp($res->header('Access-Control-Allow-Origin') // '', '*', 'registration answer: CORS');
-    ok t_cmp($res->header('Access-Control-Expose-Headers') // '', qr/WWW-Authenticate/i, 'registration answer: exposed headers');
     ok t_cmp(scalar(grep { $_ eq 'POST /realms/kc/register' } hits_since($n)), 1, 'one POST at the IdP registration endpoint');
+    $res = rq(POST => 'gw5', "$EP/register/kc", $body, 'Content-Type' => 'application/json',
+              'X-Forwarded-For' => '192.0.2.7');
+    $idp = $J->decode(join '', read_lines('idp5-last-register.json'));
+    ok t_cmp($idp->{forwarded_for}, '192.0.2.7, 127.0.0.1', 'X-Forwarded-For appended to the one that came in');
 
-    $res = rq(POST => 'gw5', "$EP/register/kc", '{"client_name":"fail","redirect_uris":["http://x/cb"]}',
+    $res = rq(POST => 'gw5', "$EP/register/kc", '{"client_name":"fail","redirect_uris":["http://127.0.0.1/cb"]}',
               'Content-Type' => 'application/json');
     ok t_cmp($res->code, 400, 'IdP refusal: its status passes through');
     ok t_cmp(doc_of($res)->{error}, 'invalid_client_metadata', 'and its JSON');
-    ok t_cmp(doc_of($res)->{error_description}, 'rejected by idp5', 'unchanged');
-
     $n = scalar(@h = idp_hits());
+    $res = rq(POST => 'gw5', "$EP/register/kc", '{"redirect_uris":["http://evil.example/cb"]}',
+              'Content-Type' => 'application/json');
+    ok t_cmp($res->code . ' ' . doc_of($res)->{error}, '400 invalid_redirect_uri',
+             'http to a host that is not loopback: refused by the gateway');
+    ok t_cmp(scalar(grep { /register/ } hits_since($n)), 0, 'without asking the IdP');
     $res = rq(POST => 'gw5', "$EP/register/kc", '{"x":"' . ('a' x (70 * 1024)) . '"}',
               'Content-Type' => 'application/json');
     ok t_cmp($res->code, 413, 'registration body over 64 KiB: 413');
-    ok t_cmp(scalar(grep { /register/ } hits_since($n)), 0, 'not passed on');
-    $res = rq(POST => 'gw5', "$EP/register/kc", '{"redirect_uris":["http://x/cb"],"p":"' . ('a' x (60 * 1024)) . '"}',
-              'Content-Type' => 'application/json');
-    ok t_cmp($res->code, 201, 'registration body of 60 KiB: passed on');
     ok t_cmp(rq(GET => 'gw5', "$EP/register/kc")->code, 405, 'GET on the registration endpoint: 405');
-    ok t_cmp($r->{received}{forwarded_for}, qr/(^|, )127\.0\.0\.1$/, 'the IdP learns the client address (X-Forwarded-For)');
-    $res = rq(POST => 'gw5', "$EP/register/kc", $body, 'Content-Type' => 'application/json',
-              'X-Forwarded-For' => '192.0.2.7');
-    ok t_cmp(doc_of($res)->{received}{forwarded_for}, '192.0.2.7, 127.0.0.1', 'appended to the one that came in');
+    ok t_cmp(rq(POST => 'gw5', "$EP/register/nope", '{}', 'Content-Type' => 'application/json')->code, 404,
+             'registration for an unknown location: 404');
     $n = scalar(@h = idp_hits());
     $res = rq(POST => 'gw5', "$EP/register/kcdeny", $body, 'Content-Type' => 'application/json');
     ok t_cmp($res->code, 403, '<Location> Require all denied on a registration endpoint: 403');
     ok t_cmp(scalar(grep { /register/ } hits_since($n)), 0, 'and the IdP is not asked');
     ok t_cmp(rq(POST => 'gw5', "$EP/register/gen", $body, 'Content-Type' => 'application/json')->code, 404,
              'no registration endpoint for a generic location that never advertised one: 404');
+    ok t_cmp(rq(GET => 'gw5', "$EP/authorize/gen?client_id=x")->code, 404, 'nor an authorize endpoint: 404');
     $n = scalar(@h = idp_hits());
     $res = rq(POST => 'gw5root', "$EP/register", $body, 'Content-Type' => 'application/json');
     ok t_cmp($res->code, 201, 'AuthType MCP on "/": registration needs no token');
@@ -157,98 +172,19 @@ sub check_rewritten {
     $res = rq(GET => 'gw5root', '/anything');
     ok t_cmp($res->code, 401, 'AuthType MCP on "/": the rest still needs a token');
     ok t_cmp(rq(GET => 'gw5root', "$EP/registerx")->code, 401, 'a path that only looks like an endpoint is no exception');
-    ok t_cmp(rq(POST => 'gw5', "$EP/register/nope", '{}', 'Content-Type' => 'application/json')->code, 404,
-             'registration for an unknown location: 404');
-    ok t_cmp(rq(GET => 'gw5', "$EP/authorize/kc?client_id=x")->code, 404, 'no authorize shim outside entra: 404');
-    ok t_cmp(rq(POST => 'gw5', "$EP/token/kc", 'grant_type=x', 'Content-Type' => 'application/x-www-form-urlencoded')->code,
-             404, 'no token shim outside entra: 404');
 }
 
-# --- auth0 / okta: audience=<resource> on the authorization endpoint --------------------
-{
-    my $d = check_rewritten('a0', 'auth0');
-    my $u = URI->new($d->{authorization_endpoint} // '');
-    ok t_cmp($u->scheme . '://' . $u->host_port . $u->path, iss5('a0') . '/auth', 'auth0: the IdP authorization endpoint');
-    my %q = $u->query_form;
-    ok t_cmp($q{audience}, gw('/a0'), 'auth0: audience = the resource');
-    # percent-encoding hex digits are case-insensitive (RFC 3986 §2.1)
-    ok t_cmp(lc($u->query // ''), lc('audience=' . URI::Escape::uri_escape(gw('/a0'), '^A-Za-z0-9\-._~')),
-             'auth0: ?audience=, URL-encoded');
-    ok t_cmp($d->{registration_endpoint}, iss5('a0') . '/register', 'auth0: registration_endpoint unchanged');
-
-    $d = check_rewritten('okta', 'okta');
-    $u = URI->new($d->{authorization_endpoint} // '');
-    %q = $u->query_form;
-    ok t_cmp($q{prompt}, 'login', 'okta: the endpoint\'s own query kept');
-    ok t_cmp($q{audience}, gw('/okta'), 'okta: audience joined with &');
-    ok t_cmp($u->query, qr/^prompt=login&audience=[^&]+$/, 'okta: prompt=login&audience=...');
-    ok t_cmp($d->{registration_endpoint}, gw("$EP/register/okta"), 'okta: registration through the gateway');
-    my $res = rq(POST => 'gw5', "$EP/register/okta", '{"redirect_uris":["http://127.0.0.1/cb"]}',
-                 'Content-Type' => 'application/json');
-    ok t_cmp($res->code, 201, 'okta: registration proxied');
-    ok t_cmp(doc_of($res)->{client_id}, 'idp5-okta-client', 'okta: the IdP\'s answer');
-}
-
-# --- entra: authorize/token shims without resource, S256, local registration ----------
-{
-    my $d = check_rewritten('entra', 'entra');
-    ok t_cmp($d->{authorization_endpoint}, gw("$EP/authorize/entra"), 'entra: authorization_endpoint = gateway shim');
-    ok t_cmp($d->{token_endpoint}, gw("$EP/token/entra"), 'entra: token_endpoint = gateway shim');
-    ok t_cmp(enc($d->{code_challenge_methods_supported}), '["plain","S256"]', 'entra: S256 added to the methods');
-    ok t_cmp($d->{registration_endpoint}, gw("$EP/register/entra"), 'entra + client id: local registration');
-
-    my $q = 'response_type=code&client_id=entra-app-id&resource=' . URI::Escape::uri_escape(gw('/entra'))
-          . '&redirect_uri=http%3A%2F%2F127.0.0.1%3A33418%2Fcb&state=xyz&code_challenge=abc&code_challenge_method=S256'
-          . '&scope=api%3A%2F%2Fx%2Fmcp.tools&resource=second';
-    my $res = rq(GET => 'gw5', "$EP/authorize/entra?$q");
-    ok t_cmp($res->code, 302, 'entra authorize shim: 302');
-    my $loc = $res->header('Location') // '';
-    ok t_cmp($loc, iss5('entra') . '/auth?response_type=code&client_id=entra-app-id'
-             . '&redirect_uri=http%3A%2F%2F127.0.0.1%3A33418%2Fcb&state=xyz&code_challenge=abc'
-             . '&code_challenge_method=S256&scope=api%3A%2F%2Fx%2Fmcp.tools',
-             'to the IdP, every parameter but resource, in order and as sent');
-    yes $loc !~ /resource/, 'no resource parameter left';
-
-    my $n = scalar(my @h = idp_hits());
-    my $form = 'grant_type=authorization_code&code=c0de&resource=' . URI::Escape::uri_escape(gw('/entra'))
-             . '&redirect_uri=http%3A%2F%2F127.0.0.1%3A33418%2Fcb&code_verifier=v&client_id=entra-app-id';
-    $res = rq(POST => 'gw5', "$EP/token/entra", $form,
-              'Content-Type' => 'application/x-www-form-urlencoded', Authorization => 'Basic ZW50cmE6c2VjcmV0',
-              Origin => 'https://app.example');
-    ok t_cmp($res->code, 200, 'entra token shim: the IdP\'s 200');
-    my $t = doc_of($res);
-    ok t_cmp($t->{access_token}, 'idp5-entra-token', 'the IdP\'s token comes back');
-    ok t_cmp($t->{received}{body}, 'grant_type=authorization_code&code=c0de'
-             . '&redirect_uri=http%3A%2F%2F127.0.0.1%3A33418%2Fcb&code_verifier=v&client_id=entra-app-id',
-             'the form reached the IdP without resource');
-    ok t_cmp($t->{received}{content_type}, 'application/x-www-form-urlencoded', 'Content-Type forwarded');
-    ok t_cmp($t->{received}{authorization}, 'Basic ZW50cmE6c2VjcmV0', 'client authentication forwarded');
-    ok t_cmp($res->header('Access-Control-Allow-Origin') // '', '*', 'token answer: CORS');
-    ok t_cmp(scalar(grep { $_ eq 'POST /realms/entra/token' } hits_since($n)), 1, 'one POST at the IdP token endpoint');
-    $res = rq(POST => 'gw5', "$EP/token/entra", 'grant_type=authorization_code&code=bad',
-              'Content-Type' => 'application/x-www-form-urlencoded');
-    ok t_cmp($res->code, 400, 'IdP token error: status passed back');
-    ok t_cmp(doc_of($res)->{error}, 'invalid_grant', 'and its JSON');
-    ok t_cmp(rq(GET => 'gw5', "$EP/token/entra")->code, 405, 'GET on the token shim: 405');
-    ok t_cmp(rq(POST => 'gw5', "$EP/authorize/entra", 'a=b', 'Content-Type' => 'application/x-www-form-urlencoded')->code,
-             405, 'POST on the authorize shim: 405');
-}
-
-# --- local registration (authentik; any provider with MCPAuthClientID) -----------------
-for my $c ([ 'ak', 'ak-client', 'authentik' ], [ 'cid', 'static-client', 'generic + MCPAuthClientID' ],
-           [ 'entra', 'entra-app-id', 'entra + MCPAuthClientID' ]) {
-    my ($loc, $id, $what) = @$c;
-    if ($loc ne 'entra') {
-        my $d = check_rewritten($loc, $what);
-        ok t_cmp($d->{registration_endpoint}, gw("$EP/register/$loc"), "$what: registration_endpoint local");
-    }
+# --- local registration (MCPAuthClientID): the IdP is not asked ---------------------------
+for my $c ([ 'ak', 'authentik' ], [ 'cid', 'generic + MCPAuthClientID' ], [ 'entra', 'entra + MCPAuthClientID' ]) {
+    my ($loc, $what) = @$c;
     my $n = scalar(my @h = idp_hits());
     my $res = rq(POST => 'gw5', "$EP/register/$loc",
                  '{"client_name":"My Client","client_id":"chosen-by-caller","redirect_uris":["http://127.0.0.1:33418/cb","https://app.example/cb"]}',
                  'Content-Type' => 'application/json', Origin => 'https://app.example');
     ok t_cmp($res->code, 201, "$what: registration 201");
     my $r = doc_of($res);
-    ok t_cmp($r->{client_id}, $id, "$what: the configured client_id (not the caller's)");
+    ok t_cmp(($r->{client_id} // '') ne 'chosen-by-caller' && length($r->{client_id} // '') > 40 ? 'sealed' : $r->{client_id},
+             'sealed', "$what: the gateway's sealed client id (not the caller's)");
     ok t_cmp(enc($r->{redirect_uris}), '["http://127.0.0.1:33418/cb","https://app.example/cb"]', "$what: the caller's redirect_uris");
     ok t_cmp($r->{client_name}, 'My Client', "$what: client_name echoed");
     ok t_cmp($r->{token_endpoint_auth_method}, 'none', "$what: public client");
@@ -258,7 +194,9 @@ for my $c ([ 'ak', 'ak-client', 'authentik' ], [ 'cid', 'static-client', 'generi
 }
 {
     for my $bad ([ '{}', 'no redirect_uris' ], [ '{"redirect_uris":"http://x/cb"}', 'redirect_uris a string' ],
-                 [ '{"redirect_uris":[]}', 'empty redirect_uris' ], [ '{"redirect_uris":[1]}', 'a number in redirect_uris' ]) {
+                 [ '{"redirect_uris":[]}', 'empty redirect_uris' ], [ '{"redirect_uris":[1]}', 'a number in redirect_uris' ],
+                 [ '{"redirect_uris":["javascript:alert(1)"]}', 'a javascript: redirect URI' ],
+                 [ '{"redirect_uris":["https://app.example/cb#x"]}', 'a redirect URI with a fragment' ]) {
         my $res = rq(POST => 'gw5', "$EP/register/ak", $bad->[0], 'Content-Type' => 'application/json');
         ok t_cmp($res->code, 400, "local registration, $bad->[1]: 400");
         ok t_cmp(doc_of($res)->{error}, 'invalid_redirect_uri', "$bad->[1]: invalid_redirect_uri");
@@ -266,7 +204,7 @@ for my $c ([ 'ak', 'ak-client', 'authentik' ], [ 'cid', 'static-client', 'generi
     my $res = rq(POST => 'gw5', "$EP/register/ak", 'not json', 'Content-Type' => 'application/json');
     ok t_cmp($res->code, 400, 'local registration, not JSON: 400');
     ok t_cmp(doc_of($res)->{error}, 'invalid_client_metadata', 'not JSON: invalid_client_metadata');
-    $res = rq(POST => 'gw5', "$EP/register/ak", '{"redirect_uris":["http://x/cb"],"p":"' . ('a' x (70 * 1024)) . '"}',
+    $res = rq(POST => 'gw5', "$EP/register/ak", '{"redirect_uris":["http://127.0.0.1/cb"],"p":"' . ('a' x (70 * 1024)) . '"}',
               'Content-Type' => 'application/json');
     ok t_cmp($res->code, 413, 'local registration over 64 KiB: 413');
 }
@@ -298,7 +236,7 @@ for my $c ([ 'unreach', 'IdP unreachable' ], [ 'wrongiss', 'IdP document with an
 }
 {
     my $log = error_log_size();
-    my $res = rq(POST => 'gw5', "$EP/register/unreach", '{"redirect_uris":["http://x/cb"]}',
+    my $res = rq(POST => 'gw5', "$EP/register/unreach", '{"redirect_uris":["http://127.0.0.1/cb"]}',
                  'Content-Type' => 'application/json');
     ok t_cmp($res->code, 503, 'registration proxy with the IdP unreachable: 503');
     ok t_cmp(doc_of($res)->{error}, 'temporarily_unavailable', 'temporarily_unavailable');
@@ -429,7 +367,7 @@ my %FWD = ('X-Forwarded-Proto' => 'https', 'X-Forwarded-Host' => 'gw.example.tes
 
 # --- 405 answers name the methods that are allowed (RFC 9110 §15.5.6) ----------------
 for my $c ([ POST => "$PRM/kc", 'GET' ], [ POST => "$AS/kc", 'GET' ], [ GET => "$EP/register/kc", 'POST' ],
-           [ GET => "$EP/token/entra", 'POST' ], [ POST => "$EP/authorize/entra", 'GET' ]) {
+           [ GET => "$EP/token/entra", 'POST' ], [ PUT => "$EP/authorize/entra", 'GET' ]) {
     my ($m, $path, $allowed) = @$c;
     my $res = rq($m => 'gw5', $path, $m eq 'POST' ? '{}' : undef, 'Content-Type' => 'application/json');
     ok t_cmp($res->code, 405, "$m $path: 405");

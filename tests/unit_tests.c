@@ -1,6 +1,7 @@
 /* Unit tests for the engine units in modules/, run without httpd. */
 
 #include <stdlib.h>
+#include <arpa/inet.h>
 #include <string.h>
 
 #include <apr_general.h>
@@ -18,6 +19,8 @@
 #include "mcp_challenge.h"
 #include "mcp_client.h"
 #include "mcp_discovery.h"
+#include "mcp_facade.h"
+#include "mcp_fetch.h"
 #include "mcp_field.h"
 #include "mcp_forwarded.h"
 #include "mcp_jwks.h"
@@ -960,6 +963,69 @@ static void test_client(void)
     CHECK(err && strcmp(err, "invalid_client") == 0, "CIMD: a document naming another client id is refused");
 }
 
+static void test_facade(void)
+{
+    static const char idp[] = "{\"issuer\":\"https://idp.example/realms/x\",\"authorization_endpoint\":\"https://idp.example/auth\","
+                              "\"token_endpoint\":\"https://idp.example/token\",\"jwks_uri\":\"https://idp.example/certs\","
+                              "\"code_challenge_methods_supported\":[\"plain\",\"S256\"],\"scopes_supported\":[\"openid\"],"
+                              "\"pushed_authorization_request_endpoint\":\"https://idp.example/par\"}";
+    mcp_facade_t f;
+    const char *err = NULL, *out;
+    json_t *doc;
+
+    memset(&f, 0, sizeof(f));
+    out = mcp_facade_metadata(pool, idp, &f, &err);
+    doc = json_loads(out, 0, NULL);
+    CHECK(doc && strcmp(json_string_value(json_object_get(doc, "authorization_endpoint")), "https://idp.example/auth") == 0,
+          "facade without an issuer: the IdP's document as it is");
+    json_decref(doc);
+    f.issuer = "https://mcp.example/mcp";
+    f.authorization_endpoint = "https://mcp.example/.well-known/mcp-auth/authorize/mcp";
+    f.token_endpoint = "https://mcp.example/.well-known/mcp-auth/token/mcp";
+    f.registration_endpoint = "https://mcp.example/.well-known/mcp-auth/register/mcp";
+    f.client_metadata_documents = 1;
+    doc = json_loads(mcp_facade_metadata(pool, idp, &f, &err), 0, NULL);
+    CHECK(doc && strcmp(json_string_value(json_object_get(doc, "issuer")), "https://mcp.example/mcp") == 0
+              && strcmp(json_string_value(json_object_get(doc, "token_endpoint")), f.token_endpoint) == 0
+              && json_is_true(json_object_get(doc, "authorization_response_iss_parameter_supported"))
+              && json_is_true(json_object_get(doc, "client_id_metadata_document_supported")),
+          "relay metadata: the gateway's issuer and endpoints, iss promised, CIMD");
+    CHECK(doc && json_array_size(json_object_get(doc, "code_challenge_methods_supported")) == 1
+              && json_object_get(doc, "pushed_authorization_request_endpoint") == NULL
+              && strcmp(json_string_value(json_object_get(doc, "jwks_uri")), "https://idp.example/certs") == 0,
+          "relay metadata: S256 only, no IdP endpoints the relay does not serve, the IdP's keys kept");
+    json_decref(doc);
+    CHECK(mcp_facade_metadata(pool, "[1]", &f, &err) == NULL, "facade: an IdP document that is no object is refused");
+}
+
+static void test_public_address(void)
+{
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+    static const char *const priv4[] = { "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
+                                         "100.64.0.1", "0.0.0.0", "224.0.0.1", NULL };
+    static const char *const priv6[] = { "::1", "::", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "64:ff9b::a00:1", NULL };
+    int i, refused = 1;
+
+    memset(&v4, 0, sizeof(v4));
+    v4.sin_family = AF_INET;
+    inet_pton(AF_INET, "93.184.216.34", &v4.sin_addr);
+    CHECK(mcp_address_is_public((struct sockaddr *)&v4), "SSRF: a public IPv4 address is allowed");
+    for (i = 0; priv4[i]; i++) {
+        inet_pton(AF_INET, priv4[i], &v4.sin_addr);
+        refused &= !mcp_address_is_public((struct sockaddr *)&v4);
+    }
+    memset(&v6, 0, sizeof(v6));
+    v6.sin6_family = AF_INET6;
+    for (i = 0; priv6[i]; i++) {
+        inet_pton(AF_INET6, priv6[i], &v6.sin6_addr);
+        refused &= !mcp_address_is_public((struct sockaddr *)&v6);
+    }
+    CHECK(refused, "SSRF: loopback, private, link-local (metadata service), CGNAT, mapped and NAT64 forms are refused");
+    inet_pton(AF_INET6, "2606:4700::1111", &v6.sin6_addr);
+    CHECK(mcp_address_is_public((struct sockaddr *)&v6), "SSRF: a public IPv6 address is allowed");
+}
+
 static void test_b64url(void)
 {
     CHECK(mcp_b64url_is_strict("eyJhbGciOiJSUzI1NiJ9", 20), "base64url: a JOSE header passes");
@@ -1051,6 +1117,8 @@ int main(void)
     test_forwarded();
     test_http_bits();
     test_seal();
+    test_facade();
+    test_public_address();
     test_client();
     test_b64url();
     test_scope();

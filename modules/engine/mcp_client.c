@@ -275,8 +275,9 @@ char *mcp_client_idp_registration(apr_pool_t *pool, const char *json, apr_size_t
         return NULL;
     }
     json_object_set_new(doc, "redirect_uris", json_pack("[s]", callback));
-    /* the relay authenticates to the IdP, not the client: a secret is fine */
-    json_object_del(doc, "token_endpoint_auth_method");
+    /* the client's own key material means nothing to the IdP's client;
+     * its auth method (none, for MCP clients) is kept: PKCE carries the
+     * client's proof through the relay to the IdP */
     json_object_del(doc, "jwks");
     json_object_del(doc, "jwks_uri");
     return dump(pool, doc);

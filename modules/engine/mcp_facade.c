@@ -17,36 +17,14 @@ static char *dump(apr_pool_t *pool, json_t *doc)
     return copy;
 }
 
-/* Auth0 and Okta bind tokens to an API through "audience", not RFC 8707. */
-static void add_audience(apr_pool_t *pool, json_t *doc, const char *resource)
+static json_t *strings(const char *a, const char *b)
 {
-    const char *ep = json_string_value(json_object_get(doc, "authorization_endpoint"));
+    json_t *arr = json_array();
 
-    if (ep == NULL || resource == NULL)
-        return;
-    json_object_set_new(doc, "authorization_endpoint",
-                        json_string(apr_pstrcat(pool, ep, strchr(ep, '?') ? "&" : "?", "audience=",
-                                                apr_pescape_urlencoded(pool, resource), NULL)));
-}
-
-/* MCP clients refuse an AS whose metadata does not list S256 (2025-11-25);
- * Entra supports it without saying so. */
-static void ensure_s256(json_t *doc)
-{
-    json_t *methods = json_object_get(doc, "code_challenge_methods_supported"), *m;
-    size_t i;
-
-    if (json_is_array(methods)) {
-        json_array_foreach(methods, i, m) {
-            if (json_is_string(m) && strcmp(json_string_value(m), "S256") == 0)
-                return;
-        }
-        json_array_append_new(methods, json_string("S256"));
-        return;
-    }
-    methods = json_array();
-    json_array_append_new(methods, json_string("S256"));
-    json_object_set_new(doc, "code_challenge_methods_supported", methods);
+    json_array_append_new(arr, json_string(a));
+    if (b)
+        json_array_append_new(arr, json_string(b));
+    return arr;
 }
 
 char *mcp_facade_metadata(apr_pool_t *pool, const char *idp_json, const mcp_facade_t *f,
@@ -62,78 +40,29 @@ char *mcp_facade_metadata(apr_pool_t *pool, const char *idp_json, const mcp_faca
     }
     if (f->issuer) {
         /* RFC 8414 §3.3: clients compare this with the PRM's authorization
-         * server; RFC 9207's iss parameter would then name the IdP instead,
-         * so the flag that promises it must go. */
+         * server, and RFC 9207 §2.4 the iss of every authorization response,
+         * which the relay writes itself */
         json_object_set_new(doc, "issuer", json_string(f->issuer));
-        json_object_del(doc, "authorization_response_iss_parameter_supported");
-    }
-    if (f->provider == MCP_PROVIDER_AUTH0 || f->provider == MCP_PROVIDER_OKTA)
-        add_audience(pool, doc, f->resource);
-    if (f->provider == MCP_PROVIDER_ENTRA)
-        ensure_s256(doc);
-    if (f->authorization_endpoint)
         json_object_set_new(doc, "authorization_endpoint", json_string(f->authorization_endpoint));
-    if (f->token_endpoint)
         json_object_set_new(doc, "token_endpoint", json_string(f->token_endpoint));
-    if (f->registration_endpoint)
         json_object_set_new(doc, "registration_endpoint", json_string(f->registration_endpoint));
+        json_object_set_new(doc, "authorization_response_iss_parameter_supported", json_true());
+        json_object_set_new(doc, "response_types_supported", strings("code", NULL));
+        json_object_set_new(doc, "grant_types_supported", strings("authorization_code", "refresh_token"));
+        json_object_set_new(doc, "code_challenge_methods_supported", strings("S256", NULL));
+        json_object_set_new(doc, "token_endpoint_auth_methods_supported", strings("none", NULL));
+        json_object_del(doc, "response_modes_supported");
+        json_object_del(doc, "pushed_authorization_request_endpoint");
+        json_object_del(doc, "require_pushed_authorization_requests");
+        json_object_del(doc, "device_authorization_endpoint");
+        if (f->client_metadata_documents)
+            json_object_set_new(doc, "client_id_metadata_document_supported", json_true());
+        else
+            json_object_del(doc, "client_id_metadata_document_supported");
+    }
     out = dump(pool, doc);
     json_decref(doc);
     return out;
-}
-
-char *mcp_facade_local_registration(apr_pool_t *pool, const char *request_json, apr_size_t len,
-                                    const char *client_id, long issued_at, const char **err)
-{
-    json_t *req = json_loadb(request_json, len, JSON_REJECT_DUPLICATES, NULL);
-    json_t *uris, *u, *resp;
-    size_t i;
-    char *out;
-
-    if (!json_is_object(req)) {
-        json_decref(req);
-        *err = "invalid_client_metadata";
-        return NULL;
-    }
-    uris = json_object_get(req, "redirect_uris");
-    if (!json_is_array(uris) || json_array_size(uris) == 0) {
-        json_decref(req);
-        *err = "invalid_redirect_uri";
-        return NULL;
-    }
-    json_array_foreach(uris, i, u) {
-        if (!json_is_string(u)) {
-            json_decref(req);
-            *err = "invalid_redirect_uri";
-            return NULL;
-        }
-    }
-    resp = json_object();
-    json_object_set_new(resp, "client_id", json_string(client_id));
-    json_object_set_new(resp, "client_id_issued_at", json_integer(issued_at));
-    json_object_set(resp, "redirect_uris", uris);
-    json_object_set_new(resp, "token_endpoint_auth_method", json_string("none"));
-    json_object_set_new(resp, "grant_types", json_pack("[ss]", "authorization_code", "refresh_token"));
-    json_object_set_new(resp, "response_types", json_pack("[s]", "code"));
-    if (json_is_string(json_object_get(req, "client_name")))
-        json_object_set(resp, "client_name", json_object_get(req, "client_name"));
-    out = dump(pool, resp);
-    json_decref(resp);
-    json_decref(req);
-    return out;
-}
-
-const char *mcp_form_without_resource(apr_pool_t *pool, const char *form)
-{
-    apr_array_header_t *kept = apr_array_make(pool, 8, sizeof(const char *));
-    char *copy = apr_pstrdup(pool, form ? form : ""), *part, *state = NULL;
-
-    for (part = apr_strtok(copy, "&", &state); part; part = apr_strtok(NULL, "&", &state)) {
-        if (strcmp(part, "resource") == 0 || strncmp(part, "resource=", 9) == 0)
-            continue;
-        APR_ARRAY_PUSH(kept, const char *) = part;
-    }
-    return apr_array_pstrcat(pool, kept, '&');
 }
 
 #define ENTRA_V1 "https://sts.windows.net/"

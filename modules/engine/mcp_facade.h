@@ -16,27 +16,22 @@ typedef enum {
 
 typedef struct mcp_facade {
     mcp_provider_t provider;
-    const char *issuer;                 /* the gateway's issuer, or NULL to keep the IdP's */
-    const char *resource;               /* for audience= (Auth0, Okta) */
-    const char *registration_endpoint;  /* the gateway's, or NULL to keep the IdP's */
-    const char *authorization_endpoint; /* the gateway's (Entra), or NULL */
-    const char *token_endpoint;         /* the gateway's (Entra), or NULL */
+    const char *issuer;                 /* the gateway's (the relay), or NULL: the IdP's metadata as it is */
+    const char *resource;
+    const char *registration_endpoint;  /* the relay's endpoints */
+    const char *authorization_endpoint;
+    const char *token_endpoint;
+    int client_metadata_documents;      /* the relay accepts CIMD client ids */
 } mcp_facade_t;
 
-/* Rewrites the IdP's metadata document. NULL + *err when it is not a JSON
- * object. */
+/* The authorization-server metadata clients see. Without an issuer, the
+ * IdP's own document. With one (the relay), the gateway's: its issuer and
+ * endpoints, what the relay serves (code, S256, public clients,
+ * authorization_code and refresh_token), the RFC 9207 iss parameter it
+ * always sends, and the IdP's other fields (scopes, jwks_uri, ...). NULL
+ * + *err when the IdP's document is not a JSON object. */
 char *mcp_facade_metadata(apr_pool_t *pool, const char *idp_json, const mcp_facade_t *f,
                           const char **err);
-
-/* RFC 7591 §3.2.1 response of a local registration endpoint that hands out
- * a pre-registered client id (providers without dynamic registration).
- * NULL + *err (an RFC 7591 §3.2.2 error code) on a bad request. */
-char *mcp_facade_local_registration(apr_pool_t *pool, const char *request_json, apr_size_t len,
-                                    const char *client_id, long issued_at, const char **err);
-
-/* A form or query string without its "resource" parameters (Entra refuses
- * RFC 8707 resource indicators). */
-const char *mcp_form_without_resource(apr_pool_t *pool, const char *form);
 
 /* Entra issues v1 tokens (iss https://sts.windows.net/{tenant}/) and v2
  * tokens (https://login.microsoftonline.com/{tenant}/v2.0) for one tenant,

@@ -1,6 +1,8 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <strings.h>
 
 #include <apr_date.h>
@@ -106,6 +108,50 @@ static char *origin_of(apr_pool_t *pool, const char *url)
     return origin;
 }
 
+static int ipv4_is_public(const unsigned char *a)
+{
+    return !(a[0] == 0 || a[0] == 10 || a[0] == 127 || a[0] >= 224            /* this, private, loopback, multicast, reserved */
+             || (a[0] == 100 && (a[1] & 0xc0) == 64)                          /* 100.64/10 CGNAT */
+             || (a[0] == 169 && a[1] == 254)                                  /* link-local */
+             || (a[0] == 172 && (a[1] & 0xf0) == 16)                          /* 172.16/12 */
+             || (a[0] == 192 && a[1] == 168)                                  /* 192.168/16 */
+             || (a[0] == 192 && a[1] == 0 && (a[2] == 0 || a[2] == 2))        /* IETF, TEST-NET-1 */
+             || (a[0] == 198 && (a[1] & 0xfe) == 18)                          /* 198.18/15 benchmarking */
+             || (a[0] == 198 && a[1] == 51 && a[2] == 100)                    /* TEST-NET-2 */
+             || (a[0] == 203 && a[1] == 0 && a[2] == 113));                   /* TEST-NET-3 */
+}
+
+int mcp_address_is_public(const struct sockaddr *addr)
+{
+    if (addr->sa_family == AF_INET)
+        return ipv4_is_public((const unsigned char *)&((const struct sockaddr_in *)addr)->sin_addr);
+    if (addr->sa_family == AF_INET6) {
+        const unsigned char *a = ((const struct sockaddr_in6 *)addr)->sin6_addr.s6_addr;
+        static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+        static const unsigned char nat64[12] = { 0, 0x64, 0xff, 0x9b };
+        static const unsigned char zero[16];
+
+        if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0)
+            return ipv4_is_public(a + 12);
+        return !(memcmp(a, zero, 15) == 0                      /* :: and ::1 */
+                 || (a[0] & 0xfe) == 0xfc                       /* fc00::/7 unique local */
+                 || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)     /* fe80::/10 link-local */
+                 || a[0] == 0xff                                /* multicast */
+                 || (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8)); /* documentation */
+    }
+    return 0;
+}
+
+/* libcurl asks before each connection: the address it would connect to is
+ * the one checked, so a name that resolves differently later (DNS
+ * rebinding) is caught too. */
+static curl_socket_t open_public_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
+{
+    if (purpose != CURLSOCKTYPE_IPCXN || !mcp_address_is_public(&address->addr))
+        return CURL_SOCKET_BAD;
+    return socket(address->family, address->socktype, address->protocol);
+}
+
 /* One request, no redirects followed. *location is set for a 3xx. A POST
  * when post is given. */
 static CURLcode fetch_once(const char *url, const mcp_post_t *post, const mcp_fetch_opts_t *opts,
@@ -148,6 +194,10 @@ static CURLcode fetch_once(const char *url, const mcp_post_t *post, const mcp_fe
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
     if (opts->ca_file)
         curl_easy_setopt(curl, CURLOPT_CAINFO, opts->ca_file);
+    if (opts->public_only) {
+        curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_public_socket);
+        curl_easy_setopt(curl, CURLOPT_PROXY, ""); /* the check must see the real peer */
+    }
     curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)opts->max_bytes);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, st);

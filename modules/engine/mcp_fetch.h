@@ -3,12 +3,14 @@
 #define MCP_FETCH_H
 
 #include <apr_pools.h>
+#include <sys/socket.h>
 
 typedef struct mcp_fetch_opts {
     long connect_timeout_ms;
     long timeout_ms;          /* whole transfer: an idle timeout alone loses to slowloris */
     apr_size_t max_bytes;     /* body cap, enforced while receiving (chunked too) */
     const char *ca_file;      /* NULL: the system trust store */
+    int public_only;          /* connect only to public addresses (client-supplied URLs) */
 } mcp_fetch_opts_t;
 
 typedef struct mcp_fetch_result {
@@ -18,6 +20,12 @@ typedef struct mcp_fetch_result {
     apr_size_t len;
     long max_age;             /* seconds from Cache-Control max-age or Expires, -1 if none */
 } mcp_fetch_result_t;
+
+/* Whether addr (IPv4 or IPv6) is a public unicast address: not loopback,
+ * private (RFC 1918, RFC 4193), link-local, CGNAT, multicast, reserved or
+ * unspecified, also when mapped into IPv6. Client-supplied URLs (Client ID
+ * Metadata Documents) may only reach such addresses: SSRF. */
+int mcp_address_is_public(const struct sockaddr *addr);
 
 /* Process-wide libcurl setup; call once before any thread fetches. */
 void mcp_fetch_global_init(void);

@@ -8,6 +8,7 @@
 
 #include <apr_strings.h>
 #include <apr_lib.h>
+#include <apr_file_io.h>
 #include <apr_network_io.h>
 
 #include <httpd.h>
@@ -20,6 +21,7 @@
 #include "mcp_token.h"
 #include "mcp_config.h"
 #include "mcp_httpd.h"
+#include "mcp_relay_key.h"
 #include "mcp_shared_cache.h"
 
 static const char *const provider_names[] = { "generic", "keycloak", "auth0", "okta", "entra",
@@ -48,6 +50,9 @@ void *mcp_config_create_dir(apr_pool_t *p, char *dir)
     conf->provider = PROVIDER_UNSET;
     conf->trust_forwarded = -1;
     conf->forwarded_header = -1;
+    conf->client_metadata_documents = -1;
+    conf->client_metadata_private = -1;
+    conf->consent_lifetime = -1;
     return conf;
 }
 
@@ -84,6 +89,10 @@ void *mcp_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(bearer_methods, 0);
     MERGE_INT(provider, PROVIDER_UNSET);
     MERGE_PTR(client_id);
+    MERGE_PTR(client_secret);
+    MERGE_INT(client_metadata_documents, -1);
+    MERGE_INT(client_metadata_private, -1);
+    MERGE_INT(consent_lifetime, -1);
     MERGE_INT(trust_forwarded, -1);
     MERGE_INT(forwarded_header, -1);
     conf->trusted_proxies = add->trust_forwarded != -1 ? add->trusted_proxies : base->trusted_proxies;
@@ -123,6 +132,16 @@ int mcp_clock_skew_of(const mcp_dir_conf_t *conf)
 int mcp_bearer_methods_of(const mcp_dir_conf_t *conf)
 {
     return conf->bearer_methods ? conf->bearer_methods : MCP_BEARER_HEADER;
+}
+
+int mcp_cimd_enabled(const mcp_dir_conf_t *conf)
+{
+    return conf->client_metadata_documents != 0;
+}
+
+int mcp_consent_lifetime_of(const mcp_dir_conf_t *conf)
+{
+    return OR_DEFAULT(conf->consent_lifetime, MCP_DEFAULT_CONSENT_LIFETIME);
 }
 
 int mcp_mode_of(const mcp_dir_conf_t *conf)
@@ -399,6 +418,38 @@ static const char *set_client_id(cmd_parms *cmd, void *confv, const char *arg)
     return NULL;
 }
 
+/* The secret of the static IdP client, read from a file (as root, while
+ * the configuration is read) so that it is in no configuration file. */
+static const char *set_client_secret(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_file_t *f;
+    char buf[1024];
+    apr_size_t n = sizeof(buf) - 1;
+    apr_status_t rv;
+
+    if (path == NULL || apr_file_open(&f, path, APR_FOPEN_READ, 0, cmd->temp_pool) != APR_SUCCESS)
+        return apr_psprintf(cmd->pool, "MCPAuthClientSecret: cannot read '%s'", arg);
+    rv = apr_file_read_full(f, buf, n, &n);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && rv != APR_EOF)
+        return apr_psprintf(cmd->pool, "MCPAuthClientSecret: cannot read '%s'", arg);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
+        n--;
+    buf[n] = '\0';
+    if (n == 0 || strlen(buf) != n)
+        return apr_psprintf(cmd->pool, "MCPAuthClientSecret: '%s' holds no usable secret", arg);
+    conf->client_secret = apr_pstrmemdup(cmd->pool, buf, n);
+    return NULL;
+}
+
+static const char *set_flag(cmd_parms *cmd, void *confv, int on)
+{
+    *(int *)((char *)confv + (int)(long)cmd->info) = on;
+    return NULL;
+}
+
 /* On, Off, or the addresses of the proxies whose forwarding headers count
  * (as mod_remoteip's RemoteIPInternalProxy: ADDR or ADDR/BITS). */
 static const char *add_trusted_proxy(cmd_parms *cmd, void *confv, const char *arg)
@@ -556,7 +607,17 @@ const command_rec mcp_config_directives[] = {
     DIR_CMD("MCPAuthProvider", set_provider, NULL, TAKE1,
             "Identity provider quirks: generic (default), keycloak, auth0, okta, entra, authentik"),
     DIR_CMD("MCPAuthClientID", set_client_id, NULL, TAKE1,
-            "Pre-registered client id handed out by a local registration endpoint"),
+            "The IdP client the gateway uses for every MCP client (asks users to consent per client)"),
+    DIR_CMD("MCPAuthClientSecret", set_client_secret, NULL, TAKE1,
+            "FILE holding the secret of the MCPAuthClientID client, for a confidential IdP client"),
+    AP_INIT_FLAG("MCPAuthClientMetadataDocuments", set_flag,
+                 (void *)APR_OFFSETOF(mcp_dir_conf_t, client_metadata_documents), OR_AUTHCFG | ACCESS_CONF,
+                 "On (default): accept https client ids naming a Client ID Metadata Document"),
+    AP_INIT_FLAG("MCPAuthClientMetadataAllowPrivate", set_flag,
+                 (void *)APR_OFFSETOF(mcp_dir_conf_t, client_metadata_private), OR_AUTHCFG | ACCESS_CONF,
+                 "On: fetch client metadata documents from loopback and private addresses too (default Off)"),
+    DIR_CMD("MCPAuthConsentLifetime", set_seconds, APR_OFFSETOF(mcp_dir_conf_t, consent_lifetime), TAKE1,
+            "Seconds a browser's approval of a client lasts (default 2592000, 30 days)"),
     DIR_CMD("MCPAuthTrustForwarded", add_trusted_proxy, NULL, ITERATE,
             "On, Off (default) or proxy addresses: build external URLs from the forwarding headers "
             "the proxy in front appended"),
@@ -570,6 +631,8 @@ const command_rec mcp_config_directives[] = {
                   "noted by mod_mcp_auth, handled by mod_authn_core"),
     AP_INIT_TAKE1("MCPAuthCache", mcp_shared_cache_directive, NULL, RSRC_CONF,
                   "Shared cache as socache PROVIDER[:ARGS] (default shmcb)"),
+    AP_INIT_TAKE1("MCPAuthRelayKey", mcp_relay_key_directive, NULL, RSRC_CONF,
+                  "FILE with at least 32 bytes of secret that seal the relay's state, codes and client ids"),
     AP_INIT_TAKE1("MCPAuthTokenCacheSize", set_token_cache_size, NULL, RSRC_CONF,
                   "Bytes of verified token claims each process keeps (default 8388608; 0: none)"),
     { NULL }

@@ -45,7 +45,11 @@ typedef struct mcp_dir_conf {
     int mode;
     int bearer_methods;
     int provider;
-    const char *client_id;              /* MCPAuthClientID: local registration */
+    const char *client_id;              /* MCPAuthClientID: the IdP client the relay uses for everyone */
+    const char *client_secret;          /* MCPAuthClientSecret (the file's content), or NULL */
+    int client_metadata_documents;      /* MCPAuthClientMetadataDocuments; -1 unset (On) */
+    int client_metadata_private;        /* MCPAuthClientMetadataAllowPrivate; -1 unset (Off) */
+    int consent_lifetime;               /* MCPAuthConsentLifetime seconds; -1 unset */
     int trust_forwarded;                /* -1 unset, 0 Off, 1 On or by address */
     apr_array_header_t *trusted_proxies; /* of apr_ipsubnet_t *; NULL: any peer (On) */
     int forwarded_header;               /* MCP_FORWARDED_*; -1 unset (X-Forwarded-*) */
@@ -85,6 +89,11 @@ int mcp_mode_of(const mcp_dir_conf_t *conf);
 int mcp_bearer_methods_of(const mcp_dir_conf_t *conf);
 mcp_provider_t mcp_provider_of(const mcp_dir_conf_t *conf);
 const char *mcp_provider_name(mcp_provider_t provider);
+
+/* Whether Client ID Metadata Documents are accepted (default On). */
+int mcp_cimd_enabled(const mcp_dir_conf_t *conf);
+#define MCP_DEFAULT_CONSENT_LIFETIME (30 * 24 * 3600)
+int mcp_consent_lifetime_of(const mcp_dir_conf_t *conf);
 
 /* The <Location> path without trailing slashes ("" for "/" or none). */
 const char *mcp_location_path(apr_pool_t *p, const mcp_dir_conf_t *conf);

@@ -1,7 +1,7 @@
-/* The endpoints under /.well-known/mcp-auth/ that act for the IdP: client
- * registration (proxied or local) and Entra's authorize/token shims. They
- * are answered in the handler phase, so httpd's access control on their
- * paths applies, and only for a location whose provider uses them. */
+/* The endpoints under /.well-known/mcp-auth/ where the gateway acts as the
+ * authorization server (register, authorize, callback, token: the relay).
+ * They are answered in the handler phase, so httpd's access control on
+ * their paths applies, and only for a location whose metadata names them. */
 #ifndef MCP_ENDPOINTS_H
 #define MCP_ENDPOINTS_H
 
@@ -20,9 +20,6 @@ int mcp_gateway_is_issuer(const mcp_dir_conf_t *conf);
 
 /* The authorization server the location's metadata names. */
 const char *mcp_authorization_server(request_rec *r, const mcp_dir_conf_t *conf);
-
-/* Whether clients register through the gateway for this location. */
-int mcp_offers_registration(const mcp_dir_conf_t *conf);
 
 /* The absolute URL of endpoint name (MCP_ENDPOINT_*) for a location. */
 const char *mcp_endpoint_url(request_rec *r, const protected_location_t *pl, const char *name);

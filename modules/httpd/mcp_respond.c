@@ -72,3 +72,13 @@ int mcp_has_output_filter(request_rec *r, const char *name)
     }
     return 0;
 }
+
+/* X-Forwarded-For as mod_proxy writes it: what came in, then the client
+ * httpd saw (after mod_remoteip, if configured), so that IdP policies by
+ * client address see the client rather than the gateway. */
+const char *mcp_forwarded_for(request_rec *r)
+{
+    const char *in = apr_table_get(r->headers_in, "X-Forwarded-For");
+
+    return in ? apr_pstrcat(r->pool, in, ", ", r->useragent_ip, NULL) : r->useragent_ip;
+}

@@ -19,6 +19,9 @@ int mcp_method_not_allowed(request_rec *r, const mcp_dir_conf_t *conf, const cha
 /* Whether r's output filter chain has the filter registered as name. */
 int mcp_has_output_filter(request_rec *r, const char *name);
 
+/* X-Forwarded-For for a request the gateway makes to the IdP for r. */
+const char *mcp_forwarded_for(request_rec *r);
+
 /* s escaped for a log line and cut at 128 characters ("-" for NULL). */
 const char *mcp_loggable(request_rec *r, const char *s);
 

@@ -154,6 +154,11 @@ const char *mcp_shared_cache_name(void)
     return cache_provider_name;
 }
 
+mcp_cache_t *mcp_shared_cache(void)
+{
+    return shared_cache.instance ? &shared_cache : NULL;
+}
+
 mcp_docstore_t *mcp_shared_docstore(void)
 {
     return docstore;

@@ -6,6 +6,7 @@
 #include <httpd.h>
 #include <http_config.h>
 
+#include "mcp_cache.h"
 #include "mcp_docstore.h"
 
 #define MCP_CACHE_MUTEX_TYPE "mcp-auth-cache"
@@ -28,6 +29,9 @@ void mcp_shared_cache_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* The provider's name ("shmcb", "redis", ...), or NULL before startup. */
 const char *mcp_shared_cache_name(void);
+
+/* The cache itself, for single-use markers; NULL before child_init. */
+mcp_cache_t *mcp_shared_cache(void);
 
 /* This process's view of the IdP documents (JWKS, discovery). */
 mcp_docstore_t *mcp_shared_docstore(void);

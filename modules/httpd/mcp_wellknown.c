@@ -57,13 +57,12 @@ static int serve_facade(request_rec *r, const protected_location_t *pl)
     memset(&f, 0, sizeof(f));
     f.provider = mcp_provider_of(conf);
     f.resource = mcp_resource_of(r, conf);
-    if (mcp_gateway_is_issuer(conf))
+    if (mcp_gateway_is_issuer(conf)) {
         f.issuer = mcp_authorization_server(r, conf);
-    if (mcp_offers_registration(conf))
         f.registration_endpoint = mcp_endpoint_url(r, pl, MCP_ENDPOINT_REGISTER);
-    if (f.provider == MCP_PROVIDER_ENTRA) {
         f.authorization_endpoint = mcp_endpoint_url(r, pl, MCP_ENDPOINT_AUTHORIZE);
         f.token_endpoint = mcp_endpoint_url(r, pl, MCP_ENDPOINT_TOKEN);
+        f.client_metadata_documents = mcp_cimd_enabled(conf);
     }
     body = mcp_facade_metadata(r->pool, d->json, &f, &err);
     if (body == NULL)

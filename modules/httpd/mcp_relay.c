@@ -1,0 +1,780 @@
+/* What the relay seals (mcp_seal.h), each under its own purpose:
+ *   client   a registration: the IdP client behind it and the client's
+ *            redirect URIs (mcp_client.h); this is the client_id
+ *   state    a login in flight, given to the IdP as its state: which
+ *            client, its redirect URI and state, when it expires, and a
+ *            nonce that makes it single use
+ *   code     the IdP's code, bound to the client and redirect URI it was
+ *            issued for (RFC 6749 §4.1.3), given to the client as its code
+ *   ticket   the authorize request behind a consent page, with the CSRF
+ *            value its form must come back with
+ *   consent  a browser's approval of one client, in a cookie
+ * The threats this answers are listed in README.md ("The OAuth relay"). */
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <apr_base64.h>
+#include <apr_escape.h>
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "mcp_cache.h"
+#include "mcp_client.h"
+#include "mcp_discovery.h"
+#include "mcp_docstore.h"
+#include "mcp_facade.h"
+#include "mcp_fetch.h"
+#include "mcp_seal.h"
+#include "mcp_url.h"
+#include "mcp_body.h"
+#include "mcp_cors.h"
+#include "mcp_endpoints.h"
+#include "mcp_httpd.h"
+#include "mcp_locations.h"
+#include "mcp_relay.h"
+#include "mcp_relay_key.h"
+#include "mcp_request_keys.h"
+#include "mcp_respond.h"
+#include "mcp_shared_cache.h"
+#include "mcp_urls.h"
+
+APLOG_USE_MODULE(mcp_auth);
+
+#define REQUEST_LIMIT (64 * 1024)
+#define STATE_LIFETIME 600       /* seconds a login may take at the IdP */
+#define CODE_LIFETIME 300        /* seconds a client has to redeem its code */
+#define TICKET_LIFETIME 900      /* seconds a consent page stays usable */
+#define CONSENT_COOKIE "mcp_auth_consent"
+#define CSRF_COOKIE "mcp_auth_csrf"
+
+/* ---- small tools ---- */
+
+static const unsigned char *key_or_log(request_rec *r)
+{
+    const unsigned char *key = mcp_relay_key();
+
+    if (key == NULL)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0041: the relay has no key (see MCPAUTH0040)");
+    return key;
+}
+
+static const char *seal_json(request_rec *r, const char *purpose, json_t *doc)
+{
+    char *text = json_dumps(doc, JSON_COMPACT);
+    const unsigned char *key = key_or_log(r);
+    const char *sealed = text && key ? mcp_seal(r->pool, key, purpose, text, strlen(text)) : NULL;
+
+    free(text);
+    json_decref(doc);
+    return sealed;
+}
+
+/* A sealed JSON object, unexpired when it carries "e"; NULL otherwise. */
+static json_t *unseal_json(request_rec *r, const char *purpose, const char *sealed)
+{
+    const unsigned char *key = key_or_log(r);
+    apr_size_t len = 0;
+    const char *text = key && sealed ? mcp_unseal(r->pool, key, purpose, sealed, &len) : NULL;
+    json_t *doc = text ? json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL) : NULL, *e;
+
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return NULL;
+    }
+    e = json_object_get(doc, "e");
+    if (e && (!json_is_integer(e) || json_integer_value(e) < apr_time_sec(apr_time_now()))) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+static const char *member(apr_pool_t *p, json_t *doc, const char *name)
+{
+    const char *s = json_string_value(json_object_get(doc, name));
+
+    return s ? apr_pstrdup(p, s) : NULL;
+}
+
+static long now_sec(void)
+{
+    return (long)apr_time_sec(apr_time_now());
+}
+
+/* Parameters of a query or form body. A parameter given twice is refused
+ * (RFC 6749 §3.1): *dup names it. */
+static apr_table_t *parse_params(apr_pool_t *p, const char *text, const char **dup)
+{
+    apr_table_t *t = apr_table_make(p, 12);
+    char *copy = apr_pstrdup(p, text ? text : ""), *pair, *state = NULL;
+
+    *dup = NULL;
+    for (pair = apr_strtok(copy, "&", &state); pair; pair = apr_strtok(NULL, "&", &state)) {
+        char *eq = strchr(pair, '=');
+        char *name = eq ? apr_pstrmemdup(p, pair, (apr_size_t)(eq - pair)) : pair;
+        char *value = eq ? apr_pstrdup(p, eq + 1) : "";
+
+        if (ap_unescape_urlencoded(name) != OK || ap_unescape_urlencoded(value) != OK)
+            continue;
+        if (apr_table_get(t, name))
+            *dup = name;
+        apr_table_setn(t, name, value);
+    }
+    return t;
+}
+
+static const char *form_pair(apr_pool_t *p, const char *name, const char *value)
+{
+    return apr_pstrcat(p, name, "=", apr_pescape_urlencoded(p, value), NULL);
+}
+
+/* Appends name=value (value NULL: nothing) to a query being built. */
+static void add_param(apr_pool_t *p, const char **q, const char *name, const char *value)
+{
+    if (value)
+        *q = apr_pstrcat(p, *q, **q ? "&" : "", form_pair(p, name, value), NULL);
+}
+
+static const char *with_query(apr_pool_t *p, const char *url, const char *query)
+{
+    return apr_pstrcat(p, url, strchr(url, '?') ? "&" : "?", query, NULL);
+}
+
+static int redirect_to(request_rec *r, const char *url)
+{
+    apr_table_setn(r->headers_out, "Location", url);
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    return HTTP_MOVED_TEMPORARILY;
+}
+
+/* RFC 6749 §4.1.2.1: an error the client's redirect URI may hear, with its
+ * state and, RFC 9207, the gateway as issuer. */
+static int redirect_error(request_rec *r, const mcp_dir_conf_t *conf, const char *redirect_uri,
+                          const char *state, const char *error, const char *description)
+{
+    const char *q = "";
+
+    add_param(r->pool, &q, "error", error);
+    add_param(r->pool, &q, "error_description", description);
+    add_param(r->pool, &q, "state", state);
+    add_param(r->pool, &q, "iss", mcp_authorization_server(r, conf));
+    return redirect_to(r, with_query(r->pool, redirect_uri, q));
+}
+
+static const char *sha256_hex(apr_pool_t *p, const char *s)
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+
+    if (!EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL))
+        return "";
+    return apr_pescape_hex(p, md, n, 0);
+}
+
+/* ---- clients ---- */
+
+/* A Client ID Metadata Document (draft-ietf-oauth-client-id-metadata-document)
+ * as a client: fetched with the module's fetcher (size cap, timeouts,
+ * same-origin redirects only), from public addresses only unless
+ * MCPAuthClientMetadataAllowPrivate, kept in the shared cache by its
+ * Cache-Control like the IdP's documents. */
+static void *parse_metadata_document(apr_pool_t *pool, const char *body, apr_size_t len, const void *ctx,
+                                     const char **err)
+{
+    mcp_client_t *client = apr_pcalloc(pool, sizeof(*client));
+    const char *desc = NULL;
+
+    if (mcp_client_from_metadata_document(pool, ctx, body, len, client, &desc) != NULL) {
+        *err = desc;
+        return NULL;
+    }
+    return client;
+}
+
+static const mcp_client_t *mcp_client_metadata_document(request_rec *r, const mcp_dir_conf_t *conf,
+                                                        const char *url, const char **why)
+{
+    mcp_doc_policy_t policy;
+    const mcp_doc_t *doc;
+    const char *err = NULL;
+
+    if (!mcp_cimd_enabled(conf)) {
+        *why = "client metadata documents are not accepted here";
+        return NULL;
+    }
+    if (!mcp_is_http_url(url) || strchr(url, '#') || strlen(url) > 2048) {
+        *why = "the client id is not a usable https URL";
+        return NULL;
+    }
+    mcp_doc_policy_of(conf, &policy);
+    policy.fetch.public_only = conf->client_metadata_private != 1;
+    policy.fetch.max_bytes = 64 * 1024;
+    doc = mcp_docstore_get(mcp_shared_docstore(), url, parse_metadata_document, url, &policy, 0, r->pool, &err);
+    if (doc == NULL) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0044: client metadata document: %s", err);
+        *why = "the client metadata document cannot be fetched or is not valid";
+        return NULL;
+    }
+    return doc->parsed;
+}
+
+/* A client id the gateway handed out, or (CIMD) an https URL whose
+ * document names the client. NULL with *why for the error page. */
+static const mcp_client_t *client_of(request_rec *r, const mcp_dir_conf_t *conf, const char *client_id,
+                                     const char **why)
+{
+    mcp_client_t *client = apr_pcalloc(r->pool, sizeof(*client));
+    json_t *doc;
+    char *text;
+    int ok;
+
+    if (client_id == NULL || !*client_id) {
+        *why = "client_id is missing";
+        return NULL;
+    }
+    if (strncmp(client_id, "https://", 8) == 0)
+        return mcp_client_metadata_document(r, conf, client_id, why);
+    doc = unseal_json(r, "client", client_id);
+    if (doc == NULL) {
+        *why = "unknown client_id";
+        return NULL;
+    }
+    text = json_dumps(doc, JSON_COMPACT);
+    ok = text && mcp_client_from_json(r->pool, text, strlen(text), client);
+    free(text);
+    json_decref(doc);
+    if (!ok) {
+        *why = "unknown client_id";
+        return NULL;
+    }
+    return client;
+}
+
+/* The IdP client a relay request uses: the client's own registration at
+ * the IdP, else MCPAuthClientID with MCPAuthClientSecret. */
+static void idp_credentials(const mcp_dir_conf_t *conf, const mcp_client_t *client, const char **id,
+                            const char **secret)
+{
+    *id = client->idp_client_id ? client->idp_client_id : conf->client_id;
+    *secret = client->idp_client_id ? client->idp_client_secret : conf->client_secret;
+}
+
+/* ---- register ---- */
+
+static const char *idp_registration(request_rec *r, const protected_location_t *pl, const char *body,
+                                    apr_size_t len, mcp_client_t *client, int *status, const char **answer)
+{
+    const mcp_discovery_t *d;
+    const char *err = NULL, *payload;
+    mcp_doc_policy_t policy;
+    mcp_post_t post;
+    mcp_fetch_result_t res;
+    json_t *doc;
+
+    d = mcp_idp_metadata(r, pl->conf, &err);
+    if (d == NULL || d->registration_endpoint == NULL) {
+        *status = d ? HTTP_NOT_FOUND : HTTP_SERVICE_UNAVAILABLE;
+        return d ? "the authorization server offers no dynamic client registration" : err;
+    }
+    payload = mcp_client_idp_registration(r->pool, body, len, mcp_endpoint_url(r, pl, MCP_ENDPOINT_CALLBACK));
+    mcp_doc_policy_of(pl->conf, &policy);
+    memset(&post, 0, sizeof(post));
+    post.url = d->registration_endpoint;
+    post.content_type = "application/json";
+    post.authorization = apr_table_get(r->headers_in, "Authorization"); /* initial access token */
+    post.accept = "application/json";
+    post.forwarded_for = mcp_forwarded_for(r);
+    post.body = payload;
+    post.len = strlen(payload);
+    if (mcp_fetch_post(r->pool, &post, &policy.fetch, &res, &err) != APR_SUCCESS || res.status < 200) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0031: POST %s failed: %s",
+                      mcp_url_redacted(r->pool, post.url), err);
+        *status = HTTP_BAD_GATEWAY;
+        return "the authorization server did not answer";
+    }
+    doc = json_loadb(res.body, res.len, 0, NULL);
+    if (res.status / 100 != 2 || !json_is_string(json_object_get(doc, "client_id"))) {
+        /* the IdP's refusal goes back as it came */
+        *status = res.status / 100 == 2 ? HTTP_BAD_GATEWAY : (int)res.status;
+        *answer = res.status / 100 == 2 ? NULL : apr_pstrmemdup(r->pool, res.body, res.len);
+        json_decref(doc);
+        return "the authorization server did not register the client";
+    }
+    client->idp_client_id = member(r->pool, doc, "client_id");
+    client->idp_client_secret = member(r->pool, doc, "client_secret");
+    json_decref(doc);
+    return NULL;
+}
+
+int mcp_relay_register(request_rec *r, const protected_location_t *pl)
+{
+    const mcp_dir_conf_t *conf = pl->conf;
+    const char *body, *error, *desc = NULL, *answer = NULL, *client_id, *text;
+    apr_size_t len;
+    mcp_client_t client;
+    int status = HTTP_BAD_REQUEST;
+    long issued = now_sec();
+
+    if (r->method_number == M_OPTIONS)
+        return mcp_cors_preflight(r, conf, 1, "POST, OPTIONS");
+    mcp_cors_headers(r, conf, 1);
+    if (r->method_number != M_POST)
+        return mcp_method_not_allowed(r, conf, "POST, OPTIONS");
+    if (!mcp_read_body(r, REQUEST_LIMIT, &body, &len))
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    /* RFC 7591 §3.2.2: the client's metadata is checked here first, so a
+     * bad redirect URI never reaches the IdP */
+    if ((error = mcp_client_from_registration(r->pool, body, len, &client, &desc)) != NULL)
+        return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, error, desc);
+    if (conf->client_id == NULL
+        && (desc = idp_registration(r, pl, body, len, &client, &status, &answer)) != NULL) {
+        if (answer) {
+            r->status = status;
+            return mcp_send_json(r, status, "no-store", answer);
+        }
+        if (status == HTTP_SERVICE_UNAVAILABLE)
+            return mcp_idp_unavailable(r, desc);
+        return mcp_send_oauth_error(r, status, "invalid_request", desc);
+    }
+    text = mcp_client_to_json(r->pool, &client);
+    client_id = key_or_log(r) ? mcp_seal(r->pool, mcp_relay_key(), "client", text, strlen(text)) : NULL;
+    if (client_id == NULL)
+        return mcp_send_oauth_error(r, HTTP_INTERNAL_SERVER_ERROR, "server_error", "cannot register now");
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0042: registered client %s for %s",
+                  mcp_loggable(r, client.client_name ? client.client_name : "(no name)"), r->uri);
+    return mcp_send_json(r, HTTP_CREATED, "no-store",
+                         mcp_client_registration_response(r->pool, client_id, &client, issued));
+}
+
+/* ---- authorize ---- */
+
+/* One cookie per approved client (a shared name would keep only the last
+ * one): mcp_auth_consent_<first 16 hex digits of the client id's hash>. */
+static const char *consent_cookie_name(request_rec *r, const char *client_id)
+{
+    return apr_pstrcat(r->pool, CONSENT_COOKIE "_", apr_pstrndup(r->pool, sha256_hex(r->pool, client_id), 16), NULL);
+}
+
+static const char *cookie_value(request_rec *r, const char *name);
+
+/* Whether this browser approved this client, by a consent cookie the
+ * gateway sealed for it. */
+static int consented(request_rec *r, const char *client_id)
+{
+    json_t *doc = unseal_json(r, "consent", cookie_value(r, consent_cookie_name(r, client_id)));
+    int ok = doc && json_is_string(json_object_get(doc, "c"))
+             && strcmp(json_string_value(json_object_get(doc, "c")), sha256_hex(r->pool, client_id)) == 0;
+
+    json_decref(doc);
+    return ok;
+}
+
+static const char *cookie_value(request_rec *r, const char *name)
+{
+    const char *cookies = apr_table_get(r->headers_in, "Cookie");
+    char *copy, *c, *state = NULL;
+    apr_size_t n = strlen(name);
+
+    if (cookies == NULL)
+        return NULL;
+    copy = apr_pstrdup(r->pool, cookies);
+    for (c = apr_strtok(copy, ";", &state); c; c = apr_strtok(NULL, ";", &state)) {
+        while (*c == ' ')
+            c++;
+        if (strncmp(c, name, n) == 0 && c[n] == '=')
+            return c + n + 1;
+    }
+    return NULL;
+}
+
+static const char *cookie_path(request_rec *r)
+{
+    return MCP_ENDPOINT_PREFIX "/";
+}
+
+static const char *cookie_attrs(request_rec *r, const char *same_site, long max_age)
+{
+    return apr_psprintf(r->pool, "; Path=%s; Max-Age=%ld; HttpOnly; SameSite=%s%s", cookie_path(r), max_age,
+                        same_site, strcmp(ap_http_scheme(r), "https") == 0 ? "; Secure" : "");
+}
+
+/* The consent page: who is asking, for what, and where the answer goes.
+ * Its form comes back to authorize by POST with a sealed ticket and a
+ * CSRF value that must match a cookie set with the page. */
+static int consent_page(request_rec *r, const protected_location_t *pl, const mcp_client_t *client,
+                        const char *client_id, const char *redirect_uri, const char *scope, const char *query)
+{
+    unsigned char raw[16];
+    const char *csrf, *ticket;
+    apr_uri_t u;
+    const char *host = apr_uri_parse(r->pool, redirect_uri, &u) == APR_SUCCESS && u.hostname ? u.hostname
+                                                                                            : redirect_uri;
+    const char *name = client->client_name ? client->client_name : "An unnamed client";
+    char *page;
+
+    if (!mcp_seal_random(raw, sizeof(raw)))
+        return HTTP_INTERNAL_SERVER_ERROR;
+    csrf = apr_pescape_hex(r->pool, raw, sizeof(raw), 0);
+    ticket = seal_json(r, "ticket", json_pack("{sssssI}", "q", query, "x", csrf, "e",
+                                              (json_int_t)(now_sec() + TICKET_LIFETIME)));
+    if (ticket == NULL)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    apr_table_addn(r->err_headers_out, "Set-Cookie",
+                   apr_pstrcat(r->pool, CSRF_COOKIE "=", csrf, cookie_attrs(r, "Strict", TICKET_LIFETIME), NULL));
+    /* no framing (clickjacking), no caching, nothing loaded from anywhere */
+    apr_table_setn(r->err_headers_out, "Content-Security-Policy",
+                   "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
+    apr_table_setn(r->err_headers_out, "X-Frame-Options", "DENY");
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->err_headers_out, "Referrer-Policy", "no-referrer");
+    page = apr_pstrcat(r->pool,
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Allow access?</title>"
+        "<style>body{font-family:sans-serif;max-width:34em;margin:3em auto}dt{font-weight:bold}"
+        "button{font-size:1em;margin-right:1em}</style></head><body>\n"
+        "<h1>Allow access to ", ap_escape_html2(r->pool, mcp_resource_of(r, pl->conf), 1), "?</h1>\n"
+        "<p><strong>", ap_escape_html2(r->pool, name, 1), "</strong> asks to use this MCP server "
+        "on your behalf.</p>\n<dl>\n"
+        "<dt>Answers go to</dt><dd>", ap_escape_html2(r->pool, host, 1), "</dd>\n",
+        client->metadata_url ? "<dt>Client identity</dt><dd>" : "",
+        client->metadata_url ? ap_escape_html2(r->pool, client->metadata_url, 1) : "",
+        client->metadata_url ? "</dd>\n" : "",
+        "<dt>Access asked for</dt><dd>", scope && *scope ? ap_escape_html2(r->pool, scope, 1) : "(default)",
+        "</dd>\n</dl>\n<p>Only allow clients you started yourself.</p>\n"
+        "<form method=\"post\" action=\"", ap_escape_html2(r->pool, r->uri, 1), "\">\n"
+        "<input type=\"hidden\" name=\"ticket\" value=\"", ticket, "\">\n"
+        "<input type=\"hidden\" name=\"csrf\" value=\"", csrf, "\">\n"
+        "<button type=\"submit\" name=\"consent\" value=\"approve\">Approve</button>"
+        "<button type=\"submit\" name=\"consent\" value=\"deny\">Deny</button>\n"
+        "</form>\n</body></html>\n", NULL);
+    (void)client_id;
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    ap_set_content_length(r, (apr_off_t)strlen(page));
+    if (!r->header_only)
+        ap_rputs(page, r);
+    return OK;
+}
+
+/* The login goes on at the IdP: the gateway's client and callback, the
+ * client's PKCE challenge (its verifier comes with the token request, so
+ * the IdP itself checks PKCE end to end), and the transaction sealed into
+ * state. */
+static int to_idp(request_rec *r, const protected_location_t *pl, const mcp_client_t *client,
+                  const char *client_id, apr_table_t *p)
+{
+    const mcp_dir_conf_t *conf = pl->conf;
+    const mcp_discovery_t *d;
+    const char *err = NULL, *idp_id, *idp_secret, *state, *q = "";
+    mcp_provider_t provider = mcp_provider_of(conf);
+    unsigned char nonce[16];
+
+    d = mcp_idp_metadata(r, conf, &err);
+    if (d == NULL || d->authorization_endpoint == NULL)
+        return mcp_idp_unavailable(r, d ? "no authorization_endpoint" : err);
+    idp_credentials(conf, client, &idp_id, &idp_secret);
+    if (idp_id == NULL)
+        return redirect_error(r, conf, apr_table_get(p, "redirect_uri"), apr_table_get(p, "state"),
+                              "server_error", "the gateway has no client at the identity provider");
+    if (!mcp_seal_random(nonce, sizeof(nonce)))
+        return HTTP_INTERNAL_SERVER_ERROR;
+    state = seal_json(r, "state", json_pack("{sssssssssI}", "c", client_id, "r", apr_table_get(p, "redirect_uri"),
+                                            "s", apr_table_get(p, "state") ? apr_table_get(p, "state") : "",
+                                            "n", apr_pescape_hex(r->pool, nonce, sizeof(nonce), 0),
+                                            "e", (json_int_t)(now_sec() + STATE_LIFETIME)));
+    if (state == NULL)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    add_param(r->pool, &q, "response_type", "code");
+    add_param(r->pool, &q, "client_id", idp_id);
+    add_param(r->pool, &q, "redirect_uri", mcp_endpoint_url(r, pl, MCP_ENDPOINT_CALLBACK));
+    add_param(r->pool, &q, "scope", apr_table_get(p, "scope"));
+    add_param(r->pool, &q, "state", state);
+    add_param(r->pool, &q, "code_challenge", apr_table_get(p, "code_challenge"));
+    add_param(r->pool, &q, "code_challenge_method", "S256");
+    /* Entra refuses RFC 8707 resource; Auth0 and Okta bind by audience */
+    if (provider != MCP_PROVIDER_ENTRA)
+        add_param(r->pool, &q, "resource", apr_table_get(p, "resource"));
+    if (provider == MCP_PROVIDER_AUTH0 || provider == MCP_PROVIDER_OKTA)
+        add_param(r->pool, &q, "audience", mcp_resource_of(r, conf));
+    add_param(r->pool, &q, "prompt", apr_table_get(p, "prompt"));
+    add_param(r->pool, &q, "login_hint", apr_table_get(p, "login_hint"));
+    return redirect_to(r, with_query(r->pool, d->authorization_endpoint, q));
+}
+
+/* The answer to a consent form: its ticket holds the authorize request it
+ * stands for; its CSRF value must match the cookie set with the page. */
+static apr_table_t *consent_answer(request_rec *r, const char **query, int *approved)
+{
+    const char *body, *dup, *csrf;
+    apr_size_t len;
+    apr_table_t *form;
+    json_t *ticket;
+
+    if (!mcp_read_body(r, REQUEST_LIMIT, &body, &len))
+        return NULL;
+    form = parse_params(r->pool, body, &dup);
+    ticket = unseal_json(r, "ticket", apr_table_get(form, "ticket"));
+    csrf = cookie_value(r, CSRF_COOKIE);
+    if (dup || ticket == NULL || csrf == NULL || apr_table_get(form, "csrf") == NULL
+        || strcmp(csrf, apr_table_get(form, "csrf")) != 0
+        || strcmp(json_string_value(json_object_get(ticket, "x")) ? json_string_value(json_object_get(ticket, "x"))
+                                                                   : "", csrf) != 0) {
+        json_decref(ticket);
+        return NULL;
+    }
+    *query = member(r->pool, ticket, "q");
+    *approved = apr_table_get(form, "consent") && strcmp(apr_table_get(form, "consent"), "approve") == 0;
+    json_decref(ticket);
+    return *query ? parse_params(r->pool, *query, &dup) : NULL;
+}
+
+int mcp_relay_authorize(request_rec *r, const protected_location_t *pl)
+{
+    const mcp_dir_conf_t *conf = pl->conf;
+    const char *query = r->args ? r->args : "", *dup = NULL, *why = NULL, *client_id, *redirect_uri, *state;
+    const mcp_client_t *client;
+    apr_table_t *p;
+    int from_consent = 0, approved = 0;
+
+    if (r->method_number == M_POST) {
+        p = consent_answer(r, &query, &approved);
+        if (p == NULL)
+            return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, "invalid_request",
+                                        "the consent form is expired, altered or not from this browser");
+        from_consent = 1;
+    }
+    else if (r->method_number == M_GET) {
+        p = parse_params(r->pool, query, &dup);
+    }
+    else {
+        return mcp_method_not_allowed(r, conf, "GET, POST");
+    }
+    client_id = apr_table_get(p, "client_id");
+    redirect_uri = apr_table_get(p, "redirect_uri");
+    state = apr_table_get(p, "state");
+    /* Until the client and its redirect URI are known good, errors are
+     * shown here and never sent anywhere (no open redirect, §4.1.2.1). */
+    if (dup && (strcmp(dup, "client_id") == 0 || strcmp(dup, "redirect_uri") == 0))
+        return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, "invalid_request",
+                                    apr_psprintf(r->pool, "%s is given more than once", dup));
+    if ((client = client_of(r, conf, client_id, &why)) == NULL)
+        return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, "invalid_client", why);
+    if (redirect_uri == NULL || !mcp_client_has_redirect_uri(client, redirect_uri))
+        return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, "invalid_request",
+                                    "redirect_uri is missing or not one the client registered");
+    if (dup)
+        return redirect_error(r, conf, redirect_uri, state, "invalid_request",
+                              apr_psprintf(r->pool, "%s is given more than once", dup));
+    if (apr_table_get(p, "response_type") == NULL || strcmp(apr_table_get(p, "response_type"), "code") != 0)
+        return redirect_error(r, conf, redirect_uri, state, "unsupported_response_type", "only code is served");
+    /* OAuth 2.1 §4.1.1 and the MCP spec: PKCE with S256, always */
+    if (apr_table_get(p, "code_challenge") == NULL || apr_table_get(p, "code_challenge_method") == NULL
+        || strcmp(apr_table_get(p, "code_challenge_method"), "S256") != 0)
+        return redirect_error(r, conf, redirect_uri, state, "invalid_request", "PKCE with S256 is required");
+    /* MCP "Confused Deputy Problem": one IdP client stands for every
+     * caller here, so the user approves each client first */
+    if (client->idp_client_id == NULL) {
+        if (from_consent && !approved)
+            return redirect_error(r, conf, redirect_uri, state, "access_denied", "the user denied access");
+        if (from_consent) {
+            const char *cookie = seal_json(r, "consent", json_pack("{sssI}", "c", sha256_hex(r->pool, client_id), "e",
+                                                                   (json_int_t)(now_sec() + mcp_consent_lifetime_of(conf))));
+            if (cookie)
+                apr_table_addn(r->err_headers_out, "Set-Cookie",
+                               apr_pstrcat(r->pool, consent_cookie_name(r, client_id), "=", cookie,
+                                           cookie_attrs(r, "Lax", mcp_consent_lifetime_of(conf)), NULL));
+        }
+        else if (!consented(r, client_id)) {
+            return consent_page(r, pl, client, client_id, redirect_uri, apr_table_get(p, "scope"), query);
+        }
+    }
+    return to_idp(r, pl, client, client_id, p);
+}
+
+/* ---- callback ---- */
+
+/* The IdP's answer for a login the gateway started. Checked as a careful
+ * client would: the state must be ours, unexpired and unused; the iss
+ * parameter, when present, must be the IdP's issuer, and must be present
+ * when the IdP promises it (RFC 9207 §2.4: mix-up). Then the answer goes to
+ * the client's redirect URI, with the code sealed to that client and the
+ * gateway as issuer. */
+int mcp_relay_callback(request_rec *r, const protected_location_t *pl)
+{
+    const mcp_dir_conf_t *conf = pl->conf;
+    const char *dup, *client_id, *redirect_uri, *cstate, *iss, *code, *err = NULL, *sealed, *q = "";
+    const mcp_discovery_t *d;
+    apr_table_t *p;
+    json_t *txn;
+    mcp_cache_t *cache = mcp_shared_cache();
+
+    if (r->method_number != M_GET)
+        return mcp_method_not_allowed(r, conf, "GET");
+    p = parse_params(r->pool, r->args, &dup);
+    txn = dup ? NULL : unseal_json(r, "state", apr_table_get(p, "state"));
+    if (txn == NULL)
+        return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, "invalid_request",
+                                    "unknown or expired state: start the login again from the client");
+    client_id = member(r->pool, txn, "c");
+    redirect_uri = member(r->pool, txn, "r");
+    cstate = member(r->pool, txn, "s");
+    if (cstate && !*cstate)
+        cstate = NULL;
+    /* single use, where the cache can tell */
+    if (cache && !mcp_cache_claim(cache, mcp_cache_id(r->pool, "relay-state", member(r->pool, txn, "n")),
+                                  apr_time_from_sec(STATE_LIFETIME + 60), r->pool)) {
+        json_decref(txn);
+        return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, "invalid_request", "this login was finished already");
+    }
+    json_decref(txn);
+    if (client_id == NULL || redirect_uri == NULL)
+        return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, "invalid_request", "unusable state");
+    d = mcp_idp_metadata(r, conf, &err);
+    if (d == NULL)
+        return mcp_idp_unavailable(r, err);
+    iss = apr_table_get(p, "iss");
+    if ((iss && strcmp(iss, d->issuer) != 0) || (iss == NULL && d->iss_parameter)) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "MCPAUTH0043: authorization response with iss %s, expected %s: refused (mix-up)",
+                      mcp_loggable(r, iss), mcp_loggable(r, d->issuer));
+        return redirect_error(r, conf, redirect_uri, cstate, "server_error",
+                              "the identity provider's answer failed the issuer check");
+    }
+    if (apr_table_get(p, "error"))
+        return redirect_error(r, conf, redirect_uri, cstate, apr_table_get(p, "error"),
+                              apr_table_get(p, "error_description"));
+    code = apr_table_get(p, "code");
+    if (code == NULL || !*code)
+        return redirect_error(r, conf, redirect_uri, cstate, "server_error", "the identity provider sent no code");
+    sealed = seal_json(r, "code", json_pack("{sssssssI}", "i", code, "c", client_id, "r", redirect_uri, "e",
+                                            (json_int_t)(now_sec() + CODE_LIFETIME)));
+    if (sealed == NULL)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    add_param(r->pool, &q, "code", sealed);
+    add_param(r->pool, &q, "state", cstate);
+    add_param(r->pool, &q, "iss", mcp_authorization_server(r, conf));
+    return redirect_to(r, with_query(r->pool, redirect_uri, q));
+}
+
+/* ---- token ---- */
+
+static int token_error(request_rec *r, int status, const char *error, const char *description)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0045: token request refused: %s (%s)", error, description);
+    return mcp_send_oauth_error(r, status, error, description);
+}
+
+/* Sends form to the IdP's token endpoint as the IdP client, and the IdP's
+ * answer back as it came. */
+static int to_idp_token(request_rec *r, const mcp_dir_conf_t *conf, const mcp_client_t *client,
+                        const char *form)
+{
+    const mcp_discovery_t *d;
+    const char *err = NULL, *idp_id, *idp_secret;
+    mcp_doc_policy_t policy;
+    mcp_post_t post;
+    mcp_fetch_result_t res;
+
+    d = mcp_idp_metadata(r, conf, &err);
+    if (d == NULL || d->token_endpoint == NULL)
+        return mcp_idp_unavailable(r, d ? "no token_endpoint" : err);
+    idp_credentials(conf, client, &idp_id, &idp_secret);
+    if (idp_id == NULL)
+        return token_error(r, HTTP_BAD_REQUEST, "invalid_client", "the gateway has no client at the identity provider");
+    memset(&post, 0, sizeof(post));
+    if (idp_secret) {
+        /* RFC 6749 §2.3.1: client_secret_basic, both parts form-encoded */
+        const char *pair = apr_pstrcat(r->pool, apr_pescape_urlencoded(r->pool, idp_id), ":",
+                                       apr_pescape_urlencoded(r->pool, idp_secret), NULL);
+        char *b64 = apr_palloc(r->pool, apr_base64_encode_len((int)strlen(pair)));
+
+        apr_base64_encode(b64, pair, (int)strlen(pair));
+        post.authorization = apr_pstrcat(r->pool, "Basic ", b64, NULL);
+    }
+    else {
+        form = apr_pstrcat(r->pool, form, "&", form_pair(r->pool, "client_id", idp_id), NULL);
+    }
+    mcp_doc_policy_of(conf, &policy);
+    post.url = d->token_endpoint;
+    post.content_type = "application/x-www-form-urlencoded";
+    post.accept = "application/json";
+    post.forwarded_for = mcp_forwarded_for(r);
+    post.body = form;
+    post.len = strlen(form);
+    if (mcp_fetch_post(r->pool, &post, &policy.fetch, &res, &err) != APR_SUCCESS || res.status < 200) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0031: POST %s failed: %s",
+                      mcp_url_redacted(r->pool, post.url), err);
+        apr_table_setn(r->headers_out, "Retry-After", "30");
+        return token_error(r, HTTP_BAD_GATEWAY, "temporarily_unavailable", "the authorization server did not answer");
+    }
+    r->status = (int)res.status;
+    ap_set_content_type(r, res.content_type ? res.content_type : "application/json");
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    ap_set_content_length(r, (apr_off_t)res.len);
+    if (!r->header_only && res.len)
+        ap_rwrite(res.body, (int)res.len, r);
+    return OK;
+}
+
+int mcp_relay_token(request_rec *r, const protected_location_t *pl)
+{
+    const mcp_dir_conf_t *conf = pl->conf;
+    const char *body, *dup, *grant, *client_id, *why = NULL, *form = "";
+    const mcp_client_t *client;
+    apr_size_t len;
+    apr_table_t *p;
+    int entra = mcp_provider_of(conf) == MCP_PROVIDER_ENTRA;
+
+    if (r->method_number == M_OPTIONS)
+        return mcp_cors_preflight(r, conf, 1, "POST, OPTIONS");
+    mcp_cors_headers(r, conf, 1);
+    if (r->method_number != M_POST)
+        return mcp_method_not_allowed(r, conf, "POST, OPTIONS");
+    if (!mcp_read_body(r, REQUEST_LIMIT, &body, &len) || strlen(body) != len)
+        return token_error(r, HTTP_BAD_REQUEST, "invalid_request", "the request body is unreadable or too large");
+    p = parse_params(r->pool, body, &dup);
+    if (dup)
+        return token_error(r, HTTP_BAD_REQUEST, "invalid_request",
+                           apr_psprintf(r->pool, "%s is given more than once", dup));
+    grant = apr_table_get(p, "grant_type");
+    client_id = apr_table_get(p, "client_id");
+    if ((client = client_of(r, conf, client_id, &why)) == NULL)
+        return token_error(r, HTTP_UNAUTHORIZED, "invalid_client", why);
+    if (grant && strcmp(grant, "authorization_code") == 0) {
+        json_t *code = unseal_json(r, "code", apr_table_get(p, "code"));
+        const char *redirect_uri = apr_table_get(p, "redirect_uri");
+        int bound = code && json_is_string(json_object_get(code, "c")) && json_is_string(json_object_get(code, "r"))
+                    && strcmp(json_string_value(json_object_get(code, "c")), client_id) == 0
+                    && redirect_uri && strcmp(json_string_value(json_object_get(code, "r")), redirect_uri) == 0;
+
+        if (!bound) {
+            json_decref(code);
+            return token_error(r, HTTP_BAD_REQUEST, "invalid_grant",
+                               "the code is unknown, expired, or was issued to another client or redirect URI");
+        }
+        add_param(r->pool, &form, "grant_type", "authorization_code");
+        add_param(r->pool, &form, "code", member(r->pool, code, "i"));
+        add_param(r->pool, &form, "redirect_uri", mcp_endpoint_url(r, pl, MCP_ENDPOINT_CALLBACK));
+        add_param(r->pool, &form, "code_verifier", apr_table_get(p, "code_verifier"));
+        json_decref(code);
+    }
+    else if (grant && strcmp(grant, "refresh_token") == 0) {
+        if (apr_table_get(p, "refresh_token") == NULL)
+            return token_error(r, HTTP_BAD_REQUEST, "invalid_request", "refresh_token is missing");
+        add_param(r->pool, &form, "grant_type", "refresh_token");
+        add_param(r->pool, &form, "refresh_token", apr_table_get(p, "refresh_token"));
+        add_param(r->pool, &form, "scope", apr_table_get(p, "scope"));
+    }
+    else {
+        return token_error(r, HTTP_BAD_REQUEST, "unsupported_grant_type",
+                           "only authorization_code and refresh_token are served");
+    }
+    if (!entra)
+        add_param(r->pool, &form, "resource", apr_table_get(p, "resource"));
+    return to_idp_token(r, conf, client, form);
+}

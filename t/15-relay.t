@@ -1,0 +1,212 @@
+# The OAuth relay (issue 11): register, authorize, the IdP's callback and the
+# token endpoint, for a location whose IdP registers clients (keycloak), one
+# with a static client (consent), and against IdPs that misbehave. The
+# fixture IdP (t/cgi-bin/idp5) logs in at once: its /auth redirects back with
+# a code. Config: t/conf/issue5.conf.in.
+use strict;
+use warnings FATAL => 'all';
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Apache::Test;
+use Apache::TestUtil;
+use HTTP::Request ();
+use JSON::PP ();
+use LWP::UserAgent ();
+use MIME::Base64 ();
+use URI ();
+use MCPTest;
+
+my $J  = JSON::PP->new->canonical;
+my $EP = '/.well-known/mcp-auth';
+my $CB = 'http://127.0.0.1:33418/cb';
+
+sub gw     { url('gw5', $_[0]) }
+sub iss5   { url('idp5', "/realms/$_[0]") }
+sub doc_of { my $r = shift; my $d = eval { $J->decode($r->decoded_content) }; ref $d eq 'HASH' ? $d : {} }
+
+# rq(METHOD, URL-or-PATH, BODY, HEADER => VALUE ...) on gw5
+sub rq {
+    my ($method, $path, $body, @headers) = @_;
+    my $ua = LWP::UserAgent->new(max_redirect => 0, timeout => 30, keep_alive => 0);
+    my $r = HTTP::Request->new($method => $path =~ m{^https?://} ? $path : gw($path));
+    while (my ($k, $v) = splice @headers, 0, 2) {
+        $r->push_header($k => $v);
+    }
+    if (defined $body) {
+        $r->content($body);
+        $r->header('Content-Length' => length $body);
+    }
+    return $ua->request($r);
+}
+sub form { my $u = URI->new('http:'); $u->query_form(@_); $u->query }
+sub qparams { my %q = URI->new(shift // '')->query_form; \%q }
+sub register {
+    my ($loc, %meta) = @_;
+    my $res = rq(POST => "$EP/register/$loc", $J->encode({ redirect_uris => [ $CB ], client_name => 'Relay test', %meta }),
+                 'Content-Type' => 'application/json');
+    return doc_of($res)->{client_id};
+}
+sub authorize_query {
+    my %p = (response_type => 'code', redirect_uri => $CB, state => 'client-state-1', code_challenge => 'chal-123',
+             code_challenge_method => 'S256', scope => 'openid mcp:tools', @_);
+    return form(map { $_ => $p{$_} } sort keys %p);
+}
+sub last_json { my $t = join '', read_lines(shift); $t ? $J->decode($t) : {} }
+
+plan tests => 57;
+
+# --- a whole login, keycloak mode (the IdP registers a client per MCP client) -----------
+my $client = register('kc');
+ok t_cmp(length($client // ''), qr/^\d{2,}$/, 'registered');
+my $res = rq(GET => "$EP/authorize/kc?" . authorize_query(client_id => $client, resource => gw('/kc')));
+ok t_cmp($res->code, 302, 'authorize: 302');
+my $to = URI->new($res->header('Location') // '');
+my $q = qparams($to);
+ok t_cmp($to->scheme . '://' . $to->host_port . $to->path, iss5('kc') . '/auth', 'to the IdP\'s authorization endpoint');
+ok t_cmp($q->{client_id}, 'idp5-kc-client', 'as the client the IdP registered for it');
+ok t_cmp($q->{redirect_uri}, gw("$EP/callback/kc"), 'back to the gateway\'s callback');
+ok t_cmp($q->{code_challenge} . ' ' . $q->{code_challenge_method}, 'chal-123 S256', 'the client\'s PKCE challenge, as it is');
+ok t_cmp($q->{resource}, gw('/kc'), 'resource passed on (RFC 8707)');
+ok t_cmp(($q->{state} // '') ne 'client-state-1' && length($q->{state} // '') > 40 ? 'sealed' : $q->{state},
+         'sealed', 'the IdP gets a sealed state, not the client\'s');
+
+# the IdP logs in and sends the browser back
+$res = rq(GET => $to->as_string);
+my $back = $res->header('Location') // '';
+ok t_cmp($back, qr{^\Q@{[gw("$EP/callback/kc")]}\E\?}, 'the IdP answers at the callback');
+$res = rq(GET => $back);
+ok t_cmp($res->code, 302, 'callback: 302');
+my $final = URI->new($res->header('Location') // '');
+my $fq = qparams($final);
+ok t_cmp($final->scheme . '://' . $final->host_port . $final->path, $CB, 'to the client\'s redirect URI');
+ok t_cmp($fq->{state}, 'client-state-1', 'with the client\'s own state');
+ok t_cmp($fq->{iss}, gw('/kc'), 'and the gateway as issuer (RFC 9207): what SDK 2.x checks');
+ok t_cmp(($fq->{code} // '') =~ /^code-kc-/ ? 'the IdP\'s code' : length($fq->{code} // '') > 40 ? 'sealed' : 'none',
+         'sealed', 'the code is sealed to this client');
+ok t_cmp(rq(GET => $back)->code, 400, 'the same answer a second time: refused (single use)');
+
+# the token request goes to the IdP with the gateway's credentials and callback
+my $code = $fq->{code};
+$res = rq(POST => "$EP/token/kc", form(grant_type => 'authorization_code', code => $code, redirect_uri => $CB,
+                                         client_id => $client, code_verifier => 'verifier-xyz', resource => gw('/kc')),
+          'Content-Type' => 'application/x-www-form-urlencoded');
+ok t_cmp($res->code, 200, 'token: the IdP\'s 200');
+ok t_cmp(doc_of($res)->{access_token}, 'idp5-kc-token', 'its answer as it came');
+my $sent = qparams('?' . last_json('idp5-last-token.json')->{body});
+ok t_cmp($sent->{code}, 'code-kc-idp5-kc-client', 'the IdP gets its own code back');
+ok t_cmp($sent->{redirect_uri}, gw("$EP/callback/kc"), 'with the callback it sent the code to');
+ok t_cmp($sent->{code_verifier}, 'verifier-xyz', 'and the client\'s PKCE verifier: PKCE end to end');
+ok t_cmp($sent->{client_id}, 'idp5-kc-client', 'as the IdP client');
+ok t_cmp($sent->{resource}, gw('/kc'), 'resource passed on');
+
+$res = rq(POST => "$EP/token/kc", form(grant_type => 'authorization_code', code => $code, redirect_uri => 'http://127.0.0.1:9/other',
+                                         client_id => $client, code_verifier => 'v'),
+          'Content-Type' => 'application/x-www-form-urlencoded');
+ok t_cmp($res->code . ' ' . doc_of($res)->{error}, '400 invalid_grant', 'the code with another redirect_uri: invalid_grant');
+my $other = register('kc');
+$res = rq(POST => "$EP/token/kc", form(grant_type => 'authorization_code', code => $code, redirect_uri => $CB,
+                                         client_id => $other, code_verifier => 'v'),
+          'Content-Type' => 'application/x-www-form-urlencoded');
+ok t_cmp($res->code . ' ' . doc_of($res)->{error}, '400 invalid_grant', 'the code for another client: invalid_grant (code injection)');
+$res = rq(POST => "$EP/token/kc", form(grant_type => 'refresh_token', refresh_token => 'idp5-kc-refresh', client_id => $client,
+                                         resource => gw('/kc')),
+          'Content-Type' => 'application/x-www-form-urlencoded');
+ok t_cmp($res->code, 200, 'refresh_token grant: passed on');
+ok t_cmp(qparams('?' . last_json('idp5-last-token.json')->{body})->{refresh_token}, 'idp5-kc-refresh', 'with the refresh token');
+$res = rq(POST => "$EP/token/kc", form(grant_type => 'client_credentials', client_id => $client),
+          'Content-Type' => 'application/x-www-form-urlencoded');
+ok t_cmp($res->code . ' ' . doc_of($res)->{error}, '400 unsupported_grant_type', 'another grant: unsupported_grant_type');
+$res = rq(POST => "$EP/token/kc", form(grant_type => 'authorization_code', code => $code, client_id => 'forged'),
+          'Content-Type' => 'application/x-www-form-urlencoded');
+ok t_cmp($res->code . ' ' . doc_of($res)->{error}, '401 invalid_client', 'an unknown client id: invalid_client');
+
+# --- authorize refuses before anything is sent anywhere -----------------------------------
+$res = rq(GET => "$EP/authorize/kc?" . authorize_query(client_id => $client, redirect_uri => 'https://evil.example/cb'));
+ok t_cmp($res->code . ' ' . ($res->header('Location') // 'no redirect'), '400 no redirect',
+         'a redirect URI the client did not register: 400, no redirect (open redirect)');
+$res = rq(GET => "$EP/authorize/kc?" . authorize_query(client_id => $client . 'x'));
+ok t_cmp($res->code . ' ' . doc_of($res)->{error}, '400 invalid_client', 'an altered client id: invalid_client');
+$res = rq(GET => "$EP/authorize/kc?" . authorize_query(client_id => $client, code_challenge_method => 'plain'));
+$fq = qparams($res->header('Location'));
+ok t_cmp($res->code . ' ' . ($fq->{error} // ''), '302 invalid_request', 'no S256 PKCE: invalid_request to the client');
+ok t_cmp(($fq->{state} // '') . ' ' . ($fq->{iss} // ''), 'client-state-1 ' . gw('/kc'), 'with its state and the issuer');
+$res = rq(GET => "$EP/authorize/kc?" . authorize_query(client_id => $client, response_type => 'token'));
+ok t_cmp(qparams($res->header('Location'))->{error}, 'unsupported_response_type', 'response_type token: refused');
+$res = rq(GET => "$EP/callback/kc?code=x&state=forged");
+ok t_cmp($res->code, 400, 'a callback with a forged state: 400');
+$res = rq(GET => "$EP/authorize/kc?" . authorize_query(client_id => $client) . '&state=second');
+$fq = qparams($res->header('Location'));
+ok t_cmp(($fq->{error} // '') . ' ' . ($fq->{iss} // ''), 'invalid_request ' . gw('/kc'), 'a parameter given twice: invalid_request');
+
+# --- IdPs that misbehave: mix-up, missing iss, errors ----------------------------------
+for my $c ([ 'mixup', 'server_error', 'an iss of another server (mix-up): refused' ],
+           [ 'noiss', 'server_error', 'no iss although the IdP promises one: refused' ],
+           [ 'deny', 'access_denied', 'the IdP\'s error: relayed to the client' ]) {
+    my ($loc, $error, $what) = @$c;
+    my $cid = register($loc);
+    my $r = rq(GET => "$EP/authorize/$loc?" . authorize_query(client_id => $cid));
+    $r = rq(GET => $r->header('Location') // '');            # the IdP
+    $r = rq(GET => $r->header('Location') // '');            # the callback
+    my $p = qparams($r->header('Location'));
+    ok t_cmp(($p->{error} // 'none') . ' ' . (defined $p->{code} ? 'with a code' : 'no code'), "$error no code", $what);
+    ok t_cmp($p->{state} // '', 'client-state-1', "$loc: the client's state comes back");
+}
+
+# --- a static client (MCPAuthClientID): the user consents to each client ----------------
+{
+    my $cid = register('cid', client_name => 'Claude <b>Desktop</b>');
+    my $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $cid));
+    ok t_cmp($r->code . ' ' . ($r->header('Content-Type') // ''), qr/^200 text\/html/, 'consent page, not yet the IdP');
+    my $page = $r->decoded_content;
+    ok t_cmp($page, qr/Claude &lt;b&gt;Desktop&lt;\/b&gt;/, 'it names the client, escaped');
+    ok t_cmp($page, qr/127\.0\.0\.1/, 'and where the answer goes');
+    ok t_cmp($r->header('Content-Security-Policy') // '', qr/frame-ancestors 'none'/, 'not framable (clickjacking)');
+    ok t_cmp($page, qr/<form method="post"[^>]*>.*name="consent" value="approve"/s, 'a POST form with an approve button');
+    my ($ticket) = $page =~ /name="ticket" value="([^"]+)"/;
+    my ($csrf) = $page =~ /name="csrf" value="([^"]+)"/;
+    my ($cookie) = ($r->header('Set-Cookie') // '') =~ /^(mcp_auth_csrf=[^;]+)/;
+    my $post = sub {
+        my ($consent, $c, $x) = @_;
+        rq(POST => "$EP/authorize/cid", form(ticket => $ticket, csrf => $x // $csrf, consent => $consent),
+           'Content-Type' => 'application/x-www-form-urlencoded', ($c ? (Cookie => $c) : ()));
+    };
+    ok t_cmp($post->('approve', undef)->code, 400, 'the form without its cookie (CSRF): 400');
+    ok t_cmp($post->('approve', $cookie, 'f' x 32)->code, 400, 'with another CSRF value: 400');
+    $r = $post->('approve', $cookie);
+    my $idp = URI->new($r->header('Location') // '');
+    ok t_cmp($r->code . ' ' . $idp->path, '302 /realms/cid/auth', 'approved: on to the IdP');
+    ok t_cmp(qparams($idp)->{client_id}, 'static-client', 'as the static client');
+    my ($consent) = grep { /^mcp_auth_consent_/ } $r->header('Set-Cookie');
+    ok t_cmp($consent // '', qr/HttpOnly/, 'the approval is remembered in a cookie');
+    ($consent) = ($consent // '') =~ /^([^;]+)/;
+    $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $cid), undef, Cookie => $consent);
+    ok t_cmp($r->code, 302, 'with that cookie: no second consent page');
+    my $third = register('cid');
+    $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $third), undef, Cookie => $consent);
+    ok t_cmp($r->code, 200, 'another client: asks again');
+    $r = $post->('deny', $cookie);
+    ok t_cmp(qparams($r->header('Location'))->{error}, 'access_denied', 'deny: access_denied to the client');
+
+    # the token request authenticates the static client with its secret
+    $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $cid), undef, Cookie => $consent);
+    $r = rq(GET => $r->header('Location'));
+    $r = rq(GET => $r->header('Location'));
+    my $c2 = qparams($r->header('Location'))->{code};
+    rq(POST => "$EP/token/cid", form(grant_type => 'authorization_code', code => $c2, redirect_uri => $CB, client_id => $cid,
+                                       code_verifier => 'v2'),
+       'Content-Type' => 'application/x-www-form-urlencoded');
+    my $t = last_json('idp5-last-token.json');
+    ok t_cmp($t->{authorization}, 'Basic ' . MIME::Base64::encode_base64('static-client:s3cret-of-static-client', ''),
+             'MCPAuthClientSecret: client_secret_basic at the IdP');
+}
+
+# --- CIMD: client ids that are URLs -------------------------------------------------------
+{
+    my $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => 'https://127.0.0.1:1/client.json'));
+    ok t_cmp($r->code . ' ' . doc_of($r)->{error}, '400 invalid_client',
+             'a metadata document on a loopback address: refused (SSRF), MCPAuthClientMetadataAllowPrivate Off');
+    $r = rq(GET => "$EP/authorize/nocimd?" . authorize_query(client_id => 'https://app.example/client.json'));
+    ok t_cmp($r->code . ' ' . doc_of($r)->{error}, '400 invalid_client', 'MCPAuthClientMetadataDocuments Off: refused');
+}
