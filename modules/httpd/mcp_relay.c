@@ -541,6 +541,8 @@ int mcp_relay_authorize(request_rec *r, const protected_location_t *pl)
     apr_table_t *p;
     int from_consent = 0, approved = 0;
 
+    if (r->method_number == M_OPTIONS)
+        return mcp_cors_preflight(r, conf, 1, "GET, POST, OPTIONS");
     if (r->method_number == M_POST) {
         p = consent_answer(r, &query, &approved);
         if (p == NULL)
@@ -552,7 +554,7 @@ int mcp_relay_authorize(request_rec *r, const protected_location_t *pl)
         p = parse_params(r->pool, query, &dup);
     }
     else {
-        return mcp_method_not_allowed(r, conf, "GET, POST");
+        return mcp_method_not_allowed(r, conf, "GET, POST, OPTIONS");
     }
     client_id = apr_table_get(p, "client_id");
     redirect_uri = apr_table_get(p, "redirect_uri");
