@@ -14,6 +14,7 @@ use Apache::TestUtil;
 use HTTP::Request ();
 use JSON::PP ();
 use LWP::UserAgent ();
+use Digest::SHA ();
 use MIME::Base64 ();
 use URI ();
 use MCPTest;
@@ -21,6 +22,10 @@ use MCPTest;
 my $J  = JSON::PP->new->canonical;
 my $EP = '/.well-known/mcp-auth';
 my $CB = 'http://127.0.0.1:33418/cb';
+# PKCE: a verifier and its S256 challenge (RFC 7636 §4.2)
+my $VERIFIER = 'v' x 43;
+my $CHALLENGE = MIME::Base64::encode_base64url(Digest::SHA::sha256($VERIFIER));
+
 
 sub gw     { url('gw5', $_[0]) }
 sub iss5   { url('idp5', "/realms/$_[0]") }
@@ -49,13 +54,15 @@ sub register {
     return doc_of($res)->{client_id};
 }
 sub authorize_query {
-    my %p = (response_type => 'code', redirect_uri => $CB, state => 'client-state-1', code_challenge => 'chal-123',
+    my %p = (response_type => 'code', redirect_uri => $CB, state => 'client-state-1', code_challenge => $CHALLENGE,
              code_challenge_method => 'S256', scope => 'openid mcp:tools', @_);
     return form(map { $_ => $p{$_} } sort keys %p);
 }
 sub last_json { my $t = join '', read_lines(shift); $t ? $J->decode($t) : {} }
+# The cookie the relay binds a login to this browser with.
+sub login_cookie { my ($c) = grep { /^mcp_auth_login_/ } $_[0]->header('Set-Cookie'); ($c // '') =~ /^([^;]+)/ ? $1 : '' }
 
-plan tests => 57;
+plan tests => 62;
 
 # --- a whole login, keycloak mode (the IdP registers a client per MCP client) -----------
 my $client = register('kc');
@@ -67,7 +74,9 @@ my $q = qparams($to);
 ok t_cmp($to->scheme . '://' . $to->host_port . $to->path, iss5('kc') . '/auth', 'to the IdP\'s authorization endpoint');
 ok t_cmp($q->{client_id}, 'idp5-kc-client', 'as the client the IdP registered for it');
 ok t_cmp($q->{redirect_uri}, gw("$EP/callback/kc"), 'back to the gateway\'s callback');
-ok t_cmp($q->{code_challenge} . ' ' . $q->{code_challenge_method}, 'chal-123 S256', 'the client\'s PKCE challenge, as it is');
+ok t_cmp($q->{code_challenge} . ' ' . $q->{code_challenge_method}, "$CHALLENGE S256", 'the client\'s PKCE challenge, as it is');
+my $browser = login_cookie($res);
+ok t_cmp($browser, qr/^mcp_auth_login_[0-9a-f]{16}=[0-9a-f]{32}$/, 'the login is bound to this browser by a cookie');
 ok t_cmp($q->{resource}, gw('/kc'), 'resource passed on (RFC 8707)');
 ok t_cmp(($q->{state} // '') ne 'client-state-1' && length($q->{state} // '') > 40 ? 'sealed' : $q->{state},
          'sealed', 'the IdP gets a sealed state, not the client\'s');
@@ -76,7 +85,8 @@ ok t_cmp(($q->{state} // '') ne 'client-state-1' && length($q->{state} // '') > 
 $res = rq(GET => $to->as_string);
 my $back = $res->header('Location') // '';
 ok t_cmp($back, qr{^\Q@{[gw("$EP/callback/kc")]}\E\?}, 'the IdP answers at the callback');
-$res = rq(GET => $back);
+ok t_cmp(rq(GET => $back)->code, 400, 'the IdP\'s answer in another browser (no login cookie): refused');
+$res = rq(GET => $back, undef, Cookie => $browser);
 ok t_cmp($res->code, 302, 'callback: 302');
 my $final = URI->new($res->header('Location') // '');
 my $fq = qparams($final);
@@ -85,19 +95,19 @@ ok t_cmp($fq->{state}, 'client-state-1', 'with the client\'s own state');
 ok t_cmp($fq->{iss}, gw('/kc'), 'and the gateway as issuer (RFC 9207): what SDK 2.x checks');
 ok t_cmp(($fq->{code} // '') =~ /^code-kc-/ ? 'the IdP\'s code' : length($fq->{code} // '') > 40 ? 'sealed' : 'none',
          'sealed', 'the code is sealed to this client');
-ok t_cmp(rq(GET => $back)->code, 400, 'the same answer a second time: refused (single use)');
+ok t_cmp(rq(GET => $back, undef, Cookie => $browser)->code, 400, 'the same answer a second time: refused (single use)');
 
 # the token request goes to the IdP with the gateway's credentials and callback
 my $code = $fq->{code};
 $res = rq(POST => "$EP/token/kc", form(grant_type => 'authorization_code', code => $code, redirect_uri => $CB,
-                                         client_id => $client, code_verifier => 'verifier-xyz', resource => gw('/kc')),
+                                         client_id => $client, code_verifier => $VERIFIER, resource => gw('/kc')),
           'Content-Type' => 'application/x-www-form-urlencoded');
 ok t_cmp($res->code, 200, 'token: the IdP\'s 200');
 ok t_cmp(doc_of($res)->{access_token}, 'idp5-kc-token', 'its answer as it came');
 my $sent = qparams('?' . last_json('idp5-last-token.json')->{body});
 ok t_cmp($sent->{code}, 'code-kc-idp5-kc-client', 'the IdP gets its own code back');
 ok t_cmp($sent->{redirect_uri}, gw("$EP/callback/kc"), 'with the callback it sent the code to');
-ok t_cmp($sent->{code_verifier}, 'verifier-xyz', 'and the client\'s PKCE verifier: PKCE end to end');
+ok t_cmp($sent->{code_verifier}, $VERIFIER, 'and the client\'s PKCE verifier: PKCE end to end');
 ok t_cmp($sent->{client_id}, 'idp5-kc-client', 'as the IdP client');
 ok t_cmp($sent->{resource}, gw('/kc'), 'resource passed on');
 
@@ -147,8 +157,9 @@ for my $c ([ 'mixup', 'server_error', 'an iss of another server (mix-up): refuse
     my ($loc, $error, $what) = @$c;
     my $cid = register($loc);
     my $r = rq(GET => "$EP/authorize/$loc?" . authorize_query(client_id => $cid));
+    my $cookie = login_cookie($r);
     $r = rq(GET => $r->header('Location') // '');            # the IdP
-    $r = rq(GET => $r->header('Location') // '');            # the callback
+    $r = rq(GET => $r->header('Location') // '', undef, Cookie => $cookie);   # the callback
     my $p = qparams($r->header('Location'));
     ok t_cmp(($p->{error} // 'none') . ' ' . (defined $p->{code} ? 'with a code' : 'no code'), "$error no code", $what);
     ok t_cmp($p->{state} // '', 'client-state-1', "$loc: the client's state comes back");
@@ -191,15 +202,38 @@ for my $c ([ 'mixup', 'server_error', 'an iss of another server (mix-up): refuse
 
     # the token request authenticates the static client with its secret
     $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $cid), undef, Cookie => $consent);
+    my $login = login_cookie($r);
     $r = rq(GET => $r->header('Location'));
-    $r = rq(GET => $r->header('Location'));
+    $r = rq(GET => $r->header('Location'), undef, Cookie => $login);
     my $c2 = qparams($r->header('Location'))->{code};
+    $r = rq(POST => "$EP/token/cid", form(grant_type => 'authorization_code', code => $c2, redirect_uri => $CB, client_id => $cid,
+                                            code_verifier => 'w' x 43),
+            'Content-Type' => 'application/x-www-form-urlencoded');
+    ok t_cmp($r->code . ' ' . doc_of($r)->{error}, '400 invalid_grant',
+             'a verifier that does not match the challenge: refused by the gateway itself');
+    $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $cid), undef, Cookie => $consent);
+    $login = login_cookie($r);
+    $r = rq(GET => $r->header('Location'));
+    $r = rq(GET => $r->header('Location'), undef, Cookie => $login);
+    $c2 = qparams($r->header('Location'))->{code};
     rq(POST => "$EP/token/cid", form(grant_type => 'authorization_code', code => $c2, redirect_uri => $CB, client_id => $cid,
-                                       code_verifier => 'v2'),
+                                       code_verifier => $VERIFIER),
        'Content-Type' => 'application/x-www-form-urlencoded');
     my $t = last_json('idp5-last-token.json');
     ok t_cmp($t->{authorization}, 'Basic ' . MIME::Base64::encode_base64('static-client:s3cret-of-static-client', ''),
              'MCPAuthClientSecret: client_secret_basic at the IdP');
+}
+
+# --- a static client the user has not approved: errors stay here, sealed values stay home ---
+{
+    my $cid = register('cid', redirect_uris => [ 'https://evil.example/cb' ]);
+    my $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $cid, redirect_uri => 'https://evil.example/cb',
+                                                           response_type => 'token'));
+    ok t_cmp($r->code . ' ' . ($r->header('Location') // 'no redirect'), '400 no redirect',
+             'an unapproved static client\'s error: a page, not a redirect to its URI');
+    my $kc_client = register('kc');
+    $r = rq(GET => "$EP/authorize/okta?" . authorize_query(client_id => $kc_client));
+    ok t_cmp($r->code . ' ' . doc_of($r)->{error}, '400 invalid_client', 'a client id of another location: unknown here');
 }
 
 # --- CIMD: client ids that are URLs -------------------------------------------------------

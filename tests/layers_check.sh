@@ -31,6 +31,12 @@ for h in $engine_headers; do
     [ -e "modules/httpd/$h" ] && bad "header $h exists in both layers" || ok
 done
 
+# 2b. Rooms stay small enough to read: no source file above 800 lines.
+for f in mod_mcp_auth.c modules/httpd/*.c modules/engine/*.c; do
+    n=$(wc -l < "$f")
+    [ "$n" -le 800 ] && ok || bad "$f has $n lines (at most 800)"
+done
+
 # 3. On the objects: what each layer needs from outside.
 engine_lib=.libs/libmcpengine.a
 glue_lib=.libs/libmcpglue.a

@@ -951,6 +951,13 @@ static void test_client(void)
               && strcmp(back.idp_client_id, "idp-123") == 0 && strcmp(back.idp_client_secret, "s3cret") == 0
               && back.redirect_uris->nelts == 2,
           "client: the sealed form round-trips");
+    /* RFC 7636 appendix B */
+    CHECK(mcp_client_pkce_s256_matches("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+                                       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+              && !mcp_client_pkce_s256_matches("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXl",
+                                               "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+              && !mcp_client_pkce_s256_matches("short", "x"),
+          "PKCE S256: the RFC 7636 example matches, a changed or short verifier does not");
     CHECK(mcp_client_has_redirect_uri(&back, "http://127.0.0.1/x") && !mcp_client_has_redirect_uri(&back, "http://127.0.0.1/x/")
               && !mcp_client_has_redirect_uri(&back, "HTTPS://a.example/cb"),
           "client: redirect URIs match exactly");
@@ -1004,7 +1011,8 @@ static void test_public_address(void)
     struct sockaddr_in6 v6;
     static const char *const priv4[] = { "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254",
                                          "100.64.0.1", "0.0.0.0", "224.0.0.1", NULL };
-    static const char *const priv6[] = { "::1", "::", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "64:ff9b::a00:1", NULL };
+    static const char *const priv6[] = { "::1", "::", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "64:ff9b::a00:1",
+                                         "::127.0.0.1", "64:ff9b:1::1", "fec0::1", "2002:a00:1::1", "2001:0:1::1", NULL };
     int i, refused = 1;
 
     memset(&v4, 0, sizeof(v4));

@@ -11,6 +11,10 @@
 #include <apr_uri.h>
 #include <jansson.h>
 
+#include <cjose/base64.h>
+#include <cjose/util.h>
+#include <openssl/evp.h>
+
 #include "mcp_client.h"
 
 #define MAX_REDIRECT_URIS 16
@@ -281,4 +285,25 @@ char *mcp_client_idp_registration(apr_pool_t *pool, const char *json, apr_size_t
     json_object_del(doc, "jwks");
     json_object_del(doc, "jwks_uri");
     return dump(pool, doc);
+}
+
+int mcp_client_pkce_s256_matches(const char *verifier, const char *challenge)
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+    char *b64 = NULL;
+    size_t b64_len = 0;
+    cjose_err err;
+    int ok;
+
+    /* RFC 7636 §4.1: 43 to 128 unreserved characters */
+    if (verifier == NULL || challenge == NULL || strlen(verifier) < 43 || strlen(verifier) > 128
+        || strspn(verifier, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~") != strlen(verifier))
+        return 0;
+    if (!EVP_Digest(verifier, strlen(verifier), md, &n, EVP_sha256(), NULL)
+        || !cjose_base64url_encode(md, n, &b64, &b64_len, &err))
+        return 0;
+    ok = strlen(challenge) == b64_len && memcmp(b64, challenge, b64_len) == 0;
+    cjose_get_dealloc()(b64);
+    return ok;
 }

@@ -51,4 +51,8 @@ char *mcp_client_registration_response(apr_pool_t *pool, const char *client_id, 
  * not an object. */
 char *mcp_client_idp_registration(apr_pool_t *pool, const char *json, apr_size_t len, const char *callback);
 
+/* RFC 7636 §4.6: whether verifier is well formed and its S256 transform is
+ * challenge. The relay checks this itself, whatever the IdP does. */
+int mcp_client_pkce_s256_matches(const char *verifier, const char *challenge);
+
 #endif

@@ -91,11 +91,24 @@ static apr_status_t doc_release_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-static local_entry_t *entry_for(mcp_docstore_t *store, const char *url)
+/* The entry for url as parse reads it: a key set, a discovery document and
+ * a client's metadata document at the same URL are three entries, so a
+ * parsed object is only ever handed to code that expects its type. The
+ * shared raw body and its markers are the same for all of them. */
+static local_entry_t *entry_for(mcp_docstore_t *store, const char *url, mcp_doc_parse_fn parse,
+                                apr_pool_t *rpool)
 {
-    local_entry_t *e = apr_hash_get(store->entries, url, APR_HASH_KEY_STRING);
+    char kind[2 * sizeof(parse) + 1];
+    const char *key;
+    local_entry_t *e;
+    size_t i;
 
+    for (i = 0; i < sizeof(parse); i++)
+        apr_snprintf(kind + 2 * i, 3, "%02x", ((const unsigned char *)&parse)[i]);
+    key = apr_pstrcat(rpool, kind, " ", url, NULL);
+    e = apr_hash_get(store->entries, key, APR_HASH_KEY_STRING);
     if (e == NULL) {
+        key = apr_pstrdup(store->pool, key);
         e = apr_pcalloc(store->pool, sizeof(*e));
         e->url = apr_pstrdup(store->pool, url);
         e->body_id = mcp_cache_id(store->pool, "doc", url);
@@ -104,7 +117,7 @@ static local_entry_t *entry_for(mcp_docstore_t *store, const char *url)
         e->refetch_id = mcp_cache_id(store->pool, "refetch", url);
         e->failed_id = mcp_cache_id(store->pool, "failed", url);
         e->stats_id = mcp_cache_id(store->pool, "stats", url);
-        apr_hash_set(store->entries, e->url, APR_HASH_KEY_STRING, e);
+        apr_hash_set(store->entries, key, APR_HASH_KEY_STRING, e);
     }
     return e;
 }
@@ -372,7 +385,7 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
 
     *err = NULL;
     apr_thread_mutex_lock(store->mutex);
-    e = entry_for(store, url);
+    e = entry_for(store, url, parse, rpool);
     /* A fresh parsed copy needs no shared-cache access at all: a rotation
      * fetched by another process reaches us through the forced path. */
     if (e->current && (force ? now - e->forced_at < FORCED_RECHECK : now < e->current->doc.fresh_until)) {
@@ -449,7 +462,7 @@ void mcp_docstore_status(mcp_docstore_t *store, const char *url, mcp_doc_parse_f
     apr_time_t fresh_until, fetched_at;
 
     apr_thread_mutex_lock(store->mutex);
-    e = entry_for(store, url);
+    e = entry_for(store, url, parse, rpool);
     apr_thread_mutex_unlock(store->mutex);
     adopt_shared(store, e, parse, parse_ctx, policy, rpool, &fresh_until, &fetched_at);
     read_stats(store, e, rpool, &fs);

@@ -55,6 +55,11 @@ char *mcp_facade_metadata(apr_pool_t *pool, const char *idp_json, const mcp_faca
         json_object_del(doc, "pushed_authorization_request_endpoint");
         json_object_del(doc, "require_pushed_authorization_requests");
         json_object_del(doc, "device_authorization_endpoint");
+        /* the IdP would not know the relay's client ids there, and mTLS
+         * aliases would take clients around the relay */
+        json_object_del(doc, "revocation_endpoint");
+        json_object_del(doc, "introspection_endpoint");
+        json_object_del(doc, "mtls_endpoint_aliases");
         if (f->client_metadata_documents)
             json_object_set_new(doc, "client_id_metadata_document_supported", json_true());
         else

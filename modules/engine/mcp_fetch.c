@@ -131,12 +131,20 @@ int mcp_address_is_public(const struct sockaddr *addr)
         static const unsigned char nat64[12] = { 0, 0x64, 0xff, 0x9b };
         static const unsigned char zero[16];
 
-        if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0)
+        static const unsigned char v4compat[12];
+
+        /* IPv4 inside IPv6: mapped, NAT64, IPv4-compatible, 6to4 */
+        if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0
+            || memcmp(a, v4compat, 12) == 0)
             return ipv4_is_public(a + 12);
+        if (a[0] == 0x20 && a[1] == 0x02)
+            return ipv4_is_public(a + 2);
         return !(memcmp(a, zero, 15) == 0                      /* :: and ::1 */
                  || (a[0] & 0xfe) == 0xfc                       /* fc00::/7 unique local */
-                 || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80)     /* fe80::/10 link-local */
+                 || (a[0] == 0xfe && (a[1] & 0x80) == 0x80)     /* fe80::/10 link-local, fec0::/10 site-local */
                  || a[0] == 0xff                                /* multicast */
+                 || (a[0] == 0x00 && a[1] == 0x64 && a[2] == 0xff && a[3] == 0x9b) /* 64:ff9b::/32 NAT64 */
+                 || (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x00 && a[3] == 0x00) /* Teredo */
                  || (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8)); /* documentation */
     }
     return 0;

@@ -6,6 +6,7 @@
 
 #include <apr_buckets.h>
 #include <apr_strings.h>
+#include <apr_tables.h>
 #include <httpd.h>
 #include <http_protocol.h>
 #include <http_request.h>
@@ -137,4 +138,26 @@ void mcp_body_replay(request_rec *r, const char *body, apr_size_t len)
     apr_table_unset(r->headers_in, "Transfer-Encoding");
     apr_table_setn(r->headers_in, "Content-Length", apr_psprintf(r->pool, "%" APR_SIZE_T_FMT, len));
     ap_add_input_filter(REPLAY_FILTER, ctx, r, r->connection);
+}
+
+/* Parameters of a query or form body. A parameter given twice is refused
+ * (RFC 6749 §3.1): *dup names it. */
+apr_table_t *mcp_form_params(apr_pool_t *p, const char *text, const char **dup)
+{
+    apr_table_t *t = apr_table_make(p, 12);
+    char *copy = apr_pstrdup(p, text ? text : ""), *pair, *state = NULL;
+
+    *dup = NULL;
+    for (pair = apr_strtok(copy, "&", &state); pair; pair = apr_strtok(NULL, "&", &state)) {
+        char *eq = strchr(pair, '=');
+        char *name = eq ? apr_pstrmemdup(p, pair, (apr_size_t)(eq - pair)) : pair;
+        char *value = eq ? apr_pstrdup(p, eq + 1) : "";
+
+        if (ap_unescape_urlencoded(name) != OK || ap_unescape_urlencoded(value) != OK)
+            continue;
+        if (apr_table_get(t, name))
+            *dup = name;
+        apr_table_setn(t, name, value);
+    }
+    return t;
 }

@@ -17,6 +17,11 @@ void mcp_body_replay(request_rec *r, const char *body, apr_size_t len);
  * request it came from is replaying goes on being replayed to this one. */
 void mcp_body_inherit(request_rec *r);
 
+/* The parameters of a query or form body (application/x-www-form-urlencoded),
+ * decoded. A parameter given twice is refused (RFC 6749 §3.1): *dup names
+ * it. */
+apr_table_t *mcp_form_params(apr_pool_t *p, const char *text, const char **dup);
+
 /* Registers the input filter that replays a body. */
 void mcp_body_register(apr_pool_t *p);
 

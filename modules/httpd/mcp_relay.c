@@ -39,7 +39,9 @@
 #include "mcp_httpd.h"
 #include "mcp_locations.h"
 #include "mcp_relay.h"
+#include "mcp_consent.h"
 #include "mcp_relay_key.h"
+#include "mcp_relay_seal.h"
 #include "mcp_request_keys.h"
 #include "mcp_respond.h"
 #include "mcp_shared_cache.h"
@@ -50,85 +52,11 @@ APLOG_USE_MODULE(mcp_auth);
 #define REQUEST_LIMIT (64 * 1024)
 #define STATE_LIFETIME 600       /* seconds a login may take at the IdP */
 #define CODE_LIFETIME 300        /* seconds a client has to redeem its code */
-#define TICKET_LIFETIME 900      /* seconds a consent page stays usable */
-#define CONSENT_COOKIE "mcp_auth_consent"
-#define CSRF_COOKIE "mcp_auth_csrf"
+#define LOGIN_COOKIE "mcp_auth_login"
+#define MAX_CLIENT_ID 4096       /* sealed client ids beyond this are refused at registration */
+#define MAX_PARAM 1024           /* client state and scope: they travel sealed */
 
 /* ---- small tools ---- */
-
-static const unsigned char *key_or_log(request_rec *r)
-{
-    const unsigned char *key = mcp_relay_key();
-
-    if (key == NULL)
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0041: the relay has no key (see MCPAUTH0040)");
-    return key;
-}
-
-static const char *seal_json(request_rec *r, const char *purpose, json_t *doc)
-{
-    char *text = json_dumps(doc, JSON_COMPACT);
-    const unsigned char *key = key_or_log(r);
-    const char *sealed = text && key ? mcp_seal(r->pool, key, purpose, text, strlen(text)) : NULL;
-
-    free(text);
-    json_decref(doc);
-    return sealed;
-}
-
-/* A sealed JSON object, unexpired when it carries "e"; NULL otherwise. */
-static json_t *unseal_json(request_rec *r, const char *purpose, const char *sealed)
-{
-    const unsigned char *key = key_or_log(r);
-    apr_size_t len = 0;
-    const char *text = key && sealed ? mcp_unseal(r->pool, key, purpose, sealed, &len) : NULL;
-    json_t *doc = text ? json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL) : NULL, *e;
-
-    if (!json_is_object(doc)) {
-        json_decref(doc);
-        return NULL;
-    }
-    e = json_object_get(doc, "e");
-    if (e && (!json_is_integer(e) || json_integer_value(e) < apr_time_sec(apr_time_now()))) {
-        json_decref(doc);
-        return NULL;
-    }
-    return doc;
-}
-
-static const char *member(apr_pool_t *p, json_t *doc, const char *name)
-{
-    const char *s = json_string_value(json_object_get(doc, name));
-
-    return s ? apr_pstrdup(p, s) : NULL;
-}
-
-static long now_sec(void)
-{
-    return (long)apr_time_sec(apr_time_now());
-}
-
-/* Parameters of a query or form body. A parameter given twice is refused
- * (RFC 6749 §3.1): *dup names it. */
-static apr_table_t *parse_params(apr_pool_t *p, const char *text, const char **dup)
-{
-    apr_table_t *t = apr_table_make(p, 12);
-    char *copy = apr_pstrdup(p, text ? text : ""), *pair, *state = NULL;
-
-    *dup = NULL;
-    for (pair = apr_strtok(copy, "&", &state); pair; pair = apr_strtok(NULL, "&", &state)) {
-        char *eq = strchr(pair, '=');
-        char *name = eq ? apr_pstrmemdup(p, pair, (apr_size_t)(eq - pair)) : pair;
-        char *value = eq ? apr_pstrdup(p, eq + 1) : "";
-
-        if (ap_unescape_urlencoded(name) != OK || ap_unescape_urlencoded(value) != OK)
-            continue;
-        if (apr_table_get(t, name))
-            *dup = name;
-        apr_table_setn(t, name, value);
-    }
-    return t;
-}
 
 static const char *form_pair(apr_pool_t *p, const char *name, const char *value)
 {
@@ -166,16 +94,6 @@ static int redirect_error(request_rec *r, const mcp_dir_conf_t *conf, const char
     add_param(r->pool, &q, "state", state);
     add_param(r->pool, &q, "iss", mcp_authorization_server(r, conf));
     return redirect_to(r, with_query(r->pool, redirect_uri, q));
-}
-
-static const char *sha256_hex(apr_pool_t *p, const char *s)
-{
-    unsigned char md[32];
-    unsigned int n = 0;
-
-    if (!EVP_Digest(s, strlen(s), md, &n, EVP_sha256(), NULL))
-        return "";
-    return apr_pescape_hex(p, md, n, 0);
 }
 
 /* ---- clients ---- */
@@ -241,7 +159,7 @@ static const mcp_client_t *client_of(request_rec *r, const mcp_dir_conf_t *conf,
     }
     if (strncmp(client_id, "https://", 8) == 0)
         return mcp_client_metadata_document(r, conf, client_id, why);
-    doc = unseal_json(r, "client", client_id);
+    doc = mcp_relay_unseal_json(r, "client", client_id);
     if (doc == NULL) {
         *why = "unknown client_id";
         return NULL;
@@ -266,6 +184,26 @@ static void idp_credentials(const mcp_dir_conf_t *conf, const mcp_client_t *clie
     *secret = client->idp_client_id ? client->idp_client_secret : conf->client_secret;
 }
 
+/* POSTs a request the relay makes for r to the IdP (url, content type,
+ * body and authorization set by the caller); 0 after logging when the IdP
+ * did not answer. */
+static int post_to_idp(request_rec *r, const mcp_dir_conf_t *conf, mcp_post_t *post, mcp_fetch_result_t *res)
+{
+    mcp_doc_policy_t policy;
+    const char *err = NULL;
+
+    mcp_doc_policy_of(conf, &policy);
+    post->accept = "application/json";
+    post->forwarded_for = mcp_forwarded_for(r);
+    post->len = strlen(post->body);
+    if (mcp_fetch_post(r->pool, post, &policy.fetch, res, &err) != APR_SUCCESS || res->status < 200) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0031: POST %s failed: %s",
+                      mcp_url_redacted(r->pool, post->url), err);
+        return 0;
+    }
+    return 1;
+}
+
 /* ---- register ---- */
 
 static const char *idp_registration(request_rec *r, const protected_location_t *pl, const char *body,
@@ -273,7 +211,6 @@ static const char *idp_registration(request_rec *r, const protected_location_t *
 {
     const mcp_discovery_t *d;
     const char *err = NULL, *payload;
-    mcp_doc_policy_t policy;
     mcp_post_t post;
     mcp_fetch_result_t res;
     json_t *doc;
@@ -284,18 +221,17 @@ static const char *idp_registration(request_rec *r, const protected_location_t *
         return d ? "the authorization server offers no dynamic client registration" : err;
     }
     payload = mcp_client_idp_registration(r->pool, body, len, mcp_endpoint_url(r, pl, MCP_ENDPOINT_CALLBACK));
-    mcp_doc_policy_of(pl->conf, &policy);
     memset(&post, 0, sizeof(post));
     post.url = d->registration_endpoint;
     post.content_type = "application/json";
-    post.authorization = apr_table_get(r->headers_in, "Authorization"); /* initial access token */
-    post.accept = "application/json";
-    post.forwarded_for = mcp_forwarded_for(r);
+    /* an initial access token (RFC 7591 §3) goes on; other credentials,
+     * such as an administrator's Basic password for a protected register
+     * endpoint, are for httpd, not the IdP */
+    post.authorization = apr_table_get(r->headers_in, "Authorization");
+    if (post.authorization && strncasecmp(post.authorization, "Bearer ", 7) != 0)
+        post.authorization = NULL;
     post.body = payload;
-    post.len = strlen(payload);
-    if (mcp_fetch_post(r->pool, &post, &policy.fetch, &res, &err) != APR_SUCCESS || res.status < 200) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0031: POST %s failed: %s",
-                      mcp_url_redacted(r->pool, post.url), err);
+    if (!post_to_idp(r, pl->conf, &post, &res)) {
         *status = HTTP_BAD_GATEWAY;
         return "the authorization server did not answer";
     }
@@ -307,8 +243,8 @@ static const char *idp_registration(request_rec *r, const protected_location_t *
         json_decref(doc);
         return "the authorization server did not register the client";
     }
-    client->idp_client_id = member(r->pool, doc, "client_id");
-    client->idp_client_secret = member(r->pool, doc, "client_secret");
+    client->idp_client_id = mcp_relay_member(r->pool, doc, "client_id");
+    client->idp_client_secret = mcp_relay_member(r->pool, doc, "client_secret");
     json_decref(doc);
     return NULL;
 }
@@ -320,7 +256,9 @@ int mcp_relay_register(request_rec *r, const protected_location_t *pl)
     apr_size_t len;
     mcp_client_t client;
     int status = HTTP_BAD_REQUEST;
-    long issued = now_sec();
+    long issued = mcp_relay_now();
+
+    mcp_relay_bind(r, pl);
 
     if (r->method_number == M_OPTIONS)
         return mcp_cors_preflight(r, conf, 1, "POST, OPTIONS");
@@ -344,9 +282,13 @@ int mcp_relay_register(request_rec *r, const protected_location_t *pl)
         return mcp_send_oauth_error(r, status, "invalid_request", desc);
     }
     text = mcp_client_to_json(r->pool, &client);
-    client_id = key_or_log(r) ? mcp_seal(r->pool, mcp_relay_key(), "client", text, strlen(text)) : NULL;
+    client_id = mcp_relay_key_or_log(r) ? mcp_seal(r->pool, mcp_relay_key(), mcp_relay_purpose(r, "client"), text, strlen(text)) : NULL;
     if (client_id == NULL)
         return mcp_send_oauth_error(r, HTTP_INTERNAL_SERVER_ERROR, "server_error", "cannot register now");
+    /* a client id must be usable where it comes back (authorize, token) */
+    if (strlen(client_id) > MAX_CLIENT_ID)
+        return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, "invalid_client_metadata",
+                                    "the registration is too large (fewer or shorter redirect URIs)");
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0042: registered client %s for %s",
                   mcp_loggable(r, client.client_name ? client.client_name : "(no name)"), r->uri);
     return mcp_send_json(r, HTTP_CREATED, "no-store",
@@ -355,110 +297,14 @@ int mcp_relay_register(request_rec *r, const protected_location_t *pl)
 
 /* ---- authorize ---- */
 
-/* One cookie per approved client (a shared name would keep only the last
- * one): mcp_auth_consent_<first 16 hex digits of the client id's hash>. */
-static const char *consent_cookie_name(request_rec *r, const char *client_id)
+/* An authorize error: to the client's redirect URI, or, for a client the
+ * user has not approved, on a page here. */
+static int refuse(request_rec *r, const mcp_dir_conf_t *conf, int unconfirmed, const char *redirect_uri,
+                  const char *state, const char *error, const char *description)
 {
-    return apr_pstrcat(r->pool, CONSENT_COOKIE "_", apr_pstrndup(r->pool, sha256_hex(r->pool, client_id), 16), NULL);
-}
-
-static const char *cookie_value(request_rec *r, const char *name);
-
-/* Whether this browser approved this client, by a consent cookie the
- * gateway sealed for it. */
-static int consented(request_rec *r, const char *client_id)
-{
-    json_t *doc = unseal_json(r, "consent", cookie_value(r, consent_cookie_name(r, client_id)));
-    int ok = doc && json_is_string(json_object_get(doc, "c"))
-             && strcmp(json_string_value(json_object_get(doc, "c")), sha256_hex(r->pool, client_id)) == 0;
-
-    json_decref(doc);
-    return ok;
-}
-
-static const char *cookie_value(request_rec *r, const char *name)
-{
-    const char *cookies = apr_table_get(r->headers_in, "Cookie");
-    char *copy, *c, *state = NULL;
-    apr_size_t n = strlen(name);
-
-    if (cookies == NULL)
-        return NULL;
-    copy = apr_pstrdup(r->pool, cookies);
-    for (c = apr_strtok(copy, ";", &state); c; c = apr_strtok(NULL, ";", &state)) {
-        while (*c == ' ')
-            c++;
-        if (strncmp(c, name, n) == 0 && c[n] == '=')
-            return c + n + 1;
-    }
-    return NULL;
-}
-
-static const char *cookie_path(request_rec *r)
-{
-    return MCP_ENDPOINT_PREFIX "/";
-}
-
-static const char *cookie_attrs(request_rec *r, const char *same_site, long max_age)
-{
-    return apr_psprintf(r->pool, "; Path=%s; Max-Age=%ld; HttpOnly; SameSite=%s%s", cookie_path(r), max_age,
-                        same_site, strcmp(ap_http_scheme(r), "https") == 0 ? "; Secure" : "");
-}
-
-/* The consent page: who is asking, for what, and where the answer goes.
- * Its form comes back to authorize by POST with a sealed ticket and a
- * CSRF value that must match a cookie set with the page. */
-static int consent_page(request_rec *r, const protected_location_t *pl, const mcp_client_t *client,
-                        const char *client_id, const char *redirect_uri, const char *scope, const char *query)
-{
-    unsigned char raw[16];
-    const char *csrf, *ticket;
-    apr_uri_t u;
-    const char *host = apr_uri_parse(r->pool, redirect_uri, &u) == APR_SUCCESS && u.hostname ? u.hostname
-                                                                                            : redirect_uri;
-    const char *name = client->client_name ? client->client_name : "An unnamed client";
-    char *page;
-
-    if (!mcp_seal_random(raw, sizeof(raw)))
-        return HTTP_INTERNAL_SERVER_ERROR;
-    csrf = apr_pescape_hex(r->pool, raw, sizeof(raw), 0);
-    ticket = seal_json(r, "ticket", json_pack("{sssssI}", "q", query, "x", csrf, "e",
-                                              (json_int_t)(now_sec() + TICKET_LIFETIME)));
-    if (ticket == NULL)
-        return HTTP_INTERNAL_SERVER_ERROR;
-    apr_table_addn(r->err_headers_out, "Set-Cookie",
-                   apr_pstrcat(r->pool, CSRF_COOKIE "=", csrf, cookie_attrs(r, "Strict", TICKET_LIFETIME), NULL));
-    /* no framing (clickjacking), no caching, nothing loaded from anywhere */
-    apr_table_setn(r->err_headers_out, "Content-Security-Policy",
-                   "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
-    apr_table_setn(r->err_headers_out, "X-Frame-Options", "DENY");
-    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
-    apr_table_setn(r->err_headers_out, "Referrer-Policy", "no-referrer");
-    page = apr_pstrcat(r->pool,
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Allow access?</title>"
-        "<style>body{font-family:sans-serif;max-width:34em;margin:3em auto}dt{font-weight:bold}"
-        "button{font-size:1em;margin-right:1em}</style></head><body>\n"
-        "<h1>Allow access to ", ap_escape_html2(r->pool, mcp_resource_of(r, pl->conf), 1), "?</h1>\n"
-        "<p><strong>", ap_escape_html2(r->pool, name, 1), "</strong> asks to use this MCP server "
-        "on your behalf.</p>\n<dl>\n"
-        "<dt>Answers go to</dt><dd>", ap_escape_html2(r->pool, host, 1), "</dd>\n",
-        client->metadata_url ? "<dt>Client identity</dt><dd>" : "",
-        client->metadata_url ? ap_escape_html2(r->pool, client->metadata_url, 1) : "",
-        client->metadata_url ? "</dd>\n" : "",
-        "<dt>Access asked for</dt><dd>", scope && *scope ? ap_escape_html2(r->pool, scope, 1) : "(default)",
-        "</dd>\n</dl>\n<p>Only allow clients you started yourself.</p>\n"
-        "<form method=\"post\" action=\"", ap_escape_html2(r->pool, r->uri, 1), "\">\n"
-        "<input type=\"hidden\" name=\"ticket\" value=\"", ticket, "\">\n"
-        "<input type=\"hidden\" name=\"csrf\" value=\"", csrf, "\">\n"
-        "<button type=\"submit\" name=\"consent\" value=\"approve\">Approve</button>"
-        "<button type=\"submit\" name=\"consent\" value=\"deny\">Deny</button>\n"
-        "</form>\n</body></html>\n", NULL);
-    (void)client_id;
-    ap_set_content_type(r, "text/html; charset=utf-8");
-    ap_set_content_length(r, (apr_off_t)strlen(page));
-    if (!r->header_only)
-        ap_rputs(page, r);
-    return OK;
+    if (unconfirmed)
+        return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, error, description);
+    return redirect_error(r, conf, redirect_uri, state, error, description);
 }
 
 /* The login goes on at the IdP: the gateway's client and callback, the
@@ -472,7 +318,8 @@ static int to_idp(request_rec *r, const protected_location_t *pl, const mcp_clie
     const mcp_discovery_t *d;
     const char *err = NULL, *idp_id, *idp_secret, *state, *q = "";
     mcp_provider_t provider = mcp_provider_of(conf);
-    unsigned char nonce[16];
+    unsigned char nonce[16], browser[16];
+    const char *nonce_hex, *browser_hex;
 
     d = mcp_idp_metadata(r, conf, &err);
     if (d == NULL || d->authorization_endpoint == NULL)
@@ -481,14 +328,23 @@ static int to_idp(request_rec *r, const protected_location_t *pl, const mcp_clie
     if (idp_id == NULL)
         return redirect_error(r, conf, apr_table_get(p, "redirect_uri"), apr_table_get(p, "state"),
                               "server_error", "the gateway has no client at the identity provider");
-    if (!mcp_seal_random(nonce, sizeof(nonce)))
+    if (!mcp_seal_random(nonce, sizeof(nonce)) || !mcp_seal_random(browser, sizeof(browser)))
         return HTTP_INTERNAL_SERVER_ERROR;
-    state = seal_json(r, "state", json_pack("{sssssssssI}", "c", client_id, "r", apr_table_get(p, "redirect_uri"),
+    nonce_hex = apr_pescape_hex(r->pool, nonce, sizeof(nonce), 0);
+    browser_hex = apr_pescape_hex(r->pool, browser, sizeof(browser), 0);
+    state = mcp_relay_seal_json(r, "state", json_pack("{sssssssssssssI}", "c", client_id, "r", apr_table_get(p, "redirect_uri"),
                                             "s", apr_table_get(p, "state") ? apr_table_get(p, "state") : "",
-                                            "n", apr_pescape_hex(r->pool, nonce, sizeof(nonce), 0),
-                                            "e", (json_int_t)(now_sec() + STATE_LIFETIME)));
+                                            "n", nonce_hex, "b", mcp_relay_hash(r->pool, browser_hex),
+                                            "cc", apr_table_get(p, "code_challenge"),
+                                            "e", (json_int_t)(mcp_relay_now() + STATE_LIFETIME)));
     if (state == NULL)
         return HTTP_INTERNAL_SERVER_ERROR;
+    /* the login is bound to this browser: the callback wants this cookie
+     * back, so a victim sent to the IdP with another's state (to skip
+     * consent, or to log in as someone else) is refused */
+    apr_table_addn(r->err_headers_out, "Set-Cookie",
+                   apr_pstrcat(r->pool, LOGIN_COOKIE "_", apr_pstrndup(r->pool, nonce_hex, 16), "=", browser_hex,
+                               mcp_relay_cookie_attrs(r, "Lax", STATE_LIFETIME), NULL));
     add_param(r->pool, &q, "response_type", "code");
     add_param(r->pool, &q, "client_id", idp_id);
     add_param(r->pool, &q, "redirect_uri", mcp_endpoint_url(r, pl, MCP_ENDPOINT_CALLBACK));
@@ -506,52 +362,27 @@ static int to_idp(request_rec *r, const protected_location_t *pl, const mcp_clie
     return redirect_to(r, with_query(r->pool, d->authorization_endpoint, q));
 }
 
-/* The answer to a consent form: its ticket holds the authorize request it
- * stands for; its CSRF value must match the cookie set with the page. */
-static apr_table_t *consent_answer(request_rec *r, const char **query, int *approved)
-{
-    const char *body, *dup, *csrf;
-    apr_size_t len;
-    apr_table_t *form;
-    json_t *ticket;
-
-    if (!mcp_read_body(r, REQUEST_LIMIT, &body, &len))
-        return NULL;
-    form = parse_params(r->pool, body, &dup);
-    ticket = unseal_json(r, "ticket", apr_table_get(form, "ticket"));
-    csrf = cookie_value(r, CSRF_COOKIE);
-    if (dup || ticket == NULL || csrf == NULL || apr_table_get(form, "csrf") == NULL
-        || strcmp(csrf, apr_table_get(form, "csrf")) != 0
-        || strcmp(json_string_value(json_object_get(ticket, "x")) ? json_string_value(json_object_get(ticket, "x"))
-                                                                   : "", csrf) != 0) {
-        json_decref(ticket);
-        return NULL;
-    }
-    *query = member(r->pool, ticket, "q");
-    *approved = apr_table_get(form, "consent") && strcmp(apr_table_get(form, "consent"), "approve") == 0;
-    json_decref(ticket);
-    return *query ? parse_params(r->pool, *query, &dup) : NULL;
-}
-
 int mcp_relay_authorize(request_rec *r, const protected_location_t *pl)
 {
     const mcp_dir_conf_t *conf = pl->conf;
     const char *query = r->args ? r->args : "", *dup = NULL, *why = NULL, *client_id, *redirect_uri, *state;
     const mcp_client_t *client;
     apr_table_t *p;
-    int from_consent = 0, approved = 0;
+    int from_consent = 0, approved = 0, unconfirmed;
+
+    mcp_relay_bind(r, pl);
 
     if (r->method_number == M_OPTIONS)
         return mcp_cors_preflight(r, conf, 1, "GET, POST, OPTIONS");
     if (r->method_number == M_POST) {
-        p = consent_answer(r, &query, &approved);
+        p = mcp_consent_answer(r, &query, &approved);
         if (p == NULL)
             return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, "invalid_request",
                                         "the consent form is expired, altered or not from this browser");
         from_consent = 1;
     }
     else if (r->method_number == M_GET) {
-        p = parse_params(r->pool, query, &dup);
+        p = mcp_form_params(r->pool, query, &dup);
     }
     else {
         return mcp_method_not_allowed(r, conf, "GET, POST, OPTIONS");
@@ -569,30 +400,32 @@ int mcp_relay_authorize(request_rec *r, const protected_location_t *pl)
     if (redirect_uri == NULL || !mcp_client_has_redirect_uri(client, redirect_uri))
         return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, "invalid_request",
                                     "redirect_uri is missing or not one the client registered");
+    /* A static client the user has not approved yet is anyone's: its
+     * errors are shown here rather than sent to its redirect URI, so the
+     * gateway cannot be used to bounce browsers to it (RFC 9700 §4.11.2). */
+    unconfirmed = client->idp_client_id == NULL && !from_consent && !mcp_consented(r, client_id);
     if (dup)
-        return redirect_error(r, conf, redirect_uri, state, "invalid_request",
-                              apr_psprintf(r->pool, "%s is given more than once", dup));
+        return refuse(r, conf, unconfirmed, redirect_uri, state, "invalid_request",
+                      apr_psprintf(r->pool, "%s is given more than once", dup));
     if (apr_table_get(p, "response_type") == NULL || strcmp(apr_table_get(p, "response_type"), "code") != 0)
-        return redirect_error(r, conf, redirect_uri, state, "unsupported_response_type", "only code is served");
+        return refuse(r, conf, unconfirmed, redirect_uri, state, "unsupported_response_type", "only code is served");
     /* OAuth 2.1 §4.1.1 and the MCP spec: PKCE with S256, always */
     if (apr_table_get(p, "code_challenge") == NULL || apr_table_get(p, "code_challenge_method") == NULL
         || strcmp(apr_table_get(p, "code_challenge_method"), "S256") != 0)
-        return redirect_error(r, conf, redirect_uri, state, "invalid_request", "PKCE with S256 is required");
+        return refuse(r, conf, unconfirmed, redirect_uri, state, "invalid_request", "PKCE with S256 is required");
+    /* they travel sealed in state and the consent ticket */
+    if ((state && strlen(state) > MAX_PARAM) || (apr_table_get(p, "scope") && strlen(apr_table_get(p, "scope")) > MAX_PARAM)
+        || strlen(apr_table_get(p, "code_challenge")) > 128)
+        return refuse(r, conf, unconfirmed, redirect_uri, NULL, "invalid_request", "state, scope or code_challenge too long");
     /* MCP "Confused Deputy Problem": one IdP client stands for every
      * caller here, so the user approves each client first */
     if (client->idp_client_id == NULL) {
         if (from_consent && !approved)
             return redirect_error(r, conf, redirect_uri, state, "access_denied", "the user denied access");
-        if (from_consent) {
-            const char *cookie = seal_json(r, "consent", json_pack("{sssI}", "c", sha256_hex(r->pool, client_id), "e",
-                                                                   (json_int_t)(now_sec() + mcp_consent_lifetime_of(conf))));
-            if (cookie)
-                apr_table_addn(r->err_headers_out, "Set-Cookie",
-                               apr_pstrcat(r->pool, consent_cookie_name(r, client_id), "=", cookie,
-                                           cookie_attrs(r, "Lax", mcp_consent_lifetime_of(conf)), NULL));
-        }
-        else if (!consented(r, client_id)) {
-            return consent_page(r, pl, client, client_id, redirect_uri, apr_table_get(p, "scope"), query);
+        if (from_consent)
+            mcp_consent_remember(r, conf, client_id);
+        else if (unconfirmed) {
+            return mcp_consent_page(r, pl, client, client_id, redirect_uri, apr_table_get(p, "scope"), query);
         }
     }
     return to_idp(r, pl, client, client_id, p);
@@ -610,25 +443,40 @@ int mcp_relay_callback(request_rec *r, const protected_location_t *pl)
 {
     const mcp_dir_conf_t *conf = pl->conf;
     const char *dup, *client_id, *redirect_uri, *cstate, *iss, *code, *err = NULL, *sealed, *q = "";
+    const char *challenge, *browser;
     const mcp_discovery_t *d;
     apr_table_t *p;
     json_t *txn;
     mcp_cache_t *cache = mcp_shared_cache();
 
+    mcp_relay_bind(r, pl);
+
     if (r->method_number != M_GET)
         return mcp_method_not_allowed(r, conf, "GET");
-    p = parse_params(r->pool, r->args, &dup);
-    txn = dup ? NULL : unseal_json(r, "state", apr_table_get(p, "state"));
+    p = mcp_form_params(r->pool, r->args, &dup);
+    txn = dup ? NULL : mcp_relay_unseal_json(r, "state", apr_table_get(p, "state"));
     if (txn == NULL)
         return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, "invalid_request",
                                     "unknown or expired state: start the login again from the client");
-    client_id = member(r->pool, txn, "c");
-    redirect_uri = member(r->pool, txn, "r");
-    cstate = member(r->pool, txn, "s");
+    client_id = mcp_relay_member(r->pool, txn, "c");
+    redirect_uri = mcp_relay_member(r->pool, txn, "r");
+    cstate = mcp_relay_member(r->pool, txn, "s");
+    challenge = mcp_relay_member(r->pool, txn, "cc");
+    browser = mcp_relay_cookie(r, apr_pstrcat(r->pool, LOGIN_COOKIE "_",
+                                          apr_pstrndup(r->pool, mcp_relay_member(r->pool, txn, "n") ? mcp_relay_member(r->pool, txn, "n") : "", 16),
+                                          NULL));
+    if (browser == NULL || mcp_relay_member(r->pool, txn, "b") == NULL
+        || strcmp(mcp_relay_hash(r->pool, browser), mcp_relay_member(r->pool, txn, "b")) != 0) {
+        json_decref(txn);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0046: authorization response in a browser that did "
+                      "not start the login: refused");
+        return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, "invalid_request",
+                                    "this login was not started in this browser: start it again from the client");
+    }
     if (cstate && !*cstate)
         cstate = NULL;
     /* single use, where the cache can tell */
-    if (cache && !mcp_cache_claim(cache, mcp_cache_id(r->pool, "relay-state", member(r->pool, txn, "n")),
+    if (cache && !mcp_cache_claim(cache, mcp_cache_id(r->pool, "relay-state", mcp_relay_member(r->pool, txn, "n")),
                                   apr_time_from_sec(STATE_LIFETIME + 60), r->pool)) {
         json_decref(txn);
         return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, "invalid_request", "this login was finished already");
@@ -653,8 +501,9 @@ int mcp_relay_callback(request_rec *r, const protected_location_t *pl)
     code = apr_table_get(p, "code");
     if (code == NULL || !*code)
         return redirect_error(r, conf, redirect_uri, cstate, "server_error", "the identity provider sent no code");
-    sealed = seal_json(r, "code", json_pack("{sssssssI}", "i", code, "c", client_id, "r", redirect_uri, "e",
-                                            (json_int_t)(now_sec() + CODE_LIFETIME)));
+    sealed = mcp_relay_seal_json(r, "code", json_pack("{sssssssssI}", "i", code, "c", client_id, "r", redirect_uri,
+                                            "cc", challenge ? challenge : "", "e",
+                                            (json_int_t)(mcp_relay_now() + CODE_LIFETIME)));
     if (sealed == NULL)
         return HTTP_INTERNAL_SERVER_ERROR;
     add_param(r->pool, &q, "code", sealed);
@@ -678,7 +527,6 @@ static int to_idp_token(request_rec *r, const mcp_dir_conf_t *conf, const mcp_cl
 {
     const mcp_discovery_t *d;
     const char *err = NULL, *idp_id, *idp_secret;
-    mcp_doc_policy_t policy;
     mcp_post_t post;
     mcp_fetch_result_t res;
 
@@ -701,16 +549,10 @@ static int to_idp_token(request_rec *r, const mcp_dir_conf_t *conf, const mcp_cl
     else {
         form = apr_pstrcat(r->pool, form, "&", form_pair(r->pool, "client_id", idp_id), NULL);
     }
-    mcp_doc_policy_of(conf, &policy);
     post.url = d->token_endpoint;
     post.content_type = "application/x-www-form-urlencoded";
-    post.accept = "application/json";
-    post.forwarded_for = mcp_forwarded_for(r);
     post.body = form;
-    post.len = strlen(form);
-    if (mcp_fetch_post(r->pool, &post, &policy.fetch, &res, &err) != APR_SUCCESS || res.status < 200) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0031: POST %s failed: %s",
-                      mcp_url_redacted(r->pool, post.url), err);
+    if (!post_to_idp(r, conf, &post, &res)) {
         apr_table_setn(r->headers_out, "Retry-After", "30");
         return token_error(r, HTTP_BAD_GATEWAY, "temporarily_unavailable", "the authorization server did not answer");
     }
@@ -732,6 +574,8 @@ int mcp_relay_token(request_rec *r, const protected_location_t *pl)
     apr_table_t *p;
     int entra = mcp_provider_of(conf) == MCP_PROVIDER_ENTRA;
 
+    mcp_relay_bind(r, pl);
+
     if (r->method_number == M_OPTIONS)
         return mcp_cors_preflight(r, conf, 1, "POST, OPTIONS");
     mcp_cors_headers(r, conf, 1);
@@ -739,7 +583,7 @@ int mcp_relay_token(request_rec *r, const protected_location_t *pl)
         return mcp_method_not_allowed(r, conf, "POST, OPTIONS");
     if (!mcp_read_body(r, REQUEST_LIMIT, &body, &len) || strlen(body) != len)
         return token_error(r, HTTP_BAD_REQUEST, "invalid_request", "the request body is unreadable or too large");
-    p = parse_params(r->pool, body, &dup);
+    p = mcp_form_params(r->pool, body, &dup);
     if (dup)
         return token_error(r, HTTP_BAD_REQUEST, "invalid_request",
                            apr_psprintf(r->pool, "%s is given more than once", dup));
@@ -748,7 +592,7 @@ int mcp_relay_token(request_rec *r, const protected_location_t *pl)
     if ((client = client_of(r, conf, client_id, &why)) == NULL)
         return token_error(r, HTTP_UNAUTHORIZED, "invalid_client", why);
     if (grant && strcmp(grant, "authorization_code") == 0) {
-        json_t *code = unseal_json(r, "code", apr_table_get(p, "code"));
+        json_t *code = mcp_relay_unseal_json(r, "code", apr_table_get(p, "code"));
         const char *redirect_uri = apr_table_get(p, "redirect_uri");
         int bound = code && json_is_string(json_object_get(code, "c")) && json_is_string(json_object_get(code, "r"))
                     && strcmp(json_string_value(json_object_get(code, "c")), client_id) == 0
@@ -759,8 +603,14 @@ int mcp_relay_token(request_rec *r, const protected_location_t *pl)
             return token_error(r, HTTP_BAD_REQUEST, "invalid_grant",
                                "the code is unknown, expired, or was issued to another client or redirect URI");
         }
+        /* RFC 7636 §4.6, checked here too: the relay does not rely on the
+         * IdP to enforce the challenge it was given */
+        if (!mcp_client_pkce_s256_matches(apr_table_get(p, "code_verifier"), mcp_relay_member(r->pool, code, "cc"))) {
+            json_decref(code);
+            return token_error(r, HTTP_BAD_REQUEST, "invalid_grant", "the code_verifier does not match the challenge");
+        }
         add_param(r->pool, &form, "grant_type", "authorization_code");
-        add_param(r->pool, &form, "code", member(r->pool, code, "i"));
+        add_param(r->pool, &form, "code", mcp_relay_member(r->pool, code, "i"));
         add_param(r->pool, &form, "redirect_uri", mcp_endpoint_url(r, pl, MCP_ENDPOINT_CALLBACK));
         add_param(r->pool, &form, "code_verifier", apr_table_get(p, "code_verifier"));
         json_decref(code);

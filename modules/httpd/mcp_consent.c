@@ -1,0 +1,167 @@
+/* Consent for static clients (MCP "Confused Deputy Problem"): the page,
+ * the form's answer, and the cookies the relay sets on the browser. */
+
+#include <string.h>
+#include <strings.h>
+
+#include <apr_escape.h>
+#include <apr_strings.h>
+#include <apr_uri.h>
+#include <httpd.h>
+#include <http_protocol.h>
+#include <jansson.h>
+
+#include "mcp_client.h"
+#include "mcp_seal.h"
+#include "mcp_body.h"
+#include "mcp_consent.h"
+#include "mcp_endpoints.h"
+#include "mcp_relay_seal.h"
+#include "mcp_urls.h"
+
+#define CONSENT_COOKIE "mcp_auth_consent"
+#define CSRF_COOKIE "mcp_auth_csrf"
+#define TICKET_LIFETIME 900      /* seconds a consent page stays usable */
+#define REQUEST_LIMIT (64 * 1024)
+
+/* One cookie per approved client (a shared name would keep only the last
+ * one): mcp_auth_consent_<first 16 hex digits of the client id's hash>. */
+static const char *consent_cookie_name(request_rec *r, const char *client_id)
+{
+    return apr_pstrcat(r->pool, CONSENT_COOKIE "_", apr_pstrndup(r->pool, mcp_relay_hash(r->pool, client_id), 16), NULL);
+}
+
+/* Whether this browser approved this client, by a consent cookie the
+ * gateway sealed for it. */
+int mcp_consented(request_rec *r, const char *client_id)
+{
+    json_t *doc = mcp_relay_unseal_json(r, "consent", mcp_relay_cookie(r, consent_cookie_name(r, client_id)));
+    int ok = doc && json_is_string(json_object_get(doc, "c"))
+             && strcmp(json_string_value(json_object_get(doc, "c")), mcp_relay_hash(r->pool, client_id)) == 0;
+
+    json_decref(doc);
+    return ok;
+}
+
+const char *mcp_relay_cookie(request_rec *r, const char *name)
+{
+    const char *cookies = apr_table_get(r->headers_in, "Cookie");
+    char *copy, *c, *state = NULL;
+    apr_size_t n = strlen(name);
+
+    if (cookies == NULL)
+        return NULL;
+    copy = apr_pstrdup(r->pool, cookies);
+    for (c = apr_strtok(copy, ";", &state); c; c = apr_strtok(NULL, ";", &state)) {
+        while (*c == ' ')
+            c++;
+        if (strncmp(c, name, n) == 0 && c[n] == '=')
+            return c + n + 1;
+    }
+    return NULL;
+}
+
+static const char *cookie_path(request_rec *r)
+{
+    return MCP_ENDPOINT_PREFIX "/";
+}
+
+const char *mcp_relay_cookie_attrs(request_rec *r, const char *same_site, long max_age)
+{
+    return apr_psprintf(r->pool, "; Path=%s; Max-Age=%ld; HttpOnly; SameSite=%s%s", cookie_path(r), max_age,
+                        same_site, strcmp(ap_http_scheme(r), "https") == 0 ? "; Secure" : "");
+}
+
+/* The consent page: who is asking, for what, and where the answer goes.
+ * Its form comes back to authorize by POST with a sealed ticket and a
+ * CSRF value that must match a cookie set with the page. */
+int mcp_consent_page(request_rec *r, const protected_location_t *pl, const mcp_client_t *client,
+                        const char *client_id, const char *redirect_uri, const char *scope, const char *query)
+{
+    unsigned char raw[16];
+    const char *csrf, *ticket;
+    apr_uri_t u;
+    const char *host = apr_uri_parse(r->pool, redirect_uri, &u) == APR_SUCCESS && u.hostname ? u.hostname
+                                                                                            : redirect_uri;
+    const char *name = client->client_name ? client->client_name : "An unnamed client";
+    char *page;
+
+    if (!mcp_seal_random(raw, sizeof(raw)))
+        return HTTP_INTERNAL_SERVER_ERROR;
+    csrf = apr_pescape_hex(r->pool, raw, sizeof(raw), 0);
+    ticket = mcp_relay_seal_json(r, "ticket", json_pack("{sssssI}", "q", query, "x", csrf, "e",
+                                              (json_int_t)(mcp_relay_now() + TICKET_LIFETIME)));
+    if (ticket == NULL)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    apr_table_addn(r->err_headers_out, "Set-Cookie",
+                   apr_pstrcat(r->pool, CSRF_COOKIE "=", csrf, mcp_relay_cookie_attrs(r, "Strict", TICKET_LIFETIME), NULL));
+    /* no framing (clickjacking), no caching, nothing loaded from anywhere */
+    apr_table_setn(r->err_headers_out, "Content-Security-Policy",
+                   "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
+    apr_table_setn(r->err_headers_out, "X-Frame-Options", "DENY");
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->err_headers_out, "Referrer-Policy", "no-referrer");
+    page = apr_pstrcat(r->pool,
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Allow access?</title>"
+        "<style>body{font-family:sans-serif;max-width:34em;margin:3em auto}dt{font-weight:bold}"
+        "button{font-size:1em;margin-right:1em}</style></head><body>\n"
+        "<h1>Allow access to ", ap_escape_html2(r->pool, mcp_resource_of(r, pl->conf), 1), "?</h1>\n"
+        "<p><strong>", ap_escape_html2(r->pool, name, 1), "</strong> asks to use this MCP server "
+        "on your behalf.</p>\n<dl>\n"
+        "<dt>Answers go to</dt><dd>", ap_escape_html2(r->pool, host, 1), "</dd>\n",
+        client->metadata_url ? "<dt>Client identity</dt><dd>" : "",
+        client->metadata_url ? ap_escape_html2(r->pool, client->metadata_url, 1) : "",
+        client->metadata_url ? "</dd>\n" : "",
+        "<dt>Access asked for</dt><dd>", scope && *scope ? ap_escape_html2(r->pool, scope, 1) : "(default)",
+        "</dd>\n</dl>\n<p>Only allow clients you started yourself.</p>\n"
+        "<form method=\"post\" action=\"", ap_escape_html2(r->pool, r->uri, 1), "\">\n"
+        "<input type=\"hidden\" name=\"ticket\" value=\"", ticket, "\">\n"
+        "<input type=\"hidden\" name=\"csrf\" value=\"", csrf, "\">\n"
+        "<button type=\"submit\" name=\"consent\" value=\"approve\">Approve</button>"
+        "<button type=\"submit\" name=\"consent\" value=\"deny\">Deny</button>\n"
+        "</form>\n</body></html>\n", NULL);
+    (void)client_id;
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    ap_set_content_length(r, (apr_off_t)strlen(page));
+    if (!r->header_only)
+        ap_rputs(page, r);
+    return OK;
+}
+
+/* The answer to a consent form: its ticket holds the authorize request it
+ * stands for; its CSRF value must match the cookie set with the page. */
+apr_table_t *mcp_consent_answer(request_rec *r, const char **query, int *approved)
+{
+    const char *body, *dup, *csrf;
+    apr_size_t len;
+    apr_table_t *form;
+    json_t *ticket;
+
+    if (!mcp_read_body(r, REQUEST_LIMIT, &body, &len))
+        return NULL;
+    form = mcp_form_params(r->pool, body, &dup);
+    ticket = mcp_relay_unseal_json(r, "ticket", apr_table_get(form, "ticket"));
+    csrf = mcp_relay_cookie(r, CSRF_COOKIE);
+    if (dup || ticket == NULL || csrf == NULL || apr_table_get(form, "csrf") == NULL
+        || strcmp(csrf, apr_table_get(form, "csrf")) != 0
+        || strcmp(json_string_value(json_object_get(ticket, "x")) ? json_string_value(json_object_get(ticket, "x"))
+                                                                   : "", csrf) != 0) {
+        json_decref(ticket);
+        return NULL;
+    }
+    *query = mcp_relay_member(r->pool, ticket, "q");
+    *approved = apr_table_get(form, "consent") && strcmp(apr_table_get(form, "consent"), "approve") == 0;
+    json_decref(ticket);
+    return *query ? mcp_form_params(r->pool, *query, &dup) : NULL;
+}
+
+void mcp_consent_remember(request_rec *r, const mcp_dir_conf_t *conf, const char *client_id)
+{
+    const char *cookie = mcp_relay_seal_json(r, "consent", json_pack("{sssI}", "c", mcp_relay_hash(r->pool, client_id), "e",
+                                                                     (json_int_t)(mcp_relay_now() + mcp_consent_lifetime_of(conf))));
+
+    if (cookie)
+        apr_table_addn(r->err_headers_out, "Set-Cookie",
+                       apr_pstrcat(r->pool, consent_cookie_name(r, client_id), "=", cookie,
+                                   mcp_relay_cookie_attrs(r, "Lax", mcp_consent_lifetime_of(conf)), NULL));
+}
