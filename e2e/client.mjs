@@ -223,6 +223,12 @@ export class MemoryOAuthProvider {
 
   clientInformation() { return this._clientInformation; }
 
+  // SDK 2.x keeps what discovery found across the redirect, to check that
+  // the callback comes from the same authorization server (SEP-2352)
+  discoveryState() { return this._discoveryState; }
+
+  saveDiscoveryState(s) { this._discoveryState = s; }
+
   saveClientInformation(info) { this._clientInformation = info; }
 
   tokens() { return this._tokens; }

@@ -28,7 +28,7 @@ command -v node >/dev/null || { echo "run.sh: node is not installed" >&2; exit 2
 [ -f "$MCP_AUTH_SO" ] || { echo "run.sh: $MCP_AUTH_SO not found: build the module first (autoreconf -fi && ./configure && make)" >&2; exit 2; }
 MCP_AUTH_SO=$(cd "$(dirname "$MCP_AUTH_SO")" && pwd)/$(basename "$MCP_AUTH_SO")
 
-for pkg in oidc-provider @modelcontextprotocol/sdk @modelcontextprotocol/inspector playwright-core; do
+for pkg in oidc-provider @modelcontextprotocol/sdk @modelcontextprotocol/client @modelcontextprotocol/inspector playwright-core; do
   if [ ! -d "$E2E_DIR/node_modules/$pkg" ]; then
     (cd "$E2E_DIR" && npm ci --no-audit --no-fund --loglevel=error)
     break
