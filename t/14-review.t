@@ -299,21 +299,6 @@ run_cases(\@cases);
     ok t_cmp(index($res->as_string, $fx) < 0 ? 'no path' : 'path shown', 'no path', 'and still no filesystem path');
 }
 
-# The access log line that contains needle, once it is written.
-sub access_log_line {
-    my $needle = shift;
-    my $alog = Apache::Test::vars('t_logs') . '/access_log';
-    for (1 .. 40) {
-        if (open my $fh, '<', $alog) {
-            my ($line) = grep { index($_, $needle) >= 0 } <$fh>;
-            close $fh;
-            return $line if $line;
-        }
-        select undef, undef, undef, 0.05;
-    }
-    return '';
-}
-
 sub write_htaccess {
     my ($dir, $extra) = @_;
     open my $fh, '>', "$dir/.htaccess.tmp" or die "$dir: $!";

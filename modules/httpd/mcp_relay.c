@@ -204,6 +204,20 @@ static int post_to_idp(request_rec *r, const mcp_dir_conf_t *conf, mcp_post_t *p
     return 1;
 }
 
+/* The start of the POST endpoints (register, token): CORS for browser
+ * clients, POST only, the body read within its limit. OK, or the answer. */
+static int read_post(request_rec *r, const mcp_dir_conf_t *conf, const char **body, apr_size_t *len)
+{
+    if (r->method_number == M_OPTIONS)
+        return mcp_cors_preflight(r, conf, 1, "POST, OPTIONS");
+    mcp_cors_headers(r, conf, 1);
+    if (r->method_number != M_POST)
+        return mcp_method_not_allowed(r, conf, "POST, OPTIONS");
+    if (!mcp_read_body(r, REQUEST_LIMIT, body, len))
+        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    return OK;
+}
+
 /* ---- register ---- */
 
 static const char *idp_registration(request_rec *r, const protected_location_t *pl, const char *body,
@@ -255,18 +269,13 @@ int mcp_relay_register(request_rec *r, const protected_location_t *pl)
     const char *body, *error, *desc = NULL, *answer = NULL, *client_id, *text;
     apr_size_t len;
     mcp_client_t client;
-    int status = HTTP_BAD_REQUEST;
+    int status = HTTP_BAD_REQUEST, rc;
     long issued = mcp_relay_now();
 
     mcp_relay_bind(r, pl);
 
-    if (r->method_number == M_OPTIONS)
-        return mcp_cors_preflight(r, conf, 1, "POST, OPTIONS");
-    mcp_cors_headers(r, conf, 1);
-    if (r->method_number != M_POST)
-        return mcp_method_not_allowed(r, conf, "POST, OPTIONS");
-    if (!mcp_read_body(r, REQUEST_LIMIT, &body, &len))
-        return HTTP_REQUEST_ENTITY_TOO_LARGE;
+    if ((rc = read_post(r, conf, &body, &len)) != OK)
+        return rc;
     /* RFC 7591 §3.2.2: the client's metadata is checked here first, so a
      * bad redirect URI never reaches the IdP */
     if ((error = mcp_client_from_registration(r->pool, body, len, &client, &desc)) != NULL)
@@ -572,17 +581,14 @@ int mcp_relay_token(request_rec *r, const protected_location_t *pl)
     const mcp_client_t *client;
     apr_size_t len;
     apr_table_t *p;
-    int entra = mcp_provider_of(conf) == MCP_PROVIDER_ENTRA;
+    int entra = mcp_provider_of(conf) == MCP_PROVIDER_ENTRA, rc;
 
     mcp_relay_bind(r, pl);
 
-    if (r->method_number == M_OPTIONS)
-        return mcp_cors_preflight(r, conf, 1, "POST, OPTIONS");
-    mcp_cors_headers(r, conf, 1);
-    if (r->method_number != M_POST)
-        return mcp_method_not_allowed(r, conf, "POST, OPTIONS");
-    if (!mcp_read_body(r, REQUEST_LIMIT, &body, &len) || strlen(body) != len)
-        return token_error(r, HTTP_BAD_REQUEST, "invalid_request", "the request body is unreadable or too large");
+    if ((rc = read_post(r, conf, &body, &len)) != OK)
+        return rc;
+    if (strlen(body) != len)
+        return token_error(r, HTTP_BAD_REQUEST, "invalid_request", "the request body holds a NUL byte");
     p = mcp_form_params(r->pool, body, &dup);
     if (dup)
         return token_error(r, HTTP_BAD_REQUEST, "invalid_request",

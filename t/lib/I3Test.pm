@@ -40,7 +40,7 @@ use MIME::Base64 ();
 use MCPTest;
 use MintToken;
 
-our @EXPORT = qw(i3_iss i3_claims i3_spec http cases_tests run_cases access_log_user
+our @EXPORT = qw(i3_iss i3_claims i3_spec http cases_tests run_cases access_log_user access_log_line
                  b64u unb64u sig_of raw_http json_of all_tokens
                  user_is body_is clen_is query_is no_auth no_token_at_backend);
 
@@ -105,19 +105,25 @@ sub raw_http {
     return $res;
 }
 
-# The user field of the access log line for a unique path marker.
-sub access_log_user {
-    my $marker = shift;
+# The access log line that contains needle, once it is written ('' if none).
+sub access_log_line {
+    my $needle = shift;
     my $alog = Apache::Test::vars('t_logs') . '/access_log';
     for (1 .. 40) {
         if (open my $fh, '<', $alog) {
-            my ($line) = grep { index($_, $marker) >= 0 } <$fh>;
+            my ($line) = grep { index($_, $needle) >= 0 } <$fh>;
             close $fh;
-            return (split / /, $line)[2] if $line;
+            return $line if $line;
         }
         select undef, undef, undef, 0.05;
     }
-    return undef;
+    return '';
+}
+
+# The user field of the access log line for a unique path marker.
+sub access_log_user {
+    my $line = access_log_line(shift);
+    return $line ? (split / /, $line)[2] : undef;
 }
 
 sub cases_tests {
