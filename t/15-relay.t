@@ -62,7 +62,7 @@ sub last_json { my $t = join '', read_lines(shift); $t ? $J->decode($t) : {} }
 # The cookie the relay binds a login to this browser with.
 sub login_cookie { my ($c) = grep { /^mcp_auth_login_/ } $_[0]->header('Set-Cookie'); ($c // '') =~ /^([^;]+)/ ? $1 : '' }
 
-plan tests => 62;
+plan tests => 66;
 
 # --- a whole login, keycloak mode (the IdP registers a client per MCP client) -----------
 my $client = register('kc');
@@ -243,4 +243,29 @@ for my $c ([ 'mixup', 'server_error', 'an iss of another server (mix-up): refuse
              'a metadata document on a loopback address: refused (SSRF), MCPAuthClientMetadataAllowPrivate Off');
     $r = rq(GET => "$EP/authorize/nocimd?" . authorize_query(client_id => 'https://app.example/client.json'));
     ok t_cmp($r->code . ' ' . doc_of($r)->{error}, '400 invalid_client', 'MCPAuthClientMetadataDocuments Off: refused');
+}
+
+# --- a registered client and a login in flight survive a graceful restart ---------------
+# (nothing is stored: the client id and the state are sealed with MCPAuthRelayKey)
+{
+    my $cid = register('kc');
+    my $r = rq(GET => "$EP/authorize/kc?" . authorize_query(client_id => $cid));
+    my $cookie = login_cookie($r);
+    my $at_idp = rq(GET => $r->header('Location') // '');         # the IdP answers; the browser is on its way back
+    open my $fh, '<', Apache::Test::vars('t_logs') . '/httpd.pid' or die "pid: $!";
+    chomp(my $pid = <$fh>);
+    close $fh;
+    my $mark = error_log_size();
+    kill 'USR1', $pid;
+    ok t_cmp(error_log_since($mark, qr/MCPAUTH0025/, 15), qr/MCPAUTH0025/, 'graceful restart: a new generation');
+    my $code = 0;
+    for (1 .. 50) {          # until the new generation answers
+        $code = rq(GET => "$EP/authorize/kc?" . authorize_query(client_id => $cid))->code;
+        last if $code == 302;
+        select undef, undef, undef, 0.2;
+    }
+    ok t_cmp($code, 302, 'the client registered before the restart is still known');
+    $r = rq(GET => $at_idp->header('Location') // '', undef, Cookie => $cookie);
+    ok t_cmp($r->code, 302, 'the login that was in flight finishes');
+    ok t_cmp(qparams($r->header('Location'))->{state}, 'client-state-1', 'with the client\'s state');
 }
