@@ -62,7 +62,7 @@ sub last_json { my $t = join '', read_lines(shift); $t ? $J->decode($t) : {} }
 # The cookie the relay binds a login to this browser with.
 sub login_cookie { my ($c) = grep { /^mcp_auth_login_/ } $_[0]->header('Set-Cookie'); ($c // '') =~ /^([^;]+)/ ? $1 : '' }
 
-plan tests => 66;
+plan tests => 72;
 
 # --- a whole login, keycloak mode (the IdP registers a client per MCP client) -----------
 my $client = register('kc');
@@ -222,6 +222,34 @@ for my $c ([ 'mixup', 'server_error', 'an iss of another server (mix-up): refuse
     my $t = last_json('idp5-last-token.json');
     ok t_cmp($t->{authorization}, 'Basic ' . MIME::Base64::encode_base64('static-client:s3cret-of-static-client', ''),
              'MCPAuthClientSecret: client_secret_basic at the IdP');
+
+    # OAuth 2.1 §4.3.1: the IdP sees one client for all, so the gateway binds refresh tokens
+    $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $cid), undef, Cookie => $consent);
+    $login = login_cookie($r);
+    $r = rq(GET => $r->header('Location'));
+    $r = rq(GET => $r->header('Location'), undef, Cookie => $login);
+    $c2 = qparams($r->header('Location'))->{code};
+    $r = rq(POST => "$EP/token/cid", form(grant_type => 'authorization_code', code => $c2, redirect_uri => $CB, client_id => $cid,
+                                            code_verifier => $VERIFIER),
+            'Content-Type' => 'application/x-www-form-urlencoded');
+    my $answer = doc_of($r);
+    ok t_cmp(($answer->{access_token} // '') . ' ' . ($answer->{received} ? 'rest kept' : 'rest lost'), 'idp5-cid-token rest kept',
+             'shared static client: the IdP\'s answer comes back');
+    my $bound = $answer->{refresh_token} // '';
+    ok t_cmp($bound ne '' && $bound ne 'idp5-cid-refresh' ? 'sealed' : "as is: $bound", 'sealed',
+             'its refresh token is sealed to the client (the IdP cannot tell the clients apart)');
+    my $refresh = sub {
+        my ($token, $client) = @_;
+        rq(POST => "$EP/token/cid", form(grant_type => 'refresh_token', refresh_token => $token, client_id => $client),
+           'Content-Type' => 'application/x-www-form-urlencoded');
+    };
+    $r = $refresh->($bound, $cid);
+    ok t_cmp($r->code . ' ' . (qparams('?' . last_json('idp5-last-token.json')->{body})->{refresh_token} // ''),
+             '200 idp5-cid-refresh', 'the client that got it refreshes; the IdP gets its own refresh token');
+    $r = $refresh->($bound, $third);
+    ok t_cmp($r->code . ' ' . doc_of($r)->{error}, '400 invalid_grant', 'another client with that refresh token: invalid_grant');
+    $r = $refresh->('idp5-cid-refresh', $cid);
+    ok t_cmp($r->code . ' ' . doc_of($r)->{error}, '400 invalid_grant', 'the IdP\'s bare refresh token: invalid_grant');
 }
 
 # --- a static client the user has not approved: errors stay here, sealed values stay home ---
@@ -243,6 +271,10 @@ for my $c ([ 'mixup', 'server_error', 'an iss of another server (mix-up): refuse
              'a metadata document on a loopback address: refused (SSRF), MCPAuthClientMetadataAllowPrivate Off');
     $r = rq(GET => "$EP/authorize/nocimd?" . authorize_query(client_id => 'https://app.example/client.json'));
     ok t_cmp($r->code . ' ' . doc_of($r)->{error}, '400 invalid_client', 'MCPAuthClientMetadataDocuments Off: refused');
+    $r = rq(GET => "$EP/authorize/kc?" . authorize_query(client_id => 'https://app.example/client.json'));
+    ok t_cmp($r->code . ' ' . doc_of($r)->{error} . ' ' . (doc_of($r)->{error_description} // ''),
+             '400 invalid_client client metadata documents are not accepted here',
+             'keycloak mode without MCPAuthClientID: no static client for a CIMD client, refused before any fetch');
 }
 
 # --- a registered client and a login in flight survive a graceful restart ---------------

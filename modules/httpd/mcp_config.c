@@ -134,9 +134,11 @@ int mcp_bearer_methods_of(const mcp_dir_conf_t *conf)
     return conf->bearer_methods ? conf->bearer_methods : MCP_BEARER_HEADER;
 }
 
+/* A CIMD client has no registration of its own at the IdP: it borrows the
+ * static client, so without MCPAuthClientID there is nothing to map it on. */
 int mcp_cimd_enabled(const mcp_dir_conf_t *conf)
 {
-    return conf->client_metadata_documents != 0;
+    return conf->client_metadata_documents != 0 && conf->client_id != NULL;
 }
 
 int mcp_consent_lifetime_of(const mcp_dir_conf_t *conf)

@@ -162,6 +162,11 @@ static int check_sections(apr_pool_t *p, server_rec *s, apr_array_header_t *sect
                              "MCPAUTH0027: <%s %s>: MCPAuthProvider %s has no dynamic client "
                              "registration; set MCPAuthClientID", is_location ? "Location" : "Directory",
                              cd->d, mcp_provider_name(mcp_provider_of(conf)));
+            if (conf->client_metadata_documents == 1 && conf->client_id == NULL)
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                             "MCPAUTH0047: <%s %s>: MCPAuthClientMetadataDocuments On has no effect "
+                             "without MCPAuthClientID (client metadata documents use that client)",
+                             is_location ? "Location" : "Directory", cd->d);
         }
     }
     return 1;

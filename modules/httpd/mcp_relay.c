@@ -529,10 +529,51 @@ static int token_error(request_rec *r, int status, const char *error, const char
     return mcp_send_oauth_error(r, status, error, description);
 }
 
+/* A client that shares the static IdP client: the IdP cannot tell it from
+ * the others, so the gateway must (OAuth 2.1 §4.3.1, refresh tokens bound
+ * to their client). */
+static int shares_idp_client(const mcp_client_t *client)
+{
+    return client->idp_client_id == NULL;
+}
+
+/* The IdP's token answer with its refresh token sealed to client_id, so
+ * that no other client of the shared IdP client can redeem it; anything
+ * else in the answer is left as it is. NULL when there is nothing to seal. */
+static char *bind_refresh_token(request_rec *r, const char *client_id, const char *body, apr_size_t len,
+                                apr_size_t *out_len)
+{
+    json_t *doc = json_loadb(body, len, 0, NULL);
+    json_t *rt = doc ? json_object_get(doc, "refresh_token") : NULL;
+    const char *sealed;
+    char *text, *out = NULL;
+
+    if (!json_is_string(rt)) {
+        json_decref(doc);
+        return NULL;
+    }
+    sealed = mcp_relay_seal_json(r, "refresh", json_pack("{ssss}", "c", mcp_relay_hash(r->pool, client_id),
+                                                         "t", json_string_value(rt)));
+    /* a refresh token that cannot be bound is not handed out */
+    if (sealed)
+        json_object_set_new(doc, "refresh_token", json_string(sealed));
+    else
+        json_object_del(doc, "refresh_token");
+    text = json_dumps(doc, JSON_COMPACT);
+    json_decref(doc);
+    if (text) {
+        *out_len = strlen(text);
+        out = apr_pstrmemdup(r->pool, text, *out_len);
+        free(text);
+    }
+    return out;
+}
+
 /* Sends form to the IdP's token endpoint as the IdP client, and the IdP's
- * answer back as it came. */
+ * answer back as it came (but for a shared IdP client's refresh token,
+ * sealed to the client it was issued for). */
 static int to_idp_token(request_rec *r, const mcp_dir_conf_t *conf, const mcp_client_t *client,
-                        const char *form)
+                        const char *client_id, const char *form)
 {
     const mcp_discovery_t *d;
     const char *err = NULL, *idp_id, *idp_secret;
@@ -564,6 +605,15 @@ static int to_idp_token(request_rec *r, const mcp_dir_conf_t *conf, const mcp_cl
     if (!post_to_idp(r, conf, &post, &res)) {
         apr_table_setn(r->headers_out, "Retry-After", "30");
         return token_error(r, HTTP_BAD_GATEWAY, "temporarily_unavailable", "the authorization server did not answer");
+    }
+    if (res.status == HTTP_OK && shares_idp_client(client)) {
+        apr_size_t bound_len = 0;
+        char *bound = bind_refresh_token(r, client_id, res.body, res.len, &bound_len);
+
+        if (bound) {
+            res.body = bound;
+            res.len = bound_len;
+        }
     }
     r->status = (int)res.status;
     ap_set_content_type(r, res.content_type ? res.content_type : "application/json");
@@ -622,10 +672,22 @@ int mcp_relay_token(request_rec *r, const protected_location_t *pl)
         json_decref(code);
     }
     else if (grant && strcmp(grant, "refresh_token") == 0) {
-        if (apr_table_get(p, "refresh_token") == NULL)
+        const char *refresh_token = apr_table_get(p, "refresh_token");
+
+        if (refresh_token == NULL)
             return token_error(r, HTTP_BAD_REQUEST, "invalid_request", "refresh_token is missing");
+        if (shares_idp_client(client)) {
+            json_t *bound = mcp_relay_unseal_json(r, "refresh", refresh_token);
+            const char *owner = mcp_relay_member(r->pool, bound, "c");
+
+            refresh_token = mcp_relay_member(r->pool, bound, "t");
+            json_decref(bound);
+            if (owner == NULL || refresh_token == NULL || strcmp(owner, mcp_relay_hash(r->pool, client_id)) != 0)
+                return token_error(r, HTTP_BAD_REQUEST, "invalid_grant",
+                                   "the refresh token is unknown or was issued to another client");
+        }
         add_param(r->pool, &form, "grant_type", "refresh_token");
-        add_param(r->pool, &form, "refresh_token", apr_table_get(p, "refresh_token"));
+        add_param(r->pool, &form, "refresh_token", refresh_token);
         add_param(r->pool, &form, "scope", apr_table_get(p, "scope"));
     }
     else {
@@ -634,5 +696,5 @@ int mcp_relay_token(request_rec *r, const protected_location_t *pl)
     }
     if (!entra)
         add_param(r->pool, &form, "resource", apr_table_get(p, "resource"));
-    return to_idp_token(r, conf, client, form);
+    return to_idp_token(r, conf, client, client_id, form);
 }
