@@ -75,7 +75,7 @@ my @good = (
     [ 'MCPAuthTokenCacheSize', $ISS, 'MCPAuthTokenCacheSize 1048576' ],
 );
 
-plan tests => 2 * @bad + 2 * @good + 3;
+plan tests => 2 * @bad + 2 * @good + 5;
 
 my $tmp = File::Temp->newdir('mcp-configtest-XXXXXX', TMPDIR => 1);
 my $n = 0;
@@ -140,6 +140,17 @@ for my $c (@good) {
     my ($rc, $out) = run_cmd($httpd, '-t', '-f', "$dir/httpd.conf");
     ok t_cmp($rc, 0, "$name: apache2 -t passes");
     ok t_cmp($out, qr/Syntax OK/, "$name: Syntax OK");
+}
+
+# CIMD clients borrow the static client: asking for them without one is said at once.
+{
+    my $dir = write_conf(location => "$ISS\nMCPAuthProvider keycloak\nMCPAuthClientMetadataDocuments On", server => '',
+                         before => '');
+    my ($rc, $out) = run_cmd($httpd, '-t', '-f', "$dir/httpd.conf");
+    $out .= slurp("$dir/error_log");
+    ok t_cmp($rc, 0, 'MCPAuthClientMetadataDocuments On without MCPAuthClientID: a warning, not an error');
+    ok t_cmp($out, qr/MCPAUTH0047: <Location \/mcp>: MCPAuthClientMetadataDocuments On has no effect without MCPAuthClientID/,
+             'the warning names the location and both directives');
 }
 
 # Without mod_socache_shmcb (and no MCPAuthCache) startup fails and says why.
