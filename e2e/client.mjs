@@ -121,7 +121,10 @@ function attrs(tag) {
   return out;
 }
 
-/** The first <form> of an HTML page: { action, method, fields }. */
+/**
+ * The first <form> of an HTML page: { action, method, fields, buttons }, where buttons lists the
+ * named submit buttons ({ name, value, label }): a browser sends only the one clicked.
+ */
 export function parseForm(html) {
   const fm = html.match(/<form\b([^>]*)>([\s\S]*?)<\/form>/i);
   if (!fm) return undefined;
@@ -129,27 +132,39 @@ export function parseForm(html) {
   const fields = {};
   for (const im of fm[2].matchAll(/<input\b([^>]*)>/gi)) {
     const ia = attrs(im[1]);
-    if (ia.name) fields[ia.name] = ia.value ?? '';
+    if (ia.name && (ia.type ?? 'text').toLowerCase() !== 'submit') fields[ia.name] = ia.value ?? '';
   }
-  return { action: a.action ?? '', method: (a.method || 'get').toUpperCase(), fields };
+  const buttons = [];
+  for (const bm of fm[2].matchAll(/<button\b([^>]*)>([\s\S]*?)<\/button>/gi)) {
+    const ba = attrs(bm[1]);
+    if (ba.name && (ba.type ?? 'submit').toLowerCase() === 'submit') {
+      buttons.push({ name: ba.name, value: ba.value ?? '', label: decodeEntities(bm[2].replace(/<[^>]*>/g, '').trim()) });
+    }
+  }
+  return { action: a.action ?? '', method: (a.method || 'get').toUpperCase(), fields, buttons };
 }
 
 /**
  * Completes the authorization request the way a person with a browser would: follows redirects,
- * fills in the login form (any username/password is accepted by the demo IdP), submits the consent
- * form, and stops at redirect_uri. Returns { code, state, iss, error, error_description }.
+ * fills in the login form (any username/password is accepted by the demo IdP), answers the
+ * gateway's consent page (`consent`: 'approve' or 'deny', the button clicked) and the IdP's, and
+ * stops at redirect_uri. Returns { code, state, iss, error, error_description, url, consentPages }
+ * (url: where the browser was sent; consentPages: the gateway consent pages shown, as
+ * { url, text }). Pass the same `jar` to log in again with the same browser.
  */
 export async function headlessAuthorize(authorizationUrl, {
   redirectUrl = DEFAULT_REDIRECT_URL, username = 'alice', password = 'secret', fetch: f = globalThis.fetch,
+  consent = 'approve', jar = new CookieJar(),
 } = {}) {
-  const jar = new CookieJar();
   let url = new URL(authorizationUrl).href;
   let method = 'GET';
   let body;
+  const consentPages = [];
   for (let step = 0; step < 20; step += 1) {
     if (url.startsWith(redirectUrl)) {
       const p = new URL(url).searchParams;
-      return Object.fromEntries(['code', 'state', 'iss', 'error', 'error_description'].map((k) => [k, p.get(k) ?? undefined]));
+      const out = Object.fromEntries(['code', 'state', 'iss', 'error', 'error_description'].map((k) => [k, p.get(k) ?? undefined]));
+      return { ...out, url, consentPages };
     }
     const headers = { accept: 'text/html' };
     const cookie = jar.header(url);
@@ -171,6 +186,15 @@ export async function headlessAuthorize(authorizationUrl, {
     const fields = { ...form.fields };
     if ('login' in fields || 'username' in fields) fields['username' in fields ? 'username' : 'login'] = username;
     if ('password' in fields) fields.password = password;
+    const choice = form.buttons.find((b) => b.name === 'consent' && b.value === consent);
+    if (form.buttons.some((b) => b.name === 'consent')) {
+      // the gateway's consent page: the button the user clicks
+      if (!choice) throw new Error(`authorization: no "${consent}" button on ${url}`);
+      consentPages.push({ url, text: html.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ') });
+      fields[choice.name] = choice.value;
+    } else if (form.buttons.length) {
+      fields[form.buttons[0].name] = form.buttons[0].value;
+    }
     const target = new URL(form.action || url, url);
     if (form.method === 'POST') {
       method = 'POST';
@@ -187,8 +211,12 @@ export async function headlessAuthorize(authorizationUrl, {
 
 /** An in-memory OAuthClientProvider for a public client with a loopback redirect URI. */
 export class MemoryOAuthProvider {
-  constructor({ redirectUrl = DEFAULT_REDIRECT_URL, clientName = 'mod_mcp_auth e2e client', scope } = {}) {
+  constructor({
+    redirectUrl = DEFAULT_REDIRECT_URL, clientName = 'mod_mcp_auth e2e client', scope, clientMetadataUrl,
+  } = {}) {
     this._redirectUrl = redirectUrl;
+    // SDK 2.x: an https URL here is used as the client id (CIMD) where the metadata allows it
+    if (clientMetadataUrl) this.clientMetadataUrl = clientMetadataUrl;
     this._clientName = clientName;
     this._scope = scope;
     this._clientInformation = undefined;

@@ -20,6 +20,8 @@
 //   IDP_DEFAULT_SCOPE     scope applied to authorization requests that carry none (default "openid mcp:tools")
 //   IDP_DEFAULT_RESOURCE  audience for clients that send no resource parameter (default: none)
 //   IDP_ACCESS_TOKEN_TTL  access token lifetime in seconds (default 300)
+//   IDP_STATIC_CLIENT_REDIRECTS  space-separated redirect URIs of a pre-registered public client
+//                         "mcp-gateway" (the gateway's callbacks, for MCPAuthClientID); none by default
 //   IDP_QUIET=1           do not log requests
 import http from 'node:http';
 import fs from 'node:fs';
@@ -36,6 +38,7 @@ const DEFAULT_SCOPE = process.env.IDP_DEFAULT_SCOPE ?? 'openid mcp:tools';
 const DEFAULT_RESOURCE = process.env.IDP_DEFAULT_RESOURCE || undefined;
 const AT_TTL = Number(process.env.IDP_ACCESS_TOKEN_TTL || 300);
 const QUIET = process.env.IDP_QUIET === '1';
+const STATIC_REDIRECTS = (process.env.IDP_STATIC_CLIENT_REDIRECTS || '').split(/\s+/).filter(Boolean);
 
 // Scopes of the MCP resource servers, and all scopes. As in Keycloak, the access token's scope
 // claim lists the OpenID scopes granted too (e.g. "openid mcp:tools").
@@ -57,6 +60,16 @@ const signingKey = loadOrCreateKey(process.env.IDP_KEY_FILE);
 
 const configuration = {
   jwks: { keys: [signingKey] },
+  // What an administrator registers at Keycloak for MCPAuthClientID: one client, whose only
+  // redirect URIs are the gateway's callbacks.
+  clients: STATIC_REDIRECTS.length ? [{
+    client_id: 'mcp-gateway',
+    client_name: 'mod_mcp_auth gateway',
+    redirect_uris: STATIC_REDIRECTS,
+    grant_types: ['authorization_code', 'refresh_token'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+  }] : [],
   cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
   scopes: SCOPES,
   claims: {

@@ -2,12 +2,12 @@
 // IdP, and a refusal without one. Its requests are read back from httpd's access log.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectWithOAuth, disconnect } from './client.mjs';
+import { runNode, printSequence } from './hook.mjs';
 import { MCP_URL, accessLogSize, accessLogSince } from './testenv.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -17,31 +17,13 @@ const CLI = path.join(here, 'node_modules', '@modelcontextprotocol', 'inspector'
  * Runs the Inspector CLI from a neutral directory (1.0.3 fails when a parent folder holds a
  * package.json). Resolves { code, stdout, stderr }.
  */
-function inspector(args, { timeoutMs = 60000 } = {}) {
+async function inspector(args) {
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'mcp-inspector-'));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd, env: { ...process.env, NO_COLOR: '1', MCP_AUTO_OPEN_ENABLED: 'false' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => { child.kill('SIGKILL'); }, timeoutMs);
-    child.on('error', (err) => { clearTimeout(timer); reject(err); });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      fs.rmSync(cwd, { recursive: true, force: true });
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
-
-function printRequests(t, title, entries) {
-  t.diagnostic(`request sequence (${title}, from httpd's access log):`);
-  entries.forEach((e, i) => {
-    t.diagnostic(`${String(i + 1).padStart(2)}. [inspector] ${e.method ?? '?'} ${e.path ?? e.line} -> ${e.status ?? '?'}`);
-  });
+  try {
+    return await runNode(CLI, args, { cwd, env: { ...process.env, NO_COLOR: '1', MCP_AUTO_OPEN_ENABLED: 'false' }, timeoutMs: 60000 });
+  } finally {
+    fs.rmSync(cwd, { recursive: true, force: true });
+  }
 }
 
 let token;
@@ -58,7 +40,7 @@ test('MCP Inspector CLI lists the tools with a bearer token', async (t) => {
   const r = await inspector(['--cli', MCP_URL, '--transport', 'http', '--method', 'tools/list',
     '--header', `Authorization: Bearer ${token}`]);
   const requests = (await accessLogSince(from)).filter((e) => e.path?.startsWith('/mcp'));
-  printRequests(t, 'Inspector, with a token', requests);
+  printSequence(t, 'Inspector, with a token', requests);
   assert.equal(r.code, 0, `exit ${r.code} ${r.signal ?? ''}\n${r.stderr}\n${r.stdout}`);
   const out = JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
   assert.deepEqual(out.tools.map((x) => x.name).sort(), ['echo', 'progress', 'whoami']);
@@ -70,7 +52,7 @@ test('MCP Inspector CLI fails without a token (401 from the gateway)', async (t)
   const from = accessLogSize();
   const r = await inspector(['--cli', MCP_URL, '--transport', 'http', '--method', 'tools/list']);
   const requests = (await accessLogSince(from)).filter((e) => e.path?.startsWith('/mcp'));
-  printRequests(t, 'Inspector, no token', requests);
+  printSequence(t, 'Inspector, no token', requests);
   assert.notEqual(r.code, 0, 'non-zero exit');
   assert.match(`${r.stderr}\n${r.stdout}`, /401|unauthori[sz]ed/i);
   assert.ok(requests.length >= 1 && requests.every((e) => e.status === 401), 'every request refused with 401');

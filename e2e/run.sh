@@ -28,7 +28,7 @@ command -v node >/dev/null || { echo "run.sh: node is not installed" >&2; exit 2
 [ -f "$MCP_AUTH_SO" ] || { echo "run.sh: $MCP_AUTH_SO not found: build the module first (autoreconf -fi && ./configure && make)" >&2; exit 2; }
 MCP_AUTH_SO=$(cd "$(dirname "$MCP_AUTH_SO")" && pwd)/$(basename "$MCP_AUTH_SO")
 
-for pkg in oidc-provider @modelcontextprotocol/sdk @modelcontextprotocol/client @modelcontextprotocol/inspector playwright-core; do
+for pkg in oidc-provider @modelcontextprotocol/sdk @modelcontextprotocol/client @modelcontextprotocol/inspector inspector2 mcp-remote playwright-core; do
   if [ ! -d "$E2E_DIR/node_modules/$pkg" ]; then
     (cd "$E2E_DIR" && npm ci --no-audit --no-fund --loglevel=error)
     break
@@ -45,6 +45,16 @@ BROWSER_ORIGIN="http://127.0.0.1:$BROWSER_PORT" # the browser test's page (anoth
 # The 2025-03-26-style client sends no resource parameter: the IdP's default audience is its MCP URL.
 IDP_DEFAULT_RESOURCE="$GW3_URL/mcp"
 HTTPD_DEFINES=-DMCP_E2E_SINGLE
+# The client the IdP knows for the gateway's MCPAuthClientID location (its callback).
+IDP_STATIC_CLIENT_REDIRECTS="$GW_URL/.well-known/mcp-auth/callback/mcp-static"
+# Client ID Metadata Documents are served over https on loopback by the tests, with a
+# certificate the gateway trusts through MCPAuthCAFile.
+CIMD_CA=$STATE/cimd-cert.pem CIMD_KEY=$STATE/cimd-key.pem
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$CIMD_KEY" -out "$CIMD_CA" 2>"$STATE/openssl.log" \
+  || { cat "$STATE/openssl.log" >&2; exit 2; }
+chmod 644 "$CIMD_CA"
+export IDP_STATIC_CLIENT_REDIRECTS CIMD_CA CIMD_KEY
 export GW_PORT GW2_PORT GW3_PORT IDP_PORT MCP_PORT BROWSER_PORT GW_URL GW2_URL GW3_URL BROWSER_ORIGIN \
   IDP_DEFAULT_RESOURCE HTTPD_DEFINES MCP_AUTH_SO APACHE_MODULES APACHE_BIN
 export IDP_QUIET=${IDP_QUIET:-0} MCP_QUIET=${MCP_QUIET:-0}
@@ -69,7 +79,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 stack_start_all
-echo "# gateway $GW_URL/mcp (SSE) and $GW_URL/mcp-json (JSON), $GW2_URL/mcp (defaults), $GW3_URL/mcp (keycloak) -> MCP server :$MCP_PORT; issuer $IDP_ISSUER"
+echo "# gateway $GW_URL/mcp (SSE) and $GW_URL/mcp-json (JSON), $GW2_URL/mcp (defaults), $GW3_URL/mcp (keycloak)," \
+  "$GW_URL/mcp-static (MCPAuthClientID, consent) -> MCP server :$MCP_PORT; issuer $IDP_ISSUER"
 
 export IDP_KEY_FILE=$STATE/idp-key.json
 cd "$E2E_DIR"

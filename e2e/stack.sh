@@ -100,7 +100,8 @@ stack_wait_http() {
 }
 
 # stack_gen_conf: writes $STATE/httpd.conf from $E2E_DIR/httpd.conf.in. Uses GW_BIND, GW_HOST,
-# GW_PORT, GW2_PORT, GW3_PORT, BROWSER_ORIGIN, GW_URL, IDP_ISSUER, MCP_PORT, MCP_AUTH_SO, APACHE_MODULES, HTTPD_LOGLEVEL.
+# GW_PORT, GW2_PORT, GW3_PORT, BROWSER_ORIGIN, GW_URL, IDP_ISSUER, MCP_PORT, CIMD_CA, MCP_AUTH_SO, APACHE_MODULES,
+# HTTPD_LOGLEVEL.
 stack_gen_conf() {
   local root=$STATE/httpd user_group
   mkdir -p "$root/run" "$root/logs" "$root/htdocs"
@@ -123,6 +124,7 @@ stack_gen_conf() {
       -e "s|@GW_URL@|$GW_URL|g" \
       -e "s|@IDP_ISSUER@|$IDP_ISSUER|g" \
       -e "s|@MCP_PORT@|$MCP_PORT|g" \
+      -e "s|@CIMD_CA@|${CIMD_CA:-}|g" \
       -e "s|@MCP_AUTH_SO@|$MCP_AUTH_SO|g" \
       -e "s|@APACHE_MODULES@|$APACHE_MODULES|g" \
       -e "s|@LOGLEVEL@|${HTTPD_LOGLEVEL:-warn mcp_auth:debug}|g" \
@@ -150,6 +152,7 @@ stack_start_all() {
   export IDP_ISSUER
   IDP_PORT=$IDP_PORT IDP_PUBLIC_HOST=${IDP_PUBLIC_HOST:-127.0.0.1} IDP_KEY_FILE=$STATE/idp-key.json \
     IDP_DEFAULT_RESOURCE=${IDP_DEFAULT_RESOURCE:-$GW_URL/mcp} \
+    IDP_STATIC_CLIENT_REDIRECTS=${IDP_STATIC_CLIENT_REDIRECTS:-} \
     stack_start idp node "$E2E_DIR/idp.mjs"
   MCP_PORT=$MCP_PORT stack_start mcp node "$E2E_DIR/mcp-server.mjs"
   stack_wait_http idp "http://127.0.0.1:$IDP_PORT/realms/master/.well-known/openid-configuration" 30 || return 1

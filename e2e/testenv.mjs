@@ -17,6 +17,16 @@ export const MCP_JSON_URL = `${GW}/mcp-json`; // JSON responses
 export const PRM_URL = `${GW}/.well-known/oauth-protected-resource/mcp`;
 export const PRM_JSON_URL = `${GW}/.well-known/oauth-protected-resource/mcp-json`;
 export const PRM_ROOT_URL = `${GW}/.well-known/oauth-protected-resource`;
+// The first virtual host's /mcp-static (tests only): MCPAuthClientID mcp-gateway (one IdP client for every MCP
+// client, so the gateway asks the user's consent for each), CIMD from loopback allowed, with the
+// CA of CIMD_CA/CIMD_KEY (the tests' https server for client metadata documents).
+export const STATIC_MCP_URL = `${GW}/mcp-static`;
+export const STATIC_AUTHORIZE_URL = `${GW}/.well-known/mcp-auth/authorize/mcp-static`;
+export const STATIC_TOKEN_URL = `${GW}/.well-known/mcp-auth/token/mcp-static`;
+export const STATIC_CALLBACK_URL = `${GW}/.well-known/mcp-auth/callback/mcp-static`;
+export const STATIC_REGISTER_URL = `${GW}/.well-known/mcp-auth/register/mcp-static`;
+export const CIMD_CA = need('CIMD_CA');
+export const CIMD_KEY = need('CIMD_KEY');
 // Second virtual host: a single protected location /mcp with all defaults (resource = its external
 // URL, JWKS from discovery, no scopes_supported) and X-Remote-User from preferred_username.
 export const GW2 = need('GW2_URL').replace(/\/$/, '');

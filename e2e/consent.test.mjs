@@ -1,0 +1,188 @@
+// The MCPAuthClientID mode (one client registered at the IdP stands for every MCP client), with
+// real SDK clients: the gateway asks the user to approve each MCP client on its own consent page
+// before the IdP sees the login (MCP spec, "Confused Deputy Problem"), remembers an approval per
+// browser and client, and returns access_denied on Deny. A Client ID Metadata Document client
+// (SDK 2.x with an https clientMetadataUrl, served here over https on loopback) logs in the same
+// way without registering.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import https from 'node:https';
+import { Client as Client2, StreamableHTTPClientTransport as Transport2, UnauthorizedError as Unauthorized2 } from '@modelcontextprotocol/client';
+import {
+  CookieJar, MemoryOAuthProvider, connectWithOAuth, disconnect, headlessAuthorize, printLog, recordingFetch, resultText,
+} from './client.mjs';
+import {
+  ISSUER, STATIC_MCP_URL, STATIC_AUTHORIZE_URL, STATIC_TOKEN_URL, STATIC_CALLBACK_URL, STATIC_REGISTER_URL,
+  CIMD_CA, CIMD_KEY,
+} from './testenv.mjs';
+
+const newClient = () => new Client2({ name: 'mod_mcp_auth-e2e-consent', version: '1.0.0' });
+const claimsOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url'));
+
+/**
+ * SDK 2.x login against `url`: connect (401), the browser step (headless, with `jar` as the
+ * browser's cookies and `consent` as the button pressed), finishAuth with the callback's
+ * parameters. Returns the browser step's result; on success the provider holds tokens.
+ */
+async function sdk2Login(url, provider, log, { jar = new CookieJar(), consent = 'approve', username = 'cora' } = {}) {
+  const transport = new Transport2(new URL(url), { authProvider: provider, fetch: recordingFetch(log, { via: 'sdk' }) });
+  await assert.rejects(newClient().connect(transport), (e) => e instanceof Unauthorized2, 'the first connect asks for a login');
+  const result = await headlessAuthorize(provider.authorizationUrl, {
+    redirectUrl: String(provider.redirectUrl), username, consent, jar, fetch: recordingFetch(log, { via: 'browser' }),
+  });
+  if (!result.error) {
+    await transport.finishAuth(new URLSearchParams({ code: result.code, state: result.state, iss: result.iss }));
+  }
+  await transport.close().catch(() => {});
+  return result;
+}
+
+async function sdk2Connect(url, provider, log) {
+  const client = newClient();
+  await client.connect(new Transport2(new URL(url), { authProvider: provider, fetch: recordingFetch(log, { via: 'sdk' }) }));
+  return client;
+}
+
+const consentShown = (log) => log.some((e) => e.via !== 'sdk' && e.method === 'GET'
+  && e.url.startsWith(STATIC_AUTHORIZE_URL) && e.status === 200);
+
+test('SDK 2.x, MCPAuthClientID: consent page, approve, IdP login, tools, refresh; the approval is remembered', async (t) => {
+  const log = [];
+  const provider = new MemoryOAuthProvider({ clientName: 'Consent E2E Client' });
+  const jar = new CookieJar();
+  let client;
+  try {
+    const result = await sdk2Login(STATIC_MCP_URL, provider, log, { jar });
+    assert.equal(result.error, undefined, `${result.error} ${result.error_description}`);
+    assert.equal(result.consentPages.length, 1, 'one consent page of the gateway');
+    assert.match(result.consentPages[0].text, /Consent E2E Client/, 'the page names the client');
+    assert.match(result.consentPages[0].text, /127\.0\.0\.1/, 'the page names its redirect host');
+    assert.match(result.consentPages[0].text, /mcp:tools/, 'the page names the scopes');
+    assert.ok(log.some((e) => e.method === 'POST' && e.url === STATIC_REGISTER_URL && e.status === 201),
+      'registered at the gateway (nothing asked of the IdP)');
+    assert.ok(log.some((e) => e.via === 'browser' && e.method === 'POST' && e.url.startsWith(STATIC_AUTHORIZE_URL)
+      && e.status === 302 && e.location?.startsWith(ISSUER)), 'Approve sends the browser to the IdP');
+    assert.ok(log.some((e) => e.url.startsWith(STATIC_CALLBACK_URL) && e.status === 302), 'the IdP answered at the callback');
+    assert.equal(result.iss, STATIC_MCP_URL, 'RFC 9207: iss is the gateway');
+
+    client = await sdk2Connect(STATIC_MCP_URL, provider, log);
+    const claims = claimsOf(provider.tokens().access_token);
+    assert.equal(claims.iss, ISSUER);
+    assert.equal(claims.aud, STATIC_MCP_URL);
+    assert.equal(claims.azp, 'mcp-gateway', 'the IdP issued it to the static client');
+    const { tools } = await client.listTools();
+    assert.deepEqual(tools.map((x) => x.name).sort(), ['echo', 'progress', 'whoami']);
+    assert.equal(resultText(await client.callTool({ name: 'echo', arguments: { text: 'consented' } })), 'consented');
+    assert.equal(JSON.parse(resultText(await client.callTool({ name: 'whoami', arguments: {} }))).remoteUser, 'cora');
+
+    // a rejected access token: refreshed through the gateway as the static client
+    await client.close().catch(() => {});
+    provider.saveTokens({ ...provider.tokens(), access_token: 'revoked-or-garbage' });
+    const logins = provider.authorizationCount;
+    client = await sdk2Connect(STATIC_MCP_URL, provider, log);
+    assert.equal(provider.authorizationCount, logins, 'no new login');
+    assert.ok(log.some((e) => e.grantType === 'refresh_token' && e.url === STATIC_TOKEN_URL && e.status === 200),
+      'refresh grant through the gateway');
+    assert.equal(JSON.parse(resultText(await client.callTool({ name: 'whoami', arguments: {} }))).remoteUser, 'cora');
+    await client.close().catch(() => {});
+
+    // the same browser logs the same client in again: no second consent page
+    provider.saveTokens(undefined);
+    const again = [];
+    const second = await sdk2Login(STATIC_MCP_URL, provider, again, { jar });
+    assert.equal(second.error, undefined, `${second.error} ${second.error_description}`);
+    assert.equal(second.consentPages.length, 0, 'approval remembered for this browser and client');
+    assert.ok(!consentShown(again));
+    client = await sdk2Connect(STATIC_MCP_URL, provider, again);
+    await client.listTools();
+    printLog(t, 'SDK 2.x, MCPAuthClientID, second login in the same browser', again);
+  } finally {
+    printLog(t, 'SDK 2.x, MCPAuthClientID (consent)', log);
+    await client?.close().catch(() => {});
+  }
+});
+
+test('SDK 2.x, MCPAuthClientID: Deny returns access_denied to the client, the IdP never sees the login', async (t) => {
+  const log = [];
+  const provider = new MemoryOAuthProvider({ clientName: 'Denied E2E Client' });
+  try {
+    const result = await sdk2Login(STATIC_MCP_URL, provider, log, { consent: 'deny' });
+    assert.equal(result.error, 'access_denied');
+    assert.equal(result.state, provider.expectedState, 'the client\'s own state comes back');
+    assert.equal(result.consentPages.length, 1);
+    assert.ok(!log.some((e) => e.url.startsWith(ISSUER)), 'no request reached the IdP');
+    assert.equal(provider.tokens(), undefined, 'no tokens');
+  } finally {
+    printLog(t, 'SDK 2.x, MCPAuthClientID, Deny', log);
+  }
+});
+
+test('SDK 1.x, MCPAuthClientID: consent, login, tools', async (t) => {
+  const c = await connectWithOAuth(STATIC_MCP_URL, { username: 'olly' });
+  try {
+    assert.ok(consentShown(c.log),
+      'the gateway asked for consent');
+    const { tools } = await c.client.listTools();
+    assert.ok(tools.some((x) => x.name === 'whoami'));
+    assert.equal(JSON.parse(resultText(await c.client.callTool({ name: 'whoami', arguments: {} }))).remoteUser, 'olly');
+  } finally {
+    printLog(t, 'SDK 1.x, MCPAuthClientID (consent)', c.log);
+    await disconnect(c);
+  }
+});
+
+// ---- a CIMD client: its client id is the https URL of its metadata document ----------------
+let cimd;
+let cimdUrl;
+let cimdFetches = 0;
+before(async () => {
+  cimd = https.createServer({ key: fs.readFileSync(CIMD_KEY), cert: fs.readFileSync(CIMD_CA) }, (req, res) => {
+    if (req.url !== '/clients/e2e.json') {
+      res.writeHead(404).end();
+      return;
+    }
+    cimdFetches += 1;
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=300' });
+    res.end(JSON.stringify({
+      client_id: cimdUrl,
+      client_name: 'CIMD E2E Client',
+      client_uri: 'https://app.example/',
+      redirect_uris: ['http://127.0.0.1:33418/callback'],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    }));
+  });
+  await new Promise((resolve) => { cimd.listen(0, '127.0.0.1', resolve); });
+  cimdUrl = `https://127.0.0.1:${cimd.address().port}/clients/e2e.json`;
+});
+after(() => new Promise((resolve) => { cimd?.close(resolve); }));
+
+test('SDK 2.x with a Client ID Metadata Document (https on loopback): no registration, consent naming the URL, tools', async (t) => {
+  const log = [];
+  const provider = new MemoryOAuthProvider({ clientName: 'CIMD E2E Client', clientMetadataUrl: cimdUrl });
+  let client;
+  try {
+    const result = await sdk2Login(STATIC_MCP_URL, provider, log, { username: 'cid' });
+    assert.equal(result.error, undefined, `${result.error} ${result.error_description}`);
+    assert.ok(!log.some((e) => e.url === STATIC_REGISTER_URL), 'no registration request');
+    const authorize = new URL(provider.authorizationUrl);
+    assert.equal(authorize.searchParams.get('client_id'), cimdUrl, 'the client id is the document URL');
+    assert.equal(result.consentPages.length, 1);
+    assert.ok(result.consentPages[0].text.includes(cimdUrl), 'the consent page names the document URL');
+    assert.match(result.consentPages[0].text, /CIMD E2E Client/);
+    assert.ok(cimdFetches >= 1, 'the gateway fetched the document');
+    client = await sdk2Connect(STATIC_MCP_URL, provider, log);
+    assert.equal(JSON.parse(resultText(await client.callTool({ name: 'whoami', arguments: {} }))).remoteUser, 'cid');
+    const fetched = cimdFetches;
+    provider.saveTokens({ ...provider.tokens(), access_token: 'revoked-or-garbage' });
+    await client.close().catch(() => {});
+    client = await sdk2Connect(STATIC_MCP_URL, provider, log);
+    assert.ok(log.some((e) => e.grantType === 'refresh_token' && e.url === STATIC_TOKEN_URL && e.status === 200), 'refresh');
+    assert.equal(cimdFetches, fetched, 'the document came from the shared cache (Cache-Control: max-age=300)');
+  } finally {
+    printLog(t, 'SDK 2.x, CIMD client on https://127.0.0.1', log);
+    await client?.close().catch(() => {});
+  }
+});
