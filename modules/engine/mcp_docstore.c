@@ -37,6 +37,10 @@ typedef struct local_doc {
 } local_doc_t;
 
 typedef struct local_entry {
+    apr_pool_t *pool;         /* the entry's own: an evicted entry goes whole */
+    const char *key;
+    apr_uint32_t users;       /* calls working with it (under store->mutex) */
+    int evicted;              /* out of the table; freed by its last user */
     const char *url;
     const char *body_id, *stamp_id, *fetch_id, *refetch_id, *failed_id;
     apr_time_t forced_at;     /* last forced look at the shared copy */
@@ -64,6 +68,7 @@ struct mcp_docstore {
     apr_thread_mutex_t *mutex;
     apr_hash_t *entries;
     mcp_cache_t *cache;
+    unsigned int max_entries; /* 0: no limit */
 };
 
 apr_status_t mcp_docstore_create(mcp_docstore_t **out, apr_pool_t *pool, mcp_cache_t *cache)
@@ -79,10 +84,51 @@ apr_status_t mcp_docstore_create(mcp_docstore_t **out, apr_pool_t *pool, mcp_cac
     return rv;
 }
 
+void mcp_docstore_limit(mcp_docstore_t *store, unsigned int max_entries)
+{
+    store->max_entries = max_entries;
+}
+
 static void doc_release(local_doc_t *ld)
 {
     if (ld && apr_atomic_dec32(&ld->refs) == 0)
         apr_pool_destroy(ld->pool);
+}
+
+/* Under store->mutex. */
+static void entry_free(local_entry_t *e)
+{
+    doc_release(e->current);
+    apr_pool_destroy(e->pool);
+}
+
+/* Under store->mutex: makes room for one more entry. Idle entries go at
+ * once; busy ones leave the table and go with their last user. URLs that
+ * clients choose (metadata documents) must not grow a process without
+ * bound: the bodies stay in the shared cache, so what is dropped here costs
+ * a re-parse at most. */
+static void evict_all(mcp_docstore_t *store)
+{
+    apr_hash_index_t *hi;
+
+    /* the table's own iterator: the mutex is held */
+    for (hi = apr_hash_first(NULL, store->entries); hi; hi = apr_hash_next(hi)) {
+        local_entry_t *e = apr_hash_this_val(hi);
+
+        apr_hash_set(store->entries, e->key, APR_HASH_KEY_STRING, NULL);
+        e->evicted = 1;
+        if (e->users == 0)
+            entry_free(e);
+    }
+}
+
+/* Gives back an entry entry_for handed out. */
+static void entry_done(mcp_docstore_t *store, local_entry_t *e)
+{
+    apr_thread_mutex_lock(store->mutex);
+    if (--e->users == 0 && e->evicted)
+        entry_free(e);
+    apr_thread_mutex_unlock(store->mutex);
 }
 
 static apr_status_t doc_release_cleanup(void *data)
@@ -91,8 +137,9 @@ static apr_status_t doc_release_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/* The entry for url as parse reads it: a key set, a discovery document and
- * a client's metadata document at the same URL are three entries, so a
+/* The entry for url as parse reads it, under store->mutex, for the caller
+ * to give back with entry_done. A key set, a discovery document and a
+ * client's metadata document at the same URL are three entries, so a
  * parsed object is only ever handed to code that expects its type. The
  * shared raw body and its markers are the same for all of them. */
 static local_entry_t *entry_for(mcp_docstore_t *store, const char *url, mcp_doc_parse_fn parse,
@@ -101,6 +148,7 @@ static local_entry_t *entry_for(mcp_docstore_t *store, const char *url, mcp_doc_
     char kind[2 * sizeof(parse) + 1];
     const char *key;
     local_entry_t *e;
+    apr_pool_t *pool;
     size_t i;
 
     for (i = 0; i < sizeof(parse); i++)
@@ -108,17 +156,23 @@ static local_entry_t *entry_for(mcp_docstore_t *store, const char *url, mcp_doc_
     key = apr_pstrcat(rpool, kind, " ", url, NULL);
     e = apr_hash_get(store->entries, key, APR_HASH_KEY_STRING);
     if (e == NULL) {
-        key = apr_pstrdup(store->pool, key);
-        e = apr_pcalloc(store->pool, sizeof(*e));
-        e->url = apr_pstrdup(store->pool, url);
-        e->body_id = mcp_cache_id(store->pool, "doc", url);
-        e->stamp_id = mcp_cache_id(store->pool, "stamp", url);
-        e->fetch_id = mcp_cache_id(store->pool, "fetching", url);
-        e->refetch_id = mcp_cache_id(store->pool, "refetch", url);
-        e->failed_id = mcp_cache_id(store->pool, "failed", url);
-        e->stats_id = mcp_cache_id(store->pool, "stats", url);
-        apr_hash_set(store->entries, key, APR_HASH_KEY_STRING, e);
+        if (store->max_entries && apr_hash_count(store->entries) >= store->max_entries)
+            evict_all(store);
+        /* a root pool: entries are made and dropped by any thread */
+        apr_pool_create(&pool, NULL);
+        e = apr_pcalloc(pool, sizeof(*e));
+        e->pool = pool;
+        e->key = apr_pstrdup(pool, key);
+        e->url = apr_pstrdup(pool, url);
+        e->body_id = mcp_cache_id(pool, "doc", url);
+        e->stamp_id = mcp_cache_id(pool, "stamp", url);
+        e->fetch_id = mcp_cache_id(pool, "fetching", url);
+        e->refetch_id = mcp_cache_id(pool, "refetch", url);
+        e->failed_id = mcp_cache_id(pool, "failed", url);
+        e->stats_id = mcp_cache_id(pool, "stats", url);
+        apr_hash_set(store->entries, e->key, APR_HASH_KEY_STRING, e);
     }
+    e->users++;
     return e;
 }
 
@@ -391,6 +445,7 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
     if (e->current && (force ? now - e->forced_at < FORCED_RECHECK : now < e->current->doc.fresh_until)) {
         local_doc_t *ld = take_locked(e);
 
+        e->users--; /* still in the table: evictions take the mutex held here */
         apr_thread_mutex_unlock(store->mutex);
         return hand_over(ld, rpool);
     }
@@ -403,7 +458,9 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
     if (adopt_shared(store, e, parse, parse_ctx, policy, tmp, &fresh_until, &fetched_at)
         && now < fresh_until && (!force || fetched_at > had)) {
         apr_pool_destroy(tmp);
-        return take(store, e, rpool);
+        doc = take(store, e, rpool);
+        entry_done(store, e);
+        return doc;
     }
     if (force) {
         /* RFC 8725 §3.10 / OIDC Core §10.1.1: a kid miss may mean rotation,
@@ -450,6 +507,7 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
                             shown, fetch_err, apr_time_sec(apr_time_now() - doc->fetched_at));
     }
     apr_pool_destroy(tmp);
+    entry_done(store, e);
     return doc;
 }
 
@@ -473,4 +531,5 @@ void mcp_docstore_status(mcp_docstore_t *store, const char *url, mcp_doc_parse_f
     status->last_ok = fs.last_ok;
     apr_cpystrn(status->last_error, fs.last_error, sizeof(status->last_error));
     status->doc = take(store, e, rpool);
+    entry_done(store, e);
 }

@@ -34,6 +34,11 @@ typedef struct mcp_docstore mcp_docstore_t;
 /* One per process. cache may be NULL (process-local only, for tests). */
 apr_status_t mcp_docstore_create(mcp_docstore_t **store, apr_pool_t *pool, mcp_cache_t *cache);
 
+/* At most max_entries documents parsed in this process (0, the default: no
+ * limit); beyond it the parsed copies are dropped and re-read from the
+ * shared cache when asked for again. For URLs that clients choose. */
+void mcp_docstore_limit(mcp_docstore_t *store, unsigned int max_entries);
+
 /* The current document for url, fetched if needed. force asks for a refetch
  * because the current copy lacks something (unknown kid): it is honoured at
  * most once per min_refetch across all processes, and returns the newer

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <apr_atomic.h>
 #include <apr_base64.h>
 #include <apr_escape.h>
 #include <apr_strings.h>
@@ -116,6 +117,13 @@ static void *parse_metadata_document(apr_pool_t *pool, const char *body, apr_siz
     return client;
 }
 
+/* Client metadata lookups under way in this process, and how many may be:
+ * a slow server named by a client then holds a few threads, not all. */
+static apr_uint32_t metadata_lookups;
+#define MAX_METADATA_LOOKUPS 8
+#define METADATA_CONNECT_TIMEOUT_MS 3000L
+#define METADATA_TIMEOUT_MS 5000L
+
 static const mcp_client_t *mcp_client_metadata_document(request_rec *r, const mcp_dir_conf_t *conf,
                                                         const char *url, const char **why)
 {
@@ -134,7 +142,20 @@ static const mcp_client_t *mcp_client_metadata_document(request_rec *r, const mc
     mcp_doc_policy_of(conf, &policy);
     policy.fetch.public_only = conf->client_metadata_private != 1;
     policy.fetch.max_bytes = 64 * 1024;
-    doc = mcp_docstore_get(mcp_shared_docstore(), url, parse_metadata_document, url, &policy, 0, r->pool, &err);
+    if (policy.fetch.connect_timeout_ms > METADATA_CONNECT_TIMEOUT_MS)
+        policy.fetch.connect_timeout_ms = METADATA_CONNECT_TIMEOUT_MS;
+    if (policy.fetch.timeout_ms > METADATA_TIMEOUT_MS)
+        policy.fetch.timeout_ms = METADATA_TIMEOUT_MS;
+    if (apr_atomic_inc32(&metadata_lookups) >= MAX_METADATA_LOOKUPS) {
+        apr_atomic_dec32(&metadata_lookups);
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "MCPAUTH0048: %d client metadata documents are being fetched already; refused %s",
+                      MAX_METADATA_LOOKUPS, mcp_url_redacted(r->pool, url));
+        *why = "too many client metadata documents are being fetched; try again shortly";
+        return NULL;
+    }
+    doc = mcp_docstore_get(mcp_shared_client_docstore(), url, parse_metadata_document, url, &policy, 0, r->pool, &err);
+    apr_atomic_dec32(&metadata_lookups);
     if (doc == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0044: client metadata document: %s", err);
         *why = "the client metadata document cannot be fetched or is not valid";

@@ -32,6 +32,11 @@ static ap_socache_instance_t *cache_instance;
 static const char *cache_provider_name;
 static mcp_cache_t shared_cache;
 static mcp_docstore_t *docstore;
+static mcp_docstore_t *client_docstore;
+
+/* Client metadata documents parsed per process at most: their URLs are the
+ * clients' choice, so their number must not be. */
+#define CLIENT_DOCS_PER_PROCESS 256
 
 const char *mcp_shared_cache_directive(cmd_parms *cmd, void *dummy, const char *arg)
 {
@@ -147,6 +152,8 @@ void mcp_shared_cache_child_init(apr_pool_t *pchild, server_rec *s)
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "MCPAUTH0026: cache mutex child init failed");
     }
     mcp_docstore_create(&docstore, pchild, shared_cache.instance ? &shared_cache : NULL);
+    mcp_docstore_create(&client_docstore, pchild, shared_cache.instance ? &shared_cache : NULL);
+    mcp_docstore_limit(client_docstore, CLIENT_DOCS_PER_PROCESS);
 }
 
 const char *mcp_shared_cache_name(void)
@@ -162,4 +169,9 @@ mcp_cache_t *mcp_shared_cache(void)
 mcp_docstore_t *mcp_shared_docstore(void)
 {
     return docstore;
+}
+
+mcp_docstore_t *mcp_shared_client_docstore(void)
+{
+    return client_docstore;
 }

@@ -24,7 +24,7 @@ int mcp_shared_cache_available(server_rec *s);
  * logging why it cannot. */
 int mcp_shared_cache_init(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 
-/* child_init: attaches the mutex and creates this process's docstore. */
+/* child_init: attaches the mutex and creates this process's docstores. */
 void mcp_shared_cache_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* The provider's name ("shmcb", "redis", ...), or NULL before startup. */
@@ -35,5 +35,9 @@ mcp_cache_t *mcp_shared_cache(void);
 
 /* This process's view of the IdP documents (JWKS, discovery). */
 mcp_docstore_t *mcp_shared_docstore(void);
+
+/* This process's view of client metadata documents (CIMD), kept apart and
+ * bounded: clients choose their URLs. */
+mcp_docstore_t *mcp_shared_client_docstore(void);
 
 #endif
