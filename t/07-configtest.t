@@ -75,7 +75,7 @@ my @good = (
     [ 'MCPAuthTokenCacheSize', $ISS, 'MCPAuthTokenCacheSize 1048576' ],
 );
 
-plan tests => 2 * @bad + 2 * @good + 5;
+plan tests => 2 * @bad + 2 * @good + 12;
 
 my $tmp = File::Temp->newdir('mcp-configtest-XXXXXX', TMPDIR => 1);
 my $n = 0;
@@ -151,6 +151,52 @@ for my $c (@good) {
     ok t_cmp($rc, 0, 'MCPAuthClientMetadataDocuments On without MCPAuthClientID: a warning, not an error');
     ok t_cmp($out, qr/MCPAUTH0047: <Location \/mcp>: MCPAuthClientMetadataDocuments On has no effect without MCPAuthClientID/,
              'the warning names the location and both directives');
+}
+
+# The relay key: a file too short is a configuration error naming the directive; without the
+# directive a key is made once in the runtime directory, said in the log, and kept.
+{
+    my $short = "$tmp/short.key";
+    open my $fh, '>', $short or die $!;
+    print $fh "not 32 bytes\n";
+    close $fh;
+    my $dir = write_conf(location => "$ISS\nMCPAuthProvider keycloak", server => "MCPAuthRelayKey $short", before => '');
+    my ($rc, $out) = run_cmd($httpd, '-t', '-f', "$dir/httpd.conf");
+    ok t_cmp($rc != 0 ? 'fails' : "exit $rc", 'fails', 'MCPAuthRelayKey with a short file: apache2 -t fails');
+    ok t_cmp($out, qr/MCPAuthRelayKey: \Q$short\E holds 13 bytes; at least 32/, 'the message names the directive, file and size');
+}
+sub wait_until {
+    my ($cond, $secs) = @_;
+    my $until = time + $secs;
+    until ($cond->()) {
+        return 0 if time > $until;
+        select undef, undef, undef, 0.1;
+    }
+    return 1;
+}
+{
+    my $dir = write_conf(location => "$ISS\nMCPAuthProvider keycloak", server => '', before => '');
+    my $key = "$dir/mcp_auth_relay.key";
+    my $start = sub {
+        run_cmd($httpd, '-f', "$dir/httpd.conf", '-k', 'start');
+        wait_until(sub { -s "$dir/httpd.pid" }, 30);
+    };
+    my $stop = sub {
+        run_cmd($httpd, '-f', "$dir/httpd.conf", '-k', 'stop');
+        wait_until(sub { !-e "$dir/httpd.pid" }, 30);
+    };
+    ok t_cmp($start->() ? 'started' : 'did not start: ' . slurp("$dir/error_log"), 'started', 'a relay location without MCPAuthRelayKey starts');
+    my $log = slurp("$dir/error_log");
+    ok t_cmp($log, qr/MCPAUTH0049: created the relay key \Q$key\E; .*Set MCPAuthRelayKey to a file on persistent storage/,
+             'a notice says a new key was made, where, and what it voids');
+    ok t_cmp(sprintf('%o', (stat $key)[2] & 0777), '600', 'the key file is private (0600)');
+    my $first = slurp($key);
+    $stop->();
+    $start->();
+    my $again = substr(slurp("$dir/error_log"), length $log);
+    ok t_cmp(slurp($key) eq $first && length $first >= 32 ? 'same key' : 'another key', 'same key', 'a restart reuses the key');
+    ok t_cmp($again =~ /MCPAUTH0049/ ? 'notice again' : 'no notice', 'no notice', 'and does not announce a new one');
+    $stop->();
 }
 
 # Without mod_socache_shmcb (and no MCPAuthCache) startup fails and says why.

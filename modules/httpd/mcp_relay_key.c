@@ -49,8 +49,8 @@ static const char *load(apr_pool_t *p, const char *path)
 }
 
 /* Makes a new secret file (0600, created exclusively: two starting servers
- * never write one over the other). */
-static const char *create(apr_pool_t *p, const char *path)
+ * never write one over the other); *created says whether this call did. */
+static const char *create(apr_pool_t *p, const char *path, int *created)
 {
     unsigned char raw[MCP_SEAL_KEY_LEN];
     char hex[2 * sizeof(raw) + 2];
@@ -66,6 +66,7 @@ static const char *create(apr_pool_t *p, const char *path)
     n = 2 * sizeof(raw) + 1;
     rv = apr_file_open(&f, path, APR_FOPEN_WRITE | APR_FOPEN_CREATE | APR_FOPEN_EXCL | APR_FOPEN_BINARY,
                        APR_FPROT_UREAD | APR_FPROT_UWRITE, p);
+    *created = rv == APR_SUCCESS;
     if (rv == APR_SUCCESS) {
         rv = apr_file_write_full(f, hex, n, NULL);
         apr_file_close(f);
@@ -97,10 +98,19 @@ void mcp_relay_key_pre_config(void)
 int mcp_relay_key_init(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     const char *path = configured_file, *err = NULL;
+    int created = 0;
 
     if (path == NULL) {
         path = ap_runtime_dir_relative(ptemp, DEFAULT_FILE);
-        err = create(ptemp, path);
+        err = create(ptemp, path, &created);
+        /* the runtime directory is often emptied at boot (/run is a tmpfs):
+         * a new key there voids every client id and login sealed before */
+        if (err == NULL && created)
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                         "MCPAUTH0049: created the relay key %s; client ids and refresh tokens the relay "
+                         "sealed with an earlier key are void (clients register and log in again). Set "
+                         "MCPAuthRelayKey to a file on persistent storage to keep them across reboots",
+                         path);
     }
     if (err == NULL)
         err = load(ptemp, path);
