@@ -136,8 +136,13 @@ test('SDK 1.x, MCPAuthClientID: consent, login, tools', async (t) => {
 let cimd;
 let cimdUrl;
 let cimdFetches = 0;
+const hanging = new Set();
 before(async () => {
   cimd = https.createServer({ key: fs.readFileSync(CIMD_KEY), cert: fs.readFileSync(CIMD_CA) }, (req, res) => {
+    if (req.url.startsWith('/slow/')) {
+      hanging.add(res); // never answers: a client naming a server that holds the gateway's fetch
+      return;
+    }
     if (req.url !== '/clients/e2e.json') {
       res.writeHead(404).end();
       return;
@@ -157,7 +162,11 @@ before(async () => {
   await new Promise((resolve) => { cimd.listen(0, '127.0.0.1', resolve); });
   cimdUrl = `https://127.0.0.1:${cimd.address().port}/clients/e2e.json`;
 });
-after(() => new Promise((resolve) => { cimd?.close(resolve); }));
+after(() => new Promise((resolve) => {
+  for (const res of hanging) res.destroy();
+  cimd?.closeAllConnections?.();
+  cimd?.close(resolve);
+}));
 
 test('SDK 2.x with a Client ID Metadata Document (https on loopback): no registration, consent naming the URL, tools', async (t) => {
   const log = [];
@@ -185,4 +194,27 @@ test('SDK 2.x with a Client ID Metadata Document (https on loopback): no registr
     printLog(t, 'SDK 2.x, CIMD client on https://127.0.0.1', log);
     await client?.close().catch(() => {});
   }
+});
+
+test('CIMD lookups are bounded: documents that never come hold at most 8 threads a process, the rest are refused at once', async (t) => {
+  const base = new URL(cimdUrl).origin;
+  const started = Date.now();
+  const answers = await Promise.all(Array.from({ length: 40 }, async (_, i) => {
+    const q = new URLSearchParams({
+      response_type: 'code', client_id: `${base}/slow/${i}.json`, redirect_uri: 'http://127.0.0.1:33418/callback',
+      state: 's', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256',
+    });
+    const res = await fetch(`${STATIC_AUTHORIZE_URL}?${q}`, { redirect: 'manual' });
+    const body = await res.json().catch(() => ({}));
+    return { status: res.status, error: body.error, description: body.error_description ?? '', ms: Date.now() - started };
+  }));
+  const refused = answers.filter((a) => /too many client metadata documents/.test(a.description));
+  const timedOut = answers.filter((a) => /cannot be fetched/.test(a.description));
+  t.diagnostic(`40 lookups: ${refused.length} refused at once, ${timedOut.length} gave up on the server; `
+    + `slowest answer after ${Math.max(...answers.map((a) => a.ms))} ms`);
+  assert.ok(answers.every((a) => a.status === 400 && a.error === 'invalid_client'), JSON.stringify(answers));
+  assert.equal(refused.length + timedOut.length, 40, 'each one refused or given up');
+  assert.ok(refused.length >= 8, 'at most 8 lookups a process (4 processes at most here): the rest refused');
+  assert.ok(Math.min(...refused.map((a) => a.ms)) < Math.min(...timedOut.map((a) => a.ms)), 'refusals come first');
+  assert.ok(timedOut.length >= 1, 'the ones let through were cut off by the fetch timeout');
 });
