@@ -59,7 +59,8 @@ export async function freePort() {
  * left out: they carry codes and state), the browser's from the hook.
  */
 export function printSequence(t, title, gateway, browser = []) {
-  t.diagnostic(`request sequence (${title}; gateway requests from httpd's access log, browser steps from the hook):`);
+  const sources = browser.length ? 'gateway requests from httpd\'s access log, browser steps from the hook' : 'from httpd\'s access log';
+  t.diagnostic(`request sequence (${title}; ${sources}):`);
   gateway.forEach((e, i) => {
     t.diagnostic(`${String(i + 1).padStart(2)}. [gateway] ${e.method ?? '?'} ${(e.path ?? e.line).replace(/\?.*/, '')} -> ${e.status ?? '?'}`);
   });
