@@ -35,6 +35,16 @@ int mcp_scope_list_has(const char *list, const char *word)
     return 0;
 }
 
+int mcp_scope_list_covers(apr_pool_t *pool, const char *granted, const char *asked)
+{
+    char *copy = apr_pstrdup(pool, asked ? asked : ""), *word, *state = NULL;
+
+    for (word = apr_strtok(copy, " ", &state); word; word = apr_strtok(NULL, " ", &state))
+        if (!mcp_scope_list_has(granted ? granted : "", word))
+            return 0;
+    return 1;
+}
+
 const char *mcp_scope_list_add(apr_pool_t *pool, const char *list, const apr_array_header_t *scopes)
 {
     int i;

@@ -13,6 +13,10 @@ int mcp_scope_is_token(const char *s);
 /* Whether word is one of the space-separated words of list. */
 int mcp_scope_list_has(const char *list, const char *word);
 
+/* Whether every word of the space-separated list asked is in granted (an
+ * empty or NULL asked is covered by anything). */
+int mcp_scope_list_covers(apr_pool_t *pool, const char *granted, const char *asked);
+
 /* list with the scopes (of const char *) it lacks appended, space-separated. */
 const char *mcp_scope_list_add(apr_pool_t *pool, const char *list, const apr_array_header_t *scopes);
 

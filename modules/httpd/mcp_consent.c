@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "mcp_client.h"
+#include "mcp_scope.h"
 #include "mcp_seal.h"
 #include "mcp_body.h"
 #include "mcp_consent.h"
@@ -24,23 +25,30 @@
 #define TICKET_LIFETIME 900      /* seconds a consent page stays usable */
 #define REQUEST_LIMIT (64 * 1024)
 
-/* One cookie per approved client (a shared name would keep only the last
- * one): mcp_auth_consent_<first 16 hex digits of the client id's hash>. */
-static const char *consent_cookie_name(request_rec *r, const char *client_id)
+/* What an approval is for: a client and the redirect URI its answers go
+ * to (one registration may list several; the page named only one). */
+static const char *consent_key(request_rec *r, const char *client_id, const char *redirect_uri)
 {
-    return apr_pstrcat(r->pool, CONSENT_COOKIE "_", apr_pstrndup(r->pool, mcp_relay_hash(r->pool, client_id), 16), NULL);
+    return mcp_relay_hash(r->pool, apr_pstrcat(r->pool, client_id, "\n", redirect_uri, NULL));
 }
 
-/* Whether this browser approved this client, by a consent cookie the
- * gateway sealed for it. */
-int mcp_consented(request_rec *r, const char *client_id)
+/* One cookie per approval (a shared name would keep only the last one):
+ * mcp_auth_consent_<first 16 hex digits of its key>. */
+static const char *consent_cookie_name(request_rec *r, const char *key)
 {
-    json_t *doc = mcp_relay_unseal_json(r, "consent", mcp_relay_cookie(r, consent_cookie_name(r, client_id)));
-    int ok = doc && json_is_string(json_object_get(doc, "c"))
-             && strcmp(json_string_value(json_object_get(doc, "c")), mcp_relay_hash(r->pool, client_id)) == 0;
+    return apr_pstrcat(r->pool, CONSENT_COOKIE "_", apr_pstrndup(r->pool, key, 16), NULL);
+}
+
+int mcp_consented(request_rec *r, const char *client_id, const char *redirect_uri, const char *scope)
+{
+    const char *key = consent_key(r, client_id, redirect_uri);
+    json_t *doc = mcp_relay_unseal_json(r, "consent", mcp_relay_cookie(r, consent_cookie_name(r, key)));
+    const char *approved = mcp_relay_member(r->pool, doc, "c");
+    const char *scopes = mcp_relay_member(r->pool, doc, "s");
 
     json_decref(doc);
-    return ok;
+    /* more access than the user saw on the page asks again */
+    return approved && strcmp(approved, key) == 0 && scopes && mcp_scope_list_covers(r->pool, scopes, scope);
 }
 
 const char *mcp_relay_cookie(request_rec *r, const char *name)
@@ -81,8 +89,12 @@ int mcp_consent_page(request_rec *r, const protected_location_t *pl, const mcp_c
     unsigned char raw[16];
     const char *csrf, *ticket;
     apr_uri_t u;
-    const char *host = apr_uri_parse(r->pool, redirect_uri, &u) == APR_SUCCESS && u.hostname ? u.hostname
-                                                                                            : redirect_uri;
+    /* a web redirect goes to its host; a native app's scheme to whatever
+     * app claims it, so that is shown whole */
+    int web = apr_uri_parse(r->pool, redirect_uri, &u) == APR_SUCCESS && u.hostname && u.scheme
+              && (strcasecmp(u.scheme, "https") == 0 || strcasecmp(u.scheme, "http") == 0);
+    const char *host = web ? (u.port_str ? apr_pstrcat(r->pool, u.hostname, ":", u.port_str, NULL) : u.hostname)
+                           : redirect_uri;
     const char *name = client->client_name ? client->client_name : "An unnamed client";
     char *page;
 
@@ -155,13 +167,16 @@ apr_table_t *mcp_consent_answer(request_rec *r, const char **query, int *approve
     return *query ? mcp_form_params(r->pool, *query, &dup) : NULL;
 }
 
-void mcp_consent_remember(request_rec *r, const mcp_dir_conf_t *conf, const char *client_id)
+void mcp_consent_remember(request_rec *r, const mcp_dir_conf_t *conf, const char *client_id,
+                          const char *redirect_uri, const char *scope)
 {
-    const char *cookie = mcp_relay_seal_json(r, "consent", json_pack("{sssI}", "c", mcp_relay_hash(r->pool, client_id), "e",
-                                                                     (json_int_t)(mcp_relay_now() + mcp_consent_lifetime_of(conf))));
+    const char *key = consent_key(r, client_id, redirect_uri);
+    const char *cookie = mcp_relay_seal_json(r, "consent",
+                                             json_pack("{sssssI}", "c", key, "s", scope ? scope : "", "e",
+                                                       (json_int_t)(mcp_relay_now() + mcp_consent_lifetime_of(conf))));
 
     if (cookie)
         apr_table_addn(r->err_headers_out, "Set-Cookie",
-                       apr_pstrcat(r->pool, consent_cookie_name(r, client_id), "=", cookie,
+                       apr_pstrcat(r->pool, consent_cookie_name(r, key), "=", cookie,
                                    mcp_relay_cookie_attrs(r, "Lax", mcp_consent_lifetime_of(conf)), NULL));
 }

@@ -7,11 +7,13 @@
 #include "mcp_client.h"
 #include "mcp_config.h"
 
-/* Whether this browser approved client_id at r's location (a sealed cookie). */
-int mcp_consented(request_rec *r, const char *client_id);
+/* Whether this browser approved client_id, answering at redirect_uri, for
+ * at least scope, at r's location (a sealed cookie). */
+int mcp_consented(request_rec *r, const char *client_id, const char *redirect_uri, const char *scope);
 
 /* Sets the cookie that remembers the approval (MCPAuthConsentLifetime). */
-void mcp_consent_remember(request_rec *r, const mcp_dir_conf_t *conf, const char *client_id);
+void mcp_consent_remember(request_rec *r, const mcp_dir_conf_t *conf, const char *client_id,
+                          const char *redirect_uri, const char *scope);
 
 /* The consent page for an authorize request (query): who asks, for what,
  * where the answer goes; a POST form with a sealed ticket and a CSRF value
