@@ -115,17 +115,33 @@ static const char *without_token(apr_pool_t *p, const char *s)
     return with_query(p, s, rest_len ? apr_pstrmemdup(p, rest, rest_len) : NULL);
 }
 
-/* The request line of r without the token, rebuilt around its target. */
-static void cut_from_request_line(request_rec *r)
+/* The request line of r rebuilt around its target as edit changes it. */
+static void edit_request_line(request_rec *r, const char *(*edit)(apr_pool_t *, const char *))
 {
     const char *target, *cut;
     apr_size_t len;
 
     if (!request_target(r->the_request, &target, &len))
         return;
-    cut = without_token(r->pool, apr_pstrmemdup(r->pool, target, len));
+    cut = edit(r->pool, apr_pstrmemdup(r->pool, target, len));
     r->the_request = apr_pstrcat(r->pool, apr_pstrmemdup(r->pool, r->the_request, (apr_size_t)(target - r->the_request)),
                                  cut, target + len, NULL);
+}
+
+static void cut_from_request_line(request_rec *r)
+{
+    edit_request_line(r, without_token);
+}
+
+static const char *query_hidden(apr_pool_t *p, const char *s)
+{
+    return strchr(s, '?') ? with_query(p, s, "(hidden)") : s;
+}
+
+void mcp_hide_logged_query(request_rec *r)
+{
+    r->unparsed_uri = (char *)query_hidden(r->pool, r->unparsed_uri);
+    edit_request_line(r, query_hidden);
 }
 
 /* A token parameter leaves the query in every form the request line lives

@@ -39,6 +39,7 @@
 #include "mcp_endpoints.h"
 #include "mcp_httpd.h"
 #include "mcp_locations.h"
+#include "mcp_presentation.h"
 #include "mcp_relay.h"
 #include "mcp_consent.h"
 #include "mcp_relay_key.h"
@@ -325,6 +326,29 @@ int mcp_relay_register(request_rec *r, const protected_location_t *pl)
                          mcp_client_registration_response(r->pool, client_id, &client, issued));
 }
 
+/* RFC 8707: the one resource this authorization server front issues
+ * tokens for is its location's. A client naming another would use the
+ * gateway's IdP client (shared, in static mode) to mint tokens for any
+ * audience the IdP allows it; a trailing slash is the only difference
+ * tolerated. NULL when resource is absent or this one. */
+static const char *foreign_resource(request_rec *r, const mcp_dir_conf_t *conf, const char *resource)
+{
+    const char *own = mcp_resource_of(r, conf);
+    apr_size_t a, b;
+
+    if (resource == NULL)
+        return NULL;
+    a = strlen(resource);
+    b = strlen(own);
+    if (a && resource[a - 1] == '/')
+        a--;
+    if (b && own[b - 1] == '/')
+        b--;
+    if (a == b && strncmp(resource, own, a) == 0)
+        return NULL;
+    return apr_psprintf(r->pool, "tokens are issued here for %s only", own);
+}
+
 /* ---- authorize ---- */
 
 /* An authorize error: to the client's redirect URI, or, for a client the
@@ -384,7 +408,7 @@ static int to_idp(request_rec *r, const protected_location_t *pl, const mcp_clie
     add_param(r->pool, &q, "code_challenge_method", "S256");
     /* Entra refuses RFC 8707 resource; Auth0 and Okta bind by audience */
     if (provider != MCP_PROVIDER_ENTRA)
-        add_param(r->pool, &q, "resource", apr_table_get(p, "resource"));
+        add_param(r->pool, &q, "resource", mcp_resource_of(r, conf));
     if (provider == MCP_PROVIDER_AUTH0 || provider == MCP_PROVIDER_OKTA)
         add_param(r->pool, &q, "audience", mcp_resource_of(r, conf));
     add_param(r->pool, &q, "prompt", apr_table_get(p, "prompt"));
@@ -433,7 +457,8 @@ int mcp_relay_authorize(request_rec *r, const protected_location_t *pl)
     /* A static client the user has not approved yet is anyone's: its
      * errors are shown here rather than sent to its redirect URI, so the
      * gateway cannot be used to bounce browsers to it (RFC 9700 §4.11.2). */
-    unconfirmed = client->idp_client_id == NULL && !from_consent && !mcp_consented(r, client_id);
+    unconfirmed = client->idp_client_id == NULL && !from_consent
+                  && !mcp_consented(r, client_id, redirect_uri, apr_table_get(p, "scope"));
     if (dup)
         return refuse(r, conf, unconfirmed, redirect_uri, state, "invalid_request",
                       apr_psprintf(r->pool, "%s is given more than once", dup));
@@ -443,6 +468,8 @@ int mcp_relay_authorize(request_rec *r, const protected_location_t *pl)
     if (apr_table_get(p, "code_challenge") == NULL || apr_table_get(p, "code_challenge_method") == NULL
         || strcmp(apr_table_get(p, "code_challenge_method"), "S256") != 0)
         return refuse(r, conf, unconfirmed, redirect_uri, state, "invalid_request", "PKCE with S256 is required");
+    if ((why = foreign_resource(r, conf, apr_table_get(p, "resource"))) != NULL)
+        return refuse(r, conf, unconfirmed, redirect_uri, state, "invalid_target", why);
     /* they travel sealed in state and the consent ticket */
     if ((state && strlen(state) > MAX_PARAM) || (apr_table_get(p, "scope") && strlen(apr_table_get(p, "scope")) > MAX_PARAM)
         || strlen(apr_table_get(p, "code_challenge")) > 128)
@@ -453,7 +480,7 @@ int mcp_relay_authorize(request_rec *r, const protected_location_t *pl)
         if (from_consent && !approved)
             return redirect_error(r, conf, redirect_uri, state, "access_denied", "the user denied access");
         if (from_consent)
-            mcp_consent_remember(r, conf, client_id);
+            mcp_consent_remember(r, conf, client_id, redirect_uri, apr_table_get(p, "scope"));
         else if (unconfirmed) {
             return mcp_consent_page(r, pl, client, client_id, redirect_uri, apr_table_get(p, "scope"), query);
         }
@@ -484,6 +511,8 @@ int mcp_relay_callback(request_rec *r, const protected_location_t *pl)
     if (r->method_number != M_GET)
         return mcp_method_not_allowed(r, conf, "GET");
     p = mcp_form_params(r->pool, r->args, &dup);
+    /* the IdP's code is a secret: not in the access log */
+    mcp_hide_logged_query(r);
     txn = dup ? NULL : mcp_relay_unseal_json(r, "state", apr_table_get(p, "state"));
     if (txn == NULL)
         return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, "invalid_request",
@@ -715,7 +744,9 @@ int mcp_relay_token(request_rec *r, const protected_location_t *pl)
         return token_error(r, HTTP_BAD_REQUEST, "unsupported_grant_type",
                            "only authorization_code and refresh_token are served");
     }
+    if ((why = foreign_resource(r, conf, apr_table_get(p, "resource"))) != NULL)
+        return token_error(r, HTTP_BAD_REQUEST, "invalid_target", why);
     if (!entra)
-        add_param(r->pool, &form, "resource", apr_table_get(p, "resource"));
+        add_param(r->pool, &form, "resource", mcp_resource_of(r, conf));
     return to_idp_token(r, conf, client, client_id, form);
 }
