@@ -143,17 +143,21 @@ static apr_status_t doc_release_cleanup(void *data)
  * parsed object is only ever handed to code that expects its type. The
  * shared raw body and its markers are the same for all of them. */
 static local_entry_t *entry_for(mcp_docstore_t *store, const char *url, mcp_doc_parse_fn parse,
-                                apr_pool_t *rpool)
+                                const mcp_doc_policy_t *policy, apr_pool_t *rpool)
 {
     char kind[2 * sizeof(parse) + 1];
-    const char *key;
+    const char *key, *shared_name;
     local_entry_t *e;
     apr_pool_t *pool;
     size_t i;
 
     for (i = 0; i < sizeof(parse); i++)
         apr_snprintf(kind + 2 * i, 3, "%02x", ((const unsigned char *)&parse)[i]);
-    key = apr_pstrcat(rpool, kind, " ", url, NULL);
+    /* a copy fetched where private addresses are allowed is never served
+     * where they are not, and a refusal there never blocks a fetch here:
+     * the two are separate documents, in the process and in the cache */
+    shared_name = policy->fetch.public_only ? apr_pstrcat(rpool, "public-only ", url, NULL) : url;
+    key = apr_pstrcat(rpool, kind, " ", shared_name, NULL);
     e = apr_hash_get(store->entries, key, APR_HASH_KEY_STRING);
     if (e == NULL) {
         if (store->max_entries && apr_hash_count(store->entries) >= store->max_entries)
@@ -164,12 +168,12 @@ static local_entry_t *entry_for(mcp_docstore_t *store, const char *url, mcp_doc_
         e->pool = pool;
         e->key = apr_pstrdup(pool, key);
         e->url = apr_pstrdup(pool, url);
-        e->body_id = mcp_cache_id(pool, "doc", url);
-        e->stamp_id = mcp_cache_id(pool, "stamp", url);
-        e->fetch_id = mcp_cache_id(pool, "fetching", url);
-        e->refetch_id = mcp_cache_id(pool, "refetch", url);
-        e->failed_id = mcp_cache_id(pool, "failed", url);
-        e->stats_id = mcp_cache_id(pool, "stats", url);
+        e->body_id = mcp_cache_id(pool, "doc", shared_name);
+        e->stamp_id = mcp_cache_id(pool, "stamp", shared_name);
+        e->fetch_id = mcp_cache_id(pool, "fetching", shared_name);
+        e->refetch_id = mcp_cache_id(pool, "refetch", shared_name);
+        e->failed_id = mcp_cache_id(pool, "failed", shared_name);
+        e->stats_id = mcp_cache_id(pool, "stats", shared_name);
         apr_hash_set(store->entries, e->key, APR_HASH_KEY_STRING, e);
     }
     e->users++;
@@ -439,7 +443,7 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
 
     *err = NULL;
     apr_thread_mutex_lock(store->mutex);
-    e = entry_for(store, url, parse, rpool);
+    e = entry_for(store, url, parse, policy, rpool);
     /* A fresh parsed copy needs no shared-cache access at all: a rotation
      * fetched by another process reaches us through the forced path. */
     if (e->current && (force ? now - e->forced_at < FORCED_RECHECK : now < e->current->doc.fresh_until)) {
@@ -520,7 +524,7 @@ void mcp_docstore_status(mcp_docstore_t *store, const char *url, mcp_doc_parse_f
     apr_time_t fresh_until, fetched_at;
 
     apr_thread_mutex_lock(store->mutex);
-    e = entry_for(store, url, parse, rpool);
+    e = entry_for(store, url, parse, policy, rpool);
     apr_thread_mutex_unlock(store->mutex);
     adopt_shared(store, e, parse, parse_ctx, policy, rpool, &fresh_until, &fetched_at);
     read_stats(store, e, rpool, &fs);
