@@ -62,7 +62,7 @@ sub last_json { my $t = join '', read_lines(shift); $t ? $J->decode($t) : {} }
 # The cookie the relay binds a login to this browser with.
 sub login_cookie { my ($c) = grep { /^mcp_auth_login_/ } $_[0]->header('Set-Cookie'); ($c // '') =~ /^([^;]+)/ ? $1 : '' }
 
-plan tests => 72;
+plan tests => 79;
 
 # --- a whole login, keycloak mode (the IdP registers a client per MCP client) -----------
 my $client = register('kc');
@@ -194,6 +194,31 @@ for my $c ([ 'mixup', 'server_error', 'an iss of another server (mix-up): refuse
     ($consent) = ($consent // '') =~ /^([^;]+)/;
     $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $cid), undef, Cookie => $consent);
     ok t_cmp($r->code, 302, 'with that cookie: no second consent page');
+    ok t_cmp(qparams(URI->new($r->header('Location') // ''))->{resource} // 'none', gw('/cid'),
+             'the IdP is asked for this location\'s resource, also when the client names none (RFC 8707)');
+    $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $cid, scope => 'openid mcp:tools mcp:admin'), undef,
+            Cookie => $consent);
+    ok t_cmp($r->code, 200, 'more scopes than the user approved: the consent page again');
+    $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $cid, resource => gw('/kc')), undef, Cookie => $consent);
+    my $rq = qparams($r->header('Location'));
+    ok t_cmp(($rq->{error} // 'none') . ' ' . ($rq->{state} // ''), 'invalid_target client-state-1',
+             'another resource (another location): invalid_target, the IdP not asked (RFC 8707 §2)');
+    {
+        my $two = register('cid', redirect_uris => [ $CB, 'https://app.example/cb' ]);
+        my $p1 = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $two));
+        my ($t1) = $p1->decoded_content =~ /name="ticket" value="([^"]+)"/;
+        my ($x1) = $p1->decoded_content =~ /name="csrf" value="([^"]+)"/;
+        my ($k1) = ($p1->header('Set-Cookie') // '') =~ /^(mcp_auth_csrf=[^;]+)/;
+        my $ok = rq(POST => "$EP/authorize/cid", form(ticket => $t1, csrf => $x1, consent => 'approve'),
+                    'Content-Type' => 'application/x-www-form-urlencoded', Cookie => $k1);
+        my ($approval) = map { /^([^;]+)/ ? $1 : () } grep { /^mcp_auth_consent_/ } $ok->header('Set-Cookie');
+        $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $two), undef, Cookie => $approval // '');
+        ok t_cmp($r->code, 302, 'a client with two redirect URIs, approved for the first: it goes on');
+        $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $two, redirect_uri => 'https://app.example/cb'),
+                undef, Cookie => $approval // '');
+        ok t_cmp($r->code . ' ' . ($r->decoded_content =~ /app\.example/ ? 'names it' : 'does not name it'), '200 names it',
+                 'its other redirect URI needs its own approval, on a page naming where the answer goes');
+    }
     my $third = register('cid');
     $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $third), undef, Cookie => $consent);
     ok t_cmp($r->code, 200, 'another client: asks again');
@@ -250,6 +275,10 @@ for my $c ([ 'mixup', 'server_error', 'an iss of another server (mix-up): refuse
     ok t_cmp($r->code . ' ' . doc_of($r)->{error}, '400 invalid_grant', 'another client with that refresh token: invalid_grant');
     $r = $refresh->('idp5-cid-refresh', $cid);
     ok t_cmp($r->code . ' ' . doc_of($r)->{error}, '400 invalid_grant', 'the IdP\'s bare refresh token: invalid_grant');
+    $r = rq(POST => "$EP/token/cid", form(grant_type => 'refresh_token', refresh_token => $bound, client_id => $cid,
+                                            resource => 'https://other-api.example/'),
+            'Content-Type' => 'application/x-www-form-urlencoded');
+    ok t_cmp($r->code . ' ' . doc_of($r)->{error}, '400 invalid_target', 'a token for another resource: invalid_target');
 }
 
 # --- a static client the user has not approved: errors stay here, sealed values stay home ---
@@ -262,6 +291,21 @@ for my $c ([ 'mixup', 'server_error', 'an iss of another server (mix-up): refuse
     my $kc_client = register('kc');
     $r = rq(GET => "$EP/authorize/okta?" . authorize_query(client_id => $kc_client));
     ok t_cmp($r->code . ' ' . doc_of($r)->{error}, '400 invalid_client', 'a client id of another location: unknown here');
+}
+
+# --- the IdP's codes stay out of the access log ---------------------------------------------
+{
+    my $alog = Apache::Test::vars('t_logs') . '/access_log';
+    my @callbacks;
+    for (1 .. 40) {
+        open my $fh, '<', $alog or last;
+        @callbacks = grep { m{/mcp-auth/callback/} } <$fh>;
+        close $fh;
+        last if @callbacks;
+        select undef, undef, undef, 0.05;
+    }
+    ok t_cmp(scalar(@callbacks) . ' callbacks, ' . scalar(grep { /code=|state=/ } @callbacks) . ' with a code or state',
+             qr/^[1-9]\d* callbacks, 0 with a code or state/, 'the callback\'s query (the IdP\'s code) is not logged');
 }
 
 # --- CIMD: client ids that are URLs -------------------------------------------------------

@@ -1062,6 +1062,11 @@ static apr_array_header_t *words(const char *a, const char *b)
 
 static void test_scope(void)
 {
+    CHECK(mcp_scope_list_covers(pool, "openid mcp:tools", "mcp:tools openid"), "scope list covers the same words in any order");
+    CHECK(mcp_scope_list_covers(pool, "openid", NULL) && mcp_scope_list_covers(pool, "", ""), "nothing asked is covered");
+    CHECK(!mcp_scope_list_covers(pool, "openid mcp:tools", "openid mcp:admin"), "a word not granted is not covered");
+    CHECK(!mcp_scope_list_covers(pool, "mcp:tools", "mcp:tool"), "words, not prefixes");
+
     json_t *claims;
 
     CHECK(mcp_scope_is_token("mcp:tools"), "scope: a scope-token passes");
@@ -1210,6 +1215,15 @@ static void test_docstore_limit(void)
         mcp_docstore_get(store, apr_psprintf(pool, "%s/u%d", base, i), parse_any, NULL, &policy, 0, pool, &err);
     mcp_docstore_get(store, apr_pstrcat(pool, base, "/u0", NULL), parse_any, NULL, &policy, 0, pool, &err);
     CHECK(doc_requests == 58, "docstore without a limit: every document is kept");
+
+    /* a copy fetched where private addresses are allowed is not one where they are not */
+    policy.fetch.public_only = 1;
+    kept = mcp_docstore_get(store, apr_pstrcat(pool, base, "/u0", NULL), parse_any, NULL, &policy, 0, pool, &err);
+    CHECK(kept == NULL && doc_requests == 58,
+          "docstore: a loopback document held for a lax lookup is not served to a public-only one (nor fetched)");
+    policy.fetch.public_only = 0;
+    kept = mcp_docstore_get(store, apr_pstrcat(pool, base, "/u0", NULL), parse_any, NULL, &policy, 0, pool, &err);
+    CHECK(kept != NULL && doc_requests == 58, "docstore: and the public-only refusal does not block the lax lookup");
 
     apr_socket_shutdown(doc_listener, APR_SHUTDOWN_READWRITE);
     apr_socket_close(doc_listener);
