@@ -28,7 +28,9 @@
 #include "mcp_field.h"
 #include "mcp_forwarded.h"
 #include "mcp_jwks.h"
+#include "mcp_jsonrpc.h"
 #include "mcp_jwt.h"
+#include "mcp_policy.h"
 #include "mcp_metadata.h"
 #include "mcp_scope.h"
 #include "mcp_seal.h"
@@ -1230,6 +1232,112 @@ static void test_docstore_limit(void)
     apr_thread_join(&rv, thread);
 }
 
+/* ---- authorization inside MCP: rules and JSON-RPC requests ---- */
+
+static const mcp_rule_t *rule_of(mcp_kind_t kind, const char *words)
+{
+    char *copy = apr_pstrdup(pool, words), *state = NULL, *w;
+    char *argv[16];
+    int argc = 0;
+    mcp_rule_t *rule = apr_palloc(pool, sizeof(*rule));
+
+    for (w = apr_strtok(copy, " ", &state); w && argc < 16; w = apr_strtok(NULL, " ", &state))
+        argv[argc++] = w;
+    return mcp_rule_parse(pool, kind, argc, argv, rule) ? NULL : rule;
+}
+
+static void test_policy(void)
+{
+    apr_array_header_t *rules = apr_array_make(pool, 4, sizeof(const mcp_rule_t *));
+    const mcp_rule_t *m;
+    const char *scopes;
+    mcp_jwt_t *user = mcp_jwt_verified(pool, json_pack("{s:s, s:s, s:[s,s]}", "sub", "u", "scope", "mcp:tools",
+                                                       "groups", "engineering", "ops"), "RS256", "k", NULL);
+    mcp_rule_t r;
+    char *bad1[] = { "x" }, *bad2[] = { "x", "scope" }, *bad3[] = { "x", "allow", "scope", "a" },
+         *bad4[] = { "x", "claim", "groups" }, *bad5[] = { "x", "permit" }, *bad6[] = { "x", "scope", "a\"b" };
+
+    CHECK(mcp_glob_matches("delete_*", "delete_repo") && !mcp_glob_matches("delete_*", "undelete_repo"),
+          "glob: * at the end");
+    CHECK(mcp_glob_matches("*", "") && mcp_glob_matches("a?c", "abc") && !mcp_glob_matches("a?c", "ac"), "glob: * and ?");
+    CHECK(mcp_glob_matches("file:///etc/*", "file:///etc/ssl/x") && !mcp_glob_matches("file:///etc/*", "file:///etcx"),
+          "glob: * crosses slashes (URIs), the prefix is literal");
+    CHECK(mcp_glob_matches("*a*b*c", "xxaxxbxxbxxc") && !mcp_glob_matches("*a*b*c", "xxaxxbxx"), "glob: backtracking");
+    CHECK(mcp_glob_matches("a[1]", "a[1]") && !mcp_glob_matches("a[1]", "a1"), "glob: brackets are literal");
+    CHECK(!mcp_glob_matches("**********************************b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+          "glob: many stars stay linear (no blow-up)");
+
+    CHECK(mcp_rule_parse(pool, MCP_KIND_TOOL, 1, bad1, &r) != NULL, "rule: a pattern alone is refused");
+    CHECK(mcp_rule_parse(pool, MCP_KIND_TOOL, 2, bad2, &r) != NULL, "rule: scope without scopes is refused");
+    CHECK(mcp_rule_parse(pool, MCP_KIND_TOOL, 4, bad3, &r) != NULL, "rule: allow mixed with scope is refused");
+    CHECK(mcp_rule_parse(pool, MCP_KIND_TOOL, 3, bad4, &r) != NULL, "rule: claim without a value is refused");
+    CHECK(mcp_rule_parse(pool, MCP_KIND_TOOL, 2, bad5, &r) != NULL, "rule: an unknown requirement is refused");
+    CHECK(mcp_rule_parse(pool, MCP_KIND_TOOL, 3, bad6, &r) != NULL, "rule: a scope with a quote is refused");
+
+    APR_ARRAY_PUSH(rules, const mcp_rule_t *) = rule_of(MCP_KIND_TOOL, "delete_* scope repo:admin mcp:tools");
+    APR_ARRAY_PUSH(rules, const mcp_rule_t *) = rule_of(MCP_KIND_TOOL, "search_* claim groups engineering");
+    APR_ARRAY_PUSH(rules, const mcp_rule_t *) = rule_of(MCP_KIND_TOOL, "secret_* claim groups finance scope mcp:tools");
+    APR_ARRAY_PUSH(rules, const mcp_rule_t *) = rule_of(MCP_KIND_TOOL, "* scope mcp:tools");
+    APR_ARRAY_PUSH(rules, const mcp_rule_t *) = rule_of(MCP_KIND_RESOURCE, "file:///etc/* deny");
+    CHECK(APR_ARRAY_IDX(rules, 0, const mcp_rule_t *) && APR_ARRAY_IDX(rules, 4, const mcp_rule_t *), "rules parse");
+    CHECK(mcp_policy_decide(pool, rules, 0, MCP_KIND_TOOL, "delete_repo", user, &m, &scopes) == MCP_VERDICT_SCOPE
+          && scopes && strcmp(scopes, "repo:admin mcp:tools") == 0,
+          "a missing scope: step-up, naming every scope the rule needs");
+    CHECK(mcp_policy_decide(pool, rules, 0, MCP_KIND_TOOL, "search_code", user, &m, &scopes) == MCP_VERDICT_ALLOW
+          && m == APR_ARRAY_IDX(rules, 1, const mcp_rule_t *), "a claim held (array member): allowed by that rule");
+    CHECK(mcp_policy_decide(pool, rules, 0, MCP_KIND_TOOL, "secret_x", user, &m, &scopes) == MCP_VERDICT_DENY,
+          "a claim not held: denied (no step-up for claims)");
+    CHECK(mcp_policy_decide(pool, rules, 0, MCP_KIND_TOOL, "echo", user, &m, &scopes) == MCP_VERDICT_ALLOW,
+          "the catch-all: allowed with its scope");
+    CHECK(mcp_policy_decide(pool, rules, 0, MCP_KIND_TOOL, "echo", NULL, &m, &scopes) == MCP_VERDICT_SCOPE,
+          "anonymous: scopes missing");
+    CHECK(mcp_policy_decide(pool, rules, 1, MCP_KIND_PROMPT, "greet", user, &m, &scopes) == MCP_VERDICT_DENY && m == NULL,
+          "no rule of the kind: the default (deny)");
+    CHECK(mcp_policy_decide(pool, rules, 0, MCP_KIND_PROMPT, "greet", user, &m, &scopes) == MCP_VERDICT_ALLOW,
+          "no rule of the kind: the default (allow)");
+    CHECK(mcp_policy_decide(pool, rules, 0, MCP_KIND_RESOURCE, "file:///etc/passwd", user, &m, &scopes) == MCP_VERDICT_DENY,
+          "a resource rule denies");
+    CHECK(mcp_policy_has_kind(rules, MCP_KIND_RESOURCE) && !mcp_policy_has_kind(rules, MCP_KIND_PROMPT), "kinds with rules");
+}
+
+static void test_jsonrpc(void)
+{
+    apr_array_header_t *calls;
+    int batch;
+    const mcp_rpc_call_t *c;
+#define READ(s) mcp_rpc_read(pool, s, strlen(s), &calls, &batch)
+
+    CHECK(READ("{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":{\"name\":\"dele\\u0074e_repo\"}}") == NULL
+          && (c = &APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t))->kind == MCP_KIND_TOOL && strcmp(c->target, "delete_repo") == 0
+          && strcmp(c->id, "7") == 0 && !batch, "tools/call: the name as the server reads it (\\u escapes decoded), the id");
+    CHECK(READ("{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"resources/read\",\"params\":{\"uri\":\"file:///etc/passwd\"}}") == NULL
+          && APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t).kind == MCP_KIND_RESOURCE
+          && strcmp(APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t).id, "\"a\"") == 0, "resources/read: the uri");
+    CHECK(READ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"a\",\"name\":\"b\"}}") != NULL,
+          "two names (duplicate keys): refused");
+    CHECK(READ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"method\":\"tools/list\"}") != NULL,
+          "two methods: refused");
+    CHECK(READ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"a\\u0000b\"}}") != NULL,
+          "a NUL in the name: refused");
+    CHECK(READ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":7}}") != NULL,
+          "a name that is not a string: refused");
+    CHECK(READ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\"}") != NULL, "tools/call without params: refused");
+    CHECK(READ("{\"a\":\"\xff\"}") != NULL, "invalid UTF-8: refused");
+    CHECK(READ("[]") != NULL && READ("[1]") != NULL && READ("\"x\"") != NULL, "empty batch, non-object members, scalars: refused");
+    CHECK(READ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"a\"}} x") != NULL,
+          "trailing bytes: refused");
+    CHECK(READ("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"},"
+               "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"},"
+               "{\"jsonrpc\":\"2.0\",\"id\":9,\"result\":{}}]") == NULL && batch && calls->nelts == 3
+          && APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t).lists == MCP_KIND_TOOL
+          && APR_ARRAY_IDX(calls, 1, mcp_rpc_call_t).id == NULL
+          && APR_ARRAY_IDX(calls, 2, mcp_rpc_call_t).method == NULL, "a batch: a list, a notification, a response");
+    CHECK(strcmp(mcp_rpc_error(pool, "\"x\"", -32602, "Unknown tool: a"),
+                 "{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"error\":{\"code\":-32602,\"message\":\"Unknown tool: a\"}}") == 0,
+          "a JSON-RPC error to the request's id");
+#undef READ
+}
+
 int main(void)
 {
     apr_initialize();
@@ -1255,6 +1363,8 @@ int main(void)
     test_scope();
     test_claim_holds();
     test_docstore_limit();
+    test_policy();
+    test_jsonrpc();
     apr_pool_destroy(pool);
     apr_terminate();
     return UNIT_DONE();
