@@ -43,6 +43,7 @@
 #include "mcp_relay_key.h"
 #include "mcp_request_keys.h"
 #include "mcp_respond.h"
+#include "mcp_rules.h"
 #include "mcp_shared_cache.h"
 #include "mcp_status_page.h"
 #include "mcp_token_check.h"
@@ -220,16 +221,17 @@ static int check_access(request_rec *r)
         return mcp_deny(r, conf, HTTP_BAD_REQUEST, "invalid_request", st->why);
     case OUTCOME_INVALID:
         if (mode == MODE_PERMISSIVE)
-            return DECLINED;
+            break;
         return mcp_deny(r, conf, HTTP_UNAUTHORIZED, "invalid_token", st->why);
     case OUTCOME_NONE:
         if (mode == MODE_STRICT)
             return mcp_deny(r, conf, HTTP_UNAUTHORIZED, NULL, NULL);
-        return DECLINED;
+        break;
     case OUTCOME_VALID:
         break;
     }
-    return DECLINED;
+    /* an anonymous request that Require lets through meets the rules too */
+    return mcp_rules_check(r, conf, st->jwt);
 }
 
 /* Reached when the Require rules need a user: the token has been judged
@@ -521,6 +523,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_quick_handler(mcp_wellknown_handler, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(mcp_endpoint_handler, NULL, before_proxy, APR_HOOK_FIRST);
+    ap_hook_handler(mcp_rules_handler, NULL, before_proxy, APR_HOOK_FIRST);
     ap_hook_handler(mcp_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ap, status_hook, mcp_server_status_section, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_access(check_access, NULL, NULL, APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);

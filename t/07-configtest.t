@@ -31,6 +31,13 @@ my @bad = (
     [ 'invalid JSON in MCPAuthResourceMetadata', qq|$ISS\nMCPAuthResourceMetadata resource_name "{not json"|, '', qr/MCPAuthResourceMetadata/ ],
     [ 'unknown MCPAuthBearerMethods',  "$ISS\nMCPAuthBearerMethods header cookie", '', qr/MCPAuthBearerMethods/ ],
     [ 'unknown MCPAuthProvider',       "$ISS\nMCPAuthProvider nosuchidp", '', qr/MCPAuthProvider/ ],
+    [ 'MCPAuthToolRule without a requirement', "$ISS\nMCPAuthToolRule delete_*", '', qr/MCPAuthToolRule: takes a name pattern/ ],
+    [ 'MCPAuthToolRule with an unknown requirement', "$ISS\nMCPAuthToolRule * permit", '', qr/MCPAuthToolRule: unknown requirement "permit"/ ],
+    [ 'MCPAuthPromptRule scope without scopes', "$ISS\nMCPAuthPromptRule * scope", '', qr/MCPAuthPromptRule: scope needs/ ],
+    [ 'MCPAuthResourceRule claim without a value', "$ISS\nMCPAuthResourceRule file:* claim groups", '', qr/MCPAuthResourceRule: claim needs/ ],
+    [ 'MCPAuthToolRule allow with a scope', "$ISS\nMCPAuthToolRule * allow scope a", '', qr/MCPAuthToolRule: allow and deny stand alone/ ],
+    [ 'MCPAuthDefault neither allow nor deny', "$ISS\nMCPAuthDefault maybe", '', qr/MCPAuthDefault: 'maybe'/ ],
+    [ 'MCPAuthMaxRequestBody too small', "$ISS\nMCPAuthMaxRequestBody 10", '', qr/MCPAuthMaxRequestBody/ ],
     [ 'MCPAuthClaimHeader bad header name', qq{$ISS\nMCPAuthClaimHeader sub "X Remote User"}, '', qr/MCPAuthClaimHeader/ ],
     [ 'MCPAuthClaimHeader to Authorization', "$ISS\nMCPAuthClaimHeader sub Authorization", '', qr/MCPAuthClaimHeader/ ],
     [ 'MCPAuthClaimHeader with one argument', "$ISS\nMCPAuthClaimHeader sub", '', qr/MCPAuthClaimHeader/ ],
@@ -73,6 +80,11 @@ my @good = (
     [ 'a <Directory> with MCPAuthResource', $ISS,
       "<Directory /tmp>\nAuthType MCP\n$ISS\nMCPAuthResource https://mcp.example/dir\nRequire valid-user\n</Directory>" ],
     [ 'MCPAuthTokenCacheSize', $ISS, 'MCPAuthTokenCacheSize 1048576' ],
+    [ 'a tool policy', join("\n", $ISS, 'MCPAuthToolRule "delete_*" scope repo:admin',
+                            'MCPAuthToolRule "search_*" claim groups engineering scope mcp:tools',
+                            'MCPAuthToolRule "*" scope mcp:tools', 'MCPAuthPromptRule * allow',
+                            'MCPAuthResourceRule "file:///etc/*" deny', 'MCPAuthDefault deny',
+                            'MCPAuthMaxRequestBody 65536'), '' ],
 );
 
 plan tests => 2 * @bad + 2 * @good + 12;

@@ -93,9 +93,20 @@ void mcp_body_register(apr_pool_t *p)
 int mcp_read_body(request_rec *r, apr_size_t limit, const char **body, apr_size_t *len)
 {
     apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    char *buf = apr_palloc(r->pool, limit + 1);
-    apr_size_t got = 0;
+    const char *declared = apr_table_get(r->headers_in, "Content-Length");
+    apr_off_t length = 0;
+    apr_size_t got = 0, room;
+    char *buf;
     int seen_eos = 0;
+
+    /* a body declared too large is refused unread; otherwise the buffer
+     * grows with what comes, so a limit of megabytes costs nothing for
+     * the usual small request */
+    if (declared && (apr_strtoff(&length, declared, NULL, 10) != APR_SUCCESS || length < 0
+                     || (apr_uint64_t)length > limit))
+        return 0;
+    room = declared ? (apr_size_t)length : (limit < 8192 ? limit : 8192);
+    buf = apr_palloc(r->pool, room + 1);
 
     do {
         apr_bucket *b;
@@ -115,6 +126,16 @@ int mcp_read_body(request_rec *r, apr_size_t limit, const char **body, apr_size_
                 return 0;
             if (got + n > limit)
                 return 0;
+            if (got + n > room) {
+                char *more;
+
+                room = got + n > 2 * room ? got + n : 2 * room;
+                if (room > limit)
+                    room = limit;
+                more = apr_palloc(r->pool, room + 1);
+                memcpy(more, buf, got);
+                buf = more;
+            }
             memcpy(buf + got, data, n);
             got += n;
         }

@@ -27,15 +27,15 @@ static const char *scopes_of(request_rec *r, const mcp_dir_conf_t *conf)
     return apr_array_pstrcat(r->pool, conf->scopes_supported, ' ');
 }
 
-int mcp_deny(request_rec *r, const mcp_dir_conf_t *conf, int status, const char *error,
-             const char *description)
+static int deny_with_scope(request_rec *r, const mcp_dir_conf_t *conf, int status, const char *error,
+                           const char *description, const char *scope)
 {
     mcp_challenge_t c;
 
     c.resource_metadata = mcp_prm_url(r, conf);
     c.error = error;
     c.description = description;
-    c.scope = scopes_of(r, conf);
+    c.scope = scope;
     apr_table_setn(r->err_headers_out,
                    (PROXYREQ_PROXY == r->proxyreq) ? "Proxy-Authenticate" : "WWW-Authenticate",
                    mcp_challenge_header(r->pool, &c));
@@ -46,6 +46,17 @@ int mcp_deny(request_rec *r, const mcp_dir_conf_t *conf, int status, const char 
         apr_table_setn(r->notes, MCP_NOTE_JSON_ERROR, "1");
     }
     return status;
+}
+
+int mcp_deny(request_rec *r, const mcp_dir_conf_t *conf, int status, const char *error,
+             const char *description)
+{
+    return deny_with_scope(r, conf, status, error, description, scopes_of(r, conf));
+}
+
+int mcp_deny_insufficient_scope(request_rec *r, const mcp_dir_conf_t *conf, const char *needed)
+{
+    return deny_with_scope(r, conf, HTTP_FORBIDDEN, "insufficient_scope", "the token lacks a required scope", needed);
 }
 
 void mcp_challenge_insufficient_scope(request_rec *r, const mcp_dir_conf_t *conf,

@@ -18,6 +18,11 @@
 int mcp_deny(request_rec *r, const mcp_dir_conf_t *conf, int status, const char *error,
              const char *description);
 
+/* 403 insufficient_scope naming every scope in needed (space-separated):
+ * MCP 2025-11-25 "Runtime insufficient scope", for a client to step up.
+ * Returns the status. */
+int mcp_deny_insufficient_scope(request_rec *r, const mcp_dir_conf_t *conf, const char *needed);
+
 /* Turns the error response being built into 403 insufficient_scope naming
  * every scope in needed (space-separated). */
 void mcp_challenge_insufficient_scope(request_rec *r, const mcp_dir_conf_t *conf,

@@ -17,9 +17,11 @@
 
 #include "mcp_discovery.h"
 #include "mcp_metadata.h"
+#include "mcp_policy.h"
 #include "mcp_scope.h"
 #include "mcp_token.h"
 #include "mcp_config.h"
+#include "mcp_rules.h"
 #include "mcp_httpd.h"
 #include "mcp_relay_key.h"
 #include "mcp_shared_cache.h"
@@ -53,6 +55,8 @@ void *mcp_config_create_dir(apr_pool_t *p, char *dir)
     conf->client_metadata_documents = -1;
     conf->client_metadata_private = -1;
     conf->consent_lifetime = -1;
+    conf->default_deny = -1;
+    conf->max_request_body = -1;
     return conf;
 }
 
@@ -97,6 +101,9 @@ void *mcp_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(forwarded_header, -1);
     conf->trusted_proxies = add->trust_forwarded != -1 ? add->trusted_proxies : base->trusted_proxies;
     MERGE_PTR(cors_origins);
+    MERGE_PTR(mcp_rules);
+    MERGE_INT(default_deny, -1);
+    MERGE_INT(max_request_body, -1);
     return conf;
 }
 
@@ -563,6 +570,16 @@ static const char *set_token_cache_size(cmd_parms *cmd, void *dummy, const char 
     return parse_count(cmd, arg, 0, 1024L * 1024 * 1024, &mcp_server_conf_of(cmd->server)->token_cache_bytes);
 }
 
+static const char *set_max_request_body(cmd_parms *cmd, void *confv, const char *arg)
+{
+    return parse_count(cmd, arg, 1024, 64L * 1024 * 1024, &((mcp_dir_conf_t *)confv)->max_request_body);
+}
+
+apr_size_t mcp_max_request_body_of(const mcp_dir_conf_t *conf)
+{
+    return (apr_size_t)OR_DEFAULT(conf->max_request_body, MCP_DEFAULT_MAX_REQUEST_BODY);
+}
+
 apr_size_t mcp_token_cache_budget(server_rec *s)
 {
     long v = mcp_server_conf_of(s)->token_cache_bytes;
@@ -629,6 +646,16 @@ const command_rec mcp_config_directives[] = {
             "* or origins allowed to call from browsers (default: * for discovery, none for MCP)"),
     DIR_CMD("MCPAuthResourceMetadata", set_resource_metadata, NULL, TAKE2,
             "FIELD JSON: add or override a protected resource metadata field"),
+    DIR_CMD("MCPAuthToolRule", mcp_rules_directive, MCP_KIND_TOOL, TAKE_ARGV,
+            "PATTERN allow|deny|scope S...|claim NAME VALUE...: who may see and call the tools PATTERN names"),
+    DIR_CMD("MCPAuthPromptRule", mcp_rules_directive, MCP_KIND_PROMPT, TAKE_ARGV,
+            "PATTERN allow|deny|scope S...|claim NAME VALUE...: who may see and get the prompts PATTERN names"),
+    DIR_CMD("MCPAuthResourceRule", mcp_rules_directive, MCP_KIND_RESOURCE, TAKE_ARGV,
+            "URI-PATTERN allow|deny|scope S...|claim NAME VALUE...: who may see and read the resources"),
+    DIR_CMD("MCPAuthDefault", mcp_rules_default_directive, NULL, TAKE1,
+            "allow (default) or deny: the answer where no MCPAuth*Rule matches"),
+    DIR_CMD("MCPAuthMaxRequestBody", set_max_request_body, NULL, TAKE1,
+            "Largest MCP request body read for the rules, in bytes (default 1048576)"),
     AP_INIT_TAKE1("AuthType", note_auth_type, NULL, OR_AUTHCFG | ACCESS_CONF,
                   "noted by mod_mcp_auth, handled by mod_authn_core"),
     AP_INIT_TAKE1("MCPAuthCache", mcp_shared_cache_directive, NULL, RSRC_CONF,

@@ -54,6 +54,9 @@ typedef struct mcp_dir_conf {
     apr_array_header_t *trusted_proxies; /* of apr_ipsubnet_t *; NULL: any peer (On) */
     int forwarded_header;               /* MCP_FORWARDED_*; -1 unset (X-Forwarded-*) */
     apr_array_header_t *cors_origins;   /* NULL unset; "*" allowed */
+    apr_array_header_t *mcp_rules;      /* MCPAuth{Tool,Prompt,Resource}Rule, of mcp_rule_t *; NULL unset */
+    int default_deny;                   /* MCPAuthDefault: -1 unset (allow) */
+    long max_request_body;              /* MCPAuthMaxRequestBody bytes; -1 unset */
 } mcp_dir_conf_t;
 
 /* A location protected by AuthType MCP, found at startup, for the handlers
@@ -94,6 +97,9 @@ const char *mcp_provider_name(mcp_provider_t provider);
 int mcp_cimd_enabled(const mcp_dir_conf_t *conf);
 #define MCP_DEFAULT_CONSENT_LIFETIME (30 * 24 * 3600)
 int mcp_consent_lifetime_of(const mcp_dir_conf_t *conf);
+
+#define MCP_DEFAULT_MAX_REQUEST_BODY (1024 * 1024)
+apr_size_t mcp_max_request_body_of(const mcp_dir_conf_t *conf);
 
 /* The <Location> path without trailing slashes ("" for "/" or none). */
 const char *mcp_location_path(apr_pool_t *p, const mcp_dir_conf_t *conf);

@@ -1,0 +1,252 @@
+/* Authorization inside MCP on the request side: the rule directives, the
+ * POSTed JSON-RPC request read once within a limit and judged, and the
+ * answers to what the rules refuse. */
+
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+
+#include "mcp_jsonrpc.h"
+#include "mcp_policy.h"
+#include "mcp_scope.h"
+#include "mcp_body.h"
+#include "mcp_challenges.h"
+#include "mcp_httpd.h"
+#include "mcp_respond.h"
+#include "mcp_rules.h"
+
+APLOG_USE_MODULE(mcp_auth);
+
+/* The JSON-RPC answer to a denied request, for mcp_rules_handler. */
+#define NOTE_ANSWER "mcp_auth.rpc_answer"
+
+/* JSON-RPC 2.0 §5.1 */
+#define RPC_PARSE_ERROR (-32700)
+#define RPC_INVALID_REQUEST (-32600)
+#define RPC_INVALID_PARAMS (-32602)
+/* MCP 2025-11-25, resources: "Resource not found" */
+#define RPC_RESOURCE_NOT_FOUND (-32002)
+
+const char *mcp_rules_directive(cmd_parms *cmd, void *confv, int argc, char *const argv[])
+{
+    mcp_dir_conf_t *conf = confv;
+    mcp_rule_t *rule = apr_palloc(cmd->pool, sizeof(*rule));
+    const char *why = mcp_rule_parse(cmd->pool, (mcp_kind_t)(intptr_t)cmd->info, argc, argv, rule);
+
+    if (why)
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->directive->directive, why);
+    if (conf->mcp_rules == NULL)
+        conf->mcp_rules = apr_array_make(cmd->pool, 4, sizeof(mcp_rule_t *));
+    rule->id = conf->mcp_rules->nelts;
+    APR_ARRAY_PUSH(conf->mcp_rules, mcp_rule_t *) = rule;
+    return NULL;
+}
+
+const char *mcp_rules_default_directive(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+
+    if (strcasecmp(arg, "allow") == 0)
+        conf->default_deny = 0;
+    else if (strcasecmp(arg, "deny") == 0)
+        conf->default_deny = 1;
+    else
+        return apr_psprintf(cmd->pool, "MCPAuthDefault: '%s' is neither allow nor deny", arg);
+    return NULL;
+}
+
+static int has_rules(const mcp_dir_conf_t *conf)
+{
+    return (conf->mcp_rules && conf->mcp_rules->nelts) || conf->default_deny == 1;
+}
+
+/* A refusal of the request as a whole: status, and a JSON-RPC error with
+ * no id (the request could not be read) as its body. */
+static int refuse(request_rec *r, int status, int code, const char *message)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0050: MCP request refused (%d): %s", status, message);
+    ap_custom_response(r, status, (char *)mcp_rpc_error(r->pool, NULL, code, message));
+    apr_table_setn(r->notes, MCP_NOTE_JSON_ERROR, "1");
+    return status;
+}
+
+/* application/json, parameters aside (RFC 9110 §8.3.1: case-insensitive) */
+static int is_json(const char *type)
+{
+    apr_size_t n;
+
+    if (type == NULL)
+        return 0;
+    while (*type == ' ' || *type == '\t')
+        type++;
+    n = strcspn(type, "; \t");
+    return n == 16 && strncasecmp(type, "application/json", 16) == 0;
+}
+
+/* What a server answers for a tool, prompt or resource it does not have:
+ * a hidden one must look the same (MCP 2025-11-25 error examples). */
+static const char *not_found(request_rec *r, const mcp_rpc_call_t *call)
+{
+    switch (call->kind) {
+    case MCP_KIND_TOOL:
+        return mcp_rpc_error(r->pool, call->id, RPC_INVALID_PARAMS, apr_pstrcat(r->pool, "Unknown tool: ", call->target, NULL));
+    case MCP_KIND_PROMPT:
+        return mcp_rpc_error(r->pool, call->id, RPC_INVALID_PARAMS, apr_pstrcat(r->pool, "Unknown prompt: ", call->target, NULL));
+    default:
+        return mcp_rpc_error(r->pool, call->id, RPC_RESOURCE_NOT_FOUND, "Resource not found");
+    }
+}
+
+/* The answer to a denied message, or to a batch with a denied element:
+ * every request of the batch gets an error (one denial denies all). */
+static const char *denial(request_rec *r, const apr_array_header_t *calls, int batch, const int *denied)
+{
+    const char *out = "[";
+    int i, first = 1;
+
+    if (!batch)
+        return not_found(r, &APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t));
+    for (i = 0; i < calls->nelts; i++) {
+        const mcp_rpc_call_t *c = &APR_ARRAY_IDX(calls, i, mcp_rpc_call_t);
+
+        if (c->method == NULL || c->id == NULL)
+            continue;
+        out = apr_pstrcat(r->pool, out, first ? "" : ",",
+                          denied[i] ? not_found(r, c)
+                                    : mcp_rpc_error(r->pool, c->id, RPC_INVALID_REQUEST,
+                                                    "Request refused: its batch holds a request that is not allowed"),
+                          NULL);
+        first = 0;
+    }
+    return apr_pstrcat(r->pool, out, "]", NULL);
+}
+
+/* Mcp-Method and Mcp-Name (MCP 2026-07-28 draft) name the message for
+ * intermediaries; ones that disagree with the body would let a proxy judge
+ * one request and the server run another. */
+static const char *headers_disagree(request_rec *r, const apr_array_header_t *calls, int batch)
+{
+    const char *method = apr_table_get(r->headers_in, "Mcp-Method");
+    const char *name = apr_table_get(r->headers_in, "Mcp-Name");
+    const mcp_rpc_call_t *c = &APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t);
+
+    if (method == NULL && name == NULL)
+        return NULL;
+    if (batch)
+        return "Mcp-Method and Mcp-Name name one message, not a batch";
+    if (method && (c->method == NULL || strcmp(method, c->method) != 0))
+        return "Mcp-Method does not match the body's method";
+    if (name && (c->target == NULL || strcmp(name, c->target) != 0))
+        return "Mcp-Name does not match the body";
+    return NULL;
+}
+
+/* MCP_METHOD and MCP_TOOL for the log and for Require expr: one value per
+ * message of a batch, joined with ",". */
+static void set_env(request_rec *r, const apr_array_header_t *calls)
+{
+    const char *methods = NULL, *targets = NULL;
+    int i;
+
+    for (i = 0; i < calls->nelts; i++) {
+        const mcp_rpc_call_t *c = &APR_ARRAY_IDX(calls, i, mcp_rpc_call_t);
+
+        if (c->method)
+            methods = methods ? apr_pstrcat(r->pool, methods, ",", c->method, NULL) : c->method;
+        if (c->target)
+            targets = targets ? apr_pstrcat(r->pool, targets, ",", c->target, NULL) : c->target;
+    }
+    if (methods)
+        apr_table_setn(r->subprocess_env, "MCP_METHOD", methods);
+    if (targets)
+        apr_table_setn(r->subprocess_env, "MCP_TOOL", targets);
+}
+
+int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jwt)
+{
+    const char *session = apr_table_get(r->headers_in, "Mcp-Session-Id");
+    const char *encoding, *body, *why, *needed = "";
+    apr_array_header_t *calls;
+    apr_size_t len;
+    int batch, i, any_denied = 0, *denied;
+
+    if (session)
+        apr_table_setn(r->subprocess_env, "MCP_SESSION", session);
+    /* the first request only: a redirect or subrequest replays what this
+     * one read and judged */
+    if (!has_rules(conf) || r->method_number != M_POST || r->main || r->prev)
+        return DECLINED;
+    /* never passed unchecked: a body the rules cannot read is refused */
+    encoding = apr_table_get(r->headers_in, "Content-Encoding");
+    if (encoding && strcasecmp(encoding, "identity") != 0)
+        return refuse(r, HTTP_UNSUPPORTED_MEDIA_TYPE, RPC_INVALID_REQUEST, "compressed MCP requests are not accepted");
+    if (!is_json(apr_table_get(r->headers_in, "Content-Type")))
+        return refuse(r, HTTP_UNSUPPORTED_MEDIA_TYPE, RPC_INVALID_REQUEST, "MCP requests are application/json");
+    if (!mcp_read_body(r, mcp_max_request_body_of(conf), &body, &len))
+        return refuse(r, HTTP_REQUEST_ENTITY_TOO_LARGE, RPC_INVALID_REQUEST,
+                      "the request body is larger than MCPAuthMaxRequestBody or could not be read");
+    /* the backend gets the very bytes that were judged */
+    mcp_body_replay(r, body, len);
+    if ((why = mcp_rpc_read(r->pool, body, len, &calls, &batch)) != NULL)
+        return refuse(r, HTTP_BAD_REQUEST, RPC_PARSE_ERROR, apr_pstrcat(r->pool, "Parse error: ", why, NULL));
+    set_env(r, calls);
+    if ((why = headers_disagree(r, calls, batch)) != NULL)
+        return refuse(r, HTTP_BAD_REQUEST, RPC_INVALID_REQUEST, why);
+
+    denied = apr_pcalloc(r->pool, sizeof(int) * (apr_size_t)calls->nelts);
+    for (i = 0; i < calls->nelts; i++) {
+        const mcp_rpc_call_t *c = &APR_ARRAY_IDX(calls, i, mcp_rpc_call_t);
+        const mcp_rule_t *rule;
+        const char *scopes;
+
+        if (c->kind < 0)
+            continue;
+        switch (mcp_policy_decide(r->pool, conf->mcp_rules, conf->default_deny == 1, (mcp_kind_t)c->kind, c->target,
+                                  jwt, &rule, &scopes)) {
+        case MCP_VERDICT_ALLOW:
+            continue;
+        case MCP_VERDICT_SCOPE: {
+            /* one challenge for the whole batch: every scope any call needs */
+            char *words = apr_pstrdup(r->pool, scopes), *w, *state = NULL;
+
+            for (w = apr_strtok(words, " ", &state); w; w = apr_strtok(NULL, " ", &state))
+                if (!mcp_scope_list_has(needed, w))
+                    needed = *needed ? apr_pstrcat(r->pool, needed, " ", w, NULL) : w;
+            break;
+        }
+        case MCP_VERDICT_DENY:
+            denied[i] = 1;
+            any_denied = 1;
+            break;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0051: %s %s for %s: %s (%s)", c->method,
+                      mcp_loggable(r, c->target), mcp_loggable(r, r->user ? r->user : "anonymous"),
+                      denied[i] ? "denied" : "needs more scope",
+                      rule ? apr_psprintf(r->pool, "MCPAuth%sRule %s", rule->kind == MCP_KIND_TOOL ? "Tool"
+                                          : rule->kind == MCP_KIND_PROMPT ? "Prompt" : "Resource", rule->text)
+                           : "MCPAuthDefault deny");
+    }
+    if (any_denied) {
+        apr_table_setn(r->notes, NOTE_ANSWER, denial(r, calls, batch, denied));
+        return DECLINED;
+    }
+    if (*needed)
+        return jwt ? mcp_deny_insufficient_scope(r, conf, needed) : mcp_deny(r, conf, HTTP_UNAUTHORIZED, NULL, NULL);
+    return DECLINED;
+}
+
+int mcp_rules_handler(request_rec *r)
+{
+    const char *answer = apr_table_get(r->notes, NOTE_ANSWER);
+
+    if (answer == NULL || r->main)
+        return DECLINED;
+    return mcp_send_json(r, HTTP_OK, "no-store", answer);
+}

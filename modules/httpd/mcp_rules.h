@@ -1,0 +1,29 @@
+/* Authorization inside MCP, the httpd side: the rule directives, the check
+ * of a POSTed JSON-RPC request against them, and the answers to a denial. */
+#ifndef MCP_RULES_H
+#define MCP_RULES_H
+
+#include <httpd.h>
+#include <http_config.h>
+
+#include "mcp_config.h"
+#include "mcp_jwt.h"
+
+/* MCPAuthToolRule, MCPAuthPromptRule, MCPAuthResourceRule (cmd->info: the kind). */
+const char *mcp_rules_directive(cmd_parms *cmd, void *confv, int argc, char *const argv[]);
+
+/* MCPAuthDefault allow|deny. */
+const char *mcp_rules_default_directive(cmd_parms *cmd, void *confv, const char *arg);
+
+/* Sets MCP_SESSION, and where the location has rules reads a POSTed body
+ * (bounded, replayed unchanged to the backend), sets MCP_METHOD and
+ * MCP_TOOL, and judges it for jwt (NULL: anonymous). DECLINED when the
+ * request goes on (a JSON-RPC denial is then answered by
+ * mcp_rules_handler), else the HTTP status of a refusal already set up. */
+int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jwt);
+
+/* Answers a request mcp_rules_check denied with a JSON-RPC error (HTTP 200,
+ * as a server answers an unknown tool); DECLINED for any other. */
+int mcp_rules_handler(request_rec *r);
+
+#endif

@@ -1,0 +1,168 @@
+# Authorization inside MCP (issue 12), on requests: MCPAuthToolRule,
+# MCPAuthPromptRule, MCPAuthResourceRule and MCPAuthDefault in front of the
+# echo backend (which answers with the request it got, body included).
+# Config: t/conf/issue12.conf.in.
+use strict;
+use warnings FATAL => 'all';
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Apache::Test;
+use Apache::TestUtil;
+use IO::Compress::Gzip ();
+use JSON::PP ();
+use MCPTest;
+use MintToken;
+use I3Test;
+
+my $J   = JSON::PP->new->canonical;
+my $ISS = url('i12idp', '/realms/test');
+
+# tokens: what each caller holds
+my %who = (
+    tools    => { scope => 'mcp:tools' },
+    admin    => { scope => 'mcp:tools repo:admin' },
+    engineer => { scope => 'mcp:tools', groups => [ 'engineering', 'ops' ] },
+    none     => { scope => 'openid' },
+);
+my @names = sort keys %who;
+my %token;
+@token{@names} = mint_many(map {
+    { key => 'rsa1', header => { alg => 'RS256', kid => 'rsa1' },
+      payload => MintToken::claims(-iss => $ISS, -aud => 'urn:i12', sub => $_, %{ $who{$_} }) }
+} @names);
+
+sub call_body {
+    my ($method, $params, $id) = @_;
+    return $J->encode({ jsonrpc => '2.0', id => $id // 1, method => $method, params => $params });
+}
+sub tool { call_body('tools/call', { name => $_[0], arguments => {} }, $_[1]) }
+
+# post(PATH, BODY, [WHO], HEADER => VALUE ...)
+sub post {
+    my ($path, $body, $as, @headers) = @_;
+    my %h = ('Content-Type' => 'application/json', Accept => 'application/json, text/event-stream', @headers);
+    my $ctype = delete $h{'Content-Type'};
+    return I3Test::http(POST => 'i12', $path, body => $body, ctype => $ctype,
+                        headers => [ ($as ? (Authorization => "Bearer $token{$as}") : ()), %h ]);
+}
+sub rpc_of { my $r = shift; my $d = eval { $J->decode($r->decoded_content) }; $d }
+sub outcome {
+    my $r = shift;
+    return 'backend' if is_echo($r);
+    my $d = rpc_of($r);
+    return $r->code . ' ' . (ref $d eq 'HASH' && ref $d->{error} eq 'HASH' ? "rpc $d->{error}{code}"
+                             : ref $d eq 'HASH' && $d->{error} ? "oauth $d->{error}" : 'other');
+}
+
+plan tests => 39;
+
+# --- what a caller may call -----------------------------------------------------------------
+{
+    my $body = tool('echo', 7);
+    my $r = post('/rules', $body, 'tools');
+    ok t_cmp(outcome($r), 'backend', 'an allowed tool (catch-all rule, scope held): forwarded');
+    ok t_cmp(echo_of($r)->{body}, $body, 'the body reaches the backend byte for byte');
+    ok t_cmp(echo_of($r)->{headers}{'x-audit'}, 'tools/call echo (null)',
+             'MCP_METHOD and MCP_TOOL for the log and the backend (no session yet)');
+
+    $r = post('/rules', tool('delete_repo'), 'tools');
+    my %c = %{ challenge($r) // {} };
+    ok t_cmp($r->code . ' ' . ($c{error} // '') . ' ' . ($c{scope} // ''), '403 insufficient_scope repo:admin',
+             'a tool whose rule needs a scope the token lacks: 403 naming it (step-up)');
+    ok t_cmp($c{resource_metadata} // '', qr{/\.well-known/oauth-protected-resource/rules$}, 'with the metadata URL');
+    ok t_cmp(outcome(post('/rules', tool('delete_repo'), 'admin')), 'backend', 'with that scope: forwarded');
+
+    ok t_cmp(outcome(post('/rules', tool('search_code'), 'engineer')), 'backend', 'a claim rule held (array claim)');
+    $r = post('/rules', tool('search_code', 'req-9'), 'tools');
+    my $d = rpc_of($r);
+    ok t_cmp(outcome($r), '200 rpc -32602', 'a claim rule not held: a JSON-RPC error, HTTP 200');
+    ok t_cmp($J->encode([ $d->{id}, $d->{error}{message} ]), '["req-9","Unknown tool: search_code"]',
+             'to the request\'s id, as for a tool the server does not have');
+    ok t_cmp($r->header('Content-Type') // '', qr{^application/json}, 'as application/json');
+    ok t_cmp(outcome(post('/rules', tool('secret'), 'admin')), '200 rpc -32602', 'a deny rule: denied to everyone');
+    ok t_cmp(outcome(post('/rules', tool('echo'), 'none')), '403 oauth insufficient_scope', 'the catch-all\'s scope missing: 403');
+
+    ok t_cmp(outcome(post('/rules', call_body('resources/read', { uri => 'file:///etc/passwd' }), 'tools')),
+             '200 rpc -32002', 'a resource rule: Resource not found');
+    ok t_cmp(outcome(post('/rules', call_body('resources/read', { uri => 'file:///tmp/x' }), 'tools')),
+             'backend', 'another resource: forwarded');
+    ok t_cmp(outcome(post('/rules', call_body('prompts/get', { name => 'anything' }), 'none')),
+             'backend', 'a prompt rule allow: forwarded');
+    ok t_cmp(outcome(post('/rules', call_body('tools/list', {}), 'none')), 'backend',
+             'tools/list is not a call: forwarded (its answer is filtered)');
+}
+
+# --- bypass attempts --------------------------------------------------------------------------
+{
+    my $dup = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","name":"secret"}}';
+    ok t_cmp(outcome(post('/rules', $dup, 'admin')), '400 rpc -32700', 'two names (duplicate keys): 400');
+    my $esc = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"secr\u0065t"}}';
+    ok t_cmp(outcome(post('/rules', $esc, 'admin')), '200 rpc -32602', 'a \\u escape in the name: read as the server reads it');
+    my $batch = '[' . tool('echo', 1) . ',' . tool('secret', 2) . ']';
+    my $r = post('/rules', $batch, 'admin');
+    my $d = rpc_of($r);
+    ok t_cmp(ref $d eq 'ARRAY' ? join(' ', map { "$_->{id}:$_->{error}{code}" } @$d) : outcome($r),
+             '1:-32600 2:-32602', 'a batch with one denied element: every request answered with an error');
+    ok t_cmp(outcome(post('/rules', '[' . tool('echo', 1) . ',' . tool('delete_x', 2) . ']', 'admin')), 'backend',
+             'a batch of allowed calls: forwarded');
+    ok t_cmp(outcome(post('/rules', '[' . tool('echo', 1) . ',' . tool('delete_x', 2) . ']', 'tools')), '403 oauth insufficient_scope',
+             'a batch with a call that needs more scope: 403');
+    ok t_cmp(outcome(post('/rules', '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}', 'admin')),
+             '400 rpc -32700', 'unparsable JSON: 400');
+    ok t_cmp(outcome(post('/rules', tool('secret'), 'admin', 'Content-Type' => 'text/plain')), '415 rpc -32600',
+             'JSON sent as text/plain: 415');
+    ok t_cmp(outcome(post('/rules', tool('secret'), 'admin', 'Content-Type' => 'application/json; charset=utf-8')),
+             '200 rpc -32602', 'application/json with a charset: read and judged');
+    my $gz;
+    IO::Compress::Gzip::gzip(\tool('secret') => \$gz) or die "gzip\n";
+    ok t_cmp(outcome(post('/rules', $gz, 'admin', 'Content-Encoding' => 'gzip')), '415 rpc -32600', 'a gzip body: 415');
+    my $big = call_body('tools/call', { name => 'echo', arguments => { pad => 'x' x 3000 } });
+    ok t_cmp(outcome(post('/rules', $big, 'admin')), '413 rpc -32600', 'over MCPAuthMaxRequestBody: 413');
+    ok t_cmp(outcome(post('/rules', tool('secret'), 'admin', 'Mcp-Method' => 'tools/list')), '400 rpc -32600',
+             'an Mcp-Method header that disagrees with the body: 400');
+    ok t_cmp(outcome(post('/rules', tool('secret'), 'admin', 'Mcp-Name' => 'echo')), '400 rpc -32600',
+             'an Mcp-Name header that disagrees with the body: 400');
+    ok t_cmp(outcome(post('/rules', tool('echo'), 'admin', 'Mcp-Method' => 'tools/call', 'Mcp-Name' => 'echo')),
+             'backend', 'headers that agree: forwarded');
+
+    # chunked bodies: no Content-Length to go by
+    my $chunk = sub {
+        my $body = shift;
+        my $req = "POST /rules HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer $token{admin}\r\n"
+                . "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+        for (my $i = 0; $i < length $body; $i += 100) {
+            my $part = substr($body, $i, 100);
+            $req .= sprintf("%x\r\n%s\r\n", length $part, $part);
+        }
+        return raw_http('i12', $req . "0\r\n\r\n");
+    };
+    my $small = tool('echo', 5);
+    my $res = $chunk->($small);
+    ok t_cmp($res =~ /X-Echo-Backend: 1/ && $res =~ /\Q"body":@{[ $J->encode($small) ]}\E/ ? 'forwarded whole' : $res,
+             'forwarded whole', 'a chunked body: read, judged and forwarded byte for byte');
+    ok t_cmp(($chunk->($big) =~ m{^HTTP/1\.1 (\d+)})[0] // 'none', 413, 'a chunked body over the limit: 413');
+    ok t_cmp(($chunk->(tool('secret')) =~ /"code":-32602/) ? 'denied' : 'not denied', 'denied', 'a chunked denied call');
+}
+
+# --- the rest of httpd sees what was called ---------------------------------------------------
+{
+    ok t_cmp(post('/rules', tool('blocked_by_expr'), 'admin')->code, 403,
+             'Require expr on reqenv(\'MCP_TOOL\') decides like any Require');
+    ok t_cmp(error_log_since(0, qr/MCPAUTH0051: tools\/call secret for admin: denied \(MCPAuthToolRule secret deny\)/, 5),
+             qr/MCPAUTH0051/, 'a denial is logged with the user and the rule');
+    my $r = post('/rules', tool('echo'), 'tools', 'Mcp-Session-Id' => 'sess-42');
+    ok t_cmp(echo_of($r)->{headers}{'x-audit'}, 'tools/call echo sess-42', 'MCP_SESSION too');
+}
+
+# --- MCPAuthDefault deny, and a location without rules ----------------------------------------
+{
+    ok t_cmp(outcome(post('/closed', tool('echo'), 'none')), 'backend', 'default deny: the allowed tool passes');
+    ok t_cmp(outcome(post('/closed', tool('other'), 'admin')), '200 rpc -32602', 'default deny: any other tool is unknown');
+    ok t_cmp(outcome(post('/closed', call_body('prompts/get', { name => 'p' }), 'admin')), '200 rpc -32602',
+             'default deny: prompts too');
+    my $junk = '{"not json';
+    my $r = post('/open', $junk, 'none');
+    ok t_cmp(is_echo($r) ? echo_of($r)->{body} : outcome($r), $junk, 'no rules: the body is not read, anything passes');
+}
