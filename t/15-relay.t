@@ -62,7 +62,7 @@ sub last_json { my $t = join '', read_lines(shift); $t ? $J->decode($t) : {} }
 # The cookie the relay binds a login to this browser with.
 sub login_cookie { my ($c) = grep { /^mcp_auth_login_/ } $_[0]->header('Set-Cookie'); ($c // '') =~ /^([^;]+)/ ? $1 : '' }
 
-plan tests => 79;
+plan tests => 83;
 
 # --- a whole login, keycloak mode (the IdP registers a client per MCP client) -----------
 my $client = register('kc');
@@ -88,6 +88,9 @@ ok t_cmp($back, qr{^\Q@{[gw("$EP/callback/kc")]}\E\?}, 'the IdP answers at the c
 ok t_cmp(rq(GET => $back)->code, 400, 'the IdP\'s answer in another browser (no login cookie): refused');
 $res = rq(GET => $back, undef, Cookie => $browser);
 ok t_cmp($res->code, 302, 'callback: 302');
+my ($name) = $browser =~ /^([^=]+)/;
+ok t_cmp(join(' ', grep { /^\Q$name\E=/ } $res->header('Set-Cookie')), qr/^\Q$name\E=; .*Max-Age=0/,
+         'the login cookie is dropped once used');
 my $final = URI->new($res->header('Location') // '');
 my $fq = qparams($final);
 ok t_cmp($final->scheme . '://' . $final->host_port . $final->path, $CB, 'to the client\'s redirect URI');
@@ -199,6 +202,14 @@ for my $c ([ 'mixup', 'server_error', 'an iss of another server (mix-up): refuse
     $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $cid, scope => 'openid mcp:tools mcp:admin'), undef,
             Cookie => $consent);
     ok t_cmp($r->code, 200, 'more scopes than the user approved: the consent page again');
+    (my $no_scope = authorize_query(client_id => $cid)) =~ s/(?:^|&)scope=[^&]*//;
+    $r = rq(GET => "$EP/authorize/cid?$no_scope", undef, Cookie => $consent);
+    ok t_cmp($r->code, 200, 'no scope at all (the IdP\'s default, not what was approved): the consent page again');
+    my $flood = join '; ', map { sprintf 'mcp_auth_login_%016x=%s', $_, 'b' x 32 } 1 .. 8;
+    $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $cid), undef, Cookie => "$consent; $flood");
+    my @gone = grep { /^mcp_auth_login_0{15}[1-8]=;.*Max-Age=0/ } $r->header('Set-Cookie');
+    ok t_cmp(scalar(@gone) . ' expired, ' . scalar(grep { /^mcp_auth_login_[0-9a-f]{16}=[0-9a-f]{32};/ } $r->header('Set-Cookie')) . ' new',
+             '8 expired, 1 new', 'a browser with 8 logins under way: they are dropped before a 9th is added (no Cookie header flood)');
     $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $cid, resource => gw('/kc')), undef, Cookie => $consent);
     my $rq = qparams($r->header('Location'));
     ok t_cmp(($rq->{error} // 'none') . ' ' . ($rq->{state} // ''), 'invalid_target client-state-1',
@@ -295,6 +306,8 @@ for my $c ([ 'mixup', 'server_error', 'an iss of another server (mix-up): refuse
 
 # --- the IdP's codes stay out of the access log ---------------------------------------------
 {
+    my $r = rq(POST => "$EP/callback/kc?code=posted-secret-code&state=x", '');
+    ok t_cmp($r->code, 405, 'a POST to the callback: 405 (and its query is hidden too)');
     my $alog = Apache::Test::vars('t_logs') . '/access_log';
     my @callbacks;
     for (1 .. 40) {

@@ -23,6 +23,7 @@
 #define CONSENT_COOKIE "mcp_auth_consent"
 #define CSRF_COOKIE "mcp_auth_csrf"
 #define TICKET_LIFETIME 900      /* seconds a consent page stays usable */
+#define MAX_APPROVALS 24         /* approval cookies one browser keeps */
 #define REQUEST_LIMIT (64 * 1024)
 
 /* What an approval is for: a client and the redirect URI its answers go
@@ -47,8 +48,14 @@ int mcp_consented(request_rec *r, const char *client_id, const char *redirect_ur
     const char *scopes = mcp_relay_member(r->pool, doc, "s");
 
     json_decref(doc);
-    /* more access than the user saw on the page asks again */
-    return approved && strcmp(approved, key) == 0 && scopes && mcp_scope_list_covers(r->pool, scopes, scope);
+    /* more access than the user saw on the page asks again; a request
+     * without scope gets the IdP's default, which the page showed only as
+     * "(default)": approved as such, or not at all */
+    if (approved == NULL || strcmp(approved, key) != 0 || scopes == NULL)
+        return 0;
+    if (scope == NULL || !*scope)
+        return !*scopes;
+    return *scopes && mcp_scope_list_covers(r->pool, scopes, scope);
 }
 
 const char *mcp_relay_cookie(request_rec *r, const char *name)
@@ -67,6 +74,40 @@ const char *mcp_relay_cookie(request_rec *r, const char *name)
             return c + n + 1;
     }
     return NULL;
+}
+
+/* A Cookie header longer than this is trimmed of the relay's own cookies
+ * (httpd refuses a header field over 8190 bytes by default). */
+#define MAX_COOKIE_HEADER 4096
+
+void mcp_relay_cookie_expire(request_rec *r, const char *name)
+{
+    apr_table_addn(r->err_headers_out, "Set-Cookie",
+                   apr_pstrcat(r->pool, name, "=", mcp_relay_cookie_attrs(r, "Lax", 0), NULL));
+}
+
+void mcp_relay_cookies_trim(request_rec *r, const char *prefix, int max)
+{
+    const char *cookies = apr_table_get(r->headers_in, "Cookie");
+    apr_array_header_t *names;
+    char *copy, *c, *state = NULL;
+    apr_size_t n = strlen(prefix);
+    int i;
+
+    if (cookies == NULL)
+        return;
+    names = apr_array_make(r->pool, 8, sizeof(const char *));
+    copy = apr_pstrdup(r->pool, cookies);
+    for (c = apr_strtok(copy, ";", &state); c; c = apr_strtok(NULL, ";", &state)) {
+        while (*c == ' ')
+            c++;
+        if (strncmp(c, prefix, n) == 0 && strchr(c, '='))
+            APR_ARRAY_PUSH(names, const char *) = apr_pstrndup(r->pool, c, (apr_size_t)(strchr(c, '=') - c));
+    }
+    if (names->nelts < max && strlen(cookies) <= MAX_COOKIE_HEADER)
+        return;
+    for (i = 0; i < names->nelts; i++)
+        mcp_relay_cookie_expire(r, APR_ARRAY_IDX(names, i, const char *));
 }
 
 static const char *cookie_path(request_rec *r)
@@ -175,6 +216,9 @@ void mcp_consent_remember(request_rec *r, const mcp_dir_conf_t *conf, const char
                                              json_pack("{sssssI}", "c", key, "s", scope ? scope : "", "e",
                                                        (json_int_t)(mcp_relay_now() + mcp_consent_lifetime_of(conf))));
 
+    /* approvals are many small cookies; past a few dozen they go, and the
+     * user approves again rather than meet a Cookie header httpd refuses */
+    mcp_relay_cookies_trim(r, CONSENT_COOKIE "_", MAX_APPROVALS);
     if (cookie)
         apr_table_addn(r->err_headers_out, "Set-Cookie",
                        apr_pstrcat(r->pool, consent_cookie_name(r, key), "=", cookie,

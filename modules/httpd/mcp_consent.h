@@ -26,6 +26,13 @@ int mcp_consent_page(request_rec *r, const protected_location_t *pl, const mcp_c
  * its CSRF value does not match the cookie. */
 apr_table_t *mcp_consent_answer(request_rec *r, const char **query, int *approved);
 
+/* Tells the browser to drop the relay's cookie name. */
+void mcp_relay_cookie_expire(request_rec *r, const char *name);
+
+/* Drops every cookie of the relay named prefix* that the browser sent when
+ * it sent max or more of them, or a Cookie header over 4 KiB. */
+void mcp_relay_cookies_trim(request_rec *r, const char *prefix, int max);
+
 /* The value of the cookie name, or NULL. */
 const char *mcp_relay_cookie(request_rec *r, const char *name);
 

@@ -142,6 +142,10 @@ void mcp_hide_logged_query(request_rec *r)
 {
     r->unparsed_uri = (char *)query_hidden(r->pool, r->unparsed_uri);
     edit_request_line(r, query_hidden);
+    if (r->args) {
+        r->args = "(hidden)";
+        r->parsed_uri.query = r->args;
+    }
 }
 
 /* A token parameter leaves the query in every form the request line lives

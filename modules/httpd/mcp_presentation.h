@@ -25,9 +25,9 @@ typedef struct mcp_presented {
  * repeated parameter, are MALFORMED. */
 void mcp_find_token(request_rec *r, int methods, mcp_presented_t *out);
 
-/* Hides r's query where the access log and CGI read it (the request line,
- * r->unparsed_uri), for queries that carry secrets (an IdP's code). r->args
- * is left for the handler. */
+/* Hides r's query wherever the access log and CGI read it (the request
+ * line, r->unparsed_uri, r->args: %r, %U%q), for queries that carry
+ * secrets (an IdP's code); read the query before. */
 void mcp_hide_logged_query(request_rec *r);
 
 #endif

@@ -55,6 +55,8 @@ APLOG_USE_MODULE(mcp_auth);
 #define STATE_LIFETIME 600       /* seconds a login may take at the IdP */
 #define CODE_LIFETIME 300        /* seconds a client has to redeem its code */
 #define LOGIN_COOKIE "mcp_auth_login"
+/* logins one browser may have under way at once (tabs, clients) */
+#define MAX_LOGINS_IN_FLIGHT 8
 #define MAX_CLIENT_ID 4096       /* sealed client ids beyond this are refused at registration */
 #define MAX_PARAM 1024           /* client state and scope: they travel sealed */
 
@@ -395,7 +397,10 @@ static int to_idp(request_rec *r, const protected_location_t *pl, const mcp_clie
         return HTTP_INTERNAL_SERVER_ERROR;
     /* the login is bound to this browser: the callback wants this cookie
      * back, so a victim sent to the IdP with another's state (to skip
-     * consent, or to log in as someone else) is refused */
+     * consent, or to log in as someone else) is refused. A page that sends
+     * the browser here again and again must not grow its Cookie header
+     * past what httpd accepts. */
+    mcp_relay_cookies_trim(r, LOGIN_COOKIE "_", MAX_LOGINS_IN_FLIGHT);
     apr_table_addn(r->err_headers_out, "Set-Cookie",
                    apr_pstrcat(r->pool, LOGIN_COOKIE "_", apr_pstrndup(r->pool, nonce_hex, 16), "=", browser_hex,
                                mcp_relay_cookie_attrs(r, "Lax", STATE_LIFETIME), NULL));
@@ -500,7 +505,7 @@ int mcp_relay_callback(request_rec *r, const protected_location_t *pl)
 {
     const mcp_dir_conf_t *conf = pl->conf;
     const char *dup, *client_id, *redirect_uri, *cstate, *iss, *code, *err = NULL, *sealed, *q = "";
-    const char *challenge, *browser;
+    const char *challenge, *browser, *login_cookie;
     const mcp_discovery_t *d;
     apr_table_t *p;
     json_t *txn;
@@ -508,11 +513,11 @@ int mcp_relay_callback(request_rec *r, const protected_location_t *pl)
 
     mcp_relay_bind(r, pl);
 
+    /* the IdP's code is a secret: not in the access log, whatever comes */
+    p = mcp_form_params(r->pool, r->args, &dup);
+    mcp_hide_logged_query(r);
     if (r->method_number != M_GET)
         return mcp_method_not_allowed(r, conf, "GET");
-    p = mcp_form_params(r->pool, r->args, &dup);
-    /* the IdP's code is a secret: not in the access log */
-    mcp_hide_logged_query(r);
     txn = dup ? NULL : mcp_relay_unseal_json(r, "state", apr_table_get(p, "state"));
     if (txn == NULL)
         return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, "invalid_request",
@@ -521,9 +526,13 @@ int mcp_relay_callback(request_rec *r, const protected_location_t *pl)
     redirect_uri = mcp_relay_member(r->pool, txn, "r");
     cstate = mcp_relay_member(r->pool, txn, "s");
     challenge = mcp_relay_member(r->pool, txn, "cc");
-    browser = mcp_relay_cookie(r, apr_pstrcat(r->pool, LOGIN_COOKIE "_",
-                                          apr_pstrndup(r->pool, mcp_relay_member(r->pool, txn, "n") ? mcp_relay_member(r->pool, txn, "n") : "", 16),
-                                          NULL));
+    login_cookie = apr_pstrcat(r->pool, LOGIN_COOKIE "_",
+                               apr_pstrndup(r->pool, mcp_relay_member(r->pool, txn, "n") ? mcp_relay_member(r->pool, txn, "n") : "", 16),
+                               NULL);
+    browser = mcp_relay_cookie(r, login_cookie);
+    /* used once: the browser need not carry it any longer */
+    if (browser)
+        mcp_relay_cookie_expire(r, login_cookie);
     if (browser == NULL || mcp_relay_member(r->pool, txn, "b") == NULL
         || strcmp(mcp_relay_hash(r->pool, browser), mcp_relay_member(r->pool, txn, "b")) != 0) {
         json_decref(txn);
