@@ -43,6 +43,7 @@
 #include "mcp_relay_key.h"
 #include "mcp_request_keys.h"
 #include "mcp_respond.h"
+#include "mcp_list_output.h"
 #include "mcp_rules.h"
 #include "mcp_shared_cache.h"
 #include "mcp_status_page.h"
@@ -537,6 +538,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_insert_error_filter(insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
     ap_register_output_filter(JSON_ERROR_FILTER, json_error_filter, NULL, AP_FTYPE_CONTENT_SET);
     mcp_body_register(p);
+    mcp_list_output_register(p);
     mcp_cors_register(p);
     mcp_cache_guard_register(p);
 }

@@ -8,41 +8,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import https from 'node:https';
-import { Client as Client2, StreamableHTTPClientTransport as Transport2, UnauthorizedError as Unauthorized2 } from '@modelcontextprotocol/client';
 import {
-  CookieJar, MemoryOAuthProvider, connectWithOAuth, disconnect, headlessAuthorize, printLog, recordingFetch, resultText,
+  CookieJar, MemoryOAuthProvider, connectWithOAuth, disconnect, printLog, resultText,
 } from './client.mjs';
+import { sdk2Login, sdk2Connect, claimsOf } from './sdk2.mjs';
 import {
   ISSUER, STATIC_MCP_URL, STATIC_AUTHORIZE_URL, STATIC_TOKEN_URL, STATIC_CALLBACK_URL, STATIC_REGISTER_URL,
   CIMD_CA, CIMD_KEY,
 } from './testenv.mjs';
-
-const newClient = () => new Client2({ name: 'mod_mcp_auth-e2e-consent', version: '1.0.0' });
-const claimsOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url'));
-
-/**
- * SDK 2.x login against `url`: connect (401), the browser step (headless, with `jar` as the
- * browser's cookies and `consent` as the button pressed), finishAuth with the callback's
- * parameters. Returns the browser step's result; on success the provider holds tokens.
- */
-async function sdk2Login(url, provider, log, { jar = new CookieJar(), consent = 'approve', username = 'cora' } = {}) {
-  const transport = new Transport2(new URL(url), { authProvider: provider, fetch: recordingFetch(log, { via: 'sdk' }) });
-  await assert.rejects(newClient().connect(transport), (e) => e instanceof Unauthorized2, 'the first connect asks for a login');
-  const result = await headlessAuthorize(provider.authorizationUrl, {
-    redirectUrl: String(provider.redirectUrl), username, consent, jar, fetch: recordingFetch(log, { via: 'browser' }),
-  });
-  if (!result.error) {
-    await transport.finishAuth(new URLSearchParams({ code: result.code, state: result.state, iss: result.iss }));
-  }
-  await transport.close().catch(() => {});
-  return result;
-}
-
-async function sdk2Connect(url, provider, log) {
-  const client = newClient();
-  await client.connect(new Transport2(new URL(url), { authProvider: provider, fetch: recordingFetch(log, { via: 'sdk' }) }));
-  return client;
-}
 
 const consentShown = (log) => log.some((e) => e.via !== 'sdk' && e.method === 'GET'
   && e.url.startsWith(STATIC_AUTHORIZE_URL) && e.status === 200);

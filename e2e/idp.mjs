@@ -155,8 +155,28 @@ provider.proxy = false;
 const callback = provider.callback();
 
 const AUTH_PATH = `${PREFIX}${configuration.routes.authorization}`;
+const REGISTRATION_PATH = `${PREFIX}${configuration.routes.registration}`;
 
-const server = http.createServer((req, res) => {
+/**
+ * Keycloak gives a dynamically registered client the realm's default and optional client scopes,
+ * whatever scope the registration names; oidc-provider would limit the client to that scope, so
+ * a client could never step up to one it did not name at first. The registration is handed to
+ * oidc-provider without it.
+ */
+async function withoutRegisteredScope(req) {
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    const doc = JSON.parse(text);
+    if (doc && typeof doc === 'object') delete doc.scope;
+    req.body = doc;
+  } catch {
+    req.body = text;
+  }
+}
+
+const server = http.createServer(async (req, res) => {
   const started = Date.now();
   if (!QUIET) {
     res.on('finish', () => {
@@ -175,6 +195,7 @@ const server = http.createServer((req, res) => {
   if (req.method === 'GET' && url.pathname === AUTH_PATH && !url.searchParams.get('scope') && DEFAULT_SCOPE) {
     url.searchParams.set('scope', DEFAULT_SCOPE);
   }
+  if (req.method === 'POST' && url.pathname === REGISTRATION_PATH) await withoutRegisteredScope(req);
   req.originalUrl = url.pathname + url.search;
   req.url = url.pathname.slice(PREFIX.length) + url.search || '/';
   if (!req.url.startsWith('/')) req.url = `/${req.url}`;

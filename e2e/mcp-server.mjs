@@ -25,6 +25,8 @@ const QUIET = process.env.MCP_QUIET === '1';
 const ENDPOINTS = {
   '/mcp': { json: process.env.MCP_JSON_RESPONSE === '1' },
   '/mcp-json': { json: true },
+  // more tools, for the tool policy tests (MCPAuthToolRule)
+  '/mcp-tools': { json: false, more: true },
 };
 
 function headerValue(headers, name) {
@@ -32,8 +34,16 @@ function headerValue(headers, name) {
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-function buildServer() {
+function buildServer({ more = false } = {}) {
   const server = new McpServer({ name: 'mod-mcp-auth-sample', version: '1.0.0' });
+  if (more) {
+    server.registerTool('admin_reset', {
+      title: 'Reset', description: 'An administrator\'s tool (pretends to reset something)', inputSchema: {},
+    }, async () => ({ content: [{ type: 'text', text: 'reset done' }] }));
+    server.registerTool('secret_report', {
+      title: 'Secret report', description: 'A tool nobody may call through the gateway', inputSchema: {},
+    }, async () => ({ content: [{ type: 'text', text: 'the secret' }] }));
+  }
   server.registerTool('echo', {
     title: 'Echo',
     description: 'Returns its input',
@@ -128,7 +138,7 @@ const httpServer = http.createServer(async (req, res) => {
       transport.onclose = () => {
         if (transport.sessionId) sessions.delete(transport.sessionId);
       };
-      await buildServer().connect(transport);
+      await buildServer(endpoint).connect(transport);
     }
     await transport.handleRequest(req, res, body);
   } catch (err) {

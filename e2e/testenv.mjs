@@ -17,6 +17,9 @@ export const MCP_JSON_URL = `${GW}/mcp-json`; // JSON responses
 export const PRM_URL = `${GW}/.well-known/oauth-protected-resource/mcp`;
 export const PRM_JSON_URL = `${GW}/.well-known/oauth-protected-resource/mcp-json`;
 export const PRM_ROOT_URL = `${GW}/.well-known/oauth-protected-resource`;
+// The first virtual host's /mcp-policy (tests only): tool rules in front of the MCP server's
+// /mcp-tools (echo, progress, whoami, admin_reset, secret_report); generic mode.
+export const POLICY_MCP_URL = `${GW}/mcp-policy`;
 // The first virtual host's /mcp-static (tests only): MCPAuthClientID mcp-gateway (one IdP client for every MCP
 // client, so the gateway asks the user's consent for each), CIMD from loopback allowed, with the
 // CA of CIMD_CA/CIMD_KEY (the tests' https server for client metadata documents).

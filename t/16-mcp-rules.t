@@ -56,7 +56,7 @@ sub outcome {
                              : ref $d eq 'HASH' && $d->{error} ? "oauth $d->{error}" : 'other');
 }
 
-plan tests => 39;
+plan tests => 51;
 
 # --- what a caller may call -----------------------------------------------------------------
 {
@@ -154,6 +154,48 @@ plan tests => 39;
              qr/MCPAUTH0051/, 'a denial is logged with the user and the rule');
     my $r = post('/rules', tool('echo'), 'tools', 'Mcp-Session-Id' => 'sess-42');
     ok t_cmp(echo_of($r)->{headers}{'x-audit'}, 'tools/call echo sess-42', 'MCP_SESSION too');
+}
+
+# --- list answers lose what the caller may not use ---------------------------------------------
+{
+    my $names = sub {
+        my ($r, $member, $key) = @_;
+        my $d = rpc_of($r);
+        return join ',', map { $_->{$key} } @{ ($d->{result} // {})->{$member} // [] };
+    };
+    my $list = call_body('tools/list', {}, 'l1');
+    my $r = post('/lists-json', $list, 'tools');
+    ok t_cmp($names->($r, 'tools', 'name'), 'echo', 'tools/list (JSON): only what this caller may call');
+    ok t_cmp(rpc_of($r)->{result}{nextCursor} . ' ' . rpc_of($r)->{id}, 'page-2 l1', 'nextCursor and the id untouched');
+    ok t_cmp($names->(post('/lists-json', $list, 'admin'), 'tools', 'name'), 'echo,delete_repo', 'with repo:admin: delete_repo too');
+    ok t_cmp($names->(post('/lists-json', $list, 'engineer'), 'tools', 'name'), 'echo,search_code', 'in engineering: search_code too');
+    ok t_cmp($names->(post('/lists-json', call_body('resources/list', {}), 'tools'), 'resources', 'uri'), 'file:///tmp/notes',
+             'resources/list: by URI');
+    ok t_cmp($names->(post('/lists-json', call_body('resources/templates/list', {}), 'tools'), 'resourceTemplates', 'uriTemplate'),
+             'file:///tmp/{name}', 'resources/templates/list: by URI template');
+    $r = post('/lists-json', call_body('prompts/list', {}, 'p'), 'tools');
+    ok t_cmp($r->decoded_content, '{"id":"p","jsonrpc":"2.0","result":{"prompts":[{"name":"greet"},{"name":"other"}]}}',
+             'a list no rule concerns: byte for byte');
+    $r = post('/lists-json', '[' . call_body('tools/list', {}, 1) . ',' . call_body('resources/list', {}, 2) . ']', 'tools');
+    my $d = rpc_of($r);
+    ok t_cmp(ref $d eq 'ARRAY' ? join(' ', map { join ',', map { $_->{uri} // $_->{name} } @{ $_->{result}{tools} // $_->{result}{resources} } } @$d) : 'not a batch',
+             'echo file:///tmp/notes', 'a batch of lists: each answer filtered');
+
+    $r = post('/lists-sse', $list, 'tools');
+    my $text = $r->decoded_content;
+    my @events = split /\r?\n\r?\n/, $text;
+    my ($answer) = grep { /"id":"l1"/ } @events;
+    my $data = join "\n", map { /^data: ?(.*)$/ ? $1 : () } split /\r?\n/, $answer // '';
+    my $sd = eval { $J->decode($data) } // {};
+    ok t_cmp(($r->header('Content-Type') // '') . ' ' . join(',', map { $_->{name} } @{ $sd->{result}{tools} // [] }),
+             qr{^text/event-stream.* echo$}, 'tools/list over SSE: filtered in the stream');
+    ok t_cmp(($answer // '') =~ /^id: ev-1\n(?:.*\n)?event: message/m ? 'fields kept' : $answer // 'no answer', 'fields kept',
+             'the event keeps its id and event fields');
+    ok t_cmp($text, qr/data: \{"jsonrpc":"2\.0","method":"notifications\/message","params":\{"data":"secret tools ahead"\}\}\r\n\r\n: keep-alive\r\n/,
+             'other events pass byte for byte (CRLF and all)');
+    $r = post('/lists-gzip', $list, 'tools');
+    ok t_cmp($r->code . ' ' . ($r->header('Content-Encoding') // 'plain') . ' ' . (rpc_of($r)->{error}{code} // ''),
+             '502 plain -32603', 'a compressed list answer is never passed on unfiltered');
 }
 
 # --- MCPAuthDefault deny, and a location without rules ----------------------------------------

@@ -30,6 +30,7 @@
 #include "mcp_jwks.h"
 #include "mcp_jsonrpc.h"
 #include "mcp_jwt.h"
+#include "mcp_listfilter.h"
 #include "mcp_policy.h"
 #include "mcp_metadata.h"
 #include "mcp_scope.h"
@@ -1338,6 +1339,87 @@ static void test_jsonrpc(void)
 #undef READ
 }
 
+/* ---- list answers filtered ---- */
+
+static int hide_secret(void *ctx, mcp_kind_t kind, const char *name)
+{
+    (void)ctx;
+    return !(kind == MCP_KIND_TOOL && strncmp(name, "secret", 6) == 0) && strcmp(name, "file:///etc/passwd") != 0;
+}
+
+typedef struct { char *buf; apr_size_t len; } sink_t;
+
+static void sink(void *ctx, const char *data, apr_size_t len)
+{
+    sink_t *s = ctx;
+
+    s->buf = realloc(s->buf, s->len + len + 1);
+    memcpy(s->buf + s->len, data, len);
+    s->len += len;
+    s->buf[s->len] = '\0';
+}
+
+/* The stream through the filter, fed step bytes at a time. */
+static char *sse_through(const mcp_listfilter_t *lf, const char *stream, apr_size_t step, apr_size_t max)
+{
+    sink_t out = { NULL, 0 };
+    mcp_sse_filter_t *f = mcp_sse_filter_create(pool, lf, max, sink, &out);
+    apr_size_t i, n = strlen(stream);
+    char *copy;
+
+    for (i = 0; i < n; i += step)
+        mcp_sse_filter_feed(f, stream + i, n - i < step ? n - i : step);
+    mcp_sse_filter_finish(f);
+    copy = apr_pstrdup(pool, out.buf ? out.buf : "");
+    free(out.buf);
+    return copy;
+}
+
+static void test_listfilter(void)
+{
+    apr_array_header_t *calls;
+    int batch;
+    mcp_listfilter_t lf;
+    apr_size_t n;
+    const char *req = "[{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"},"
+                      "{\"jsonrpc\":\"2.0\",\"id\":\"r\",\"method\":\"resources/list\"}]";
+    const char *tools = "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"tools\":[{\"name\":\"echo\",\"inputSchema\":{}},"
+                        "{\"name\":\"secret_x\"},{\"title\":\"no name\"}],\"nextCursor\":\"c2\"}}";
+    const char *other = "{\"jsonrpc\":\"2.0\",\"id\":4,\"result\":{\"tools\":[{\"name\":\"secret_x\"}]}}";
+    char *out, *stream, *expect;
+
+    mcp_rpc_read(pool, req, strlen(req), &calls, &batch);
+    lf.calls = calls;
+    lf.visible = hide_secret;
+    lf.ctx = NULL;
+    out = mcp_listfilter_json(pool, &lf, tools, strlen(tools), &n);
+    CHECK(out && strcmp(out, "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"tools\":[{\"name\":\"echo\",\"inputSchema\":{}}],"
+                             "\"nextCursor\":\"c2\"}}") == 0,
+          "tools/list: a hidden tool and a nameless entry go, nextCursor and the rest stay");
+    CHECK(mcp_listfilter_json(pool, &lf, other, strlen(other), &n) == NULL,
+          "an answer to an id that asked for no list: untouched");
+    out = mcp_listfilter_json(pool, &lf, "[{\"jsonrpc\":\"2.0\",\"id\":\"r\",\"result\":{\"resources\":"
+                              "[{\"uri\":\"file:///etc/passwd\"},{\"uri\":\"file:///tmp/a\"}]}}]", 106, &n);
+    CHECK(out && strstr(out, "passwd") == NULL && strstr(out, "file:///tmp/a"), "a batch answer: resources filtered by uri");
+
+    stream = apr_psprintf(pool, "id: 1\nevent: message\ndata: %s\n\n: comment\n\ndata: %s\n\n", tools, other);
+    expect = apr_psprintf(pool, "id: 1\nevent: message\ndata: %s\n\n: comment\n\ndata: %s\n\n",
+                          "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"tools\":[{\"name\":\"echo\",\"inputSchema\":{}}],"
+                          "\"nextCursor\":\"c2\"}}", other);
+    CHECK(strcmp(sse_through(&lf, stream, 4096, 65536), expect) == 0, "SSE: the list event filtered, others byte for byte");
+    CHECK(strcmp(sse_through(&lf, stream, 1, 65536), expect) == 0, "SSE: the same, fed one byte at a time");
+    /* split where JSON allows a line break: after {"jsonrpc":"2.0", */
+    stream = apr_psprintf(pool, "data: %.17s\r\ndata: %s\r\n\r\n", tools, tools + 17);
+    out = sse_through(&lf, stream, 7, 65536);
+    CHECK(strstr(out, "secret") == NULL && strstr(out, "echo") && strstr(out, "c2"),
+          "SSE: CRLF lines, the message split over two data lines, reads split anywhere");
+    stream = apr_psprintf(pool, "data: %s\n\ndata: %s\n\n", tools, tools);
+    out = sse_through(&lf, stream, 3, 64);
+    CHECK(strstr(out, "secret") == NULL && strstr(out, "too large"), "SSE: an event over the bound is dropped, not passed");
+    out = sse_through(&lf, apr_psprintf(pool, "data: %s", tools), 5, 65536);
+    CHECK(strstr(out, "secret") == NULL && strstr(out, "echo"), "SSE: an event cut off by the end of the stream is still filtered");
+}
+
 int main(void)
 {
     apr_initialize();
@@ -1365,6 +1447,7 @@ int main(void)
     test_docstore_limit();
     test_policy();
     test_jsonrpc();
+    test_listfilter();
     apr_pool_destroy(pool);
     apr_terminate();
     return UNIT_DONE();

@@ -11,13 +11,14 @@
 #include <curl/curl.h>
 
 #include "mcp_cache_control.h"
+#include "mcp_buffer.h"
 #include "mcp_fetch.h"
 #include "mcp_url.h"
 
 typedef struct fetch_state {
     apr_pool_t *pool;
-    char *buf;
-    apr_size_t len, cap, max;
+    mcp_buffer_t body;
+    apr_size_t max;
     int too_large;
     long max_age;
     apr_time_t expires;
@@ -34,25 +35,11 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
     fetch_state_t *st = userdata;
     apr_size_t n = size * nmemb;
 
-    if (st->len + n > st->max) {
+    if (st->body.len + n > st->max) {
         st->too_large = 1;
         return 0; /* aborts the transfer */
     }
-    if (st->len + n + 1 > st->cap) {
-        apr_size_t cap = st->cap ? st->cap : 8192;
-        char *grown;
-
-        while (cap < st->len + n + 1)
-            cap *= 2;
-        grown = apr_palloc(st->pool, cap);
-        if (st->len)
-            memcpy(grown, st->buf, st->len);
-        st->buf = grown;
-        st->cap = cap;
-    }
-    memcpy(st->buf + st->len, data, n);
-    st->len += n;
-    st->buf[st->len] = '\0';
+    mcp_buffer_append(st->pool, &st->body, data, n);
     return n;
 }
 
@@ -282,8 +269,8 @@ apr_status_t mcp_fetch_get(apr_pool_t *pool, const char *url, const mcp_fetch_op
         *err = apr_psprintf(pool, "HTTP status %ld", res->status);
         return APR_EGENERAL;
     }
-    res->body = st.buf ? st.buf : apr_pstrdup(pool, "");
-    res->len = st.len;
+    res->body = st.body.data ? st.body.data : apr_pstrdup(pool, "");
+    res->len = st.body.len;
     if (st.no_store)
         res->max_age = 0;
     else if (st.max_age >= 0)
@@ -318,7 +305,7 @@ apr_status_t mcp_fetch_post(apr_pool_t *pool, const mcp_post_t *post, const mcp_
         *err = apr_psprintf(pool, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
         return APR_EGENERAL;
     }
-    res->body = st.buf ? st.buf : apr_pstrdup(pool, "");
-    res->len = st.len;
+    res->body = st.body.data ? st.body.data : apr_pstrdup(pool, "");
+    res->len = st.body.len;
     return APR_SUCCESS;
 }

@@ -19,6 +19,7 @@
 #include "mcp_body.h"
 #include "mcp_challenges.h"
 #include "mcp_httpd.h"
+#include "mcp_list_output.h"
 #include "mcp_respond.h"
 #include "mcp_rules.h"
 
@@ -239,6 +240,15 @@ int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t 
     }
     if (*needed)
         return jwt ? mcp_deny_insufficient_scope(r, conf, needed) : mcp_deny(r, conf, HTTP_UNAUTHORIZED, NULL, NULL);
+    /* lists of a kind the rules speak of lose what the caller may not use */
+    for (i = 0; i < calls->nelts; i++) {
+        const mcp_rpc_call_t *c = &APR_ARRAY_IDX(calls, i, mcp_rpc_call_t);
+
+        if (c->lists >= 0 && (conf->default_deny == 1 || mcp_policy_has_kind(conf->mcp_rules, (mcp_kind_t)c->lists))) {
+            mcp_list_output_add(r, conf, jwt, calls);
+            break;
+        }
+    }
     return DECLINED;
 }
 

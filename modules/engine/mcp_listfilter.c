@@ -1,0 +1,279 @@
+/* List answers filtered by what the caller may use: JSON-RPC messages, and
+ * SSE streams (WHATWG HTML "Server-sent events" framing) event by event. */
+
+#include <string.h>
+
+#include <apr_strings.h>
+#include <jansson.h>
+
+#include "mcp_buffer.h"
+#include "mcp_listfilter.h"
+
+/* The list request of this answer's id, or NULL. */
+static const mcp_rpc_call_t *list_call_of(const mcp_listfilter_t *lf, json_t *msg)
+{
+    json_t *id = json_object_get(msg, "id");
+    char *text;
+    const mcp_rpc_call_t *found = NULL;
+    int i;
+
+    if (id == NULL || !json_is_object(json_object_get(msg, "result")))
+        return NULL;
+    text = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
+    for (i = 0; text && i < lf->calls->nelts && !found; i++) {
+        const mcp_rpc_call_t *c = &APR_ARRAY_IDX(lf->calls, i, mcp_rpc_call_t);
+
+        if (c->lists >= 0 && c->id && strcmp(c->id, text) == 0)
+            found = c;
+    }
+    free(text);
+    return found;
+}
+
+/* Removes the entries of msg's list the caller may not see; 1 if any went. */
+static int filter_message(const mcp_listfilter_t *lf, json_t *msg)
+{
+    const mcp_rpc_call_t *call = json_is_object(msg) ? list_call_of(lf, msg) : NULL;
+    json_t *list;
+    size_t i;
+    int changed = 0;
+
+    if (call == NULL)
+        return 0;
+    list = json_object_get(json_object_get(msg, "result"), call->list_member);
+    if (!json_is_array(list))
+        return 0;
+    for (i = json_array_size(list); i-- > 0;) {
+        json_t *name = json_object_get(json_array_get(list, i), call->entry_key);
+
+        if (!json_is_string(name) || !lf->visible(lf->ctx, (mcp_kind_t)call->lists, json_string_value(name))) {
+            json_array_remove(list, i);
+            changed = 1;
+        }
+    }
+    return changed;
+}
+
+char *mcp_listfilter_json(apr_pool_t *pool, const mcp_listfilter_t *lf, const char *text, apr_size_t len,
+                          apr_size_t *out_len)
+{
+    json_t *doc = json_loadb(text, len, 0, NULL);
+    char *dumped, *out = NULL;
+    size_t i;
+    int changed = 0;
+
+    if (doc == NULL)
+        return NULL;
+    if (json_is_array(doc)) {
+        for (i = 0; i < json_array_size(doc); i++)
+            changed |= filter_message(lf, json_array_get(doc, i));
+    }
+    else {
+        changed = filter_message(lf, doc);
+    }
+    if (changed && (dumped = json_dumps(doc, JSON_COMPACT)) != NULL) {
+        *out_len = strlen(dumped);
+        out = apr_pstrmemdup(pool, dumped, *out_len);
+        free(dumped);
+    }
+    json_decref(doc);
+    return out;
+}
+
+struct mcp_sse_filter {
+    apr_pool_t *pool;
+    const mcp_listfilter_t *lf;
+    apr_size_t max_event;
+    mcp_emit_fn emit;
+    void *emit_ctx;
+    mcp_buffer_t event;   /* the event so far */
+    int line_empty;       /* the line being read has no bytes yet */
+    int line_only;        /* buf holds nothing but line ends (no event yet) */
+    int after_cr;         /* the last byte was CR (an LF next belongs to it) */
+    int end_pending;      /* a blank line ended with CR: wait for a possible LF */
+    int dropping;         /* an oversized event: skip to its end */
+};
+
+mcp_sse_filter_t *mcp_sse_filter_create(apr_pool_t *pool, const mcp_listfilter_t *lf, apr_size_t max_event,
+                                        mcp_emit_fn emit, void *emit_ctx)
+{
+    mcp_sse_filter_t *f = apr_pcalloc(pool, sizeof(*f));
+
+    f->pool = pool;
+    f->lf = lf;
+    f->max_event = max_event;
+    f->emit = emit;
+    f->emit_ctx = emit_ctx;
+    f->line_empty = 1;
+    f->line_only = 1;
+    return f;
+}
+
+/* One line of an event, without its terminator: "data:" fields make the
+ * message (one space after the colon dropped, lines joined by "\n"). */
+static int is_data_line(const char *line, apr_size_t n, const char **value, apr_size_t *vlen)
+{
+    if (n < 5 || memcmp(line, "data", 4) != 0 || (n > 4 && line[4] != ':'))
+        return n == 4 && memcmp(line, "data", 4) == 0 ? (*value = line + 4, *vlen = 0, 1) : 0;
+    *value = line + 5;
+    *vlen = n - 5;
+    if (*vlen && **value == ' ') {
+        (*value)++;
+        (*vlen)--;
+    }
+    return 1;
+}
+
+/* Splits ev (n bytes, a whole event) into lines at CRLF, LF or CR. */
+static apr_array_header_t *lines_of(apr_pool_t *p, const char *ev, apr_size_t n)
+{
+    apr_array_header_t *lines = apr_array_make(p, 4, sizeof(struct { const char *s; apr_size_t n; }));
+    apr_size_t i = 0, start = 0;
+
+    while (i < n) {
+        if (ev[i] == '\r' || ev[i] == '\n') {
+            struct { const char *s; apr_size_t n; } *l = apr_array_push(lines);
+
+            l->s = ev + start;
+            l->n = i - start;
+            i += ev[i] == '\r' && i + 1 < n && ev[i + 1] == '\n' ? 2 : 1;
+            start = i;
+        }
+        else {
+            i++;
+        }
+    }
+    if (start < n) {
+        /* the stream ended inside this line */
+        struct { const char *s; apr_size_t n; } *l = apr_array_push(lines);
+
+        l->s = ev + start;
+        l->n = n - start;
+    }
+    return lines;
+}
+
+/* A whole event: passed on as it came, or rewritten with its list filtered
+ * (fields other than data kept, in their order). */
+static void judge_event(mcp_sse_filter_t *f, const char *ev, apr_size_t n)
+{
+    typedef struct { const char *s; apr_size_t n; } line_t;
+    apr_pool_t *p;
+    apr_array_header_t *lines;
+    const char *data = NULL, *value, *filtered;
+    apr_size_t vlen, out_len = 0;
+    int i, wrote_data = 0;
+
+    apr_pool_create(&p, f->pool);
+    lines = lines_of(p, ev, n);
+    for (i = 0; i < lines->nelts; i++) {
+        line_t *l = &APR_ARRAY_IDX(lines, i, line_t);
+
+        if (is_data_line(l->s, l->n, &value, &vlen))
+            data = data ? apr_pstrcat(p, data, "\n", apr_pstrmemdup(p, value, vlen), NULL) : apr_pstrmemdup(p, value, vlen);
+    }
+    filtered = data ? mcp_listfilter_json(p, f->lf, data, strlen(data), &out_len) : NULL;
+    if (filtered == NULL) {
+        f->emit(f->emit_ctx, ev, n);
+        apr_pool_destroy(p);
+        return;
+    }
+    for (i = 0; i < lines->nelts; i++) {
+        line_t *l = &APR_ARRAY_IDX(lines, i, line_t);
+
+        if (l->n == 0)
+            continue;
+        if (is_data_line(l->s, l->n, &value, &vlen)) {
+            if (!wrote_data) {
+                /* compact JSON has no line breaks: one data line */
+                f->emit(f->emit_ctx, "data: ", 6);
+                f->emit(f->emit_ctx, filtered, out_len);
+                f->emit(f->emit_ctx, "\n", 1);
+                wrote_data = 1;
+            }
+            continue;
+        }
+        f->emit(f->emit_ctx, l->s, l->n);
+        f->emit(f->emit_ctx, "\n", 1);
+    }
+    f->emit(f->emit_ctx, "\n", 1);
+    apr_pool_destroy(p);
+}
+
+static void keep(mcp_sse_filter_t *f, const char *data, apr_size_t n)
+{
+    /* an event is small, and an oversized one is dropped before it grows
+     * much: the copies a doubling leaves behind stay until the stream ends */
+    mcp_buffer_append(f->pool, &f->event, data, n);
+}
+
+/* A blank line ended the event in buf (or, before any, passes on). */
+static void event_end(mcp_sse_filter_t *f)
+{
+    if (f->dropping)
+        f->dropping = 0;
+    else if (f->line_only)
+        f->emit(f->emit_ctx, f->event.data, f->event.len);
+    else
+        judge_event(f, f->event.data, f->event.len);
+    f->event.len = 0;
+    f->line_only = 1;
+}
+
+void mcp_sse_filter_feed(mcp_sse_filter_t *f, const char *data, apr_size_t len)
+{
+    apr_size_t i;
+
+    for (i = 0; i < len; i++) {
+        char c = data[i];
+
+        if (f->end_pending) {
+            /* a blank line ended with CR: its LF, if one follows, is part of it */
+            f->end_pending = 0;
+            if (c == '\n') {
+                if (!f->dropping)
+                    keep(f, &c, 1);
+                event_end(f);
+                continue;
+            }
+            event_end(f);
+        }
+        if (!f->dropping)
+            keep(f, &c, 1);
+        /* CRLF is one terminator, also when a read splits it */
+        if (c == '\n' && f->after_cr) {
+            f->after_cr = 0;
+            continue;
+        }
+        f->after_cr = c == '\r';
+        if (c != '\r' && c != '\n') {
+            f->line_empty = 0;
+            f->line_only = 0;
+            continue;
+        }
+        if (f->line_empty) {
+            if (c == '\r')
+                f->end_pending = 1;
+            else
+                event_end(f);
+        }
+        f->line_empty = 1;
+    }
+    /* an event still open past the bound is never passed on unfiltered */
+    if (f->event.len > f->max_event) {
+        static const char note[] = ": an event too large to filter was dropped\n\n";
+
+        f->emit(f->emit_ctx, note, sizeof(note) - 1);
+        f->event.len = 0;
+        f->dropping = 1;
+    }
+}
+
+void mcp_sse_filter_finish(mcp_sse_filter_t *f)
+{
+    if (f->end_pending)
+        event_end(f);
+    else if (!f->dropping && f->event.len)
+        judge_event(f, f->event.data, f->event.len);
+    f->event.len = 0;
+}

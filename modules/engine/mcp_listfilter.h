@@ -1,0 +1,43 @@
+/* Answers to tools/list, prompts/list, resources/list and
+ * resources/templates/list with the entries a caller may not use taken
+ * out: in a JSON body, and in an SSE stream as it passes. */
+#ifndef MCP_LISTFILTER_H
+#define MCP_LISTFILTER_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+
+#include "mcp_jsonrpc.h"
+
+/* Whether the caller may see the entry of kind named name. */
+typedef int (*mcp_visible_fn)(void *ctx, mcp_kind_t kind, const char *name);
+
+typedef struct mcp_listfilter {
+    const apr_array_header_t *calls; /* the request's messages (mcp_rpc_call_t): answers are matched by id */
+    mcp_visible_fn visible;
+    void *ctx;
+} mcp_listfilter_t;
+
+/* One JSON-RPC message or batch as text. NULL when it needs no change
+ * (pass the original bytes on); otherwise the text with the hidden entries
+ * removed and every other member as it was (nextCursor included), its
+ * length in *out_len. An entry without a string name is hidden. */
+char *mcp_listfilter_json(apr_pool_t *pool, const mcp_listfilter_t *lf, const char *text, apr_size_t len,
+                          apr_size_t *out_len);
+
+/* An SSE stream filtered event by event (events may arrive split anywhere).
+ * Events that carry no list answer pass as their bytes came. */
+typedef struct mcp_sse_filter mcp_sse_filter_t;
+
+/* Where filtered bytes go. */
+typedef void (*mcp_emit_fn)(void *ctx, const char *data, apr_size_t len);
+
+/* max_event bounds what one event may hold while it waits for its end; a
+ * longer event is dropped (never passed unfiltered) and a comment says so. */
+mcp_sse_filter_t *mcp_sse_filter_create(apr_pool_t *pool, const mcp_listfilter_t *lf, apr_size_t max_event,
+                                        mcp_emit_fn emit, void *emit_ctx);
+void mcp_sse_filter_feed(mcp_sse_filter_t *f, const char *data, apr_size_t len);
+/* The end of the stream: an unfinished event is judged as it is. */
+void mcp_sse_filter_finish(mcp_sse_filter_t *f);
+
+#endif
