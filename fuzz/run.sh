@@ -21,7 +21,7 @@ MODULES=$TOP/modules/engine
 ARTIFACTS=$FUZZ_DIR/build/artifacts
 LOGS=$FUZZ_DIR/build/logs
 BUILD=$FUZZ_DIR/build
-TARGETS=${FUZZ_TARGETS:-"fuzz_token fuzz_jwt fuzz_claims fuzz_jwks"}
+TARGETS=${FUZZ_TARGETS:-"fuzz_token fuzz_jwt fuzz_claims fuzz_jwks fuzz_jsonrpc fuzz_sse"}
 CC=${CC:-clang}
 
 DEPS=$(pkg-config --cflags --libs apr-1 apr-util-1 cjose jansson libcurl libcrypto) || {
@@ -40,6 +40,8 @@ sources_for() {
         fuzz_token) echo "$MODULES/mcp_token.c" ;;
         fuzz_jwt|fuzz_claims) echo "$MODULES/mcp_jwt.c $MODULES/mcp_jwks.c $MODULES/mcp_b64url.c" ;;
         fuzz_jwks) echo "$MODULES/mcp_jwks.c $MODULES/mcp_b64url.c" ;;
+        fuzz_jsonrpc) echo "$MODULES/mcp_jsonrpc.c $MODULES/mcp_policy.c $MODULES/mcp_scope.c $MODULES/mcp_jwt.c $MODULES/mcp_jwks.c $MODULES/mcp_b64url.c" ;;
+        fuzz_sse) echo "$MODULES/mcp_listfilter.c $MODULES/mcp_buffer.c $MODULES/mcp_jsonrpc.c" ;;
     esac
 }
 
@@ -49,6 +51,8 @@ max_len_for() {
         fuzz_jwt) echo 20000 ;;     # past MCP_JWT_DEFAULT_MAX_LEN (16 KiB)
         fuzz_claims) echo 4096 ;;   # a payload, signed by the target
         fuzz_jwks) echo 16384 ;;
+        fuzz_jsonrpc) echo 8192 ;;
+        fuzz_sse) echo 16384 ;;     # past the target's 4 KiB event bound
     esac
 }
 
