@@ -485,7 +485,8 @@ static void test_config(apr_pool_t *pconf, server_rec *s)
 
 static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
-    int protected = mcp_locations_find(pconf, s);
+    int protected = mcp_locations_find(pconf, s), counters = 0;
+    server_rec *vs;
 
     if (protected < 0)
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -500,7 +501,9 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         return HTTP_INTERNAL_SERVER_ERROR;
     if (relay_in_use(s) && !mcp_relay_key_init(pconf, ptemp, s))
         return HTTP_INTERNAL_SERVER_ERROR;
-    mcp_counters_init(pconf);
+    for (vs = s; vs; vs = vs->next)
+        counters = mcp_rules_number(mcp_server_conf_of(vs)->protected, counters);
+    mcp_counters_init(pconf, counters);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
                  "MCPAUTH0025: %d protected location(s), shared cache %s", protected,
                  mcp_shared_cache_name());

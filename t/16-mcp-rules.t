@@ -56,7 +56,7 @@ sub outcome {
                              : ref $d eq 'HASH' && $d->{error} ? "oauth $d->{error}" : 'other');
 }
 
-plan tests => 51;
+plan tests => 52;
 
 # --- what a caller may call -----------------------------------------------------------------
 {
@@ -154,6 +154,21 @@ plan tests => 51;
              qr/MCPAUTH0051/, 'a denial is logged with the user and the rule');
     my $r = post('/rules', tool('echo'), 'tools', 'Mcp-Session-Id' => 'sess-42');
     ok t_cmp(echo_of($r)->{headers}{'x-audit'}, 'tools/call echo sess-42', 'MCP_SESSION too');
+
+    my $refused = sub {
+        my $doc = eval { $J->decode(I3Test::http(GET => 'i12', '/mcp-auth-status')->decoded_content) } // {};
+        my ($loc) = grep { $_->{location} eq '/rules' } @{ $doc->{mcp_rules} // [] };
+        my %by = map { $_->{rule} => $_->{refused} } @{ $loc->{rules} // [] };
+        return \%by;
+    };
+    my $before = $refused->();
+    post('/rules', tool('secret'), 'admin');
+    post('/rules', tool('delete_it'), 'tools');
+    my $after = $refused->();
+    ok t_cmp(join(' ', map { ($after->{$_} // 0) - ($before->{$_} // 0) }
+                       'MCPAuthToolRule secret deny', 'MCPAuthToolRule delete_* scope repo:admin',
+                       'MCPAuthToolRule * scope mcp:tools'),
+             '1 1 0', 'the status page counts refusals by rule');
 }
 
 # --- list answers lose what the caller may not use ---------------------------------------------

@@ -11,24 +11,41 @@ static const char *const names[MCP_COUNT_MAX] = {
 
 static apr_uint32_t local_counters[MCP_COUNT_MAX];
 static volatile apr_uint32_t *counters = local_counters;
+/* the numbered counters (one per MCP authorization rule) follow the fixed ones */
+static int numbered;
 
 static apr_status_t detach(void *data)
 {
     counters = local_counters;
+    numbered = 0;
     return APR_SUCCESS;
 }
 
-void mcp_counters_init(apr_pool_t *pool)
+void mcp_counters_init(apr_pool_t *pool, int numbered_counters)
 {
     apr_shm_t *shm;
+    int n = MCP_COUNT_MAX + (numbered_counters > 0 ? numbered_counters : 0);
 
     counters = local_counters;
-    if (apr_shm_create(&shm, sizeof(apr_uint32_t) * MCP_COUNT_MAX, NULL, pool) == APR_SUCCESS) {
+    numbered = 0;
+    if (apr_shm_create(&shm, sizeof(apr_uint32_t) * (apr_size_t)n, NULL, pool) == APR_SUCCESS) {
         counters = apr_shm_baseaddr_get(shm);
-        for (int i = 0; i < MCP_COUNT_MAX; i++)
+        for (int i = 0; i < n; i++)
             counters[i] = 0;
+        numbered = n - MCP_COUNT_MAX;
         apr_pool_cleanup_register(pool, NULL, detach, apr_pool_cleanup_null);
     }
+}
+
+void mcp_count_numbered(int slot)
+{
+    if (slot >= 0 && slot < numbered)
+        apr_atomic_inc32(&counters[MCP_COUNT_MAX + slot]);
+}
+
+apr_uint32_t mcp_numbered_count(int slot)
+{
+    return slot >= 0 && slot < numbered ? apr_atomic_read32(&counters[MCP_COUNT_MAX + slot]) : 0;
 }
 
 void mcp_count(mcp_count_t what)

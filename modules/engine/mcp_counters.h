@@ -22,12 +22,17 @@ typedef enum {
     MCP_COUNT_MAX
 } mcp_count_t;
 
-/* Places the counters in anonymous shared memory owned by pool, so that
+/* Places the counters, and numbered_counters more (0 to n-1, for the
+ * caller to give out), in anonymous shared memory owned by pool, so that
  * child processes forked afterwards share them. Without shared memory the
- * counters are per process. */
-void mcp_counters_init(apr_pool_t *pool);
+ * fixed counters are per process and the numbered ones count nothing. */
+void mcp_counters_init(apr_pool_t *pool, int numbered_counters);
 
 void mcp_count(mcp_count_t what);
+
+/* A numbered counter; slots out of range are ignored. */
+void mcp_count_numbered(int slot);
+apr_uint32_t mcp_numbered_count(int slot);
 
 /* {"accepted": n, "rejected": {"reason": n, ...}} */
 json_t *mcp_counters_json(void);

@@ -33,6 +33,7 @@ const char *mcp_rule_parse(apr_pool_t *pool, mcp_kind_t kind, int argc, char *co
 
     memset(rule, 0, sizeof(*rule));
     rule->kind = kind;
+    rule->counter = -1;
     rule->scopes = apr_array_make(pool, 2, sizeof(const char *));
     rule->claims = apr_array_make(pool, 1, sizeof(mcp_claim_req_t));
     if (argc < 2)

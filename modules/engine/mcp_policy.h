@@ -29,6 +29,7 @@ typedef struct mcp_rule {
     apr_array_header_t *claims;     /* of mcp_claim_req_t: all must hold */
     const char *text;               /* as configured, for the status page and the log */
     int id;                         /* its place among a location's rules, from 0 */
+    int counter;                    /* its refusal counter (mcp_count_numbered), -1 none */
 } mcp_rule_t;
 
 typedef enum {

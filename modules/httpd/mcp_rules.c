@@ -13,6 +13,7 @@
 #include <http_protocol.h>
 #include <http_request.h>
 
+#include "mcp_counters.h"
 #include "mcp_jsonrpc.h"
 #include "mcp_policy.h"
 #include "mcp_scope.h"
@@ -61,6 +62,56 @@ const char *mcp_rules_default_directive(cmd_parms *cmd, void *confv, const char 
     else
         return apr_psprintf(cmd->pool, "MCPAuthDefault: '%s' is neither allow nor deny", arg);
     return NULL;
+}
+
+const char *mcp_rules_describe(apr_pool_t *pool, const mcp_rule_t *rule)
+{
+    static const char *const directive[MCP_KIND_COUNT] = { "MCPAuthToolRule", "MCPAuthPromptRule",
+                                                           "MCPAuthResourceRule" };
+
+    return apr_pstrcat(pool, directive[rule->kind], " ", rule->text, NULL);
+}
+
+int mcp_rules_number(apr_array_header_t *protected, int n)
+{
+    int i, k;
+
+    for (i = 0; i < protected->nelts; i++) {
+        const mcp_dir_conf_t *conf = APR_ARRAY_IDX(protected, i, protected_location_t).conf;
+
+        /* a location's rules may be another's too (inherited): counted once */
+        for (k = 0; conf->mcp_rules && k < conf->mcp_rules->nelts; k++) {
+            mcp_rule_t *rule = APR_ARRAY_IDX(conf->mcp_rules, k, mcp_rule_t *);
+
+            if (rule->counter < 0)
+                rule->counter = n++;
+        }
+    }
+    return n;
+}
+
+json_t *mcp_rules_status(apr_pool_t *pool, const apr_array_header_t *protected)
+{
+    json_t *list = json_array();
+    int i, k;
+
+    for (i = 0; i < protected->nelts; i++) {
+        const protected_location_t *pl = &APR_ARRAY_IDX(protected, i, protected_location_t);
+        json_t *rules;
+
+        if (pl->conf->mcp_rules == NULL || pl->conf->mcp_rules->nelts == 0)
+            continue;
+        rules = json_array();
+        for (k = 0; k < pl->conf->mcp_rules->nelts; k++) {
+            const mcp_rule_t *rule = APR_ARRAY_IDX(pl->conf->mcp_rules, k, const mcp_rule_t *);
+
+            json_array_append_new(rules, json_pack("{s:s, s:I}", "rule", mcp_rules_describe(pool, rule), "refused",
+                                                   (json_int_t)mcp_numbered_count(rule->counter)));
+        }
+        json_array_append_new(list, json_pack("{s:s, s:o}", "location", pl->path ? pl->path : pl->conf->location,
+                                              "rules", rules));
+    }
+    return list;
 }
 
 static int has_rules(const mcp_dir_conf_t *conf)
@@ -227,12 +278,12 @@ int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t 
             any_denied = 1;
             break;
         }
+        if (rule)
+            mcp_count_numbered(rule->counter);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0051: %s %s for %s: %s (%s)", c->method,
                       mcp_loggable(r, c->target), mcp_loggable(r, r->user ? r->user : "anonymous"),
                       denied[i] ? "denied" : "needs more scope",
-                      rule ? apr_psprintf(r->pool, "MCPAuth%sRule %s", rule->kind == MCP_KIND_TOOL ? "Tool"
-                                          : rule->kind == MCP_KIND_PROMPT ? "Prompt" : "Resource", rule->text)
-                           : "MCPAuthDefault deny");
+                      rule ? mcp_rules_describe(r->pool, rule) : "MCPAuthDefault deny");
     }
     if (any_denied) {
         apr_table_setn(r->notes, NOTE_ANSWER, denial(r, calls, batch, denied));

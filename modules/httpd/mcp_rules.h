@@ -8,6 +8,7 @@
 
 #include "mcp_config.h"
 #include "mcp_jwt.h"
+#include "mcp_policy.h"
 
 /* MCPAuthToolRule, MCPAuthPromptRule, MCPAuthResourceRule (cmd->info: the kind). */
 const char *mcp_rules_directive(cmd_parms *cmd, void *confv, int argc, char *const argv[]);
@@ -21,6 +22,17 @@ const char *mcp_rules_default_directive(cmd_parms *cmd, void *confv, const char 
  * request goes on (a JSON-RPC denial is then answered by
  * mcp_rules_handler), else the HTTP status of a refusal already set up. */
 int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jwt);
+
+/* "MCPAuthToolRule delete_* scope repo:admin": a rule as configured. */
+const char *mcp_rules_describe(apr_pool_t *pool, const mcp_rule_t *rule);
+
+/* Gives every rule of the protected locations (of protected_location_t) a
+ * refusal counter, numbered from next; returns the next free number. */
+int mcp_rules_number(apr_array_header_t *protected, int next);
+
+/* [{"location": path, "rules": [{"rule": ..., "refused": n}]}] for the
+ * status page. */
+json_t *mcp_rules_status(apr_pool_t *pool, const apr_array_header_t *protected);
 
 /* Answers a request mcp_rules_check denied with a JSON-RPC error (HTTP 200,
  * as a server answers an unknown tool); DECLINED for any other. */

@@ -20,6 +20,7 @@
 #include "mcp_httpd.h"
 #include "mcp_request_keys.h"
 #include "mcp_shared_cache.h"
+#include "mcp_rules.h"
 #include "mcp_status_page.h"
 #include "mcp_token_check.h"
 
@@ -155,6 +156,7 @@ int mcp_status_handler(request_rec *r)
     json_object_set_new(doc, "keys", keys_status_json(r));
     json_object_set_new(doc, "tokens", mcp_counters_json());
     json_object_set_new(doc, "token_cache", mcp_token_cache_json());
+    json_object_set_new(doc, "mcp_rules", mcp_rules_status(r->pool, mcp_server_conf_of(r->server)->protected));
     text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(doc);
     ap_set_content_type(r, "application/json");
