@@ -25,7 +25,7 @@ for (const r of runs) {
 }
 keys.sort((a, b) => {
   const [sa, la] = a.split("\t"), [sb, lb] = b.split("\t");
-  const order = ["open", "mcp-auth", "oauth2", "open-proxy", "mcp-auth-proxy", "oauth2-proxy"];
+  const order = ["open", "mcp-auth", "oauth2", "open-proxy", "mcp-auth-proxy", "mcp-rules-proxy", "oauth2-proxy"];
   return runs.findIndex((r) => r.scenario === sa) - runs.findIndex((r) => r.scenario === sb) ||
     order.indexOf(la) - order.indexOf(lb);
 });
