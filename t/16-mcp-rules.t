@@ -56,7 +56,7 @@ sub outcome {
                              : ref $d eq 'HASH' && $d->{error} ? "oauth $d->{error}" : 'other');
 }
 
-plan tests => 52;
+plan tests => 56;
 
 # --- what a caller may call -----------------------------------------------------------------
 {
@@ -88,6 +88,9 @@ plan tests => 52;
              '200 rpc -32002', 'a resource rule: Resource not found');
     ok t_cmp(outcome(post('/rules', call_body('resources/read', { uri => 'file:///tmp/x' }), 'tools')),
              'backend', 'another resource: forwarded');
+    ok t_cmp(join(' ', map { outcome(post('/rules', call_body('resources/read', { uri => $_ }), 'tools')) }
+                  'FILE:///etc/passwd', 'file://localhost/etc/passwd', 'file:///tmp/../etc/passwd', 'file:///%65tc/passwd'),
+             join(' ', ('200 rpc -32002') x 4), 'other spellings of a denied URI (as servers normalise them): refused');
     ok t_cmp(outcome(post('/rules', call_body('prompts/get', { name => 'anything' }), 'none')),
              'backend', 'a prompt rule allow: forwarded');
     ok t_cmp(outcome(post('/rules', call_body('tools/list', {}), 'none')), 'backend',
@@ -208,6 +211,14 @@ plan tests => 52;
              'the event keeps its id and event fields');
     ok t_cmp($text, qr/data: \{"jsonrpc":"2\.0","method":"notifications\/message","params":\{"data":"secret tools ahead"\}\}\r\n\r\n: keep-alive\r\n/,
              'other events pass byte for byte (CRLF and all)');
+    $r = I3Test::http(GET => 'i12', '/lists-sse', headers => [ Authorization => "Bearer $token{tools}",
+                                                               Accept => 'text/event-stream', 'Last-Event-ID' => 'ev-1' ]);
+    my ($replayed) = grep { /earlier-7/ } split /\r?\n\r?\n/, $r->decoded_content;
+    ok t_cmp(($replayed // 'none') =~ /secret|delete_repo|search_code/ ? 'unfiltered' : ($replayed // 'none') =~ /"echo"/ ? 'filtered' : 'none',
+             'filtered', 'a GET stream replaying a list answer (Last-Event-ID, another id): filtered too');
+    $r = post('/lists-text', $list, 'tools');
+    ok t_cmp($r->code . ' ' . ($r->decoded_content =~ /secret/ ? 'leaked' : 'not leaked'), '502 not leaked',
+             'a list answer that is neither JSON nor SSE: 502, not passed on');
     $r = post('/lists-gzip', $list, 'tools');
     ok t_cmp($r->code . ' ' . ($r->header('Content-Encoding') // 'plain') . ' ' . (rpc_of($r)->{error}{code} // ''),
              '502 plain -32603', 'a compressed list answer is never passed on unfiltered');
@@ -219,6 +230,10 @@ plan tests => 52;
     ok t_cmp(outcome(post('/closed', tool('other'), 'admin')), '200 rpc -32602', 'default deny: any other tool is unknown');
     ok t_cmp(outcome(post('/closed', call_body('prompts/get', { name => 'p' }), 'admin')), '200 rpc -32602',
              'default deny: prompts too');
+    my $status = eval { $J->decode(I3Test::http(GET => 'i12', '/mcp-auth-status')->decoded_content) } // {};
+    my ($closed) = grep { $_->{location} eq '/closed' } @{ $status->{mcp_rules} // [] };
+    ok t_cmp(join(' ', map { "$_->{rule}=$_->{refused}" } @{ $closed->{rules} // [] }),
+             'MCPAuthToolRule echo allow=0 MCPAuthDefault deny=2', 'the status page counts MCPAuthDefault deny too');
     my $junk = '{"not json';
     my $r = post('/open', $junk, 'none');
     ok t_cmp(is_echo($r) ? echo_of($r)->{body} : outcome($r), $junk, 'no rules: the body is not read, anything passes');

@@ -1299,6 +1299,28 @@ static void test_policy(void)
     CHECK(mcp_policy_decide(pool, rules, 0, MCP_KIND_RESOURCE, "file:///etc/passwd", user, &m, &scopes) == MCP_VERDICT_DENY,
           "a resource rule denies");
     CHECK(mcp_policy_has_kind(rules, MCP_KIND_RESOURCE) && !mcp_policy_has_kind(rules, MCP_KIND_PROMPT), "kinds with rules");
+
+    CHECK(mcp_resource_uri_is_canonical("file:///etc/passwd") && mcp_resource_uri_is_canonical("https://a.example/x%2Fy?q=1")
+          && mcp_resource_uri_is_canonical("mcp:thing") && mcp_resource_uri_is_canonical("file:///tmp/caf%C3%A9"),
+          "canonical resource URIs");
+    {
+        static const char *const spellings[] = {
+            "FILE:///etc/passwd", "file://localhost/etc/passwd", "file:///tmp/../etc/passwd", "file:///./etc/passwd",
+            "file:/etc/passwd", " file:///etc/passwd", "file:///et\tc/passwd", "file:\\\\etc\\passwd",
+            "file:///%65tc/passwd", "file:///tmp/%2e%2e/etc/passwd", "file:///etc/pass%2fwd", "https://A.example/x",
+            "https://u@a.example/", "file:///etc/caf\xc3\xa9", "file:///tmp/..", "",
+        };
+        size_t i;
+        int all = 1;
+
+        for (i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++)
+            all &= !mcp_resource_uri_is_canonical(spellings[i]);
+        CHECK(all, "other spellings of a URI (case, localhost, dot segments, escapes, spaces, backslashes, UTF-8): not canonical");
+    }
+    CHECK(mcp_policy_decide(pool, rules, 0, MCP_KIND_RESOURCE, "FILE:///etc/passwd", user, &m, &scopes) == MCP_VERDICT_DENY
+          && mcp_policy_decide(pool, rules, 0, MCP_KIND_RESOURCE, "file://localhost/etc/passwd", user, &m, &scopes)
+                 == MCP_VERDICT_DENY,
+          "where resource rules exist, a non-canonical spelling is refused (it could walk past them)");
 }
 
 static void test_jsonrpc(void)
@@ -1377,36 +1399,43 @@ static char *sse_through(const mcp_listfilter_t *lf, const char *stream, apr_siz
 
 static void test_listfilter(void)
 {
-    apr_array_header_t *calls;
-    int batch;
     mcp_listfilter_t lf;
     apr_size_t n;
-    const char *req = "[{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"},"
-                      "{\"jsonrpc\":\"2.0\",\"id\":\"r\",\"method\":\"resources/list\"}]";
     const char *tools = "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"tools\":[{\"name\":\"echo\",\"inputSchema\":{}},"
                         "{\"name\":\"secret_x\"},{\"title\":\"no name\"}],\"nextCursor\":\"c2\"}}";
     const char *other = "{\"jsonrpc\":\"2.0\",\"id\":4,\"result\":{\"tools\":[{\"name\":\"secret_x\"}]}}";
     char *out, *stream, *expect;
 
-    mcp_rpc_read(pool, req, strlen(req), &calls, &batch);
-    lf.calls = calls;
+    int unreadable;
+
     lf.visible = hide_secret;
     lf.ctx = NULL;
-    out = mcp_listfilter_json(pool, &lf, tools, strlen(tools), &n);
+    out = mcp_listfilter_json(pool, &lf, tools, strlen(tools), &n, &unreadable);
     CHECK(out && strcmp(out, "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"tools\":[{\"name\":\"echo\",\"inputSchema\":{}}],"
                              "\"nextCursor\":\"c2\"}}") == 0,
           "tools/list: a hidden tool and a nameless entry go, nextCursor and the rest stay");
-    CHECK(mcp_listfilter_json(pool, &lf, other, strlen(other), &n) == NULL,
-          "an answer to an id that asked for no list: untouched");
+    out = mcp_listfilter_json(pool, &lf, other, strlen(other), &n, &unreadable);
+    CHECK(out && strstr(out, "secret") == NULL,
+          "a list answering another request (a replayed stream, another id spelling): filtered by its shape");
+    {
+        const char *plain = "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{\"content\":[]}}";
+
+        CHECK(mcp_listfilter_json(pool, &lf, plain, strlen(plain), &n, &unreadable) == NULL && !unreadable,
+              "a result without a list: untouched");
+    }
+    CHECK(mcp_listfilter_json(pool, &lf, "{\"result\":{\"tools\":[]},\"result\":{\"tools\":[{\"name\":\"secret\"}]}}",
+                              strlen("{\"result\":{\"tools\":[]},\"result\":{\"tools\":[{\"name\":\"secret\"}]}}"), &n,
+                              &unreadable) == NULL && unreadable,
+          "an answer with duplicate names: unreadable (the caller refuses it)");
     out = mcp_listfilter_json(pool, &lf, "[{\"jsonrpc\":\"2.0\",\"id\":\"r\",\"result\":{\"resources\":"
-                              "[{\"uri\":\"file:///etc/passwd\"},{\"uri\":\"file:///tmp/a\"}]}}]", 106, &n);
+                              "[{\"uri\":\"file:///etc/passwd\"},{\"uri\":\"file:///tmp/a\"}]}}]", 106, &n, &unreadable);
     CHECK(out && strstr(out, "passwd") == NULL && strstr(out, "file:///tmp/a"), "a batch answer: resources filtered by uri");
 
     stream = apr_psprintf(pool, "id: 1\nevent: message\ndata: %s\n\n: comment\n\ndata: %s\n\n", tools, other);
     expect = apr_psprintf(pool, "id: 1\nevent: message\ndata: %s\n\n: comment\n\ndata: %s\n\n",
                           "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"tools\":[{\"name\":\"echo\",\"inputSchema\":{}}],"
-                          "\"nextCursor\":\"c2\"}}", other);
-    CHECK(strcmp(sse_through(&lf, stream, 4096, 65536), expect) == 0, "SSE: the list event filtered, others byte for byte");
+                          "\"nextCursor\":\"c2\"}}", "{\"jsonrpc\":\"2.0\",\"id\":4,\"result\":{\"tools\":[]}}");
+    CHECK(strcmp(sse_through(&lf, stream, 4096, 65536), expect) == 0, "SSE: list events filtered, others byte for byte");
     CHECK(strcmp(sse_through(&lf, stream, 1, 65536), expect) == 0, "SSE: the same, fed one byte at a time");
     /* split where JSON allows a line break: after {"jsonrpc":"2.0", */
     stream = apr_psprintf(pool, "data: %.17s\r\ndata: %s\r\n\r\n", tools, tools + 17);
@@ -1418,6 +1447,10 @@ static void test_listfilter(void)
     CHECK(strstr(out, "secret") == NULL && strstr(out, "too large"), "SSE: an event over the bound is dropped, not passed");
     out = sse_through(&lf, apr_psprintf(pool, "data: %s", tools), 5, 65536);
     CHECK(strstr(out, "secret") == NULL && strstr(out, "echo"), "SSE: an event cut off by the end of the stream is still filtered");
+    out = sse_through(&lf, apr_psprintf(pool, "\xEF\xBB\xBF" "data: %s\n\n", tools), 2, 65536);
+    CHECK(strstr(out, "secret") == NULL && strstr(out, "echo"), "SSE: a BOM before the first line does not hide its data");
+    out = sse_through(&lf, "data: {\"tools\": [\xff]}\n\ndata: {\"a\":1}\n\n", 4, 65536);
+    CHECK(strstr(out, "not JSON") && strstr(out, "data: {\"a\":1}"), "SSE: an event that is not JSON is dropped, the next passes");
 }
 
 int main(void)

@@ -94,7 +94,7 @@ const char *mcp_rpc_read(apr_pool_t *pool, const char *body, apr_size_t len, apr
      * UTF-8 by itself */
     doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (doc == NULL)
-        return apr_psprintf(pool, "not JSON that reads one way (%s)", jerr.text);
+        return apr_psprintf(pool, "not JSON that reads one way (at byte %lu)", (unsigned long)jerr.position);
     if (json_is_array(doc)) {
         *batch = 1;
         n = json_array_size(doc);

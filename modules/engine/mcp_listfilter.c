@@ -9,59 +9,56 @@
 #include "mcp_buffer.h"
 #include "mcp_listfilter.h"
 
-/* The list request of this answer's id, or NULL. */
-static const mcp_rpc_call_t *list_call_of(const mcp_listfilter_t *lf, json_t *msg)
-{
-    json_t *id = json_object_get(msg, "id");
-    char *text;
-    const mcp_rpc_call_t *found = NULL;
-    int i;
+/* The lists a result may carry (MCP 2025-11-25), and what names an entry.
+ * They are recognised by shape, not by the request's id: an answer may come
+ * back on another stream than its request's (a GET that resumes a stream
+ * with Last-Event-ID replays it), with its id spelled another way. */
+static const struct {
+    const char *member, *key;
+    mcp_kind_t kind;
+} lists[] = {
+    { "tools", "name", MCP_KIND_TOOL },
+    { "prompts", "name", MCP_KIND_PROMPT },
+    { "resources", "uri", MCP_KIND_RESOURCE },
+    { "resourceTemplates", "uriTemplate", MCP_KIND_RESOURCE },
+};
 
-    if (id == NULL || !json_is_object(json_object_get(msg, "result")))
-        return NULL;
-    text = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
-    for (i = 0; text && i < lf->calls->nelts && !found; i++) {
-        const mcp_rpc_call_t *c = &APR_ARRAY_IDX(lf->calls, i, mcp_rpc_call_t);
-
-        if (c->lists >= 0 && c->id && strcmp(c->id, text) == 0)
-            found = c;
-    }
-    free(text);
-    return found;
-}
-
-/* Removes the entries of msg's list the caller may not see; 1 if any went. */
+/* Removes the entries of msg's lists the caller may not see; 1 if any went. */
 static int filter_message(const mcp_listfilter_t *lf, json_t *msg)
 {
-    const mcp_rpc_call_t *call = json_is_object(msg) ? list_call_of(lf, msg) : NULL;
-    json_t *list;
-    size_t i;
+    json_t *result = json_is_object(msg) ? json_object_get(msg, "result") : NULL;
+    size_t i, l;
     int changed = 0;
 
-    if (call == NULL)
+    if (!json_is_object(result))
         return 0;
-    list = json_object_get(json_object_get(msg, "result"), call->list_member);
-    if (!json_is_array(list))
-        return 0;
-    for (i = json_array_size(list); i-- > 0;) {
-        json_t *name = json_object_get(json_array_get(list, i), call->entry_key);
+    for (l = 0; l < sizeof(lists) / sizeof(lists[0]); l++) {
+        json_t *list = json_object_get(result, lists[l].member);
 
-        if (!json_is_string(name) || !lf->visible(lf->ctx, (mcp_kind_t)call->lists, json_string_value(name))) {
-            json_array_remove(list, i);
-            changed = 1;
+        if (!json_is_array(list))
+            continue;
+        for (i = json_array_size(list); i-- > 0;) {
+            json_t *name = json_object_get(json_array_get(list, i), lists[l].key);
+
+            if (!json_is_string(name) || !lf->visible(lf->ctx, lists[l].kind, json_string_value(name))) {
+                json_array_remove(list, i);
+                changed = 1;
+            }
         }
     }
     return changed;
 }
 
 char *mcp_listfilter_json(apr_pool_t *pool, const mcp_listfilter_t *lf, const char *text, apr_size_t len,
-                          apr_size_t *out_len)
+                          apr_size_t *out_len, int *unreadable)
 {
-    json_t *doc = json_loadb(text, len, 0, NULL);
+    /* duplicate names would let a client read another list than this */
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
     char *dumped, *out = NULL;
     size_t i;
     int changed = 0;
 
+    *unreadable = doc == NULL;
     if (doc == NULL)
         return NULL;
     if (json_is_array(doc)) {
@@ -91,6 +88,7 @@ struct mcp_sse_filter {
     int line_only;        /* buf holds nothing but line ends (no event yet) */
     int after_cr;         /* the last byte was CR (an LF next belongs to it) */
     int end_pending;      /* a blank line ended with CR: wait for a possible LF */
+    int bom_seen;         /* bytes of a leading BOM seen (3: past the start) */
     int dropping;         /* an oversized event: skip to its end */
 };
 
@@ -162,7 +160,7 @@ static void judge_event(mcp_sse_filter_t *f, const char *ev, apr_size_t n)
     apr_array_header_t *lines;
     const char *data = NULL, *value, *filtered;
     apr_size_t vlen, out_len = 0;
-    int i, wrote_data = 0;
+    int i, wrote_data = 0, unreadable = 0;
 
     apr_pool_create(&p, f->pool);
     lines = lines_of(p, ev, n);
@@ -172,7 +170,16 @@ static void judge_event(mcp_sse_filter_t *f, const char *ev, apr_size_t n)
         if (is_data_line(l->s, l->n, &value, &vlen))
             data = data ? apr_pstrcat(p, data, "\n", apr_pstrmemdup(p, value, vlen), NULL) : apr_pstrmemdup(p, value, vlen);
     }
-    filtered = data ? mcp_listfilter_json(p, f->lf, data, strlen(data), &out_len) : NULL;
+    filtered = data && *data ? mcp_listfilter_json(p, f->lf, data, strlen(data), &out_len, &unreadable) : NULL;
+    if (filtered == NULL && unreadable) {
+        /* MCP's events are JSON-RPC: one this filter cannot read is not
+         * passed on for a client to read some other way */
+        static const char note[] = ": an event that is not JSON was dropped\n\n";
+
+        f->emit(f->emit_ctx, note, sizeof(note) - 1);
+        apr_pool_destroy(p);
+        return;
+    }
     if (filtered == NULL) {
         f->emit(f->emit_ctx, ev, n);
         apr_pool_destroy(p);
@@ -227,6 +234,17 @@ void mcp_sse_filter_feed(mcp_sse_filter_t *f, const char *data, apr_size_t len)
     for (i = 0; i < len; i++) {
         char c = data[i];
 
+        /* a UTF-8 BOM opening the stream is not part of its first line
+         * (clients drop it): dropped here too, so that line reads as theirs */
+        if (f->bom_seen < 3) {
+            static const char bom[] = "\xEF\xBB\xBF";
+
+            if (c == bom[f->bom_seen] && f->line_only && f->event.len == 0) {
+                f->bom_seen++;
+                continue;
+            }
+            f->bom_seen = 3;
+        }
         if (f->end_pending) {
             /* a blank line ended with CR: its LF, if one follows, is part of it */
             f->end_pending = 0;

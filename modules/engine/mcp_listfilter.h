@@ -7,26 +7,29 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 
-#include "mcp_jsonrpc.h"
+#include "mcp_policy.h"
 
 /* Whether the caller may see the entry of kind named name. */
 typedef int (*mcp_visible_fn)(void *ctx, mcp_kind_t kind, const char *name);
 
 typedef struct mcp_listfilter {
-    const apr_array_header_t *calls; /* the request's messages (mcp_rpc_call_t): answers are matched by id */
     mcp_visible_fn visible;
     void *ctx;
 } mcp_listfilter_t;
 
-/* One JSON-RPC message or batch as text. NULL when it needs no change
- * (pass the original bytes on); otherwise the text with the hidden entries
- * removed and every other member as it was (nextCursor included), its
- * length in *out_len. An entry without a string name is hidden. */
+/* One JSON-RPC message or batch as text. Every result that holds a list
+ * (tools, prompts, resources, resourceTemplates) loses the entries the
+ * caller may not see, whatever request it answers. NULL when nothing
+ * changes (pass the original bytes on; *unreadable says whether that is
+ * because the text is not JSON that reads one way); otherwise the new text,
+ * every other member as it was (nextCursor included), its length in
+ * *out_len. An entry without a string name is hidden. */
 char *mcp_listfilter_json(apr_pool_t *pool, const mcp_listfilter_t *lf, const char *text, apr_size_t len,
-                          apr_size_t *out_len);
+                          apr_size_t *out_len, int *unreadable);
 
 /* An SSE stream filtered event by event (events may arrive split anywhere).
- * Events that carry no list answer pass as their bytes came. */
+ * Events that carry no list pass as their bytes came; events whose data is
+ * not JSON are dropped (a comment says so). */
 typedef struct mcp_sse_filter mcp_sse_filter_t;
 
 /* Where filtered bytes go. */

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include "mcp_policy.h"
@@ -120,6 +121,71 @@ int mcp_policy_has_kind(const apr_array_header_t *rules, mcp_kind_t kind)
     return 0;
 }
 
+static int is_unreserved(int c)
+{
+    return apr_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+int mcp_resource_uri_is_canonical(const char *uri)
+{
+    const char *p = uri, *q, *authority;
+    apr_size_t scheme_len;
+    int file;
+
+    if (!apr_islower(*p))
+        return 0;
+    while (apr_islower(*p) || apr_isdigit(*p) || *p == '+' || *p == '-' || *p == '.')
+        p++;
+    if (*p != ':')
+        return 0;
+    scheme_len = (apr_size_t)(p - uri);
+    file = scheme_len == 4 && strncmp(uri, "file", 4) == 0;
+    p++;
+    /* ASCII only, no space, control or backslash; escapes in upper case and
+     * only where a character could not stand for itself (RFC 3986 §6.2.2) */
+    for (q = p; *q; q++) {
+        unsigned char c = (unsigned char)*q;
+
+        if (c <= 0x20 || c >= 0x7f || c == '\\')
+            return 0;
+        if (c == '%') {
+            int hi, lo;
+
+            if (!apr_isxdigit(q[1]) || !apr_isxdigit(q[2]) || apr_islower(q[1]) || apr_islower(q[2]))
+                return 0;
+            hi = apr_isdigit(q[1]) ? q[1] - '0' : q[1] - 'A' + 10;
+            lo = apr_isdigit(q[2]) ? q[2] - '0' : q[2] - 'A' + 10;
+            if (is_unreserved(hi * 16 + lo))
+                return 0;
+        }
+    }
+    if (p[0] == '/' && p[1] == '/') {
+        /* the authority in lower case, without userinfo; a file URL's empty */
+        authority = p += 2;
+        while (*p && *p != '/' && *p != '?' && *p != '#') {
+            if (apr_isupper(*p) || *p == '@')
+                return 0;
+            p++;
+        }
+        if (file && p != authority)
+            return 0;
+    }
+    else if (file) {
+        return 0; /* file:/etc/passwd: the short spelling of file:///etc/passwd */
+    }
+    /* no dot segments (RFC 3986 §5.2.4 would remove them) */
+    while (*p && *p != '?' && *p != '#') {
+        const char *seg = p + (*p == '/'), *end = seg;
+
+        while (*end && *end != '/' && *end != '?' && *end != '#')
+            end++;
+        if ((end - seg == 1 && seg[0] == '.') || (end - seg == 2 && seg[0] == '.' && seg[1] == '.'))
+            return 0;
+        p = end;
+    }
+    return 1;
+}
+
 mcp_verdict_t mcp_policy_decide(apr_pool_t *pool, const apr_array_header_t *rules, int default_deny,
                                 mcp_kind_t kind, const char *name, const mcp_jwt_t *jwt,
                                 const mcp_rule_t **matched, const char **scopes)
@@ -128,6 +194,11 @@ mcp_verdict_t mcp_policy_decide(apr_pool_t *pool, const apr_array_header_t *rule
 
     *matched = NULL;
     *scopes = NULL;
+    /* a URI the rules would judge as one string and the server read as
+     * another is refused where rules speak of resources */
+    if (kind == MCP_KIND_RESOURCE && (default_deny || mcp_policy_has_kind(rules, MCP_KIND_RESOURCE))
+        && !mcp_resource_uri_is_canonical(name))
+        return MCP_VERDICT_DENY;
     for (i = 0; rules && i < rules->nelts; i++) {
         const mcp_rule_t *rule = APR_ARRAY_IDX(rules, i, const mcp_rule_t *);
 

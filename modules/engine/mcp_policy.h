@@ -58,6 +58,14 @@ mcp_verdict_t mcp_policy_decide(apr_pool_t *pool, const apr_array_header_t *rule
                                 mcp_kind_t kind, const char *name, const mcp_jwt_t *jwt,
                                 const mcp_rule_t **matched, const char **scopes);
 
+/* Whether a resource URI is in the form servers normalise URIs to (WHATWG
+ * URL, fileURLToPath): lower-case scheme and authority, no userinfo, an
+ * empty host in file URLs, no dot segments, ASCII without spaces, controls
+ * or backslashes, escapes upper-case and only of characters that cannot
+ * stand for themselves. A spelling that normalises to another string could
+ * walk past a rule written for the normal one; decide() refuses it. */
+int mcp_resource_uri_is_canonical(const char *uri);
+
 /* Whether any rule is of kind. */
 int mcp_policy_has_kind(const apr_array_header_t *rules, mcp_kind_t kind);
 

@@ -103,6 +103,7 @@ void *mcp_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     MERGE_PTR(cors_origins);
     MERGE_PTR(mcp_rules);
     MERGE_INT(default_deny, -1);
+    conf->default_rule = add->default_deny != -1 ? add->default_rule : base->default_rule;
     MERGE_INT(max_request_body, -1);
     return conf;
 }

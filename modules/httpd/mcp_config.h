@@ -56,6 +56,7 @@ typedef struct mcp_dir_conf {
     apr_array_header_t *cors_origins;   /* NULL unset; "*" allowed */
     apr_array_header_t *mcp_rules;      /* MCPAuth{Tool,Prompt,Resource}Rule, of mcp_rule_t *; NULL unset */
     int default_deny;                   /* MCPAuthDefault: -1 unset (allow) */
+    struct mcp_rule *default_rule;      /* MCPAuthDefault deny as a rule, for its refusal counter */
     long max_request_body;              /* MCPAuthMaxRequestBody bytes; -1 unset */
 } mcp_dir_conf_t;
 

@@ -36,6 +36,7 @@ typedef struct list_ctx {
     const mcp_dir_conf_t *conf;
     const mcp_jwt_t *jwt;
     request_rec *r;
+    int lists_asked;        /* the request asked for a list: its answer must be one we read */
     mcp_listfilter_t lf;
     mode_e mode;
     apr_bucket_brigade *out;
@@ -95,6 +96,11 @@ static void decide(ap_filter_t *f, list_ctx_t *ctx)
     else if (media_type_is(r->content_type, "text/event-stream")) {
         ctx->mode = MODE_SSE;
         ctx->sse = mcp_sse_filter_create(r->pool, &ctx->lf, MAX_LIST_ANSWER, emit, ctx);
+    }
+    else if (ctx->lists_asked && r->status >= 200 && r->status < 300) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0052: the MCP server answered a list request as %s: "
+                      "not passed on unfiltered", r->content_type ? r->content_type : "(no type)");
+        block(ctx);
     }
     else {
         ap_remove_output_filter(f);
@@ -161,12 +167,22 @@ static apr_status_t list_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         }
         else if (ctx->mode == MODE_JSON) {
             apr_size_t len = 0;
-            char *filtered = mcp_listfilter_json(f->r->pool, &ctx->lf, ctx->json.data ? ctx->json.data : "", ctx->json.len, &len);
+            int unreadable = 0;
+            char *filtered = mcp_listfilter_json(f->r->pool, &ctx->lf, ctx->json.data ? ctx->json.data : "",
+                                                 ctx->json.len, &len, &unreadable);
 
-            if (filtered)
+            if (filtered) {
                 apr_brigade_write(ctx->out, NULL, NULL, filtered, len);
-            else if (ctx->json.len)
+            }
+            else if (unreadable && ctx->json.len && f->r->status >= 200 && f->r->status < 300) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, f->r, "MCPAUTH0052: a JSON answer that does not read "
+                              "one way: not passed on unfiltered");
+                block(ctx);
+                apr_brigade_write(ctx->out, NULL, NULL, unfilterable, sizeof(unfilterable) - 1);
+            }
+            else if (ctx->json.len) {
                 apr_brigade_write(ctx->out, NULL, NULL, ctx->json.data, ctx->json.len);
+            }
         }
         else if (ctx->mode == MODE_BLOCK && ctx->r->status == HTTP_BAD_GATEWAY) {
             apr_brigade_write(ctx->out, NULL, NULL, unfilterable, sizeof(unfilterable) - 1);
@@ -185,15 +201,14 @@ static apr_status_t list_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return APR_SUCCESS;
 }
 
-void mcp_list_output_add(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jwt,
-                         const apr_array_header_t *calls)
+void mcp_list_output_add(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jwt, int lists_asked)
 {
     list_ctx_t *ctx = apr_pcalloc(r->pool, sizeof(*ctx));
 
     ctx->conf = conf;
     ctx->jwt = jwt;
     ctx->r = r;
-    ctx->lf.calls = calls;
+    ctx->lists_asked = lists_asked;
     ctx->lf.visible = visible;
     ctx->lf.ctx = ctx;
     /* the answer must be readable here */

@@ -9,11 +9,12 @@
 #include "mcp_config.h"
 #include "mcp_jwt.h"
 
-/* Filters r's answer for the list requests among calls (mcp_rpc_call_t), as
- * conf's rules judge jwt's caller; asks the backend for an answer it can
- * read (no compression). */
-void mcp_list_output_add(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jwt,
-                         const apr_array_header_t *calls);
+/* Filters the lists in r's answer (JSON or SSE) as conf's rules judge jwt's
+ * caller; asks the backend for an answer it can read (no compression). When
+ * lists_asked, a successful answer that cannot be read is replaced by a 502
+ * rather than passed on; otherwise (a GET stream, which may replay any
+ * answer) only what is JSON or SSE is filtered. */
+void mcp_list_output_add(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jwt, int lists_asked);
 
 /* Registers the filter. */
 void mcp_list_output_register(apr_pool_t *p);

@@ -55,13 +55,27 @@ const char *mcp_rules_default_directive(cmd_parms *cmd, void *confv, const char 
 {
     mcp_dir_conf_t *conf = confv;
 
-    if (strcasecmp(arg, "allow") == 0)
+    if (strcasecmp(arg, "allow") == 0) {
         conf->default_deny = 0;
-    else if (strcasecmp(arg, "deny") == 0)
+        conf->default_rule = NULL;
+    }
+    else if (strcasecmp(arg, "deny") == 0) {
         conf->default_deny = 1;
-    else
+        /* counted and shown like a rule */
+        conf->default_rule = apr_pcalloc(cmd->pool, sizeof(mcp_rule_t));
+        conf->default_rule->deny = 1;
+        conf->default_rule->counter = -1;
+        conf->default_rule->text = "deny";
+    }
+    else {
         return apr_psprintf(cmd->pool, "MCPAuthDefault: '%s' is neither allow nor deny", arg);
+    }
     return NULL;
+}
+
+static int has_rules(const mcp_dir_conf_t *conf)
+{
+    return (conf->mcp_rules && conf->mcp_rules->nelts) || conf->default_deny == 1;
 }
 
 const char *mcp_rules_describe(apr_pool_t *pool, const mcp_rule_t *rule)
@@ -69,6 +83,8 @@ const char *mcp_rules_describe(apr_pool_t *pool, const mcp_rule_t *rule)
     static const char *const directive[MCP_KIND_COUNT] = { "MCPAuthToolRule", "MCPAuthPromptRule",
                                                            "MCPAuthResourceRule" };
 
+    if (rule->pattern == NULL)
+        return "MCPAuthDefault deny";
     return apr_pstrcat(pool, directive[rule->kind], " ", rule->text, NULL);
 }
 
@@ -86,6 +102,8 @@ int mcp_rules_number(apr_array_header_t *protected, int n)
             if (rule->counter < 0)
                 rule->counter = n++;
         }
+        if (conf->default_rule && conf->default_rule->counter < 0)
+            conf->default_rule->counter = n++;
     }
     return n;
 }
@@ -99,24 +117,25 @@ json_t *mcp_rules_status(apr_pool_t *pool, const apr_array_header_t *protected)
         const protected_location_t *pl = &APR_ARRAY_IDX(protected, i, protected_location_t);
         json_t *rules;
 
-        if (pl->conf->mcp_rules == NULL || pl->conf->mcp_rules->nelts == 0)
+        if (!has_rules(pl->conf))
             continue;
         rules = json_array();
-        for (k = 0; k < pl->conf->mcp_rules->nelts; k++) {
-            const mcp_rule_t *rule = APR_ARRAY_IDX(pl->conf->mcp_rules, k, const mcp_rule_t *);
+        for (k = 0; pl->conf->mcp_rules && k <= pl->conf->mcp_rules->nelts; k++) {
+            const mcp_rule_t *rule = k < pl->conf->mcp_rules->nelts
+                                         ? APR_ARRAY_IDX(pl->conf->mcp_rules, k, const mcp_rule_t *)
+                                         : pl->conf->default_rule;
 
-            json_array_append_new(rules, json_pack("{s:s, s:I}", "rule", mcp_rules_describe(pool, rule), "refused",
-                                                   (json_int_t)mcp_numbered_count(rule->counter)));
+            if (rule)
+                json_array_append_new(rules, json_pack("{s:s, s:I}", "rule", mcp_rules_describe(pool, rule),
+                                                       "refused", (json_int_t)mcp_numbered_count(rule->counter)));
         }
+        if (pl->conf->mcp_rules == NULL && pl->conf->default_rule)
+            json_array_append_new(rules, json_pack("{s:s, s:I}", "rule", "MCPAuthDefault deny", "refused",
+                                                   (json_int_t)mcp_numbered_count(pl->conf->default_rule->counter)));
         json_array_append_new(list, json_pack("{s:s, s:o}", "location", pl->path ? pl->path : pl->conf->location,
                                               "rules", rules));
     }
     return list;
-}
-
-static int has_rules(const mcp_dir_conf_t *conf)
-{
-    return (conf->mcp_rules && conf->mcp_rules->nelts) || conf->default_deny == 1;
 }
 
 /* A refusal of the request as a whole: status, and a JSON-RPC error with
@@ -233,7 +252,14 @@ int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t 
         apr_table_setn(r->subprocess_env, "MCP_SESSION", session);
     /* the first request only: a redirect or subrequest replays what this
      * one read and judged */
-    if (!has_rules(conf) || r->method_number != M_POST || r->main || r->prev)
+    if (!has_rules(conf) || r->main || r->prev)
+        return DECLINED;
+    if (r->method_number == M_GET) {
+        /* a GET stream may replay earlier answers (Last-Event-ID), lists too */
+        mcp_list_output_add(r, conf, jwt, 0);
+        return DECLINED;
+    }
+    if (r->method_number != M_POST)
         return DECLINED;
     /* never passed unchecked: a body the rules cannot read is refused */
     encoding = apr_table_get(r->headers_in, "Content-Encoding");
@@ -278,12 +304,14 @@ int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t 
             any_denied = 1;
             break;
         }
+        if (rule == NULL && conf->default_deny == 1)
+            rule = conf->default_rule;
         if (rule)
             mcp_count_numbered(rule->counter);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0051: %s %s for %s: %s (%s)", c->method,
-                      mcp_loggable(r, c->target), mcp_loggable(r, r->user ? r->user : "anonymous"),
+                      mcp_loggable(r, c->target), mcp_loggable(r, jwt ? mcp_jwt_claim_string(r->pool, jwt, "sub") : "anonymous"),
                       denied[i] ? "denied" : "needs more scope",
-                      rule ? mcp_rules_describe(r->pool, rule) : "MCPAuthDefault deny");
+                      rule ? mcp_rules_describe(r->pool, rule) : "not a canonical resource URI");
     }
     if (any_denied) {
         apr_table_setn(r->notes, NOTE_ANSWER, denial(r, calls, batch, denied));
@@ -296,7 +324,7 @@ int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t 
         const mcp_rpc_call_t *c = &APR_ARRAY_IDX(calls, i, mcp_rpc_call_t);
 
         if (c->lists >= 0 && (conf->default_deny == 1 || mcp_policy_has_kind(conf->mcp_rules, (mcp_kind_t)c->lists))) {
-            mcp_list_output_add(r, conf, jwt, calls);
+            mcp_list_output_add(r, conf, jwt, 1);
             break;
         }
     }
