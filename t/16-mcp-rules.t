@@ -11,6 +11,8 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test;
 use Apache::TestUtil;
 use IO::Compress::Gzip ();
+use IO::Select ();
+use IO::Socket::INET ();
 use JSON::PP ();
 use MCPTest;
 use MintToken;
@@ -56,7 +58,7 @@ sub outcome {
                              : ref $d eq 'HASH' && $d->{error} ? "oauth $d->{error}" : 'other');
 }
 
-plan tests => 56;
+plan tests => 58;
 
 # --- what a caller may call -----------------------------------------------------------------
 {
@@ -219,6 +221,30 @@ plan tests => 56;
     $r = post('/lists-text', $list, 'tools');
     ok t_cmp($r->code . ' ' . ($r->decoded_content =~ /secret/ ? 'leaked' : 'not leaked'), '502 not leaked',
              'a list answer that is neither JSON nor SSE: 502, not passed on');
+    # streamed: the first filtered event arrives while the server still holds the second
+    {
+        unlink state_file('lists-go');
+        my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => port('i12'), Proto => 'tcp', Timeout => 30);
+        print $sock "POST /lists-wait HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer $token{tools}\r\n"
+                  . "Content-Type: application/json\r\nAccept: text/event-stream\r\nConnection: close\r\n"
+                  . "Content-Length: " . length($list) . "\r\n\r\n$list";
+        my $sel = IO::Select->new($sock);
+        my ($buf, $first) = ('', '');
+        while ($sel->can_read(60)) {
+            last unless sysread($sock, my $chunk, 65536);
+            $buf .= $chunk;
+            if (!$first && $buf =~ /(id: w1\n[^\n]*\n)\n/) {
+                $first = $1;
+                write_state('lists-go', "go\n");   # now let the server go on
+            }
+            last if $buf =~ /id: w2\n[^\n]*\n\n/;
+        }
+        close $sock;
+        ok t_cmp(($first =~ /"echo"/ && $first !~ /secret/ ? 'filtered' : 'not filtered') . ' before the rest',
+                 'filtered before the rest', 'SSE: a filtered event reaches the client while the stream goes on');
+        ok t_cmp(($buf =~ /id: w2\ndata: [^\n]*page-3/ && $buf !~ /secret/) ? 'second filtered' : $buf, 'second filtered',
+                 'SSE: and the next one after it');
+    }
     $r = post('/lists-gzip', $list, 'tools');
     ok t_cmp($r->code . ' ' . ($r->header('Content-Encoding') // 'plain') . ' ' . (rpc_of($r)->{error}{code} // ''),
              '502 plain -32603', 'a compressed list answer is never passed on unfiltered');
