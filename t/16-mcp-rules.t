@@ -58,7 +58,7 @@ sub outcome {
                              : ref $d eq 'HASH' && $d->{error} ? "oauth $d->{error}" : 'other');
 }
 
-plan tests => 58;
+plan tests => 60;
 
 # --- what a caller may call -----------------------------------------------------------------
 {
@@ -93,6 +93,8 @@ plan tests => 58;
     ok t_cmp(join(' ', map { outcome(post('/rules', call_body('resources/read', { uri => $_ }), 'tools')) }
                   'FILE:///etc/passwd', 'file://localhost/etc/passwd', 'file:///tmp/../etc/passwd', 'file:///%65tc/passwd'),
              join(' ', ('200 rpc -32002') x 4), 'other spellings of a denied URI (as servers normalise them): refused');
+    ok t_cmp(outcome(post('/rules', call_body('resources/read', { uri => 'users://U123/profile' }), 'tools')), 'backend',
+             'a URI no rule denies in any spelling (a host in upper case, another scheme): forwarded');
     ok t_cmp(outcome(post('/rules', call_body('prompts/get', { name => 'anything' }), 'none')),
              'backend', 'a prompt rule allow: forwarded');
     ok t_cmp(outcome(post('/rules', call_body('tools/list', {}), 'none')), 'backend',
@@ -245,6 +247,8 @@ plan tests => 58;
         ok t_cmp(($buf =~ /id: w2\ndata: [^\n]*page-3/ && $buf !~ /secret/) ? 'second filtered' : $buf, 'second filtered',
                  'SSE: and the next one after it');
     }
+    $r = post('/lists-utf16', $list, 'tools');
+    ok t_cmp($r->code, 502, 'an SSE list answer in another charset than UTF-8: 502, not passed on');
     $r = post('/lists-gzip', $list, 'tools');
     ok t_cmp($r->code . ' ' . ($r->header('Content-Encoding') // 'plain') . ' ' . (rpc_of($r)->{error}{code} // ''),
              '502 plain -32603', 'a compressed list answer is never passed on unfiltered');

@@ -1300,27 +1300,58 @@ static void test_policy(void)
           "a resource rule denies");
     CHECK(mcp_policy_has_kind(rules, MCP_KIND_RESOURCE) && !mcp_policy_has_kind(rules, MCP_KIND_PROMPT), "kinds with rules");
 
-    CHECK(mcp_resource_uri_is_canonical("file:///etc/passwd") && mcp_resource_uri_is_canonical("https://a.example/x%2Fy?q=1")
-          && mcp_resource_uri_is_canonical("mcp:thing") && mcp_resource_uri_is_canonical("file:///tmp/caf%C3%A9"),
-          "canonical resource URIs");
     {
-        static const char *const spellings[] = {
-            "FILE:///etc/passwd", "file://localhost/etc/passwd", "file:///tmp/../etc/passwd", "file:///./etc/passwd",
-            "file:/etc/passwd", " file:///etc/passwd", "file:///et\tc/passwd", "file:\\\\etc\\passwd",
-            "file:///%65tc/passwd", "file:///tmp/%2e%2e/etc/passwd", "file:///etc/pass%2fwd", "https://A.example/x",
-            "https://u@a.example/", "file:///etc/caf\xc3\xa9", "file:///tmp/..", "",
+        /* spellings a server normalises to file:///etc/passwd (or into a denied URI) */
+        static const char *const denied[] = {
+            "file:///etc/passwd", "FILE:///etc/passwd", "file://localhost/etc/passwd", "file://LOCALHOST/etc/passwd",
+            "file://%6cocalhost/etc/passwd", "file:///tmp/../etc/passwd", "file:///./etc/passwd", "file:/etc/passwd",
+            "file:etc/passwd", "file:///../etc/passwd", " file:///etc/passwd", "file:///et\tc/passwd",
+            "file:\\\\\\etc\\passwd", "file:///%65tc/passwd", "file:///tmp/%2e%2e/etc/passwd", "file:///tmp/.%2E/etc/x",
         };
+        static const struct { const char *in, *out; } forms[] = {
+            { "https://API.example.com:443/v1/x", "https://api.example.com/v1/x" },
+            { "https://api.example.com:/v1/x", "https://api.example.com/v1/x" },
+            { "https://api.example.com:0443/v1/x", "https://api.example.com/v1/x" },
+            { "https://u:p@api.example.com/v1/x", "https://api.example.com/v1/x" },
+            { "https://0x7f.0.0.1/x", "https://127.0.0.1/x" },
+            { "https://2130706433/x", "https://127.0.0.1/x" },
+            { "https://127.1/x", "https://127.0.0.1/x" },
+            { "https://0177.0.0.1/x", "https://127.0.0.1/x" },
+            { "https://127.0.0.1", "https://127.0.0.1/" },
+            { "http://a.example:80/x", "http://a.example/x" },
+            { "wss://a.example:443/x", "wss://a.example/x" },
+            { "greeting://root:", "greeting://root" },
+            { "users://U123/profile", "users://U123/profile" },
+            { "file:///docs/caf\xc3\xa9.txt", "file:///docs/caf\xc3\xa9.txt" },
+            { "mcp:thing", "mcp:thing" },
+        };
+        const mcp_rule_t *deny_etc = rule_of(MCP_KIND_RESOURCE, "file:///etc/* deny");
+        apr_array_header_t *only = apr_array_make(pool, 1, sizeof(const mcp_rule_t *));
         size_t i;
         int all = 1;
 
-        for (i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++)
-            all &= !mcp_resource_uri_is_canonical(spellings[i]);
-        CHECK(all, "other spellings of a URI (case, localhost, dot segments, escapes, spaces, backslashes, UTF-8): not canonical");
+        APR_ARRAY_PUSH(only, const mcp_rule_t *) = deny_etc;
+        for (i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
+            int d = mcp_policy_decide(pool, only, 0, MCP_KIND_RESOURCE, denied[i], user, &m, &scopes) == MCP_VERDICT_DENY;
+
+            if (!d)
+                printf("# allowed: %s (normalised: %s)\n", denied[i], mcp_resource_uri_normalized(pool, denied[i]));
+            all &= d;
+        }
+        CHECK(all, "file:///etc/* deny holds against every spelling a server normalises to it");
+        for (all = 1, i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+            const char *got = mcp_resource_uri_normalized(pool, forms[i].in);
+
+            if (strcmp(got, forms[i].out) != 0)
+                printf("# %s -> %s, want %s\n", forms[i].in, got, forms[i].out);
+            all &= strcmp(got, forms[i].out) == 0;
+        }
+        CHECK(all, "normalised forms: default and empty ports, userinfo, IPv4 forms, an empty path; other schemes keep their host's case");
+        CHECK(mcp_policy_decide(pool, only, 0, MCP_KIND_RESOURCE, "users://U123/profile", user, &m, &scopes) == MCP_VERDICT_ALLOW
+              && mcp_policy_decide(pool, only, 0, MCP_KIND_RESOURCE, "file:///docs/My Notes.txt", user, &m, &scopes)
+                     == MCP_VERDICT_ALLOW,
+              "URIs no rule denies in any spelling stay allowed (upper case hosts of other schemes, spaces, UTF-8)");
     }
-    CHECK(mcp_policy_decide(pool, rules, 0, MCP_KIND_RESOURCE, "FILE:///etc/passwd", user, &m, &scopes) == MCP_VERDICT_DENY
-          && mcp_policy_decide(pool, rules, 0, MCP_KIND_RESOURCE, "file://localhost/etc/passwd", user, &m, &scopes)
-                 == MCP_VERDICT_DENY,
-          "where resource rules exist, a non-canonical spelling is refused (it could walk past them)");
 }
 
 static void test_jsonrpc(void)
@@ -1449,6 +1480,8 @@ static void test_listfilter(void)
     CHECK(strstr(out, "secret") == NULL && strstr(out, "echo"), "SSE: an event cut off by the end of the stream is still filtered");
     out = sse_through(&lf, apr_psprintf(pool, "\xEF\xBB\xBF" "data: %s\n\n", tools), 2, 65536);
     CHECK(strstr(out, "secret") == NULL && strstr(out, "echo"), "SSE: a BOM before the first line does not hide its data");
+    out = sse_through(&lf, apr_psprintf(pool, "\xEF\xBB\xBF\xEF\xBB\xBF" "data: %s\n\n", tools), 1, 65536);
+    CHECK(strstr(out, "secret") == NULL && strstr(out, "echo"), "SSE: nor do two");
     out = sse_through(&lf, "data: {\"tools\": [\xff]}\n\ndata: {\"a\":1}\n\n", 4, 65536);
     CHECK(strstr(out, "not JSON") && strstr(out, "data: {\"a\":1}"), "SSE: an event that is not JSON is dropped, the next passes");
 }

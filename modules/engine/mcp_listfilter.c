@@ -88,7 +88,8 @@ struct mcp_sse_filter {
     int line_only;        /* buf holds nothing but line ends (no event yet) */
     int after_cr;         /* the last byte was CR (an LF next belongs to it) */
     int end_pending;      /* a blank line ended with CR: wait for a possible LF */
-    int bom_seen;         /* bytes of a leading BOM seen (3: past the start) */
+    int at_start;         /* only BOMs so far */
+    int bom_seen;         /* bytes of the BOM being read */
     int dropping;         /* an oversized event: skip to its end */
 };
 
@@ -104,6 +105,7 @@ mcp_sse_filter_t *mcp_sse_filter_create(apr_pool_t *pool, const mcp_listfilter_t
     f->emit_ctx = emit_ctx;
     f->line_empty = 1;
     f->line_only = 1;
+    f->at_start = 1;
     return f;
 }
 
@@ -234,16 +236,19 @@ void mcp_sse_filter_feed(mcp_sse_filter_t *f, const char *data, apr_size_t len)
     for (i = 0; i < len; i++) {
         char c = data[i];
 
-        /* a UTF-8 BOM opening the stream is not part of its first line
-         * (clients drop it): dropped here too, so that line reads as theirs */
-        if (f->bom_seen < 3) {
+        /* UTF-8 BOMs opening the stream are not part of its first line:
+         * clients drop one or more (a decoder one, the SSE parser another),
+         * so all are dropped here, and that line reads as theirs */
+        if (f->at_start) {
             static const char bom[] = "\xEF\xBB\xBF";
 
-            if (c == bom[f->bom_seen] && f->line_only && f->event.len == 0) {
-                f->bom_seen++;
+            if (c == bom[f->bom_seen]) {
+                f->bom_seen = (f->bom_seen + 1) % 3;
                 continue;
             }
-            f->bom_seen = 3;
+            f->at_start = 0;
+            if (f->bom_seen) /* half a BOM: its bytes belong to the line */
+                keep(f, bom, (apr_size_t)f->bom_seen);
         }
         if (f->end_pending) {
             /* a blank line ended with CR: its LF, if one follows, is part of it */

@@ -126,79 +126,293 @@ static int is_unreserved(int c)
     return apr_isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-int mcp_resource_uri_is_canonical(const char *uri)
+static int hex_value(char c)
 {
-    const char *p = uri, *q, *authority;
-    apr_size_t scheme_len;
-    int file;
+    return apr_isdigit(c) ? c - '0' : apr_tolower(c) - 'a' + 10;
+}
 
-    if (!apr_islower(*p))
-        return 0;
-    while (apr_islower(*p) || apr_isdigit(*p) || *p == '+' || *p == '-' || *p == '.')
-        p++;
-    if (*p != ':')
-        return 0;
-    scheme_len = (apr_size_t)(p - uri);
-    file = scheme_len == 4 && strncmp(uri, "file", 4) == 0;
-    p++;
-    /* ASCII only, no space, control or backslash; escapes in upper case and
-     * only where a character could not stand for itself (RFC 3986 §6.2.2) */
-    for (q = p; *q; q++) {
-        unsigned char c = (unsigned char)*q;
+/* WHATWG URL's special schemes, and their default ports. */
+static int special_scheme(const char *scheme, const char **default_port)
+{
+    static const struct { const char *scheme, *port; } special[] = {
+        { "http", "80" }, { "https", "443" }, { "ws", "80" }, { "wss", "443" }, { "ftp", "21" }, { "file", NULL },
+    };
+    size_t i;
 
-        if (c <= 0x20 || c >= 0x7f || c == '\\')
-            return 0;
-        if (c == '%') {
-            int hi, lo;
-
-            if (!apr_isxdigit(q[1]) || !apr_isxdigit(q[2]) || apr_islower(q[1]) || apr_islower(q[2]))
-                return 0;
-            hi = apr_isdigit(q[1]) ? q[1] - '0' : q[1] - 'A' + 10;
-            lo = apr_isdigit(q[2]) ? q[2] - '0' : q[2] - 'A' + 10;
-            if (is_unreserved(hi * 16 + lo))
-                return 0;
+    for (i = 0; i < sizeof(special) / sizeof(special[0]); i++) {
+        if (strcmp(scheme, special[i].scheme) == 0) {
+            *default_port = special[i].port;
+            return 1;
         }
     }
-    if (p[0] == '/' && p[1] == '/') {
-        /* the authority in lower case, without userinfo; a file URL's empty */
-        authority = p += 2;
-        while (*p && *p != '/' && *p != '?' && *p != '#') {
-            if (apr_isupper(*p) || *p == '@')
-                return 0;
+    *default_port = NULL;
+    return 0;
+}
+
+/* A WHATWG IPv4 host (dotted parts in decimal, 0x hex or 0 octal, the last
+ * part filling the bytes left) in dotted decimal; NULL if host is not one. */
+static const char *ipv4_of(apr_pool_t *pool, const char *host)
+{
+    apr_uint64_t parts[4], v;
+    int n = 0, i;
+    const char *p = host;
+
+    if (!*host)
+        return NULL;
+    while (*p) {
+        int base = 10;
+        const char *digits;
+
+        if (n == 4)
+            return NULL;
+        if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+            base = 16;
+            p += 2;
+        }
+        else if (p[0] == '0' && p[1] && p[1] != '.') {
+            base = 8;
             p++;
         }
-        if (file && p != authority)
-            return 0;
-    }
-    else if (file) {
-        return 0; /* file:/etc/passwd: the short spelling of file:///etc/passwd */
-    }
-    /* no dot segments (RFC 3986 §5.2.4 would remove them) */
-    while (*p && *p != '?' && *p != '#') {
-        const char *seg = p + (*p == '/'), *end = seg;
+        digits = p;
+        v = 0;
+        while (*p && *p != '.') {
+            int d = apr_isxdigit(*p) ? hex_value(*p) : 99;
 
-        while (*end && *end != '/' && *end != '?' && *end != '#')
-            end++;
-        if ((end - seg == 1 && seg[0] == '.') || (end - seg == 2 && seg[0] == '.' && seg[1] == '.'))
-            return 0;
-        p = end;
+            if (d >= base || v > 0xffffffffULL)
+                return NULL;
+            v = v * (apr_uint64_t)base + (apr_uint64_t)d;
+            p++;
+        }
+        if (p == digits && base != 16)
+            return NULL;
+        parts[n++] = v;
+        if (*p == '.' && *++p == '\0')
+            break; /* one trailing dot is allowed */
     }
-    return 1;
+    for (i = 0; i < n - 1; i++)
+        if (parts[i] > 255)
+            return NULL;
+    if (parts[n - 1] >= (1ULL << (8 * (5 - n))))
+        return NULL;
+    v = parts[n - 1];
+    for (i = 0; i < n - 1; i++)
+        v += parts[i] << (8 * (3 - i));
+    return apr_psprintf(pool, "%u.%u.%u.%u", (unsigned)(v >> 24) & 255, (unsigned)(v >> 16) & 255,
+                        (unsigned)(v >> 8) & 255, (unsigned)v & 255);
 }
+
+/* Escapes of characters that stand for themselves decoded ("%65" is "e",
+ * as a server that decodes the path reads it); other escapes upper-cased. */
+static char *decode_unreserved(apr_pool_t *pool, const char *s, apr_size_t n)
+{
+    char *out = apr_palloc(pool, n + 1), *o = out;
+    apr_size_t i;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] == '%' && i + 2 < n && apr_isxdigit(s[i + 1]) && apr_isxdigit(s[i + 2])) {
+            int c = hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]);
+
+            if (is_unreserved(c))
+                *o++ = (char)c;
+            else {
+                *o++ = '%';
+                *o++ = (char)apr_toupper(s[i + 1]);
+                *o++ = (char)apr_toupper(s[i + 2]);
+            }
+            i += 2;
+        }
+        else {
+            *o++ = s[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* path with its dot segments removed (RFC 3986 §5.2.4), "%2e" counting as
+ * "." as WHATWG counts it. */
+static const char *without_dot_segments(apr_pool_t *pool, const char *path)
+{
+    apr_array_header_t *segs = apr_array_make(pool, 8, sizeof(const char *));
+    char *copy = apr_pstrdup(pool, path), *seg, *next;
+    const char *out = "";
+    int i, trailing = 0;
+
+    for (seg = copy + (*copy == '/'); seg; seg = next) {
+        next = strchr(seg, '/');
+        if (next)
+            *next++ = '\0';
+        trailing = 0;
+        if (strcmp(seg, ".") == 0 || strcasecmp(seg, "%2e") == 0) {
+            trailing = 1;
+            continue;
+        }
+        if (strcmp(seg, "..") == 0 || strcasecmp(seg, ".%2e") == 0 || strcasecmp(seg, "%2e.") == 0
+            || strcasecmp(seg, "%2e%2e") == 0) {
+            if (segs->nelts)
+                apr_array_pop(segs);
+            trailing = 1;
+            continue;
+        }
+        APR_ARRAY_PUSH(segs, const char *) = seg;
+    }
+    for (i = 0; i < segs->nelts; i++)
+        out = apr_pstrcat(pool, out, "/", APR_ARRAY_IDX(segs, i, const char *), NULL);
+    if (trailing || (*path && path[strlen(path) - 1] == '/' && segs->nelts))
+        out = apr_pstrcat(pool, out, "/", NULL);
+    return *out ? out : "/";
+}
+
+const char *mcp_resource_uri_normalized(apr_pool_t *pool, const char *uri)
+{
+    const char *p, *end, *scheme_end, *default_port, *rest, *auth, *auth_end, *host, *port = NULL, *path, *tail;
+    char *clean, *c, *scheme;
+    apr_size_t n;
+    int special, i;
+
+    /* what a URL parser drops: C0 controls and spaces around, tabs and
+     * newlines anywhere */
+    while (*uri && (unsigned char)*uri <= 0x20)
+        uri++;
+    n = strlen(uri);
+    while (n && (unsigned char)uri[n - 1] <= 0x20)
+        n--;
+    clean = c = apr_palloc(pool, n + 1);
+    for (p = uri; p < uri + n; p++)
+        if (*p != '\t' && *p != '\n' && *p != '\r')
+            *c++ = *p;
+    *c = '\0';
+    for (p = clean; apr_isalnum(*p) || *p == '+' || *p == '-' || *p == '.'; p++)
+        ;
+    if (*p != ':' || p == clean || !apr_isalpha(*clean))
+        return clean; /* no scheme: nothing a URL parser would rewrite */
+    scheme_end = p;
+    scheme = apr_pstrmemdup(pool, clean, (apr_size_t)(scheme_end - clean));
+    for (i = 0; scheme[i]; i++)
+        scheme[i] = (char)apr_tolower(scheme[i]);
+    special = special_scheme(scheme, &default_port);
+    rest = scheme_end + 1;
+    if (special) {
+        /* a backslash is a slash; any run of them opens the authority
+         * (file URLs: exactly two name a host, otherwise it is empty) */
+        char *r = apr_pstrdup(pool, rest);
+        int slashes = 0;
+
+        for (c = r; *c && *c != '?' && *c != '#'; c++)
+            if (*c == '\\')
+                *c = '/';
+        while (r[slashes] == '/')
+            slashes++;
+        rest = r + slashes;
+        if (strcmp(scheme, "file") == 0 && slashes != 2) {
+            rest = apr_pstrcat(pool, "/", rest, NULL);
+            auth = auth_end = "";
+        }
+        else {
+            auth = rest;
+            auth_end = auth + strcspn(auth, "/?#");
+            rest = auth_end;
+        }
+    }
+    else if (rest[0] == '/' && rest[1] == '/') {
+        auth = rest + 2;
+        auth_end = auth + strcspn(auth, "/?#");
+        rest = auth_end;
+    }
+    else {
+        /* an opaque URI (mcp:thing, urn:...): only its path can have dots */
+        auth = auth_end = NULL;
+    }
+    path = rest;
+    end = path + strcspn(path, "?#");
+    tail = end;
+    if (auth) {
+        const char *at = NULL, *q;
+        char *h;
+
+        for (q = auth; q < auth_end; q++)
+            if (*q == '@')
+                at = q;
+        host = at ? at + 1 : auth; /* the rules speak of hosts, not of users */
+        for (q = auth_end; q > host && apr_isdigit(q[-1]); q--)
+            ;
+        if (q > host && q[-1] == ':' && !(host[0] == '[' && memchr(q, ']', (apr_size_t)(auth_end - q)))) {
+            port = q;
+            h = apr_pstrmemdup(pool, host, (apr_size_t)(q - 1 - host));
+            port = apr_pstrmemdup(pool, port, (apr_size_t)(auth_end - port));
+            while (*port == '0' && port[1])
+                port++;
+            if (!*port || (default_port && strcmp(port, default_port) == 0))
+                port = NULL;
+        }
+        else {
+            h = apr_pstrmemdup(pool, host, (apr_size_t)(auth_end - host));
+        }
+        if (special) {
+            const char *v4;
+
+            h = decode_unreserved(pool, h, strlen(h));
+            for (c = h; *c; c++)
+                *c = (char)apr_tolower(*c);
+            if ((v4 = ipv4_of(pool, h)) != NULL)
+                h = (char *)v4;
+            if (strcmp(scheme, "file") == 0 && strcmp(h, "localhost") == 0)
+                h = "";
+        }
+        /* a special URL's empty path is "/" */
+        return apr_pstrcat(pool, scheme, "://", h, port ? ":" : "", port ? port : "",
+                           special && path == end ? "/"
+                               : path == end ? ""
+                               : without_dot_segments(pool, decode_unreserved(pool, path, (apr_size_t)(end - path))),
+                           tail, NULL);
+    }
+    path = decode_unreserved(pool, path, (apr_size_t)(end - path));
+    return apr_pstrcat(pool, scheme, ":", *path == '/' ? without_dot_segments(pool, path) : path, tail, NULL);
+}
+
+/* The stricter of two verdicts. */
+static int severity(mcp_verdict_t v)
+{
+    return v == MCP_VERDICT_DENY ? 2 : v == MCP_VERDICT_SCOPE ? 1 : 0;
+}
+
+static mcp_verdict_t decide_name(apr_pool_t *pool, const apr_array_header_t *rules, int default_deny,
+                                 mcp_kind_t kind, const char *name, const mcp_jwt_t *jwt,
+                                 const mcp_rule_t **matched, const char **scopes);
 
 mcp_verdict_t mcp_policy_decide(apr_pool_t *pool, const apr_array_header_t *rules, int default_deny,
                                 mcp_kind_t kind, const char *name, const mcp_jwt_t *jwt,
                                 const mcp_rule_t **matched, const char **scopes)
 {
+    mcp_verdict_t v = decide_name(pool, rules, default_deny, kind, name, jwt, matched, scopes);
+    const char *normal;
+
+    /* a resource URI is judged as it is spelled and as a server reads it
+     * after normalising it: the stricter answer counts, so another spelling
+     * of a denied URI is denied too */
+    if (kind == MCP_KIND_RESOURCE && (normal = mcp_resource_uri_normalized(pool, name)) != NULL
+        && strcmp(normal, name) != 0) {
+        const mcp_rule_t *m2;
+        const char *s2;
+        mcp_verdict_t v2 = decide_name(pool, rules, default_deny, kind, normal, jwt, &m2, &s2);
+
+        if (severity(v2) > severity(v)) {
+            *matched = m2;
+            *scopes = s2;
+            v = v2;
+        }
+    }
+    return v;
+}
+
+static mcp_verdict_t decide_name(apr_pool_t *pool, const apr_array_header_t *rules, int default_deny,
+                                 mcp_kind_t kind, const char *name, const mcp_jwt_t *jwt,
+                                 const mcp_rule_t **matched, const char **scopes)
+{
     int i, k;
 
     *matched = NULL;
     *scopes = NULL;
-    /* a URI the rules would judge as one string and the server read as
-     * another is refused where rules speak of resources */
-    if (kind == MCP_KIND_RESOURCE && (default_deny || mcp_policy_has_kind(rules, MCP_KIND_RESOURCE))
-        && !mcp_resource_uri_is_canonical(name))
-        return MCP_VERDICT_DENY;
     for (i = 0; rules && i < rules->nelts; i++) {
         const mcp_rule_t *rule = APR_ARRAY_IDX(rules, i, const mcp_rule_t *);
 

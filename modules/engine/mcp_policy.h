@@ -58,13 +58,14 @@ mcp_verdict_t mcp_policy_decide(apr_pool_t *pool, const apr_array_header_t *rule
                                 mcp_kind_t kind, const char *name, const mcp_jwt_t *jwt,
                                 const mcp_rule_t **matched, const char **scopes);
 
-/* Whether a resource URI is in the form servers normalise URIs to (WHATWG
- * URL, fileURLToPath): lower-case scheme and authority, no userinfo, an
- * empty host in file URLs, no dot segments, ASCII without spaces, controls
- * or backslashes, escapes upper-case and only of characters that cannot
- * stand for themselves. A spelling that normalises to another string could
- * walk past a rule written for the normal one; decide() refuses it. */
-int mcp_resource_uri_is_canonical(const char *uri);
+/* A resource URI as a server may read it after normalising it (WHATWG URL
+ * as Node's new URL() applies it, then fileURLToPath's decoding): lower-case
+ * scheme and special host, no userinfo, numeric IPv4 hosts in dotted
+ * decimal, no default or empty port, "localhost" dropped from file URLs,
+ * backslashes as slashes in special URLs, tabs, newlines and outer spaces
+ * gone, escapes of unreserved characters decoded, dot segments resolved.
+ * mcp_policy_decide judges resources by both spellings. */
+const char *mcp_resource_uri_normalized(apr_pool_t *pool, const char *uri);
 
 /* Whether any rule is of kind. */
 int mcp_policy_has_kind(const apr_array_header_t *rules, mcp_kind_t kind);

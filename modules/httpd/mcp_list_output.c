@@ -78,13 +78,33 @@ static void block(list_ctx_t *ctx)
     ap_set_content_type(ctx->r, "application/json");
 }
 
+/* Whether type's charset, if it names one, is what the filter reads (JSON
+ * and SSE are UTF-8; a client told otherwise would decode other text than
+ * the one filtered). */
+static int utf8_or_none(const char *type)
+{
+    const char *cs = type ? ap_strcasestr(type, "charset=") : NULL;
+
+    if (cs == NULL)
+        return 1;
+    cs += 8;
+    if (*cs == '"')
+        cs++;
+    return strncasecmp(cs, "utf-8", 5) == 0 || strncasecmp(cs, "utf8", 4) == 0 || strncasecmp(cs, "us-ascii", 8) == 0;
+}
+
 /* What the answer is, decided on its first bytes: its headers are final. */
 static void decide(ap_filter_t *f, list_ctx_t *ctx)
 {
     request_rec *r = f->r;
     const char *encoding = apr_table_get(r->headers_out, "Content-Encoding");
 
-    if (encoding && strcasecmp(encoding, "identity") != 0) {
+    if (!utf8_or_none(r->content_type)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0052: an MCP answer as %s: not passed on unfiltered",
+                      r->content_type);
+        block(ctx);
+    }
+    else if (encoding && strcasecmp(encoding, "identity") != 0) {
         /* asked for none; an answer that cannot be read is not passed on */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0052: the MCP server answered a list request with "
                       "Content-Encoding %s: not passed on unfiltered", encoding);
