@@ -41,6 +41,16 @@ static inline void fuzz_apr_init(void)
     apr_allocator_owner_set(alloc, fuzz_root);
 }
 
+/* LLVMFuzzerInitialize for a target that needs nothing but APR. */
+#define FUZZ_INIT_APR_ONLY                                                            \
+    int LLVMFuzzerInitialize(int *argc, char ***argv)                                 \
+    {                                                                                 \
+        (void)argc;                                                                   \
+        (void)argv;                                                                   \
+        fuzz_apr_init();                                                              \
+        return 0;                                                                     \
+    }
+
 static inline apr_pool_t *fuzz_subpool(void)
 {
     apr_pool_t *p;

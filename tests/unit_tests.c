@@ -1354,6 +1354,17 @@ static void test_policy(void)
     }
 }
 
+static void test_media_type(void)
+{
+    CHECK(mcp_media_type_is("application/json", "application/json")
+          && mcp_media_type_is(" Application/JSON; charset=utf-8", "application/json")
+          && mcp_media_type_is("text/event-stream\t;x=1", "text/event-stream"),
+          "media types: case, parameters and whitespace aside");
+    CHECK(!mcp_media_type_is("application/json-seq", "application/json") && !mcp_media_type_is(NULL, "application/json")
+          && !mcp_media_type_is("text/plain; x=application/json", "application/json"),
+          "media types: a longer type, none, or the name in a parameter is not it");
+}
+
 static void test_jsonrpc(void)
 {
     apr_array_header_t *calls;
@@ -1513,6 +1524,7 @@ int main(void)
     test_docstore_limit();
     test_policy();
     test_jsonrpc();
+    test_media_type();
     test_listfilter();
     apr_pool_destroy(pool);
     apr_terminate();

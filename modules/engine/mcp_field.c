@@ -3,6 +3,7 @@
  * on Unicode separators. */
 
 #include <string.h>
+#include <strings.h>
 
 #include <apr_strings.h>
 
@@ -39,4 +40,15 @@ const char *mcp_field_value(apr_pool_t *pool, const char *s)
     }
     out[n] = '\0';
     return out;
+}
+
+int mcp_media_type_is(const char *value, const char *want)
+{
+    apr_size_t n = strlen(want);
+
+    if (value == NULL)
+        return 0;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    return strncasecmp(value, want, n) == 0 && strchr("; \t", value[n]) != NULL;
 }

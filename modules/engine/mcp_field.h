@@ -1,4 +1,5 @@
-/* HTTP field values the module writes from token claims (RFC 9110 §5.5). */
+/* HTTP field values: the ones the module writes from token claims (RFC 9110
+ * §5.5), and media types it reads. */
 #ifndef MCP_FIELD_H
 #define MCP_FIELD_H
 
@@ -10,5 +11,9 @@
  * decodes a URL. NULL when s holds a control character: such a value is
  * not sent at all. */
 const char *mcp_field_value(apr_pool_t *pool, const char *s);
+
+/* Whether a Content-Type value names the media type want (type/subtype,
+ * case-insensitive, RFC 9110 §8.3.1), parameters aside. */
+int mcp_media_type_is(const char *value, const char *want);
 
 #endif

@@ -24,12 +24,11 @@ static const struct {
 static const struct {
     const char *method;
     mcp_kind_t kind;
-    const char *member, *key;
 } listing[] = {
-    { "tools/list", MCP_KIND_TOOL, "tools", "name" },
-    { "prompts/list", MCP_KIND_PROMPT, "prompts", "name" },
-    { "resources/list", MCP_KIND_RESOURCE, "resources", "uri" },
-    { "resources/templates/list", MCP_KIND_RESOURCE, "resourceTemplates", "uriTemplate" },
+    { "tools/list", MCP_KIND_TOOL },
+    { "prompts/list", MCP_KIND_PROMPT },
+    { "resources/list", MCP_KIND_RESOURCE },
+    { "resources/templates/list", MCP_KIND_RESOURCE },
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -59,13 +58,9 @@ static const char *read_one(apr_pool_t *pool, json_t *msg, mcp_rpc_call_t *call)
     if (!json_is_string(method))
         return "a JSON-RPC method is not a string";
     call->method = apr_pstrdup(pool, json_string_value(method));
-    for (i = 0; i < COUNT(listing); i++) {
-        if (strcmp(call->method, listing[i].method) == 0) {
+    for (i = 0; i < COUNT(listing); i++)
+        if (strcmp(call->method, listing[i].method) == 0)
             call->lists = listing[i].kind;
-            call->list_member = listing[i].member;
-            call->entry_key = listing[i].key;
-        }
-    }
     for (i = 0; i < COUNT(targeting); i++) {
         if (strcmp(call->method, targeting[i].method) != 0)
             continue;

@@ -14,8 +14,6 @@ typedef struct mcp_rpc_call {
     int kind;               /* an mcp_kind_t the method targets, or -1 */
     const char *target;     /* params.name or params.uri for such a method */
     int lists;              /* an mcp_kind_t whose list this method asks for, or -1 */
-    const char *list_member; /* for a list: the result member holding it ("tools", "resourceTemplates") */
-    const char *entry_key;   /* for a list: what names an entry ("name", "uri", "uriTemplate") */
 } mcp_rpc_call_t;
 
 /* Reads a POSTed MCP body: one JSON-RPC message or a batch (2025-03-26).

@@ -12,6 +12,7 @@
 #include <http_request.h>
 #include <util_filter.h>
 
+#include "mcp_buffer.h"
 #include "mcp_body.h"
 
 #define REPLAY_FILTER "MCP_AUTH_FORM_REPLAY"
@@ -95,8 +96,7 @@ int mcp_read_body(request_rec *r, apr_size_t limit, const char **body, apr_size_
     apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     const char *declared = apr_table_get(r->headers_in, "Content-Length");
     apr_off_t length = 0;
-    apr_size_t got = 0, room;
-    char *buf;
+    mcp_buffer_t buf = { NULL, 0, 0 };
     int seen_eos = 0;
 
     /* a body declared too large is refused unread; otherwise the buffer
@@ -105,8 +105,7 @@ int mcp_read_body(request_rec *r, apr_size_t limit, const char **body, apr_size_
     if (declared && (apr_strtoff(&length, declared, NULL, 10) != APR_SUCCESS || length < 0
                      || (apr_uint64_t)length > limit))
         return 0;
-    room = declared ? (apr_size_t)length : (limit < 8192 ? limit : 8192);
-    buf = apr_palloc(r->pool, room + 1);
+    mcp_buffer_reserve(r->pool, &buf, declared ? (apr_size_t)length : 0);
 
     do {
         apr_bucket *b;
@@ -122,28 +121,14 @@ int mcp_read_body(request_rec *r, apr_size_t limit, const char **body, apr_size_
                 seen_eos = 1;
                 break;
             }
-            if (apr_bucket_read(b, &data, &n, APR_BLOCK_READ) != APR_SUCCESS)
+            if (apr_bucket_read(b, &data, &n, APR_BLOCK_READ) != APR_SUCCESS || buf.len + n > limit)
                 return 0;
-            if (got + n > limit)
-                return 0;
-            if (got + n > room) {
-                char *more;
-
-                room = got + n > 2 * room ? got + n : 2 * room;
-                if (room > limit)
-                    room = limit;
-                more = apr_palloc(r->pool, room + 1);
-                memcpy(more, buf, got);
-                buf = more;
-            }
-            memcpy(buf + got, data, n);
-            got += n;
+            mcp_buffer_append(r->pool, &buf, data, n);
         }
         apr_brigade_cleanup(bb);
     } while (!seen_eos);
-    buf[got] = '\0';
-    *body = buf;
-    *len = got;
+    *body = buf.data;
+    *len = buf.len;
     return 1;
 }
 

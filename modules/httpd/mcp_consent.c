@@ -58,22 +58,32 @@ int mcp_consented(request_rec *r, const char *client_id, const char *redirect_ur
     return *scopes && mcp_scope_list_covers(r->pool, scopes, scope);
 }
 
-const char *mcp_relay_cookie(request_rec *r, const char *name)
+/* The cookies the browser sent whose names start with prefix (all of
+ * them for ""), as name/value pairs in a table. */
+static apr_table_t *cookies_named(request_rec *r, const char *prefix)
 {
-    const char *cookies = apr_table_get(r->headers_in, "Cookie");
-    char *copy, *c, *state = NULL;
-    apr_size_t n = strlen(name);
+    const char *header = apr_table_get(r->headers_in, "Cookie");
+    apr_table_t *found = apr_table_make(r->pool, 4);
+    char *copy, *c, *eq, *state = NULL;
+    apr_size_t n = strlen(prefix);
 
-    if (cookies == NULL)
-        return NULL;
-    copy = apr_pstrdup(r->pool, cookies);
+    if (header == NULL)
+        return found;
+    copy = apr_pstrdup(r->pool, header);
     for (c = apr_strtok(copy, ";", &state); c; c = apr_strtok(NULL, ";", &state)) {
         while (*c == ' ')
             c++;
-        if (strncmp(c, name, n) == 0 && c[n] == '=')
-            return c + n + 1;
+        if (strncmp(c, prefix, n) == 0 && (eq = strchr(c, '=')) != NULL) {
+            *eq = '\0';
+            apr_table_addn(found, c, eq + 1);
+        }
     }
-    return NULL;
+    return found;
+}
+
+const char *mcp_relay_cookie(request_rec *r, const char *name)
+{
+    return apr_table_get(cookies_named(r, name), name);
 }
 
 /* A Cookie header longer than this is trimmed of the relay's own cookies
@@ -88,26 +98,14 @@ void mcp_relay_cookie_expire(request_rec *r, const char *name)
 
 void mcp_relay_cookies_trim(request_rec *r, const char *prefix, int max)
 {
-    const char *cookies = apr_table_get(r->headers_in, "Cookie");
-    apr_array_header_t *names;
-    char *copy, *c, *state = NULL;
-    apr_size_t n = strlen(prefix);
+    const char *header = apr_table_get(r->headers_in, "Cookie");
+    const apr_array_header_t *named = apr_table_elts(cookies_named(r, prefix));
     int i;
 
-    if (cookies == NULL)
+    if (named->nelts < max && (header == NULL || strlen(header) <= MAX_COOKIE_HEADER))
         return;
-    names = apr_array_make(r->pool, 8, sizeof(const char *));
-    copy = apr_pstrdup(r->pool, cookies);
-    for (c = apr_strtok(copy, ";", &state); c; c = apr_strtok(NULL, ";", &state)) {
-        while (*c == ' ')
-            c++;
-        if (strncmp(c, prefix, n) == 0 && strchr(c, '='))
-            APR_ARRAY_PUSH(names, const char *) = apr_pstrndup(r->pool, c, (apr_size_t)(strchr(c, '=') - c));
-    }
-    if (names->nelts < max && strlen(cookies) <= MAX_COOKIE_HEADER)
-        return;
-    for (i = 0; i < names->nelts; i++)
-        mcp_relay_cookie_expire(r, APR_ARRAY_IDX(names, i, const char *));
+    for (i = 0; i < named->nelts; i++)
+        mcp_relay_cookie_expire(r, APR_ARRAY_IDX(named, i, apr_table_entry_t).key);
 }
 
 static const char *cookie_path(request_rec *r)

@@ -14,6 +14,7 @@
 #include <util_filter.h>
 
 #include "mcp_buffer.h"
+#include "mcp_field.h"
 #include "mcp_jsonrpc.h"
 #include "mcp_listfilter.h"
 #include "mcp_policy.h"
@@ -61,13 +62,6 @@ static void emit(void *data, const char *bytes, apr_size_t len)
     apr_brigade_write(ctx->out, NULL, NULL, bytes, len);
 }
 
-static int media_type_is(const char *type, const char *want)
-{
-    apr_size_t n = strlen(want);
-
-    return type && strncasecmp(type, want, n) == 0 && (type[n] == '\0' || type[n] == ';' || type[n] == ' ');
-}
-
 /* An answer that cannot be filtered is replaced (its headers are not sent
  * yet: JSON is held whole, and this is decided before any SSE byte). */
 static void block(list_ctx_t *ctx)
@@ -110,10 +104,10 @@ static void decide(ap_filter_t *f, list_ctx_t *ctx)
                       "Content-Encoding %s: not passed on unfiltered", encoding);
         block(ctx);
     }
-    else if (media_type_is(r->content_type, "application/json")) {
+    else if (mcp_media_type_is(r->content_type, "application/json")) {
         ctx->mode = MODE_JSON;
     }
-    else if (media_type_is(r->content_type, "text/event-stream")) {
+    else if (mcp_media_type_is(r->content_type, "text/event-stream")) {
         ctx->mode = MODE_SSE;
         ctx->sse = mcp_sse_filter_create(r->pool, &ctx->lf, MAX_LIST_ANSWER, emit, ctx);
     }

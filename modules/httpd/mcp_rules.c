@@ -14,6 +14,7 @@
 #include <http_request.h>
 
 #include "mcp_counters.h"
+#include "mcp_field.h"
 #include "mcp_jsonrpc.h"
 #include "mcp_policy.h"
 #include "mcp_scope.h"
@@ -148,19 +149,6 @@ static int refuse(request_rec *r, int status, int code, const char *message)
     return status;
 }
 
-/* application/json, parameters aside (RFC 9110 §8.3.1: case-insensitive) */
-static int is_json(const char *type)
-{
-    apr_size_t n;
-
-    if (type == NULL)
-        return 0;
-    while (*type == ' ' || *type == '\t')
-        type++;
-    n = strcspn(type, "; \t");
-    return n == 16 && strncasecmp(type, "application/json", 16) == 0;
-}
-
 /* What a server answers for a tool, prompt or resource it does not have:
  * a hidden one must look the same (MCP 2025-11-25 error examples). */
 static const char *not_found(request_rec *r, const mcp_rpc_call_t *call)
@@ -265,7 +253,7 @@ int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t 
     encoding = apr_table_get(r->headers_in, "Content-Encoding");
     if (encoding && strcasecmp(encoding, "identity") != 0)
         return refuse(r, HTTP_UNSUPPORTED_MEDIA_TYPE, RPC_INVALID_REQUEST, "compressed MCP requests are not accepted");
-    if (!is_json(apr_table_get(r->headers_in, "Content-Type")))
+    if (!mcp_media_type_is(apr_table_get(r->headers_in, "Content-Type"), "application/json"))
         return refuse(r, HTTP_UNSUPPORTED_MEDIA_TYPE, RPC_INVALID_REQUEST, "MCP requests are application/json");
     if (!mcp_read_body(r, mcp_max_request_body_of(conf), &body, &len))
         return refuse(r, HTTP_REQUEST_ENTITY_TOO_LARGE, RPC_INVALID_REQUEST,
