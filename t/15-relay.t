@@ -62,7 +62,7 @@ sub last_json { my $t = join '', read_lines(shift); $t ? $J->decode($t) : {} }
 # The cookie the relay binds a login to this browser with.
 sub login_cookie { my ($c) = grep { /^mcp_auth_login_/ } $_[0]->header('Set-Cookie'); ($c // '') =~ /^([^;]+)/ ? $1 : '' }
 
-plan tests => 83;
+plan tests => 84;
 
 # --- a whole login, keycloak mode (the IdP registers a client per MCP client) -----------
 my $client = register('kc');
@@ -319,6 +319,16 @@ for my $c ([ 'mixup', 'server_error', 'an iss of another server (mix-up): refuse
     }
     ok t_cmp(scalar(@callbacks) . ' callbacks, ' . scalar(grep { /code=|state=/ } @callbacks) . ' with a code or state',
              qr/^[1-9]\d* callbacks, 0 with a code or state/, 'the callback\'s query (the IdP\'s code) is not logged');
+    my @queried;
+    for (1 .. 40) {
+        open my $fh, '<', Apache::Test::vars('t_logs') . '/gw5_query_log' or last;
+        @queried = grep { m{/mcp-auth/callback/} } <$fh>;
+        close $fh;
+        last if @queried;
+        select undef, undef, undef, 0.05;
+    }
+    ok t_cmp(scalar(@queried) . ' callbacks, ' . scalar(grep { /code=|state=/ } @queried) . ' with a code or state',
+             qr/^[1-9]\d* callbacks, 0 with a code or state/, 'nor in %q (r->args)');
 }
 
 # --- CIMD: client ids that are URLs -------------------------------------------------------
