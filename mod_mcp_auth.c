@@ -45,6 +45,7 @@
 #include "mcp_respond.h"
 #include "mcp_list_output.h"
 #include "mcp_rules.h"
+#include "mcp_session.h"
 #include "mcp_shared_cache.h"
 #include "mcp_status_page.h"
 #include "mcp_token_check.h"
@@ -542,6 +543,7 @@ static void register_hooks(apr_pool_t *p)
     ap_register_output_filter(JSON_ERROR_FILTER, json_error_filter, NULL, AP_FTYPE_CONTENT_SET);
     mcp_body_register(p);
     mcp_list_output_register(p);
+    mcp_session_register(p);
     mcp_cors_register(p);
     mcp_cache_guard_register(p);
 }

@@ -110,7 +110,7 @@ FUZZ_INIT_APR_ONLY
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    mcp_listfilter_t lf = { visible, NULL };
+    mcp_listfilter_t lf = { .visible = visible };
     sink_t whole, pieces;
     size_t step;
 

@@ -58,7 +58,7 @@ sub outcome {
                              : ref $d eq 'HASH' && $d->{error} ? "oauth $d->{error}" : 'other');
 }
 
-plan tests => 60;
+plan tests => 61;
 
 # --- what a caller may call -----------------------------------------------------------------
 {
@@ -127,10 +127,10 @@ plan tests => 60;
     ok t_cmp(outcome(post('/rules', $gz, 'admin', 'Content-Encoding' => 'gzip')), '415 rpc -32600', 'a gzip body: 415');
     my $big = call_body('tools/call', { name => 'echo', arguments => { pad => 'x' x 3000 } });
     ok t_cmp(outcome(post('/rules', $big, 'admin')), '413 rpc -32600', 'over MCPAuthMaxRequestBody: 413');
-    ok t_cmp(outcome(post('/rules', tool('secret'), 'admin', 'Mcp-Method' => 'tools/list')), '400 rpc -32600',
-             'an Mcp-Method header that disagrees with the body: 400');
-    ok t_cmp(outcome(post('/rules', tool('secret'), 'admin', 'Mcp-Name' => 'echo')), '400 rpc -32600',
-             'an Mcp-Name header that disagrees with the body: 400');
+    ok t_cmp(outcome(post('/rules', tool('secret'), 'admin', 'Mcp-Method' => 'tools/list')), '400 rpc -32020',
+             'an Mcp-Method header that disagrees with the body: 400 HeaderMismatch');
+    ok t_cmp(outcome(post('/rules', tool('secret'), 'admin', 'Mcp-Name' => 'echo')), '400 rpc -32020',
+             'an Mcp-Name header that disagrees with the body: 400 HeaderMismatch');
     ok t_cmp(outcome(post('/rules', tool('echo'), 'admin', 'Mcp-Method' => 'tools/call', 'Mcp-Name' => 'echo')),
              'backend', 'headers that agree: forwarded');
 
@@ -265,6 +265,7 @@ plan tests => 60;
     ok t_cmp(join(' ', map { "$_->{rule}=$_->{refused}" } @{ $closed->{rules} // [] }),
              'MCPAuthToolRule echo allow=0 MCPAuthDefault deny=2', 'the status page counts MCPAuthDefault deny too');
     my $junk = '{"not json';
-    my $r = post('/open', $junk, 'none');
-    ok t_cmp(is_echo($r) ? echo_of($r)->{body} : outcome($r), $junk, 'no rules: the body is not read, anything passes');
+    ok t_cmp(outcome(post('/open', $junk, 'none')), '400 rpc -32700', 'no rules: the body is still read, and must be JSON');
+    my $r = post('/unread', $junk, 'none');
+    ok t_cmp(is_echo($r) ? echo_of($r)->{body} : outcome($r), $junk, 'MCPAuthReadRequests Off: not read, anything passes');
 }

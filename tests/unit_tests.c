@@ -29,6 +29,7 @@
 #include "mcp_forwarded.h"
 #include "mcp_jwks.h"
 #include "mcp_jsonrpc.h"
+#include "mcp_era.h"
 #include "mcp_jwt.h"
 #include "mcp_listfilter.h"
 #include "mcp_policy.h"
@@ -1363,6 +1364,90 @@ static void test_media_type(void)
     CHECK(!mcp_media_type_is("application/json-seq", "application/json") && !mcp_media_type_is(NULL, "application/json")
           && !mcp_media_type_is("text/plain; x=application/json", "application/json"),
           "media types: a longer type, none, or the name in a parameter is not it");
+    CHECK(mcp_json_content_type_problem("application/json") == NULL
+          && mcp_json_content_type_problem("Application/JSON ; charset=UTF-8") == NULL
+          && mcp_json_content_type_problem("application/json;charset=\"utf-8\"") == NULL
+          && mcp_json_content_type_problem("application/json; ; profile=x") == NULL,
+          "JSON request types: no charset, UTF-8 in any case, quoted, other parameters");
+    CHECK(mcp_json_content_type_problem("application/json; charset=utf-7")
+          && mcp_json_content_type_problem("application/json; charset=UTF-16LE")
+          && mcp_json_content_type_problem("application/json; charset=iso-8859-1")
+          && mcp_json_content_type_problem("application/json; charset=us-ascii")
+          && mcp_json_content_type_problem("application/json; charset=\"utf\\-8\""),
+          "JSON request types: every other charset is refused (servers decode by it)");
+    CHECK(mcp_json_content_type_problem("application/json; charset=utf-8; charset=utf-7")
+          && mcp_json_content_type_problem("application/json; charset=utf-8, text/plain")
+          && mcp_json_content_type_problem("application/json, application/json; charset=utf-7")
+          && mcp_json_content_type_problem("application/json; charset")
+          && mcp_json_content_type_problem("application/json; charset=\"utf-8")
+          && mcp_json_content_type_problem("text/plain") && mcp_json_content_type_problem(NULL),
+          "JSON request types: two charsets, lists, parameters that do not parse, other types: refused");
+}
+
+static void test_era(void)
+{
+    apr_array_header_t *calls;
+    int batch, code;
+    mcp_rpc_headers_t h = { NULL, NULL, NULL };
+    const char *modern_call = "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"caf\u00e9_lookup\","
+                              "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}}}";
+    const char *legacy_call = "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\"}}";
+#define READ(s) mcp_rpc_read(pool, s, strlen(s), &calls, &batch)
+#define PROBLEM() mcp_era_header_problem(pool, calls, batch, &h, &code)
+
+    CHECK(mcp_version_is_modern("2026-07-28") && mcp_version_is_modern("2027-01-01") && !mcp_version_is_modern("2025-11-25")
+          && !mcp_version_is_modern(NULL), "eras: 2026-07-28 and later are modern");
+    CHECK(strcmp(mcp_header_value_decode(pool, "=?base64?Y2Fmw6lfbG9va3Vw?="), "caf\xc3\xa9_lookup") == 0
+          && strcmp(mcp_header_value_decode(pool, "echo"), "echo") == 0
+          && strcmp(mcp_header_value_decode(pool, "=?BASE64?eA==?="), "=?BASE64?eA==?=") == 0,
+          "sentinel: decoded; plain values and other markers as they are");
+    CHECK(mcp_header_value_decode(pool, "=?base64?eA?=") == NULL && mcp_header_value_decode(pool, "=?base64?eB==?=") == NULL
+          && mcp_header_value_decode(pool, "=?base64?e A==?=") == NULL && mcp_header_value_decode(pool, "=?base64?AA==?=") == NULL,
+          "sentinel: no padding, unused bits, stray characters or NUL: invalid");
+
+    READ(modern_call);
+    CHECK(mcp_era_is_modern(&APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t), &h), "eras: a body claim makes a request modern");
+    CHECK(PROBLEM() && code == MCP_RPC_HEADER_MISMATCH, "modern: no MCP-Protocol-Version header: -32020");
+    h.version = "2026-07-28";
+    CHECK(PROBLEM() != NULL, "modern: no Mcp-Method: refused");
+    h.method = "tools/call";
+    CHECK(PROBLEM() != NULL, "modern: no Mcp-Name for tools/call: refused");
+    h.name = "=?base64?Y2Fmw6lfbG9va3Vw?=";
+    CHECK(PROBLEM() == NULL, "modern: every header, Mcp-Name as a sentinel: accepted");
+    h.name = "caf\xc3\xa9_lookup";
+    CHECK(PROBLEM() == NULL, "modern: Mcp-Name spelled out: accepted (the same text)");
+    h.name = "=?base64?ZWNobw==?=";
+    CHECK(PROBLEM() != NULL, "modern: a sentinel naming another tool: refused");
+    h.name = "=?base64?Y2Fmw6lfbG9va3Vw?=";
+    h.version = "2026-09-01";
+    CHECK(PROBLEM() != NULL, "modern: header and body claim name different versions: refused");
+    h.version = NULL;
+    h.method = NULL;
+    h.name = NULL;
+    READ(legacy_call);
+    CHECK(!mcp_era_is_modern(&APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t), &h) && PROBLEM() == NULL,
+          "legacy: no headers needed");
+    h.version = "2026-07-28";
+    CHECK(mcp_era_is_modern(&APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t), &h) && PROBLEM() != NULL,
+          "no claim, a modern header: modern, and its headers are required");
+    h.version = "2025-11-25";
+    h.name = "=?base64?ZWNobw==?=";
+    CHECK(PROBLEM() == NULL, "legacy: an Mcp-Name sentinel that matches: accepted");
+    h.name = "admin";
+    CHECK(PROBLEM() != NULL && code == MCP_RPC_HEADER_MISMATCH, "legacy: an Mcp-Name that disagrees: -32020");
+    h.name = NULL;
+    h.version = NULL;
+    READ("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{\"_meta\":"
+         "{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}}}]");
+    CHECK(batch && PROBLEM() != NULL && code == -32600, "a batch with a modern message: -32600");
+    READ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\"}}");
+    CHECK(strcmp(mcp_era_version(calls, &h), "2025-06-18") == 0, "the version of an initialize: what it asks for");
+    h.version = "2025-11-25";
+    CHECK(strcmp(mcp_era_version(calls, &h), "2025-11-25") == 0, "the version: the header before initialize's");
+    READ(modern_call);
+    CHECK(strcmp(mcp_era_version(calls, &h), "2026-07-28") == 0, "the version: the body's claim first");
+#undef PROBLEM
+#undef READ
 }
 
 static void test_jsonrpc(void)
@@ -1400,6 +1485,28 @@ static void test_jsonrpc(void)
     CHECK(strcmp(mcp_rpc_error(pool, "\"x\"", -32602, "Unknown tool: a"),
                  "{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"error\":{\"code\":-32602,\"message\":\"Unknown tool: a\"}}") == 0,
           "a JSON-RPC error to the request's id");
+    CHECK(strcmp(mcp_rpc_error_uri(pool, "2", -32602, "Resource not found: x:y", "x:y"),
+                 "{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":-32602,\"message\":\"Resource not found: x:y\","
+                 "\"data\":{\"uri\":\"x:y\"}}}") == 0, "a JSON-RPC error naming the resource");
+    CHECK(READ("{\"jsonrpc\":\"2.0\",\"id\":1,\"Method\":\"tools/call\",\"params\":{\"name\":\"a\"}}") != NULL
+          && READ("{\"jsonrpc\":\"2.0\",\"ID\":1,\"method\":\"tools/list\"}") != NULL
+          && READ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"a\",\"NAME\":\"b\"}}") != NULL
+          && READ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/read\",\"params\":{\"uri\":\"a:b\",\"URI\":\"c:d\"}}") != NULL
+          && READ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"para\u017fs\":{}}") == NULL
+          && READ("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"param\u017f\":{}}") != NULL,
+          "member names of the protocol in another case (or with U+017F for s): refused, as Go would read them");
+    CHECK(READ("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"subscriptions/listen\",\"params\":{\"notifications\":"
+               "{\"toolsListChanged\":true,\"resourceSubscriptions\":[\"file:///a\",\"file:///etc/shadow\"]}}}") == NULL
+          && (c = &APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t))->kind == MCP_KIND_RESOURCE && c->targets->nelts == 2
+          && strcmp(APR_ARRAY_IDX(c->targets, 1, const char *), "file:///etc/shadow") == 0 && !c->named,
+          "subscriptions/listen: every subscribed resource is a target");
+    CHECK(READ("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"subscriptions/listen\",\"params\":{\"notifications\":"
+               "{\"toolsListChanged\":true}}}") == NULL && APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t).targets == NULL
+          && READ("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"subscriptions/listen\",\"params\":{\"notifications\":"
+                  "{\"resourceSubscriptions\":[7]}}}") != NULL
+          && READ("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"subscriptions/listen\",\"params\":{\"notifications\":"
+                  "{\"resourceSubscriptions\":\"file:///etc/shadow\"}}}") != NULL,
+          "subscriptions/listen: no resources, nothing to judge; entries that are not strings: refused");
 #undef READ
 }
 
@@ -1409,6 +1516,13 @@ static int hide_secret(void *ctx, mcp_kind_t kind, const char *name)
 {
     (void)ctx;
     return !(kind == MCP_KIND_TOOL && strncmp(name, "secret", 6) == 0) && strcmp(name, "file:///etc/passwd") != 0;
+}
+
+static int concerns_nothing(void *ctx, mcp_kind_t kind)
+{
+    (void)ctx;
+    (void)kind;
+    return 0;
 }
 
 typedef struct { char *buf; apr_size_t len; } sink_t;
@@ -1441,7 +1555,7 @@ static char *sse_through(const mcp_listfilter_t *lf, const char *stream, apr_siz
 
 static void test_listfilter(void)
 {
-    mcp_listfilter_t lf;
+    mcp_listfilter_t lf = { 0 };
     apr_size_t n;
     const char *tools = "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"tools\":[{\"name\":\"echo\",\"inputSchema\":{}},"
                         "{\"name\":\"secret_x\"},{\"title\":\"no name\"}],\"nextCursor\":\"c2\"}}";
@@ -1493,6 +1607,26 @@ static void test_listfilter(void)
     CHECK(strstr(out, "secret") == NULL && strstr(out, "echo"), "SSE: a BOM before the first line does not hide its data");
     out = sse_through(&lf, apr_psprintf(pool, "\xEF\xBB\xBF\xEF\xBB\xBF" "data: %s\n\n", tools), 1, 65536);
     CHECK(strstr(out, "secret") == NULL && strstr(out, "echo"), "SSE: nor do two");
+    {
+        const char *hinted = "{\"jsonrpc\":\"2.0\",\"id\":6,\"result\":{\"tools\":[{\"name\":\"echo\"}],"
+                             "\"ttlMs\":60000,\"cacheScope\":\"public\"}}";
+        const char *read = "{\"jsonrpc\":\"2.0\",\"id\":7,\"result\":{\"contents\":[],\"ttlMs\":5}}";
+
+        out = mcp_listfilter_json(pool, &lf, hinted, strlen(hinted), &n, &unreadable);
+        CHECK(out && strstr(out, "\"cacheScope\":\"private\"") && strstr(out, "\"ttlMs\":60000") && strstr(out, "echo"),
+              "a list with cache hints: private, ttlMs kept, though nothing went");
+        out = mcp_listfilter_json(pool, &lf, read, strlen(read), &n, &unreadable);
+        CHECK(out && strstr(out, "\"cacheScope\":\"private\""), "a resources/read result with a ttlMs: private");
+        lf.concerns = concerns_nothing;
+        CHECK(mcp_listfilter_json(pool, &lf, hinted, strlen(hinted), &n, &unreadable) == NULL,
+              "a list of a kind no rule names: passed as it came, public");
+        lf.concerns = NULL;
+        out = sse_through(&lf, apr_psprintf(pool, "data: %s\n\n", hinted), 3, 65536);
+        CHECK(strstr(out, "\"cacheScope\":\"private\"") != NULL, "SSE: the same, event by event");
+        hinted = "{\"jsonrpc\":\"2.0\",\"id\":8,\"result\":{\"tools\":[],\"cacheScope\":\"private\"}}";
+        CHECK(mcp_listfilter_json(pool, &lf, hinted, strlen(hinted), &n, &unreadable) == NULL && !unreadable,
+              "a list that is private already: untouched");
+    }
     out = sse_through(&lf, "data: {\"tools\": [\xff]}\n\ndata: {\"a\":1}\n\n", 4, 65536);
     CHECK(strstr(out, "not JSON") && strstr(out, "data: {\"a\":1}"), "SSE: an event that is not JSON is dropped, the next passes");
 }
@@ -1525,6 +1659,7 @@ int main(void)
     test_policy();
     test_jsonrpc();
     test_media_type();
+    test_era();
     test_listfilter();
     apr_pool_destroy(pool);
     apr_terminate();

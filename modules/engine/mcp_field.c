@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include "mcp_field.h"
@@ -51,4 +52,76 @@ int mcp_media_type_is(const char *value, const char *want)
     while (*value == ' ' || *value == '\t')
         value++;
     return strncasecmp(value, want, n) == 0 && strchr("; \t", value[n]) != NULL;
+}
+
+/* RFC 9110 §5.6.2 tchar */
+static int is_tchar(char c)
+{
+    return c && (apr_isalnum(c) || strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static const char *skip_ows(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+/* Steps over a parameter value, token or quoted-string (RFC 9110 §5.6.4);
+ * *utf8 says whether it spells utf-8 (a quoted one with escapes never
+ * does). NULL when it is neither form. */
+static const char *skip_value(const char *p, int *utf8)
+{
+    const char *start = p;
+    int escaped = 0;
+
+    if (*p != '"') {
+        while (is_tchar(*p))
+            p++;
+        *utf8 = p - start == 5 && strncasecmp(start, "utf-8", 5) == 0;
+        return p == start ? NULL : p;
+    }
+    for (p++; *p != '"'; p++) {
+        if (*p == '\0' || *p == '\r' || *p == '\n')
+            return NULL;
+        if (*p == '\\') {
+            escaped = 1;
+            if (*++p == '\0')
+                return NULL;
+        }
+    }
+    *utf8 = !escaped && p - start == 6 && strncasecmp(start + 1, "utf-8", 5) == 0;
+    return p + 1;
+}
+
+const char *mcp_json_content_type_problem(const char *value)
+{
+    static const char want[] = "application/json";
+    const char *p;
+    int charsets = 0;
+
+    if (!mcp_media_type_is(value, want))
+        return "the media type is not application/json";
+    p = skip_ows(value) + sizeof(want) - 1;
+    while (*(p = skip_ows(p))) {
+        const char *name;
+        int utf8;
+
+        if (*p++ != ';')
+            return "the Content-Type parameters do not parse";
+        name = p = skip_ows(p);
+        if (*p == '\0' || *p == ';')
+            continue; /* an empty parameter is allowed */
+        while (is_tchar(*p))
+            p++;
+        if (p == name || *p != '=' || (p = skip_value(p + 1, &utf8)) == NULL)
+            return "the Content-Type parameters do not parse";
+        if (p - name > 8 && strncasecmp(name, "charset=", 8) == 0) {
+            if (++charsets > 1)
+                return "the Content-Type names a charset twice";
+            if (!utf8)
+                return "the Content-Type names a charset other than UTF-8";
+        }
+    }
+    return NULL;
 }

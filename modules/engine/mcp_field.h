@@ -16,4 +16,12 @@ const char *mcp_field_value(apr_pool_t *pool, const char *s);
  * case-insensitive, RFC 9110 §8.3.1), parameters aside. */
 int mcp_media_type_is(const char *value, const char *want);
 
+/* Why a request's Content-Type cannot be JSON read as UTF-8 the one way
+ * every server reads it, or NULL when it is application/json whose
+ * parameters parse (RFC 9110 §8.3.1) and name no charset but UTF-8, once at
+ * most: servers decode the body with the declared charset (UTF-7, UTF-16,
+ * Latin-1), so any other would let the rules read other text than the
+ * server runs (RFC 8259 §8.1: JSON between systems is UTF-8). */
+const char *mcp_json_content_type_problem(const char *value);
+
 #endif

@@ -3,24 +3,28 @@
 
 #include <string.h>
 
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include <jansson.h>
 
 #include "mcp_jsonrpc.h"
 
-/* Methods that act on one named thing, and where its name is. */
+/* Methods that act on one named thing, where its name is, and whether
+ * MCP 2026-07-28 mirrors it in Mcp-Name ("Standard Request Headers"). */
 static const struct {
     const char *method;
     mcp_kind_t kind;
     const char *member;
+    int named;
 } targeting[] = {
-    { "tools/call", MCP_KIND_TOOL, "name" },
-    { "prompts/get", MCP_KIND_PROMPT, "name" },
-    { "resources/read", MCP_KIND_RESOURCE, "uri" },
-    { "resources/subscribe", MCP_KIND_RESOURCE, "uri" },
+    { "tools/call", MCP_KIND_TOOL, "name", 1 },
+    { "prompts/get", MCP_KIND_PROMPT, "name", 1 },
+    { "resources/read", MCP_KIND_RESOURCE, "uri", 1 },
+    { "resources/subscribe", MCP_KIND_RESOURCE, "uri", 0 },
 };
 
-/* Methods whose answers list things the policy may hide. */
+/* Methods whose answers carry things the policy may hide: lists, and the
+ * contents of a resource (whose cacheScope must then be private). */
 static const struct {
     const char *method;
     mcp_kind_t kind;
@@ -29,19 +33,120 @@ static const struct {
     { "prompts/list", MCP_KIND_PROMPT },
     { "resources/list", MCP_KIND_RESOURCE },
     { "resources/templates/list", MCP_KIND_RESOURCE },
+    { "resources/read", MCP_KIND_RESOURCE },
 };
 
+/* MCP 2026-07-28 "Subscriptions": the resources a listen asks to hear of. */
+#define LISTEN_METHOD "subscriptions/listen"
+/* MCP 2026-07-28 per-request envelope ("_meta") */
+#define VERSION_META_KEY "io.modelcontextprotocol/protocolVersion"
+
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Whether key equals known when both are folded as Go's encoding/json
+ * folds member names: ASCII case, and U+017F (long s) and U+212A (Kelvin
+ * sign) as s and k. */
+static int folds_to(const char *key, const char *known)
+{
+    const unsigned char *k = (const unsigned char *)key;
+
+    for (; *known; known++) {
+        char want = (char)apr_tolower(*known);
+
+        if (want == 's' && k[0] == 0xc5 && k[1] == 0xbf)
+            k += 2;
+        else if (want == 'k' && k[0] == 0xe2 && k[1] == 0x84 && k[2] == 0xaa)
+            k += 3;
+        else if (*k && apr_tolower(*k) == want)
+            k++;
+        else
+            return 0;
+    }
+    return *k == '\0';
+}
+
+/* A member of obj whose name is one of names spelled another way: a server
+ * that folds names would read that member where this reader sees none. */
+static const char *misspelled_member(json_t *obj, const char *const *names)
+{
+    const char *key;
+    json_t *value;
+    int i;
+
+    json_object_foreach(obj, key, value) {
+        for (i = 0; names[i]; i++)
+            if (strcmp(key, names[i]) != 0 && folds_to(key, names[i]))
+                return key;
+    }
+    return NULL;
+}
+
+static const char *const message_members[] = { "jsonrpc", "id", "method", "params", "result", "error", NULL };
+static const char *const params_members[] = { "name", "uri", "_meta", "arguments", "notifications",
+                                              "protocolVersion", "cursor", NULL };
+
+/* params._meta's protocol version claim (MCP 2026-07-28 "Request Metadata"). */
+static void read_claim(apr_pool_t *pool, json_t *params, mcp_rpc_call_t *call)
+{
+    json_t *meta = json_is_object(params) ? json_object_get(params, "_meta") : NULL;
+    json_t *claim = json_is_object(meta) ? json_object_get(meta, VERSION_META_KEY) : NULL;
+    json_t *init = json_is_object(params) ? json_object_get(params, "protocolVersion") : NULL;
+
+    call->has_claim = claim != NULL;
+    if (json_is_string(claim))
+        call->version = apr_pstrdup(pool, json_string_value(claim));
+    if (json_is_string(init) && strcmp(call->method, "initialize") == 0)
+        call->init_version = apr_pstrdup(pool, json_string_value(init));
+}
+
+static void add_target(apr_pool_t *pool, mcp_rpc_call_t *call, json_t *s)
+{
+    const char *t = apr_pstrmemdup(pool, json_string_value(s), json_string_length(s));
+
+    if (call->targets == NULL)
+        call->targets = apr_array_make(pool, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(call->targets, const char *) = t;
+    if (call->target == NULL)
+        call->target = t;
+}
+
+/* subscriptions/listen: every URI of params.notifications.resourceSubscriptions. */
+static const char *read_listen(apr_pool_t *pool, json_t *params, mcp_rpc_call_t *call)
+{
+    json_t *filter = json_is_object(params) ? json_object_get(params, "notifications") : NULL;
+    json_t *uris = json_is_object(filter) ? json_object_get(filter, "resourceSubscriptions") : NULL;
+    const char *odd;
+    size_t i;
+
+    call->kind = MCP_KIND_RESOURCE;
+    if (json_is_object(filter) && (odd = misspelled_member(filter, (const char *const[]){ "resourceSubscriptions", NULL })))
+        return apr_psprintf(pool, "a member named %s", odd);
+    if (uris == NULL || json_is_null(uris))
+        return NULL;
+    if (!json_is_array(uris))
+        return LISTEN_METHOD " with resourceSubscriptions that are not an array";
+    for (i = 0; i < json_array_size(uris); i++) {
+        if (!json_is_string(json_array_get(uris, i)))
+            return LISTEN_METHOD " with a resourceSubscriptions entry that is not a string";
+        add_target(pool, call, json_array_get(uris, i));
+    }
+    return NULL;
+}
 
 static const char *read_one(apr_pool_t *pool, json_t *msg, mcp_rpc_call_t *call)
 {
     json_t *method, *id, *params, *target;
+    const char *odd;
     size_t i;
 
     memset(call, 0, sizeof(*call));
     call->kind = call->lists = -1;
     if (!json_is_object(msg))
         return "a JSON-RPC message is not an object";
+    params = json_object_get(msg, "params");
+    if ((odd = misspelled_member(msg, message_members)) != NULL
+        || (json_is_object(params) && (odd = misspelled_member(params, params_members)) != NULL))
+        return apr_psprintf(pool, "a member named %s", odd);
     method = json_object_get(msg, "method");
     id = json_object_get(msg, "id");
     if (id) {
@@ -58,18 +163,21 @@ static const char *read_one(apr_pool_t *pool, json_t *msg, mcp_rpc_call_t *call)
     if (!json_is_string(method))
         return "a JSON-RPC method is not a string";
     call->method = apr_pstrdup(pool, json_string_value(method));
+    read_claim(pool, params, call);
     for (i = 0; i < COUNT(listing); i++)
         if (strcmp(call->method, listing[i].method) == 0)
             call->lists = listing[i].kind;
+    if (strcmp(call->method, LISTEN_METHOD) == 0)
+        return read_listen(pool, params, call);
     for (i = 0; i < COUNT(targeting); i++) {
         if (strcmp(call->method, targeting[i].method) != 0)
             continue;
-        params = json_object_get(msg, "params");
         target = json_is_object(params) ? json_object_get(params, targeting[i].member) : NULL;
         if (!json_is_string(target))
             return apr_psprintf(pool, "%s without a string params.%s", call->method, targeting[i].member);
         call->kind = targeting[i].kind;
-        call->target = apr_pstrmemdup(pool, json_string_value(target), json_string_length(target));
+        call->named = targeting[i].named;
+        add_target(pool, call, target);
     }
     return NULL;
 }
@@ -110,15 +218,25 @@ const char *mcp_rpc_read(apr_pool_t *pool, const char *body, apr_size_t len, apr
     return why;
 }
 
-const char *mcp_rpc_error(apr_pool_t *pool, const char *id, int code, const char *message)
+static const char *error_text(apr_pool_t *pool, const char *id, int code, const char *message, json_t *data)
 {
-    json_t *doc = json_pack("{s:s, s:o?, s:{s:i, s:s}}", "jsonrpc", "2.0", "id",
+    json_t *doc = json_pack("{s:s, s:o?, s:{s:i, s:s, s:o*}}", "jsonrpc", "2.0", "id",
                             id ? json_loads(id, JSON_DECODE_ANY, NULL) : json_null(), "error", "code", code,
-                            "message", message);
+                            "message", message, "data", data);
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     const char *out = text ? apr_pstrdup(pool, text) : NULL;
 
     free(text);
     json_decref(doc);
     return out;
+}
+
+const char *mcp_rpc_error(apr_pool_t *pool, const char *id, int code, const char *message)
+{
+    return error_text(pool, id, code, message, NULL);
+}
+
+const char *mcp_rpc_error_uri(apr_pool_t *pool, const char *id, int code, const char *message, const char *uri)
+{
+    return error_text(pool, id, code, message, json_pack("{s:s}", "uri", uri));
 }

@@ -23,12 +23,29 @@ static const struct {
     { "resourceTemplates", "uriTemplate", MCP_KIND_RESOURCE },
 };
 
-/* Removes the entries of msg's lists the caller may not see; 1 if any went. */
+/* MCP 2026-07-28 server/utilities/caching: a result that may differ per
+ * caller must not be "public", or a cache shared by several users (a
+ * gateway's, an SDK client's response store) serves one caller's list to
+ * another. Only results that carry cache hints get one. */
+static int make_private(json_t *result)
+{
+    json_t *scope = json_object_get(result, "cacheScope");
+
+    if (scope == NULL && json_object_get(result, "ttlMs") == NULL)
+        return 0;
+    if (json_is_string(scope) && strcmp(json_string_value(scope), "private") == 0)
+        return 0;
+    json_object_set_new(result, "cacheScope", json_string("private"));
+    return 1;
+}
+
+/* Removes the entries of msg's lists the caller may not see, and marks
+ * every result the rules concern private; 1 if anything changed. */
 static int filter_message(const mcp_listfilter_t *lf, json_t *msg)
 {
     json_t *result = json_is_object(msg) ? json_object_get(msg, "result") : NULL;
     size_t i, l;
-    int changed = 0;
+    int changed = 0, concerned = 0;
 
     if (!json_is_object(result))
         return 0;
@@ -37,6 +54,7 @@ static int filter_message(const mcp_listfilter_t *lf, json_t *msg)
 
         if (!json_is_array(list))
             continue;
+        concerned |= lf->concerns == NULL || lf->concerns(lf->ctx, lists[l].kind);
         for (i = json_array_size(list); i-- > 0;) {
             json_t *name = json_object_get(json_array_get(list, i), lists[l].key);
 
@@ -46,6 +64,11 @@ static int filter_message(const mcp_listfilter_t *lf, json_t *msg)
             }
         }
     }
+    /* a resources/read result: readable by some callers only */
+    if (json_is_array(json_object_get(result, "contents")))
+        concerned |= lf->concerns == NULL || lf->concerns(lf->ctx, MCP_KIND_RESOURCE);
+    if (concerned || changed)
+        changed |= make_private(result);
     return changed;
 }
 

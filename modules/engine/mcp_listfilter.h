@@ -12,14 +12,20 @@
 /* Whether the caller may see the entry of kind named name. */
 typedef int (*mcp_visible_fn)(void *ctx, mcp_kind_t kind, const char *name);
 
+/* Whether rules speak of kind at all (its lists may then differ per caller). */
+typedef int (*mcp_concerns_fn)(void *ctx, mcp_kind_t kind);
+
 typedef struct mcp_listfilter {
     mcp_visible_fn visible;
+    mcp_concerns_fn concerns;   /* NULL: every kind */
     void *ctx;
 } mcp_listfilter_t;
 
 /* One JSON-RPC message or batch as text. Every result that holds a list
  * (tools, prompts, resources, resourceTemplates) loses the entries the
- * caller may not see, whatever request it answers. NULL when nothing
+ * caller may not see, whatever request it answers; such a result, and a
+ * resources/read result (contents) where resources concern the rules,
+ * carrying cache hints gets cacheScope "private". NULL when nothing
  * changes (pass the original bytes on; *unreadable says whether that is
  * because the text is not JSON that reads one way); otherwise the new text,
  * every other member as it was (nextCursor included), its length in

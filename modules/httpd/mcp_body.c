@@ -68,22 +68,64 @@ static apr_status_t replay_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_inp
     }
 }
 
+static ap_filter_t *replay_filter_in(ap_filter_t *f)
+{
+    for (; f; f = f->next) {
+        if (f->frec && f->frec->name && strcasecmp(f->frec->name, REPLAY_FILTER) == 0)
+            return f;
+    }
+    return NULL;
+}
+
 void mcp_body_inherit(request_rec *r)
 {
     ap_filter_t *f;
 
-    if (r->prev == NULL)
+    if (r->prev == NULL || replay_filter_in(r->input_filters))
         return;
-    for (f = r->input_filters; f; f = f->next) {
-        if (f->frec && f->frec->name && strcasecmp(f->frec->name, REPLAY_FILTER) == 0)
-            return;
+    if ((f = replay_filter_in(r->prev->input_filters)) != NULL)
+        ap_add_input_filter(REPLAY_FILTER, f->ctx, r, r->connection);
+}
+
+/* The body of the client's request, kept with it once read. */
+typedef struct kept_body {
+    const char *data;
+    apr_size_t len;
+    int read;   /* 1 read whole, 0 too large or unreadable */
+} kept_body_t;
+
+#define KEPT_BODY_KEY "mcp_auth.client_body"
+
+/* The request the client sent, behind internal redirects and subrequests. */
+static request_rec *client_request(request_rec *r)
+{
+    while (r->main || r->prev)
+        r = r->main ? r->main : r->prev;
+    return r;
+}
+
+int mcp_read_client_body(request_rec *r, apr_size_t limit, const char **body, apr_size_t *len)
+{
+    request_rec *top = client_request(r);
+    kept_body_t *kept = NULL;
+
+    apr_pool_userdata_get((void **)&kept, KEPT_BODY_KEY, top->pool);
+    if (kept == NULL) {
+        kept = apr_pcalloc(top->pool, sizeof(*kept));
+        kept->read = mcp_read_body(r, limit, &kept->data, &kept->len);
+        apr_pool_userdata_setn(kept, KEPT_BODY_KEY, NULL, top->pool);
+        /* the client's request too: a fast redirect (DirectoryIndex) hands
+         * this request's filters to it, an internal redirect starts anew */
+        if (kept->read && top != r)
+            mcp_body_replay(top, kept->data, kept->len);
     }
-    for (f = r->prev->input_filters; f; f = f->next) {
-        if (f->frec && f->frec->name && strcasecmp(f->frec->name, REPLAY_FILTER) == 0) {
-            ap_add_input_filter(REPLAY_FILTER, f->ctx, r, r->connection);
-            return;
-        }
-    }
+    if (!kept->read || kept->len > limit)
+        return 0;
+    if (!replay_filter_in(r->input_filters))
+        mcp_body_replay(r, kept->data, kept->len);
+    *body = kept->data;
+    *len = kept->len;
+    return 1;
 }
 
 void mcp_body_register(apr_pool_t *p)

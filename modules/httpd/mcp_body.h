@@ -8,6 +8,13 @@
  * larger or cannot be read. */
 int mcp_read_body(request_rec *r, apr_size_t limit, const char **body, apr_size_t *len);
 
+/* The body of the request the client sent, read (up to limit) by the first
+ * request of its chain (internal redirects, subrequests) that asks, and
+ * kept: every request of the chain that asks judges the same bytes, and it
+ * and the client's request replay them to whoever reads next. 0 when the
+ * body is larger than limit or cannot be read. */
+int mcp_read_client_body(request_rec *r, apr_size_t limit, const char **body, apr_size_t *len);
+
 /* Hands len bytes of body (which must live as long as the request), in
  * place of the one read, to whoever reads the request next, with a
  * Content-Length to match. */

@@ -57,6 +57,8 @@ void *mcp_config_create_dir(apr_pool_t *p, char *dir)
     conf->consent_lifetime = -1;
     conf->default_deny = -1;
     conf->max_request_body = -1;
+    conf->read_requests = -1;
+    conf->session_binding = -1;
     return conf;
 }
 
@@ -105,6 +107,8 @@ void *mcp_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(default_deny, -1);
     conf->default_rule = add->default_deny != -1 ? add->default_rule : base->default_rule;
     MERGE_INT(max_request_body, -1);
+    MERGE_INT(read_requests, -1);
+    MERGE_INT(session_binding, -1);
     return conf;
 }
 
@@ -581,6 +585,16 @@ apr_size_t mcp_max_request_body_of(const mcp_dir_conf_t *conf)
     return (apr_size_t)OR_DEFAULT(conf->max_request_body, MCP_DEFAULT_MAX_REQUEST_BODY);
 }
 
+int mcp_reads_requests(const mcp_dir_conf_t *conf)
+{
+    return conf->read_requests != 0 || (conf->mcp_rules && conf->mcp_rules->nelts) || conf->default_deny == 1;
+}
+
+int mcp_binds_sessions(const mcp_dir_conf_t *conf)
+{
+    return conf->session_binding != 0;
+}
+
 apr_size_t mcp_token_cache_budget(server_rec *s)
 {
     long v = mcp_server_conf_of(s)->token_cache_bytes;
@@ -657,6 +671,14 @@ const command_rec mcp_config_directives[] = {
             "allow (default) or deny: the answer where no MCPAuth*Rule matches"),
     DIR_CMD("MCPAuthMaxRequestBody", set_max_request_body, NULL, TAKE1,
             "Largest MCP request body read for the rules, in bytes (default 1048576)"),
+    AP_INIT_FLAG("MCPAuthReadRequests", set_flag, (void *)APR_OFFSETOF(mcp_dir_conf_t, read_requests),
+                 OR_AUTHCFG | ACCESS_CONF,
+                 "On (default) or Off: read every POSTed MCP request and set MCP_METHOD, MCP_TOOL, "
+                 "MCP_PROTOCOL_VERSION for Require and logs; rules need On"),
+    AP_INIT_FLAG("MCPAuthSessionBinding", set_flag, (void *)APR_OFFSETOF(mcp_dir_conf_t, session_binding),
+                 OR_AUTHCFG | ACCESS_CONF,
+                 "On (default) or Off: an Mcp-Session-Id the server hands out serves only the user it was "
+                 "handed to"),
     AP_INIT_TAKE1("AuthType", note_auth_type, NULL, OR_AUTHCFG | ACCESS_CONF,
                   "noted by mod_mcp_auth, handled by mod_authn_core"),
     AP_INIT_TAKE1("MCPAuthCache", mcp_shared_cache_directive, NULL, RSRC_CONF,

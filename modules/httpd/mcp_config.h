@@ -58,6 +58,8 @@ typedef struct mcp_dir_conf {
     int default_deny;                   /* MCPAuthDefault: -1 unset (allow) */
     struct mcp_rule *default_rule;      /* MCPAuthDefault deny as a rule, for its refusal counter */
     long max_request_body;              /* MCPAuthMaxRequestBody bytes; -1 unset */
+    int read_requests;                  /* MCPAuthReadRequests; -1 unset (On) */
+    int session_binding;                /* MCPAuthSessionBinding; -1 unset (On) */
 } mcp_dir_conf_t;
 
 /* A location protected by AuthType MCP, found at startup, for the handlers
@@ -101,6 +103,11 @@ int mcp_consent_lifetime_of(const mcp_dir_conf_t *conf);
 
 #define MCP_DEFAULT_MAX_REQUEST_BODY (1024 * 1024)
 apr_size_t mcp_max_request_body_of(const mcp_dir_conf_t *conf);
+
+/* Whether POSTed MCP requests are read (MCPAuthReadRequests, and always
+ * where rules need them), and legacy sessions bound to their user. */
+int mcp_reads_requests(const mcp_dir_conf_t *conf);
+int mcp_binds_sessions(const mcp_dir_conf_t *conf);
 
 /* The <Location> path without trailing slashes ("" for "/" or none). */
 const char *mcp_location_path(apr_pool_t *p, const mcp_dir_conf_t *conf);

@@ -55,6 +55,13 @@ static int visible(void *data, mcp_kind_t kind, const char *name)
                              &rule, &scopes) == MCP_VERDICT_ALLOW;
 }
 
+static int concerns(void *data, mcp_kind_t kind)
+{
+    list_ctx_t *ctx = data;
+
+    return ctx->conf->default_deny == 1 || mcp_policy_has_kind(ctx->conf->mcp_rules, kind);
+}
+
 static void emit(void *data, const char *bytes, apr_size_t len)
 {
     list_ctx_t *ctx = data;
@@ -224,6 +231,7 @@ void mcp_list_output_add(request_rec *r, const mcp_dir_conf_t *conf, const mcp_j
     ctx->r = r;
     ctx->lists_asked = lists_asked;
     ctx->lf.visible = visible;
+    ctx->lf.concerns = concerns;
     ctx->lf.ctx = ctx;
     /* the answer must be readable here */
     apr_table_unset(r->headers_in, "Accept-Encoding");

@@ -149,6 +149,13 @@ static int check_sections(apr_pool_t *p, server_rec *s, apr_array_header_t *sect
                          "clients use), or move it into a <Location>", cd->d ? cd->d : "?");
             return 0;
         }
+        if (conf->read_requests == 0 && mcp_reads_requests(conf)) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                         "MCPAUTH0053: <%s %s>: MCPAuthReadRequests Off with MCPAuth*Rule or MCPAuthDefault "
+                         "deny: the rules judge what they read", is_location ? "Location" : "Directory",
+                         cd->d ? cd->d : "?");
+            return 0;
+        }
         if (conf->issuer == NULL)
             continue;
         if (is_location ? cd->r == NULL && cd->d && cd->d[0] == '/' : conf->resource != NULL) {

@@ -14,6 +14,7 @@
 #include <http_request.h>
 
 #include "mcp_counters.h"
+#include "mcp_era.h"
 #include "mcp_field.h"
 #include "mcp_jsonrpc.h"
 #include "mcp_policy.h"
@@ -24,6 +25,7 @@
 #include "mcp_list_output.h"
 #include "mcp_respond.h"
 #include "mcp_rules.h"
+#include "mcp_session.h"
 
 APLOG_USE_MODULE(mcp_auth);
 
@@ -139,46 +141,58 @@ json_t *mcp_rules_status(apr_pool_t *pool, const apr_array_header_t *protected)
     return list;
 }
 
-/* A refusal of the request as a whole: status, and a JSON-RPC error with
- * no id (the request could not be read) as its body. */
-static int refuse(request_rec *r, int status, int code, const char *message)
+/* A refusal of the request as a whole: status, and a JSON-RPC error to id
+ * (NULL: the request could not be read) as its body. */
+static int refuse(request_rec *r, int status, const char *id, int code, const char *message)
 {
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0050: MCP request refused (%d): %s", status, message);
-    ap_custom_response(r, status, (char *)mcp_rpc_error(r->pool, NULL, code, message));
+    ap_custom_response(r, status, (char *)mcp_rpc_error(r->pool, id, code, message));
     apr_table_setn(r->notes, MCP_NOTE_JSON_ERROR, "1");
     return status;
 }
 
 /* What a server answers for a tool, prompt or resource it does not have:
- * a hidden one must look the same (MCP 2025-11-25 error examples). */
-static const char *not_found(request_rec *r, const mcp_rpc_call_t *call)
+ * a hidden one must look the same. The 2025 era as its specification's
+ * examples (2025-11-25 server/tools "Error Handling", server/resources
+ * "Error Handling"); 2026-07-28 as the MCP SDK v2 server, whose
+ * resource-not-found is -32602 with the URI as data (2026-07-28 changelog). */
+static const char *not_found(request_rec *r, const mcp_rpc_call_t *call, const char *target, int modern)
 {
     switch (call->kind) {
     case MCP_KIND_TOOL:
-        return mcp_rpc_error(r->pool, call->id, RPC_INVALID_PARAMS, apr_pstrcat(r->pool, "Unknown tool: ", call->target, NULL));
+        return mcp_rpc_error(r->pool, call->id, RPC_INVALID_PARAMS,
+                             modern ? apr_psprintf(r->pool, "Tool %s not found", target)
+                                    : apr_pstrcat(r->pool, "Unknown tool: ", target, NULL));
     case MCP_KIND_PROMPT:
-        return mcp_rpc_error(r->pool, call->id, RPC_INVALID_PARAMS, apr_pstrcat(r->pool, "Unknown prompt: ", call->target, NULL));
+        return mcp_rpc_error(r->pool, call->id, RPC_INVALID_PARAMS,
+                             modern ? apr_psprintf(r->pool, "Prompt %s not found", target)
+                                    : apr_pstrcat(r->pool, "Unknown prompt: ", target, NULL));
     default:
+        if (modern)
+            return mcp_rpc_error_uri(r->pool, call->id, RPC_INVALID_PARAMS,
+                                     apr_pstrcat(r->pool, "Resource not found: ", target, NULL), target);
         return mcp_rpc_error(r->pool, call->id, RPC_RESOURCE_NOT_FOUND, "Resource not found");
     }
 }
 
 /* The answer to a denied message, or to a batch with a denied element:
- * every request of the batch gets an error (one denial denies all). */
-static const char *denial(request_rec *r, const apr_array_header_t *calls, int batch, const int *denied)
+ * every request of the batch gets an error (one denial denies all).
+ * denied[i] is the target of calls[i] that was denied, or NULL. */
+static const char *denial(request_rec *r, const apr_array_header_t *calls, int batch, const char *const *denied,
+                          int modern)
 {
     const char *out = "[";
     int i, first = 1;
 
     if (!batch)
-        return not_found(r, &APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t));
+        return not_found(r, &APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t), denied[0], modern);
     for (i = 0; i < calls->nelts; i++) {
         const mcp_rpc_call_t *c = &APR_ARRAY_IDX(calls, i, mcp_rpc_call_t);
 
         if (c->method == NULL || c->id == NULL)
             continue;
         out = apr_pstrcat(r->pool, out, first ? "" : ",",
-                          denied[i] ? not_found(r, c)
+                          denied[i] ? not_found(r, c, denied[i], 0)
                                     : mcp_rpc_error(r->pool, c->id, RPC_INVALID_REQUEST,
                                                     "Request refused: its batch holds a request that is not allowed"),
                           NULL);
@@ -187,127 +201,151 @@ static const char *denial(request_rec *r, const apr_array_header_t *calls, int b
     return apr_pstrcat(r->pool, out, "]", NULL);
 }
 
-/* Mcp-Method and Mcp-Name (MCP 2026-07-28 draft) name the message for
- * intermediaries; ones that disagree with the body would let a proxy judge
- * one request and the server run another. */
-static const char *headers_disagree(request_rec *r, const apr_array_header_t *calls, int batch)
+static const char *joined(apr_pool_t *p, const char *list, const char *item)
 {
-    const char *method = apr_table_get(r->headers_in, "Mcp-Method");
-    const char *name = apr_table_get(r->headers_in, "Mcp-Name");
-    const mcp_rpc_call_t *c = &APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t);
-
-    if (method == NULL && name == NULL)
-        return NULL;
-    if (batch)
-        return "Mcp-Method and Mcp-Name name one message, not a batch";
-    if (method && (c->method == NULL || strcmp(method, c->method) != 0))
-        return "Mcp-Method does not match the body's method";
-    if (name && (c->target == NULL || strcmp(name, c->target) != 0))
-        return "Mcp-Name does not match the body";
-    return NULL;
+    return list ? apr_pstrcat(p, list, ",", item, NULL) : item;
 }
 
-/* MCP_METHOD and MCP_TOOL for the log and for Require expr: one value per
- * message of a batch, joined with ",". */
-static void set_env(request_rec *r, const apr_array_header_t *calls)
+/* MCP_METHOD, MCP_TOOL and MCP_PROTOCOL_VERSION for the log and for
+ * Require expr: one value per message of a batch, joined with ",". */
+static void set_env(request_rec *r, const apr_array_header_t *calls, const mcp_rpc_headers_t *h)
 {
-    const char *methods = NULL, *targets = NULL;
-    int i;
+    const char *methods = NULL, *targets = NULL, *version = mcp_era_version(calls, h);
+    int i, k;
 
     for (i = 0; i < calls->nelts; i++) {
         const mcp_rpc_call_t *c = &APR_ARRAY_IDX(calls, i, mcp_rpc_call_t);
 
         if (c->method)
-            methods = methods ? apr_pstrcat(r->pool, methods, ",", c->method, NULL) : c->method;
-        if (c->target)
-            targets = targets ? apr_pstrcat(r->pool, targets, ",", c->target, NULL) : c->target;
+            methods = joined(r->pool, methods, c->method);
+        for (k = 0; c->targets && k < c->targets->nelts; k++)
+            targets = joined(r->pool, targets, APR_ARRAY_IDX(c->targets, k, const char *));
     }
     if (methods)
         apr_table_setn(r->subprocess_env, "MCP_METHOD", methods);
     if (targets)
         apr_table_setn(r->subprocess_env, "MCP_TOOL", targets);
+    if (version)
+        apr_table_setn(r->subprocess_env, "MCP_PROTOCOL_VERSION", version);
+}
+
+/* A session exists only in the 2025 era: 2026-07-28 servers ignore the
+ * header, so a leftover one names nothing. */
+static void set_session_env(request_rec *r, const apr_table_t *headers, int modern)
+{
+    const char *session = apr_table_get(headers, "Mcp-Session-Id");
+
+    if (session && !modern)
+        apr_table_setn(r->subprocess_env, "MCP_SESSION", session);
+}
+
+/* Judges every target of calls; fills denied (per call, the first denied
+ * target) and *needed (every scope a step-up would need). 1 if any call
+ * was denied. */
+static int judge_calls(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jwt,
+                       const apr_array_header_t *calls, const char **denied, const char **needed)
+{
+    int i, k, any_denied = 0;
+
+    for (i = 0; i < calls->nelts; i++) {
+        const mcp_rpc_call_t *c = &APR_ARRAY_IDX(calls, i, mcp_rpc_call_t);
+
+        for (k = 0; c->kind >= 0 && c->targets && k < c->targets->nelts && !denied[i]; k++) {
+            const char *target = APR_ARRAY_IDX(c->targets, k, const char *), *scopes;
+            const mcp_rule_t *rule;
+
+            switch (mcp_policy_decide(r->pool, conf->mcp_rules, conf->default_deny == 1, (mcp_kind_t)c->kind,
+                                      target, jwt, &rule, &scopes)) {
+            case MCP_VERDICT_ALLOW:
+                continue;
+            case MCP_VERDICT_SCOPE: {
+                /* one challenge for the whole request: every scope any call needs */
+                char *words = apr_pstrdup(r->pool, scopes), *w, *state = NULL;
+
+                for (w = apr_strtok(words, " ", &state); w; w = apr_strtok(NULL, " ", &state))
+                    if (!mcp_scope_list_has(*needed, w))
+                        *needed = **needed ? apr_pstrcat(r->pool, *needed, " ", w, NULL) : w;
+                break;
+            }
+            case MCP_VERDICT_DENY:
+                denied[i] = target;
+                any_denied = 1;
+                break;
+            }
+            if (rule == NULL && conf->default_deny == 1)
+                rule = conf->default_rule;
+            if (rule)
+                mcp_count_numbered(rule->counter);
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0051: %s %s for %s: %s (%s)", c->method,
+                          mcp_loggable(r, target),
+                          mcp_loggable(r, jwt ? mcp_jwt_claim_string(r->pool, jwt, "sub") : "anonymous"),
+                          denied[i] ? "denied" : "needs more scope",
+                          rule ? mcp_rules_describe(r->pool, rule) : "not a canonical resource URI");
+        }
+    }
+    return any_denied;
 }
 
 int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jwt)
 {
-    const char *session = apr_table_get(r->headers_in, "Mcp-Session-Id");
-    const char *encoding, *body, *why, *needed = "";
+    /* a subrequest acts for the request that made it: DirectoryIndex hands
+     * it that request's method and body (a fast redirect) */
+    const request_rec *acting = r;
+    apr_table_t *headers;
+    mcp_rpc_headers_t h;
+    const char *encoding, *body, *why, *needed = "", **denied;
     apr_array_header_t *calls;
     apr_size_t len;
-    int batch, i, any_denied = 0, *denied;
+    int batch, i, modern, code, status;
 
-    if (session)
-        apr_table_setn(r->subprocess_env, "MCP_SESSION", session);
-    /* the first request only: a redirect or subrequest replays what this
-     * one read and judged */
-    if (!has_rules(conf) || r->main || r->prev)
-        return DECLINED;
-    if (r->method_number == M_GET) {
+    while (acting->main)
+        acting = acting->main;
+    headers = acting->headers_in;
+    h.version = apr_table_get(headers, "MCP-Protocol-Version");
+    h.method = apr_table_get(headers, "Mcp-Method");
+    h.name = apr_table_get(headers, "Mcp-Name");
+    if ((status = mcp_session_check(r, conf, jwt)) != DECLINED)
+        return status;
+    if (acting->method_number != M_POST || !mcp_reads_requests(conf)) {
+        /* only 2025-era requests are anything but POST */
+        set_session_env(r, headers, acting->method_number == M_POST && mcp_version_is_modern(h.version));
         /* a GET stream may replay earlier answers (Last-Event-ID), lists too */
-        mcp_list_output_add(r, conf, jwt, 0);
+        if (acting->method_number == M_GET && has_rules(conf))
+            mcp_list_output_add(r, conf, jwt, 0);
         return DECLINED;
     }
-    if (r->method_number != M_POST)
-        return DECLINED;
-    /* never passed unchecked: a body the rules cannot read is refused */
-    encoding = apr_table_get(r->headers_in, "Content-Encoding");
+    /* never passed unchecked: a body that could be read two ways is refused */
+    encoding = apr_table_get(headers, "Content-Encoding");
     if (encoding && strcasecmp(encoding, "identity") != 0)
-        return refuse(r, HTTP_UNSUPPORTED_MEDIA_TYPE, RPC_INVALID_REQUEST, "compressed MCP requests are not accepted");
-    if (!mcp_media_type_is(apr_table_get(r->headers_in, "Content-Type"), "application/json"))
-        return refuse(r, HTTP_UNSUPPORTED_MEDIA_TYPE, RPC_INVALID_REQUEST, "MCP requests are application/json");
-    if (!mcp_read_body(r, mcp_max_request_body_of(conf), &body, &len))
-        return refuse(r, HTTP_REQUEST_ENTITY_TOO_LARGE, RPC_INVALID_REQUEST,
+        return refuse(r, HTTP_UNSUPPORTED_MEDIA_TYPE, NULL, RPC_INVALID_REQUEST,
+                      "compressed MCP requests are not accepted");
+    if ((why = mcp_json_content_type_problem(apr_table_get(headers, "Content-Type"))) != NULL)
+        return refuse(r, HTTP_UNSUPPORTED_MEDIA_TYPE, NULL, RPC_INVALID_REQUEST,
+                      apr_pstrcat(r->pool, "MCP requests are application/json in UTF-8: ", why, NULL));
+    if (!mcp_read_client_body(r, mcp_max_request_body_of(conf), &body, &len))
+        return refuse(r, HTTP_REQUEST_ENTITY_TOO_LARGE, NULL, RPC_INVALID_REQUEST,
                       "the request body is larger than MCPAuthMaxRequestBody or could not be read");
-    /* the backend gets the very bytes that were judged */
-    mcp_body_replay(r, body, len);
     if ((why = mcp_rpc_read(r->pool, body, len, &calls, &batch)) != NULL)
-        return refuse(r, HTTP_BAD_REQUEST, RPC_PARSE_ERROR, apr_pstrcat(r->pool, "Parse error: ", why, NULL));
-    set_env(r, calls);
-    if ((why = headers_disagree(r, calls, batch)) != NULL)
-        return refuse(r, HTTP_BAD_REQUEST, RPC_INVALID_REQUEST, why);
+        return refuse(r, HTTP_BAD_REQUEST, NULL, RPC_PARSE_ERROR, apr_pstrcat(r->pool, "Parse error: ", why, NULL));
+    set_env(r, calls, &h);
+    modern = !batch && mcp_era_is_modern(&APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t), &h);
+    set_session_env(r, headers, modern);
+    /* MCP 2026-07-28 "Server Validation": 400 with -32020 to the request */
+    if ((why = mcp_era_header_problem(r->pool, calls, batch, &h, &code)) != NULL)
+        return refuse(r, HTTP_BAD_REQUEST, batch ? NULL : APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t).id, code,
+                      apr_pstrcat(r->pool, "Header mismatch: ", why, NULL));
+    if (!has_rules(conf))
+        return DECLINED;
 
-    denied = apr_pcalloc(r->pool, sizeof(int) * (apr_size_t)calls->nelts);
-    for (i = 0; i < calls->nelts; i++) {
-        const mcp_rpc_call_t *c = &APR_ARRAY_IDX(calls, i, mcp_rpc_call_t);
-        const mcp_rule_t *rule;
-        const char *scopes;
-
-        if (c->kind < 0)
-            continue;
-        switch (mcp_policy_decide(r->pool, conf->mcp_rules, conf->default_deny == 1, (mcp_kind_t)c->kind, c->target,
-                                  jwt, &rule, &scopes)) {
-        case MCP_VERDICT_ALLOW:
-            continue;
-        case MCP_VERDICT_SCOPE: {
-            /* one challenge for the whole batch: every scope any call needs */
-            char *words = apr_pstrdup(r->pool, scopes), *w, *state = NULL;
-
-            for (w = apr_strtok(words, " ", &state); w; w = apr_strtok(NULL, " ", &state))
-                if (!mcp_scope_list_has(needed, w))
-                    needed = *needed ? apr_pstrcat(r->pool, needed, " ", w, NULL) : w;
-            break;
-        }
-        case MCP_VERDICT_DENY:
-            denied[i] = 1;
-            any_denied = 1;
-            break;
-        }
-        if (rule == NULL && conf->default_deny == 1)
-            rule = conf->default_rule;
-        if (rule)
-            mcp_count_numbered(rule->counter);
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0051: %s %s for %s: %s (%s)", c->method,
-                      mcp_loggable(r, c->target), mcp_loggable(r, jwt ? mcp_jwt_claim_string(r->pool, jwt, "sub") : "anonymous"),
-                      denied[i] ? "denied" : "needs more scope",
-                      rule ? mcp_rules_describe(r->pool, rule) : "not a canonical resource URI");
-    }
-    if (any_denied) {
-        apr_table_setn(r->notes, NOTE_ANSWER, denial(r, calls, batch, denied));
+    denied = apr_pcalloc(r->pool, sizeof(const char *) * (apr_size_t)calls->nelts);
+    if (judge_calls(r, conf, jwt, calls, denied, &needed)) {
+        apr_table_setn(r->notes, NOTE_ANSWER, denial(r, calls, batch, denied, modern));
         return DECLINED;
     }
     if (*needed)
         return jwt ? mcp_deny_insufficient_scope(r, conf, needed) : mcp_deny(r, conf, HTTP_UNAUTHORIZED, NULL, NULL);
-    /* lists of a kind the rules speak of lose what the caller may not use */
+    /* answers of a kind the rules speak of lose what the caller may not
+     * use, and become private to the caller */
     for (i = 0; i < calls->nelts; i++) {
         const mcp_rpc_call_t *c = &APR_ARRAY_IDX(calls, i, mcp_rpc_call_t);
 

@@ -16,11 +16,16 @@ const char *mcp_rules_directive(cmd_parms *cmd, void *confv, int argc, char *con
 /* MCPAuthDefault allow|deny. */
 const char *mcp_rules_default_directive(cmd_parms *cmd, void *confv, const char *arg);
 
-/* Sets MCP_SESSION, and where the location has rules reads a POSTed body
- * (bounded, replayed unchanged to the backend), sets MCP_METHOD and
- * MCP_TOOL, and judges it for jwt (NULL: anonymous). DECLINED when the
- * request goes on (a JSON-RPC denial is then answered by
- * mcp_rules_handler), else the HTTP status of a refusal already set up. */
+/* The MCP side of a request to an AuthType MCP location, for jwt (NULL:
+ * anonymous): its legacy session must be the caller's; where requests are
+ * read (MCPAuthReadRequests, rules), a POSTed body is read once (bounded,
+ * replayed unchanged to the backend), refused unless it reads one way,
+ * checked against the MCP headers of its era, described in MCP_METHOD,
+ * MCP_TOOL, MCP_PROTOCOL_VERSION and MCP_SESSION, and judged by the rules.
+ * Every request of a chain (internal redirect, subrequest) is judged by its
+ * own location. DECLINED when the request goes on (a JSON-RPC denial is
+ * then answered by mcp_rules_handler), else the HTTP status of a refusal
+ * already set up. */
 int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jwt);
 
 /* "MCPAuthToolRule delete_* scope repo:admin": a rule as configured. */
