@@ -1,5 +1,6 @@
-// A sample MCP server (Streamable HTTP, stateful sessions) for the mod_mcp_auth end-to-end
-// tests and demo. It does no authentication of its own: it trusts the gateway in front of it.
+// A sample MCP server on the MCP TypeScript SDK 1.x (Streamable HTTP, stateful sessions: the 2025
+// era) for the mod_mcp_auth end-to-end tests; scripts/demo runs the SDK 2.x one
+// (mcp-server-v2.mjs). It does no authentication of its own: it trusts the gateway in front of it.
 //
 //   http://HOST:MCP_PORT/mcp       responses as SSE streams (the SDK default)
 //   http://HOST:MCP_PORT/mcp-json  responses as plain JSON (enableJsonResponse)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# End-to-end tests of mod_mcp_auth: starts a Keycloak-like IdP, the sample MCP server and httpd with
-# the module on free loopback ports, runs `node --test` on e2e/*.test.mjs, stops everything and
-# exits with the tests' status.
+# End-to-end tests of mod_mcp_auth: starts a Keycloak-like IdP, the sample MCP servers (SDK 1.x,
+# and SDK 2.x for protocol 2026-07-28) and httpd with the module on free loopback ports, runs
+# `node --test` on e2e/*.test.mjs, stops everything and exits with the tests' status.
 #
 # Environment:
 #   MCP_AUTH_SO     module under test (default: <repo>/.libs/mod_mcp_auth.so)
@@ -28,7 +28,8 @@ command -v node >/dev/null || { echo "run.sh: node is not installed" >&2; exit 2
 [ -f "$MCP_AUTH_SO" ] || { echo "run.sh: $MCP_AUTH_SO not found: build the module first (autoreconf -fi && ./configure && make)" >&2; exit 2; }
 MCP_AUTH_SO=$(cd "$(dirname "$MCP_AUTH_SO")" && pwd)/$(basename "$MCP_AUTH_SO")
 
-for pkg in oidc-provider @modelcontextprotocol/sdk @modelcontextprotocol/client @modelcontextprotocol/inspector inspector2 mcp-remote playwright-core; do
+for pkg in oidc-provider @modelcontextprotocol/sdk @modelcontextprotocol/client @modelcontextprotocol/server @modelcontextprotocol/node \
+  @modelcontextprotocol/inspector inspector2 mcp-remote playwright-core; do
   if [ ! -d "$E2E_DIR/node_modules/$pkg" ]; then
     (cd "$E2E_DIR" && npm ci --no-audit --no-fund --loglevel=error)
     break
@@ -37,7 +38,7 @@ done
 
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/mcp-auth-e2e.XXXXXX")
 export STATE
-read -r GW_PORT GW2_PORT GW3_PORT IDP_PORT MCP_PORT BROWSER_PORT < <(stack_free_ports 6)
+read -r GW_PORT GW2_PORT GW3_PORT IDP_PORT MCP_PORT MCP_V2_PORT BROWSER_PORT < <(stack_free_ports 7)
 GW_URL="http://127.0.0.1:$GW_PORT"
 GW2_URL="http://127.0.0.1:$GW2_PORT" # second virtual host: one protected location, all defaults
 GW3_URL="http://127.0.0.1:$GW3_PORT" # third virtual host: one location, MCPAuthProvider keycloak
@@ -55,7 +56,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
   || { cat "$STATE/openssl.log" >&2; exit 2; }
 chmod 644 "$CIMD_CA"
 export IDP_STATIC_CLIENT_REDIRECTS CIMD_CA CIMD_KEY
-export GW_PORT GW2_PORT GW3_PORT IDP_PORT MCP_PORT BROWSER_PORT GW_URL GW2_URL GW3_URL BROWSER_ORIGIN \
+export GW_PORT GW2_PORT GW3_PORT IDP_PORT MCP_PORT MCP_V2_PORT BROWSER_PORT GW_URL GW2_URL GW3_URL BROWSER_ORIGIN \
   IDP_DEFAULT_RESOURCE HTTPD_DEFINES MCP_AUTH_SO APACHE_MODULES APACHE_BIN
 export IDP_QUIET=${IDP_QUIET:-0} MCP_QUIET=${MCP_QUIET:-0}
 
@@ -64,7 +65,7 @@ cleanup() {
   stack_stop_all
   if [ "$status" -ne 0 ]; then
     echo "# run.sh: failed (status $status); logs kept in $STATE:" >&2
-    for f in httpd/logs/error_log httpd/logs/access_log idp.log mcp.log; do
+    for f in httpd/logs/error_log httpd/logs/access_log idp.log mcp.log mcp2.log; do
       [ -s "$STATE/$f" ] || continue
       echo "# ---- $f (last 40 lines)" >&2
       tail -n 40 "$STATE/$f" | sed 's/^/# /' >&2
@@ -80,7 +81,8 @@ trap 'exit 130' INT TERM
 
 stack_start_all
 echo "# gateway $GW_URL/mcp (SSE) and $GW_URL/mcp-json (JSON), $GW2_URL/mcp (defaults), $GW3_URL/mcp (keycloak)," \
-  "$GW_URL/mcp-static (MCPAuthClientID, consent) -> MCP server :$MCP_PORT; issuer $IDP_ISSUER"
+  "$GW_URL/mcp-static (MCPAuthClientID, consent) -> MCP server :$MCP_PORT (SDK 1.x);" \
+  "$GW_URL/mcp-v2 (rules) -> MCP server :$MCP_V2_PORT (SDK 2.x, 2026-07-28); issuer $IDP_ISSUER"
 
 export IDP_KEY_FILE=$STATE/idp-key.json
 cd "$E2E_DIR"
@@ -92,10 +94,11 @@ timeout "${E2E_TIMEOUT:-170}" node --test --test-concurrency=1 "$@" 2>&1 | tee "
 status=${PIPESTATUS[0]}
 set -e
 # Any failing test fails the run, whatever node's exit status says (a todo that fails is counted
-# by node as a pass).
+# by node as a pass). The summary lines start with "# " (TAP) or "ℹ " (--test-reporter=spec).
 if [ "$status" -eq 0 ]; then
-  if ! grep -qE '^# pass [1-9]' "$STATE/tap.log" || ! grep -qE '^# fail 0$' "$STATE/tap.log" \
-    || ! grep -qE '^# cancelled 0$' "$STATE/tap.log" || grep -qE '^not ok ' "$STATE/tap.log"; then
+  sum='^(# |ℹ )'
+  if ! grep -qE "${sum}pass [1-9]" "$STATE/tap.log" || ! grep -qE "${sum}fail 0\$" "$STATE/tap.log" \
+    || ! grep -qE "${sum}cancelled 0\$" "$STATE/tap.log" || grep -qE '^not ok ' "$STATE/tap.log"; then
     echo "# run.sh: a test failed, was cancelled or reported not ok" >&2
     status=1
   fi

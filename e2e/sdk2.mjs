@@ -3,9 +3,15 @@
 // connection with the tokens it got.
 import assert from 'node:assert/strict';
 import { Client, StreamableHTTPClientTransport, UnauthorizedError } from '@modelcontextprotocol/client';
-import { CookieJar, headlessAuthorize, recordingFetch } from './client.mjs';
+import { CookieJar, MemoryOAuthProvider, headlessAuthorize, recordingFetch } from './client.mjs';
 
-export const newClient2 = () => new Client({ name: 'mod_mcp_auth-e2e-sdk2', version: '1.0.0' });
+/**
+ * A 2.x client. Without options it speaks the 2025 era (the SDK's default: initialize); with
+ * MODERN it negotiates protocol 2026-07-28 where the server offers it (server/discover).
+ */
+export const newClient2 = (options) => new Client({ name: 'mod_mcp_auth-e2e-sdk2', version: '1.0.0' }, options);
+/** Client options for the 2026-07-28 era: probe with server/discover, fall back to initialize. */
+export const MODERN = Object.freeze({ versionNegotiation: { mode: 'auto' } });
 export const claimsOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url'));
 
 /**
@@ -23,21 +29,65 @@ export async function sdk2Authorize(transport, provider, log, { jar = new Cookie
   return result;
 }
 
-/** A first connect to `url` (a 401), then the login. On success the provider holds tokens. */
-export async function sdk2Login(url, provider, log, options = {}) {
+/**
+ * A first connect to `url` (a 401), then the login. On success the provider holds tokens.
+ * `options.clientOptions` are the client's (e.g. MODERN), the rest go to sdk2Authorize.
+ */
+export async function sdk2Login(url, provider, log, { clientOptions, ...options } = {}) {
   const transport = new StreamableHTTPClientTransport(new URL(url), { authProvider: provider, fetch: recordingFetch(log, { via: 'sdk' }) });
-  await assert.rejects(newClient2().connect(transport), (e) => e instanceof UnauthorizedError, 'the first connect asks for a login');
+  await assert.rejects(newClient2(clientOptions).connect(transport), (e) => e instanceof UnauthorizedError, 'the first connect asks for a login');
   const result = await sdk2Authorize(transport, provider, log, options);
   await transport.close().catch(() => {});
   return result;
 }
 
-/** A connected client with the provider's tokens; { client, transport }. */
-export async function sdk2Open(url, provider, log) {
-  const client = newClient2();
-  const transport = new StreamableHTTPClientTransport(new URL(url), { authProvider: provider, fetch: recordingFetch(log, { via: 'sdk' }) });
+/**
+ * A connected client with the provider's tokens; { client, transport }. `clientOptions` are the
+ * client's (e.g. MODERN); `fetch` is wrapped by the recording one (to see or change requests).
+ */
+export async function sdk2Open(url, provider, log, { clientOptions, fetch: baseFetch = globalThis.fetch, setup } = {}) {
+  const client = newClient2(clientOptions);
+  setup?.(client);
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    authProvider: provider, fetch: recordingFetch(log, { via: 'sdk', baseFetch }),
+  });
   await client.connect(transport);
   return { client, transport };
+}
+
+/**
+ * Connects a 2.x client to `mcpUrl` as connectWithOAuth does with 1.x: a login (headless, at the
+ * e2e IdP) when the server asks for one, then a connection with the tokens. Returns
+ * { client, transport, provider, log, authorization }. Speaks 2026-07-28 where the server does.
+ */
+export async function connectWithOAuth2(mcpUrl, {
+  username = 'alice', password = 'secret', provider = new MemoryOAuthProvider(), log = [], clientOptions = MODERN,
+} = {}) {
+  const opts = { authProvider: provider, fetch: recordingFetch(log, { via: 'sdk' }) };
+  let transport = new StreamableHTTPClientTransport(new URL(mcpUrl), opts);
+  let client = newClient2(clientOptions);
+  let authorization;
+  try {
+    await client.connect(transport);
+    return { client, transport, provider, log, authorization };
+  } catch (err) {
+    if (!(err instanceof UnauthorizedError) || !provider.authorizationUrl) throw err;
+  }
+  authorization = await headlessAuthorize(provider.authorizationUrl, {
+    redirectUrl: String(provider.redirectUrl), username, password, fetch: recordingFetch(log, { via: 'login' }),
+  });
+  if (authorization.error) {
+    throw new Error(`authorization failed: ${authorization.error} ${authorization.error_description ?? ''}`);
+  }
+  if (authorization.state !== provider.expectedState) throw new Error('authorization: state mismatch');
+  const callback = new URLSearchParams({ code: authorization.code, state: authorization.state });
+  if (authorization.iss !== undefined) callback.set('iss', authorization.iss); // RFC 9207, checked by 2.x
+  await transport.finishAuth(callback);
+  await transport.close().catch(() => {});
+  transport = new StreamableHTTPClientTransport(new URL(mcpUrl), opts);
+  client = newClient2(clientOptions);
+  await client.connect(transport);
+  return { client, transport, provider, log, authorization };
 }
 
 export async function sdk2Connect(url, provider, log) {

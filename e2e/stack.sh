@@ -100,8 +100,8 @@ stack_wait_http() {
 }
 
 # stack_gen_conf: writes $STATE/httpd.conf from $E2E_DIR/httpd.conf.in. Uses GW_BIND, GW_HOST,
-# GW_PORT, GW2_PORT, GW3_PORT, BROWSER_ORIGIN, GW_URL, IDP_ISSUER, MCP_PORT, CIMD_CA, MCP_AUTH_SO, APACHE_MODULES,
-# HTTPD_LOGLEVEL.
+# GW_PORT, GW2_PORT, GW3_PORT, BROWSER_ORIGIN, GW_URL, IDP_ISSUER, MCP_PORT, MCP_V2_PORT, CIMD_CA,
+# MCP_AUTH_SO, APACHE_MODULES, HTTPD_LOGLEVEL.
 stack_gen_conf() {
   local root=$STATE/httpd user_group
   mkdir -p "$root/run" "$root/logs" "$root/htdocs"
@@ -123,7 +123,8 @@ stack_gen_conf() {
       -e "s|@BROWSER_ORIGIN@|${BROWSER_ORIGIN:-http://127.0.0.1:0}|g" \
       -e "s|@GW_URL@|$GW_URL|g" \
       -e "s|@IDP_ISSUER@|$IDP_ISSUER|g" \
-      -e "s|@MCP_PORT@|$MCP_PORT|g" \
+      -e "s|@MCP_PORT@|${MCP_PORT:-0}|g" \
+      -e "s|@MCP_V2_PORT@|${MCP_V2_PORT:-0}|g" \
       -e "s|@CIMD_CA@|${CIMD_CA:-}|g" \
       -e "s|@MCP_AUTH_SO@|$MCP_AUTH_SO|g" \
       -e "s|@APACHE_MODULES@|$APACHE_MODULES|g" \
@@ -145,8 +146,10 @@ stack_apache_modules() {
   fi
 }
 
-# stack_start_all: starts idp, mcp and httpd and waits for them. Uses IDP_PORT, IDP_PUBLIC_HOST,
-# MCP_PORT, GW_*, APACHE_BIN and HTTPD_DEFINES (e.g. -DMCP_E2E_SINGLE); sets IDP_ISSUER; IdP signing key in $STATE/idp-key.json.
+# stack_start_all: starts idp, the MCP servers and httpd and waits for them. Uses IDP_PORT,
+# IDP_PUBLIC_HOST, MCP_PORT (the SDK 1.x server mcp-server.mjs; not started when empty),
+# MCP_V2_PORT (the SDK 2.x server mcp-server-v2.mjs; not started when empty), GW_*, APACHE_BIN and
+# HTTPD_DEFINES (e.g. -DMCP_E2E_SINGLE); sets IDP_ISSUER; IdP signing key in $STATE/idp-key.json.
 stack_start_all() {
   IDP_ISSUER="http://${IDP_PUBLIC_HOST:-127.0.0.1}:$IDP_PORT/realms/master"
   export IDP_ISSUER
@@ -154,9 +157,19 @@ stack_start_all() {
     IDP_DEFAULT_RESOURCE=${IDP_DEFAULT_RESOURCE:-$GW_URL/mcp} \
     IDP_STATIC_CLIENT_REDIRECTS=${IDP_STATIC_CLIENT_REDIRECTS:-} \
     stack_start idp node "$E2E_DIR/idp.mjs"
-  MCP_PORT=$MCP_PORT stack_start mcp node "$E2E_DIR/mcp-server.mjs"
+  if [ -n "${MCP_PORT:-}" ]; then
+    MCP_PORT=$MCP_PORT stack_start mcp node "$E2E_DIR/mcp-server.mjs"
+  fi
+  if [ -n "${MCP_V2_PORT:-}" ]; then
+    MCP_V2_PORT=$MCP_V2_PORT stack_start mcp2 node "$E2E_DIR/mcp-server-v2.mjs"
+  fi
   stack_wait_http idp "http://127.0.0.1:$IDP_PORT/realms/master/.well-known/openid-configuration" 30 || return 1
-  stack_wait_http mcp "http://127.0.0.1:$MCP_PORT/mcp" 30 || return 1
+  if [ -n "${MCP_PORT:-}" ]; then
+    stack_wait_http mcp "http://127.0.0.1:$MCP_PORT/mcp" 30 || return 1
+  fi
+  if [ -n "${MCP_V2_PORT:-}" ]; then
+    stack_wait_http mcp2 "http://127.0.0.1:$MCP_V2_PORT/mcp" 30 || return 1
+  fi
 
   stack_gen_conf
   if ! "$APACHE_BIN" -t -f "$STATE/httpd.conf" ${HTTPD_DEFINES:-} >"$STATE/httpd-configtest.log" 2>&1; then
@@ -172,10 +185,11 @@ stack_start_all() {
   }
 }
 
-# stack_stop_all: stops the MCP server first (which ends the SSE streams httpd is proxying), then
+# stack_stop_all: stops the MCP servers first (which ends the SSE streams httpd is proxying), then
 # httpd (with a grace period), then the IdP.
 stack_stop_all() {
   stack_stop mcp 2
+  stack_stop mcp2 2
   stack_stop httpd "${HTTPD_STOP_GRACE:-5}"
   stack_stop idp 2
 }

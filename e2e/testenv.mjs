@@ -20,6 +20,12 @@ export const PRM_ROOT_URL = `${GW}/.well-known/oauth-protected-resource`;
 // The first virtual host's /mcp-policy (tests only): tool rules in front of the MCP server's
 // /mcp-tools (echo, progress, whoami, admin_reset, secret_report); generic mode.
 export const POLICY_MCP_URL = `${GW}/mcp-policy`;
+// The first virtual host's /mcp-v2 (tests only): rules in front of the SDK 2.x server
+// (mcp-server-v2.mjs, protocol 2026-07-28, stateless): admin_* needs mcp:admin, secret_*,
+// café_secret, the prompt secret_* and the resources file:///etc/* are denied.
+export const V2_MCP_URL = `${GW}/mcp-v2`;
+// That server's own record of the requests that reached it (loopback, no gateway in between).
+export const V2_SEEN_URL = `http://127.0.0.1:${need('MCP_V2_PORT')}/_seen`;
 // The first virtual host's /mcp-static (tests only): MCPAuthClientID mcp-gateway (one IdP client for every MCP
 // client, so the gateway asks the user's consent for each), CIMD from loopback allowed, with the
 // CA of CIMD_CA/CIMD_KEY (the tests' https server for client metadata documents).
