@@ -40,7 +40,7 @@ sources_for() {
         fuzz_token) echo "$MODULES/mcp_token.c" ;;
         fuzz_jwt|fuzz_claims) echo "$MODULES/mcp_jwt.c $MODULES/mcp_jwks.c $MODULES/mcp_b64url.c" ;;
         fuzz_jwks) echo "$MODULES/mcp_jwks.c $MODULES/mcp_b64url.c" ;;
-        fuzz_jsonrpc) echo "$MODULES/mcp_jsonrpc.c $MODULES/mcp_policy.c $MODULES/mcp_scope.c $MODULES/mcp_jwt.c $MODULES/mcp_jwks.c $MODULES/mcp_b64url.c" ;;
+        fuzz_jsonrpc) echo "$MODULES/mcp_jsonrpc.c $MODULES/mcp_era.c $MODULES/mcp_field.c $MODULES/mcp_policy.c $MODULES/mcp_scope.c $MODULES/mcp_jwt.c $MODULES/mcp_jwks.c $MODULES/mcp_b64url.c" ;;
         fuzz_sse) echo "$MODULES/mcp_listfilter.c $MODULES/mcp_buffer.c $MODULES/mcp_jsonrpc.c" ;;
     esac
 }
