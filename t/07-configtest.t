@@ -38,6 +38,11 @@ my @bad = (
     [ 'MCPAuthToolRule allow with a scope', "$ISS\nMCPAuthToolRule * allow scope a", '', qr/MCPAuthToolRule: allow and deny stand alone/ ],
     [ 'MCPAuthDefault neither allow nor deny', "$ISS\nMCPAuthDefault maybe", '', qr/MCPAuthDefault: 'maybe'/ ],
     [ 'MCPAuthMaxRequestBody too small', "$ISS\nMCPAuthMaxRequestBody 10", '', qr/MCPAuthMaxRequestBody/ ],
+    [ 'MCPAuthReadRequests Off with a rule', qq{$ISS\nMCPAuthReadRequests Off\nMCPAuthToolRule "admin_*" deny}, '',
+      qr/MCPAUTH0053: .*MCPAuthReadRequests Off/ ],
+    [ 'MCPAuthDefault deny, then MCPAuthReadRequests Off', "$ISS\nMCPAuthDefault deny\nMCPAuthReadRequests Off", '',
+      qr/MCPAUTH0053/ ],
+    [ 'MCPAuthReadRequests neither On nor Off', "$ISS\nMCPAuthReadRequests maybe", '', qr/MCPAuthReadRequests/ ],
     [ 'MCPAuthClaimHeader bad header name', qq{$ISS\nMCPAuthClaimHeader sub "X Remote User"}, '', qr/MCPAuthClaimHeader/ ],
     [ 'MCPAuthClaimHeader to Authorization', "$ISS\nMCPAuthClaimHeader sub Authorization", '', qr/MCPAuthClaimHeader/ ],
     [ 'MCPAuthClaimHeader with one argument', "$ISS\nMCPAuthClaimHeader sub", '', qr/MCPAuthClaimHeader/ ],
@@ -58,6 +63,8 @@ my @bad = (
 
 my @good = (
     [ 'minimal configuration', $ISS, '' ],
+    [ 'MCPAuthReadRequests Off and MCPAuthSessionBinding Off without rules',
+      "$ISS\nMCPAuthReadRequests Off\nMCPAuthSessionBinding Off", '' ],
     [ 'every directive', join("\n", $ISS,
         'MCPAuthJWKSURI https://idp.example/realms/x/certs',
         'MCPAuthResource https://mcp.example/mcp',

@@ -49,14 +49,6 @@ sub post {
     return I3Test::http(POST => 'i12', $path, body => $body, ctype => $ctype,
                         headers => [ ($as ? (Authorization => "Bearer $token{$as}") : ()), %h ]);
 }
-sub rpc_of { my $r = shift; my $d = eval { $J->decode($r->decoded_content) }; $d }
-sub outcome {
-    my $r = shift;
-    return 'backend' if is_echo($r);
-    my $d = rpc_of($r);
-    return $r->code . ' ' . (ref $d eq 'HASH' && ref $d->{error} eq 'HASH' ? "rpc $d->{error}{code}"
-                             : ref $d eq 'HASH' && $d->{error} ? "oauth $d->{error}" : 'other');
-}
 
 plan tests => 61;
 
@@ -64,7 +56,7 @@ plan tests => 61;
 {
     my $body = tool('echo', 7);
     my $r = post('/rules', $body, 'tools');
-    ok t_cmp(outcome($r), 'backend', 'an allowed tool (catch-all rule, scope held): forwarded');
+    ok t_cmp(rpc_outcome($r), 'backend', 'an allowed tool (catch-all rule, scope held): forwarded');
     ok t_cmp(echo_of($r)->{body}, $body, 'the body reaches the backend byte for byte');
     ok t_cmp(echo_of($r)->{headers}{'x-audit'}, 'tools/call echo (null)',
              'MCP_METHOD and MCP_TOOL for the log and the backend (no session yet)');
@@ -74,64 +66,64 @@ plan tests => 61;
     ok t_cmp($r->code . ' ' . ($c{error} // '') . ' ' . ($c{scope} // ''), '403 insufficient_scope repo:admin',
              'a tool whose rule needs a scope the token lacks: 403 naming it (step-up)');
     ok t_cmp($c{resource_metadata} // '', qr{/\.well-known/oauth-protected-resource/rules$}, 'with the metadata URL');
-    ok t_cmp(outcome(post('/rules', tool('delete_repo'), 'admin')), 'backend', 'with that scope: forwarded');
+    ok t_cmp(rpc_outcome(post('/rules', tool('delete_repo'), 'admin')), 'backend', 'with that scope: forwarded');
 
-    ok t_cmp(outcome(post('/rules', tool('search_code'), 'engineer')), 'backend', 'a claim rule held (array claim)');
+    ok t_cmp(rpc_outcome(post('/rules', tool('search_code'), 'engineer')), 'backend', 'a claim rule held (array claim)');
     $r = post('/rules', tool('search_code', 'req-9'), 'tools');
     my $d = rpc_of($r);
-    ok t_cmp(outcome($r), '200 rpc -32602', 'a claim rule not held: a JSON-RPC error, HTTP 200');
+    ok t_cmp(rpc_outcome($r), '200 rpc -32602', 'a claim rule not held: a JSON-RPC error, HTTP 200');
     ok t_cmp($J->encode([ $d->{id}, $d->{error}{message} ]), '["req-9","Unknown tool: search_code"]',
              'to the request\'s id, as for a tool the server does not have');
     ok t_cmp($r->header('Content-Type') // '', qr{^application/json}, 'as application/json');
-    ok t_cmp(outcome(post('/rules', tool('secret'), 'admin')), '200 rpc -32602', 'a deny rule: denied to everyone');
-    ok t_cmp(outcome(post('/rules', tool('echo'), 'none')), '403 oauth insufficient_scope', 'the catch-all\'s scope missing: 403');
+    ok t_cmp(rpc_outcome(post('/rules', tool('secret'), 'admin')), '200 rpc -32602', 'a deny rule: denied to everyone');
+    ok t_cmp(rpc_outcome(post('/rules', tool('echo'), 'none')), '403 oauth insufficient_scope', 'the catch-all\'s scope missing: 403');
 
-    ok t_cmp(outcome(post('/rules', call_body('resources/read', { uri => 'file:///etc/passwd' }), 'tools')),
+    ok t_cmp(rpc_outcome(post('/rules', call_body('resources/read', { uri => 'file:///etc/passwd' }), 'tools')),
              '200 rpc -32002', 'a resource rule: Resource not found');
-    ok t_cmp(outcome(post('/rules', call_body('resources/read', { uri => 'file:///tmp/x' }), 'tools')),
+    ok t_cmp(rpc_outcome(post('/rules', call_body('resources/read', { uri => 'file:///tmp/x' }), 'tools')),
              'backend', 'another resource: forwarded');
-    ok t_cmp(join(' ', map { outcome(post('/rules', call_body('resources/read', { uri => $_ }), 'tools')) }
+    ok t_cmp(join(' ', map { rpc_outcome(post('/rules', call_body('resources/read', { uri => $_ }), 'tools')) }
                   'FILE:///etc/passwd', 'file://localhost/etc/passwd', 'file:///tmp/../etc/passwd', 'file:///%65tc/passwd'),
              join(' ', ('200 rpc -32002') x 4), 'other spellings of a denied URI (as servers normalise them): refused');
-    ok t_cmp(outcome(post('/rules', call_body('resources/read', { uri => 'users://U123/profile' }), 'tools')), 'backend',
+    ok t_cmp(rpc_outcome(post('/rules', call_body('resources/read', { uri => 'users://U123/profile' }), 'tools')), 'backend',
              'a URI no rule denies in any spelling (a host in upper case, another scheme): forwarded');
-    ok t_cmp(outcome(post('/rules', call_body('prompts/get', { name => 'anything' }), 'none')),
+    ok t_cmp(rpc_outcome(post('/rules', call_body('prompts/get', { name => 'anything' }), 'none')),
              'backend', 'a prompt rule allow: forwarded');
-    ok t_cmp(outcome(post('/rules', call_body('tools/list', {}), 'none')), 'backend',
+    ok t_cmp(rpc_outcome(post('/rules', call_body('tools/list', {}), 'none')), 'backend',
              'tools/list is not a call: forwarded (its answer is filtered)');
 }
 
 # --- bypass attempts --------------------------------------------------------------------------
 {
     my $dup = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","name":"secret"}}';
-    ok t_cmp(outcome(post('/rules', $dup, 'admin')), '400 rpc -32700', 'two names (duplicate keys): 400');
+    ok t_cmp(rpc_outcome(post('/rules', $dup, 'admin')), '400 rpc -32700', 'two names (duplicate keys): 400');
     my $esc = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"secr\u0065t"}}';
-    ok t_cmp(outcome(post('/rules', $esc, 'admin')), '200 rpc -32602', 'a \\u escape in the name: read as the server reads it');
+    ok t_cmp(rpc_outcome(post('/rules', $esc, 'admin')), '200 rpc -32602', 'a \\u escape in the name: read as the server reads it');
     my $batch = '[' . tool('echo', 1) . ',' . tool('secret', 2) . ']';
     my $r = post('/rules', $batch, 'admin');
     my $d = rpc_of($r);
-    ok t_cmp(ref $d eq 'ARRAY' ? join(' ', map { "$_->{id}:$_->{error}{code}" } @$d) : outcome($r),
+    ok t_cmp(ref $d eq 'ARRAY' ? join(' ', map { "$_->{id}:$_->{error}{code}" } @$d) : rpc_outcome($r),
              '1:-32600 2:-32602', 'a batch with one denied element: every request answered with an error');
-    ok t_cmp(outcome(post('/rules', '[' . tool('echo', 1) . ',' . tool('delete_x', 2) . ']', 'admin')), 'backend',
+    ok t_cmp(rpc_outcome(post('/rules', '[' . tool('echo', 1) . ',' . tool('delete_x', 2) . ']', 'admin')), 'backend',
              'a batch of allowed calls: forwarded');
-    ok t_cmp(outcome(post('/rules', '[' . tool('echo', 1) . ',' . tool('delete_x', 2) . ']', 'tools')), '403 oauth insufficient_scope',
+    ok t_cmp(rpc_outcome(post('/rules', '[' . tool('echo', 1) . ',' . tool('delete_x', 2) . ']', 'tools')), '403 oauth insufficient_scope',
              'a batch with a call that needs more scope: 403');
-    ok t_cmp(outcome(post('/rules', '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}', 'admin')),
+    ok t_cmp(rpc_outcome(post('/rules', '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}', 'admin')),
              '400 rpc -32700', 'unparsable JSON: 400');
-    ok t_cmp(outcome(post('/rules', tool('secret'), 'admin', 'Content-Type' => 'text/plain')), '415 rpc -32600',
+    ok t_cmp(rpc_outcome(post('/rules', tool('secret'), 'admin', 'Content-Type' => 'text/plain')), '415 rpc -32600',
              'JSON sent as text/plain: 415');
-    ok t_cmp(outcome(post('/rules', tool('secret'), 'admin', 'Content-Type' => 'application/json; charset=utf-8')),
+    ok t_cmp(rpc_outcome(post('/rules', tool('secret'), 'admin', 'Content-Type' => 'application/json; charset=utf-8')),
              '200 rpc -32602', 'application/json with a charset: read and judged');
     my $gz;
     IO::Compress::Gzip::gzip(\tool('secret') => \$gz) or die "gzip\n";
-    ok t_cmp(outcome(post('/rules', $gz, 'admin', 'Content-Encoding' => 'gzip')), '415 rpc -32600', 'a gzip body: 415');
+    ok t_cmp(rpc_outcome(post('/rules', $gz, 'admin', 'Content-Encoding' => 'gzip')), '415 rpc -32600', 'a gzip body: 415');
     my $big = call_body('tools/call', { name => 'echo', arguments => { pad => 'x' x 3000 } });
-    ok t_cmp(outcome(post('/rules', $big, 'admin')), '413 rpc -32600', 'over MCPAuthMaxRequestBody: 413');
-    ok t_cmp(outcome(post('/rules', tool('secret'), 'admin', 'Mcp-Method' => 'tools/list')), '400 rpc -32020',
+    ok t_cmp(rpc_outcome(post('/rules', $big, 'admin')), '413 rpc -32600', 'over MCPAuthMaxRequestBody: 413');
+    ok t_cmp(rpc_outcome(post('/rules', tool('secret'), 'admin', 'Mcp-Method' => 'tools/list')), '400 rpc -32020',
              'an Mcp-Method header that disagrees with the body: 400 HeaderMismatch');
-    ok t_cmp(outcome(post('/rules', tool('secret'), 'admin', 'Mcp-Name' => 'echo')), '400 rpc -32020',
+    ok t_cmp(rpc_outcome(post('/rules', tool('secret'), 'admin', 'Mcp-Name' => 'echo')), '400 rpc -32020',
              'an Mcp-Name header that disagrees with the body: 400 HeaderMismatch');
-    ok t_cmp(outcome(post('/rules', tool('echo'), 'admin', 'Mcp-Method' => 'tools/call', 'Mcp-Name' => 'echo')),
+    ok t_cmp(rpc_outcome(post('/rules', tool('echo'), 'admin', 'Mcp-Method' => 'tools/call', 'Mcp-Name' => 'echo')),
              'backend', 'headers that agree: forwarded');
 
     # chunked bodies: no Content-Length to go by
@@ -256,16 +248,16 @@ plan tests => 61;
 
 # --- MCPAuthDefault deny, and a location without rules ----------------------------------------
 {
-    ok t_cmp(outcome(post('/closed', tool('echo'), 'none')), 'backend', 'default deny: the allowed tool passes');
-    ok t_cmp(outcome(post('/closed', tool('other'), 'admin')), '200 rpc -32602', 'default deny: any other tool is unknown');
-    ok t_cmp(outcome(post('/closed', call_body('prompts/get', { name => 'p' }), 'admin')), '200 rpc -32602',
+    ok t_cmp(rpc_outcome(post('/closed', tool('echo'), 'none')), 'backend', 'default deny: the allowed tool passes');
+    ok t_cmp(rpc_outcome(post('/closed', tool('other'), 'admin')), '200 rpc -32602', 'default deny: any other tool is unknown');
+    ok t_cmp(rpc_outcome(post('/closed', call_body('prompts/get', { name => 'p' }), 'admin')), '200 rpc -32602',
              'default deny: prompts too');
     my $status = eval { $J->decode(I3Test::http(GET => 'i12', '/mcp-auth-status')->decoded_content) } // {};
     my ($closed) = grep { $_->{location} eq '/closed' } @{ $status->{mcp_rules} // [] };
     ok t_cmp(join(' ', map { "$_->{rule}=$_->{refused}" } @{ $closed->{rules} // [] }),
              'MCPAuthToolRule echo allow=0 MCPAuthDefault deny=2', 'the status page counts MCPAuthDefault deny too');
     my $junk = '{"not json';
-    ok t_cmp(outcome(post('/open', $junk, 'none')), '400 rpc -32700', 'no rules: the body is still read, and must be JSON');
+    ok t_cmp(rpc_outcome(post('/open', $junk, 'none')), '400 rpc -32700', 'no rules: the body is still read, and must be JSON');
     my $r = post('/unread', $junk, 'none');
-    ok t_cmp(is_echo($r) ? echo_of($r)->{body} : outcome($r), $junk, 'MCPAuthReadRequests Off: not read, anything passes');
+    ok t_cmp(is_echo($r) ? echo_of($r)->{body} : rpc_outcome($r), $junk, 'MCPAuthReadRequests Off: not read, anything passes');
 }

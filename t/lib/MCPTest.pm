@@ -15,7 +15,7 @@ use MintToken;
 
 our @EXPORT = qw(port url issuer std_claims req challenges challenge echo_of
                  echo_hits state_file write_state read_lines error_log_size
-                 error_log_since is_echo yes);
+                 error_log_since is_echo rpc_of rpc_outcome yes);
 
 MintToken::ensure_fixtures();
 
@@ -72,6 +72,19 @@ sub echo_of {
     return eval { JSON::PP->new->decode($res->decoded_content) };
 }
 sub is_echo { defined echo_of(shift) }
+
+# An MCP answer's JSON-RPC body (UTF-8), or undef.
+sub rpc_of { my $r = shift; my $d = eval { JSON::PP->new->utf8->decode($r->content) }; $d }
+
+# What a client sees of an MCP request: 'backend' (forwarded), or the status
+# with the JSON-RPC error code ("400 rpc -32700") or OAuth error.
+sub rpc_outcome {
+    my $r = shift;
+    return 'backend' if is_echo($r);
+    my $d = rpc_of($r);
+    return $r->code . ' ' . (ref $d eq 'HASH' && ref $d->{error} eq 'HASH' ? "rpc $d->{error}{code}"
+                             : ref $d eq 'HASH' && $d->{error} ? "oauth $d->{error}" : 'other');
+}
 
 sub state_file { MintToken::fixtures_dir() . "/state/" . shift }
 
