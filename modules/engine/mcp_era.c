@@ -63,7 +63,7 @@ static const char *batch_problem(const apr_array_header_t *calls, const mcp_rpc_
     if (h->method || h->name)
         return "Mcp-Method and Mcp-Name name one message, not a batch";
     for (i = 0; i < calls->nelts; i++) {
-        if (APR_ARRAY_IDX(calls, i, mcp_rpc_call_t).has_claim) {
+        if (mcp_era_is_modern(&APR_ARRAY_IDX(calls, i, mcp_rpc_call_t), h)) {
             *code = RPC_INVALID_REQUEST;
             return "JSON-RPC batches may not hold requests of protocol revision " MCP_FIRST_MODERN_VERSION " or later";
         }
