@@ -460,15 +460,18 @@ static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     return mcp_shared_cache_pre_config(pconf);
 }
 
-/* Whether any protected location has the gateway as its authorization
- * server, and so needs the relay's key. */
-static int relay_in_use(server_rec *s)
+/* Whether any protected location needs the sealing key: one with the
+ * gateway as its authorization server (the relay), or one that seals MCP
+ * session ids to their users. */
+static int sealing_in_use(server_rec *s)
 {
     int i;
 
     for (; s; s = s->next) {
         mcp_server_conf_t *sconf = mcp_server_conf_of(s);
 
+        if (mcp_session_binding_in_use(sconf->protected))
+            return 1;
         for (i = 0; i < sconf->protected->nelts; i++) {
             if (mcp_gateway_is_issuer(APR_ARRAY_IDX(sconf->protected, i, protected_location_t).conf))
                 return 1;
@@ -500,7 +503,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     }
     if (!mcp_shared_cache_init(pconf, ptemp, s))
         return HTTP_INTERNAL_SERVER_ERROR;
-    if (relay_in_use(s) && !mcp_relay_key_init(pconf, ptemp, s))
+    if (sealing_in_use(s) && !mcp_relay_key_init(pconf, ptemp, s))
         return HTTP_INTERNAL_SERVER_ERROR;
     for (vs = s; vs; vs = vs->next)
         counters = mcp_rules_number(mcp_server_conf_of(vs)->protected, counters);

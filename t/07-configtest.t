@@ -94,7 +94,7 @@ my @good = (
                             'MCPAuthMaxRequestBody 65536'), '' ],
 );
 
-plan tests => 2 * @bad + 2 * @good + 12;
+plan tests => 2 * @bad + 2 * @good + 15;
 
 my $tmp = File::Temp->newdir('mcp-configtest-XXXXXX', TMPDIR => 1);
 my $n = 0;
@@ -170,6 +170,21 @@ for my $c (@good) {
     ok t_cmp($rc, 0, 'MCPAuthClientMetadataDocuments On without MCPAuthClientID: a warning, not an error');
     ok t_cmp($out, qr/MCPAUTH0047: <Location \/mcp>: MCPAuthClientMetadataDocuments On has no effect without MCPAuthClientID/,
              'the warning names the location and both directives');
+}
+
+# A form-body token where POSTs are read as MCP requests: forms would be refused, said at once.
+{
+    my $dir = write_conf(location => "$ISS\nMCPAuthBearerMethods header body", server => '', before => '');
+    my ($rc, $out) = run_cmd($httpd, '-t', '-f', "$dir/httpd.conf");
+    $out .= slurp("$dir/error_log");
+    ok t_cmp($rc, 0, 'MCPAuthBearerMethods body with requests read: a warning, not an error');
+    ok t_cmp($out, qr/MCPAUTH0056: <Location \/mcp>: MCPAuthBearerMethods body.*MCPAuthReadRequests Off/,
+             'the warning says form bodies are refused and how to take them');
+    $dir = write_conf(location => "$ISS\nMCPAuthBearerMethods header body\nMCPAuthReadRequests Off", server => '',
+                      before => '');
+    ($rc, $out) = run_cmd($httpd, '-t', '-f', "$dir/httpd.conf");
+    $out .= slurp("$dir/error_log");
+    ok t_cmp($out !~ /MCPAUTH0056/ ? 'no warning' : $out, 'no warning', 'with MCPAuthReadRequests Off: no warning');
 }
 
 # The relay key: a file too short is a configuration error naming the directive; without the

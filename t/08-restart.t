@@ -9,15 +9,32 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test;
 use Apache::TestUtil;
 use Time::HiRes ();
+use JSON::PP ();
 use MCPTest;
 use MintToken;
+use I3Test ();
 
-plan tests => 2 + 2 * 7 + 1;
+plan tests => 3 + 2 * 8 + 1;
 
-my ($good, $bad) = mint_many(
+my ($good, $bad, $i16) = mint_many(
     { key => 'rsa1', header => { alg => 'RS256', kid => 'rsa1' }, payload => std_claims(sub => 'rita', exp => time + 3600) },
     { key => 'rsa1', header => { alg => 'RS256', kid => 'rsa1' }, payload => std_claims(iss => 'http://evil.example/') },
+    { key => 'rsa1', header => { alg => 'RS256', kid => 'rsa1' },
+      payload => MintToken::claims(-iss => url('i16idp', '/realms/test'), -aud => 'urn:i16', sub => 'rita') },
 );
+
+# An MCP session (2025 era) handed out before the reloads: its id is sealed
+# to rita with the relay key, which outlives them.
+my $call = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{}}}';
+sub on_session {
+    my ($body, @session) = @_;
+    return I3Test::http(POST => 'i16', '/sess', body => $body, ctype => 'application/json',
+                        headers => [ Authorization => "Bearer $i16", Accept => 'application/json, text/event-stream',
+                                     @session ]);
+}
+my $session = on_session('{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25",'
+                         . '"capabilities":{},"clientInfo":{"name":"t08","version":"1"}}}')->header('Mcp-Session-Id');
+ok t_cmp(defined $session ? 'a session' : 'none', 'a session', 'a session handed out before the reloads');
 my $log0 = error_log_size();
 
 sub pid {
@@ -54,6 +71,8 @@ for my $sig (qw(USR1 HUP)) {
     ok t_cmp(req(GET => 'mcp', '/mcp', Authorization => "Bearer $bad")->code, 401, "$sig: invalid token refused");
     ok t_cmp(req(GET => 'mcp', '/.well-known/oauth-protected-resource/mcp')->code, 200, "$sig: metadata served");
     ok t_cmp(pid() // '', $pid, "$sig: same parent process");
+    ok t_cmp(is_echo(on_session($call, 'Mcp-Session-Id' => $session // 'none')) ? 'forwarded' : 'refused', 'forwarded',
+             "$sig: the session handed out before still opens for its user");
 }
 
 my $log = error_log_since($log0);

@@ -97,7 +97,7 @@ sub judged {
     return (rpc_outcome($r), echo_hits() - $hits, $r);
 }
 
-plan tests => 143;
+plan tests => 156;
 
 # --- 1. charsets and member names ---------------------------------------------------------
 {
@@ -455,15 +455,7 @@ plan tests => 143;
     ok t_cmp(post('/cache-sse', $pl, 'alice')->content, $raw->('sse', $pl), 'SSE: a prompts list (no prompt rules): byte for byte');
 }
 
-# --- 4. MCP_SESSION: legacy requests only ---------------------------------------------------------
-{
-    my $r = post('/rules', tool('echo'), 'alice', 'Mcp-Session-Id' => "legacy-$RUN");
-    ok t_cmp((split /\|/, audit($r), -1)[2] // audit($r), "legacy-$RUN", 'MCP_SESSION for a legacy request with Mcp-Session-Id');
-    $r = post('/rules', mtool('echo'), 'alice', mhdr('tools/call', 'echo'), 'Mcp-Session-Id' => "modern-$RUN");
-    ok t_cmp(is_echo($r) ? (split /\|/, audit($r), -1)[2] : rpc_outcome($r), '(null)', 'none for a modern request, whatever it carries');
-}
-
-# --- 5. sessions bound to users -----------------------------------------------------------
+# --- 5. sessions bound to users; MCP_SESSION for legacy requests only ---------------------
 {
     my $init = msg('initialize', { protocolVersion => '2025-11-25', capabilities => {},
                                    clientInfo => { name => 't17', version => '1' } }, 0);
@@ -486,10 +478,22 @@ plan tests => 143;
     };
     ok t_cmp($use->('POST', 'alice', $sid), 'backend hits 1', 'the same subject, POST: forwarded');
     ok t_cmp($use->('GET', 'alice', $sid), 'backend hits 1', 'the same subject, GET: forwarded');
+
+    # the client holds the server's id sealed to it; the server gets its own id back
+    $r = post('/sess', tool('echo', 'u-2'), 'alice', 'Mcp-Session-Id' => $sid);
+    my $server_id = is_echo($r) ? echo_of($r)->{headers}{'mcp-session-id'} // '(none)' : rpc_outcome($r);
+    ok t_cmp($server_id =~ /^s-\d/ && $server_id ne $sid ? 'the server\'s own id' : "$server_id (client holds $sid)",
+             'the server\'s own id', 'the backend gets its own session id, not the one the client holds');
+    ok t_cmp((split /\|/, audit($r), -1)[2] // audit($r), $server_id, 'MCP_SESSION: the server\'s id, for a legacy request');
+    $r = post('/sess', mtool('echo'), 'alice', mhdr('tools/call', 'echo'), 'Mcp-Session-Id' => $sid);
+    ok t_cmp(is_echo($r) ? (split /\|/, audit($r), -1)[2] : rpc_outcome($r), '(null)', 'none for a modern request, whatever it carries');
+
     ok t_cmp($use->('POST', 'bob', $sid), '404 rpc -32001 Session not found hits 0', 'another subject, POST: 404 Session not found, not forwarded');
     ok t_cmp($use->('GET', 'bob', $sid), '404 rpc -32001 Session not found hits 0', 'another subject, GET: 404');
     ok t_cmp($use->('DELETE', 'bob', $sid), '404 rpc -32001 Session not found hits 0', 'another subject, DELETE: 404');
     ok t_cmp($use->('POST', undef, $sid), '404 rpc -32001 Session not found hits 0', 'anonymous: 404');
+    ok t_cmp($use->('POST', 'bob', $server_id), '404 rpc -32001 Session not found hits 0',
+             'the server\'s own id, leaked from its logs: 404 for anyone');
     my $r404 = post('/sess', tool('echo'), 'bob', 'Mcp-Session-Id' => $sid);
     my $d404 = rpc_of($r404);
     ok t_cmp(($r404->header('Content-Type') // '') =~ m{^application/json} && ref $d404 eq 'HASH'
@@ -497,17 +501,59 @@ plan tests => 143;
              '["2.0",null]', 'the 404 is a JSON-RPC error (application/json, no id)');
     ok t_cmp($use->('DELETE', 'alice', $sid), 'backend hits 1', 'the same subject, DELETE: forwarded');
 
-    # an id the gateway has not seen: bound to its first user
+    # an id the gateway never handed out opens for no one (no first-come binding to win)
     my $unseen = "unseen-$RUN";
-    ok t_cmp($use->('POST', 'bob', $unseen), 'backend hits 1', 'an unseen session id: forwarded for its first user');
-    ok t_cmp($use->('POST', 'bob', $unseen), 'backend hits 1', 'again for that user');
-    ok t_cmp($use->('POST', 'alice', $unseen), '404 rpc -32001 Session not found hits 0', 'and then refused to another');
-    my $anon = "anon-$RUN";
-    ok t_cmp($use->('POST', 'alice', $anon), 'backend hits 1', 'an unseen id used first by alice');
-    ok t_cmp($use->('GET', undef, $anon), '404 rpc -32001 Session not found hits 0', 'anonymous with it: 404');
+    ok t_cmp($use->('POST', 'bob', $unseen), '404 rpc -32001 Session not found hits 0', 'an id never handed out: 404');
+    ok t_cmp($use->('POST', 'alice', $unseen), '404 rpc -32001 Session not found hits 0', 'for anyone');
+    # an anonymous session is the anonymous caller's
+    $r = post('/sess', $init, undef);
+    my $anon = $r->header('Mcp-Session-Id') // 'none';
+    ok t_cmp($use->('POST', undef, $anon), 'backend hits 1', 'a session handed out anonymously: anonymous may use it');
+    ok t_cmp($use->('POST', 'alice', $anon), '404 rpc -32001 Session not found hits 0', 'a signed-in caller may not');
 
     # MCPAuthSessionBinding Off: any user may use any session
     $r = post('/sess-off', $init, 'alice');
     my $off = $r->header('Mcp-Session-Id') // 'none';
     ok t_cmp($use->('POST', 'bob', $off, '/sess-off'), 'backend hits 1', 'MCPAuthSessionBinding Off: another subject is forwarded');
 }
+
+# --- 6. what the outside review tried ---------------------------------------------------------
+{
+    my $read = sub { msg('resources/read', { uri => $_[0] }, $_[1]) };
+    # hosts a WHATWG parser maps by UTS #46 (to localhost, then nothing) are not judged by spelling
+    for my $uri ("file://\x{ff4c}\x{ff4f}\x{ff43}\x{ff41}\x{ff4c}\x{ff48}\x{ff4f}\x{ff53}\x{ff54}/etc/shadow",
+                 "file://local\x{ad}host/etc/shadow", "file://local\x{200b}host/etc/shadow",
+                 'file://%EF%BD%8Cocalhost/etc/shadow', 'file://local%C2%ADhost/etc/shadow') {
+        my ($o, $hits) = judged(sub { post('/rules', $read->($uri, 'h-1'), 'alice') });
+        (my $shown = $uri) =~ s/([^\x20-\x7e])/sprintf('\\x{%x}', ord $1)/ge;
+        ok t_cmp("$o $hits", '200 rpc -32002 0', "a host mapped by UTS #46 ($shown): denied, not forwarded");
+    }
+    my ($o, $hits) = judged(sub { post('/rules', $read->('docs://caf%C3%A9/menu', 'h-2'), 'alice') });
+    ok t_cmp("$o $hits", '200 rpc -32002 0', 'a rule naming café holds against caf%C3%A9');
+    ($o, $hits) = judged(sub { post('/rules', $read->('file:///tmp/caf%C3%A9', 'h-3'), 'alice') });
+    ok t_cmp("$o $hits", 'backend 1', 'an escaped name no rule denies: forwarded');
+
+    # only a POST carries an MCP request
+    for my $method ('post', 'PUT', 'PATCH') {
+        my $res = I3Test::raw_http('i16', "$method /norules HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                                   . "Authorization: Bearer $token{alice}\r\nContent-Type: application/json\r\n"
+                                   . 'Content-Length: ' . length(tool('admin_x')) . "\r\n\r\n" . tool('admin_x'));
+        my ($status) = $res =~ m{^HTTP/1\.1 (\d+)};
+        ok t_cmp(($status // 'none') . ($res =~ /X-Echo-Backend/ ? ' backend' : ''), '400',
+                 "a body sent with $method: refused, never forwarded unread");
+    }
+
+    # a body cut short is unreadable (400), not too large (413)
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => port('i16'), Proto => 'tcp', Timeout => 30);
+    my $part = substr(tool('echo'), 0, 20);
+    print $s "POST /rules HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer $token{alice}\r\n"
+           . "Content-Type: application/json\r\nContent-Length: 200\r\n\r\n$part";
+    $s->shutdown(1);
+    my $res = do { local $/; <$s> } // '';
+    my ($status) = $res =~ m{^HTTP/1\.1 (\d+)};
+    ok t_cmp($status // 'none', '400', 'a body cut short: 400');
+
+    ($o, $hits) = judged(sub { post('/rules', tool('echo', 'u8'), 'alice', 'Content-Type' => 'application/json; charset=utf8') });
+    ok t_cmp("$o $hits", 'backend 1', 'charset=utf8 (what servers read as UTF-8): judged and forwarded');
+}
+

@@ -1308,6 +1308,11 @@ static void test_policy(void)
             "file://%6cocalhost/etc/passwd", "file:///tmp/../etc/passwd", "file:///./etc/passwd", "file:/etc/passwd",
             "file:etc/passwd", "file:///../etc/passwd", " file:///etc/passwd", "file:///et\tc/passwd",
             "file:\\\\\\etc\\passwd", "file:///%65tc/passwd", "file:///tmp/%2e%2e/etc/passwd", "file:///tmp/.%2E/etc/x",
+            /* hosts a WHATWG parser maps by UTS #46 to localhost: full-width
+             * letters, a soft hyphen, a zero-width space, escaped or not */
+            "file://\xef\xbd\x8c\xef\xbd\x8f\xef\xbd\x83\xef\xbd\x81\xef\xbd\x8c\xef\xbd\x88\xef\xbd\x8f\xef\xbd\x93\xef\xbd\x94/etc/passwd",
+            "file://local\xc2\xadhost/etc/passwd", "file://local\xe2\x80\x8bhost/etc/passwd",
+            "file://%EF%BD%8Cocalhost/etc/passwd", "file://local%C2%ADhost/etc/passwd",
         };
         static const struct { const char *in, *out; } forms[] = {
             { "https://API.example.com:443/v1/x", "https://api.example.com/v1/x" },
@@ -1324,6 +1329,8 @@ static void test_policy(void)
             { "greeting://root:", "greeting://root" },
             { "users://U123/profile", "users://U123/profile" },
             { "file:///docs/caf\xc3\xa9.txt", "file:///docs/caf\xc3\xa9.txt" },
+            { "file:///docs/caf%C3%A9.txt", "file:///docs/caf\xc3\xa9.txt" },
+            { "docs://caf%c3%a9/menu", "docs://caf\xc3\xa9/menu" },
             { "mcp:thing", "mcp:thing" },
         };
         const mcp_rule_t *deny_etc = rule_of(MCP_KIND_RESOURCE, "file:///etc/* deny");
@@ -1352,6 +1359,15 @@ static void test_policy(void)
               && mcp_policy_decide(pool, only, 0, MCP_KIND_RESOURCE, "file:///docs/My Notes.txt", user, &m, &scopes)
                      == MCP_VERDICT_ALLOW,
               "URIs no rule denies in any spelling stay allowed (upper case hosts of other schemes, spaces, UTF-8)");
+        CHECK(mcp_resource_uri_normalized(pool, "https://caf\xc3\xa9.example/x") == NULL
+              && mcp_policy_decide(pool, only, 0, MCP_KIND_RESOURCE, "https://caf\xc3\xa9.example/x", user, &m, &scopes)
+                     == MCP_VERDICT_DENY && m == NULL
+              && mcp_policy_decide(pool, NULL, 0, MCP_KIND_RESOURCE, "https://caf\xc3\xa9.example/x", user, &m, &scopes)
+                     == MCP_VERDICT_ALLOW,
+              "a special URL's host beyond ASCII: no normal form, denied where rules speak of resources, not elsewhere");
+        APR_ARRAY_IDX(only, 0, const mcp_rule_t *) = rule_of(MCP_KIND_RESOURCE, "docs://caf\xc3\xa9/* deny");
+        CHECK(mcp_policy_decide(pool, only, 0, MCP_KIND_RESOURCE, "docs://caf%C3%A9/menu", user, &m, &scopes)
+                  == MCP_VERDICT_DENY, "a rule naming a URI beyond ASCII holds against its escaped spelling");
     }
 }
 

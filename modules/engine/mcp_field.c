@@ -78,7 +78,9 @@ static const char *skip_value(const char *p, int *utf8)
     if (*p != '"') {
         while (is_tchar(*p))
             p++;
-        *utf8 = p - start == 5 && strncasecmp(start, "utf-8", 5) == 0;
+        /* "utf8" is what Node and Python read as UTF-8 too */
+        *utf8 = (p - start == 5 && strncasecmp(start, "utf-8", 5) == 0)
+                || (p - start == 4 && strncasecmp(start, "utf8", 4) == 0);
         return p == start ? NULL : p;
     }
     for (p++; *p != '"'; p++) {

@@ -202,7 +202,8 @@ static const char *ipv4_of(apr_pool_t *pool, const char *host)
 }
 
 /* Escapes of characters that stand for themselves decoded ("%65" is "e",
- * as a server that decodes the path reads it); other escapes upper-cased. */
+ * as a server that decodes the path reads it; "%C3%A9" is the "é" a rule
+ * names, and the "é" a WHATWG parser escapes); other escapes upper-cased. */
 static char *decode_unreserved(apr_pool_t *pool, const char *s, apr_size_t n)
 {
     char *out = apr_palloc(pool, n + 1), *o = out;
@@ -212,7 +213,7 @@ static char *decode_unreserved(apr_pool_t *pool, const char *s, apr_size_t n)
         if (s[i] == '%' && i + 2 < n && apr_isxdigit(s[i + 1]) && apr_isxdigit(s[i + 2])) {
             int c = hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]);
 
-            if (is_unreserved(c))
+            if (is_unreserved(c) || c >= 0x80)
                 *o++ = (char)c;
             else {
                 *o++ = '%';
@@ -352,12 +353,22 @@ const char *mcp_resource_uri_normalized(apr_pool_t *pool, const char *uri)
             const char *v4;
 
             h = decode_unreserved(pool, h, strlen(h));
-            for (c = h; *c; c++)
+            for (c = h; *c; c++) {
+                /* WHATWG maps a host beyond ASCII by UTS #46 (full-width
+                 * letters, ignored code points, other dots) before anyone
+                 * sees it: such a host is not judged by its spelling */
+                if ((unsigned char)*c >= 0x80 || *c == '%')
+                    return NULL;
                 *c = (char)apr_tolower(*c);
+            }
             if ((v4 = ipv4_of(pool, h)) != NULL)
                 h = (char *)v4;
             if (strcmp(scheme, "file") == 0 && strcmp(h, "localhost") == 0)
                 h = "";
+        }
+        else {
+            /* an opaque host keeps its case; servers match it decoded */
+            h = decode_unreserved(pool, h, strlen(h));
         }
         /* a special URL's empty path is "/" */
         return apr_pstrcat(pool, scheme, "://", h, port ? ":" : "", port ? port : "",
@@ -385,13 +396,20 @@ mcp_verdict_t mcp_policy_decide(apr_pool_t *pool, const apr_array_header_t *rule
                                 const mcp_rule_t **matched, const char **scopes)
 {
     mcp_verdict_t v = decide_name(pool, rules, default_deny, kind, name, jwt, matched, scopes);
-    const char *normal;
+    const char *normal = kind == MCP_KIND_RESOURCE ? mcp_resource_uri_normalized(pool, name) : name;
+
+    /* a URI whose meaning depends on mapping its host: denied where any
+     * rule speaks of resources (the log says "not a canonical resource URI") */
+    if (normal == NULL && (default_deny || mcp_policy_has_kind(rules, kind))) {
+        *matched = NULL;
+        *scopes = NULL;
+        return MCP_VERDICT_DENY;
+    }
 
     /* a resource URI is judged as it is spelled and as a server reads it
      * after normalising it: the stricter answer counts, so another spelling
      * of a denied URI is denied too */
-    if (kind == MCP_KIND_RESOURCE && (normal = mcp_resource_uri_normalized(pool, name)) != NULL
-        && strcmp(normal, name) != 0) {
+    if (normal != NULL && normal != name && strcmp(normal, name) != 0) {
         const mcp_rule_t *m2;
         const char *s2;
         mcp_verdict_t v2 = decide_name(pool, rules, default_deny, kind, normal, jwt, &m2, &s2);

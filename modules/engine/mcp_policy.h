@@ -63,8 +63,12 @@ mcp_verdict_t mcp_policy_decide(apr_pool_t *pool, const apr_array_header_t *rule
  * scheme and special host, no userinfo, numeric IPv4 hosts in dotted
  * decimal, no default or empty port, "localhost" dropped from file URLs,
  * backslashes as slashes in special URLs, tabs, newlines and outer spaces
- * gone, escapes of unreserved characters decoded, dot segments resolved.
- * mcp_policy_decide judges resources by both spellings. */
+ * gone, escapes of unreserved characters and of bytes beyond ASCII decoded,
+ * dot segments resolved. NULL for a special URL (http, https, ws, wss, ftp,
+ * file) whose host holds anything beyond ASCII, raw or escaped: the parser
+ * maps it by UTS #46 first, and no spelling of it can be judged.
+ * mcp_policy_decide judges resources by both spellings, and denies one
+ * without a normal form wherever rules speak of resources. */
 const char *mcp_resource_uri_normalized(apr_pool_t *pool, const char *uri);
 
 /* Whether any rule is of kind. */

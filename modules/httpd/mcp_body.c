@@ -91,7 +91,7 @@ void mcp_body_inherit(request_rec *r)
 typedef struct kept_body {
     const char *data;
     apr_size_t len;
-    int read;   /* 1 read whole, 0 too large or unreadable */
+    int read;   /* as mcp_read_body answered */
 } kept_body_t;
 
 #define KEPT_BODY_KEY "mcp_auth.client_body"
@@ -116,11 +116,13 @@ int mcp_read_client_body(request_rec *r, apr_size_t limit, const char **body, ap
         apr_pool_userdata_setn(kept, KEPT_BODY_KEY, NULL, top->pool);
         /* the client's request too: a fast redirect (DirectoryIndex) hands
          * this request's filters to it, an internal redirect starts anew */
-        if (kept->read && top != r)
+        if (kept->read > 0 && top != r)
             mcp_body_replay(top, kept->data, kept->len);
     }
-    if (!kept->read || kept->len > limit)
-        return 0;
+    if (kept->read <= 0)
+        return kept->read;
+    if (kept->len > limit)
+        return -1;
     if (!replay_filter_in(r->input_filters))
         mcp_body_replay(r, kept->data, kept->len);
     *body = kept->data;
@@ -144,9 +146,10 @@ int mcp_read_body(request_rec *r, apr_size_t limit, const char **body, apr_size_
     /* a body declared too large is refused unread; otherwise the buffer
      * grows with what comes, so a limit of megabytes costs nothing for
      * the usual small request */
-    if (declared && (apr_strtoff(&length, declared, NULL, 10) != APR_SUCCESS || length < 0
-                     || (apr_uint64_t)length > limit))
+    if (declared && (apr_strtoff(&length, declared, NULL, 10) != APR_SUCCESS || length < 0))
         return 0;
+    if (declared && (apr_uint64_t)length > limit)
+        return -1;
     mcp_buffer_reserve(r->pool, &buf, declared ? (apr_size_t)length : 0);
 
     do {
@@ -163,8 +166,10 @@ int mcp_read_body(request_rec *r, apr_size_t limit, const char **body, apr_size_
                 seen_eos = 1;
                 break;
             }
-            if (apr_bucket_read(b, &data, &n, APR_BLOCK_READ) != APR_SUCCESS || buf.len + n > limit)
+            if (apr_bucket_read(b, &data, &n, APR_BLOCK_READ) != APR_SUCCESS)
                 return 0;
+            if (buf.len + n > limit)
+                return -1;
             mcp_buffer_append(r->pool, &buf, data, n);
         }
         apr_brigade_cleanup(bb);

@@ -4,15 +4,15 @@
 
 #include <httpd.h>
 
-/* Reads the whole request body into memory, up to limit bytes; 0 when it is
- * larger or cannot be read. */
+/* Reads the whole request body into memory, up to limit bytes: 1, or -1
+ * when it is larger, 0 when it cannot be read (cut short, a bad chunk). */
 int mcp_read_body(request_rec *r, apr_size_t limit, const char **body, apr_size_t *len);
 
 /* The body of the request the client sent, read (up to limit) by the first
  * request of its chain (internal redirects, subrequests) that asks, and
  * kept: every request of the chain that asks judges the same bytes, and it
- * and the client's request replay them to whoever reads next. 0 when the
- * body is larger than limit or cannot be read. */
+ * and the client's request replay them to whoever reads next. As
+ * mcp_read_body answers: 1, -1 larger than limit, 0 unreadable. */
 int mcp_read_client_body(request_rec *r, apr_size_t limit, const char **body, apr_size_t *len);
 
 /* Hands len bytes of body (which must live as long as the request), in

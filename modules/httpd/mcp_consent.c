@@ -188,7 +188,7 @@ apr_table_t *mcp_consent_answer(request_rec *r, const char **query, int *approve
     apr_table_t *form;
     json_t *ticket;
 
-    if (!mcp_read_body(r, REQUEST_LIMIT, &body, &len))
+    if (mcp_read_body(r, REQUEST_LIMIT, &body, &len) <= 0)
         return NULL;
     form = mcp_form_params(r->pool, body, &dup);
     ticket = mcp_relay_unseal_json(r, "ticket", apr_table_get(form, "ticket"));

@@ -11,6 +11,7 @@
 #include <http_core.h>
 #include <http_log.h>
 
+#include "mcp_token.h"
 #include "mcp_httpd.h"
 #include "mcp_locations.h"
 
@@ -174,6 +175,12 @@ static int check_sections(apr_pool_t *p, server_rec *s, apr_array_header_t *sect
                              "MCPAUTH0047: <%s %s>: MCPAuthClientMetadataDocuments On has no effect "
                              "without MCPAuthClientID (client metadata documents use that client)",
                              is_location ? "Location" : "Directory", cd->d);
+            /* an MCP request is JSON: a form body is refused where requests are read */
+            if ((mcp_bearer_methods_of(conf) & MCP_BEARER_BODY) && mcp_reads_requests(conf))
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                             "MCPAUTH0056: <%s %s>: MCPAuthBearerMethods body, but POSTs here are read as MCP "
+                             "requests (JSON), so form bodies are refused; set MCPAuthReadRequests Off where "
+                             "this location takes forms", is_location ? "Location" : "Directory", cd->d);
         }
     }
     return 1;

@@ -217,7 +217,7 @@ void mcp_find_token(request_rec *r, int methods, mcp_presented_t *out)
         const char *body;
         apr_size_t body_len;
 
-        if (!mcp_read_body(r, MCP_FORM_BODY_LIMIT, &body, &body_len)) {
+        if (mcp_read_body(r, MCP_FORM_BODY_LIMIT, &body, &body_len) <= 0) {
             set_malformed(out, "form body unreadable or too large");
             return;
         }

@@ -237,7 +237,7 @@ static int read_post(request_rec *r, const mcp_dir_conf_t *conf, const char **bo
     mcp_cors_headers(r, conf, 1);
     if (r->method_number != M_POST)
         return mcp_method_not_allowed(r, conf, "POST, OPTIONS");
-    if (!mcp_read_body(r, REQUEST_LIMIT, body, len))
+    if (mcp_read_body(r, REQUEST_LIMIT, body, len) <= 0)
         return HTTP_REQUEST_ENTITY_TOO_LARGE;
     return OK;
 }

@@ -108,7 +108,8 @@ int mcp_relay_key_init(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         if (err == NULL && created)
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
                          "MCPAUTH0049: created the relay key %s; client ids and refresh tokens the relay "
-                         "sealed with an earlier key are void (clients register and log in again). Set "
+                         "sealed with an earlier key are void (clients register and log in again), and so "
+                         "are MCP session ids (clients start new sessions). Set "
                          "MCPAuthRelayKey to a file on persistent storage to keep them across reboots",
                          path);
     }

@@ -175,56 +175,59 @@ static const char *not_found(request_rec *r, const mcp_rpc_call_t *call, const c
     }
 }
 
+/* Strings joined with ",", in time and memory linear in their length: a
+ * batch may hold many thousand messages. */
+static const char *joined(apr_pool_t *p, const apr_array_header_t *items)
+{
+    return apr_array_pstrcat(p, items, ',');
+}
+
 /* The answer to a denied message, or to a batch with a denied element:
  * every request of the batch gets an error (one denial denies all).
  * denied[i] is the target of calls[i] that was denied, or NULL. */
 static const char *denial(request_rec *r, const apr_array_header_t *calls, int batch, const char *const *denied,
                           int modern)
 {
-    const char *out = "[";
-    int i, first = 1;
+    apr_array_header_t *answers;
+    int i;
 
     if (!batch)
         return not_found(r, &APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t), denied[0], modern);
+    answers = apr_array_make(r->pool, calls->nelts, sizeof(const char *));
     for (i = 0; i < calls->nelts; i++) {
         const mcp_rpc_call_t *c = &APR_ARRAY_IDX(calls, i, mcp_rpc_call_t);
 
         if (c->method == NULL || c->id == NULL)
             continue;
-        out = apr_pstrcat(r->pool, out, first ? "" : ",",
-                          denied[i] ? not_found(r, c, denied[i], 0)
-                                    : mcp_rpc_error(r->pool, c->id, RPC_INVALID_REQUEST,
-                                                    "Request refused: its batch holds a request that is not allowed"),
-                          NULL);
-        first = 0;
+        APR_ARRAY_PUSH(answers, const char *) =
+            denied[i] ? not_found(r, c, denied[i], 0)
+                      : mcp_rpc_error(r->pool, c->id, RPC_INVALID_REQUEST,
+                                      "Request refused: its batch holds a request that is not allowed");
     }
-    return apr_pstrcat(r->pool, out, "]", NULL);
-}
-
-static const char *joined(apr_pool_t *p, const char *list, const char *item)
-{
-    return list ? apr_pstrcat(p, list, ",", item, NULL) : item;
+    return apr_pstrcat(r->pool, "[", joined(r->pool, answers), "]", NULL);
 }
 
 /* MCP_METHOD, MCP_TOOL and MCP_PROTOCOL_VERSION for the log and for
  * Require expr: one value per message of a batch, joined with ",". */
 static void set_env(request_rec *r, const apr_array_header_t *calls, const mcp_rpc_headers_t *h)
 {
-    const char *methods = NULL, *targets = NULL, *version = mcp_era_version(calls, h);
-    int i, k;
+    apr_array_header_t *methods = apr_array_make(r->pool, calls->nelts, sizeof(const char *));
+    apr_array_header_t *targets = apr_array_make(r->pool, calls->nelts, sizeof(const char *));
+    const char *version = mcp_era_version(calls, h);
+    int i;
 
     for (i = 0; i < calls->nelts; i++) {
         const mcp_rpc_call_t *c = &APR_ARRAY_IDX(calls, i, mcp_rpc_call_t);
 
         if (c->method)
-            methods = joined(r->pool, methods, c->method);
-        for (k = 0; c->targets && k < c->targets->nelts; k++)
-            targets = joined(r->pool, targets, APR_ARRAY_IDX(c->targets, k, const char *));
+            APR_ARRAY_PUSH(methods, const char *) = c->method;
+        if (c->targets)
+            apr_array_cat(targets, c->targets);
     }
-    if (methods)
-        apr_table_setn(r->subprocess_env, "MCP_METHOD", methods);
-    if (targets)
-        apr_table_setn(r->subprocess_env, "MCP_TOOL", targets);
+    if (methods->nelts)
+        apr_table_setn(r->subprocess_env, "MCP_METHOD", joined(r->pool, methods));
+    if (targets->nelts)
+        apr_table_setn(r->subprocess_env, "MCP_TOOL", joined(r->pool, targets));
     if (version)
         apr_table_setn(r->subprocess_env, "MCP_PROTOCOL_VERSION", version);
 }
@@ -296,7 +299,7 @@ int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t 
     const char *encoding, *body, *why, *needed = "", **denied;
     apr_array_header_t *calls;
     apr_size_t len;
-    int batch, i, modern, code, status;
+    int batch, i, modern, code, status, read;
 
     while (acting->main)
         acting = acting->main;
@@ -306,6 +309,13 @@ int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t 
     h.name = apr_table_get(headers, "Mcp-Name");
     if ((status = mcp_session_check(r, conf, jwt)) != DECLINED)
         return status;
+    /* only a POST carries an MCP request: a body on another method (PUT,
+     * "post", a GET with one) is never passed on unread; an ErrorDocument
+     * turns a POST into a GET whose body headers stay behind */
+    if (acting->method_number != M_POST && mcp_reads_requests(conf) && ap_request_has_body((request_rec *)acting)
+        && !(acting->method_number == M_GET && r->prev))
+        return refuse(r, HTTP_BAD_REQUEST, NULL, RPC_INVALID_REQUEST,
+                      apr_pstrcat(r->pool, "MCP requests with a body are POSTs, not ", acting->method, NULL));
     if (acting->method_number != M_POST || !mcp_reads_requests(conf)) {
         /* only 2025-era requests are anything but POST */
         set_session_env(r, headers, acting->method_number == M_POST && mcp_version_is_modern(h.version));
@@ -322,9 +332,12 @@ int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t 
     if ((why = mcp_json_content_type_problem(apr_table_get(headers, "Content-Type"))) != NULL)
         return refuse(r, HTTP_UNSUPPORTED_MEDIA_TYPE, NULL, RPC_INVALID_REQUEST,
                       apr_pstrcat(r->pool, "MCP requests are application/json in UTF-8: ", why, NULL));
-    if (!mcp_read_client_body(r, mcp_max_request_body_of(conf), &body, &len))
+    read = mcp_read_client_body(r, mcp_max_request_body_of(conf), &body, &len);
+    if (read < 0)
         return refuse(r, HTTP_REQUEST_ENTITY_TOO_LARGE, NULL, RPC_INVALID_REQUEST,
-                      "the request body is larger than MCPAuthMaxRequestBody or could not be read");
+                      "the request body is larger than MCPAuthMaxRequestBody");
+    if (read == 0)
+        return refuse(r, HTTP_BAD_REQUEST, NULL, RPC_INVALID_REQUEST, "the request body could not be read whole");
     if ((why = mcp_rpc_read(r->pool, body, len, &calls, &batch)) != NULL)
         return refuse(r, HTTP_BAD_REQUEST, NULL, RPC_PARSE_ERROR, apr_pstrcat(r->pool, "Parse error: ", why, NULL));
     set_env(r, calls, &h);

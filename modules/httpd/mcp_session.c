@@ -1,8 +1,8 @@
-/* Session ids bound to their user in the shared cache, so every process and
- * every host of a fleet holds the same binding. The binding is made when the
- * server's answer hands the id out (MCP 2025-11-25 basic/transports "Session
- * Management"), or, for one the gateway never saw handed out (a binding
- * evicted, a cache emptied), by the first caller that presents it. */
+/* Session ids sealed to their user: the client never sees the server's own
+ * id, only that id sealed (mcp_seal, AES-256-GCM) with the caller, the site
+ * and the location as associated data under the relay key. Nothing is
+ * stored, so no cache eviction, restart or host of a fleet can forget a
+ * binding, and a sealed id presented by anyone else does not open. */
 
 #include <string.h>
 
@@ -14,70 +14,66 @@
 #include <http_request.h>
 #include <util_filter.h>
 
-#include "mcp_cache.h"
 #include "mcp_jsonrpc.h"
+#include "mcp_seal.h"
 #include "mcp_challenges.h"
 #include "mcp_httpd.h"
+#include "mcp_relay_key.h"
 #include "mcp_respond.h"
 #include "mcp_session.h"
-#include "mcp_shared_cache.h"
 
 APLOG_USE_MODULE(mcp_auth);
 
 #define FILTER_NAME "MCP_AUTH_SESSION"
+/* MCP 2025-11-25 basic/transports "Session Management" */
 #define SESSION_HEADER "Mcp-Session-Id"
-/* a binding outlives any idle session a server keeps */
-#define BINDING_LIFETIME apr_time_from_sec(7 * 24 * 3600)
-/* MCP 2025-11-25: the SDK servers' answer to a session they do not have */
+/* the SDK servers' answer to a session they do not have */
 #define RPC_SESSION_NOT_FOUND (-32001)
+/* the server's id as this request chain forwards it, once opened */
+#define OPENED_KEY "mcp_auth.session_opened"
+#define SEALED_NOTE "mcp_auth.session_sealed"
 
-typedef struct binding {
-    const char *key;        /* cache id of the session */
-    const char *owner;      /* cache id of the caller */
-} binding_t;
-
-/* Who the caller is, as a fixed-size id: issuer and subject (anonymous
- * callers are one caller). */
-static const char *owner_of(request_rec *r, const mcp_jwt_t *jwt)
+/* What a sealed id is bound to: the site and location that handed it out,
+ * and the caller (issuer and subject; anonymous callers are one caller). */
+static const char *binding_of(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jwt)
 {
     const char *iss = jwt ? mcp_jwt_claim_string(r->pool, jwt, "iss") : NULL;
     const char *sub = jwt ? mcp_jwt_claim_string(r->pool, jwt, "sub") : NULL;
 
-    return mcp_cache_id(r->pool, "session-owner", apr_pstrcat(r->pool, iss ? iss : "", "\n", sub ? sub : "", NULL));
+    return apr_pstrcat(r->pool, "mcp-session\n", ap_get_server_name(r), "\n", conf->location ? conf->location : "",
+                       "\n", iss ? iss : "", "\n", sub ? sub : "", NULL);
 }
 
-/* Sessions are the backend's: the same id at another location is another
- * session. */
-static const char *session_key(request_rec *r, const mcp_dir_conf_t *conf, const char *id)
+static request_rec *client_request(request_rec *r)
 {
-    return mcp_cache_id(r->pool, "session",
-                        apr_pstrcat(r->pool, r->server->server_hostname ? r->server->server_hostname : "", "\n",
-                                    conf->location ? conf->location : "", "\n", id, NULL));
+    while (r->main || r->prev)
+        r = r->main ? r->main : r->prev;
+    return r;
 }
 
-static void store_binding(request_rec *r, const binding_t *b)
-{
-    mcp_cache_t *cache = mcp_shared_cache();
-
-    if (cache == NULL || mcp_cache_put(cache, b->key, apr_time_now() + BINDING_LIFETIME,
-                                       (const unsigned char *)b->owner, strlen(b->owner), r->pool) != APR_SUCCESS)
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0055: could not store a session binding");
-}
-
-/* Sees the server's answer before its first byte goes: the id it hands out
- * is bound to the caller who asked. */
+/* The server's answer hands its id out: the client gets it sealed. */
 static apr_status_t session_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
-    binding_t *b = f->ctx;
-    const char *id = apr_table_get(f->r->headers_out, SESSION_HEADER);
+    const char *binding = f->ctx;
+    const unsigned char *key = mcp_relay_key();
+    apr_table_t *tables[] = { f->r->headers_out, f->r->err_headers_out };
+    size_t i;
 
-    if (id == NULL)
-        id = apr_table_get(f->r->err_headers_out, SESSION_HEADER);
-    if (id && *id) {
-        const mcp_dir_conf_t *conf = mcp_conf_of(f->r);
+    /* once: a fast redirect (DirectoryIndex) can leave two of these filters
+     * on one answer */
+    if (apr_table_get(f->r->notes, SEALED_NOTE))
+        key = NULL;
+    apr_table_setn(f->r->notes, SEALED_NOTE, "1");
+    for (i = 0; key && i < sizeof(tables) / sizeof(tables[0]); i++) {
+        const char *id = apr_table_get(tables[i], SESSION_HEADER), *sealed;
 
-        b->key = session_key(f->r, conf, id);
-        store_binding(f->r, b);
+        if (id == NULL)
+            continue;
+        sealed = mcp_seal(f->r->pool, key, binding, id, strlen(id));
+        if (sealed)
+            apr_table_setn(tables[i], SESSION_HEADER, sealed);
+        else
+            apr_table_unset(tables[i], SESSION_HEADER); /* never the server's own id */
     }
     ap_remove_output_filter(f);
     return ap_pass_brigade(f->next, bb);
@@ -85,34 +81,47 @@ static apr_status_t session_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 
 int mcp_session_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jwt)
 {
-    const char *id = apr_table_get(r->headers_in, SESSION_HEADER);
-    mcp_cache_t *cache = mcp_shared_cache();
-    binding_t *b;
-    unsigned char *held;
+    const char *presented = apr_table_get(r->headers_in, SESSION_HEADER), *binding, *opened = NULL, *id;
+    const unsigned char *key = mcp_relay_key();
+    request_rec *top = client_request(r);
     apr_size_t len;
 
-    if (!mcp_binds_sessions(conf) || cache == NULL)
+    if (!mcp_binds_sessions(conf) || key == NULL)
         return DECLINED;
-    b = apr_pcalloc(r->pool, sizeof(*b));
-    b->owner = owner_of(r, jwt);
-    if (id == NULL) {
-        ap_add_output_filter(FILTER_NAME, b, r, r->connection);
+    binding = binding_of(r, conf, jwt);
+    ap_add_output_filter(FILTER_NAME, (void *)binding, r, r->connection);
+    if (presented == NULL)
         return DECLINED;
+    /* an internal redirect shares the headers an earlier request opened */
+    apr_pool_userdata_get((void **)&opened, OPENED_KEY, top->pool);
+    if (opened && strcmp(opened, presented) == 0)
+        return DECLINED;
+    id = mcp_unseal(r->pool, key, binding, presented, &len);
+    if (id == NULL || len != strlen(id)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "MCPAUTH0054: %s presented an Mcp-Session-Id not handed to them here: refused",
+                      mcp_loggable(r, jwt ? mcp_jwt_claim_string(r->pool, jwt, "sub") : "anonymous"));
+        ap_custom_response(r, HTTP_NOT_FOUND, (char *)mcp_rpc_error(r->pool, NULL, RPC_SESSION_NOT_FOUND,
+                                                                    "Session not found"));
+        apr_table_setn(r->notes, MCP_NOTE_JSON_ERROR, "1");
+        return HTTP_NOT_FOUND;
     }
-    b->key = session_key(r, conf, id);
-    if (mcp_cache_get(cache, b->key, 256, r->pool, &held, &len) != APR_SUCCESS) {
-        store_binding(r, b);
-        return DECLINED;
-    }
-    if (len == strlen(b->owner) && memcmp(held, b->owner, len) == 0)
-        return DECLINED;
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  "MCPAUTH0054: %s presented an Mcp-Session-Id handed to another user: refused",
-                  mcp_loggable(r, jwt ? mcp_jwt_claim_string(r->pool, jwt, "sub") : "anonymous"));
-    ap_custom_response(r, HTTP_NOT_FOUND, (char *)mcp_rpc_error(r->pool, NULL, RPC_SESSION_NOT_FOUND,
-                                                                "Session not found"));
-    apr_table_setn(r->notes, MCP_NOTE_JSON_ERROR, "1");
-    return HTTP_NOT_FOUND;
+    /* the server gets its own id back; a subrequest's headers are a copy,
+     * and the client's request is what a fast redirect forwards */
+    apr_table_setn(r->headers_in, SESSION_HEADER, id);
+    apr_table_setn(top->headers_in, SESSION_HEADER, id);
+    apr_pool_userdata_setn(id, OPENED_KEY, NULL, top->pool);
+    return DECLINED;
+}
+
+int mcp_session_binding_in_use(const apr_array_header_t *protected)
+{
+    int i;
+
+    for (i = 0; i < protected->nelts; i++)
+        if (mcp_binds_sessions(APR_ARRAY_IDX(protected, i, protected_location_t).conf))
+            return 1;
+    return 0;
 }
 
 void mcp_session_register(apr_pool_t *p)

@@ -10,14 +10,18 @@
 #include "mcp_config.h"
 #include "mcp_jwt.h"
 
-/* For a request carrying Mcp-Session-Id: DECLINED when the session is this
- * caller's (or unknown, and now bound to this caller), else 404 with a
- * JSON-RPC error, as the transport answers a session it does not have.
- * For one without: watches the answer for the session id the server hands
- * out, to bind it. jwt NULL: anonymous. */
+/* For a request carrying Mcp-Session-Id: DECLINED when the id is one this
+ * gateway handed to this caller at this location (the header then carries
+ * the server's own id again), else 404 with a JSON-RPC error, as the
+ * transport answers a session it does not have. Either way the answer's
+ * Mcp-Session-Id, if the server hands one out, reaches the client sealed
+ * to the caller. jwt NULL: anonymous. */
 int mcp_session_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jwt);
 
-/* Registers the filter that sees the session id in the server's answer. */
+/* Whether any protected location binds sessions (and so needs the key). */
+int mcp_session_binding_in_use(const apr_array_header_t *protected);
+
+/* Registers the filter that seals the session id in the server's answer. */
 void mcp_session_register(apr_pool_t *p);
 
 #endif
