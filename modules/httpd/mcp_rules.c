@@ -289,6 +289,60 @@ static int judge_calls(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt
     return any_denied;
 }
 
+/* Reads a POSTed MCP request as the server will, or refuses it: OK with
+ * *calls and *batch, else the status of a refusal already set up. */
+static int read_request(request_rec *r, const mcp_dir_conf_t *conf, const apr_table_t *headers,
+                        apr_array_header_t **calls, int *batch)
+{
+    const char *encoding = apr_table_get(headers, "Content-Encoding"), *body, *why;
+    apr_size_t len;
+    int read;
+
+    if (encoding && strcasecmp(encoding, "identity") != 0)
+        return refuse(r, HTTP_UNSUPPORTED_MEDIA_TYPE, NULL, RPC_INVALID_REQUEST,
+                      "compressed MCP requests are not accepted");
+    if ((why = mcp_json_content_type_problem(apr_table_get(headers, "Content-Type"))) != NULL)
+        return refuse(r, HTTP_UNSUPPORTED_MEDIA_TYPE, NULL, RPC_INVALID_REQUEST,
+                      apr_pstrcat(r->pool, "MCP requests are application/json in UTF-8: ", why, NULL));
+    read = mcp_read_client_body(r, mcp_max_request_body_of(conf), &body, &len);
+    if (read < 0)
+        return refuse(r, HTTP_REQUEST_ENTITY_TOO_LARGE, NULL, RPC_INVALID_REQUEST,
+                      "the request body is larger than MCPAuthMaxRequestBody");
+    if (read == 0)
+        return refuse(r, HTTP_BAD_REQUEST, NULL, RPC_INVALID_REQUEST, "the request body could not be read whole");
+    if ((why = mcp_rpc_read(r->pool, body, len, calls, batch)) != NULL)
+        return refuse(r, HTTP_BAD_REQUEST, NULL, RPC_PARSE_ERROR, apr_pstrcat(r->pool, "Parse error: ", why, NULL));
+    return OK;
+}
+
+/* The rules' verdict on calls: DECLINED when they may go on (with their
+ * answers filtered where the rules speak of them), or a JSON-RPC denial
+ * for mcp_rules_handler, else the status of a step-up challenge. */
+static int judge(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jwt, const apr_array_header_t *calls,
+                 int batch, int modern)
+{
+    const char **denied = apr_pcalloc(r->pool, sizeof(const char *) * (apr_size_t)calls->nelts), *needed = "";
+    int i;
+
+    if (judge_calls(r, conf, jwt, calls, denied, &needed)) {
+        apr_table_setn(r->notes, NOTE_ANSWER, denial(r, calls, batch, denied, modern));
+        return DECLINED;
+    }
+    if (*needed)
+        return jwt ? mcp_deny_insufficient_scope(r, conf, needed) : mcp_deny(r, conf, HTTP_UNAUTHORIZED, NULL, NULL);
+    /* answers of a kind the rules speak of lose what the caller may not
+     * use, and become private to the caller */
+    for (i = 0; i < calls->nelts; i++) {
+        const mcp_rpc_call_t *c = &APR_ARRAY_IDX(calls, i, mcp_rpc_call_t);
+
+        if (c->lists >= 0 && (conf->default_deny == 1 || mcp_policy_has_kind(conf->mcp_rules, (mcp_kind_t)c->lists))) {
+            mcp_list_output_add(r, conf, jwt, 1);
+            break;
+        }
+    }
+    return DECLINED;
+}
+
 int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jwt)
 {
     /* a subrequest acts for the request that made it: DirectoryIndex hands
@@ -296,10 +350,9 @@ int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t 
     const request_rec *acting = r;
     apr_table_t *headers;
     mcp_rpc_headers_t h;
-    const char *encoding, *body, *why, *needed = "", **denied;
+    const char *why;
     apr_array_header_t *calls;
-    apr_size_t len;
-    int batch, i, modern, code, status, read;
+    int batch, modern, code, status;
 
     while (acting->main)
         acting = acting->main;
@@ -324,22 +377,8 @@ int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t 
             mcp_list_output_add(r, conf, jwt, 0);
         return DECLINED;
     }
-    /* never passed unchecked: a body that could be read two ways is refused */
-    encoding = apr_table_get(headers, "Content-Encoding");
-    if (encoding && strcasecmp(encoding, "identity") != 0)
-        return refuse(r, HTTP_UNSUPPORTED_MEDIA_TYPE, NULL, RPC_INVALID_REQUEST,
-                      "compressed MCP requests are not accepted");
-    if ((why = mcp_json_content_type_problem(apr_table_get(headers, "Content-Type"))) != NULL)
-        return refuse(r, HTTP_UNSUPPORTED_MEDIA_TYPE, NULL, RPC_INVALID_REQUEST,
-                      apr_pstrcat(r->pool, "MCP requests are application/json in UTF-8: ", why, NULL));
-    read = mcp_read_client_body(r, mcp_max_request_body_of(conf), &body, &len);
-    if (read < 0)
-        return refuse(r, HTTP_REQUEST_ENTITY_TOO_LARGE, NULL, RPC_INVALID_REQUEST,
-                      "the request body is larger than MCPAuthMaxRequestBody");
-    if (read == 0)
-        return refuse(r, HTTP_BAD_REQUEST, NULL, RPC_INVALID_REQUEST, "the request body could not be read whole");
-    if ((why = mcp_rpc_read(r->pool, body, len, &calls, &batch)) != NULL)
-        return refuse(r, HTTP_BAD_REQUEST, NULL, RPC_PARSE_ERROR, apr_pstrcat(r->pool, "Parse error: ", why, NULL));
+    if ((status = read_request(r, conf, headers, &calls, &batch)) != OK)
+        return status;
     set_env(r, calls, &h);
     modern = !batch && mcp_era_is_modern(&APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t), &h);
     set_session_env(r, headers, modern);
@@ -347,27 +386,7 @@ int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t 
     if ((why = mcp_era_header_problem(r->pool, calls, batch, &h, &code)) != NULL)
         return refuse(r, HTTP_BAD_REQUEST, batch ? NULL : APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t).id, code,
                       apr_pstrcat(r->pool, "Header mismatch: ", why, NULL));
-    if (!has_rules(conf))
-        return DECLINED;
-
-    denied = apr_pcalloc(r->pool, sizeof(const char *) * (apr_size_t)calls->nelts);
-    if (judge_calls(r, conf, jwt, calls, denied, &needed)) {
-        apr_table_setn(r->notes, NOTE_ANSWER, denial(r, calls, batch, denied, modern));
-        return DECLINED;
-    }
-    if (*needed)
-        return jwt ? mcp_deny_insufficient_scope(r, conf, needed) : mcp_deny(r, conf, HTTP_UNAUTHORIZED, NULL, NULL);
-    /* answers of a kind the rules speak of lose what the caller may not
-     * use, and become private to the caller */
-    for (i = 0; i < calls->nelts; i++) {
-        const mcp_rpc_call_t *c = &APR_ARRAY_IDX(calls, i, mcp_rpc_call_t);
-
-        if (c->lists >= 0 && (conf->default_deny == 1 || mcp_policy_has_kind(conf->mcp_rules, (mcp_kind_t)c->lists))) {
-            mcp_list_output_add(r, conf, jwt, 1);
-            break;
-        }
-    }
-    return DECLINED;
+    return has_rules(conf) ? judge(r, conf, jwt, calls, batch, modern) : DECLINED;
 }
 
 int mcp_rules_handler(request_rec *r)

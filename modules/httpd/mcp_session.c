@@ -51,10 +51,20 @@ static request_rec *client_request(request_rec *r)
     return r;
 }
 
+static ap_filter_rec_t *session_filter_handle;
+
+/* Whom the answer's session id is sealed to: worked out only for an
+ * answer that carries one. */
+typedef struct seal_ctx {
+    const mcp_dir_conf_t *conf;
+    const mcp_jwt_t *jwt;
+} seal_ctx_t;
+
 /* The server's answer hands its id out: the client gets it sealed. */
 static apr_status_t session_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
-    const char *binding = f->ctx;
+    seal_ctx_t *ctx = f->ctx;
+    const char *binding = NULL;
     const unsigned char *key = mcp_relay_key();
     apr_table_t *tables[] = { f->r->headers_out, f->r->err_headers_out };
     size_t i;
@@ -69,6 +79,8 @@ static apr_status_t session_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 
         if (id == NULL)
             continue;
+        if (binding == NULL)
+            binding = binding_of(f->r, ctx->conf, ctx->jwt);
         sealed = mcp_seal(f->r->pool, key, binding, id, strlen(id));
         if (sealed)
             apr_table_setn(tables[i], SESSION_HEADER, sealed);
@@ -81,22 +93,27 @@ static apr_status_t session_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 
 int mcp_session_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jwt)
 {
-    const char *presented = apr_table_get(r->headers_in, SESSION_HEADER), *binding, *opened = NULL, *id;
+    const char *presented = apr_table_get(r->headers_in, SESSION_HEADER), *opened = NULL, *id;
     const unsigned char *key = mcp_relay_key();
-    request_rec *top = client_request(r);
+    request_rec *top;
+    seal_ctx_t *ctx;
     apr_size_t len;
 
     if (!mcp_binds_sessions(conf) || key == NULL)
         return DECLINED;
-    binding = binding_of(r, conf, jwt);
-    ap_add_output_filter(FILTER_NAME, (void *)binding, r, r->connection);
+    /* every answer: a server may repeat the id on any of them */
+    ctx = apr_palloc(r->pool, sizeof(*ctx));
+    ctx->conf = conf;
+    ctx->jwt = jwt;
+    ap_add_output_filter_handle(session_filter_handle, ctx, r, r->connection);
     if (presented == NULL)
         return DECLINED;
+    top = client_request(r);
     /* an internal redirect shares the headers an earlier request opened */
     apr_pool_userdata_get((void **)&opened, OPENED_KEY, top->pool);
     if (opened && strcmp(opened, presented) == 0)
         return DECLINED;
-    id = mcp_unseal(r->pool, key, binding, presented, &len);
+    id = mcp_unseal(r->pool, key, binding_of(r, conf, jwt), presented, &len);
     if (id == NULL || len != strlen(id)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "MCPAUTH0054: %s presented an Mcp-Session-Id not handed to them here: refused",
@@ -126,5 +143,5 @@ int mcp_session_binding_in_use(const apr_array_header_t *protected)
 
 void mcp_session_register(apr_pool_t *p)
 {
-    ap_register_output_filter(FILTER_NAME, session_filter, NULL, AP_FTYPE_CONTENT_SET);
+    session_filter_handle = ap_register_output_filter(FILTER_NAME, session_filter, NULL, AP_FTYPE_CONTENT_SET);
 }
