@@ -287,11 +287,20 @@ function newClient() {
   return new Client({ name: 'mod_mcp_auth-e2e', version: '1.0.0' });
 }
 
+/** The SDK 1.x client parts connectWithOAuth uses; sdk2.mjs has the 2.x ones. */
+export const SDK1 = Object.freeze({
+  Transport: StreamableHTTPClientTransport,
+  newClient,
+  UnauthorizedError,
+  // 1.x takes the code alone
+  finishAuth: (transport, authorization) => transport.finishAuth(authorization.code),
+});
+
 /**
  * Connects an MCP client to `mcpUrl`, running the OAuth flow when the server asks for it.
  * Returns { client, transport, provider, log, authorization } where `log` lists every request made
  * (SDK and headless login) and `authorization` is the redirect result (code, state, iss) if a login
- * took place.
+ * took place. `sdk` picks the client (SDK1, or sdk2.mjs's).
  */
 export async function connectWithOAuth(mcpUrl, {
   username = 'alice',
@@ -299,20 +308,21 @@ export async function connectWithOAuth(mcpUrl, {
   provider = new MemoryOAuthProvider(),
   log = [],
   headers,
+  sdk = SDK1,
 } = {}) {
   const sdkFetch = recordingFetch(log, { via: 'sdk' });
   const loginFetch = recordingFetch(log, { via: 'login' });
   const opts = { authProvider: provider, fetch: sdkFetch };
   if (headers) opts.requestInit = { headers };
 
-  let transport = new StreamableHTTPClientTransport(new URL(mcpUrl), opts);
-  let client = newClient();
+  let transport = new sdk.Transport(new URL(mcpUrl), opts);
+  let client = sdk.newClient();
   let authorization;
   try {
     await client.connect(transport);
     return { client, transport, provider, log, authorization };
   } catch (err) {
-    if (!(err instanceof UnauthorizedError) || !provider.authorizationUrl) throw err;
+    if (!(err instanceof sdk.UnauthorizedError) || !provider.authorizationUrl) throw err;
   }
   authorization = await headlessAuthorize(provider.authorizationUrl, {
     redirectUrl: String(provider.redirectUrl), username, password, fetch: loginFetch,
@@ -321,11 +331,11 @@ export async function connectWithOAuth(mcpUrl, {
     throw new Error(`authorization failed: ${authorization.error} ${authorization.error_description ?? ''}`);
   }
   if (authorization.state !== provider.expectedState) throw new Error('authorization: state mismatch');
-  await transport.finishAuth(authorization.code);
+  await sdk.finishAuth(transport, authorization);
   await transport.close().catch(() => {});
 
-  transport = new StreamableHTTPClientTransport(new URL(mcpUrl), opts);
-  client = newClient();
+  transport = new sdk.Transport(new URL(mcpUrl), opts);
+  client = sdk.newClient();
   await client.connect(transport);
   return { client, transport, provider, log, authorization };
 }

@@ -3,7 +3,7 @@
 // connection with the tokens it got.
 import assert from 'node:assert/strict';
 import { Client, StreamableHTTPClientTransport, UnauthorizedError } from '@modelcontextprotocol/client';
-import { CookieJar, MemoryOAuthProvider, headlessAuthorize, recordingFetch } from './client.mjs';
+import { CookieJar, connectWithOAuth, headlessAuthorize, recordingFetch } from './client.mjs';
 
 /**
  * A 2.x client. Without options it speaks the 2025 era (the SDK's default: initialize); with
@@ -60,34 +60,18 @@ export async function sdk2Open(url, provider, log, { clientOptions, fetch: baseF
  * e2e IdP) when the server asks for one, then a connection with the tokens. Returns
  * { client, transport, provider, log, authorization }. Speaks 2026-07-28 where the server does.
  */
-export async function connectWithOAuth2(mcpUrl, {
-  username = 'alice', password = 'secret', provider = new MemoryOAuthProvider(), log = [], clientOptions = MODERN,
-} = {}) {
-  const opts = { authProvider: provider, fetch: recordingFetch(log, { via: 'sdk' }) };
-  let transport = new StreamableHTTPClientTransport(new URL(mcpUrl), opts);
-  let client = newClient2(clientOptions);
-  let authorization;
-  try {
-    await client.connect(transport);
-    return { client, transport, provider, log, authorization };
-  } catch (err) {
-    if (!(err instanceof UnauthorizedError) || !provider.authorizationUrl) throw err;
-  }
-  authorization = await headlessAuthorize(provider.authorizationUrl, {
-    redirectUrl: String(provider.redirectUrl), username, password, fetch: recordingFetch(log, { via: 'login' }),
+export function connectWithOAuth2(mcpUrl, { clientOptions = MODERN, ...options } = {}) {
+  return connectWithOAuth(mcpUrl, {
+    ...options,
+    sdk: {
+      Transport: StreamableHTTPClientTransport,
+      newClient: () => newClient2(clientOptions),
+      UnauthorizedError,
+      // 2.x takes the callback's parameters, to check the RFC 9207 iss
+      finishAuth: (transport, { code, state, iss }) =>
+        transport.finishAuth(new URLSearchParams({ code, state, ...(iss !== undefined && { iss }) })),
+    },
   });
-  if (authorization.error) {
-    throw new Error(`authorization failed: ${authorization.error} ${authorization.error_description ?? ''}`);
-  }
-  if (authorization.state !== provider.expectedState) throw new Error('authorization: state mismatch');
-  const callback = new URLSearchParams({ code: authorization.code, state: authorization.state });
-  if (authorization.iss !== undefined) callback.set('iss', authorization.iss); // RFC 9207, checked by 2.x
-  await transport.finishAuth(callback);
-  await transport.close().catch(() => {});
-  transport = new StreamableHTTPClientTransport(new URL(mcpUrl), opts);
-  client = newClient2(clientOptions);
-  await client.connect(transport);
-  return { client, transport, provider, log, authorization };
 }
 
 export async function sdk2Connect(url, provider, log) {
