@@ -18,6 +18,8 @@ esac
 FUZZ_DIR=$(cd "$(dirname "$0")" && pwd)
 TOP=$(dirname "$FUZZ_DIR")
 MODULES=$TOP/modules/engine
+# the engine is grouped by capability: every sub-folder is on the include path
+INCLUDES=$(for d in "$MODULES"/*/; do printf -- '-I%s ' "${d%/}"; done)
 ARTIFACTS=$FUZZ_DIR/build/artifacts
 LOGS=$FUZZ_DIR/build/logs
 BUILD=$FUZZ_DIR/build
@@ -35,13 +37,16 @@ if [ -n "${FUZZ_SKIP_KNOWN:-}" ]; then
     BUILD=$FUZZ_DIR/build/skip-known
 fi
 
+# where an engine unit's source is
+src() { find "$MODULES" -name "$1" | head -n 1; }
+
 sources_for() {
     case $1 in
-        fuzz_token) echo "$MODULES/mcp_token.c" ;;
-        fuzz_jwt|fuzz_claims) echo "$MODULES/mcp_jwt.c $MODULES/mcp_jwks.c $MODULES/mcp_b64url.c" ;;
-        fuzz_jwks) echo "$MODULES/mcp_jwks.c $MODULES/mcp_b64url.c" ;;
-        fuzz_jsonrpc) echo "$MODULES/mcp_jsonrpc.c $MODULES/mcp_era.c $MODULES/mcp_field.c $MODULES/mcp_policy.c $MODULES/mcp_scope.c $MODULES/mcp_jwt.c $MODULES/mcp_jwks.c $MODULES/mcp_b64url.c" ;;
-        fuzz_sse) echo "$MODULES/mcp_listfilter.c $MODULES/mcp_buffer.c $MODULES/mcp_jsonrpc.c" ;;
+        fuzz_token) echo "$(src mcp_token.c)" ;;
+        fuzz_jwt|fuzz_claims) echo "$(src mcp_jwt.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
+        fuzz_jwks) echo "$(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
+        fuzz_jsonrpc) echo "$(src mcp_jsonrpc.c) $(src mcp_era.c) $(src mcp_field.c) $(src mcp_policy.c) $(src mcp_scope.c) $(src mcp_jwt.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
+        fuzz_sse) echo "$(src mcp_listfilter.c) $(src mcp_buffer.c) $(src mcp_jsonrpc.c)" ;;
     esac
 }
 
@@ -61,7 +66,7 @@ build_failed=""
 for t in $TARGETS; do
     echo "== build $t"
     # shellcheck disable=SC2046,SC2086
-    if ! $CC $CFLAGS -I"$MODULES" -I/usr/include/apache2 \
+    if ! $CC $CFLAGS $INCLUDES -I/usr/include/apache2 \
             -o "$BUILD/$t" "$FUZZ_DIR/$t.c" $(sources_for "$t") $DEPS -lm; then
         build_failed="$build_failed $t"
     fi

@@ -2,7 +2,7 @@
 # Every directive in the command table is documented in README.md and in the
 # shipped mcp_auth.conf. Ends with "N passed, M failed".
 cd "$(dirname "$0")/.." || exit 2
-table=modules/httpd/mcp_config.c
+table=modules/httpd/operations/mcp_config.c
 pass=0
 fail=0
 directives=$(grep -oE '(DIR_CMD|AP_INIT_[A-Z0-9]+)\("MCPAuth[A-Za-z]+"' "$table" | grep -oE 'MCPAuth[A-Za-z]+' | sort -u)
