@@ -92,7 +92,8 @@ my ($tok, $tok_noemail, $tok_raw, $tok_sse) = mint_many(
     my $r = HTTP::Request->new(POST => url('mcp', '/mcp/sub/path?x=1&y=two'));
     $r->header(Authorization => "Bearer $tok");
     $r->header('Content-Type' => 'application/json');
-    $r->header('Mcp-Session-Id' => 'sess-123');
+    # (Mcp-Session-Id values are sealed to their user: t/17-mcp-eras.t)
+    $r->header('MCP-Protocol-Version' => '2025-06-18');
     $r->content($body);
     my $res = LWP::UserAgent->new(timeout => 30)->request($r);
     ok t_cmp($res->code, 200, 'POST with body: 200');
@@ -101,7 +102,7 @@ my ($tok, $tok_noemail, $tok_raw, $tok_sse) = mint_many(
     ok t_cmp($e->{path_info}, '/sub/path', 'sub-path forwarded');
     ok t_cmp($e->{query}, 'x=1&y=two', 'query forwarded');
     ok t_cmp($e->{body}, $body, 'body forwarded');
-    ok t_cmp($e->{headers}{'mcp-session-id'}, 'sess-123', 'Mcp-Session-Id forwarded');
+    ok t_cmp($e->{headers}{'mcp-protocol-version'}, '2025-06-18', 'MCP-Protocol-Version forwarded');
 }
 
 # REMOTE_USER is the sub: it shows in the access log.
