@@ -97,7 +97,7 @@ sub judged {
     return (rpc_outcome($r), echo_hits() - $hits, $r);
 }
 
-plan tests => 156;
+plan tests => 163;
 
 # --- 1. charsets and member names ---------------------------------------------------------
 {
@@ -533,8 +533,24 @@ plan tests => 156;
     ($o, $hits) = judged(sub { post('/rules', $read->('file:///tmp/caf%C3%A9', 'h-3'), 'alice') });
     ok t_cmp("$o $hits", 'backend 1', 'an escaped name no rule denies: forwarded');
 
+    # an IPv6 host has one spelling to a server's URL parser
+    for my $uri ('http://[0::1]/admin', 'HTTP://[0:0:0:0:0:0:0:1]:80/admin', 'http://[::0:1]/admin') {
+        ($o, $hits) = judged(sub { post('/rules', $read->($uri, 'v6'), 'alice') });
+        ok t_cmp("$o $hits", '200 rpc -32002 0', "a rule on http://[::1]/* holds against $uri");
+    }
+    # completion/complete names the prompt or resource template it completes
+    ($o, $hits) = judged(sub { post('/rules', msg('completion/complete', { ref => { type => 'ref/prompt', name => 'secret_plan' },
+                                                                           argument => { name => 'a', value => '' } }, 'c-1'), 'alice') });
+    ok t_cmp("$o $hits", '200 rpc -32602 0', 'completion/complete of a denied prompt: refused as an unknown prompt');
+    ($o, $hits) = judged(sub { post('/rules', msg('completion/complete', { ref => { type => 'ref/resource', uri => 'file:///etc/{f}' },
+                                                                           argument => { name => 'f', value => '' } }, 'c-2'), 'alice') });
+    ok t_cmp("$o $hits", '200 rpc -32602 0', 'completion/complete of a denied resource template: refused');
+    ($o, $hits) = judged(sub { post('/rules', msg('completion/complete', { ref => { type => 'ref/prompt', name => 'greet' },
+                                                                           argument => { name => 'a', value => '' } }, 'c-3'), 'alice') });
+    ok t_cmp("$o $hits", 'backend 1', 'completion/complete of an allowed prompt: forwarded');
+
     # only a POST carries an MCP request
-    for my $method ('post', 'PUT', 'PATCH') {
+    for my $method ('post', 'PUT', 'PATCH', 'HEAD') {
         my $res = I3Test::raw_http('i16', "$method /norules HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
                                    . "Authorization: Bearer $token{alice}\r\nContent-Type: application/json\r\n"
                                    . 'Content-Length: ' . length(tool('admin_x')) . "\r\n\r\n" . tool('admin_x'));

@@ -1331,6 +1331,12 @@ static void test_policy(void)
             { "file:///docs/caf\xc3\xa9.txt", "file:///docs/caf\xc3\xa9.txt" },
             { "file:///docs/caf%C3%A9.txt", "file:///docs/caf\xc3\xa9.txt" },
             { "docs://caf%c3%a9/menu", "docs://caf\xc3\xa9/menu" },
+            { "http://[0::1]/admin", "http://[::1]/admin" },
+            { "HTTP://[0:0:0:0:0:0:0:1]:80/admin", "http://[::1]/admin" },
+            { "http://[::0:1]/admin", "http://[::1]/admin" },
+            { "https://[2001:DB8:0:0:1:0:0:1]/x", "https://[2001:db8::1:0:0:1]/x" },
+            { "http://[1:2:3:4:5:6:0:0]/", "http://[1:2:3:4:5:6::]/" },
+            { "http://[::ffff:127.0.0.1]/", "http://[::ffff:7f00:1]/" },
             { "mcp:thing", "mcp:thing" },
         };
         const mcp_rule_t *deny_etc = rule_of(MCP_KIND_RESOURCE, "file:///etc/* deny");
@@ -1365,6 +1371,9 @@ static void test_policy(void)
               && mcp_policy_decide(pool, NULL, 0, MCP_KIND_RESOURCE, "https://caf\xc3\xa9.example/x", user, &m, &scopes)
                      == MCP_VERDICT_ALLOW,
               "a special URL's host beyond ASCII: no normal form, denied where rules speak of resources, not elsewhere");
+        CHECK(mcp_resource_uri_normalized(pool, "http://[::g]/x") == NULL
+              && mcp_resource_uri_normalized(pool, "http://[::1%25lo]/x") == NULL,
+              "an IPv6 host that does not parse: no normal form (denied where resource rules exist)");
         APR_ARRAY_IDX(only, 0, const mcp_rule_t *) = rule_of(MCP_KIND_RESOURCE, "docs://caf\xc3\xa9/* deny");
         CHECK(mcp_policy_decide(pool, only, 0, MCP_KIND_RESOURCE, "docs://caf%C3%A9/menu", user, &m, &scopes)
                   == MCP_VERDICT_DENY, "a rule naming a URI beyond ASCII holds against its escaped spelling");
@@ -1398,6 +1407,14 @@ static void test_media_type(void)
           && mcp_json_content_type_problem("application/json; charset=\"utf-8")
           && mcp_json_content_type_problem("text/plain") && mcp_json_content_type_problem(NULL),
           "JSON request types: two charsets, lists, parameters that do not parse, other types: refused");
+}
+
+static void test_field_names(void)
+{
+    CHECK(mcp_field_names_alike("Mcp_Session_Id", "Mcp-Session-Id") && mcp_field_names_alike("mcp.session.id", "Mcp-Session-Id")
+          && mcp_field_names_alike("MCP-SESSION-ID", "Mcp-Session-Id") && !mcp_field_names_alike("X-Mcp-Session-Id", "Mcp-Session-Id")
+          && !mcp_field_names_alike("Mcp-Session-Idx", "Mcp-Session-Id"),
+          "header names alike to a folding backend: case, '-', '_' and '.' as one");
 }
 
 static void test_era(void)
@@ -1523,6 +1540,16 @@ static void test_jsonrpc(void)
           && READ("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"subscriptions/listen\",\"params\":{\"notifications\":"
                   "{\"resourceSubscriptions\":\"file:///etc/shadow\"}}}") != NULL,
           "subscriptions/listen: no resources, nothing to judge; entries that are not strings: refused");
+    CHECK(READ("{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"completion/complete\",\"params\":{\"ref\":"
+               "{\"type\":\"ref/prompt\",\"name\":\"secret_plan\"},\"argument\":{\"name\":\"a\",\"value\":\"\"}}}") == NULL
+          && (c = &APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t))->kind == MCP_KIND_PROMPT && strcmp(c->target, "secret_plan") == 0
+          && READ("{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"completion/complete\",\"params\":{\"ref\":"
+                  "{\"type\":\"ref/resource\",\"uri\":\"file:///etc/{f}\"}}}") == NULL
+          && (c = &APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t))->kind == MCP_KIND_RESOURCE
+          && strcmp(c->target, "file:///etc/{f}") == 0
+          && READ("{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"completion/complete\",\"params\":{\"ref\":"
+                  "{\"type\":\"ref/prompt\",\"Name\":\"x\"}}}") != NULL,
+          "completion/complete: the prompt or resource template it completes is a target");
 #undef READ
 }
 
@@ -1676,6 +1703,7 @@ int main(void)
     test_jsonrpc();
     test_media_type();
     test_era();
+    test_field_names();
     test_listfilter();
     apr_pool_destroy(pool);
     apr_terminate();

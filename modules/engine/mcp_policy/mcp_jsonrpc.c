@@ -83,7 +83,7 @@ static const char *misspelled_member(json_t *obj, const char *const *names)
 
 static const char *const message_members[] = { "jsonrpc", "id", "method", "params", "result", "error", NULL };
 static const char *const params_members[] = { "name", "uri", "_meta", "arguments", "notifications",
-                                              "protocolVersion", "cursor", NULL };
+                                              "protocolVersion", "cursor", "ref", NULL };
 
 /* params._meta's protocol version claim (MCP 2026-07-28 "Request Metadata"). */
 static void read_claim(apr_pool_t *pool, json_t *params, mcp_rpc_call_t *call)
@@ -133,6 +133,34 @@ static const char *read_listen(apr_pool_t *pool, json_t *params, mcp_rpc_call_t 
     return NULL;
 }
 
+/* completion/complete (MCP 2025-06-18 on): completions of a prompt's
+ * arguments or a resource template's variables tell what they complete. */
+#define COMPLETE_METHOD "completion/complete"
+
+static const char *read_completion_ref(apr_pool_t *pool, json_t *params, mcp_rpc_call_t *call)
+{
+    json_t *ref = json_is_object(params) ? json_object_get(params, "ref") : NULL, *type, *target;
+    const char *odd;
+    int prompt;
+
+    if (!json_is_object(ref))
+        return NULL; /* the server refuses it */
+    if ((odd = misspelled_member(ref, (const char *const[]){ "type", "name", "uri", NULL })) != NULL)
+        return apr_psprintf(pool, "a member named %s", odd);
+    type = json_object_get(ref, "type");
+    if (!json_is_string(type))
+        return NULL;
+    prompt = strcmp(json_string_value(type), "ref/prompt") == 0;
+    if (!prompt && strcmp(json_string_value(type), "ref/resource") != 0)
+        return NULL;
+    target = json_object_get(ref, prompt ? "name" : "uri");
+    if (!json_is_string(target))
+        return apr_psprintf(pool, COMPLETE_METHOD " without a string ref.%s", prompt ? "name" : "uri");
+    call->kind = prompt ? MCP_KIND_PROMPT : MCP_KIND_RESOURCE;
+    add_target(pool, call, target);
+    return NULL;
+}
+
 static const char *read_one(apr_pool_t *pool, json_t *msg, mcp_rpc_call_t *call)
 {
     json_t *method, *id, *params, *target;
@@ -169,6 +197,8 @@ static const char *read_one(apr_pool_t *pool, json_t *msg, mcp_rpc_call_t *call)
             call->lists = listing[i].kind;
     if (strcmp(call->method, LISTEN_METHOD) == 0)
         return read_listen(pool, params, call);
+    if (strcmp(call->method, COMPLETE_METHOD) == 0)
+        return read_completion_ref(pool, params, call);
     for (i = 0; i < COUNT(targeting); i++) {
         if (strcmp(call->method, targeting[i].method) != 0)
             continue;

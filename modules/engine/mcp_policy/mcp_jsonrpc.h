@@ -27,8 +27,9 @@ typedef struct mcp_rpc_call {
  * of the protocol spelled in another case (Go's encoding/json matches names
  * case-insensitively), an object or a non-empty array of objects, string
  * methods, and for a targeting method a params object with a string name
- * (tools, prompts) or uri (resources), or for subscriptions/listen an array
- * of string resourceSubscriptions if any.
+ * (tools, prompts) or uri (resources), for subscriptions/listen an array
+ * of string resourceSubscriptions if any, for completion/complete a string
+ * ref.name (ref/prompt) or ref.uri (ref/resource).
  * *batch says whether it was an array. */
 const char *mcp_rpc_read(apr_pool_t *pool, const char *body, apr_size_t len, apr_array_header_t **calls,
                          int *batch);

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include <arpa/inet.h>
+
 #include <apr_lib.h>
 #include <apr_strings.h>
 
@@ -201,6 +203,47 @@ static const char *ipv4_of(apr_pool_t *pool, const char *host)
                         (unsigned)(v >> 8) & 255, (unsigned)v & 255);
 }
 
+/* A WHATWG IPv6 host ("[...]") as WHATWG serialises it: lower-case hex
+ * without leading zeros, the first longest run of two or more zero pieces
+ * as "::", an embedded IPv4 tail in hex. NULL if it is not one. */
+static const char *ipv6_of(apr_pool_t *pool, const char *host)
+{
+    unsigned char a[16];
+    char *inner, *out, *o;
+    int best = -1, best_len = 0, i, run;
+
+    if (host[0] != '[' || host[strlen(host) - 1] != ']')
+        return NULL;
+    inner = apr_pstrmemdup(pool, host + 1, strlen(host) - 2);
+    if (strchr(inner, '%') || inet_pton(AF_INET6, inner, a) != 1)
+        return NULL;
+    for (i = 0; i < 8; i += run ? run : 1) {
+        for (run = 0; i + run < 8 && a[2 * (i + run)] == 0 && a[2 * (i + run) + 1] == 0; run++)
+            ;
+        if (run > best_len && run >= 2) {
+            best = i;
+            best_len = run;
+        }
+    }
+    o = out = apr_palloc(pool, 48);
+    *o++ = '[';
+    for (i = 0; i < 8; i++) {
+        if (i == best) {
+            *o++ = ':';
+            if (i == 0)
+                *o++ = ':';
+            i += best_len - 1;
+            continue;
+        }
+        o += apr_snprintf(o, 6, "%x", (unsigned)(a[2 * i] << 8 | a[2 * i + 1]));
+        if (i < 7)
+            *o++ = ':';
+    }
+    *o++ = ']';
+    *o = '\0';
+    return out;
+}
+
 /* Escapes of characters that stand for themselves decoded ("%65" is "e",
  * as a server that decodes the path reads it; "%C3%A9" is the "é" a rule
  * names, and the "é" a WHATWG parser escapes); other escapes upper-cased. */
@@ -231,19 +274,24 @@ static char *decode_unreserved(apr_pool_t *pool, const char *s, apr_size_t n)
 }
 
 /* path with its dot segments removed (RFC 3986 §5.2.4), "%2e" counting as
- * "." as WHATWG counts it. */
+ * "." as WHATWG counts it. Linear in the path's length: a URI may hold
+ * hundreds of thousands of segments. */
 static const char *without_dot_segments(apr_pool_t *pool, const char *path)
 {
     apr_array_header_t *segs = apr_array_make(pool, 8, sizeof(const char *));
     char *copy = apr_pstrdup(pool, path), *seg, *next;
-    const char *out = "";
-    int i, trailing = 0;
+    const char *joined;
+    int trailing = 0;
 
     for (seg = copy + (*copy == '/'); seg; seg = next) {
         next = strchr(seg, '/');
         if (next)
             *next++ = '\0';
         trailing = 0;
+        if (*seg == '\0' && next == NULL) {
+            trailing = 1; /* the path ends with "/" */
+            continue;
+        }
         if (strcmp(seg, ".") == 0 || strcasecmp(seg, "%2e") == 0) {
             trailing = 1;
             continue;
@@ -257,11 +305,10 @@ static const char *without_dot_segments(apr_pool_t *pool, const char *path)
         }
         APR_ARRAY_PUSH(segs, const char *) = seg;
     }
-    for (i = 0; i < segs->nelts; i++)
-        out = apr_pstrcat(pool, out, "/", APR_ARRAY_IDX(segs, i, const char *), NULL);
-    if (trailing || (*path && path[strlen(path) - 1] == '/' && segs->nelts))
-        out = apr_pstrcat(pool, out, "/", NULL);
-    return *out ? out : "/";
+    if (segs->nelts == 0)
+        return "/";
+    joined = apr_array_pstrcat(pool, segs, '/');
+    return apr_pstrcat(pool, "/", joined, trailing ? "/" : "", NULL);
 }
 
 const char *mcp_resource_uri_normalized(apr_pool_t *pool, const char *uri)
@@ -349,7 +396,12 @@ const char *mcp_resource_uri_normalized(apr_pool_t *pool, const char *uri)
         else {
             h = apr_pstrmemdup(pool, host, (apr_size_t)(auth_end - host));
         }
-        if (special) {
+        if (special && h[0] == '[') {
+            /* an IPv6 literal has one spelling to WHATWG; none, no URL */
+            if ((h = (char *)ipv6_of(pool, h)) == NULL)
+                return NULL;
+        }
+        else if (special) {
             const char *v4;
 
             h = decode_unreserved(pool, h, strlen(h));

@@ -43,6 +43,19 @@ const char *mcp_field_value(apr_pool_t *pool, const char *s)
     return out;
 }
 
+static char folded(char c)
+{
+    return c == '_' || c == '.' ? '-' : (char)apr_tolower(c);
+}
+
+int mcp_field_names_alike(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if (folded(*a) != folded(*b))
+            return 0;
+    return *a == *b;
+}
+
 int mcp_media_type_is(const char *value, const char *want)
 {
     apr_size_t n = strlen(want);

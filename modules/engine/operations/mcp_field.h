@@ -16,6 +16,11 @@ const char *mcp_field_value(apr_pool_t *pool, const char *s);
  * case-insensitive, RFC 9110 §8.3.1), parameters aside. */
 int mcp_media_type_is(const char *value, const char *want);
 
+/* Whether two header names are one to a backend that folds them: case,
+ * and '-', '_' and '.' as one (CGI and WSGI variables, PHP, many
+ * frameworks). */
+int mcp_field_names_alike(const char *a, const char *b);
+
 /* Why a request's Content-Type cannot be JSON read as UTF-8 the one way
  * every server reads it, or NULL when it is application/json whose
  * parameters parse (RFC 9110 §8.3.1) and name no charset but UTF-8, once at

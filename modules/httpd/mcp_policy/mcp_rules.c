@@ -168,6 +168,10 @@ static const char *not_found(request_rec *r, const mcp_rpc_call_t *call, const c
                              modern ? apr_psprintf(r->pool, "Prompt %s not found", target)
                                     : apr_pstrcat(r->pool, "Unknown prompt: ", target, NULL));
     default:
+        /* the SDK servers' answer to completing an unknown template */
+        if (strcmp(call->method, "completion/complete") == 0)
+            return mcp_rpc_error(r->pool, call->id, RPC_INVALID_PARAMS,
+                                 apr_psprintf(r->pool, "Resource template %s not found", target));
         if (modern)
             return mcp_rpc_error_uri(r->pool, call->id, RPC_INVALID_PARAMS,
                                      apr_pstrcat(r->pool, "Resource not found: ", target, NULL), target);
@@ -343,6 +347,16 @@ static int judge(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jw
     return DECLINED;
 }
 
+/* Whether the client sent a body, HEAD included (ap_request_has_body
+ * leaves HEAD out: httpd never reads one, but a backend may). */
+static int carries_body(const request_rec *r)
+{
+    const char *length = apr_table_get(r->headers_in, "Content-Length");
+
+    return apr_table_get(r->headers_in, "Transfer-Encoding") != NULL
+           || (length && strspn(length, "0") != strlen(length));
+}
+
 int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jwt)
 {
     /* a subrequest acts for the request that made it: DirectoryIndex hands
@@ -365,8 +379,8 @@ int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t 
     /* only a POST carries an MCP request: a body on another method (PUT,
      * "post", a GET with one) is never passed on unread; an ErrorDocument
      * turns a POST into a GET whose body headers stay behind */
-    if (acting->method_number != M_POST && mcp_reads_requests(conf) && ap_request_has_body((request_rec *)acting)
-        && !(acting->method_number == M_GET && r->prev))
+    if (acting->method_number != M_POST && mcp_reads_requests(conf) && carries_body(acting)
+        && !(acting->method_number == M_GET && !acting->header_only && r->prev))
         return refuse(r, HTTP_BAD_REQUEST, NULL, RPC_INVALID_REQUEST,
                       apr_pstrcat(r->pool, "MCP requests with a body are POSTs, not ", acting->method, NULL));
     if (acting->method_number != M_POST || !mcp_reads_requests(conf)) {

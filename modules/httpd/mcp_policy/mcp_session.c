@@ -5,6 +5,7 @@
  * binding, and a sealed id presented by anyone else does not open. */
 
 #include <string.h>
+#include <strings.h>
 
 #include <apr_strings.h>
 #include <httpd.h>
@@ -14,6 +15,7 @@
 #include <http_request.h>
 #include <util_filter.h>
 
+#include "mcp_field.h"
 #include "mcp_jsonrpc.h"
 #include "mcp_seal.h"
 #include "mcp_challenges.h"
@@ -40,8 +42,10 @@ static const char *binding_of(request_rec *r, const mcp_dir_conf_t *conf, const 
     const char *iss = jwt ? mcp_jwt_claim_string(r->pool, jwt, "iss") : NULL;
     const char *sub = jwt ? mcp_jwt_claim_string(r->pool, jwt, "sub") : NULL;
 
-    return apr_pstrcat(r->pool, "mcp-session\n", ap_get_server_name(r), "\n", conf->location ? conf->location : "",
-                       "\n", iss ? iss : "", "\n", sub ? sub : "", NULL);
+    /* the virtual host as configured (ServerName and its port), not the
+     * Host header: every host of a fleet names the same site */
+    return apr_psprintf(r->pool, "mcp-session\n%s:%u\n%s\n%s\n%s", r->server->server_hostname ? r->server->server_hostname : "",
+                        (unsigned)r->server->port, conf->location ? conf->location : "", iss ? iss : "", sub ? sub : "");
 }
 
 static request_rec *client_request(request_rec *r)
@@ -91,6 +95,25 @@ static apr_status_t session_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return ap_pass_brigade(f->next, bb);
 }
 
+static int collect_lookalike(void *data, const char *key, const char *value)
+{
+    if (strcasecmp(key, SESSION_HEADER) != 0 && mcp_field_names_alike(key, SESSION_HEADER))
+        APR_ARRAY_PUSH((apr_array_header_t *)data, const char *) = key;
+    return 1;
+}
+
+/* Mcp_Session_Id and its kin: a backend that folds names would take one
+ * for the session id, unopened. */
+static void drop_lookalikes(request_rec *r)
+{
+    apr_array_header_t *doomed = apr_array_make(r->pool, 1, sizeof(const char *));
+    int i;
+
+    apr_table_do(collect_lookalike, doomed, r->headers_in, NULL);
+    for (i = 0; i < doomed->nelts; i++)
+        apr_table_unset(r->headers_in, APR_ARRAY_IDX(doomed, i, const char *));
+}
+
 int mcp_session_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jwt)
 {
     const char *presented = apr_table_get(r->headers_in, SESSION_HEADER), *opened = NULL, *id;
@@ -101,6 +124,9 @@ int mcp_session_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_
 
     if (!mcp_binds_sessions(conf) || key == NULL)
         return DECLINED;
+    drop_lookalikes(r);
+    if (r->main)
+        drop_lookalikes(client_request(r)); /* what a fast redirect forwards */
     /* every answer: a server may repeat the id on any of them */
     ctx = apr_palloc(r->pool, sizeof(*ctx));
     ctx->conf = conf;

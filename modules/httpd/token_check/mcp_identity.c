@@ -8,19 +8,6 @@
 #include "mcp_field.h"
 #include "mcp_identity.h"
 
-/* A header name compared with '-' and '_' as one: backends that map both to
- * the same variable (CGI, many frameworks) must not see a forged copy. */
-static int same_header_name(const char *a, const char *b)
-{
-    for (; *a && *b; a++, b++) {
-        char ca = *a == '_' ? '-' : apr_tolower(*a);
-        char cb = *b == '_' ? '-' : apr_tolower(*b);
-        if (ca != cb)
-            return 0;
-    }
-    return *a == *b;
-}
-
 typedef struct scrub_ctx {
     const apr_array_header_t *claim_headers;
     apr_array_header_t *doomed;
@@ -32,7 +19,7 @@ static int collect_identity_header(void *data, const char *key, const char *valu
     int i;
 
     for (i = 0; i < ctx->claim_headers->nelts; i++) {
-        if (same_header_name(key, APR_ARRAY_IDX(ctx->claim_headers, i, claim_header_t).header)) {
+        if (mcp_field_names_alike(key, APR_ARRAY_IDX(ctx->claim_headers, i, claim_header_t).header)) {
             APR_ARRAY_PUSH(ctx->doomed, const char *) = key;
             break;
         }
