@@ -155,13 +155,19 @@ my ($tok, $tok_noemail, $tok_raw, $tok_sse) = mint_many(
 # One keep-alive connection: authentication does not carry over to the next
 # request on it.
 {
-    my $ua = LWP::UserAgent->new(keep_alive => 1, timeout => 30);
-    my $get = sub { my $r = HTTP::Request->new(GET => url('mcp', '/mcp')); $r->header(@_) if @_; $ua->request($r) };
-    my $r1 = $get->(Authorization => "Bearer $tok");
-    my $r2 = $get->();
-    my $r3 = $get->('X-Remote-User' => 'alice');
-    ok t_cmp(join(' ', map { $_->code } $r1, $r2, $r3), '200 401 401',
-             'same connection: token, then none, then forged identity');
+    my ($ua, @r);
+    # a server may close an idle keep-alive connection at any time (LWP then
+    # answers an internal 500 of its own): the sequence is tried again on a
+    # fresh connection once, never on a real answer of the server's
+    for my $try (1 .. 2) {
+        $ua = LWP::UserAgent->new(keep_alive => 1, timeout => 30);
+        my $get = sub { my $r = HTTP::Request->new(GET => url('mcp', '/mcp')); $r->header(@_) if @_; $ua->request($r) };
+        @r = ($get->(Authorization => "Bearer $tok"), $get->(), $get->('X-Remote-User' => 'alice'));
+        last unless grep { ($_->header('Client-Warning') // '') eq 'Internal response' } @r;
+        diag('keep-alive connection dropped: ' . join(' | ', map { $_->status_line } @r));
+    }
+    ok t_cmp(join(' ', map { $_->code } @r), '200 401 401', 'same connection: token, then none, then forged identity')
+        or diag(join("\n", map { $_->status_line . ' ' . substr($_->content // '', 0, 200) } @r));
     my $conns = $ua->conn_cache ? scalar($ua->conn_cache->get_connections) : 0;
     ok t_cmp($conns, 1, 'the requests shared one connection');
 }
