@@ -530,6 +530,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_test_config(test_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_quick_handler(mcp_wellknown_handler, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_map_to_storage(mcp_endpoint_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(mcp_endpoint_handler, NULL, before_proxy, APR_HOOK_FIRST);
     ap_hook_handler(mcp_rules_handler, NULL, before_proxy, APR_HOOK_FIRST);
     ap_hook_handler(mcp_status_handler, NULL, NULL, APR_HOOK_MIDDLE);

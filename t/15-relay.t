@@ -62,7 +62,7 @@ sub last_json { my $t = join '', read_lines(shift); $t ? $J->decode($t) : {} }
 # The cookie the relay binds a login to this browser with.
 sub login_cookie { my ($c) = grep { /^mcp_auth_login_/ } $_[0]->header('Set-Cookie'); ($c // '') =~ /^([^;]+)/ ? $1 : '' }
 
-plan tests => 84;
+plan tests => 88;
 
 # --- a whole login, keycloak mode (the IdP registers a client per MCP client) -----------
 my $client = register('kc');
@@ -368,3 +368,22 @@ for my $c ([ 'mixup', 'server_error', 'an iss of another server (mix-up): refuse
     ok t_cmp($r->code, 302, 'the login that was in flight finishes');
     ok t_cmp(qparams($r->header('Location'))->{state}, 'client-state-1', 'with the client\'s state');
 }
+
+# --- a hardened httpd (issue 17): a gateway-only site whose DocumentRoot is not granted -------
+{
+    my $hard = sub { url('gw5hard', $_[0]) };
+    my $res = rq(POST => $hard->("$EP/register/mcp"),
+                 $J->encode({ redirect_uris => [ $CB ], client_name => 'Hardened', token_endpoint_auth_method => 'none' }),
+                 'Content-Type' => 'application/json');
+    ok t_cmp($res->code . ' ' . (doc_of($res)->{client_id} ? 'a client id' : substr($res->decoded_content, 0, 120)),
+             '201 a client id', 'register on a site whose DocumentRoot is denied: served (URL space, not a file)');
+    my $client = doc_of($res)->{client_id} // 'none';
+    $res = rq(GET => $hard->("$EP/authorize/mcp?" . authorize_query(client_id => $client, resource => $hard->('/mcp'))));
+    ok t_cmp($res->code, 302, 'authorize there: the redirect to the IdP');
+    $res = rq(POST => $hard->("$EP/token/mcp"), 'grant_type=authorization_code&code=x', 'Content-Type' => 'application/x-www-form-urlencoded');
+    ok t_cmp(($res->header('Content-Type') // '') =~ m{^application/json} ? 'json ' . (doc_of($res)->{error} // 'none') : $res->code . ' not JSON',
+             'json invalid_client', 'token there (no client): an OAuth JSON error, not httpd\'s HTML 403');
+    $res = rq(GET => $hard->('/index.html'));
+    ok t_cmp($res->code, 403, 'the hardening itself holds for files');
+}
+

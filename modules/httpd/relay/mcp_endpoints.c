@@ -103,6 +103,17 @@ const protected_location_t *mcp_endpoint_request(request_rec *r)
     return endpoint_of(r, &pl) ? pl : NULL;
 }
 
+int mcp_endpoint_map_to_storage(request_rec *r)
+{
+    /* the endpoints are URL space, as mod_proxy's URLs are: no file, so
+     * no <Directory> or DocumentRoot decides (a hardened httpd denies "/");
+     * <Location> sections still apply, as they are walked after this */
+    if (mcp_endpoint_request(r) == NULL)
+        return DECLINED;
+    r->filename = apr_pstrcat(r->pool, "mcp-auth:", r->uri, NULL);
+    return OK;
+}
+
 int mcp_endpoint_handler(request_rec *r)
 {
     const protected_location_t *pl = NULL;

@@ -1,7 +1,8 @@
 /* The endpoints under /.well-known/mcp-auth/ where the gateway acts as the
  * authorization server (register, authorize, callback, token: the relay).
- * They are answered in the handler phase, so httpd's access control on
- * their paths applies, and only for a location whose metadata names them. */
+ * They are answered in the handler phase, so httpd's <Location> access
+ * control on their paths applies, and only for a location whose metadata
+ * names them; being URL space, no <Directory> section does. */
 #ifndef MCP_ENDPOINTS_H
 #define MCP_ENDPOINTS_H
 
@@ -31,6 +32,10 @@ int mcp_idp_unavailable(request_rec *r, const char *why);
  * request is how a client gets a token: an AuthType MCP around its path
  * (protecting "/") must not ask it for one; other Require rules apply. */
 const protected_location_t *mcp_endpoint_request(request_rec *r);
+
+/* map_to_storage: an endpoint request maps to no file (OK), so no
+ * <Directory> applies to it; DECLINED for any other. */
+int mcp_endpoint_map_to_storage(request_rec *r);
 
 /* The handler: answers an endpoint request, or DECLINED. */
 int mcp_endpoint_handler(request_rec *r);
