@@ -96,8 +96,7 @@ typedef struct kept_body {
 
 #define KEPT_BODY_KEY "mcp_auth.client_body"
 
-/* The request the client sent, behind internal redirects and subrequests. */
-static request_rec *client_request(request_rec *r)
+request_rec *mcp_client_request(request_rec *r)
 {
     while (r->main || r->prev)
         r = r->main ? r->main : r->prev;
@@ -106,7 +105,7 @@ static request_rec *client_request(request_rec *r)
 
 int mcp_read_client_body(request_rec *r, apr_size_t limit, const char **body, apr_size_t *len)
 {
-    request_rec *top = client_request(r);
+    request_rec *top = mcp_client_request(r);
     kept_body_t *kept = NULL;
 
     apr_pool_userdata_get((void **)&kept, KEPT_BODY_KEY, top->pool);

@@ -8,6 +8,9 @@
  * when it is larger, 0 when it cannot be read (cut short, a bad chunk). */
 int mcp_read_body(request_rec *r, apr_size_t limit, const char **body, apr_size_t *len);
 
+/* The request the client sent, behind internal redirects and subrequests. */
+request_rec *mcp_client_request(request_rec *r);
+
 /* The body of the request the client sent, read (up to limit) by the first
  * request of its chain (internal redirects, subrequests) that asks, and
  * kept: every request of the chain that asks judges the same bytes, and it

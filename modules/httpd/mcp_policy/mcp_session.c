@@ -18,6 +18,7 @@
 #include "mcp_field.h"
 #include "mcp_jsonrpc.h"
 #include "mcp_seal.h"
+#include "mcp_body.h"
 #include "mcp_challenges.h"
 #include "mcp_httpd.h"
 #include "mcp_relay_key.h"
@@ -46,13 +47,6 @@ static const char *binding_of(request_rec *r, const mcp_dir_conf_t *conf, const 
      * Host header: every host of a fleet names the same site */
     return apr_psprintf(r->pool, "mcp-session\n%s:%u\n%s\n%s\n%s", r->server->server_hostname ? r->server->server_hostname : "",
                         (unsigned)r->server->port, conf->location ? conf->location : "", iss ? iss : "", sub ? sub : "");
-}
-
-static request_rec *client_request(request_rec *r)
-{
-    while (r->main || r->prev)
-        r = r->main ? r->main : r->prev;
-    return r;
 }
 
 static ap_filter_rec_t *session_filter_handle;
@@ -126,7 +120,7 @@ int mcp_session_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_
         return DECLINED;
     drop_lookalikes(r);
     if (r->main)
-        drop_lookalikes(client_request(r)); /* what a fast redirect forwards */
+        drop_lookalikes(mcp_client_request(r)); /* what a fast redirect forwards */
     /* every answer: a server may repeat the id on any of them */
     ctx = apr_palloc(r->pool, sizeof(*ctx));
     ctx->conf = conf;
@@ -134,7 +128,7 @@ int mcp_session_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_
     ap_add_output_filter_handle(session_filter_handle, ctx, r, r->connection);
     if (presented == NULL)
         return DECLINED;
-    top = client_request(r);
+    top = mcp_client_request(r);
     /* an internal redirect shares the headers an earlier request opened */
     apr_pool_userdata_get((void **)&opened, OPENED_KEY, top->pool);
     if (opened && strcmp(opened, presented) == 0)
