@@ -23,6 +23,12 @@ typedef struct doc_envelope {
  * rotation fetched by another process still arrives within this delay. */
 #define FORCED_RECHECK apr_time_from_sec(1)
 
+/* The shared copy outlives its stale limit by this much, never to be used
+ * (every reader checks the limit) but so that a process that never held it
+ * refuses with "expired beyond the stale limit", as the others do, rather
+ * than "no copy". */
+#define EXPIRED_COPY_KEPT apr_time_from_sec(600)
+
 /* How often a process polls the shared cache while another one fetches. */
 #define WAIT_STEP apr_time_from_msec(50)
 
@@ -329,6 +335,7 @@ static int fetch_and_install(mcp_docstore_t *store, local_entry_t *e, mcp_doc_pa
     if (store->cache) {
         doc_envelope_t env;
         unsigned char *raw = apr_palloc(tmp, sizeof(env) + res.len);
+        apr_time_t kept_until = fresh_until + policy->max_stale + EXPIRED_COPY_KEPT;
 
         env.magic = ENVELOPE_MAGIC;
         env.body_len = (apr_uint32_t)res.len;
@@ -336,9 +343,9 @@ static int fetch_and_install(mcp_docstore_t *store, local_entry_t *e, mcp_doc_pa
         env.fresh_until = fresh_until;
         memcpy(raw, &env, sizeof(env));
         memcpy(raw + sizeof(env), res.body, res.len);
-        if (mcp_cache_put(store->cache, e->body_id, fresh_until + policy->max_stale, raw,
-                          sizeof(env) + res.len, tmp) != APR_SUCCESS
-            || mcp_cache_put(store->cache, e->stamp_id, fresh_until + policy->max_stale,
+        if (mcp_cache_put(store->cache, e->body_id, kept_until, raw, sizeof(env) + res.len, tmp)
+                != APR_SUCCESS
+            || mcp_cache_put(store->cache, e->stamp_id, kept_until,
                              (const unsigned char *)&env, sizeof(env), tmp) != APR_SUCCESS)
             *err = "fetched, but the shared cache refused to store it (too large for MCPAuthCache?)";
     }
@@ -421,6 +428,20 @@ static void fetch_guarded(mcp_docstore_t *store, local_entry_t *e, mcp_doc_parse
         mcp_cache_remove(store->cache, in_progress_id, tmp);
 }
 
+/* A claim won just after another process published its fetch and dropped its
+ * own claim: our first look came before that publication. Looking once more
+ * keeps that process's fetch the only one. */
+static int published_meanwhile(mcp_docstore_t *store, local_entry_t *e, mcp_doc_parse_fn parse,
+                               const void *ctx, const mcp_doc_policy_t *policy, apr_time_t had,
+                               apr_pool_t *tmp)
+{
+    apr_time_t fresh_until = 0, fetched_at = 0;
+
+    return store->cache != NULL
+           && adopt_shared(store, e, parse, ctx, policy, tmp, &fresh_until, &fetched_at)
+           && fetched_at > had && apr_time_now() < fresh_until;
+}
+
 /* Whether this process may fetch now. Without a shared cache every process
  * decides for itself. */
 static int claim(mcp_docstore_t *store, const char *id, apr_interval_time_t ttl, apr_pool_t *tmp)
@@ -469,11 +490,15 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
     if (force) {
         /* RFC 8725 §3.10 / OIDC Core §10.1.1: a kid miss may mean rotation,
          * but unknown kids must not turn into a fetch per request. */
-        if (claim(store, e->refetch_id, policy->min_refetch, tmp))
+        if (claim(store, e->refetch_id, policy->min_refetch, tmp)
+            && !published_meanwhile(store, e, parse, parse_ctx, policy, had, tmp))
             fetch_guarded(store, e, parse, parse_ctx, policy, NULL, tmp, &fetch_err);
     }
     else if (!recently_failed(store, e, tmp) && claim(store, e->fetch_id, fetch_ttl, tmp)) {
-        fetch_guarded(store, e, parse, parse_ctx, policy, e->fetch_id, tmp, &fetch_err);
+        if (published_meanwhile(store, e, parse, parse_ctx, policy, had, tmp))
+            mcp_cache_remove(store->cache, e->fetch_id, tmp);
+        else
+            fetch_guarded(store, e, parse, parse_ctx, policy, e->fetch_id, tmp, &fetch_err);
     }
     else if (e->current == NULL && store->cache) {
         /* another process is fetching the first copy: wait for it, bounded */
