@@ -60,7 +60,7 @@ sub authorize_query {
 }
 sub last_json { my $t = join '', read_lines(shift); $t ? $J->decode($t) : {} }
 # The cookie the relay binds a login to this browser with.
-sub login_cookie { my ($c) = grep { /^mcp_auth_login_/ } $_[0]->header('Set-Cookie'); ($c // '') =~ /^([^;]+)/ ? $1 : '' }
+sub login_cookie { my ($c) = grep { /^mcp_auth_[0-9a-f]{8}_login_/ } $_[0]->header('Set-Cookie'); ($c // '') =~ /^([^;]+)/ ? $1 : '' }
 
 plan tests => 88;
 
@@ -76,7 +76,7 @@ ok t_cmp($q->{client_id}, 'idp5-kc-client', 'as the client the IdP registered fo
 ok t_cmp($q->{redirect_uri}, gw("$EP/callback/kc"), 'back to the gateway\'s callback');
 ok t_cmp($q->{code_challenge} . ' ' . $q->{code_challenge_method}, "$CHALLENGE S256", 'the client\'s PKCE challenge, as it is');
 my $browser = login_cookie($res);
-ok t_cmp($browser, qr/^mcp_auth_login_[0-9a-f]{16}=[0-9a-f]{32}$/, 'the login is bound to this browser by a cookie');
+ok t_cmp($browser, qr/^mcp_auth_[0-9a-f]{8}_login_[0-9a-f]{16}=[0-9a-f]{32}$/, 'the login is bound to this browser by a cookie');
 ok t_cmp($q->{resource}, gw('/kc'), 'resource passed on (RFC 8707)');
 ok t_cmp(($q->{state} // '') ne 'client-state-1' && length($q->{state} // '') > 40 ? 'sealed' : $q->{state},
          'sealed', 'the IdP gets a sealed state, not the client\'s');
@@ -180,7 +180,7 @@ for my $c ([ 'mixup', 'server_error', 'an iss of another server (mix-up): refuse
     ok t_cmp($page, qr/<form method="post"[^>]*>.*name="consent" value="approve"/s, 'a POST form with an approve button');
     my ($ticket) = $page =~ /name="ticket" value="([^"]+)"/;
     my ($csrf) = $page =~ /name="csrf" value="([^"]+)"/;
-    my ($cookie) = ($r->header('Set-Cookie') // '') =~ /^(mcp_auth_csrf=[^;]+)/;
+    my ($cookie) = ($r->header('Set-Cookie') // '') =~ /^(mcp_auth_[0-9a-f]{8}_csrf=[^;]+)/;
     my $post = sub {
         my ($consent, $c, $x) = @_;
         rq(POST => "$EP/authorize/cid", form(ticket => $ticket, csrf => $x // $csrf, consent => $consent),
@@ -192,7 +192,7 @@ for my $c ([ 'mixup', 'server_error', 'an iss of another server (mix-up): refuse
     my $idp = URI->new($r->header('Location') // '');
     ok t_cmp($r->code . ' ' . $idp->path, '302 /realms/cid/auth', 'approved: on to the IdP');
     ok t_cmp(qparams($idp)->{client_id}, 'static-client', 'as the static client');
-    my ($consent) = grep { /^mcp_auth_consent_/ } $r->header('Set-Cookie');
+    my ($consent) = grep { /^mcp_auth_[0-9a-f]{8}_consent_/ } $r->header('Set-Cookie');
     ok t_cmp($consent // '', qr/HttpOnly/, 'the approval is remembered in a cookie');
     ($consent) = ($consent // '') =~ /^([^;]+)/;
     $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $cid), undef, Cookie => $consent);
@@ -205,10 +205,11 @@ for my $c ([ 'mixup', 'server_error', 'an iss of another server (mix-up): refuse
     (my $no_scope = authorize_query(client_id => $cid)) =~ s/(?:^|&)scope=[^&]*//;
     $r = rq(GET => "$EP/authorize/cid?$no_scope", undef, Cookie => $consent);
     ok t_cmp($r->code, 200, 'no scope at all (the IdP\'s default, not what was approved): the consent page again');
-    my $flood = join '; ', map { sprintf 'mcp_auth_login_%016x=%s', $_, 'b' x 32 } 1 .. 8;
+    my ($tag) = $consent =~ /^(mcp_auth_[0-9a-f]{8}_)/;
+    my $flood = join '; ', map { sprintf '%slogin_%016x=%s', $tag, $_, 'b' x 32 } 1 .. 8;
     $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $cid), undef, Cookie => "$consent; $flood");
-    my @gone = grep { /^mcp_auth_login_0{15}[1-8]=;.*Max-Age=0/ } $r->header('Set-Cookie');
-    ok t_cmp(scalar(@gone) . ' expired, ' . scalar(grep { /^mcp_auth_login_[0-9a-f]{16}=[0-9a-f]{32};/ } $r->header('Set-Cookie')) . ' new',
+    my @gone = grep { /^mcp_auth_[0-9a-f]{8}_login_0{15}[1-8]=;.*Max-Age=0/ } $r->header('Set-Cookie');
+    ok t_cmp(scalar(@gone) . ' expired, ' . scalar(grep { /^mcp_auth_[0-9a-f]{8}_login_[0-9a-f]{16}=[0-9a-f]{32};/ } $r->header('Set-Cookie')) . ' new',
              '8 expired, 1 new', 'a browser with 8 logins under way: they are dropped before a 9th is added (no Cookie header flood)');
     $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $cid, resource => gw('/kc')), undef, Cookie => $consent);
     my $rq = qparams($r->header('Location'));
@@ -219,10 +220,10 @@ for my $c ([ 'mixup', 'server_error', 'an iss of another server (mix-up): refuse
         my $p1 = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $two));
         my ($t1) = $p1->decoded_content =~ /name="ticket" value="([^"]+)"/;
         my ($x1) = $p1->decoded_content =~ /name="csrf" value="([^"]+)"/;
-        my ($k1) = ($p1->header('Set-Cookie') // '') =~ /^(mcp_auth_csrf=[^;]+)/;
+        my ($k1) = ($p1->header('Set-Cookie') // '') =~ /^(mcp_auth_[0-9a-f]{8}_csrf=[^;]+)/;
         my $ok = rq(POST => "$EP/authorize/cid", form(ticket => $t1, csrf => $x1, consent => 'approve'),
                     'Content-Type' => 'application/x-www-form-urlencoded', Cookie => $k1);
-        my ($approval) = map { /^([^;]+)/ ? $1 : () } grep { /^mcp_auth_consent_/ } $ok->header('Set-Cookie');
+        my ($approval) = map { /^([^;]+)/ ? $1 : () } grep { /^mcp_auth_[0-9a-f]{8}_consent_/ } $ok->header('Set-Cookie');
         $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $two), undef, Cookie => $approval // '');
         ok t_cmp($r->code, 302, 'a client with two redirect URIs, approved for the first: it goes on');
         $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $two, redirect_uri => 'https://app.example/cb'),

@@ -1070,6 +1070,32 @@ static void test_scope(void)
     CHECK(mcp_scope_list_covers(pool, "openid", NULL) && mcp_scope_list_covers(pool, "", ""), "nothing asked is covered");
     CHECK(!mcp_scope_list_covers(pool, "openid mcp:tools", "openid mcp:admin"), "a word not granted is not covered");
     CHECK(!mcp_scope_list_covers(pool, "mcp:tools", "mcp:tool"), "words, not prefixes");
+    {
+        int valid = 0;
+        const char *n = mcp_scope_list_normal(pool, "  openid   mcp:tools ", &valid);
+
+        CHECK(n && strcmp(n, "openid mcp:tools") == 0 && valid, "scope normal form: one space between words");
+        CHECK(mcp_scope_list_normal(pool, " ", &valid) == NULL && valid
+                  && mcp_scope_list_normal(pool, "", &valid) == NULL && mcp_scope_list_normal(pool, NULL, &valid) == NULL,
+              "scope normal form: blanks, empty and absent are all no scope (the IdP's default)");
+        mcp_scope_list_normal(pool, "openid\tprofile", &valid);
+        CHECK(!valid, "scope normal form: a tab is not a separator but a bad scope-token");
+    }
+    {
+        apr_array_header_t *apis = words("66666666-7777-8888-9999-000000000000", "api://mcp-server/");
+
+        CHECK(mcp_entra_foreign_scope(pool, "openid offline_access api://mcp-server/mcp.tools "
+                                      "66666666-7777-8888-9999-000000000000/.default", apis) == NULL,
+              "Entra scopes: OpenID scopes and this API's scopes, in both forms of its name, pass");
+        CHECK(strcmp(mcp_entra_foreign_scope(pool, "api://mcp-server/.default https://graph.microsoft.com/.default", apis) ?: "",
+                     "https://graph.microsoft.com/.default") == 0,
+              "Entra scopes: another API's .default is named as foreign");
+        CHECK(mcp_entra_foreign_scope(pool, "User.Read", apis) != NULL, "Entra scopes: a bare scope is Microsoft Graph's");
+        CHECK(mcp_entra_foreign_scope(pool, "api://mcp-server-evil/x", apis) != NULL
+                  && mcp_entra_foreign_scope(pool, "api://mcp/x", apis) != NULL,
+              "Entra scopes: an API whose name starts or ends like this one's is another API");
+        CHECK(mcp_entra_foreign_scope(pool, "/x", apis) != NULL, "Entra scopes: an empty API name is no API of ours");
+    }
 
     json_t *claims;
 

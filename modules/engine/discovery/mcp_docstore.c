@@ -145,9 +145,10 @@ static apr_status_t doc_release_cleanup(void *data)
 
 /* The entry for url as parse reads it, under store->mutex, for the caller
  * to give back with entry_done. A key set, a discovery document and a
- * client's metadata document at the same URL are three entries, so a
- * parsed object is only ever handed to code that expects its type. The
- * shared raw body and its markers are the same for all of them. */
+ * client's metadata document at the same URL are three entries, in this
+ * process and in the shared cache: a parsed object is only ever handed to
+ * code that expects its type, and one kind's failures never delay another's
+ * fetch. */
 static local_entry_t *entry_for(mcp_docstore_t *store, const char *url, mcp_doc_parse_fn parse,
                                 const mcp_doc_policy_t *policy, apr_pool_t *rpool)
 {
@@ -162,7 +163,8 @@ static local_entry_t *entry_for(mcp_docstore_t *store, const char *url, mcp_doc_
     /* a copy fetched where private addresses are allowed is never served
      * where they are not, and a refusal there never blocks a fetch here:
      * the two are separate documents, in the process and in the cache */
-    shared_name = policy->fetch.public_only ? apr_pstrcat(rpool, "public-only ", url, NULL) : url;
+    shared_name = apr_pstrcat(rpool, policy->kind ? policy->kind : "document",
+                              policy->fetch.public_only ? " public-only " : " ", url, NULL);
     key = apr_pstrcat(rpool, kind, " ", shared_name, NULL);
     e = apr_hash_get(store->entries, key, APR_HASH_KEY_STRING);
     if (e == NULL) {

@@ -15,7 +15,16 @@
 typedef void *(*mcp_doc_parse_fn)(apr_pool_t *pool, const char *body, apr_size_t len,
                                   const void *ctx, const char **err);
 
+/* What a document is for. Documents of different kinds never share a parsed
+ * copy, a shared-cache entry or a failure back-off, even at one URL: a
+ * client may name the IdP's key set URL as its client id, and its refusal
+ * must not hold back the keys. */
+#define MCP_DOC_JWKS "jwks"
+#define MCP_DOC_IDP_METADATA "idp-metadata"
+#define MCP_DOC_CLIENT_METADATA "client-metadata"
+
 typedef struct mcp_doc_policy {
+    const char *kind;                  /* MCP_DOC_…; NULL: "document" */
     apr_interval_time_t refresh_min;   /* clamp for the document's max-age */
     apr_interval_time_t refresh_max;
     apr_interval_time_t max_stale;     /* keep serving this long past expiry while the IdP fails */

@@ -112,3 +112,42 @@ const char *mcp_entra_other_issuer(apr_pool_t *pool, const char *issuer)
         return apr_pstrcat(pool, ENTRA_V1, apr_pstrmemdup(pool, issuer + n2, len - n2 - sfx), "/", NULL);
     return NULL;
 }
+
+static int names_api(const char *word, const apr_array_header_t *apis)
+{
+    const char *slash = strrchr(word, '/');
+    apr_size_t n;
+    int i;
+
+    if (slash == NULL || slash == word)
+        return 0;
+    n = (apr_size_t)(slash - word);
+    for (i = 0; apis && i < apis->nelts; i++) {
+        const char *api = APR_ARRAY_IDX(apis, i, const char *);
+        apr_size_t m = strlen(api);
+
+        /* "api://APP" and "api://APP/" name one API */
+        if (m && api[m - 1] == '/')
+            m--;
+        if (m == n && strncmp(word, api, n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+const char *mcp_entra_foreign_scope(apr_pool_t *pool, const char *list, const apr_array_header_t *apis)
+{
+    static const char *const oidc[] = { "openid", "profile", "email", "offline_access" };
+    char *copy = apr_pstrdup(pool, list ? list : ""), *word, *state = NULL;
+    size_t i;
+
+    for (word = apr_strtok(copy, " ", &state); word; word = apr_strtok(NULL, " ", &state)) {
+        int own = names_api(word, apis);
+
+        for (i = 0; !own && i < sizeof(oidc) / sizeof(oidc[0]); i++)
+            own = strcmp(word, oidc[i]) == 0;
+        if (!own)
+            return word;
+    }
+    return NULL;
+}

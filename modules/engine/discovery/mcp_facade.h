@@ -4,6 +4,7 @@
 #define MCP_FACADE_H
 
 #include <apr_pools.h>
+#include <apr_tables.h>
 
 typedef enum {
     MCP_PROVIDER_GENERIC,
@@ -38,6 +39,14 @@ char *mcp_facade_metadata(apr_pool_t *pool, const char *idp_json, const mcp_faca
  * depending on the API's accessTokenAcceptedVersion. Returns the other form
  * of issuer, or NULL when issuer is neither. */
 const char *mcp_entra_other_issuer(apr_pool_t *pool, const char *issuer);
+
+/* Entra names the API a token is for inside its scopes ("api://APP/scope",
+ * "APP/.default", a bare "User.Read" for Microsoft Graph), and one refresh
+ * token redeems for any API the user consented to. The first word of the
+ * space-separated list that names an API other than one of apis (of const
+ * char *, the location's audiences), or NULL; OpenID Connect's own scopes
+ * name no API. */
+const char *mcp_entra_foreign_scope(apr_pool_t *pool, const char *list, const apr_array_header_t *apis);
 
 /* Whether issuer is Entra's v1 form (which has no discovery document). */
 int mcp_entra_is_v1(const char *issuer);

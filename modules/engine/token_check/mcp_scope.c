@@ -45,6 +45,22 @@ int mcp_scope_list_covers(apr_pool_t *pool, const char *granted, const char *ask
     return 1;
 }
 
+const char *mcp_scope_list_normal(apr_pool_t *pool, const char *list, int *valid)
+{
+    char *copy = apr_pstrdup(pool, list ? list : ""), *word, *state = NULL;
+    const char *out = NULL;
+
+    *valid = 1;
+    /* RFC 6749 §3.3: words are separated by SP; any other blank is no
+     * scope-token character */
+    for (word = apr_strtok(copy, " ", &state); word; word = apr_strtok(NULL, " ", &state)) {
+        if (!mcp_scope_is_token(word))
+            *valid = 0;
+        out = out ? apr_pstrcat(pool, out, " ", word, NULL) : word;
+    }
+    return out;
+}
+
 const char *mcp_scope_list_add(apr_pool_t *pool, const char *list, const apr_array_header_t *scopes)
 {
     int i;

@@ -17,6 +17,11 @@ int mcp_scope_list_has(const char *list, const char *word);
  * empty or NULL asked is covered by anything). */
 int mcp_scope_list_covers(apr_pool_t *pool, const char *granted, const char *asked);
 
+/* list with its words separated by one space each, or NULL when it has
+ * none: a scope of blanks is no scope at all (the IdP's default), never a
+ * scope of its own. *valid is 0 when a word is not a scope-token. */
+const char *mcp_scope_list_normal(apr_pool_t *pool, const char *list, int *valid);
+
 /* list with the scopes (of const char *) it lacks appended, space-separated. */
 const char *mcp_scope_list_add(apr_pool_t *pool, const char *list, const apr_array_header_t *scopes);
 

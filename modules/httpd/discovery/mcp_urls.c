@@ -160,3 +160,24 @@ const char *mcp_prm_url(request_rec *r, const mcp_dir_conf_t *conf)
     return mcp_external_url(r, conf, apr_pstrcat(r->pool, MCP_PRM_PREFIX, mcp_location_path(r->pool, conf), NULL));
 }
 
+
+const char *mcp_site_of(request_rec *r)
+{
+    server_rec *s = r->server;
+    /* ServerName's port, else the <VirtualHost> address's */
+    apr_port_t port = s->port ? s->port : s->addrs ? s->addrs->host_port : 0;
+
+    return apr_psprintf(r->pool, "%s://%s:%u", ap_http_scheme(r), s->server_hostname ? s->server_hostname : "",
+                        (unsigned)port);
+}
+
+const apr_array_header_t *mcp_audiences_of(request_rec *r, const mcp_dir_conf_t *conf)
+{
+    apr_array_header_t *own;
+
+    if (conf->audiences)
+        return conf->audiences;
+    own = apr_array_make(r->pool, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(own, const char *) = mcp_resource_of(r, conf);
+    return own;
+}

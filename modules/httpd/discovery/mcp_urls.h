@@ -17,8 +17,17 @@ const char *mcp_external_url(request_rec *r, const mcp_dir_conf_t *conf, const c
  * that a shared cache never hands one client's answer to another. */
 void mcp_urls_vary(request_rec *r, const mcp_dir_conf_t *conf);
 
+/* The virtual host as configured: scheme://ServerName:port, never taken from
+ * the Host or forwarding headers, so that every host of a fleet with one
+ * configuration names one site and two virtual hosts never name the same. */
+const char *mcp_site_of(request_rec *r);
+
 /* The resource identifier: MCPAuthResource, else the location's URL. */
 const char *mcp_resource_of(request_rec *r, const mcp_dir_conf_t *conf);
+
+/* The audiences tokens must name (of const char *): MCPAuthAudience, else
+ * the resource identifier. */
+const apr_array_header_t *mcp_audiences_of(request_rec *r, const mcp_dir_conf_t *conf);
 
 /* The absolute URL of the location's protected resource metadata. */
 const char *mcp_prm_url(request_rec *r, const mcp_dir_conf_t *conf);

@@ -24,6 +24,7 @@
 #include "mcp_relay_key.h"
 #include "mcp_respond.h"
 #include "mcp_session.h"
+#include "mcp_urls.h"
 
 APLOG_USE_MODULE(mcp_auth);
 
@@ -43,10 +44,8 @@ static const char *binding_of(request_rec *r, const mcp_dir_conf_t *conf, const 
     const char *iss = jwt ? mcp_jwt_claim_string(r->pool, jwt, "iss") : NULL;
     const char *sub = jwt ? mcp_jwt_claim_string(r->pool, jwt, "sub") : NULL;
 
-    /* the virtual host as configured (ServerName and its port), not the
-     * Host header: every host of a fleet names the same site */
-    return apr_psprintf(r->pool, "mcp-session\n%s:%u\n%s\n%s\n%s", r->server->server_hostname ? r->server->server_hostname : "",
-                        (unsigned)r->server->port, conf->location ? conf->location : "", iss ? iss : "", sub ? sub : "");
+    return apr_psprintf(r->pool, "mcp-session\n%s\n%s\n%s\n%s", mcp_site_of(r),
+                        conf->location ? conf->location : "", iss ? iss : "", sub ? sub : "");
 }
 
 static ap_filter_rec_t *session_filter_handle;

@@ -30,6 +30,7 @@ static const char *const provider_names[] = { "generic", "keycloak", "auth0", "o
                                               "authentik", NULL };
 
 static const mcp_doc_policy_t default_doc_policy = {
+    NULL,                         /* kind: set by the caller */
     apr_time_from_sec(60),        /* refresh_min */
     apr_time_from_sec(3600),      /* refresh_max */
     apr_time_from_sec(24 * 3600), /* max_stale */

@@ -104,7 +104,10 @@ static json_t *keys_status_json(request_rec *r)
                 json_t *shown = NULL;
 
                 for (k = 0; k < n && jwks_uri == NULL; k++) {
-                    json_t *d = document_json(r, urls[k], mcp_discovery_parse, issuer, &policy, &doc);
+                    json_t *d;
+
+                    policy.kind = MCP_DOC_IDP_METADATA;
+                    d = document_json(r, urls[k], mcp_discovery_parse, issuer, &policy, &doc);
 
                     if (doc)
                         jwks_uri = ((const mcp_discovery_t *)doc->parsed)->jwks_uri;
@@ -120,8 +123,10 @@ static json_t *keys_status_json(request_rec *r)
                     json_object_set_new(entry, "discovery", shown);
             }
             if (jwks_uri) {
-                json_t *jwks = document_json(r, jwks_uri, mcp_parse_jwks, NULL, &policy, &doc);
-                json_t *kids = json_array();
+                json_t *jwks, *kids = json_array();
+
+                policy.kind = MCP_DOC_JWKS;
+                jwks = document_json(r, jwks_uri, mcp_parse_jwks, NULL, &policy, &doc);
 
                 if (doc) {
                     const mcp_keyset_t *ks = doc->parsed;

@@ -20,8 +20,6 @@
 #include "mcp_relay_seal.h"
 #include "mcp_urls.h"
 
-#define CONSENT_COOKIE "mcp_auth_consent"
-#define CSRF_COOKIE "mcp_auth_csrf"
 #define TICKET_LIFETIME 900      /* seconds a consent page stays usable */
 #define MAX_APPROVALS 24         /* approval cookies one browser keeps */
 #define REQUEST_LIMIT (64 * 1024)
@@ -33,11 +31,16 @@ static const char *consent_key(request_rec *r, const char *client_id, const char
     return mcp_relay_hash(r->pool, apr_pstrcat(r->pool, client_id, "\n", redirect_uri, NULL));
 }
 
-/* One cookie per approval (a shared name would keep only the last one):
- * mcp_auth_consent_<first 16 hex digits of its key>. */
+const char *mcp_relay_cookie_name(request_rec *r, const char *what, const char *id)
+{
+    return apr_pstrcat(r->pool, "mcp_auth_", mcp_relay_site_tag(r), "_", what, id ? "_" : "",
+                       id ? apr_pstrndup(r->pool, id, 16) : "", NULL);
+}
+
+/* One cookie per approval (a shared name would keep only the last one). */
 static const char *consent_cookie_name(request_rec *r, const char *key)
 {
-    return apr_pstrcat(r->pool, CONSENT_COOKIE "_", apr_pstrndup(r->pool, key, 16), NULL);
+    return mcp_relay_cookie_name(r, "consent", key);
 }
 
 int mcp_consented(request_rec *r, const char *client_id, const char *redirect_uri, const char *scope)
@@ -145,7 +148,7 @@ int mcp_consent_page(request_rec *r, const protected_location_t *pl, const mcp_c
     if (ticket == NULL)
         return HTTP_INTERNAL_SERVER_ERROR;
     apr_table_addn(r->err_headers_out, "Set-Cookie",
-                   apr_pstrcat(r->pool, CSRF_COOKIE "=", csrf, mcp_relay_cookie_attrs(r, "Strict", TICKET_LIFETIME), NULL));
+                   apr_pstrcat(r->pool, mcp_relay_cookie_name(r, "csrf", NULL), "=", csrf, mcp_relay_cookie_attrs(r, "Strict", TICKET_LIFETIME), NULL));
     /* no framing (clickjacking), no caching, nothing loaded from anywhere */
     apr_table_setn(r->err_headers_out, "Content-Security-Policy",
                    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'");
@@ -192,7 +195,7 @@ apr_table_t *mcp_consent_answer(request_rec *r, const char **query, int *approve
         return NULL;
     form = mcp_form_params(r->pool, body, &dup);
     ticket = mcp_relay_unseal_json(r, "ticket", apr_table_get(form, "ticket"));
-    csrf = mcp_relay_cookie(r, CSRF_COOKIE);
+    csrf = mcp_relay_cookie(r, mcp_relay_cookie_name(r, "csrf", NULL));
     if (dup || ticket == NULL || csrf == NULL || apr_table_get(form, "csrf") == NULL
         || strcmp(csrf, apr_table_get(form, "csrf")) != 0
         || strcmp(json_string_value(json_object_get(ticket, "x")) ? json_string_value(json_object_get(ticket, "x"))
@@ -216,7 +219,7 @@ void mcp_consent_remember(request_rec *r, const mcp_dir_conf_t *conf, const char
 
     /* approvals are many small cookies; past a few dozen they go, and the
      * user approves again rather than meet a Cookie header httpd refuses */
-    mcp_relay_cookies_trim(r, CONSENT_COOKIE "_", MAX_APPROVALS);
+    mcp_relay_cookies_trim(r, mcp_relay_cookie_name(r, "consent", ""), MAX_APPROVALS);
     if (cookie)
         apr_table_addn(r->err_headers_out, "Set-Cookie",
                        apr_pstrcat(r->pool, consent_cookie_name(r, key), "=", cookie,

@@ -26,6 +26,10 @@ int mcp_consent_page(request_rec *r, const protected_location_t *pl, const mcp_c
  * its CSRF value does not match the cookie. */
 apr_table_t *mcp_consent_answer(request_rec *r, const char **query, int *approved);
 
+/* The name of one of the relay's cookies on this site:
+ * mcp_auth_<site tag>_<what>[_<first 16 characters of id>]. */
+const char *mcp_relay_cookie_name(request_rec *r, const char *what, const char *id);
+
 /* Tells the browser to drop the relay's cookie name. */
 void mcp_relay_cookie_expire(request_rec *r, const char *name);
 

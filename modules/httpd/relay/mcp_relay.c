@@ -32,6 +32,7 @@
 #include "mcp_docstore.h"
 #include "mcp_facade.h"
 #include "mcp_fetch.h"
+#include "mcp_scope.h"
 #include "mcp_seal.h"
 #include "mcp_url.h"
 #include "mcp_body.h"
@@ -54,7 +55,6 @@ APLOG_USE_MODULE(mcp_auth);
 #define REQUEST_LIMIT (64 * 1024)
 #define STATE_LIFETIME 600       /* seconds a login may take at the IdP */
 #define CODE_LIFETIME 300        /* seconds a client has to redeem its code */
-#define LOGIN_COOKIE "mcp_auth_login"
 /* logins one browser may have under way at once (tabs, clients) */
 #define MAX_LOGINS_IN_FLIGHT 8
 #define MAX_CLIENT_ID 4096       /* sealed client ids beyond this are refused at registration */
@@ -143,6 +143,7 @@ static const mcp_client_t *mcp_client_metadata_document(request_rec *r, const mc
         return NULL;
     }
     mcp_doc_policy_of(conf, &policy);
+    policy.kind = MCP_DOC_CLIENT_METADATA;
     policy.fetch.public_only = conf->client_metadata_private != 1;
     policy.fetch.max_bytes = 64 * 1024;
     if (policy.fetch.connect_timeout_ms > METADATA_CONNECT_TIMEOUT_MS)
@@ -351,6 +352,36 @@ static const char *foreign_resource(request_rec *r, const mcp_dir_conf_t *conf, 
     return apr_psprintf(r->pool, "tokens are issued here for %s only", own);
 }
 
+/* The request's scope, normalised (mcp_scope_list_normal) in p too, so that
+ * what the user approves, what is sealed and what the IdP is asked for are
+ * one list; a scope of blanks is none. */
+static const char *scope_of(request_rec *r, apr_table_t *p, int *valid)
+{
+    const char *scope = mcp_scope_list_normal(r->pool, apr_table_get(p, "scope"), valid);
+
+    if (scope)
+        apr_table_setn(p, "scope", scope);
+    else
+        apr_table_unset(p, "scope");
+    return scope;
+}
+
+/* Why the IdP must not be asked for scope, or NULL. Entra names the API in
+ * the scope (RFC 8707 resource it refuses): only this location's API, so
+ * that an approval for it never yields a token for another (MCP
+ * authorization, "Token Audience Binding"). */
+static const char *foreign_scope(request_rec *r, const mcp_dir_conf_t *conf, const char *scope, int valid)
+{
+    const char *word;
+
+    if (!valid)
+        return "scope is not a space-separated list of scope tokens";
+    if (mcp_provider_of(conf) == MCP_PROVIDER_ENTRA
+        && (word = mcp_entra_foreign_scope(r->pool, scope, mcp_audiences_of(r, conf))) != NULL)
+        return apr_psprintf(r->pool, "scope %s is not one of this server's API", word);
+    return NULL;
+}
+
 /* ---- authorize ---- */
 
 /* An authorize error: to the client's redirect URI, or, for a client the
@@ -388,10 +419,11 @@ static int to_idp(request_rec *r, const protected_location_t *pl, const mcp_clie
         return HTTP_INTERNAL_SERVER_ERROR;
     nonce_hex = apr_pescape_hex(r->pool, nonce, sizeof(nonce), 0);
     browser_hex = apr_pescape_hex(r->pool, browser, sizeof(browser), 0);
-    state = mcp_relay_seal_json(r, "state", json_pack("{sssssssssssssI}", "c", client_id, "r", apr_table_get(p, "redirect_uri"),
+    state = mcp_relay_seal_json(r, "state", json_pack("{sssssssssssssssI}", "c", client_id, "r", apr_table_get(p, "redirect_uri"),
                                             "s", apr_table_get(p, "state") ? apr_table_get(p, "state") : "",
                                             "n", nonce_hex, "b", mcp_relay_hash(r->pool, browser_hex),
                                             "cc", apr_table_get(p, "code_challenge"),
+                                            "sc", apr_table_get(p, "scope") ? apr_table_get(p, "scope") : "",
                                             "e", (json_int_t)(mcp_relay_now() + STATE_LIFETIME)));
     if (state == NULL)
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -400,9 +432,9 @@ static int to_idp(request_rec *r, const protected_location_t *pl, const mcp_clie
      * consent, or to log in as someone else) is refused. A page that sends
      * the browser here again and again must not grow its Cookie header
      * past what httpd accepts. */
-    mcp_relay_cookies_trim(r, LOGIN_COOKIE "_", MAX_LOGINS_IN_FLIGHT);
+    mcp_relay_cookies_trim(r, mcp_relay_cookie_name(r, "login", ""), MAX_LOGINS_IN_FLIGHT);
     apr_table_addn(r->err_headers_out, "Set-Cookie",
-                   apr_pstrcat(r->pool, LOGIN_COOKIE "_", apr_pstrndup(r->pool, nonce_hex, 16), "=", browser_hex,
+                   apr_pstrcat(r->pool, mcp_relay_cookie_name(r, "login", nonce_hex), "=", browser_hex,
                                mcp_relay_cookie_attrs(r, "Lax", STATE_LIFETIME), NULL));
     add_param(r->pool, &q, "response_type", "code");
     add_param(r->pool, &q, "client_id", idp_id);
@@ -424,10 +456,10 @@ static int to_idp(request_rec *r, const protected_location_t *pl, const mcp_clie
 int mcp_relay_authorize(request_rec *r, const protected_location_t *pl)
 {
     const mcp_dir_conf_t *conf = pl->conf;
-    const char *query = r->args ? r->args : "", *dup = NULL, *why = NULL, *client_id, *redirect_uri, *state;
+    const char *query = r->args ? r->args : "", *dup = NULL, *why = NULL, *client_id, *redirect_uri, *state, *scope;
     const mcp_client_t *client;
     apr_table_t *p;
-    int from_consent = 0, approved = 0, unconfirmed;
+    int from_consent = 0, approved = 0, unconfirmed, scope_ok;
 
     mcp_relay_bind(r, pl);
 
@@ -449,6 +481,7 @@ int mcp_relay_authorize(request_rec *r, const protected_location_t *pl)
     client_id = apr_table_get(p, "client_id");
     redirect_uri = apr_table_get(p, "redirect_uri");
     state = apr_table_get(p, "state");
+    scope = scope_of(r, p, &scope_ok);
     /* Until the client and its redirect URI are known good, errors are
      * shown here and never sent anywhere (no open redirect, §4.1.2.1). */
     if (dup && (strcmp(dup, "client_id") == 0 || strcmp(dup, "redirect_uri") == 0))
@@ -463,7 +496,7 @@ int mcp_relay_authorize(request_rec *r, const protected_location_t *pl)
      * errors are shown here rather than sent to its redirect URI, so the
      * gateway cannot be used to bounce browsers to it (RFC 9700 §4.11.2). */
     unconfirmed = client->idp_client_id == NULL && !from_consent
-                  && !mcp_consented(r, client_id, redirect_uri, apr_table_get(p, "scope"));
+                  && !mcp_consented(r, client_id, redirect_uri, scope);
     if (dup)
         return refuse(r, conf, unconfirmed, redirect_uri, state, "invalid_request",
                       apr_psprintf(r->pool, "%s is given more than once", dup));
@@ -475,8 +508,10 @@ int mcp_relay_authorize(request_rec *r, const protected_location_t *pl)
         return refuse(r, conf, unconfirmed, redirect_uri, state, "invalid_request", "PKCE with S256 is required");
     if ((why = foreign_resource(r, conf, apr_table_get(p, "resource"))) != NULL)
         return refuse(r, conf, unconfirmed, redirect_uri, state, "invalid_target", why);
+    if ((why = foreign_scope(r, conf, scope, scope_ok)) != NULL)
+        return refuse(r, conf, unconfirmed, redirect_uri, state, "invalid_scope", why);
     /* they travel sealed in state and the consent ticket */
-    if ((state && strlen(state) > MAX_PARAM) || (apr_table_get(p, "scope") && strlen(apr_table_get(p, "scope")) > MAX_PARAM)
+    if ((state && strlen(state) > MAX_PARAM) || (scope && strlen(scope) > MAX_PARAM)
         || strlen(apr_table_get(p, "code_challenge")) > 128)
         return refuse(r, conf, unconfirmed, redirect_uri, NULL, "invalid_request", "state, scope or code_challenge too long");
     /* MCP "Confused Deputy Problem": one IdP client stands for every
@@ -485,9 +520,9 @@ int mcp_relay_authorize(request_rec *r, const protected_location_t *pl)
         if (from_consent && !approved)
             return redirect_error(r, conf, redirect_uri, state, "access_denied", "the user denied access");
         if (from_consent)
-            mcp_consent_remember(r, conf, client_id, redirect_uri, apr_table_get(p, "scope"));
+            mcp_consent_remember(r, conf, client_id, redirect_uri, scope);
         else if (unconfirmed) {
-            return mcp_consent_page(r, pl, client, client_id, redirect_uri, apr_table_get(p, "scope"), query);
+            return mcp_consent_page(r, pl, client, client_id, redirect_uri, scope, query);
         }
     }
     return to_idp(r, pl, client, client_id, p);
@@ -505,7 +540,7 @@ int mcp_relay_callback(request_rec *r, const protected_location_t *pl)
 {
     const mcp_dir_conf_t *conf = pl->conf;
     const char *dup, *client_id, *redirect_uri, *cstate, *iss, *code, *err = NULL, *sealed, *q = "";
-    const char *challenge, *browser, *login_cookie;
+    const char *challenge, *scope, *browser, *login_cookie;
     const mcp_discovery_t *d;
     apr_table_t *p;
     json_t *txn;
@@ -526,9 +561,8 @@ int mcp_relay_callback(request_rec *r, const protected_location_t *pl)
     redirect_uri = mcp_relay_member(r->pool, txn, "r");
     cstate = mcp_relay_member(r->pool, txn, "s");
     challenge = mcp_relay_member(r->pool, txn, "cc");
-    login_cookie = apr_pstrcat(r->pool, LOGIN_COOKIE "_",
-                               apr_pstrndup(r->pool, mcp_relay_member(r->pool, txn, "n") ? mcp_relay_member(r->pool, txn, "n") : "", 16),
-                               NULL);
+    scope = mcp_relay_member(r->pool, txn, "sc");
+    login_cookie = mcp_relay_cookie_name(r, "login", mcp_relay_member(r->pool, txn, "n") ? mcp_relay_member(r->pool, txn, "n") : "");
     browser = mcp_relay_cookie(r, login_cookie);
     /* used once: the browser need not carry it any longer */
     if (browser)
@@ -569,8 +603,8 @@ int mcp_relay_callback(request_rec *r, const protected_location_t *pl)
     code = apr_table_get(p, "code");
     if (code == NULL || !*code)
         return redirect_error(r, conf, redirect_uri, cstate, "server_error", "the identity provider sent no code");
-    sealed = mcp_relay_seal_json(r, "code", json_pack("{sssssssssI}", "i", code, "c", client_id, "r", redirect_uri,
-                                            "cc", challenge ? challenge : "", "e",
+    sealed = mcp_relay_seal_json(r, "code", json_pack("{sssssssssssI}", "i", code, "c", client_id, "r", redirect_uri,
+                                            "cc", challenge ? challenge : "", "sc", scope ? scope : "", "e",
                                             (json_int_t)(mcp_relay_now() + CODE_LIFETIME)));
     if (sealed == NULL)
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -596,11 +630,12 @@ static int shares_idp_client(const mcp_client_t *client)
     return client->idp_client_id == NULL;
 }
 
-/* The IdP's token answer with its refresh token sealed to client_id, so
- * that no other client of the shared IdP client can redeem it; anything
- * else in the answer is left as it is. NULL when there is nothing to seal. */
-static char *bind_refresh_token(request_rec *r, const char *client_id, const char *body, apr_size_t len,
-                                apr_size_t *out_len)
+/* The IdP's token answer with its refresh token sealed to client_id and
+ * the scope the user approved, so that no other client of the shared IdP
+ * client can redeem it nor this one widen it; anything else in the answer
+ * is left as it is. NULL when there is nothing to seal. */
+static char *bind_refresh_token(request_rec *r, const char *client_id, const char *approved, const char *body,
+                                apr_size_t len, apr_size_t *out_len)
 {
     json_t *doc = json_loadb(body, len, 0, NULL);
     json_t *rt = doc ? json_object_get(doc, "refresh_token") : NULL;
@@ -611,8 +646,8 @@ static char *bind_refresh_token(request_rec *r, const char *client_id, const cha
         json_decref(doc);
         return NULL;
     }
-    sealed = mcp_relay_seal_json(r, "refresh", json_pack("{ssss}", "c", mcp_relay_hash(r->pool, client_id),
-                                                         "t", json_string_value(rt)));
+    sealed = mcp_relay_seal_json(r, "refresh", json_pack("{ssssss}", "c", mcp_relay_hash(r->pool, client_id),
+                                                         "t", json_string_value(rt), "s", approved ? approved : ""));
     /* a refresh token that cannot be bound is not handed out */
     if (sealed)
         json_object_set_new(doc, "refresh_token", json_string(sealed));
@@ -632,7 +667,7 @@ static char *bind_refresh_token(request_rec *r, const char *client_id, const cha
  * answer back as it came (but for a shared IdP client's refresh token,
  * sealed to the client it was issued for). */
 static int to_idp_token(request_rec *r, const mcp_dir_conf_t *conf, const mcp_client_t *client,
-                        const char *client_id, const char *form)
+                        const char *client_id, const char *approved, const char *form)
 {
     const mcp_discovery_t *d;
     const char *err = NULL, *idp_id, *idp_secret;
@@ -667,7 +702,7 @@ static int to_idp_token(request_rec *r, const mcp_dir_conf_t *conf, const mcp_cl
     }
     if (res.status == HTTP_OK && shares_idp_client(client)) {
         apr_size_t bound_len = 0;
-        char *bound = bind_refresh_token(r, client_id, res.body, res.len, &bound_len);
+        char *bound = bind_refresh_token(r, client_id, approved, res.body, res.len, &bound_len);
 
         if (bound) {
             res.body = bound;
@@ -686,11 +721,11 @@ static int to_idp_token(request_rec *r, const mcp_dir_conf_t *conf, const mcp_cl
 int mcp_relay_token(request_rec *r, const protected_location_t *pl)
 {
     const mcp_dir_conf_t *conf = pl->conf;
-    const char *body, *dup, *grant, *client_id, *why = NULL, *form = "";
+    const char *body, *dup, *grant, *client_id, *why = NULL, *form = "", *approved = NULL;
     const mcp_client_t *client;
     apr_size_t len;
     apr_table_t *p;
-    int entra = mcp_provider_of(conf) == MCP_PROVIDER_ENTRA, rc;
+    int entra = mcp_provider_of(conf) == MCP_PROVIDER_ENTRA, rc, scope_ok;
 
     mcp_relay_bind(r, pl);
 
@@ -728,10 +763,12 @@ int mcp_relay_token(request_rec *r, const protected_location_t *pl)
         add_param(r->pool, &form, "code", mcp_relay_member(r->pool, code, "i"));
         add_param(r->pool, &form, "redirect_uri", mcp_endpoint_url(r, pl, MCP_ENDPOINT_CALLBACK));
         add_param(r->pool, &form, "code_verifier", apr_table_get(p, "code_verifier"));
+        approved = mcp_relay_member(r->pool, code, "sc");
         json_decref(code);
     }
     else if (grant && strcmp(grant, "refresh_token") == 0) {
         const char *refresh_token = apr_table_get(p, "refresh_token");
+        const char *scope = scope_of(r, p, &scope_ok);
 
         if (refresh_token == NULL)
             return token_error(r, HTTP_BAD_REQUEST, "invalid_request", "refresh_token is missing");
@@ -740,14 +777,24 @@ int mcp_relay_token(request_rec *r, const protected_location_t *pl)
             const char *owner = mcp_relay_member(r->pool, bound, "c");
 
             refresh_token = mcp_relay_member(r->pool, bound, "t");
+            approved = mcp_relay_member(r->pool, bound, "s");
             json_decref(bound);
             if (owner == NULL || refresh_token == NULL || strcmp(owner, mcp_relay_hash(r->pool, client_id)) != 0)
                 return token_error(r, HTTP_BAD_REQUEST, "invalid_grant",
                                    "the refresh token is unknown or was issued to another client");
+            /* RFC 6749 §6: never more than was granted, and here granted
+             * means what the user approved on the consent page */
+            if (!mcp_scope_list_covers(r->pool, approved ? approved : "", scope))
+                return token_error(r, HTTP_BAD_REQUEST, "invalid_scope",
+                                   "the scope asked for is more than the user approved");
+            if (scope == NULL && approved && *approved)
+                scope = approved;
         }
+        if ((why = foreign_scope(r, conf, scope, scope_ok)) != NULL)
+            return token_error(r, HTTP_BAD_REQUEST, "invalid_scope", why);
         add_param(r->pool, &form, "grant_type", "refresh_token");
         add_param(r->pool, &form, "refresh_token", refresh_token);
-        add_param(r->pool, &form, "scope", apr_table_get(p, "scope"));
+        add_param(r->pool, &form, "scope", scope);
     }
     else {
         return token_error(r, HTTP_BAD_REQUEST, "unsupported_grant_type",
@@ -757,5 +804,5 @@ int mcp_relay_token(request_rec *r, const protected_location_t *pl)
         return token_error(r, HTTP_BAD_REQUEST, "invalid_target", why);
     if (!entra)
         add_param(r->pool, &form, "resource", mcp_resource_of(r, conf));
-    return to_idp_token(r, conf, client, client_id, form);
+    return to_idp_token(r, conf, client, client_id, approved, form);
 }

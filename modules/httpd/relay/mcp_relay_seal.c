@@ -1,8 +1,9 @@
 /* The relay's sealed values (mcp_seal.h), each under its own purpose and
- * bound to the location that made it: a client id, state, code or consent
- * of one protected location (or IdP) is nothing at another, so restricting
- * one location's endpoints or consent cannot be got round through another.
- * Sealed JSON carries its expiry as "e". */
+ * bound to the site and location that made it (scheme, ServerName, port,
+ * location, issuer): a client id, state, code, refresh token or consent of
+ * one virtual host or location is nothing at another, so restricting one
+ * site's endpoints or consent cannot be got round through another. Sealed
+ * JSON carries its expiry as "e". */
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "mcp_locations.h"
 #include "mcp_relay_key.h"
 #include "mcp_relay_seal.h"
+#include "mcp_urls.h"
 
 APLOG_USE_MODULE(mcp_auth);
 
@@ -32,11 +34,22 @@ const unsigned char *mcp_relay_key_or_log(request_rec *r)
 }
 
 #define NOTE_BINDING "mcp_auth.relay_binding"
+#define NOTE_SITE_TAG "mcp_auth.relay_site_tag"
 
 void mcp_relay_bind(request_rec *r, const protected_location_t *pl)
 {
-    apr_table_setn(r->notes, NOTE_BINDING,
-                   apr_pstrcat(r->pool, pl->conf->issuer, " ", mcp_published_path(r->pool, pl), NULL));
+    const char *binding = apr_pstrcat(r->pool, mcp_site_of(r), " ", pl->conf->issuer, " ",
+                                      mcp_published_path(r->pool, pl), NULL);
+
+    apr_table_setn(r->notes, NOTE_BINDING, binding);
+    apr_table_setn(r->notes, NOTE_SITE_TAG, apr_pstrndup(r->pool, mcp_relay_hash(r->pool, binding), 8));
+}
+
+const char *mcp_relay_site_tag(request_rec *r)
+{
+    const char *tag = apr_table_get(r->notes, NOTE_SITE_TAG);
+
+    return tag ? tag : "";
 }
 
 const char *mcp_relay_purpose(request_rec *r, const char *purpose)

@@ -7,8 +7,12 @@
 
 #include "mcp_config.h"
 
-/* Binds what r seals and unseals from now on to pl. */
+/* Binds what r seals and unseals from now on to pl on r's site. */
 void mcp_relay_bind(request_rec *r, const protected_location_t *pl);
+
+/* A short name of that binding, for the names of the relay's cookies: two
+ * sites on one host name (cookies ignore ports) never replace each other's. */
+const char *mcp_relay_site_tag(request_rec *r);
 
 /* The relay's key, or NULL after logging that there is none. */
 const unsigned char *mcp_relay_key_or_log(request_rec *r);

@@ -95,6 +95,7 @@ const mcp_discovery_t *mcp_idp_metadata(request_rec *r, const mcp_dir_conf_t *co
     mcp_doc_policy_t policy;
 
     mcp_doc_policy_of(conf, &policy);
+    policy.kind = MCP_DOC_IDP_METADATA;
     return discover(r, conf, &policy, err);
 }
 
@@ -107,7 +108,10 @@ const mcp_keyset_t *mcp_keys_for(request_rec *r, const mcp_dir_conf_t *conf, int
 
     mcp_doc_policy_of(conf, &policy);
     if (uri == NULL) {
-        const mcp_discovery_t *d = discover(r, conf, &policy, &err);
+        const mcp_discovery_t *d;
+
+        policy.kind = MCP_DOC_IDP_METADATA;
+        d = discover(r, conf, &policy, &err);
 
         if (d == NULL) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0012: %s", err);
@@ -115,6 +119,7 @@ const mcp_keyset_t *mcp_keys_for(request_rec *r, const mcp_dir_conf_t *conf, int
         }
         uri = d->jwks_uri;
     }
+    policy.kind = MCP_DOC_JWKS;
     doc = mcp_docstore_get(mcp_shared_docstore(), uri, mcp_parse_jwks, NULL, &policy, force, r->pool, &err);
     if (doc == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0013: no signing keys: %s", err);

@@ -52,7 +52,6 @@ mcp_jwt_t *mcp_token_validate(request_rec *r, const mcp_dir_conf_t *conf, const 
     const mcp_keyset_t *keys;
     mcp_jwt_policy_t policy;
     mcp_jwt_status_t st;
-    apr_array_header_t *default_audience;
     unsigned char cache_key[MCP_TOKENCACHE_KEY_LEN];
     apr_time_t generation = 0;
 
@@ -106,12 +105,7 @@ check_claims:
     policy.alt_issuer = mcp_provider_of(conf) == MCP_PROVIDER_ENTRA
                             ? mcp_entra_other_issuer(r->pool, conf->issuer) : NULL;
     policy.leeway = mcp_clock_skew_of(conf);
-    policy.audiences = conf->audiences;
-    if (policy.audiences == NULL) {
-        default_audience = apr_array_make(r->pool, 1, sizeof(const char *));
-        APR_ARRAY_PUSH(default_audience, const char *) = mcp_resource_of(r, conf);
-        policy.audiences = default_audience;
-    }
+    policy.audiences = mcp_audiences_of(r, conf);
     if (mcp_jwt_check_claims(jwt, &policy, (double)apr_time_now() / APR_USEC_PER_SEC, why)
         != MCP_JWT_VALID) {
         *kind = claim_failure_kind(*why);
