@@ -62,7 +62,7 @@ sub last_json { my $t = join '', read_lines(shift); $t ? $J->decode($t) : {} }
 # The cookie the relay binds a login to this browser with.
 sub login_cookie { my ($c) = grep { /^mcp_auth_[0-9a-f]{8}_login_/ } $_[0]->header('Set-Cookie'); ($c // '') =~ /^([^;]+)/ ? $1 : '' }
 
-plan tests => 88;
+plan tests => 89;
 
 # --- a whole login, keycloak mode (the IdP registers a client per MCP client) -----------
 my $client = register('kc');
@@ -108,11 +108,16 @@ $res = rq(POST => "$EP/token/kc", form(grant_type => 'authorization_code', code 
 ok t_cmp($res->code, 200, 'token: the IdP\'s 200');
 ok t_cmp(doc_of($res)->{access_token}, 'idp5-kc-token', 'its answer as it came');
 my $sent = qparams('?' . last_json('idp5-last-token.json')->{body});
-ok t_cmp($sent->{code}, 'code-kc-idp5-kc-client', 'the IdP gets its own code back');
+ok t_cmp($sent->{code}, qr/^code-kc-idp5-kc-client\.\d+$/, 'the IdP gets its own code back');
 ok t_cmp($sent->{redirect_uri}, gw("$EP/callback/kc"), 'with the callback it sent the code to');
 ok t_cmp($sent->{code_verifier}, $VERIFIER, 'and the client\'s PKCE verifier: PKCE end to end');
 ok t_cmp($sent->{client_id}, 'idp5-kc-client', 'as the IdP client');
 ok t_cmp($sent->{resource}, gw('/kc'), 'resource passed on');
+$res = rq(POST => "$EP/token/kc", form(grant_type => 'authorization_code', code => $code, redirect_uri => $CB,
+                                         client_id => $client, code_verifier => $VERIFIER, resource => gw('/kc')),
+          'Content-Type' => 'application/x-www-form-urlencoded');
+ok t_cmp($res->code . ' ' . doc_of($res)->{error} . ' ' . doc_of($res)->{error_description}, qr/^400 invalid_grant .*used already/,
+         'the same code a second time: refused by the gateway itself (the fixture IdP would take it again)');
 
 $res = rq(POST => "$EP/token/kc", form(grant_type => 'authorization_code', code => $code, redirect_uri => 'http://127.0.0.1:9/other',
                                          client_id => $client, code_verifier => 'v'),

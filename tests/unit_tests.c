@@ -563,13 +563,15 @@ static void test_challenge_and_metadata(void)
  * another claimant's write land right after ours. */
 static struct {
     char id[128], value[128];
-    int present, rival_writes;
+    int present, rival_writes, down;
 } slot;
 
 static apr_status_t slot_store(ap_socache_instance_t *i, server_rec *s, const unsigned char *id,
                                unsigned int idlen, apr_time_t expiry, unsigned char *data,
                                unsigned int datalen, apr_pool_t *p)
 {
+    if (slot.down)
+        return APR_ECONNREFUSED;
     if (idlen >= sizeof(slot.id) || datalen >= sizeof(slot.value))
         return APR_ENOSPC;
     memcpy(slot.id, id, idlen);
@@ -590,6 +592,8 @@ static apr_status_t slot_retrieve(ap_socache_instance_t *i, server_rec *s, const
 {
     size_t len = strlen(slot.value);
 
+    if (slot.down)
+        return APR_ECONNREFUSED;
     if (!slot.present || strlen(slot.id) != idlen || memcmp(slot.id, id, idlen) != 0)
         return APR_NOTFOUND;
     if (len > *datalen)
@@ -606,25 +610,52 @@ static apr_status_t slot_remove(ap_socache_instance_t *i, server_rec *s, const u
     return APR_SUCCESS;
 }
 
+static int health_downs, health_ups;
+
+static void count_health(const mcp_cache_t *cache, int reachable, apr_status_t rv)
+{
+    (void)cache;
+    (void)rv;
+    if (reachable)
+        health_ups++;
+    else
+        health_downs++;
+}
+
 static void test_cache_claim(void)
 {
     ap_socache_provider_t provider = { .name = "slot", .store = slot_store,
                                        .retrieve = slot_retrieve, .remove = slot_remove };
-    mcp_cache_t cache = { .provider = &provider };
+    mcp_cache_t cache = { .provider = &provider, .on_health = count_health };
+    int i;
 
     memset(&slot, 0, sizeof(slot));
-    CHECK(mcp_cache_claim(&cache, "fetch", apr_time_from_sec(5), pool) == 1,
+    CHECK(mcp_cache_claim(&cache, "fetch", apr_time_from_sec(5), pool) == MCP_CLAIM_WON,
           "claim on an empty shared cache: this caller owns the work");
     CHECK(mcp_cache_marker_alive(&cache, "fetch", pool), "the claim's marker is seen as alive");
-    CHECK(mcp_cache_claim(&cache, "fetch", apr_time_from_sec(5), pool) == 0,
+    CHECK(mcp_cache_claim(&cache, "fetch", apr_time_from_sec(5), pool) == MCP_CLAIM_HELD,
           "second claim while the marker lives: not owned");
     mcp_cache_remove(&cache, "fetch", pool);
     CHECK(!mcp_cache_marker_alive(&cache, "fetch", pool), "a removed marker is gone");
     slot.rival_writes = 1;
-    CHECK(mcp_cache_claim(&cache, "fetch", apr_time_from_sec(5), pool) == 0,
+    CHECK(mcp_cache_claim(&cache, "fetch", apr_time_from_sec(5), pool) == MCP_CLAIM_HELD,
           "claim race on a cache without atomic add: the claimant whose write was overwritten steps back");
     CHECK(mcp_cache_marker_alive(&cache, "fetch", pool),
           "after a lost race the winner's marker stays, so waiters keep waiting");
+
+    /* the store failing is not someone else's claim */
+    mcp_cache_remove(&cache, "fetch", pool);
+    CHECK(mcp_cache_reachable(&cache) && health_downs == 0, "a store that answers (hits, misses) is reachable");
+    slot.down = 1;
+    for (i = 0; i < 3; i++)
+        CHECK(mcp_cache_claim(&cache, "fetch", apr_time_from_sec(5), pool) == MCP_CLAIM_UNAVAILABLE,
+              "claim while the store refuses connections: unavailable, not held by someone else");
+    CHECK(!mcp_cache_reachable(&cache) && health_downs == 1 && health_ups == 0,
+          "the outage is reported once, however many looks fail");
+    slot.down = 0;
+    CHECK(mcp_cache_claim(&cache, "fetch", apr_time_from_sec(5), pool) == MCP_CLAIM_WON
+              && mcp_cache_reachable(&cache) && health_ups == 1 && health_downs == 1,
+          "the store back: the claim works and the recovery is reported once");
 }
 
 /* ---- token cache: what a repeat may skip ---- */

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <apr_atomic.h>
 #include <apr_general.h>
 #include <apr_strings.h>
 #include <apr_portable.h>
@@ -35,6 +36,23 @@ static void unlock(mcp_cache_t *cache)
         apr_global_mutex_unlock(cache->mutex);
 }
 
+int mcp_cache_reachable(const mcp_cache_t *cache)
+{
+    return apr_atomic_read32((volatile apr_uint32_t *)&cache->unreachable) == 0;
+}
+
+/* A look that got an answer (a hit or a miss) or none: the health callback
+ * hears of the change, once, from whichever thread sees it first. */
+static void note_health(mcp_cache_t *cache, apr_status_t rv)
+{
+    /* a value larger than the buffer is an answer too */
+    int failed = rv != APR_SUCCESS && !APR_STATUS_IS_NOTFOUND(rv) && !APR_STATUS_IS_ENOSPC(rv);
+
+    if (apr_atomic_cas32(&cache->unreachable, failed ? 1 : 0, failed ? 0 : 1) == (failed ? 0u : 1u)
+        && cache->on_health)
+        cache->on_health(cache, !failed, rv);
+}
+
 static apr_status_t get_locked(mcp_cache_t *cache, const char *id, apr_size_t max_len,
                                apr_pool_t *pool, unsigned char **value, apr_size_t *len)
 {
@@ -44,6 +62,7 @@ static apr_status_t get_locked(mcp_cache_t *cache, const char *id, apr_size_t ma
 
     rv = cache->provider->retrieve(cache->instance, cache->server, (const unsigned char *)id,
                                    (unsigned int)strlen(id), buf, &buf_len, pool);
+    note_health(cache, rv);
     if (rv != APR_SUCCESS)
         return rv;
     buf[buf_len] = '\0';
@@ -106,30 +125,40 @@ static int store_marker(mcp_cache_t *cache, const char *id, apr_interval_time_t 
            == APR_SUCCESS;
 }
 
-int mcp_cache_claim(mcp_cache_t *cache, const char *id, apr_interval_time_t ttl,
-                    apr_pool_t *pool)
+static mcp_claim_t found(apr_status_t rv)
+{
+    return rv == APR_SUCCESS || APR_STATUS_IS_ENOSPC(rv) ? MCP_CLAIM_HELD : MCP_CLAIM_UNAVAILABLE;
+}
+
+mcp_claim_t mcp_cache_claim(mcp_cache_t *cache, const char *id, apr_interval_time_t ttl,
+                            apr_pool_t *pool)
 {
     unsigned char *old;
     apr_size_t old_len;
     const char *mine;
-    int claimed = 0;
+    apr_status_t rv;
+    mcp_claim_t claim;
 
     if (cache->mutex) {
         lock(cache);
-        if (APR_STATUS_IS_NOTFOUND(get_locked(cache, id, MARKER_MAX, pool, &old, &old_len)))
-            claimed = store_marker(cache, id, ttl, "1", pool);
+        rv = get_locked(cache, id, MARKER_MAX, pool, &old, &old_len);
+        claim = !APR_STATUS_IS_NOTFOUND(rv) ? found(rv)
+                : store_marker(cache, id, ttl, "1", pool) ? MCP_CLAIM_WON : MCP_CLAIM_UNAVAILABLE;
         unlock(cache);
-        return claimed;
+        return claim;
     }
 
-    if (!APR_STATUS_IS_NOTFOUND(get_locked(cache, id, MARKER_MAX, pool, &old, &old_len)))
-        return 0;
+    rv = get_locked(cache, id, MARKER_MAX, pool, &old, &old_len);
+    if (!APR_STATUS_IS_NOTFOUND(rv))
+        return found(rv);
     mine = claim_token(pool);
     if (!store_marker(cache, id, ttl, mine, pool))
-        return 0;
+        return MCP_CLAIM_UNAVAILABLE;
     apr_sleep(CLAIM_SETTLE);
-    return get_locked(cache, id, MARKER_MAX, pool, &old, &old_len) == APR_SUCCESS
-           && old_len == strlen(mine) && memcmp(old, mine, old_len) == 0;
+    rv = get_locked(cache, id, MARKER_MAX, pool, &old, &old_len);
+    if (rv != APR_SUCCESS)
+        return APR_STATUS_IS_NOTFOUND(rv) ? MCP_CLAIM_HELD : MCP_CLAIM_UNAVAILABLE;
+    return old_len == strlen(mine) && memcmp(old, mine, old_len) == 0 ? MCP_CLAIM_WON : MCP_CLAIM_HELD;
 }
 
 int mcp_cache_marker_alive(mcp_cache_t *cache, const char *id, apr_pool_t *pool)

@@ -51,7 +51,10 @@ typedef struct local_entry {
     const char *body_id, *stamp_id, *fetch_id, *refetch_id, *failed_id;
     apr_time_t forced_at;     /* last forced look at the shared copy */
     local_doc_t *current;
-    apr_time_t failed_until;  /* backoff when there is no shared cache */
+    apr_time_t failed_until;  /* this process's backoff (all it has when the store fails) */
+    apr_time_t fetch_until;   /* this process's claims, for when no store can hold them */
+    apr_time_t refetch_until;
+    apr_uint32_t waiting;     /* threads waiting for a fetch in flight */
     const char *stats_id;
     mcp_doc_status_t local_stats; /* when there is no shared cache */
 } local_entry_t;
@@ -348,8 +351,11 @@ static int fetch_and_install(mcp_docstore_t *store, local_entry_t *e, mcp_doc_pa
         if (mcp_cache_put(store->cache, e->body_id, kept_until, raw, sizeof(env) + res.len, tmp)
                 != APR_SUCCESS
             || mcp_cache_put(store->cache, e->stamp_id, kept_until,
-                             (const unsigned char *)&env, sizeof(env), tmp) != APR_SUCCESS)
-            *err = "fetched, but the shared cache refused to store it (too large for MCPAuthCache?)";
+                             (const unsigned char *)&env, sizeof(env), tmp) != APR_SUCCESS) {
+            /* an outage is reported once, by the cache's health callback */
+            if (mcp_cache_reachable(store->cache))
+                *err = "fetched, but the shared cache refused to store it (too large for MCPAuthCache?)";
+        }
     }
     install(store, e, ld);
     return 1;
@@ -357,9 +363,8 @@ static int fetch_and_install(mcp_docstore_t *store, local_entry_t *e, mcp_doc_pa
 
 static int recently_failed(mcp_docstore_t *store, local_entry_t *e, apr_pool_t *tmp)
 {
-    if (store->cache == NULL)
-        return apr_time_now() < e->failed_until;
-    return mcp_cache_marker_alive(store->cache, e->failed_id, tmp);
+    return apr_time_now() < e->failed_until
+           || (store->cache && mcp_cache_marker_alive(store->cache, e->failed_id, tmp));
 }
 
 static void read_stats(mcp_docstore_t *store, local_entry_t *e, apr_pool_t *tmp, fetch_stats_t *fs)
@@ -411,6 +416,18 @@ static void record_fetch(mcp_docstore_t *store, local_entry_t *e, int ok, const 
     apr_cpystrn(e->local_stats.last_error, fs.last_error, sizeof(fs.last_error));
 }
 
+static void release_fetch(mcp_docstore_t *store, local_entry_t *e, const char *in_progress_id,
+                          apr_pool_t *tmp)
+{
+    if (in_progress_id == NULL)
+        return;
+    apr_thread_mutex_lock(store->mutex);
+    e->fetch_until = 0;
+    apr_thread_mutex_unlock(store->mutex);
+    if (store->cache)
+        mcp_cache_remove(store->cache, in_progress_id, tmp);
+}
+
 /* One fetch on behalf of every process: the in-progress marker is dropped
  * when it ends, and a failure opens the backoff window. */
 static void fetch_guarded(mcp_docstore_t *store, local_entry_t *e, mcp_doc_parse_fn parse,
@@ -426,8 +443,7 @@ static void fetch_guarded(mcp_docstore_t *store, local_entry_t *e, mcp_doc_parse
         if (store->cache)
             mcp_cache_put(store->cache, e->failed_id, e->failed_until, &mark, 1, tmp);
     }
-    if (store->cache && in_progress_id)
-        mcp_cache_remove(store->cache, in_progress_id, tmp);
+    release_fetch(store, e, in_progress_id, tmp);
 }
 
 /* A claim won just after another process published its fetch and dropped its
@@ -444,11 +460,70 @@ static int published_meanwhile(mcp_docstore_t *store, local_entry_t *e, mcp_doc_
            && fetched_at > had && apr_time_now() < fresh_until;
 }
 
-/* Whether this process may fetch now. Without a shared cache every process
- * decides for itself. */
-static int claim(mcp_docstore_t *store, const char *id, apr_interval_time_t ttl, apr_pool_t *tmp)
+/* Whether this process may fetch now: the shared claim id, or, without a
+ * shared cache or while it fails, this process's own (*local_until), so
+ * that an outage of the store never stops fetches nor unthrottles them. */
+static int claim(mcp_docstore_t *store, const char *id, apr_time_t *local_until, apr_interval_time_t ttl,
+                 apr_pool_t *tmp)
 {
-    return store->cache == NULL || mcp_cache_claim(store->cache, id, ttl, tmp);
+    apr_time_t now = apr_time_now();
+    int won = 0;
+
+    if (store->cache) {
+        mcp_claim_t c = mcp_cache_claim(store->cache, id, ttl, tmp);
+
+        if (c != MCP_CLAIM_UNAVAILABLE)
+            return c == MCP_CLAIM_WON;
+    }
+    apr_thread_mutex_lock(store->mutex);
+    if (now >= *local_until) {
+        *local_until = now + ttl;
+        won = 1;
+    }
+    apr_thread_mutex_unlock(store->mutex);
+    return won;
+}
+
+static apr_time_t newest(mcp_docstore_t *store, local_entry_t *e)
+{
+    apr_time_t t;
+
+    apr_thread_mutex_lock(store->mutex);
+    t = e->current ? e->current->doc.fetched_at : 0;
+    apr_thread_mutex_unlock(store->mutex);
+    return t;
+}
+
+static int fetch_in_flight(mcp_docstore_t *store, local_entry_t *e, apr_pool_t *tmp)
+{
+    int local;
+
+    apr_thread_mutex_lock(store->mutex);
+    local = apr_time_now() < e->fetch_until;
+    apr_thread_mutex_unlock(store->mutex);
+    return local || (store->cache && mcp_cache_marker_alive(store->cache, e->fetch_id, tmp));
+}
+
+/* Another process or thread is fetching: wait for a copy newer than had,
+ * bounded by the fetch timeout, so that the requests that arrive during a
+ * cold start or a key rotation are answered by that one fetch rather than
+ * refused. Nothing in flight: no wait. */
+static void wait_for_fetch(mcp_docstore_t *store, local_entry_t *e, mcp_doc_parse_fn parse, const void *ctx,
+                           const mcp_doc_policy_t *policy, apr_time_t had, apr_pool_t *tmp)
+{
+    apr_time_t until = apr_time_now() + apr_time_from_msec(policy->fetch.timeout_ms);
+    apr_time_t fresh_until, fetched_at;
+
+    apr_atomic_inc32(&e->waiting);
+    while (newest(store, e) <= had && apr_time_now() < until && fetch_in_flight(store, e, tmp)
+           && !recently_failed(store, e, tmp)) {
+        apr_sleep(WAIT_STEP);
+        adopt_shared(store, e, parse, ctx, policy, tmp, &fresh_until, &fetched_at);
+    }
+    apr_atomic_dec32(&e->waiting);
+    /* the fetch may have ended between our claim and the first look */
+    if (newest(store, e) <= had)
+        adopt_shared(store, e, parse, ctx, policy, tmp, &fresh_until, &fetched_at);
 }
 
 const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
@@ -468,8 +543,13 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
     apr_thread_mutex_lock(store->mutex);
     e = entry_for(store, url, parse, policy, rpool);
     /* A fresh parsed copy needs no shared-cache access at all: a rotation
-     * fetched by another process reaches us through the forced path. */
-    if (e->current && (force ? now - e->forced_at < FORCED_RECHECK : now < e->current->doc.fresh_until)) {
+     * fetched by another process reaches us through the forced path. An
+     * unknown kid within a second of the last forced look is answered from
+     * here too, unless a fetch is under way: then it waits for it, with
+     * the threads already waiting. */
+    if (e->current && (force ? now - e->forced_at < FORCED_RECHECK && apr_atomic_read32(&e->waiting) == 0
+                                   && now >= e->fetch_until
+                             : now < e->current->doc.fresh_until)) {
         local_doc_t *ld = take_locked(e);
 
         e->users--; /* still in the table: evictions take the mutex held here */
@@ -491,30 +571,27 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
     }
     if (force) {
         /* RFC 8725 §3.10 / OIDC Core §10.1.1: a kid miss may mean rotation,
-         * but unknown kids must not turn into a fetch per request. */
-        if (claim(store, e->refetch_id, policy->min_refetch, tmp)
-            && !published_meanwhile(store, e, parse, parse_ctx, policy, had, tmp))
-            fetch_guarded(store, e, parse, parse_ctx, policy, NULL, tmp, &fetch_err);
+         * but unknown kids must not turn into a fetch per request. A kid
+         * miss while the refetch is under way waits for it. */
+        if (!claim(store, e->refetch_id, &e->refetch_until, policy->min_refetch, tmp)) {
+            wait_for_fetch(store, e, parse, parse_ctx, policy, had, tmp);
+        }
+        else if (!published_meanwhile(store, e, parse, parse_ctx, policy, had, tmp)) {
+            if (claim(store, e->fetch_id, &e->fetch_until, fetch_ttl, tmp))
+                fetch_guarded(store, e, parse, parse_ctx, policy, e->fetch_id, tmp, &fetch_err);
+            else
+                wait_for_fetch(store, e, parse, parse_ctx, policy, had, tmp);
+        }
     }
-    else if (!recently_failed(store, e, tmp) && claim(store, e->fetch_id, fetch_ttl, tmp)) {
+    else if (!recently_failed(store, e, tmp) && claim(store, e->fetch_id, &e->fetch_until, fetch_ttl, tmp)) {
         if (published_meanwhile(store, e, parse, parse_ctx, policy, had, tmp))
-            mcp_cache_remove(store->cache, e->fetch_id, tmp);
+            release_fetch(store, e, e->fetch_id, tmp);
         else
             fetch_guarded(store, e, parse, parse_ctx, policy, e->fetch_id, tmp, &fetch_err);
     }
-    else if (e->current == NULL && store->cache) {
-        /* another process is fetching the first copy: wait for it, bounded */
-        apr_time_t until = now + apr_time_from_msec(policy->fetch.timeout_ms);
-
-        while (e->current == NULL && apr_time_now() < until
-               && mcp_cache_marker_alive(store->cache, e->fetch_id, tmp)
-               && !recently_failed(store, e, tmp)) {
-            apr_sleep(WAIT_STEP);
-            adopt_shared(store, e, parse, parse_ctx, policy, tmp, &fresh_until, &fetched_at);
-        }
-        /* the fetch may have ended between our claim and the first look */
-        if (e->current == NULL)
-            adopt_shared(store, e, parse, parse_ctx, policy, tmp, &fresh_until, &fetched_at);
+    else if (had == 0) {
+        /* another process is fetching the first copy: wait for it */
+        wait_for_fetch(store, e, parse, parse_ctx, policy, had, tmp);
     }
 
     doc = take(store, e, rpool);

@@ -95,6 +95,21 @@ static apr_status_t destroy_cache(void *data)
     return APR_SUCCESS;
 }
 
+/* Once per outage and process: a networked store (redis, memcache) that
+ * stops answering is not contention, and the administrator needs to know
+ * what the gateway does meanwhile. */
+static void log_cache_health(const mcp_cache_t *cache, int reachable, apr_status_t rv)
+{
+    if (reachable)
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, cache->server,
+                     "MCPAUTH0058: the shared cache (%s) answers again", cache_provider_name);
+    else
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, cache->server,
+                     "MCPAUTH0057: the shared cache (%s) does not answer: until it does, each process "
+                     "fetches key sets itself and the relay refuses logins and token requests",
+                     cache_provider_name);
+}
+
 int mcp_shared_cache_init(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     static const struct ap_socache_hints hints = { 72, CACHE_AVG_OBJECT, 0 };
@@ -137,6 +152,8 @@ int mcp_shared_cache_init(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     shared_cache.provider = cache_provider;
     shared_cache.instance = cache_instance;
     shared_cache.server = s;
+    shared_cache.on_health = log_cache_health;
+    shared_cache.unreachable = 0;
     return 1;
 }
 

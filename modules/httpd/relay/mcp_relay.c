@@ -57,6 +57,7 @@ APLOG_USE_MODULE(mcp_auth);
 #define CODE_LIFETIME 300        /* seconds a client has to redeem its code */
 /* logins one browser may have under way at once (tabs, clients) */
 #define MAX_LOGINS_IN_FLIGHT 8
+#define REFRESH_RECORD_LIFETIME (30 * 86400) /* seconds a rotated-out refresh token stays refused */
 #define MAX_CLIENT_ID 4096       /* sealed client ids beyond this are refused at registration */
 #define MAX_PARAM 1024           /* client state and scope: they travel sealed */
 
@@ -352,6 +353,36 @@ static const char *foreign_resource(request_rec *r, const mcp_dir_conf_t *conf, 
     return apr_psprintf(r->pool, "tokens are issued here for %s only", own);
 }
 
+/* Marks value (a state nonce, an IdP code, a refresh token) used, for
+ * every process and host that shares the cache: the gateway's own record
+ * of single use, not only the IdP's (RFC 6749 §4.1.2, §10.4). *id is the
+ * record, for give_back. A store that does not answer is never read as
+ * "used": the caller refuses for now instead. */
+static mcp_claim_t use_once(request_rec *r, const char *kind, const char *value, long lifetime, const char **id)
+{
+    mcp_cache_t *cache = mcp_shared_cache();
+    mcp_claim_t claim;
+
+    *id = mcp_cache_id(r->pool, kind, mcp_relay_hash(r->pool, value ? value : ""));
+    if (cache == NULL)
+        return MCP_CLAIM_WON;
+    claim = mcp_cache_claim(cache, *id, apr_time_from_sec(lifetime), r->pool);
+    if (claim == MCP_CLAIM_UNAVAILABLE)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "MCPAUTH0059: %s refused: the shared cache that keeps "
+                      "it single use does not answer (see MCPAUTH0057)", kind);
+    return claim;
+}
+
+static void give_back(request_rec *r, const char *id)
+{
+    mcp_cache_t *cache = mcp_shared_cache();
+
+    if (cache)
+        mcp_cache_remove(cache, id, r->pool);
+}
+
+#define STORE_DOWN "the gateway cannot check single use right now (its shared cache does not answer): try again shortly"
+
 /* The request's scope, normalised (mcp_scope_list_normal) in p too, so that
  * what the user approves, what is sealed and what the IdP is asked for are
  * one list; a scope of blanks is none. */
@@ -540,11 +571,11 @@ int mcp_relay_callback(request_rec *r, const protected_location_t *pl)
 {
     const mcp_dir_conf_t *conf = pl->conf;
     const char *dup, *client_id, *redirect_uri, *cstate, *iss, *code, *err = NULL, *sealed, *q = "";
-    const char *challenge, *scope, *browser, *login_cookie;
+    const char *challenge, *scope, *browser, *login_cookie, *record;
     const mcp_discovery_t *d;
     apr_table_t *p;
     json_t *txn;
-    mcp_cache_t *cache = mcp_shared_cache();
+    mcp_claim_t once;
 
     mcp_relay_bind(r, pl);
 
@@ -577,13 +608,14 @@ int mcp_relay_callback(request_rec *r, const protected_location_t *pl)
     }
     if (cstate && !*cstate)
         cstate = NULL;
-    /* single use, where the cache can tell */
-    if (cache && !mcp_cache_claim(cache, mcp_cache_id(r->pool, "relay-state", mcp_relay_member(r->pool, txn, "n")),
-                                  apr_time_from_sec(STATE_LIFETIME + 60), r->pool)) {
-        json_decref(txn);
-        return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, "invalid_request", "this login was finished already");
-    }
+    once = use_once(r, "relay-state", mcp_relay_member(r->pool, txn, "n"), STATE_LIFETIME + 60, &record);
     json_decref(txn);
+    if (once == MCP_CLAIM_UNAVAILABLE) {
+        apr_table_setn(r->err_headers_out, "Retry-After", "10");
+        return mcp_send_oauth_error(r, HTTP_SERVICE_UNAVAILABLE, "temporarily_unavailable", STORE_DOWN);
+    }
+    if (once == MCP_CLAIM_HELD)
+        return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, "invalid_request", "this login was finished already");
     if (client_id == NULL || redirect_uri == NULL)
         return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, "invalid_request", "unusable state");
     d = mcp_idp_metadata(r, conf, &err);
@@ -666,8 +698,21 @@ static char *bind_refresh_token(request_rec *r, const char *client_id, const cha
 /* Sends form to the IdP's token endpoint as the IdP client, and the IdP's
  * answer back as it came (but for a shared IdP client's refresh token,
  * sealed to the client it was issued for). */
+/* Whether the IdP's token answer rotated the refresh token old: a new one
+ * came, so old is spent (OAuth 2.1 §4.3.1). */
+static int rotated(const mcp_fetch_result_t *res, const char *old)
+{
+    json_t *doc = res->status == HTTP_OK ? json_loadb(res->body, res->len, 0, NULL) : NULL;
+    const char *fresh = json_string_value(json_object_get(doc, "refresh_token"));
+    int yes = fresh && old && strcmp(fresh, old) != 0;
+
+    json_decref(doc);
+    return yes;
+}
+
 static int to_idp_token(request_rec *r, const mcp_dir_conf_t *conf, const mcp_client_t *client,
-                        const char *client_id, const char *approved, const char *form)
+                        const char *client_id, const char *approved, const char *form,
+                        const char *refresh_token, const char *refresh_record)
 {
     const mcp_discovery_t *d;
     const char *err = NULL, *idp_id, *idp_secret;
@@ -697,9 +742,14 @@ static int to_idp_token(request_rec *r, const mcp_dir_conf_t *conf, const mcp_cl
     post.content_type = "application/x-www-form-urlencoded";
     post.body = form;
     if (!post_to_idp(r, conf, &post, &res)) {
+        if (refresh_record)
+            give_back(r, refresh_record);
         apr_table_setn(r->headers_out, "Retry-After", "30");
         return token_error(r, HTTP_BAD_GATEWAY, "temporarily_unavailable", "the authorization server did not answer");
     }
+    /* an IdP that lets refresh tokens be used again keeps them usable here */
+    if (refresh_record && !rotated(&res, refresh_token))
+        give_back(r, refresh_record);
     if (res.status == HTTP_OK && shares_idp_client(client)) {
         apr_size_t bound_len = 0;
         char *bound = bind_refresh_token(r, client_id, approved, res.body, res.len, &bound_len);
@@ -722,6 +772,8 @@ int mcp_relay_token(request_rec *r, const protected_location_t *pl)
 {
     const mcp_dir_conf_t *conf = pl->conf;
     const char *body, *dup, *grant, *client_id, *why = NULL, *form = "", *approved = NULL;
+    const char *refresh_token = NULL, *record = NULL;
+    mcp_claim_t once;
     const mcp_client_t *client;
     apr_size_t len;
     apr_table_t *p;
@@ -741,6 +793,9 @@ int mcp_relay_token(request_rec *r, const protected_location_t *pl)
     client_id = apr_table_get(p, "client_id");
     if ((client = client_of(r, conf, client_id, &why)) == NULL)
         return token_error(r, HTTP_UNAUTHORIZED, "invalid_client", why);
+    /* before any code or refresh token is spent */
+    if ((why = foreign_resource(r, conf, apr_table_get(p, "resource"))) != NULL)
+        return token_error(r, HTTP_BAD_REQUEST, "invalid_target", why);
     if (grant && strcmp(grant, "authorization_code") == 0) {
         json_t *code = mcp_relay_unseal_json(r, "code", apr_table_get(p, "code"));
         const char *redirect_uri = apr_table_get(p, "redirect_uri");
@@ -764,12 +819,18 @@ int mcp_relay_token(request_rec *r, const protected_location_t *pl)
         add_param(r->pool, &form, "redirect_uri", mcp_endpoint_url(r, pl, MCP_ENDPOINT_CALLBACK));
         add_param(r->pool, &form, "code_verifier", apr_table_get(p, "code_verifier"));
         approved = mcp_relay_member(r->pool, code, "sc");
+        once = use_once(r, "relay-code", mcp_relay_member(r->pool, code, "i"), CODE_LIFETIME + 60, &record);
         json_decref(code);
+        record = NULL; /* a code is spent whatever the IdP answers */
+        if (once == MCP_CLAIM_UNAVAILABLE)
+            return token_error(r, HTTP_SERVICE_UNAVAILABLE, "temporarily_unavailable", STORE_DOWN);
+        if (once == MCP_CLAIM_HELD)
+            return token_error(r, HTTP_BAD_REQUEST, "invalid_grant", "the code was used already");
     }
     else if (grant && strcmp(grant, "refresh_token") == 0) {
-        const char *refresh_token = apr_table_get(p, "refresh_token");
         const char *scope = scope_of(r, p, &scope_ok);
 
+        refresh_token = apr_table_get(p, "refresh_token");
         if (refresh_token == NULL)
             return token_error(r, HTTP_BAD_REQUEST, "invalid_request", "refresh_token is missing");
         if (shares_idp_client(client)) {
@@ -795,14 +856,17 @@ int mcp_relay_token(request_rec *r, const protected_location_t *pl)
         add_param(r->pool, &form, "grant_type", "refresh_token");
         add_param(r->pool, &form, "refresh_token", refresh_token);
         add_param(r->pool, &form, "scope", scope);
+        once = use_once(r, "relay-refresh", refresh_token, REFRESH_RECORD_LIFETIME, &record);
+        if (once == MCP_CLAIM_UNAVAILABLE)
+            return token_error(r, HTTP_SERVICE_UNAVAILABLE, "temporarily_unavailable", STORE_DOWN);
+        if (once == MCP_CLAIM_HELD)
+            return token_error(r, HTTP_BAD_REQUEST, "invalid_grant", "the refresh token was used already");
     }
     else {
         return token_error(r, HTTP_BAD_REQUEST, "unsupported_grant_type",
                            "only authorization_code and refresh_token are served");
     }
-    if ((why = foreign_resource(r, conf, apr_table_get(p, "resource"))) != NULL)
-        return token_error(r, HTTP_BAD_REQUEST, "invalid_target", why);
     if (!entra)
         add_param(r->pool, &form, "resource", mcp_resource_of(r, conf));
-    return to_idp_token(r, conf, client, client_id, approved, form);
+    return to_idp_token(r, conf, client, client_id, approved, form, refresh_token, record);
 }
