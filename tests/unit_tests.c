@@ -904,6 +904,33 @@ static void test_http_bits(void)
           "field value: control characters refuse the value");
 }
 
+/* A value as version 1 sealed it (no key id): AES-256-GCM, purpose as
+ * associated data, [1][nonce][ciphertext][tag], base64url. */
+static const char *seal_v1(const unsigned char *key, const char *purpose, const char *text)
+{
+    unsigned char raw[256];
+    int n = 0, len = (int)strlen(text);
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    char *b64 = NULL;
+    size_t b64_len = 0;
+    cjose_err err;
+    const char *out = NULL;
+
+    raw[0] = 1;
+    memset(raw + 1, 0x5a, 12);
+    if (EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, raw + 1)
+        && EVP_EncryptUpdate(ctx, NULL, &n, (const unsigned char *)purpose, (int)strlen(purpose))
+        && EVP_EncryptUpdate(ctx, raw + 13, &n, (const unsigned char *)text, len)
+        && EVP_EncryptFinal_ex(ctx, raw + 13 + n, &n)
+        && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, 16, raw + 13 + len)
+        && cjose_base64url_encode(raw, (size_t)(13 + len + 16), &b64, &b64_len, &err)) {
+        out = apr_pstrmemdup(pool, b64, b64_len);
+        cjose_get_dealloc()(b64);
+    }
+    EVP_CIPHER_CTX_free(ctx);
+    return out;
+}
+
 static void test_seal(void)
 {
     unsigned char key[MCP_SEAL_KEY_LEN], other[MCP_SEAL_KEY_LEN];
@@ -933,6 +960,23 @@ static void test_seal(void)
     s = mcp_seal(pool, key, "code", "", 0);
     CHECK(s && (plain = mcp_unseal(pool, key, "code", s, &n)) != NULL && n == 0 && *plain == '\0',
           "seal: an empty text round-trips");
+    {
+        char mine[MCP_SEAL_KEY_ID_HEX], theirs[MCP_SEAL_KEY_ID_HEX], named[MCP_SEAL_KEY_ID_HEX];
+        const char *v1 = seal_v1(key, "state", "{\"old\":1}");
+
+        mcp_seal_key_id(key, mine);
+        mcp_seal_key_id(other, theirs);
+        s = mcp_seal(pool, other, "state", text, sizeof(text) - 1);
+        CHECK(strlen(mine) == 8 && strcmp(mine, theirs) != 0, "seal: two keys, two key ids of 8 hex digits");
+        CHECK(mcp_sealed_key_id(s, named) && strcmp(named, theirs) == 0 && mcp_unseal(pool, key, "state", s, &n) == NULL,
+              "seal: a value from a host with another key names that key's id, and does not open here");
+        bad = apr_pstrdup(pool, s);
+        bad[2] = bad[2] == 'A' ? 'B' : 'A';
+        CHECK(mcp_unseal(pool, other, "state", bad, &n) == NULL, "seal: a value whose key id was altered does not open");
+        CHECK(v1 && (plain = mcp_unseal(pool, key, "state", v1, &n)) != NULL && strcmp(plain, "{\"old\":1}") == 0
+                  && !mcp_sealed_key_id(v1, named),
+              "seal: a value sealed before key ids (version 1) still opens, and names no key");
+    }
 }
 
 static int uri_ok(const char *uri)

@@ -22,6 +22,17 @@ const char *mcp_seal(apr_pool_t *pool, const unsigned char key[MCP_SEAL_KEY_LEN]
 const char *mcp_unseal(apr_pool_t *pool, const unsigned char key[MCP_SEAL_KEY_LEN], const char *purpose,
                        const char *sealed, apr_size_t *len);
 
+/* A key's public name: 8 hex digits derived from it (never the key), the
+ * same on every host that has the same key. Sealed values carry it, so a
+ * value from a host with another key can be told from a forgery. */
+#define MCP_SEAL_KEY_ID_HEX 9
+void mcp_seal_key_id(const unsigned char key[MCP_SEAL_KEY_LEN], char out[MCP_SEAL_KEY_ID_HEX]);
+
+/* The key id (as mcp_seal_key_id) a sealed value names, without opening
+ * it: 1 and out set, or 0 when it names none (older values, not a sealed
+ * value). Anyone can write any id: use it to explain, never to trust. */
+int mcp_sealed_key_id(const char *sealed, char out[MCP_SEAL_KEY_ID_HEX]);
+
 /* n random bytes from OpenSSL's CSPRNG; 0 on failure. */
 int mcp_seal_random(unsigned char *out, apr_size_t n);
 

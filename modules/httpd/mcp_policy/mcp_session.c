@@ -134,6 +134,7 @@ int mcp_session_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_
         return DECLINED;
     id = mcp_unseal(r->pool, key, binding_of(r, conf, jwt), presented, &len);
     if (id == NULL || len != strlen(id)) {
+        mcp_relay_key_explain(r, presented);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "MCPAUTH0054: %s presented an Mcp-Session-Id not handed to them here: refused",
                       mcp_loggable(r, jwt ? mcp_jwt_claim_string(r->pool, jwt, "sub") : "anonymous"));

@@ -5,6 +5,7 @@
 
 #include <string.h>
 
+#include <apr_atomic.h>
 #include <apr_file_io.h>
 #include <apr_strings.h>
 #include <httpd.h>
@@ -23,6 +24,7 @@ APLOG_USE_MODULE(mcp_auth);
 
 static const char *configured_file;
 static unsigned char key[MCP_SEAL_KEY_LEN];
+static char key_id[MCP_SEAL_KEY_ID_HEX];
 static int have_key;
 
 /* Reads the secret in path into key. NULL, or why not. */
@@ -119,7 +121,26 @@ int mcp_relay_key_init(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "MCPAUTH0040: relay key (MCPAuthRelayKey): %s", err);
         return 0;
     }
+    mcp_seal_key_id(key, key_id);
+    /* hosts that serve the same clients must print the same id */
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "MCPAUTH0060: relay key %s, key id %s", path, key_id);
     return 1;
+}
+
+void mcp_relay_key_explain(request_rec *r, const char *sealed)
+{
+    static apr_uint32_t last_warning;
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(apr_time_now()), last = apr_atomic_read32(&last_warning);
+    char theirs[MCP_SEAL_KEY_ID_HEX];
+
+    if (!have_key || !mcp_sealed_key_id(sealed, theirs) || strcmp(theirs, key_id) == 0)
+        return;
+    if (now - last < 60 || apr_atomic_cas32(&last_warning, now, last) != last)
+        return;
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  "MCPAUTH0061: a value sealed under relay key id %s arrived, this host's is %s: hosts that "
+                  "serve the same clients need the same MCPAuthRelayKey file (or the value is forged)",
+                  theirs, key_id);
 }
 
 const unsigned char *mcp_relay_key(void)

@@ -24,4 +24,9 @@ int mcp_relay_key_init(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
 /* The key; NULL before mcp_relay_key_init succeeded. */
 const unsigned char *mcp_relay_key(void);
 
+/* After a sealed value failed to open: when it names another key than
+ * ours, a warning (at most one a minute per process: anyone can send such
+ * values) that hosts of one fleet need one MCPAuthRelayKey. */
+void mcp_relay_key_explain(request_rec *r, const char *sealed);
+
 #endif

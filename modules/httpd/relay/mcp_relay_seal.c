@@ -78,6 +78,9 @@ json_t *mcp_relay_unseal_json(request_rec *r, const char *purpose, const char *s
     const char *text = key && sealed ? mcp_unseal(r->pool, key, mcp_relay_purpose(r, purpose), sealed, &len) : NULL;
     json_t *doc = text ? json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL) : NULL, *e;
 
+    if (text == NULL && key && sealed)
+        mcp_relay_key_explain(r, sealed);
+
     if (!json_is_object(doc)) {
         json_decref(doc);
         return NULL;
