@@ -94,7 +94,7 @@ my @good = (
                             'MCPAuthMaxRequestBody 65536'), '' ],
 );
 
-plan tests => 2 * @bad + 2 * @good + 15;
+plan tests => 2 * @bad + 2 * @good + 16;
 
 my $tmp = File::Temp->newdir('mcp-configtest-XXXXXX', TMPDIR => 1);
 my $n = 0;
@@ -161,15 +161,21 @@ for my $c (@good) {
     ok t_cmp($out, qr/Syntax OK/, "$name: Syntax OK");
 }
 
-# CIMD clients borrow the static client: asking for them without one is said at once.
+# CIMD needs the gateway as authorization server: asking for it on a plain
+# resource server (generic, no MCPAuthClientID) is said at once; with a
+# provider whose IdP registers clients it works, so nothing is said.
 {
-    my $dir = write_conf(location => "$ISS\nMCPAuthProvider keycloak\nMCPAuthClientMetadataDocuments On", server => '',
-                         before => '');
+    my $dir = write_conf(location => "$ISS\nMCPAuthClientMetadataDocuments On", server => '', before => '');
     my ($rc, $out) = run_cmd($httpd, '-t', '-f', "$dir/httpd.conf");
     $out .= slurp("$dir/error_log");
-    ok t_cmp($rc, 0, 'MCPAuthClientMetadataDocuments On without MCPAuthClientID: a warning, not an error');
-    ok t_cmp($out, qr/MCPAUTH0047: <Location \/mcp>: MCPAuthClientMetadataDocuments On has no effect without MCPAuthClientID/,
-             'the warning names the location and both directives');
+    ok t_cmp($rc, 0, 'MCPAuthClientMetadataDocuments On where the gateway is no authorization server: a warning, not an error');
+    ok t_cmp($out, qr/MCPAUTH0047: <Location \/mcp>: MCPAuthClientMetadataDocuments On has no effect where the gateway is not the authorization server/,
+             'the warning names the location and what to set');
+    $dir = write_conf(location => "$ISS\nMCPAuthProvider keycloak\nMCPAuthClientMetadataDocuments On", server => '', before => '');
+    ($rc, $out) = run_cmd($httpd, '-t', '-f', "$dir/httpd.conf");
+    $out .= slurp("$dir/error_log");
+    ok t_cmp(($rc == 0 ? 'passes' : 'fails') . ($out =~ /MCPAUTH0047/ ? ', warns' : ''), 'passes',
+             'with MCPAuthProvider keycloak (the IdP registers clients): no warning, CIMD works there');
 }
 
 # A form-body token where POSTs are read as MCP requests: forms would be refused, said at once.

@@ -1034,6 +1034,30 @@ static void test_client(void)
               && strcmp(back.idp_client_id, "idp-123") == 0 && strcmp(back.idp_client_secret, "s3cret") == 0
               && back.redirect_uris->nelts == 2,
           "client: the sealed form round-trips");
+    {
+        mcp_client_t app, app_back;
+
+        err = reg("{\"redirect_uris\":[\"http://127.0.0.1:33418/cb\",\"https://vscode.dev/redirect\",\"com.example.app:/cb\"],"
+                  "\"application_type\":\"native\"}", &app, &desc);
+        json = err ? "" : mcp_client_to_json(pool, &app);
+        CHECK(err == NULL && strcmp(app.application_type, "native") == 0 && mcp_client_from_json(pool, json, strlen(json), &app_back)
+                  && app_back.application_type && strcmp(app_back.application_type, "native") == 0
+                  && strstr(mcp_client_registration_response(pool, "id", &app_back, 0), "\"application_type\":\"native\""),
+              "registration: a native app with loopback, claimed https and private-use redirect URIs is kept as native");
+        err = reg("{\"redirect_uris\":[\"https://app.example/cb\",\"http://localhost:8080/cb\"],\"application_type\":\"web\"}",
+                  &app, &desc);
+        CHECK(err && strcmp(err, "invalid_redirect_uri") == 0 && strstr(desc, "redirect URI 2"),
+              "registration: a web app may not redirect to a loopback host (OIDC Registration §2)");
+        err = reg("{\"redirect_uris\":[\"com.example.app:/cb\"],\"application_type\":\"web\"}", &app, &desc);
+        CHECK(err && strcmp(err, "invalid_redirect_uri") == 0, "registration: nor to a private-use scheme");
+        err = reg("{\"redirect_uris\":[\"https://app.example/cb\"],\"application_type\":\"web\"}", &app, &desc);
+        CHECK(err == NULL && strcmp(app.application_type, "web") == 0, "registration: a web app with an https redirect URI");
+        err = reg("{\"redirect_uris\":[\"https://app.example/cb\"],\"application_type\":\"desktop\"}", &app, &desc);
+        CHECK(err && strcmp(err, "invalid_client_metadata") == 0, "registration: an unknown application_type is refused");
+        err = cimd("https://c.example/id", "{\"client_id\":\"https://c.example/id\",\"redirect_uris\":[\"http://127.0.0.1/cb\"],"
+                   "\"application_type\":\"web\"}", &app, &desc);
+        CHECK(err && strcmp(err, "invalid_redirect_uri") == 0, "metadata document: application_type is checked there too");
+    }
     /* RFC 7636 appendix B */
     CHECK(mcp_client_pkce_s256_matches("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
                                        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")

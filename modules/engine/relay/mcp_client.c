@@ -124,6 +124,37 @@ static const char *take_name(apr_pool_t *pool, json_t *doc, mcp_client_t *out, c
     return NULL;
 }
 
+/* OpenID Connect Registration §2 application_type, which MCP 2026-07-28
+ * asks clients to send. A web app's redirect URIs are https to a host that
+ * is not loopback. A native app's are loopback http, a private-use scheme
+ * or a claimed https URI (RFC 8252 §7.1-7.3: clients such as VS Code list
+ * both kinds), all of which mcp_client_redirect_uri_ok already bounds. */
+static const char *check_application_type(apr_pool_t *pool, json_t *doc, mcp_client_t *out, const char **desc)
+{
+    json_t *t = json_object_get(doc, "application_type");
+    int i;
+
+    if (t == NULL)
+        return NULL;
+    if (!json_is_string(t) || (strcmp(json_string_value(t), "web") != 0 && strcmp(json_string_value(t), "native") != 0)) {
+        *desc = "application_type must be \"web\" or \"native\"";
+        return "invalid_client_metadata";
+    }
+    out->application_type = strcmp(json_string_value(t), "native") == 0 ? "native" : "web";
+    for (i = 0; *out->application_type == 'w' && out->redirect_uris && i < out->redirect_uris->nelts; i++) {
+        apr_uri_t u;
+
+        if (apr_uri_parse(pool, APR_ARRAY_IDX(out->redirect_uris, i, const char *), &u) != APR_SUCCESS
+            || u.scheme == NULL || strcasecmp(u.scheme, "https") != 0 || u.hostname == NULL
+            || is_loopback_host(u.hostname)) {
+            *desc = apr_psprintf(pool, "redirect URI %d does not suit a web application (https to a host that "
+                                 "is not loopback; a native one says application_type \"native\")", i + 1);
+            return "invalid_redirect_uri";
+        }
+    }
+    return NULL;
+}
+
 /* The grant and response types the relay serves; a client asking for
  * others is refused rather than registered for what will not work. */
 static const char *check_types(json_t *doc, const char **desc)
@@ -159,8 +190,9 @@ const char *mcp_client_from_registration(apr_pool_t *pool, const char *json, apr
         *desc = "the registration request is not a JSON object";
         return "invalid_client_metadata";
     }
-    if ((err = take_redirect_uris(pool, doc, out, desc)) == NULL && (err = take_name(pool, doc, out, desc)) == NULL)
-        err = check_types(doc, desc);
+    if ((err = take_redirect_uris(pool, doc, out, desc)) == NULL && (err = take_name(pool, doc, out, desc)) == NULL
+        && (err = check_types(doc, desc)) == NULL)
+        err = check_application_type(pool, doc, out, desc);
     json_decref(doc);
     return err;
 }
@@ -177,8 +209,9 @@ const char *mcp_client_from_metadata_document(apr_pool_t *pool, const char *url,
     else if (!json_is_string(json_object_get(doc, "client_id"))
              || strcmp(json_string_value(json_object_get(doc, "client_id")), url) != 0)
         err = "invalid_client", *desc = "the client metadata document's client_id is not its own URL";
-    else if ((err = take_redirect_uris(pool, doc, out, desc)) == NULL && (err = take_name(pool, doc, out, desc)) == NULL)
-        err = check_types(doc, desc);
+    else if ((err = take_redirect_uris(pool, doc, out, desc)) == NULL && (err = take_name(pool, doc, out, desc)) == NULL
+             && (err = check_types(doc, desc)) == NULL)
+        err = check_application_type(pool, doc, out, desc);
     /* a document cannot make a public client confidential here */
     if (err == NULL && json_object_get(doc, "client_secret"))
         err = "invalid_client", *desc = "a client metadata document must not carry a client_secret";
@@ -221,6 +254,8 @@ char *mcp_client_to_json(apr_pool_t *pool, const mcp_client_t *client)
     json_object_set_new(doc, "ru", uris_json(client));
     if (client->client_name)
         json_object_set_new(doc, "cn", json_string(client->client_name));
+    if (client->application_type)
+        json_object_set_new(doc, "at", json_string(client->application_type));
     return dump(pool, doc);
 }
 
@@ -245,6 +280,7 @@ int mcp_client_from_json(apr_pool_t *pool, const char *json, apr_size_t len, mcp
     out->idp_client_id = optional_string(pool, doc, "cid");
     out->idp_client_secret = optional_string(pool, doc, "cs");
     out->client_name = optional_string(pool, doc, "cn");
+    out->application_type = optional_string(pool, doc, "at");
     out->redirect_uris = apr_array_make(pool, (int)json_array_size(uris), sizeof(const char *));
     json_array_foreach(uris, i, u) {
         if (json_is_string(u))
@@ -267,6 +303,8 @@ char *mcp_client_registration_response(apr_pool_t *pool, const char *client_id, 
     json_object_set_new(doc, "response_types", json_pack("[s]", "code"));
     if (client->client_name)
         json_object_set_new(doc, "client_name", json_string(client->client_name));
+    if (client->application_type)
+        json_object_set_new(doc, "application_type", json_string(client->application_type));
     return dump(pool, doc);
 }
 

@@ -14,6 +14,7 @@ typedef struct mcp_client {
     apr_array_header_t *redirect_uris;  /* of const char *, each checked */
     const char *client_name;            /* or NULL */
     const char *metadata_url;           /* a CIMD client's id (its document's URL), or NULL */
+    const char *application_type;       /* "web", "native", or NULL (not given) */
 } mcp_client_t;
 
 /* OAuth 2.1 and the MCP authorization spec: https with any host; http only

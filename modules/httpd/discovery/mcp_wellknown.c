@@ -62,7 +62,8 @@ static int serve_facade(request_rec *r, const protected_location_t *pl)
         f.registration_endpoint = mcp_endpoint_url(r, pl, MCP_ENDPOINT_REGISTER);
         f.authorization_endpoint = mcp_endpoint_url(r, pl, MCP_ENDPOINT_AUTHORIZE);
         f.token_endpoint = mcp_endpoint_url(r, pl, MCP_ENDPOINT_TOKEN);
-        f.client_metadata_documents = mcp_cimd_enabled(conf);
+        /* RFC 8414 / CIMD: advertised where such a client can log in */
+        f.client_metadata_documents = mcp_cimd_enabled(conf) && (conf->client_id || d->registration_endpoint);
     }
     body = mcp_facade_metadata(r->pool, d->json, &f, &err);
     if (body == NULL)

@@ -151,7 +151,10 @@ int mcp_bearer_methods_of(const mcp_dir_conf_t *conf)
  * static client, so without MCPAuthClientID there is nothing to map it on. */
 int mcp_cimd_enabled(const mcp_dir_conf_t *conf)
 {
-    return conf->client_metadata_documents != 0 && conf->client_id != NULL;
+    /* where the gateway is the authorization server: with MCPAuthClientID,
+     * or its own client at an IdP that registers clients */
+    return conf->client_metadata_documents != 0
+           && (conf->client_id != NULL || mcp_provider_of(conf) != MCP_PROVIDER_GENERIC);
 }
 
 int mcp_consent_lifetime_of(const mcp_dir_conf_t *conf)

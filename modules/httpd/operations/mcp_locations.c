@@ -170,10 +170,10 @@ static int check_sections(apr_pool_t *p, server_rec *s, apr_array_header_t *sect
                              "MCPAUTH0027: <%s %s>: MCPAuthProvider %s has no dynamic client "
                              "registration; set MCPAuthClientID", is_location ? "Location" : "Directory",
                              cd->d, mcp_provider_name(mcp_provider_of(conf)));
-            if (conf->client_metadata_documents == 1 && conf->client_id == NULL)
+            if (conf->client_metadata_documents == 1 && !mcp_cimd_enabled(conf))
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                             "MCPAUTH0047: <%s %s>: MCPAuthClientMetadataDocuments On has no effect "
-                             "without MCPAuthClientID (client metadata documents use that client)",
+                             "MCPAUTH0047: <%s %s>: MCPAuthClientMetadataDocuments On has no effect where the "
+                             "gateway is not the authorization server (set MCPAuthProvider or MCPAuthClientID)",
                              is_location ? "Location" : "Directory", cd->d);
             /* an MCP request is JSON: a form body is refused where requests are read */
             if ((mcp_bearer_methods_of(conf) & MCP_BEARER_BODY) && mcp_reads_requests(conf))

@@ -43,6 +43,7 @@
 #include "mcp_presentation.h"
 #include "mcp_relay.h"
 #include "mcp_consent.h"
+#include "mcp_relay_idp.h"
 #include "mcp_relay_key.h"
 #include "mcp_relay_seal.h"
 #include "mcp_request_keys.h"
@@ -135,7 +136,7 @@ static const mcp_client_t *mcp_client_metadata_document(request_rec *r, const mc
     const mcp_doc_t *doc;
     const char *err = NULL;
 
-    if (!mcp_cimd_enabled(conf)) {
+    if (!mcp_cimd_enabled(conf) || (conf->client_id == NULL && !mcp_relay_idp_registers(r, conf))) {
         *why = "client metadata documents are not accepted here";
         return NULL;
     }
@@ -201,35 +202,6 @@ static const mcp_client_t *client_of(request_rec *r, const mcp_dir_conf_t *conf,
     return client;
 }
 
-/* The IdP client a relay request uses: the client's own registration at
- * the IdP, else MCPAuthClientID with MCPAuthClientSecret. */
-static void idp_credentials(const mcp_dir_conf_t *conf, const mcp_client_t *client, const char **id,
-                            const char **secret)
-{
-    *id = client->idp_client_id ? client->idp_client_id : conf->client_id;
-    *secret = client->idp_client_id ? client->idp_client_secret : conf->client_secret;
-}
-
-/* POSTs a request the relay makes for r to the IdP (url, content type,
- * body and authorization set by the caller); 0 after logging when the IdP
- * did not answer. */
-static int post_to_idp(request_rec *r, const mcp_dir_conf_t *conf, mcp_post_t *post, mcp_fetch_result_t *res)
-{
-    mcp_doc_policy_t policy;
-    const char *err = NULL;
-
-    mcp_doc_policy_of(conf, &policy);
-    post->accept = "application/json";
-    post->forwarded_for = mcp_forwarded_for(r);
-    post->len = strlen(post->body);
-    if (mcp_fetch_post(r->pool, post, &policy.fetch, res, &err) != APR_SUCCESS || res->status < 200) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0031: POST %s failed: %s",
-                      mcp_url_redacted(r->pool, post->url), err);
-        return 0;
-    }
-    return 1;
-}
-
 /* The start of the POST endpoints (register, token): CORS for browser
  * clients, POST only, the body read within its limit. OK, or the answer. */
 static int read_post(request_rec *r, const mcp_dir_conf_t *conf, const char **body, apr_size_t *len)
@@ -246,47 +218,21 @@ static int read_post(request_rec *r, const mcp_dir_conf_t *conf, const char **bo
 
 /* ---- register ---- */
 
+/* The client's own registration at the IdP, for the gateway's callback. */
 static const char *idp_registration(request_rec *r, const protected_location_t *pl, const char *body,
                                     apr_size_t len, mcp_client_t *client, int *status, const char **answer)
 {
-    const mcp_discovery_t *d;
-    const char *err = NULL, *payload;
-    mcp_post_t post;
-    mcp_fetch_result_t res;
-    json_t *doc;
-
-    d = mcp_idp_metadata(r, pl->conf, &err);
-    if (d == NULL || d->registration_endpoint == NULL) {
-        *status = d ? HTTP_NOT_FOUND : HTTP_SERVICE_UNAVAILABLE;
-        return d ? "the authorization server offers no dynamic client registration" : err;
-    }
-    payload = mcp_client_idp_registration(r->pool, body, len, mcp_endpoint_url(r, pl, MCP_ENDPOINT_CALLBACK));
-    memset(&post, 0, sizeof(post));
-    post.url = d->registration_endpoint;
-    post.content_type = "application/json";
     /* an initial access token (RFC 7591 §3) goes on; other credentials,
      * such as an administrator's Basic password for a protected register
      * endpoint, are for httpd, not the IdP */
-    post.authorization = apr_table_get(r->headers_in, "Authorization");
-    if (post.authorization && strncasecmp(post.authorization, "Bearer ", 7) != 0)
-        post.authorization = NULL;
-    post.body = payload;
-    if (!post_to_idp(r, pl->conf, &post, &res)) {
-        *status = HTTP_BAD_GATEWAY;
-        return "the authorization server did not answer";
-    }
-    doc = json_loadb(res.body, res.len, 0, NULL);
-    if (res.status / 100 != 2 || !json_is_string(json_object_get(doc, "client_id"))) {
-        /* the IdP's refusal goes back as it came */
-        *status = res.status / 100 == 2 ? HTTP_BAD_GATEWAY : (int)res.status;
-        *answer = res.status / 100 == 2 ? NULL : apr_pstrmemdup(r->pool, res.body, res.len);
-        json_decref(doc);
-        return "the authorization server did not register the client";
-    }
-    client->idp_client_id = mcp_relay_member(r->pool, doc, "client_id");
-    client->idp_client_secret = mcp_relay_member(r->pool, doc, "client_secret");
-    json_decref(doc);
-    return NULL;
+    const char *bearer = apr_table_get(r->headers_in, "Authorization");
+
+    if (bearer && strncasecmp(bearer, "Bearer ", 7) != 0)
+        bearer = NULL;
+    return mcp_relay_register_at_idp(r, pl,
+                                     mcp_client_idp_registration(r->pool, body, len,
+                                                                 mcp_endpoint_url(r, pl, MCP_ENDPOINT_CALLBACK)),
+                                     bearer, &client->idp_client_id, &client->idp_client_secret, status, answer);
 }
 
 int mcp_relay_register(request_rec *r, const protected_location_t *pl)
@@ -442,10 +388,9 @@ static int to_idp(request_rec *r, const protected_location_t *pl, const mcp_clie
     d = mcp_idp_metadata(r, conf, &err);
     if (d == NULL || d->authorization_endpoint == NULL)
         return mcp_idp_unavailable(r, d ? "no authorization_endpoint" : err);
-    idp_credentials(conf, client, &idp_id, &idp_secret);
-    if (idp_id == NULL)
+    if (!mcp_relay_idp_client(r, pl, client, &idp_id, &idp_secret, &err))
         return redirect_error(r, conf, apr_table_get(p, "redirect_uri"), apr_table_get(p, "state"),
-                              "server_error", "the gateway has no client at the identity provider");
+                              "server_error", err);
     if (!mcp_seal_random(nonce, sizeof(nonce)) || !mcp_seal_random(browser, sizeof(browser)))
         return HTTP_INTERNAL_SERVER_ERROR;
     nonce_hex = apr_pescape_hex(r->pool, nonce, sizeof(nonce), 0);
@@ -710,10 +655,11 @@ static int rotated(const mcp_fetch_result_t *res, const char *old)
     return yes;
 }
 
-static int to_idp_token(request_rec *r, const mcp_dir_conf_t *conf, const mcp_client_t *client,
+static int to_idp_token(request_rec *r, const protected_location_t *pl, const mcp_client_t *client,
                         const char *client_id, const char *approved, const char *form,
                         const char *refresh_token, const char *refresh_record)
 {
+    const mcp_dir_conf_t *conf = pl->conf;
     const mcp_discovery_t *d;
     const char *err = NULL, *idp_id, *idp_secret;
     mcp_post_t post;
@@ -722,9 +668,8 @@ static int to_idp_token(request_rec *r, const mcp_dir_conf_t *conf, const mcp_cl
     d = mcp_idp_metadata(r, conf, &err);
     if (d == NULL || d->token_endpoint == NULL)
         return mcp_idp_unavailable(r, d ? "no token_endpoint" : err);
-    idp_credentials(conf, client, &idp_id, &idp_secret);
-    if (idp_id == NULL)
-        return token_error(r, HTTP_BAD_REQUEST, "invalid_client", "the gateway has no client at the identity provider");
+    if (!mcp_relay_idp_client(r, pl, client, &idp_id, &idp_secret, &err))
+        return token_error(r, HTTP_BAD_REQUEST, "invalid_client", err);
     memset(&post, 0, sizeof(post));
     if (idp_secret) {
         /* RFC 6749 §2.3.1: client_secret_basic, both parts form-encoded */
@@ -741,7 +686,7 @@ static int to_idp_token(request_rec *r, const mcp_dir_conf_t *conf, const mcp_cl
     post.url = d->token_endpoint;
     post.content_type = "application/x-www-form-urlencoded";
     post.body = form;
-    if (!post_to_idp(r, conf, &post, &res)) {
+    if (!mcp_relay_post(r, conf, &post, &res)) {
         if (refresh_record)
             give_back(r, refresh_record);
         apr_table_setn(r->headers_out, "Retry-After", "30");
@@ -868,5 +813,5 @@ int mcp_relay_token(request_rec *r, const protected_location_t *pl)
     }
     if (!entra)
         add_param(r->pool, &form, "resource", mcp_resource_of(r, conf));
-    return to_idp_token(r, conf, client, client_id, approved, form, refresh_token, record);
+    return to_idp_token(r, pl, client, client_id, approved, form, refresh_token, record);
 }
