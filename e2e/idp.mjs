@@ -6,6 +6,9 @@
 //                 the RFC 8414 path-inserted form answers 404)
 //   endpoints     {issuer}/protocol/openid-connect/{auth,token,certs,userinfo,logout,...}
 //   registration  {issuer}/clients-registrations/openid-connect (open dynamic registration)
+//   /_hits        tests only (outside the realm, so no Keycloak URL): how many requests reached
+//                 each path since start, as JSON { "/realms/master/protocol/openid-connect/certs": 3,
+//                 ... } (this path itself not counted), e.g. to count JWKS fetches
 //
 // Access tokens requested with resource=<URL> are RS256 JWTs (typ at+jwt) with aud=<URL>.
 // Login: any username with any password (development interactions, plain HTML forms).
@@ -176,6 +179,10 @@ async function withoutRegisteredScope(req) {
   }
 }
 
+// Requests per path (query left out), for /_hits.
+const hits = new Map();
+const HITS_PATH = '/_hits';
+
 const server = http.createServer(async (req, res) => {
   const started = Date.now();
   if (!QUIET) {
@@ -184,6 +191,12 @@ const server = http.createServer(async (req, res) => {
     });
   }
   const url = new URL(req.url, ISSUER);
+  if (url.pathname === HITS_PATH && req.method === 'GET') {
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify(Object.fromEntries(hits)));
+    return;
+  }
+  hits.set(url.pathname, (hits.get(url.pathname) ?? 0) + 1);
   if (url.pathname !== PREFIX && !url.pathname.startsWith(`${PREFIX}/`)) {
     // Keycloak answers 404 outside its realms, e.g. on the RFC 8414 path-inserted
     // /.well-known/oauth-authorization-server/realms/master.

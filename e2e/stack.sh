@@ -99,21 +99,29 @@ stack_wait_http() {
   return 1
 }
 
-# stack_gen_conf: writes $STATE/httpd.conf from $E2E_DIR/httpd.conf.in. Uses GW_BIND, GW_HOST,
-# GW_PORT, GW2_PORT, GW3_PORT, BROWSER_ORIGIN, GW_URL, IDP_ISSUER, MCP_PORT, MCP_V2_PORT, CIMD_CA,
-# MCP_AUTH_SO, APACHE_MODULES, HTTPD_LOGLEVEL.
-stack_gen_conf() {
-  local root=$STATE/httpd user_group
+# stack_httpd_root ROOT: creates ROOT/run, ROOT/logs and ROOT/htdocs for an httpd instance, readable
+# by its children, and sets STACK_USER_GROUP to the configuration's User/Group lines (as a sed
+# replacement: lines joined by \n), or to a comment when not root.
+stack_httpd_root() {
+  local root=$1
   mkdir -p "$root/run" "$root/logs" "$root/htdocs"
   if [ "$(id -u)" = 0 ]; then
     local u=${HTTPD_USER:-www-data} g=${HTTPD_GROUP:-www-data}
     id "$u" >/dev/null 2>&1 || { u=nobody; g=nogroup; }
-    user_group="User $u\nGroup $g"
+    STACK_USER_GROUP="User $u\nGroup $g"
     chown "$u:$g" "$root/run" 2>/dev/null || true
   else
-    user_group="# not root: the children keep the current user"
+    STACK_USER_GROUP="# not root: the children keep the current user"
   fi
   chmod 755 "$STATE" "$root" "$root/run" "$root/htdocs"
+}
+
+# stack_gen_conf: writes $STATE/httpd.conf from $E2E_DIR/httpd.conf.in. Uses GW_BIND, GW_HOST,
+# GW_PORT, GW2_PORT, GW3_PORT, BROWSER_ORIGIN, GW_URL, IDP_ISSUER, MCP_PORT, MCP_V2_PORT, CIMD_CA,
+# MCP_AUTH_SO, APACHE_MODULES, HTTPD_LOGLEVEL.
+stack_gen_conf() {
+  local root=$STATE/httpd
+  stack_httpd_root "$root"
   sed -e "s|@SERVER_ROOT@|$root|g" \
       -e "s|@GW_BIND@|${GW_BIND:-127.0.0.1}|g" \
       -e "s|@GW_HOST@|${GW_HOST:-127.0.0.1}|g" \
@@ -129,7 +137,7 @@ stack_gen_conf() {
       -e "s|@MCP_AUTH_SO@|$MCP_AUTH_SO|g" \
       -e "s|@APACHE_MODULES@|$APACHE_MODULES|g" \
       -e "s|@LOGLEVEL@|${HTTPD_LOGLEVEL:-warn mcp_auth:debug}|g" \
-      -e "s|@USER_GROUP@|$user_group|g" \
+      -e "s|@USER_GROUP@|$STACK_USER_GROUP|g" \
       "$E2E_DIR/httpd.conf.in" >"$STATE/httpd.conf"
 }
 
@@ -146,11 +154,12 @@ stack_apache_modules() {
   fi
 }
 
-# stack_start_all: starts idp, the MCP servers and httpd and waits for them. Uses IDP_PORT,
-# IDP_PUBLIC_HOST, MCP_PORT (the SDK 1.x server mcp-server.mjs; not started when empty),
-# MCP_V2_PORT (the SDK 2.x server mcp-server-v2.mjs; not started when empty), GW_*, APACHE_BIN and
-# HTTPD_DEFINES (e.g. -DMCP_E2E_SINGLE); sets IDP_ISSUER; IdP signing key in $STATE/idp-key.json.
-stack_start_all() {
+# stack_start_backends: starts idp and the MCP servers and waits for them. Uses IDP_PORT,
+# IDP_PUBLIC_HOST, IDP_DEFAULT_RESOURCE (default $GW_URL/mcp), IDP_STATIC_CLIENT_REDIRECTS, MCP_PORT
+# (the SDK 1.x server mcp-server.mjs; not started when empty), MCP_V2_PORT (the SDK 2.x server
+# mcp-server-v2.mjs; not started when empty); sets IDP_ISSUER; IdP signing key in
+# $STATE/idp-key.json.
+stack_start_backends() {
   IDP_ISSUER="http://${IDP_PUBLIC_HOST:-127.0.0.1}:$IDP_PORT/realms/master"
   export IDP_ISSUER
   IDP_PORT=$IDP_PORT IDP_PUBLIC_HOST=${IDP_PUBLIC_HOST:-127.0.0.1} IDP_KEY_FILE=$STATE/idp-key.json \
@@ -170,19 +179,35 @@ stack_start_all() {
   if [ -n "${MCP_V2_PORT:-}" ]; then
     stack_wait_http mcp2 "http://127.0.0.1:$MCP_V2_PORT/mcp" 30 || return 1
   fi
+}
 
-  stack_gen_conf
-  if ! "$APACHE_BIN" -t -f "$STATE/httpd.conf" ${HTTPD_DEFINES:-} >"$STATE/httpd-configtest.log" 2>&1; then
-    stack_log "httpd configuration test failed ($STATE/httpd.conf):"
-    cat "$STATE/httpd-configtest.log" >&2
+# stack_start_httpd NAME CONF READY_URL [DEFINES...]: checks the httpd configuration CONF
+# (apache2 -t), starts httpd in the foreground as NAME (stack_start) and waits until READY_URL
+# answers. The instance's error log is expected in $STATE/NAME/logs/error_log (shown on failure).
+stack_start_httpd() {
+  local name=$1 conf=$2 url=$3
+  shift 3
+  if ! "$APACHE_BIN" -t -f "$conf" "$@" >"$STATE/$name-configtest.log" 2>&1; then
+    stack_log "$name: httpd configuration test failed ($conf):"
+    cat "$STATE/$name-configtest.log" >&2
     return 1
   fi
-  # shellcheck disable=SC2086
-  stack_start httpd "$APACHE_BIN" -f "$STATE/httpd.conf" ${HTTPD_DEFINES:-} -DFOREGROUND
-  stack_wait_http httpd "http://127.0.0.1:$GW_PORT/.well-known/oauth-protected-resource/mcp" 30 || {
-    tail -n 40 "$STATE/httpd/logs/error_log" >&2 2>/dev/null || true
+  stack_start "$name" "$APACHE_BIN" -f "$conf" "$@" -DFOREGROUND
+  stack_wait_http "$name" "$url" 30 || {
+    tail -n 40 "$STATE/$name/logs/error_log" >&2 2>/dev/null || true
     return 1
   }
+}
+
+# stack_start_all: starts idp, the MCP servers and httpd and waits for them (stack_start_backends,
+# then httpd on $STATE/httpd.conf). Uses the variables of stack_start_backends and stack_gen_conf,
+# APACHE_BIN and HTTPD_DEFINES (e.g. -DMCP_E2E_SINGLE).
+stack_start_all() {
+  stack_start_backends || return 1
+  stack_gen_conf
+  # shellcheck disable=SC2086
+  stack_start_httpd httpd "$STATE/httpd.conf" "http://127.0.0.1:$GW_PORT/.well-known/oauth-protected-resource/mcp" \
+    ${HTTPD_DEFINES:-}
 }
 
 # stack_stop_all: stops the MCP servers first (which ends the SSE streams httpd is proxying), then
