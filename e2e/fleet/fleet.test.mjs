@@ -219,7 +219,7 @@ test('replays on the other host are refused: the authorization code, and the sta
     const { provider } = started;
     const result = await finishLogin(log, started, 'fleet-rita', spy);
     assert.ok(callback, 'the browser came back through the front\'s callback');
-    assert.match(callback.cookie ?? '', /mcp_auth_login_/, 'with the login cookie the authorize step set');
+    assert.match(callback.cookie ?? '', /mcp_auth_[0-9a-f]{8}_login_/, 'with the login cookie the authorize step set');
     const firstCallback = step(log, 'callback');
     const redeemed = step(log, 'token', (e) => e.grantType === 'authorization_code');
     assert.equal(firstCallback.status, 302, 'the first callback sends the browser on to the client');
@@ -239,11 +239,13 @@ test('replays on the other host are refused: the authorization code, and the sta
     const replayBody = await replay.text();
     const idpSaw = ((await idpHits())[TOKEN_PATH] ?? 0) - idpBefore;
     t.diagnostic(`code replayed at ${codeHost} (redeemed at ${gatewayOf(redeemed)}): ${replay.status} ${replayBody}; `
-      + `token requests the IdP got meanwhile: ${idpSaw} (1: the gateway passed the replay on, the IdP refused it)`);
+      + `token requests the IdP got meanwhile: ${idpSaw} (0: the gateway refused it itself)`);
     assert.equal(replay.headers.get('x-fleet-host'), codeHost, 'the replay reached the other host');
     assert.equal(replay.status, 400, 'a used code is refused');
     const err = JSON.parse(replayBody);
     assert.equal(err.error, 'invalid_grant', 'with the OAuth error for a used code');
+    assert.match(err.error_description ?? '', /used already/, 'refused by the gateway\'s own single-use record, not only the IdP');
+    assert.equal(idpSaw, 0, 'the replay never reached the IdP');
     assert.equal(err.access_token, undefined, 'no token for a replayed code');
 
     // the same state (with the same browser's login cookie) at the callback of the other host
