@@ -14,7 +14,7 @@ import {
 import { sdk2Login, sdk2Connect, claimsOf } from './sdk2.mjs';
 import {
   ISSUER, STATIC_MCP_URL, STATIC_AUTHORIZE_URL, STATIC_TOKEN_URL, STATIC_CALLBACK_URL, STATIC_REGISTER_URL,
-  CIMD_CA, CIMD_KEY,
+  CIMD_CA, CIMD_KEY, GW3_MCP_URL, GW3_AS_URL, GW3_REGISTER_URL, GW3_TOKEN_URL,
 } from './testenv.mjs';
 
 const consentShown = (log) => log.some((e) => e.via !== 'sdk' && e.method === 'GET'
@@ -116,15 +116,17 @@ before(async () => {
       hanging.add(res); // never answers: a client naming a server that holds the gateway's fetch
       return;
     }
-    if (req.url !== '/clients/e2e.json') {
+    const name = { '/clients/e2e.json': 'CIMD E2E Client', '/clients/kc-1.json': 'CIMD Keycloak One',
+      '/clients/kc-2.json': 'CIMD Keycloak Two' }[req.url];
+    if (!name) {
       res.writeHead(404).end();
       return;
     }
     cimdFetches += 1;
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'max-age=300' });
     res.end(JSON.stringify({
-      client_id: cimdUrl,
-      client_name: 'CIMD E2E Client',
+      client_id: new URL(req.url, cimdUrl).href,
+      client_name: name,
       client_uri: 'https://app.example/',
       redirect_uris: ['http://127.0.0.1:33418/callback'],
       grant_types: ['authorization_code', 'refresh_token'],
@@ -167,6 +169,43 @@ test('SDK 2.x with a Client ID Metadata Document (https on loopback): no registr
     printLog(t, 'SDK 2.x, CIMD client on https://127.0.0.1', log);
     await client?.close().catch(() => {});
   }
+});
+
+// MCP 2026-07-28 prefers metadata documents to registration: where the IdP registers clients
+// (Keycloak mode, no MCPAuthClientID) the gateway registers one client of its own there, once,
+// and every metadata-document client logs in through it, each approved on the consent page.
+test('SDK 2.x CIMD clients in Keycloak mode (no MCPAuthClientID): the gateway\'s own IdP client, registered once; consent; tools', async (t) => {
+  const hits = async () => (await (await fetch(new URL('/_hits', ISSUER).href)).json());
+  const registrations = async () => Object.entries(await hits())
+    .filter(([path]) => path.endsWith('/clients-registrations/openid-connect')).reduce((n, [, c]) => n + c, 0);
+  const meta = await (await fetch(GW3_AS_URL)).json();
+  assert.equal(meta.client_id_metadata_document_supported, true, 'the gateway advertises CIMD there');
+  const before = await registrations();
+  for (const [doc, user] of [['kc-1', 'cid'], ['kc-2', 'cora']]) {
+    const log = [];
+    const url = new URL(`/clients/${doc}.json`, cimdUrl).href;
+    const provider = new MemoryOAuthProvider({ clientName: doc, clientMetadataUrl: url });
+    let client;
+    try {
+      const result = await sdk2Login(GW3_MCP_URL, provider, log, { username: user });
+      assert.equal(result.error, undefined, `${result.error} ${result.error_description}`);
+      assert.ok(!log.some((e) => e.url === GW3_REGISTER_URL), `${doc}: the client did not register`);
+      assert.equal(new URL(provider.authorizationUrl).searchParams.get('client_id'), url, `${doc}: its client id is its URL`);
+      assert.equal(result.consentPages.length, 1, `${doc}: approved on the gateway's consent page (one IdP client for many)`);
+      assert.ok(result.consentPages[0].text.includes(url), `${doc}: the page names the document URL`);
+      client = await sdk2Connect(GW3_MCP_URL, provider, log);
+      assert.equal(JSON.parse(resultText(await client.callTool({ name: 'whoami', arguments: {} }))).remoteUser, user);
+      provider.saveTokens({ ...provider.tokens(), access_token: 'revoked-or-garbage' });
+      await client.close().catch(() => {});
+      client = await sdk2Connect(GW3_MCP_URL, provider, log);
+      assert.ok(log.some((e) => e.grantType === 'refresh_token' && e.url === GW3_TOKEN_URL && e.status === 200),
+        `${doc}: refreshed through the gateway`);
+    } finally {
+      printLog(t, `SDK 2.x, CIMD client ${doc} in Keycloak mode`, log);
+      await client?.close().catch(() => {});
+    }
+  }
+  assert.equal(await registrations() - before, 1, 'the gateway registered one client of its own at the IdP for both');
 });
 
 test('CIMD lookups are bounded: documents that never come hold at most 8 threads a process, the rest are refused at once', async (t) => {
