@@ -43,6 +43,7 @@
 #include "mcp_presentation.h"
 #include "mcp_relay.h"
 #include "mcp_consent.h"
+#include "mcp_relay_bounds.h"
 #include "mcp_relay_idp.h"
 #include "mcp_relay_key.h"
 #include "mcp_relay_seal.h"
@@ -276,89 +277,6 @@ int mcp_relay_register(request_rec *r, const protected_location_t *pl)
                          mcp_client_registration_response(r->pool, client_id, &client, issued));
 }
 
-/* RFC 8707: the one resource this authorization server front issues
- * tokens for is its location's. A client naming another would use the
- * gateway's IdP client (shared, in static mode) to mint tokens for any
- * audience the IdP allows it; a trailing slash is the only difference
- * tolerated. NULL when resource is absent or this one. */
-static const char *foreign_resource(request_rec *r, const mcp_dir_conf_t *conf, const char *resource)
-{
-    const char *own = mcp_resource_of(r, conf);
-    apr_size_t a, b;
-
-    if (resource == NULL)
-        return NULL;
-    a = strlen(resource);
-    b = strlen(own);
-    if (a && resource[a - 1] == '/')
-        a--;
-    if (b && own[b - 1] == '/')
-        b--;
-    if (a == b && strncmp(resource, own, a) == 0)
-        return NULL;
-    return apr_psprintf(r->pool, "tokens are issued here for %s only", own);
-}
-
-/* Marks value (a state nonce, an IdP code, a refresh token) used, for
- * every process and host that shares the cache: the gateway's own record
- * of single use, not only the IdP's (RFC 6749 §4.1.2, §10.4). *id is the
- * record, for give_back. A store that does not answer is never read as
- * "used": the caller refuses for now instead. */
-static mcp_claim_t use_once(request_rec *r, const char *kind, const char *value, long lifetime, const char **id)
-{
-    mcp_cache_t *cache = mcp_shared_cache();
-    mcp_claim_t claim;
-
-    *id = mcp_cache_id(r->pool, kind, mcp_relay_hash(r->pool, value ? value : ""));
-    if (cache == NULL)
-        return MCP_CLAIM_WON;
-    claim = mcp_cache_claim(cache, *id, apr_time_from_sec(lifetime), r->pool);
-    if (claim == MCP_CLAIM_UNAVAILABLE)
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "MCPAUTH0059: %s refused: the shared cache that keeps "
-                      "it single use does not answer (see MCPAUTH0057)", kind);
-    return claim;
-}
-
-static void give_back(request_rec *r, const char *id)
-{
-    mcp_cache_t *cache = mcp_shared_cache();
-
-    if (cache)
-        mcp_cache_remove(cache, id, r->pool);
-}
-
-#define STORE_DOWN "the gateway cannot check single use right now (its shared cache does not answer): try again shortly"
-
-/* The request's scope, normalised (mcp_scope_list_normal) in p too, so that
- * what the user approves, what is sealed and what the IdP is asked for are
- * one list; a scope of blanks is none. */
-static const char *scope_of(request_rec *r, apr_table_t *p, int *valid)
-{
-    const char *scope = mcp_scope_list_normal(r->pool, apr_table_get(p, "scope"), valid);
-
-    if (scope)
-        apr_table_setn(p, "scope", scope);
-    else
-        apr_table_unset(p, "scope");
-    return scope;
-}
-
-/* Why the IdP must not be asked for scope, or NULL. Entra names the API in
- * the scope (RFC 8707 resource it refuses): only this location's API, so
- * that an approval for it never yields a token for another (MCP
- * authorization, "Token Audience Binding"). */
-static const char *foreign_scope(request_rec *r, const mcp_dir_conf_t *conf, const char *scope, int valid)
-{
-    const char *word;
-
-    if (!valid)
-        return "scope is not a space-separated list of scope tokens";
-    if (mcp_provider_of(conf) == MCP_PROVIDER_ENTRA
-        && (word = mcp_entra_foreign_scope(r->pool, scope, mcp_audiences_of(r, conf))) != NULL)
-        return apr_psprintf(r->pool, "scope %s is not one of this server's API", word);
-    return NULL;
-}
-
 /* ---- authorize ---- */
 
 /* An authorize error: to the client's redirect URI, or, for a client the
@@ -457,7 +375,7 @@ int mcp_relay_authorize(request_rec *r, const protected_location_t *pl)
     client_id = apr_table_get(p, "client_id");
     redirect_uri = apr_table_get(p, "redirect_uri");
     state = apr_table_get(p, "state");
-    scope = scope_of(r, p, &scope_ok);
+    scope = mcp_relay_scope_of(r, p, &scope_ok);
     /* Until the client and its redirect URI are known good, errors are
      * shown here and never sent anywhere (no open redirect, §4.1.2.1). */
     if (dup && (strcmp(dup, "client_id") == 0 || strcmp(dup, "redirect_uri") == 0))
@@ -482,9 +400,9 @@ int mcp_relay_authorize(request_rec *r, const protected_location_t *pl)
     if (apr_table_get(p, "code_challenge") == NULL || apr_table_get(p, "code_challenge_method") == NULL
         || strcmp(apr_table_get(p, "code_challenge_method"), "S256") != 0)
         return refuse(r, conf, unconfirmed, redirect_uri, state, "invalid_request", "PKCE with S256 is required");
-    if ((why = foreign_resource(r, conf, apr_table_get(p, "resource"))) != NULL)
+    if ((why = mcp_relay_foreign_resource(r, conf, apr_table_get(p, "resource"))) != NULL)
         return refuse(r, conf, unconfirmed, redirect_uri, state, "invalid_target", why);
-    if ((why = foreign_scope(r, conf, scope, scope_ok)) != NULL)
+    if ((why = mcp_relay_foreign_scope(r, conf, scope, scope_ok)) != NULL)
         return refuse(r, conf, unconfirmed, redirect_uri, state, "invalid_scope", why);
     /* they travel sealed in state and the consent ticket */
     if ((state && strlen(state) > MAX_PARAM) || (scope && strlen(scope) > MAX_PARAM)
@@ -553,11 +471,11 @@ int mcp_relay_callback(request_rec *r, const protected_location_t *pl)
     }
     if (cstate && !*cstate)
         cstate = NULL;
-    once = use_once(r, "relay-state", mcp_relay_member(r->pool, txn, "n"), STATE_LIFETIME + 60, &record);
+    once = mcp_relay_use_once(r, "relay-state", mcp_relay_member(r->pool, txn, "n"), STATE_LIFETIME + 60, &record);
     json_decref(txn);
     if (once == MCP_CLAIM_UNAVAILABLE) {
         apr_table_setn(r->err_headers_out, "Retry-After", "10");
-        return mcp_send_oauth_error(r, HTTP_SERVICE_UNAVAILABLE, "temporarily_unavailable", STORE_DOWN);
+        return mcp_send_oauth_error(r, HTTP_SERVICE_UNAVAILABLE, "temporarily_unavailable", MCP_RELAY_STORE_DOWN);
     }
     if (once == MCP_CLAIM_HELD)
         return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, "invalid_request", "this login was finished already");
@@ -688,13 +606,13 @@ static int to_idp_token(request_rec *r, const protected_location_t *pl, const mc
     post.body = form;
     if (!mcp_relay_post(r, conf, &post, &res)) {
         if (refresh_record)
-            give_back(r, refresh_record);
+            mcp_relay_give_back(r, refresh_record);
         apr_table_setn(r->headers_out, "Retry-After", "30");
         return token_error(r, HTTP_BAD_GATEWAY, "temporarily_unavailable", "the authorization server did not answer");
     }
     /* an IdP that lets refresh tokens be used again keeps them usable here */
     if (refresh_record && !rotated(&res, refresh_token))
-        give_back(r, refresh_record);
+        mcp_relay_give_back(r, refresh_record);
     if (res.status == HTTP_OK && shares_idp_client(client)) {
         apr_size_t bound_len = 0;
         char *bound = bind_refresh_token(r, client_id, approved, res.body, res.len, &bound_len);
@@ -739,7 +657,7 @@ int mcp_relay_token(request_rec *r, const protected_location_t *pl)
     if ((client = client_of(r, conf, client_id, &why)) == NULL)
         return token_error(r, HTTP_UNAUTHORIZED, "invalid_client", why);
     /* before any code or refresh token is spent */
-    if ((why = foreign_resource(r, conf, apr_table_get(p, "resource"))) != NULL)
+    if ((why = mcp_relay_foreign_resource(r, conf, apr_table_get(p, "resource"))) != NULL)
         return token_error(r, HTTP_BAD_REQUEST, "invalid_target", why);
     if (grant && strcmp(grant, "authorization_code") == 0) {
         json_t *code = mcp_relay_unseal_json(r, "code", apr_table_get(p, "code"));
@@ -764,16 +682,16 @@ int mcp_relay_token(request_rec *r, const protected_location_t *pl)
         add_param(r->pool, &form, "redirect_uri", mcp_endpoint_url(r, pl, MCP_ENDPOINT_CALLBACK));
         add_param(r->pool, &form, "code_verifier", apr_table_get(p, "code_verifier"));
         approved = mcp_relay_member(r->pool, code, "sc");
-        once = use_once(r, "relay-code", mcp_relay_member(r->pool, code, "i"), CODE_LIFETIME + 60, &record);
+        once = mcp_relay_use_once(r, "relay-code", mcp_relay_member(r->pool, code, "i"), CODE_LIFETIME + 60, &record);
         json_decref(code);
         record = NULL; /* a code is spent whatever the IdP answers */
         if (once == MCP_CLAIM_UNAVAILABLE)
-            return token_error(r, HTTP_SERVICE_UNAVAILABLE, "temporarily_unavailable", STORE_DOWN);
+            return token_error(r, HTTP_SERVICE_UNAVAILABLE, "temporarily_unavailable", MCP_RELAY_STORE_DOWN);
         if (once == MCP_CLAIM_HELD)
             return token_error(r, HTTP_BAD_REQUEST, "invalid_grant", "the code was used already");
     }
     else if (grant && strcmp(grant, "refresh_token") == 0) {
-        const char *scope = scope_of(r, p, &scope_ok);
+        const char *scope = mcp_relay_scope_of(r, p, &scope_ok);
 
         refresh_token = apr_table_get(p, "refresh_token");
         if (refresh_token == NULL)
@@ -796,14 +714,14 @@ int mcp_relay_token(request_rec *r, const protected_location_t *pl)
             if (scope == NULL && approved && *approved)
                 scope = approved;
         }
-        if ((why = foreign_scope(r, conf, scope, scope_ok)) != NULL)
+        if ((why = mcp_relay_foreign_scope(r, conf, scope, scope_ok)) != NULL)
             return token_error(r, HTTP_BAD_REQUEST, "invalid_scope", why);
         add_param(r->pool, &form, "grant_type", "refresh_token");
         add_param(r->pool, &form, "refresh_token", refresh_token);
         add_param(r->pool, &form, "scope", scope);
-        once = use_once(r, "relay-refresh", refresh_token, REFRESH_RECORD_LIFETIME, &record);
+        once = mcp_relay_use_once(r, "relay-refresh", refresh_token, REFRESH_RECORD_LIFETIME, &record);
         if (once == MCP_CLAIM_UNAVAILABLE)
-            return token_error(r, HTTP_SERVICE_UNAVAILABLE, "temporarily_unavailable", STORE_DOWN);
+            return token_error(r, HTTP_SERVICE_UNAVAILABLE, "temporarily_unavailable", MCP_RELAY_STORE_DOWN);
         if (once == MCP_CLAIM_HELD)
             return token_error(r, HTTP_BAD_REQUEST, "invalid_grant", "the refresh token was used already");
     }
