@@ -218,3 +218,24 @@ stack_stop_all() {
   stack_stop httpd "${HTTPD_STOP_GRACE:-5}"
   stack_stop idp 2
 }
+
+# Runs `node --test` on the given files with a deadline, its TAP output into TAP_LOG (and the
+# terminal), and returns non-zero when any test failed, was cancelled or reported not ok (a
+# failing todo included: node counts it as a pass), or when none passed. The summary lines start
+# with "# " (TAP) or "ℹ " (--test-reporter=spec).
+stack_run_node_tests() {
+  local deadline=$1 tap_log=$2 status sum='^(# |ℹ )'
+  shift 2
+  set +e
+  timeout "$deadline" node --test --test-concurrency=1 "$@" 2>&1 | tee "$tap_log"
+  status=${PIPESTATUS[0]}
+  set -e
+  if [ "$status" -eq 0 ]; then
+    if ! grep -qE "${sum}pass [1-9]" "$tap_log" || ! grep -qE "${sum}fail 0\$" "$tap_log" \
+      || ! grep -qE "${sum}cancelled 0\$" "$tap_log" || grep -qE '^not ok ' "$tap_log"; then
+      echo "# a test failed, was cancelled or reported not ok" >&2
+      status=1
+    fi
+  fi
+  return "$status"
+}

@@ -89,20 +89,6 @@ cd "$FLEET_DIR"
 if [ "$#" -eq 0 ]; then
   set -- fleet.test.mjs
 fi
-set +e
-timeout "${FLEET_TIMEOUT:-120}" node --test --test-concurrency=1 "$@" 2>&1 | tee "$STATE/tap.log"
-status=${PIPESTATUS[0]}
-set -e
-# Any failing test fails the run, whatever node's exit status says, but for a test marked todo (a
-# known gateway defect, named in its todo reason). The summary lines start with "# " (TAP) or
-# "ℹ " (--test-reporter=spec).
-if [ "$status" -eq 0 ]; then
-  sum='^(# |ℹ )'
-  not_ok=$(grep -E '^not ok ' "$STATE/tap.log" | grep -v ' # TODO' || true)
-  if ! grep -qE "${sum}pass [1-9]" "$STATE/tap.log" || ! grep -qE "${sum}fail 0\$" "$STATE/tap.log" \
-    || ! grep -qE "${sum}cancelled 0\$" "$STATE/tap.log" || [ -n "$not_ok" ]; then
-    echo "# fleet run.sh: a test failed, was cancelled or reported not ok" >&2
-    status=1
-  fi
-fi
+status=0
+stack_run_node_tests "${FLEET_TIMEOUT:-120}" "$STATE/tap.log" "$@" || status=$?
 exit "$status"
