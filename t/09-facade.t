@@ -102,9 +102,10 @@ sub check_rewritten {
              "$what facade: RFC 9207 iss parameter promised (the relay writes it)");
     ok t_cmp(enc($d->{code_challenge_methods_supported}), '["S256"]', "$what facade: S256 only");
     ok t_cmp(enc($d->{token_endpoint_auth_methods_supported}), '["none"]', "$what facade: public clients");
-    # a CIMD client borrows the static client: without one there is none to map it on
-    ok t_cmp(enc($d->{client_id_metadata_document_supported}), $static ? 'true' : 'null',
-             "$what facade: CIMD " . ($static ? 'accepted (MCPAuthClientID)' : 'not offered (no static client)'));
+    # a CIMD client uses the static client, or where there is none the gateway's own client at
+    # the IdP, which registers clients in every realm of the fixture
+    ok t_cmp(enc($d->{client_id_metadata_document_supported}), 'true',
+             "$what facade: CIMD " . ($static ? 'accepted (MCPAuthClientID)' : 'accepted (the gateway\'s own IdP client)'));
     ok t_cmp($d->{jwks_uri}, url('idp5', '/jwks'), "$what facade: other fields kept (jwks_uri)");
     ok t_cmp($d->{idp5_marker}, "realm $loc", "$what facade: the IdP's own fields kept");
     return $d;

@@ -346,8 +346,8 @@ for my $c ([ 'mixup', 'server_error', 'an iss of another server (mix-up): refuse
     ok t_cmp($r->code . ' ' . doc_of($r)->{error}, '400 invalid_client', 'MCPAuthClientMetadataDocuments Off: refused');
     $r = rq(GET => "$EP/authorize/kc?" . authorize_query(client_id => 'https://app.example/client.json'));
     ok t_cmp($r->code . ' ' . doc_of($r)->{error} . ' ' . (doc_of($r)->{error_description} // ''),
-             '400 invalid_client client metadata documents are not accepted here',
-             'keycloak mode without MCPAuthClientID: no static client for a CIMD client, refused before any fetch');
+             '400 invalid_client the client metadata document cannot be fetched or is not valid',
+             'keycloak mode without MCPAuthClientID: CIMD accepted (the gateway\'s own IdP client), a document that cannot be fetched refused');
 }
 
 # --- a registered client and a login in flight survive a graceful restart ---------------

@@ -560,7 +560,9 @@ static void test_challenge_and_metadata(void)
 
 /* A one-entry socache like redis: MP-safe (no mutex), no atomic add, and a
  * read into a buffer too small for the value fails. rival_writes makes
- * another claimant's write land right after ours. */
+ * another claimant's write land right after ours. down: 1, connections
+ * refused; 2, as apr_redis once it holds its server for dead: every read
+ * "not found", every store failing. */
 static struct {
     char id[128], value[128];
     int present, rival_writes, down;
@@ -593,7 +595,7 @@ static apr_status_t slot_retrieve(ap_socache_instance_t *i, server_rec *s, const
     size_t len = strlen(slot.value);
 
     if (slot.down)
-        return APR_ECONNREFUSED;
+        return slot.down == 2 ? APR_NOTFOUND : APR_ECONNREFUSED;
     if (!slot.present || strlen(slot.id) != idlen || memcmp(slot.id, id, idlen) != 0)
         return APR_NOTFOUND;
     if (len > *datalen)
@@ -652,6 +654,12 @@ static void test_cache_claim(void)
               "claim while the store refuses connections: unavailable, not held by someone else");
     CHECK(!mcp_cache_reachable(&cache) && health_downs == 1 && health_ups == 0,
           "the outage is reported once, however many looks fail");
+    slot.down = 2;
+    for (i = 0; i < 3; i++)
+        CHECK(mcp_cache_claim(&cache, "fetch", apr_time_from_sec(5), pool) == MCP_CLAIM_UNAVAILABLE
+                  && !mcp_cache_marker_alive(&cache, "fetch", pool),
+              "claim while the client library holds the server for dead (reads say 'not found'): unavailable");
+    CHECK(!mcp_cache_reachable(&cache) && health_ups == 0, "and 'not found' is not taken for the store being back");
     slot.down = 0;
     CHECK(mcp_cache_claim(&cache, "fetch", apr_time_from_sec(5), pool) == MCP_CLAIM_WON
               && mcp_cache_reachable(&cache) && health_ups == 1 && health_downs == 1,

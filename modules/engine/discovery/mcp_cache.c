@@ -41,16 +41,31 @@ int mcp_cache_reachable(const mcp_cache_t *cache)
     return apr_atomic_read32((volatile apr_uint32_t *)&cache->unreachable) == 0;
 }
 
-/* A look that got an answer (a hit or a miss) or none: the health callback
- * hears of the change, once, from whichever thread sees it first. */
-static void note_health(mcp_cache_t *cache, apr_status_t rv)
+static void set_health(mcp_cache_t *cache, int reachable, apr_status_t rv)
 {
-    /* a value larger than the buffer is an answer too */
-    int failed = rv != APR_SUCCESS && !APR_STATUS_IS_NOTFOUND(rv) && !APR_STATUS_IS_ENOSPC(rv);
-
-    if (apr_atomic_cas32(&cache->unreachable, failed ? 1 : 0, failed ? 0 : 1) == (failed ? 0u : 1u)
+    if (apr_atomic_cas32(&cache->unreachable, reachable ? 0 : 1, reachable ? 1 : 0) == (reachable ? 1u : 0u)
         && cache->on_health)
-        cache->on_health(cache, !failed, rv);
+        cache->on_health(cache, reachable, rv);
+}
+
+/* What a look says of the store's health; the callback hears of a change
+ * once, from whichever thread sees it first. A value larger than the
+ * buffer is an answer. A miss proves nothing: apr_redis and apr_memcache
+ * answer "not found" for every key while they hold their server for dead,
+ * so only a hit or a successful store shows the store is back. */
+static void note_retrieve(mcp_cache_t *cache, apr_status_t rv)
+{
+    if (rv == APR_SUCCESS || APR_STATUS_IS_ENOSPC(rv))
+        set_health(cache, 1, rv);
+    else if (!APR_STATUS_IS_NOTFOUND(rv))
+        set_health(cache, 0, rv);
+}
+
+/* A store refused for its size (shmcb) is the store answering. */
+static apr_status_t note_store(mcp_cache_t *cache, apr_status_t rv)
+{
+    set_health(cache, rv == APR_SUCCESS || APR_STATUS_IS_ENOSPC(rv), rv);
+    return rv;
 }
 
 static apr_status_t get_locked(mcp_cache_t *cache, const char *id, apr_size_t max_len,
@@ -62,7 +77,7 @@ static apr_status_t get_locked(mcp_cache_t *cache, const char *id, apr_size_t ma
 
     rv = cache->provider->retrieve(cache->instance, cache->server, (const unsigned char *)id,
                                    (unsigned int)strlen(id), buf, &buf_len, pool);
-    note_health(cache, rv);
+    note_retrieve(cache, rv);
     if (rv != APR_SUCCESS)
         return rv;
     buf[buf_len] = '\0';
@@ -88,9 +103,9 @@ apr_status_t mcp_cache_put(mcp_cache_t *cache, const char *id, apr_time_t expiry
     apr_status_t rv;
 
     lock(cache);
-    rv = cache->provider->store(cache->instance, cache->server, (const unsigned char *)id,
-                                (unsigned int)strlen(id), expiry, (unsigned char *)value,
-                                (unsigned int)len, pool);
+    rv = note_store(cache, cache->provider->store(cache->instance, cache->server, (const unsigned char *)id,
+                                                  (unsigned int)strlen(id), expiry, (unsigned char *)value,
+                                                  (unsigned int)len, pool));
     unlock(cache);
     return rv;
 }
@@ -119,9 +134,9 @@ static const char *claim_token(apr_pool_t *pool)
 static int store_marker(mcp_cache_t *cache, const char *id, apr_interval_time_t ttl,
                         const char *value, apr_pool_t *pool)
 {
-    return cache->provider->store(cache->instance, cache->server, (const unsigned char *)id,
-                                  (unsigned int)strlen(id), apr_time_now() + ttl,
-                                  (unsigned char *)value, (unsigned int)strlen(value), pool)
+    return note_store(cache, cache->provider->store(cache->instance, cache->server, (const unsigned char *)id,
+                                                    (unsigned int)strlen(id), apr_time_now() + ttl,
+                                                    (unsigned char *)value, (unsigned int)strlen(value), pool))
            == APR_SUCCESS;
 }
 

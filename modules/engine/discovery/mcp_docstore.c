@@ -52,9 +52,10 @@ typedef struct local_entry {
     apr_time_t forced_at;     /* last forced look at the shared copy */
     local_doc_t *current;
     apr_time_t failed_until;  /* this process's backoff (all it has when the store fails) */
-    apr_time_t fetch_until;   /* this process's claims, for when no store can hold them */
+    apr_time_t fetch_until;   /* this process's claims (also the shared ones it won) */
     apr_time_t refetch_until;
     apr_uint32_t waiting;     /* threads waiting for a fetch in flight */
+    apr_uint32_t deciding;    /* threads claiming, or fetching what they claimed */
     const char *stats_id;
     mcp_doc_status_t local_stats; /* when there is no shared cache */
 } local_entry_t;
@@ -467,16 +468,14 @@ static int claim(mcp_docstore_t *store, const char *id, apr_time_t *local_until,
                  apr_pool_t *tmp)
 {
     apr_time_t now = apr_time_now();
-    int won = 0;
+    mcp_claim_t c = store->cache ? mcp_cache_claim(store->cache, id, ttl, tmp) : MCP_CLAIM_UNAVAILABLE;
+    int won = c == MCP_CLAIM_WON;
 
-    if (store->cache) {
-        mcp_claim_t c = mcp_cache_claim(store->cache, id, ttl, tmp);
-
-        if (c != MCP_CLAIM_UNAVAILABLE)
-            return c == MCP_CLAIM_WON;
-    }
+    if (c == MCP_CLAIM_HELD)
+        return 0;
+    /* won in the shared store: this process's threads see it here too */
     apr_thread_mutex_lock(store->mutex);
-    if (now >= *local_until) {
+    if (won || now >= *local_until) {
         *local_until = now + ttl;
         won = 1;
     }
@@ -499,7 +498,7 @@ static int fetch_in_flight(mcp_docstore_t *store, local_entry_t *e, apr_pool_t *
     int local;
 
     apr_thread_mutex_lock(store->mutex);
-    local = apr_time_now() < e->fetch_until;
+    local = apr_time_now() < e->fetch_until || apr_atomic_read32(&e->deciding) > 0;
     apr_thread_mutex_unlock(store->mutex);
     return local || (store->cache && mcp_cache_marker_alive(store->cache, e->fetch_id, tmp));
 }
@@ -548,7 +547,7 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
      * here too, unless a fetch is under way: then it waits for it, with
      * the threads already waiting. */
     if (e->current && (force ? now - e->forced_at < FORCED_RECHECK && apr_atomic_read32(&e->waiting) == 0
-                                   && now >= e->fetch_until
+                                   && apr_atomic_read32(&e->deciding) == 0 && now >= e->fetch_until
                              : now < e->current->doc.fresh_until)) {
         local_doc_t *ld = take_locked(e);
 
@@ -572,16 +571,27 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
     if (force) {
         /* RFC 8725 §3.10 / OIDC Core §10.1.1: a kid miss may mean rotation,
          * but unknown kids must not turn into a fetch per request. A kid
-         * miss while the refetch is under way waits for it. */
-        if (!claim(store, e->refetch_id, &e->refetch_until, policy->min_refetch, tmp)) {
-            wait_for_fetch(store, e, parse, parse_ctx, policy, had, tmp);
-        }
-        else if (!published_meanwhile(store, e, parse, parse_ctx, policy, had, tmp)) {
-            if (claim(store, e->fetch_id, &e->fetch_until, fetch_ttl, tmp))
+         * miss while the refetch is under way waits for it; so do this
+         * process's other threads while this one claims and fetches. The
+         * in-flight marker is claimed first and held while the refetch
+         * window is asked, so that no other process sees "nothing in
+         * flight" while this one is about to fetch. */
+        int fetched = 0;
+
+        apr_atomic_inc32(&e->deciding);
+        if (claim(store, e->fetch_id, &e->fetch_until, fetch_ttl, tmp)) {
+            if (claim(store, e->refetch_id, &e->refetch_until, policy->min_refetch, tmp)
+                && !published_meanwhile(store, e, parse, parse_ctx, policy, had, tmp)) {
                 fetch_guarded(store, e, parse, parse_ctx, policy, e->fetch_id, tmp, &fetch_err);
-            else
-                wait_for_fetch(store, e, parse, parse_ctx, policy, had, tmp);
+                fetched = 1;
+            }
+            else {
+                release_fetch(store, e, e->fetch_id, tmp);
+            }
         }
+        apr_atomic_dec32(&e->deciding);
+        if (!fetched && newest(store, e) <= had)
+            wait_for_fetch(store, e, parse, parse_ctx, policy, had, tmp);
     }
     else if (!recently_failed(store, e, tmp) && claim(store, e->fetch_id, &e->fetch_until, fetch_ttl, tmp)) {
         if (published_meanwhile(store, e, parse, parse_ctx, policy, had, tmp))
