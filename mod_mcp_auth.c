@@ -420,6 +420,10 @@ static void insert_error_filter(request_rec *r)
          * client where the resource's metadata is */
         mcp_challenge_metadata_only(r, mcp_conf_of(r));
     }
+    if (is_endpoint_request(r) && !apr_table_get(r->notes, MCP_NOTE_JSON_ERROR)) {
+        mcp_endpoint_error_body(r);
+        apr_table_setn(r->notes, MCP_NOTE_JSON_ERROR, "1");
+    }
     if (apr_table_get(r->notes, MCP_NOTE_JSON_ERROR))
         ap_add_output_filter(JSON_ERROR_FILTER, NULL, r, r->connection);
 }

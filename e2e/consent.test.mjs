@@ -164,7 +164,9 @@ test('SDK 2.x with a Client ID Metadata Document (https on loopback): no registr
     await client.close().catch(() => {});
     client = await sdk2Connect(STATIC_MCP_URL, provider, log);
     assert.ok(log.some((e) => e.grantType === 'refresh_token' && e.url === STATIC_TOKEN_URL && e.status === 200), 'refresh');
-    assert.equal(cimdFetches, fetched, 'the document came from the shared cache (Cache-Control: max-age=300)');
+    // each process keeps the documents it fetched (Cache-Control: max-age=300); anonymous requests
+    // never write client documents into the shared cache
+    assert.ok(cimdFetches - fetched <= 1, `the refresh fetched the document at most once (${cimdFetches - fetched})`);
   } finally {
     printLog(t, 'SDK 2.x, CIMD client on https://127.0.0.1', log);
     await client?.close().catch(() => {});

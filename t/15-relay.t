@@ -18,6 +18,7 @@ use Digest::SHA ();
 use MIME::Base64 ();
 use URI ();
 use MCPTest;
+use RelayTest;
 
 my $J  = JSON::PP->new->canonical;
 my $EP = '/.well-known/mcp-auth';
@@ -29,24 +30,9 @@ my $CHALLENGE = MIME::Base64::encode_base64url(Digest::SHA::sha256($VERIFIER));
 
 sub gw     { url('gw5', $_[0]) }
 sub iss5   { url('idp5', "/realms/$_[0]") }
-sub doc_of { my $r = shift; my $d = eval { $J->decode($r->decoded_content) }; ref $d eq 'HASH' ? $d : {} }
 
 # rq(METHOD, URL-or-PATH, BODY, HEADER => VALUE ...) on gw5
-sub rq {
-    my ($method, $path, $body, @headers) = @_;
-    my $ua = LWP::UserAgent->new(max_redirect => 0, timeout => 30, keep_alive => 0);
-    my $r = HTTP::Request->new($method => $path =~ m{^https?://} ? $path : gw($path));
-    while (my ($k, $v) = splice @headers, 0, 2) {
-        $r->push_header($k => $v);
-    }
-    if (defined $body) {
-        $r->content($body);
-        $r->header('Content-Length' => length $body);
-    }
-    return $ua->request($r);
-}
-sub form { my $u = URI->new('http:'); $u->query_form(@_); $u->query }
-sub qparams { my %q = URI->new(shift // '')->query_form; \%q }
+sub rq { my ($method, $path, @rest) = @_; send_request($method, $path =~ m{^https?://} ? $path : gw($path), @rest) }
 sub register {
     my ($loc, %meta) = @_;
     my $res = rq(POST => "$EP/register/$loc", $J->encode({ redirect_uris => [ $CB ], client_name => 'Relay test', %meta }),
@@ -62,7 +48,7 @@ sub last_json { my $t = join '', read_lines(shift); $t ? $J->decode($t) : {} }
 # The cookie the relay binds a login to this browser with.
 sub login_cookie { my ($c) = grep { /^mcp_auth_[0-9a-f]{8}_login_/ } $_[0]->header('Set-Cookie'); ($c // '') =~ /^([^;]+)/ ? $1 : '' }
 
-plan tests => 89;
+plan tests => 97;
 
 # --- a whole login, keycloak mode (the IdP registers a client per MCP client) -----------
 my $client = register('kc');
@@ -187,21 +173,30 @@ for my $c ([ 'mixup', 'server_error', 'an iss of another server (mix-up): refuse
     my ($csrf) = $page =~ /name="csrf" value="([^"]+)"/;
     my ($cookie) = ($r->header('Set-Cookie') // '') =~ /^(mcp_auth_[0-9a-f]{8}_csrf=[^;]+)/;
     my $post = sub {
-        my ($consent, $c, $x) = @_;
+        my ($consent, $c, $x, @fetch) = @_;
         rq(POST => "$EP/authorize/cid", form(ticket => $ticket, csrf => $x // $csrf, consent => $consent),
-           'Content-Type' => 'application/x-www-form-urlencoded', ($c ? (Cookie => $c) : ()));
+           'Content-Type' => 'application/x-www-form-urlencoded', ($c ? (Cookie => $c) : ()), @fetch);
     };
     ok t_cmp($post->('approve', undef)->code, 400, 'the form without its cookie (CSRF): 400');
     ok t_cmp($post->('approve', $cookie, 'f' x 32)->code, 400, 'with another CSRF value: 400');
-    $r = $post->('approve', $cookie);
+    # cookie tossing: another port of this host can plant the CSRF cookie; the form must come from here
+    ok t_cmp($post->('approve', $cookie, undef, 'Sec-Fetch-Site' => 'same-site', Origin => 'http://localhost:1')->code,
+             400, 'the right form and cookie, posted by a page of another origin (Sec-Fetch-Site: same-site): 400');
+    ok t_cmp($post->('approve', $cookie, undef, Origin => 'http://localhost:1')->code, 400,
+             'the same from a browser without Fetch Metadata, by its Origin: 400');
+    $r = $post->('approve', $cookie, undef, 'Sec-Fetch-Site' => 'same-origin', Origin => gw(''));
     my $idp = URI->new($r->header('Location') // '');
     ok t_cmp($r->code . ' ' . $idp->path, '302 /realms/cid/auth', 'approved: on to the IdP');
     ok t_cmp(qparams($idp)->{client_id}, 'static-client', 'as the static client');
     my ($consent) = grep { /^mcp_auth_[0-9a-f]{8}_consent_/ } $r->header('Set-Cookie');
     ok t_cmp($consent // '', qr/HttpOnly/, 'the approval is remembered in a cookie');
     ($consent) = ($consent // '') =~ /^([^;]+)/;
-    $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $cid), undef, Cookie => $consent);
-    ok t_cmp($r->code, 302, 'with that cookie: no second consent page');
+    $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $cid), undef, Cookie => $consent,
+            'Sec-Fetch-Site' => 'same-site');
+    ok t_cmp($r->code, 200, 'that approval, but the browser was sent here by another site or port: the consent page again');
+    $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $cid), undef, Cookie => $consent,
+            'Sec-Fetch-Site' => 'none');
+    ok t_cmp($r->code, 302, 'with that cookie, the app having opened the browser (Sec-Fetch-Site: none): no second consent page');
     ok t_cmp(qparams(URI->new($r->header('Location') // ''))->{resource} // 'none', gw('/cid'),
              'the IdP is asked for this location\'s resource, also when the client names none (RFC 8707)');
     $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $cid, scope => 'openid mcp:tools mcp:admin'), undef,
@@ -296,6 +291,28 @@ for my $c ([ 'mixup', 'server_error', 'an iss of another server (mix-up): refuse
                                             resource => 'https://other-api.example/'),
             'Content-Type' => 'application/x-www-form-urlencoded');
     ok t_cmp($r->code . ' ' . doc_of($r)->{error}, '400 invalid_target', 'a token for another resource: invalid_target');
+}
+
+# --- what httpd refuses on the endpoints is OAuth JSON too; client text shown as UTF-8 ------
+{
+    my $r = rq(GET => "$EP/token/kc");
+    ok t_cmp($r->code . ' ' . ($r->header('Content-Type') // '') . ' ' . (doc_of($r)->{error} // ''),
+             qr{^405 application/json invalid_request$}, 'GET on the token endpoint: 405 as an OAuth JSON error');
+    $r = rq(POST => "$EP/register/kc", '{"x":"' . ('a' x 70000) . '"}', 'Content-Type' => 'application/json');
+    ok t_cmp($r->code . ' ' . (doc_of($r)->{error} // $r->content), '413 invalid_request',
+             'a registration over 64 KiB: 413 as an OAuth JSON error, not httpd\'s page');
+    $r = rq(POST => "$EP/register/kcdeny", '{"redirect_uris":["http://127.0.0.1:1/cb"]}', 'Content-Type' => 'application/json');
+    ok t_cmp($r->code . ' ' . (doc_of($r)->{error} // $r->content), '403 access_denied',
+             'a registration endpoint the administrator closed (<Location> Require all denied): 403 as OAuth JSON');
+    my $cid = doc_of(rq(POST => "$EP/register/cid", JSON::PP->new->utf8->encode({ redirect_uris => [ $CB ],
+                                                                              client_name => "Jos\x{e9} \x{202e}gnp.exe" }),
+                        'Content-Type' => 'application/json'))->{client_id};
+    $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $cid));
+    my $page = $r->decoded_content;
+    ok t_cmp($page =~ /Jos\x{e9}/ ? 'UTF-8' : $page =~ /Jos&#195;/ ? 'bytes escaped' : 'missing', 'UTF-8',
+             'the consent page shows a non-ASCII client name as the text it is');
+    ok t_cmp($page =~ /\x{202e}/ ? 'override kept' : $page =~ /\x{fffd}gnp/ ? 'replaced' : 'other', 'replaced',
+             'a right-to-left override in the name is replaced, so the page shows what the client sent in order');
 }
 
 # --- a static client the user has not approved: errors stay here, sealed values stay home ---

@@ -565,13 +565,16 @@ static void test_challenge_and_metadata(void)
  * "not found", every store failing. */
 static struct {
     char id[128], value[128];
-    int present, rival_writes, down;
+    int present, rival_writes, down, calls, slow;
 } slot;
 
 static apr_status_t slot_store(ap_socache_instance_t *i, server_rec *s, const unsigned char *id,
                                unsigned int idlen, apr_time_t expiry, unsigned char *data,
                                unsigned int datalen, apr_pool_t *p)
 {
+    slot.calls++;
+    if (slot.down && slot.slow)
+        apr_sleep(apr_time_from_msec(300));
     if (slot.down)
         return APR_ECONNREFUSED;
     if (idlen >= sizeof(slot.id) || datalen >= sizeof(slot.value))
@@ -594,6 +597,9 @@ static apr_status_t slot_retrieve(ap_socache_instance_t *i, server_rec *s, const
 {
     size_t len = strlen(slot.value);
 
+    slot.calls++;
+    if (slot.down && slot.slow)
+        apr_sleep(apr_time_from_msec(300));
     if (slot.down)
         return slot.down == 2 ? APR_NOTFOUND : APR_ECONNREFUSED;
     if (!slot.present || strlen(slot.id) != idlen || memcmp(slot.id, id, idlen) != 0)
@@ -654,6 +660,16 @@ static void test_cache_claim(void)
               "claim while the store refuses connections: unavailable, not held by someone else");
     CHECK(!mcp_cache_reachable(&cache) && health_downs == 1 && health_ups == 0,
           "the outage is reported once, however many looks fail");
+    slot.calls = 0;
+    CHECK(mcp_cache_claim(&cache, "fetch", apr_time_from_sec(5), pool) == MCP_CLAIM_UNAVAILABLE && slot.calls == 1,
+          "a store that refuses at once is asked again on every use (its return is seen at once)");
+    slot.slow = 1;
+    mcp_cache_claim(&cache, "fetch", apr_time_from_sec(5), pool);
+    slot.calls = 0;
+    CHECK(mcp_cache_claim(&cache, "fetch", apr_time_from_sec(5), pool) == MCP_CLAIM_UNAVAILABLE && slot.calls == 0,
+          "after a failure that hung, the store is left alone for 5 s (one wait, not one a request)");
+    slot.slow = 0;
+    cache.rest_until = 0;
     slot.down = 2;
     for (i = 0; i < 3; i++)
         CHECK(mcp_cache_claim(&cache, "fetch", apr_time_from_sec(5), pool) == MCP_CLAIM_UNAVAILABLE
@@ -661,6 +677,7 @@ static void test_cache_claim(void)
               "claim while the client library holds the server for dead (reads say 'not found'): unavailable");
     CHECK(!mcp_cache_reachable(&cache) && health_ups == 0, "and 'not found' is not taken for the store being back");
     slot.down = 0;
+    cache.rest_until = 0;
     CHECK(mcp_cache_claim(&cache, "fetch", apr_time_from_sec(5), pool) == MCP_CLAIM_WON
               && mcp_cache_reachable(&cache) && health_ups == 1 && health_downs == 1,
           "the store back: the claim works and the recovery is reported once");

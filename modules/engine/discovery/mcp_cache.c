@@ -41,8 +41,39 @@ int mcp_cache_reachable(const mcp_cache_t *cache)
     return apr_atomic_read32((volatile apr_uint32_t *)&cache->unreachable) == 0;
 }
 
-static void set_health(mcp_cache_t *cache, int reachable, apr_status_t rv)
+/* While the store hangs (a stopped Redis, dropped packets: a failure that
+ * took SLOW_FAILURE or more), one thread at a time asks it again, at most
+ * every REST_SECONDS; the others are told "unavailable" at once. That costs
+ * one wait per process and interval, not one per request. A store that
+ * refuses at once is asked on every use, so its return is seen at once. */
+#define REST_SECONDS 5
+#define SLOW_FAILURE apr_time_from_msec(250)
+
+static apr_uint32_t now_sec(void)
 {
+    return (apr_uint32_t)apr_time_sec(apr_time_now());
+}
+
+/* Whether to leave the store alone for now; 0: ask it (and then done_asking). */
+static int resting(mcp_cache_t *cache)
+{
+    if (apr_atomic_read32(&cache->unreachable) == 0)
+        return 0;
+    if (now_sec() < apr_atomic_read32(&cache->rest_until))
+        return 1;
+    return apr_atomic_cas32(&cache->probing, 1, 0) != 0;
+}
+
+static void done_asking(mcp_cache_t *cache)
+{
+    if (apr_atomic_read32(&cache->probing))
+        apr_atomic_set32(&cache->probing, 0);
+}
+
+static void set_health(mcp_cache_t *cache, int reachable, apr_status_t rv, apr_time_t asked_at)
+{
+    if (!reachable && apr_time_now() - asked_at >= SLOW_FAILURE)
+        apr_atomic_set32(&cache->rest_until, now_sec() + REST_SECONDS);
     if (apr_atomic_cas32(&cache->unreachable, reachable ? 0 : 1, reachable ? 1 : 0) == (reachable ? 1u : 0u)
         && cache->on_health)
         cache->on_health(cache, reachable, rv);
@@ -53,18 +84,27 @@ static void set_health(mcp_cache_t *cache, int reachable, apr_status_t rv)
  * buffer is an answer. A miss proves nothing: apr_redis and apr_memcache
  * answer "not found" for every key while they hold their server for dead,
  * so only a hit or a successful store shows the store is back. */
-static void note_retrieve(mcp_cache_t *cache, apr_status_t rv)
+static void note_retrieve(mcp_cache_t *cache, apr_status_t rv, apr_time_t asked_at)
 {
     if (rv == APR_SUCCESS || APR_STATUS_IS_ENOSPC(rv))
-        set_health(cache, 1, rv);
+        set_health(cache, 1, rv, asked_at);
     else if (!APR_STATUS_IS_NOTFOUND(rv))
-        set_health(cache, 0, rv);
+        set_health(cache, 0, rv, asked_at);
 }
 
 /* A store refused for its size (shmcb) is the store answering. */
-static apr_status_t note_store(mcp_cache_t *cache, apr_status_t rv)
+static apr_status_t store_locked(mcp_cache_t *cache, const char *id, apr_time_t expiry,
+                                 const unsigned char *value, apr_size_t len, apr_pool_t *pool)
 {
-    set_health(cache, rv == APR_SUCCESS || APR_STATUS_IS_ENOSPC(rv), rv);
+    apr_status_t rv;
+    apr_time_t asked_at = apr_time_now();
+
+    if (resting(cache))
+        return APR_EGENERAL;
+    rv = cache->provider->store(cache->instance, cache->server, (const unsigned char *)id,
+                                (unsigned int)strlen(id), expiry, (unsigned char *)value, (unsigned int)len, pool);
+    set_health(cache, rv == APR_SUCCESS || APR_STATUS_IS_ENOSPC(rv), rv, asked_at);
+    done_asking(cache);
     return rv;
 }
 
@@ -74,10 +114,14 @@ static apr_status_t get_locked(mcp_cache_t *cache, const char *id, apr_size_t ma
     unsigned char *buf = apr_palloc(pool, max_len + 1);
     unsigned int buf_len = (unsigned int)max_len;
     apr_status_t rv;
+    apr_time_t asked_at = apr_time_now();
 
+    if (resting(cache))
+        return APR_EGENERAL;
     rv = cache->provider->retrieve(cache->instance, cache->server, (const unsigned char *)id,
                                    (unsigned int)strlen(id), buf, &buf_len, pool);
-    note_retrieve(cache, rv);
+    note_retrieve(cache, rv, asked_at);
+    done_asking(cache);
     if (rv != APR_SUCCESS)
         return rv;
     buf[buf_len] = '\0';
@@ -103,9 +147,7 @@ apr_status_t mcp_cache_put(mcp_cache_t *cache, const char *id, apr_time_t expiry
     apr_status_t rv;
 
     lock(cache);
-    rv = note_store(cache, cache->provider->store(cache->instance, cache->server, (const unsigned char *)id,
-                                                  (unsigned int)strlen(id), expiry, (unsigned char *)value,
-                                                  (unsigned int)len, pool));
+    rv = store_locked(cache, id, expiry, value, len, pool);
     unlock(cache);
     return rv;
 }
@@ -134,9 +176,7 @@ static const char *claim_token(apr_pool_t *pool)
 static int store_marker(mcp_cache_t *cache, const char *id, apr_interval_time_t ttl,
                         const char *value, apr_pool_t *pool)
 {
-    return note_store(cache, cache->provider->store(cache->instance, cache->server, (const unsigned char *)id,
-                                                    (unsigned int)strlen(id), apr_time_now() + ttl,
-                                                    (unsigned char *)value, (unsigned int)strlen(value), pool))
+    return store_locked(cache, id, apr_time_now() + ttl, (const unsigned char *)value, strlen(value), pool)
            == APR_SUCCESS;
 }
 
@@ -187,7 +227,10 @@ int mcp_cache_marker_alive(mcp_cache_t *cache, const char *id, apr_pool_t *pool)
 void mcp_cache_remove(mcp_cache_t *cache, const char *id, apr_pool_t *pool)
 {
     lock(cache);
-    cache->provider->remove(cache->instance, cache->server, (const unsigned char *)id,
-                            (unsigned int)strlen(id), pool);
+    if (!resting(cache)) {
+        cache->provider->remove(cache->instance, cache->server, (const unsigned char *)id,
+                                (unsigned int)strlen(id), pool);
+        done_asking(cache);
+    }
     unlock(cache);
 }

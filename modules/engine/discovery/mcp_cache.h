@@ -22,6 +22,8 @@ struct mcp_cache {
     server_rec *server;
     mcp_cache_health_fn on_health; /* optional */
     apr_uint32_t unreachable;    /* this process's view: 1 while the store fails */
+    apr_uint32_t rest_until;     /* while it fails: asked again from then (seconds) */
+    apr_uint32_t probing;        /* a thread is asking it again */
 };
 
 /* Whether the store answered this process's last look (a miss is an answer). */

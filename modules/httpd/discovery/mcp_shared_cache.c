@@ -34,7 +34,7 @@ static mcp_cache_t shared_cache;
 static mcp_docstore_t *docstore;
 static mcp_docstore_t *client_docstore;
 
-/* Client metadata documents parsed per process at most: their URLs are the
+/* Client metadata documents kept per process at most: their URLs are the
  * clients' choice, so their number must not be. */
 #define CLIENT_DOCS_PER_PROCESS 256
 
@@ -154,6 +154,8 @@ int mcp_shared_cache_init(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     shared_cache.server = s;
     shared_cache.on_health = log_cache_health;
     shared_cache.unreachable = 0;
+    shared_cache.rest_until = 0;
+    shared_cache.probing = 0;
     return 1;
 }
 
@@ -169,7 +171,11 @@ void mcp_shared_cache_child_init(apr_pool_t *pchild, server_rec *s)
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "MCPAUTH0026: cache mutex child init failed");
     }
     mcp_docstore_create(&docstore, pchild, shared_cache.instance ? &shared_cache : NULL);
-    mcp_docstore_create(&client_docstore, pchild, shared_cache.instance ? &shared_cache : NULL);
+    /* Client metadata documents stay in the process that fetched them: they
+     * are named by anonymous requests, and their bodies (up to 64 KiB each)
+     * in the shared cache would let anyone push out what must stay there
+     * (key sets, single-use records, the gateway's own IdP client). */
+    mcp_docstore_create(&client_docstore, pchild, NULL);
     mcp_docstore_limit(client_docstore, CLIENT_DOCS_PER_PROCESS);
 }
 

@@ -26,15 +26,20 @@ int mcp_send_json(request_rec *r, int status, const char *cache_control, const c
     return OK;
 }
 
-int mcp_send_oauth_error(request_rec *r, int status, const char *error, const char *description)
+const char *mcp_oauth_error_body(apr_pool_t *p, const char *error, const char *description)
 {
     json_t *doc = json_pack("{ssss}", "error", error, "error_description", description);
     char *text = json_dumps(doc, JSON_COMPACT);
-    const char *copy = apr_pstrdup(r->pool, text ? text : "{}");
+    const char *copy = apr_pstrdup(p, text ? text : "{}");
 
     free(text);
     json_decref(doc);
-    return mcp_send_json(r, status, "no-store", copy);
+    return copy;
+}
+
+int mcp_send_oauth_error(request_rec *r, int status, const char *error, const char *description)
+{
+    return mcp_send_json(r, status, "no-store", mcp_oauth_error_body(r->pool, error, description));
 }
 
 int mcp_method_not_allowed(request_rec *r, const mcp_dir_conf_t *conf, const char *allow)

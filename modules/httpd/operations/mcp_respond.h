@@ -13,6 +13,9 @@ int mcp_send_json(request_rec *r, int status, const char *cache_control, const c
 /* An RFC 6749 §5.2-style error document, not cacheable. Returns OK. */
 int mcp_send_oauth_error(request_rec *r, int status, const char *error, const char *description);
 
+/* {"error":…,"error_description":…} (RFC 6749 §5.2), in p. */
+const char *mcp_oauth_error_body(apr_pool_t *p, const char *error, const char *description);
+
 /* 405 with the right Allow header (and CORS, for browsers to read it). */
 int mcp_method_not_allowed(request_rec *r, const mcp_dir_conf_t *conf, const char *allow);
 

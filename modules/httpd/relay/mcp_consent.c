@@ -43,10 +43,28 @@ static const char *consent_cookie_name(request_rec *r, const char *key)
     return mcp_relay_cookie_name(r, "consent", key);
 }
 
-int mcp_consented(request_rec *r, const char *client_id, const char *redirect_uri, const char *scope)
+/* Fetch Metadata (Sec-Fetch-Site): none for a navigation the user or an
+ * app started, same-origin for the gateway's own page. Another origin,
+ * even another port of this host, can write this host's cookies (cookies
+ * ignore ports): an approval or a CSRF cookie it planted must not answer
+ * for the user. Browsers without the header are taken at their Origin;
+ * a client that sends neither is no browser a page can steer. */
+static int started_here(request_rec *r, const mcp_dir_conf_t *conf, int navigation)
+{
+    const char *site = apr_table_get(r->headers_in, "Sec-Fetch-Site");
+    const char *origin = apr_table_get(r->headers_in, "Origin");
+
+    if (site)
+        return strcmp(site, "same-origin") == 0 || (navigation && strcmp(site, "none") == 0);
+    return navigation || origin == NULL || strcasecmp(origin, mcp_external_url(r, conf, "")) == 0;
+}
+
+int mcp_consented(request_rec *r, const mcp_dir_conf_t *conf, const char *client_id, const char *redirect_uri,
+                  const char *scope)
 {
     const char *key = consent_key(r, client_id, redirect_uri);
-    json_t *doc = mcp_relay_unseal_json(r, "consent", mcp_relay_cookie(r, consent_cookie_name(r, key)));
+    json_t *doc = started_here(r, conf, 1) ? mcp_relay_unseal_json(r, "consent", mcp_relay_cookie(r, consent_cookie_name(r, key)))
+                                     : NULL;
     const char *approved = mcp_relay_member(r->pool, doc, "c");
     const char *scopes = mcp_relay_member(r->pool, doc, "s");
 
@@ -122,6 +140,30 @@ const char *mcp_relay_cookie_attrs(request_rec *r, const char *same_site, long m
                         same_site, strcmp(ap_http_scheme(r), "https") == 0 ? "; Secure" : "");
 }
 
+/* Text from the client for the page (UTF-8 as it is, the page says so):
+ * HTML-escaped, and without the invisible characters that reorder or hide
+ * what the user reads (bidirectional overrides and isolates, zero-width
+ * marks), which become U+FFFD. */
+static const char *shown(request_rec *r, const char *s)
+{
+    static const char *const hidden[] = { "\xe2\x80\x8b", "\xe2\x80\x8c", "\xe2\x80\x8d", "\xe2\x80\x8e",
+                                          "\xe2\x80\x8f", "\xe2\x80\xaa", "\xe2\x80\xab", "\xe2\x80\xac",
+                                          "\xe2\x80\xad", "\xe2\x80\xae", "\xe2\x81\xa6", "\xe2\x81\xa7",
+                                          "\xe2\x81\xa8", "\xe2\x81\xa9", "\xd8\x9c" };
+    char *copy = apr_pstrdup(r->pool, s), *at;
+    size_t i;
+
+    for (i = 0; i < sizeof(hidden) / sizeof(hidden[0]); i++) {
+        size_t n = strlen(hidden[i]);
+
+        while ((at = strstr(copy, hidden[i])) != NULL) {
+            copy = apr_pstrcat(r->pool, apr_pstrmemdup(r->pool, copy, (apr_size_t)(at - copy)), "\xef\xbf\xbd",
+                               at + n, NULL);
+        }
+    }
+    return ap_escape_html2(r->pool, copy, 0);
+}
+
 /* The consent page: who is asking, for what, and where the answer goes.
  * Its form comes back to authorize by POST with a sealed ticket and a
  * CSRF value that must match a cookie set with the page. */
@@ -159,14 +201,14 @@ int mcp_consent_page(request_rec *r, const protected_location_t *pl, const mcp_c
         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Allow access?</title>"
         "<style>body{font-family:sans-serif;max-width:34em;margin:3em auto}dt{font-weight:bold}"
         "button{font-size:1em;margin-right:1em}</style></head><body>\n"
-        "<h1>Allow access to ", ap_escape_html2(r->pool, mcp_resource_of(r, pl->conf), 1), "?</h1>\n"
-        "<p><strong>", ap_escape_html2(r->pool, name, 1), "</strong> asks to use this MCP server "
+        "<h1>Allow access to ", shown(r, mcp_resource_of(r, pl->conf)), "?</h1>\n"
+        "<p><strong>", shown(r, name), "</strong> asks to use this MCP server "
         "on your behalf.</p>\n<dl>\n"
-        "<dt>Answers go to</dt><dd>", ap_escape_html2(r->pool, host, 1), "</dd>\n",
+        "<dt>Answers go to</dt><dd>", shown(r, host), "</dd>\n",
         client->metadata_url ? "<dt>Client identity</dt><dd>" : "",
-        client->metadata_url ? ap_escape_html2(r->pool, client->metadata_url, 1) : "",
+        client->metadata_url ? shown(r, client->metadata_url) : "",
         client->metadata_url ? "</dd>\n" : "",
-        "<dt>Access asked for</dt><dd>", scope && *scope ? ap_escape_html2(r->pool, scope, 1) : "(default)",
+        "<dt>Access asked for</dt><dd>", scope && *scope ? shown(r, scope) : "(default)",
         "</dd>\n</dl>\n<p>Only allow clients you started yourself.</p>\n"
         "<form method=\"post\" action=\"", ap_escape_html2(r->pool, r->uri, 1), "\">\n"
         "<input type=\"hidden\" name=\"ticket\" value=\"", ticket, "\">\n"
@@ -184,14 +226,14 @@ int mcp_consent_page(request_rec *r, const protected_location_t *pl, const mcp_c
 
 /* The answer to a consent form: its ticket holds the authorize request it
  * stands for; its CSRF value must match the cookie set with the page. */
-apr_table_t *mcp_consent_answer(request_rec *r, const char **query, int *approved)
+apr_table_t *mcp_consent_answer(request_rec *r, const mcp_dir_conf_t *conf, const char **query, int *approved)
 {
     const char *body, *dup, *csrf;
     apr_size_t len;
     apr_table_t *form;
     json_t *ticket;
 
-    if (mcp_read_body(r, REQUEST_LIMIT, &body, &len) <= 0)
+    if (!started_here(r, conf, 0) || mcp_read_body(r, REQUEST_LIMIT, &body, &len) <= 0)
         return NULL;
     form = mcp_form_params(r->pool, body, &dup);
     ticket = mcp_relay_unseal_json(r, "ticket", apr_table_get(form, "ticket"));

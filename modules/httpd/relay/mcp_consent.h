@@ -8,8 +8,11 @@
 #include "mcp_config.h"
 
 /* Whether this browser approved client_id, answering at redirect_uri, for
- * at least scope, at r's location (a sealed cookie). */
-int mcp_consented(request_rec *r, const char *client_id, const char *redirect_uri, const char *scope);
+ * at least scope, at r's location (a sealed cookie), and this request is a
+ * navigation the user or an app started (Sec-Fetch-Site none), never one
+ * another site or port sent the browser on. */
+int mcp_consented(request_rec *r, const mcp_dir_conf_t *conf, const char *client_id, const char *redirect_uri,
+                  const char *scope);
 
 /* Sets the cookie that remembers the approval (MCPAuthConsentLifetime). */
 void mcp_consent_remember(request_rec *r, const mcp_dir_conf_t *conf, const char *client_id,
@@ -23,8 +26,9 @@ int mcp_consent_page(request_rec *r, const protected_location_t *pl, const mcp_c
 
 /* The consent form's answer: the authorize request its ticket holds, and
  * whether the user approved; NULL when the ticket is expired, altered, or
- * its CSRF value does not match the cookie. */
-apr_table_t *mcp_consent_answer(request_rec *r, const char **query, int *approved);
+ * its CSRF value does not match the cookie, or the form was posted from
+ * another origin (Sec-Fetch-Site, else Origin). */
+apr_table_t *mcp_consent_answer(request_rec *r, const mcp_dir_conf_t *conf, const char **query, int *approved);
 
 /* The name of one of the relay's cookies on this site:
  * mcp_auth_<site tag>_<what>[_<first 16 characters of id>]. */

@@ -12,6 +12,8 @@
 #include <http_core.h>
 #include <http_log.h>
 #include <http_protocol.h>
+#include <http_request.h>
+#include <mod_core.h>
 
 #include "mcp_facade.h"
 #include "mcp_fetch.h"
@@ -112,6 +114,45 @@ int mcp_endpoint_map_to_storage(request_rec *r)
         return DECLINED;
     r->filename = apr_pstrcat(r->pool, "mcp-auth:", r->uri, NULL);
     return OK;
+}
+
+/* RFC 6749 §5.2 words for what httpd itself refuses before or around an
+ * endpoint's answer (access control, method, size). */
+static void oauth_error_of(int status, const char **error, const char **description)
+{
+    switch (status) {
+    case HTTP_UNAUTHORIZED:
+        *error = "invalid_client", *description = "authentication is required for this endpoint";
+        break;
+    case HTTP_FORBIDDEN:
+        *error = "access_denied", *description = "this endpoint is not open to this client";
+        break;
+    case HTTP_METHOD_NOT_ALLOWED:
+        *error = "invalid_request", *description = "this method is not served here";
+        break;
+    case HTTP_REQUEST_ENTITY_TOO_LARGE:
+        *error = "invalid_request", *description = "the request is too large";
+        break;
+    case HTTP_SERVICE_UNAVAILABLE:
+        *error = "temporarily_unavailable", *description = "the service is unavailable; try again shortly";
+        break;
+    default:
+        *error = status >= 500 ? "server_error" : "invalid_request";
+        *description = status >= 500 ? "the gateway failed to answer" : "the request was refused";
+    }
+}
+
+void mcp_endpoint_error_body(request_rec *r)
+{
+    const char *error, *description;
+    int idx = ap_index_of_response(r->status);
+
+    /* an ErrorDocument the administrator configured keeps precedence */
+    if (mcp_endpoint_request(r) == NULL || ap_response_code_string(r, idx) != NULL)
+        return;
+    oauth_error_of(r->status, &error, &description);
+    ap_custom_response(r, r->status, mcp_oauth_error_body(r->pool, error, description));
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
 }
 
 int mcp_endpoint_handler(request_rec *r)

@@ -40,4 +40,9 @@ int mcp_endpoint_map_to_storage(request_rec *r);
 /* The handler: answers an endpoint request, or DECLINED. */
 int mcp_endpoint_handler(request_rec *r);
 
+/* insert_error_filter: what httpd itself refuses on an endpoint (a
+ * <Location> Require, a method, a size) is an OAuth JSON error too, not its
+ * HTML page, unless an ErrorDocument says otherwise. */
+void mcp_endpoint_error_body(request_rec *r);
+
 #endif

@@ -360,7 +360,7 @@ int mcp_relay_authorize(request_rec *r, const protected_location_t *pl)
     if (r->method_number == M_OPTIONS)
         return mcp_cors_preflight(r, conf, 1, "GET, POST, OPTIONS");
     if (r->method_number == M_POST) {
-        p = mcp_consent_answer(r, &query, &approved);
+        p = mcp_consent_answer(r, conf, &query, &approved);
         if (p == NULL)
             return mcp_send_oauth_error(r, HTTP_BAD_REQUEST, "invalid_request",
                                         "the consent form is expired, altered or not from this browser");
@@ -390,7 +390,7 @@ int mcp_relay_authorize(request_rec *r, const protected_location_t *pl)
      * errors are shown here rather than sent to its redirect URI, so the
      * gateway cannot be used to bounce browsers to it (RFC 9700 §4.11.2). */
     unconfirmed = client->idp_client_id == NULL && !from_consent
-                  && !mcp_consented(r, client_id, redirect_uri, scope);
+                  && !mcp_consented(r, conf, client_id, redirect_uri, scope);
     if (dup)
         return refuse(r, conf, unconfirmed, redirect_uri, state, "invalid_request",
                       apr_psprintf(r->pool, "%s is given more than once", dup));
