@@ -17,6 +17,7 @@ use LWP::UserAgent ();
 use URI ();
 use URI::Escape ();
 use MCPTest;
+use RelayTest;
 use MintToken;
 
 plan tests => 256;
@@ -30,23 +31,10 @@ my $TID = '11111111-2222-3333-4444-555555555555';
 
 sub gw     { url('gw5', $_[0]) }
 sub iss5   { url('idp5', "/realms/$_[0]") }
-sub doc_of { my $r = shift; my $d = eval { JSON::PP->new->decode($r->decoded_content) }; ref $d eq 'HASH' ? $d : {} }
 sub enc    { $J->encode($_[0]) }
 
 # rq(METHOD, VHOST, PATH, BODY, HEADER => VALUE ...)
-sub rq {
-    my ($method, $vhost, $path, $body, @headers) = @_;
-    my $ua = LWP::UserAgent->new(max_redirect => 0, timeout => 30, keep_alive => 0);
-    my $r = HTTP::Request->new($method => url($vhost, $path));
-    while (my ($k, $v) = splice @headers, 0, 2) {
-        $r->push_header($k => $v);
-    }
-    if (defined $body) {
-        $r->content($body);
-        $r->header('Content-Length' => length $body);
-    }
-    return $ua->request($r);
-}
+sub rq { my ($method, $vhost, $path, @rest) = @_; send_request($method, url($vhost, $path), @rest) }
 
 sub idp_hits { my @l = read_lines('idp5-hits.log'); return @l }
 sub hits_since { my $n = shift; my @l = idp_hits(); return @l[ $n .. $#l ] }

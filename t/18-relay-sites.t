@@ -31,6 +31,7 @@ use Digest::SHA ();
 use MIME::Base64 ();
 use URI ();
 use MCPTest;
+use RelayTest;
 use MintToken;
 use CacheTest;
 
@@ -51,25 +52,13 @@ sub idp { url('idp17', "/realms/$_[0]") }
 my %set_by;
 
 sub rq {
-    my ($method, $url, $body, @headers) = @_;
-    my $ua = LWP::UserAgent->new(max_redirect => 0, timeout => 30, keep_alive => 0);
-    my $r = HTTP::Request->new($method => $url);
-    while (my ($k, $v) = splice @headers, 0, 2) {
-        $r->push_header($k => $v);
-    }
-    if (defined $body) {
-        $r->content($body);
-        $r->header('Content-Length' => length $body);
-    }
-    my $res = $ua->request($r);
+    my ($method, $url, @rest) = @_;
+    my $res = send_request($method, $url, @rest);
     my $u = URI->new($url);
     my $port = $u->can('port') ? $u->port : 0;
     $set_by{$port}{$_}++ for map { /^([^=;]+)=/ ? $1 : () } $res->header('Set-Cookie');
     return $res;
 }
-sub form    { my $u = URI->new('http:'); $u->query_form(@_); $u->query }
-sub qparams { my %q = URI->new(shift // '')->query_form; \%q }
-sub doc_of  { my $r = shift; my $d = eval { $J->decode($r->decoded_content) }; ref $d eq 'HASH' ? $d : {} }
 sub oauth   { my $r = shift; $r->code . ' ' . (doc_of($r)->{error} // 'no error') }
 sub last_json { my $t = join '', read_lines(shift); $t ? $J->decode($t) : {} }
 sub sent_to_idp_token { qparams('?' . (last_json('idp5-last-token.json')->{body} // '')) }

@@ -37,6 +37,7 @@ use MIME::Base64 ();
 use Time::HiRes ();
 use URI ();
 use MCPTest;
+use RelayTest;
 use MintToken;
 use CacheTest;
 use MCPInstance;
@@ -61,22 +62,7 @@ my $CHALLENGE = MIME::Base64::encode_base64url(Digest::SHA::sha256($VERIFIER));
 # --- helpers ---------------------------------------------------------------------------
 
 # rq(METHOD, URL, BODY, HEADER => VALUE ...): one request on a new connection.
-sub rq {
-    my ($method, $url, $body, @headers) = @_;
-    my $ua = LWP::UserAgent->new(max_redirect => 0, timeout => 60, keep_alive => 0);
-    my $r = HTTP::Request->new($method => $url);
-    while (my ($k, $v) = splice @headers, 0, 2) {
-        $r->push_header($k => $v);
-    }
-    if (defined $body) {
-        $r->content($body);
-        $r->header('Content-Length' => length $body);
-    }
-    return $ua->request($r);
-}
-sub doc_of  { my $r = shift; my $d = eval { $J->decode($r->decoded_content) }; ref $d eq 'HASH' ? $d : {} }
-sub form    { my $u = URI->new('http:'); $u->query_form(@_); $u->query }
-sub qparams { my %q = URI->new(shift // '')->query_form; \%q }
+sub rq { send_request(@_) }
 sub oauth   { my $r = shift; my $d = doc_of($r); join ' ', $r->code, $d->{error} // 'no-error', $d->{error_description} // '' }
 
 # Polls $cond every 0.2 s until it holds or $seconds pass; returns its last value.
