@@ -21,11 +21,9 @@ use MCPTest;
 use RelayTest;
 
 my $J  = JSON::PP->new->canonical;
-my $EP = '/.well-known/mcp-auth';
-my $CB = 'http://127.0.0.1:33418/cb';
 # PKCE: a verifier and its S256 challenge (RFC 7636 §4.2)
 my $VERIFIER = 'v' x 43;
-my $CHALLENGE = MIME::Base64::encode_base64url(Digest::SHA::sha256($VERIFIER));
+my $CHALLENGE = pkce_challenge($VERIFIER);
 
 
 sub gw     { url('gw5', $_[0]) }

@@ -36,10 +36,8 @@ use MintToken;
 use CacheTest;
 
 my $J  = JSON::PP->new->canonical;
-my $EP = '/.well-known/mcp-auth';
-my $CB = 'http://127.0.0.1:33418/cb';
 my $VERIFIER = 'v' x 43;
-my $CHALLENGE = MIME::Base64::encode_base64url(Digest::SHA::sha256($VERIFIER));
+my $CHALLENGE = pkce_challenge($VERIFIER);
 
 sub A   { url('gw17a', $_[0]) }
 sub B   { url('gw17b', $_[0]) }

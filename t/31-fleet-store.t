@@ -54,10 +54,8 @@ if (my $why = PrivateRedis::unavailable()) {
 plan tests => 75;
 
 my $J  = JSON::PP->new->canonical;
-my $EP = '/.well-known/mcp-auth';
-my $CB = 'http://127.0.0.1:33418/cb';
 my $VERIFIER = 'w' x 43;
-my $CHALLENGE = MIME::Base64::encode_base64url(Digest::SHA::sha256($VERIFIER));
+my $CHALLENGE = pkce_challenge($VERIFIER);
 
 # --- helpers ---------------------------------------------------------------------------
 

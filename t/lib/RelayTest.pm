@@ -9,12 +9,21 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use Digest::SHA ();
 use HTTP::Request ();
 use JSON::PP ();
 use LWP::UserAgent ();
+use MIME::Base64 ();
 use URI ();
 
-our @EXPORT = qw(send_request form qparams doc_of);
+our @EXPORT = qw(send_request form qparams doc_of pkce_challenge $EP $CB);
+
+# where the relay's endpoints live, and the redirect URI test clients register
+our $EP = '/.well-known/mcp-auth';
+our $CB = 'http://127.0.0.1:33418/cb';
+
+# RFC 7636 §4.2: the S256 challenge of a verifier
+sub pkce_challenge { MIME::Base64::encode_base64url(Digest::SHA::sha256($_[0])) }
 
 # send_request(METHOD, URL, BODY or undef, HEADER => VALUE ...)
 sub send_request {
