@@ -293,7 +293,14 @@ my $all_back = poll(30, sub {
         get_with($h->url('/mcp-auth-status'));
         get_with($h->url('/mcp'), $unknown);
     }
-    return 3 == grep { scalar log_lines($_, qr/MCPAUTH0058: the shared cache \(redis\) answers again/, $mark{"$_"}) } $A, $B, $C;
+    # each process sees redis back on its own (its client library retries a
+    # server it held for dead after a few seconds): wait for every one that
+    # saw the outage
+    return 3 == grep {
+        my $h = $_;
+        my %up = map { (pid_of($_) => 1) } log_lines($h, qr/MCPAUTH0058: the shared cache \(redis\) answers again/, $mark{"$h"});
+        !grep { !$up{$_} } map { pid_of($_) } log_lines($h, qr/MCPAUTH0057/, 0);
+    } $A, $B, $C;
 });
 ok t_cmp(join(', ', map { "$_ x$codes{$_}" } sort keys %codes), qr/^200 x\d+$/, 'redis back: valid tokens accepted on A, B and C');
 for my $s ([ A => $A ], [ B => $B ], [ C => $C ]) {

@@ -556,13 +556,19 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
         return hand_over(ld, rpool);
     }
     had = e->current ? e->current->doc.fetched_at : 0;
-    if (force)
+    if (force) {
+        /* from here until it knows whether it fetches, this thread keeps
+         * the others of its process off the fast path above */
         e->forced_at = now;
+        apr_atomic_inc32(&e->deciding);
+    }
     apr_thread_mutex_unlock(store->mutex);
 
     apr_pool_create(&tmp, rpool);
     if (adopt_shared(store, e, parse, parse_ctx, policy, tmp, &fresh_until, &fetched_at)
         && now < fresh_until && (!force || fetched_at > had)) {
+        if (force)
+            apr_atomic_dec32(&e->deciding);
         apr_pool_destroy(tmp);
         doc = take(store, e, rpool);
         entry_done(store, e);
@@ -578,7 +584,6 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
          * flight" while this one is about to fetch. */
         int fetched = 0;
 
-        apr_atomic_inc32(&e->deciding);
         if (claim(store, e->fetch_id, &e->fetch_until, fetch_ttl, tmp)) {
             if (claim(store, e->refetch_id, &e->refetch_until, policy->min_refetch, tmp)
                 && !published_meanwhile(store, e, parse, parse_ctx, policy, had, tmp)) {
