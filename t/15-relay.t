@@ -46,7 +46,7 @@ sub last_json { my $t = join '', read_lines(shift); $t ? $J->decode($t) : {} }
 # The cookie the relay binds a login to this browser with.
 sub login_cookie { my ($c) = grep { /^mcp_auth_[0-9a-f]{8}_login_/ } $_[0]->header('Set-Cookie'); ($c // '') =~ /^([^;]+)/ ? $1 : '' }
 
-plan tests => 97;
+plan tests => 98;
 
 # --- a whole login, keycloak mode (the IdP registers a client per MCP client) -----------
 my $client = register('kc');
@@ -134,6 +134,9 @@ $res = rq(GET => "$EP/authorize/kc?" . authorize_query(client_id => $client, cod
 $fq = qparams($res->header('Location'));
 ok t_cmp($res->code . ' ' . ($fq->{error} // ''), '302 invalid_request', 'no S256 PKCE: invalid_request to the client');
 ok t_cmp(($fq->{state} // '') . ' ' . ($fq->{iss} // ''), 'client-state-1 ' . gw('/kc'), 'with its state and the issuer');
+$res = rq(GET => "$EP/authorize/kc?" . authorize_query(client_id => $client, code_challenge => 'abc'));
+ok t_cmp(qparams($res->header('Location'))->{error}, 'invalid_request',
+         'a code_challenge that is no S256 challenge (RFC 7636 §4.2: 43 base64url characters): refused');
 $res = rq(GET => "$EP/authorize/kc?" . authorize_query(client_id => $client, response_type => 'token'));
 ok t_cmp(qparams($res->header('Location'))->{error}, 'unsupported_response_type', 'response_type token: refused');
 $res = rq(GET => "$EP/callback/kc?code=x&state=forged");

@@ -641,6 +641,9 @@ static void test_cache_claim(void)
     CHECK(mcp_cache_claim(&cache, "fetch", apr_time_from_sec(5), pool) == MCP_CLAIM_WON,
           "claim on an empty shared cache: this caller owns the work");
     CHECK(mcp_cache_marker_alive(&cache, "fetch", pool), "the claim's marker is seen as alive");
+    CHECK(mcp_cache_marker_younger(&cache, "fetch", apr_time_from_sec(5), pool)
+              && !mcp_cache_marker_younger(&cache, "fetch", 0, pool) && !mcp_cache_marker_younger(&cache, "none", apr_time_from_sec(5), pool),
+          "a marker tells how long ago it was claimed");
     CHECK(mcp_cache_claim(&cache, "fetch", apr_time_from_sec(5), pool) == MCP_CLAIM_HELD,
           "second claim while the marker lives: not owned");
     mcp_cache_remove(&cache, "fetch", pool);
@@ -1082,6 +1085,20 @@ static void test_client(void)
         err = cimd("https://c.example/id", "{\"client_id\":\"https://c.example/id\",\"redirect_uris\":[\"http://127.0.0.1/cb\"],"
                    "\"application_type\":\"web\"}", &app, &desc);
         CHECK(err && strcmp(err, "invalid_redirect_uri") == 0, "metadata document: application_type is checked there too");
+    }
+    {
+        static const char req[] = "{\"client_name\":\"N\",\"redirect_uris\":[\"https://a.example/cb\"],\"grant_types\":[\"authorization_code\"],"
+            "\"sector_identifier_uri\":\"https://evil.example/s\",\"jwks_uri\":\"https://evil.example/k\","
+            "\"request_uris\":[\"https://evil.example/r\"],\"post_logout_redirect_uris\":[\"https://evil.example/l\"],"
+            "\"application_type\":\"native\"}";
+        const char *sent = mcp_client_idp_registration(pool, req, sizeof(req) - 1,
+                                                       "https://gw.example/.well-known/mcp-auth/callback/mcp");
+
+        CHECK(sent && strstr(sent, "\"client_name\":\"N\"") && strstr(sent, "\"application_type\":\"native\"")
+                  && strstr(sent, "authorization_code") && !strstr(sent, "evil.example") && !strstr(sent, "a.example")
+                  && strstr(sent, "\"redirect_uris\":[\"https://gw.example/.well-known/mcp-auth/callback/mcp\"]"),
+              "registration at the IdP: the client's description and application_type pass; its redirect URIs become "
+              "the gateway's callback; URLs the IdP would fetch or send users to do not pass");
     }
     /* RFC 7636 appendix B */
     CHECK(mcp_client_pkce_s256_matches("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",

@@ -198,7 +198,7 @@ mcp_claim_t mcp_cache_claim(mcp_cache_t *cache, const char *id, apr_interval_tim
         lock(cache);
         rv = get_locked(cache, id, MARKER_MAX, pool, &old, &old_len);
         claim = !APR_STATUS_IS_NOTFOUND(rv) ? found(rv)
-                : store_marker(cache, id, ttl, "1", pool) ? MCP_CLAIM_WON : MCP_CLAIM_UNAVAILABLE;
+                : store_marker(cache, id, ttl, claim_token(pool), pool) ? MCP_CLAIM_WON : MCP_CLAIM_UNAVAILABLE;
         unlock(cache);
         return claim;
     }
@@ -214,6 +214,24 @@ mcp_claim_t mcp_cache_claim(mcp_cache_t *cache, const char *id, apr_interval_tim
     if (rv != APR_SUCCESS)
         return APR_STATUS_IS_NOTFOUND(rv) ? MCP_CLAIM_HELD : MCP_CLAIM_UNAVAILABLE;
     return old_len == strlen(mine) && memcmp(old, mine, old_len) == 0 ? MCP_CLAIM_WON : MCP_CLAIM_HELD;
+}
+
+int mcp_cache_marker_younger(mcp_cache_t *cache, const char *id, apr_interval_time_t age, apr_pool_t *pool)
+{
+    unsigned char *v;
+    apr_size_t len;
+    const char *at;
+    apr_time_t made;
+
+    if (mcp_cache_get(cache, id, MARKER_MAX, pool, &v, &len) != APR_SUCCESS)
+        return 0;
+    /* pid.thread.TIME.random, as claim_token wrote it */
+    at = strchr((const char *)v, '.');
+    at = at ? strchr(at + 1, '.') : NULL;
+    if (at == NULL)
+        return 0;
+    made = (apr_time_t)apr_atoi64(at + 1);
+    return made > 0 && apr_time_now() - made < age;
 }
 
 int mcp_cache_marker_alive(mcp_cache_t *cache, const char *id, apr_pool_t *pool)

@@ -56,6 +56,10 @@ typedef enum {
 mcp_claim_t mcp_cache_claim(mcp_cache_t *cache, const char *id, apr_interval_time_t ttl,
                             apr_pool_t *pool);
 
+/* Whether a marker mcp_cache_claim set is alive and was set less than age
+ * ago (its claimant may not have started the work yet). */
+int mcp_cache_marker_younger(mcp_cache_t *cache, const char *id, apr_interval_time_t age, apr_pool_t *pool);
+
 /* Whether a marker set by mcp_cache_claim (or a short flag) is alive. */
 int mcp_cache_marker_alive(mcp_cache_t *cache, const char *id, apr_pool_t *pool);
 void mcp_cache_remove(mcp_cache_t *cache, const char *id, apr_pool_t *pool);

@@ -32,6 +32,10 @@ typedef struct doc_envelope {
 /* How often a process polls the shared cache while another one fetches. */
 #define WAIT_STEP apr_time_from_msec(50)
 
+/* A refetch window claimed this recently may not show its fetch yet: the
+ * claimant settles its claim (20 ms on redis), then marks the fetch. */
+#define JUST_CLAIMED apr_time_from_msec(200)
+
 /* After a failed fetch nobody retries for this long: an IdP outage costs
  * one outbound request per window, not one per incoming request. */
 #define FAILURE_BACKOFF apr_time_from_sec(5)
@@ -508,12 +512,17 @@ static int fetch_in_flight(mcp_docstore_t *store, local_entry_t *e, apr_pool_t *
  * cold start or a key rotation are answered by that one fetch rather than
  * refused. Nothing in flight: no wait. */
 static void wait_for_fetch(mcp_docstore_t *store, local_entry_t *e, mcp_doc_parse_fn parse, const void *ctx,
-                           const mcp_doc_policy_t *policy, apr_time_t had, apr_pool_t *tmp)
+                           const mcp_doc_policy_t *policy, apr_time_t had, int grace, apr_pool_t *tmp)
 {
     apr_time_t until = apr_time_now() + apr_time_from_msec(policy->fetch.timeout_ms);
     apr_time_t fresh_until, fetched_at;
 
     apr_atomic_inc32(&e->waiting);
+    if (grace && store->cache && !fetch_in_flight(store, e, tmp)
+        && mcp_cache_marker_younger(store->cache, e->refetch_id, JUST_CLAIMED, tmp)) {
+        apr_sleep(WAIT_STEP);
+        adopt_shared(store, e, parse, ctx, policy, tmp, &fresh_until, &fetched_at);
+    }
     while (newest(store, e) <= had && apr_time_now() < until && fetch_in_flight(store, e, tmp)
            && !recently_failed(store, e, tmp)) {
         apr_sleep(WAIT_STEP);
@@ -578,25 +587,21 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
         /* RFC 8725 §3.10 / OIDC Core §10.1.1: a kid miss may mean rotation,
          * but unknown kids must not turn into a fetch per request. A kid
          * miss while the refetch is under way waits for it; so do this
-         * process's other threads while this one claims and fetches. The
-         * in-flight marker is claimed first and held while the refetch
-         * window is asked, so that no other process sees "nothing in
-         * flight" while this one is about to fetch. */
-        int fetched = 0;
+         * process's other threads while this one claims and fetches. A
+         * closed window costs reads only: an unknown-kid flood must not
+         * churn the shared cache with markers. */
+        int fetched = 0, window = claim(store, e->refetch_id, &e->refetch_until, policy->min_refetch, tmp);
 
-        if (claim(store, e->fetch_id, &e->fetch_until, fetch_ttl, tmp)) {
-            if (claim(store, e->refetch_id, &e->refetch_until, policy->min_refetch, tmp)
-                && !published_meanwhile(store, e, parse, parse_ctx, policy, had, tmp)) {
-                fetch_guarded(store, e, parse, parse_ctx, policy, e->fetch_id, tmp, &fetch_err);
-                fetched = 1;
-            }
-            else {
-                release_fetch(store, e, e->fetch_id, tmp);
-            }
+        if (window && !published_meanwhile(store, e, parse, parse_ctx, policy, had, tmp)
+            && claim(store, e->fetch_id, &e->fetch_until, fetch_ttl, tmp)) {
+            fetch_guarded(store, e, parse, parse_ctx, policy, e->fetch_id, tmp, &fetch_err);
+            fetched = 1;
         }
         apr_atomic_dec32(&e->deciding);
+        /* a window just taken by another process: its in-flight marker
+         * follows within a claim's settling time, so look once more then */
         if (!fetched && newest(store, e) <= had)
-            wait_for_fetch(store, e, parse, parse_ctx, policy, had, tmp);
+            wait_for_fetch(store, e, parse, parse_ctx, policy, had, !window, tmp);
     }
     else if (!recently_failed(store, e, tmp) && claim(store, e->fetch_id, &e->fetch_until, fetch_ttl, tmp)) {
         if (published_meanwhile(store, e, parse, parse_ctx, policy, had, tmp))
@@ -606,7 +611,7 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
     }
     else if (had == 0) {
         /* another process is fetching the first copy: wait for it */
-        wait_for_fetch(store, e, parse, parse_ctx, policy, had, tmp);
+        wait_for_fetch(store, e, parse, parse_ctx, policy, had, 0, tmp);
     }
 
     doc = take(store, e, rpool);

@@ -316,13 +316,26 @@ char *mcp_client_idp_registration(apr_pool_t *pool, const char *json, apr_size_t
         json_decref(doc);
         return NULL;
     }
-    json_object_set_new(doc, "redirect_uris", json_pack("[s]", callback));
-    /* the client's own key material means nothing to the IdP's client;
-     * its auth method (none, for MCP clients) is kept: PKCE carries the
-     * client's proof through the relay to the IdP */
-    json_object_del(doc, "jwks");
-    json_object_del(doc, "jwks_uri");
-    return dump(pool, doc);
+    static const char *const passed[] = { "client_name", "client_uri", "grant_types", "response_types",
+                                          "token_endpoint_auth_method", "scope", "application_type",
+                                          "software_id", "software_version", "contacts" };
+    json_t *out = json_object();
+    size_t i;
+
+    /* what describes the client passes; its auth method (none, for MCP
+     * clients) too: PKCE carries the client's proof through the relay to the
+     * IdP. Nothing that makes the IdP fetch a URL the client chose
+     * (sector_identifier_uri, jwks_uri, request_uris) or send users
+     * anywhere but the gateway (post_logout_redirect_uris) */
+    for (i = 0; i < sizeof(passed) / sizeof(passed[0]); i++) {
+        json_t *v = json_object_get(doc, passed[i]);
+
+        if (v)
+            json_object_set(out, passed[i], v);
+    }
+    json_object_set_new(out, "redirect_uris", json_pack("[s]", callback));
+    json_decref(doc);
+    return dump(pool, out);
 }
 
 int mcp_client_pkce_s256_matches(const char *verifier, const char *challenge)

@@ -47,9 +47,10 @@ int mcp_client_from_json(apr_pool_t *pool, const char *json, apr_size_t len, mcp
 char *mcp_client_registration_response(apr_pool_t *pool, const char *client_id, const mcp_client_t *client,
                                        long issued_at);
 
-/* The registration the gateway sends the IdP for a client: its metadata,
- * with the gateway's callback as the only redirect URI. NULL when json is
- * not an object. */
+/* The registration the gateway sends the IdP for a client: the metadata
+ * that describes it (name, grant and response types, auth method, scope,
+ * application_type, ...), with the gateway's callback as the only redirect
+ * URI and no URL the IdP would fetch. NULL when json is not an object. */
 char *mcp_client_idp_registration(apr_pool_t *pool, const char *json, apr_size_t len, const char *callback);
 
 /* RFC 7636 §4.6: whether verifier is well formed and its S256 transform is

@@ -27,6 +27,7 @@
 #include <openssl/evp.h>
 
 #include "mcp_cache.h"
+#include "mcp_b64url.h"
 #include "mcp_client.h"
 #include "mcp_discovery.h"
 #include "mcp_docstore.h"
@@ -400,14 +401,18 @@ int mcp_relay_authorize(request_rec *r, const protected_location_t *pl)
     if (apr_table_get(p, "code_challenge") == NULL || apr_table_get(p, "code_challenge_method") == NULL
         || strcmp(apr_table_get(p, "code_challenge_method"), "S256") != 0)
         return refuse(r, conf, unconfirmed, redirect_uri, state, "invalid_request", "PKCE with S256 is required");
+    /* RFC 7636 §4.2: an S256 challenge is a SHA-256 in base64url, 43 characters */
+    if (strlen(apr_table_get(p, "code_challenge")) != 43
+        || !mcp_b64url_is_strict(apr_table_get(p, "code_challenge"), 43))
+        return refuse(r, conf, unconfirmed, redirect_uri, state, "invalid_request",
+                      "code_challenge is not an S256 challenge (43 base64url characters)");
     if ((why = mcp_relay_foreign_resource(r, conf, apr_table_get(p, "resource"))) != NULL)
         return refuse(r, conf, unconfirmed, redirect_uri, state, "invalid_target", why);
     if ((why = mcp_relay_foreign_scope(r, conf, scope, scope_ok)) != NULL)
         return refuse(r, conf, unconfirmed, redirect_uri, state, "invalid_scope", why);
     /* they travel sealed in state and the consent ticket */
-    if ((state && strlen(state) > MAX_PARAM) || (scope && strlen(scope) > MAX_PARAM)
-        || strlen(apr_table_get(p, "code_challenge")) > 128)
-        return refuse(r, conf, unconfirmed, redirect_uri, NULL, "invalid_request", "state, scope or code_challenge too long");
+    if ((state && strlen(state) > MAX_PARAM) || (scope && strlen(scope) > MAX_PARAM))
+        return refuse(r, conf, unconfirmed, redirect_uri, NULL, "invalid_request", "state or scope too long");
     /* MCP "Confused Deputy Problem": one IdP client stands for every
      * caller here, so the user approves each client first */
     if (client->idp_client_id == NULL) {
