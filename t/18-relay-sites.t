@@ -136,7 +136,7 @@ sub refresh {
     token($base, $loc, grant_type => 'refresh_token', refresh_token => $rt, client_id => $client, @scope);
 }
 
-plan tests => 76;
+plan tests => 83;
 
 # ---------------------------------------------------------------------------------------------
 # 1. Two sites
@@ -405,4 +405,34 @@ my $OWN = 'openid profile email offline_access api://mcp17-api/mcp.tools';
     $res = refresh(\&X, 'entradcr', $d_cid, 'idp5-entra-refresh', scope => 'openid offline_access api://mcp17-api/mcp.tools');
     ok t_cmp($res->code . ' ' . (sent_to_idp_token()->{scope} // 'no scope'), '200 openid offline_access api://mcp17-api/mcp.tools',
              'refresh grant asking for OpenID scopes and this API\'s: passed on');
+}
+
+# --- a metadata-document client in keycloak mode: the gateway's own IdP client -----------------
+{
+    unlink(MintToken::fixtures_dir() . '/state/idp5-last-register.json');
+    my $r = authorize(\&X, 'kccimd', client_id => $CIMD);
+    ok t_cmp(is_page($r), 'consent page', 'keycloak mode, an https client id: the consent page (one IdP client for many)');
+    my ($ticket, $csrf, $csrf_cookie) = page_of($r);
+    $r = post_form(X("$EP/authorize/kccimd"), ticket => $ticket, csrf => $csrf, consent => 'approve', $csrf_cookie);
+    ok t_cmp($r->code . ' ' . at($r), '302 ' . idp('kc') . '/auth', 'approved: on to the IdP');
+    ok t_cmp(qparams($r->header('Location'))->{client_id}, 'idp5-kc-client', 'as the client the gateway registered for itself');
+    my $reg = last_json('idp5-last-register.json');
+    my $sent = eval { $J->decode($reg->{body} // '') } || {};
+    ok t_cmp(join(' ', $sent->{client_name} // '', @{ $sent->{redirect_uris} || [] }),
+             'MCP gateway ' . X('/kccimd') . ' ' . X("$EP/callback/kccimd"),
+             'the gateway registered itself: its name, its callback as the only redirect URI');
+    my $consent = cookie_of($r, 'consent');
+    unlink(MintToken::fixtures_dir() . '/state/idp5-last-register.json');
+    # a second login: the kept registration (public at the IdP: no secret) is used again
+    $r = authorize(\&X, 'kccimd', client_id => $CIMD, cookie => $consent, state => 'second');
+    ok t_cmp($r->code . ' ' . (qparams($r->header('Location'))->{client_id} // 'none'), '302 idp5-kc-client',
+             'a second login with the approval: the same IdP client');
+    ok t_cmp(-e MintToken::fixtures_dir() . '/state/idp5-last-register.json' ? 'registered again' : 'kept', 'kept',
+             'not registered again (kept in the shared cache)');
+    my $code = code_from($r);
+    $r = redeem(\&X, 'kccimd', $CIMD, $code);
+    my $t = last_json('idp5-last-token.json');
+    ok t_cmp($r->code . ' ' . (qparams('?' . ($t->{body} // ''))->{client_id} // 'none') . ' '
+             . ($t->{authorization} ? 'Authorization' : 'no Authorization'), '200 idp5-kc-client no Authorization',
+             'the code redeemed as that public IdP client (client_id in the form, no empty Basic secret)');
 }

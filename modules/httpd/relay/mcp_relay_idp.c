@@ -134,6 +134,9 @@ static int kept_client(request_rec *r, mcp_cache_t *cache, const char *record, c
     *id = mcp_relay_member(r->pool, doc, "i");
     *secret = mcp_relay_member(r->pool, doc, "s");
     json_decref(doc);
+    /* a public client at the IdP was kept with an empty secret */
+    if (*secret && !**secret)
+        *secret = NULL;
     return *id != NULL;
 }
 
