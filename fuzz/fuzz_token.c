@@ -22,10 +22,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     const char *tok = "x", *why = "x";
     unsigned long len = 1;
+    int dpop = 0;
 
     (void)argc;
     (void)argv;
-    FUZZ_CHECK(mcp_token_from_authorization(NULL, &tok, &len, &why) == MCP_TOKEN_ABSENT);
+    FUZZ_CHECK(mcp_token_from_authorization(NULL, &tok, &len, &dpop, &why) == MCP_TOKEN_ABSENT);
     FUZZ_CHECK(tok == NULL && len == 0 && why == NULL);
     return 0;
 }
@@ -36,6 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *hdr = malloc(size + 1);
     const char *tok, *why, *p;
     unsigned long len, i;
+    int dpop;
     size_t hlen;
     mcp_token_result_t r;
 
@@ -47,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     tok = why = (const char *)1;
     len = 12345;
-    r = mcp_token_from_authorization(hdr, &tok, &len, &why);
+    r = mcp_token_from_authorization(hdr, &tok, &len, &dpop, &why);
     switch (r) {
     case MCP_TOKEN_ABSENT:
         FUZZ_CHECK(tok == NULL && len == 0 && why == NULL);

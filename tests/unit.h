@@ -4,7 +4,8 @@
 
 #include <stdio.h>
 
-static int unit_run, unit_failed;
+/* defined once, in unit_tests.c: every unit-test file counts into them */
+extern int unit_run, unit_failed;
 
 #define CHECK(cond, name)                                                        \
     do {                                                                         \

@@ -40,6 +40,9 @@
 #include "mcp_tokencache.h"
 #include "mcp_url.h"
 #include "unit.h"
+#include "unit_files.h"
+
+int unit_run, unit_failed;
 
 static apr_pool_t *pool;
 
@@ -52,7 +55,8 @@ static mcp_token_result_t extract(const char *header, const char **tok)
 {
     unsigned long len;
     const char *why, *t;
-    mcp_token_result_t r = mcp_token_from_authorization(header, &t, &len, &why);
+    int dpop;
+    mcp_token_result_t r = mcp_token_from_authorization(header, &t, &len, &dpop, &why);
 
     *tok = t ? apr_pstrmemdup(pool, t, len) : NULL;
     return r;
@@ -64,7 +68,12 @@ static void test_token_extraction(void)
 
     CHECK(extract(NULL, &tok) == MCP_TOKEN_ABSENT, "no header is absent");
     CHECK(extract("Basic dXNlcjpwYXNz", &tok) == MCP_TOKEN_ABSENT, "Basic is absent");
-    CHECK(extract("DPoP abc", &tok) == MCP_TOKEN_ABSENT, "DPoP is absent");
+    CHECK(extract("DPoP abc", &tok) == MCP_TOKEN_PRESENT && strcmp(tok, "abc") == 0, "DPoP carries a token");
+    CHECK(extract("DPoPX abc", &tok) == MCP_TOKEN_ABSENT, "DPoPX is another scheme");
+    CHECK(extract("DPoP", &tok) == MCP_TOKEN_MALFORMED, "DPoP without token is malformed");
+    CHECK(extract("Basic dXNlcjpwYXNz, DPoP abc", &tok) == MCP_TOKEN_MALFORMED,
+          "a DPoP token next to another credential is malformed");
+    CHECK(extract("DPoP abc, Bearer def", &tok) == MCP_TOKEN_MALFORMED, "DPoP and Bearer together are malformed");
     CHECK(extract("BearerX abc", &tok) == MCP_TOKEN_ABSENT, "BearerX is another scheme");
     CHECK(extract("Bearer abc.def.ghi", &tok) == MCP_TOKEN_PRESENT && strcmp(tok, "abc.def.ghi") == 0,
           "Bearer token extracted");
@@ -545,6 +554,7 @@ static void test_challenge_and_metadata(void)
     prm.scopes_supported = NULL;
     prm.bearer_methods = as;
     apr_table_set(extra, "resource_name", "\"Demo\"");
+    prm.dpop = 0;
     prm.extra = extra;
     json = mcp_prm_json(pool, &prm);
     doc = json_loads(json, 0, NULL);
@@ -552,8 +562,41 @@ static void test_challenge_and_metadata(void)
               && json_object_get(doc, "scopes_supported") == NULL
               && strcmp(json_string_value(json_object_get(doc, "resource_name")), "Demo") == 0,
           "protected resource metadata document");
+    CHECK(json_object_get(doc, "dpop_signing_alg_values_supported") == NULL
+              && json_object_get(doc, "dpop_bound_access_tokens_required") == NULL,
+          "metadata without DPoP says nothing of it");
+    json_decref(doc);
+    prm.dpop = 2;
+    doc = json_loads(mcp_prm_json(pool, &prm), 0, NULL);
+    CHECK(json_is_array(json_object_get(doc, "dpop_signing_alg_values_supported"))
+              && json_is_true(json_object_get(doc, "dpop_bound_access_tokens_required")),
+          "metadata with DPoP required: algs and dpop_bound_access_tokens_required true (RFC 9728 §2)");
+    json_decref(doc);
+    prm.dpop = 1;
+    doc = json_loads(mcp_prm_json(pool, &prm), 0, NULL);
+    CHECK(json_is_false(json_object_get(doc, "dpop_bound_access_tokens_required")),
+          "metadata with DPoP allowed: dpop_bound_access_tokens_required false");
     json_decref(doc);
     CHECK(mcp_json_is_valid("[1,2]") && !mcp_json_is_valid("{bad"), "JSON validity check");
+
+    /* RFC 9449 §7.1: a DPoP challenge beside the Bearer one, the error in
+     * the scheme the client used */
+    c.description = "expired";
+    c.dpop_algs = "ES256 PS256";
+    h = mcp_challenge_header(pool, &c);
+    CHECK(strncmp(h, "Bearer resource_metadata=", 25) == 0 && strstr(h, ", DPoP resource_metadata=")
+              && strstr(h, "algs=\"ES256 PS256\"") && strstr(h, "error=\"invalid_token\"") < strstr(h, "DPoP "),
+          "challenge with DPoP allowed: Bearer first and carrying the error of a bearer presentation");
+    c.error_in_dpop = 1;
+    c.error = "invalid_dpop_proof";
+    h = mcp_challenge_header(pool, &c);
+    CHECK(strstr(h, "error=\"invalid_dpop_proof\"") > strstr(h, "DPoP ")
+              && strstr(h, "error=") == strstr(h, "error=\"invalid_dpop_proof\""),
+          "challenge after a DPoP presentation: the error in the DPoP challenge only");
+    c.no_bearer = 1;
+    h = mcp_challenge_header(pool, &c);
+    CHECK(strncmp(h, "DPoP resource_metadata=", 23) == 0 && !strstr(h, "Bearer"),
+          "challenge with DPoP required: no Bearer challenge");
 }
 
 /* ---- shared-cache markers (single flight across processes and hosts) ---- */
@@ -1872,6 +1915,8 @@ int main(void)
     test_era();
     test_field_names();
     test_listfilter();
+    mcp_dpop_tests(pool);
+    mcp_cnf_tests(pool);
     apr_pool_destroy(pool);
     apr_terminate();
     return UNIT_DONE();

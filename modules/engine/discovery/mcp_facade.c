@@ -60,6 +60,12 @@ char *mcp_facade_metadata(apr_pool_t *pool, const char *idp_json, const mcp_faca
         json_object_del(doc, "revocation_endpoint");
         json_object_del(doc, "introspection_endpoint");
         json_object_del(doc, "mtls_endpoint_aliases");
+        /* the relay redeems codes with its own request, without the client's
+         * DPoP proof (made for the gateway's token endpoint, it must not be
+         * replayed to the IdP's): its tokens are bearer tokens, and a client
+         * that sends a proof gets token_type Bearer (RFC 9449 §5) */
+        json_object_del(doc, "dpop_signing_alg_values_supported");
+        json_object_del(doc, "tls_client_certificate_bound_access_tokens");
         if (f->client_metadata_documents)
             json_object_set_new(doc, "client_id_metadata_document_supported", json_true());
         else

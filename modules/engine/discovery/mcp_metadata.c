@@ -3,6 +3,7 @@
 #include <apr_strings.h>
 #include <jansson.h>
 
+#include "mcp_dpop.h"
 #include "mcp_metadata.h"
 
 static json_t *string_array(const apr_array_header_t *items)
@@ -53,6 +54,12 @@ char *mcp_prm_json(apr_pool_t *pool, const mcp_prm_t *prm)
     if (prm->scopes_supported && prm->scopes_supported->nelts)
         json_object_set_new(ctx.doc, "scopes_supported", string_array(prm->scopes_supported));
     json_object_set_new(ctx.doc, "bearer_methods_supported", string_array(prm->bearer_methods));
+    /* RFC 9728 §2: what DPoP proofs may be signed with, and whether a token
+     * must be DPoP-bound */
+    if (prm->dpop) {
+        json_object_set_new(ctx.doc, "dpop_signing_alg_values_supported", mcp_dpop_algs_json());
+        json_object_set_new(ctx.doc, "dpop_bound_access_tokens_required", json_boolean(prm->dpop == 2));
+    }
     if (prm->extra)
         apr_table_do(add_extra, &ctx, prm->extra, NULL);
     text = ctx.ok ? json_dumps(ctx.doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;

@@ -10,6 +10,7 @@ typedef struct mcp_prm {
     const apr_array_header_t *authorization_servers;  /* of const char * */
     const apr_array_header_t *scopes_supported;       /* of const char *, may be empty */
     const apr_array_header_t *bearer_methods;         /* of const char * */
+    int dpop;                     /* 0: no DPoP, 1: DPoP-bound tokens taken, 2: required */
     const apr_table_t *extra;     /* field -> JSON text; adds to or overrides the above */
 } mcp_prm_t;
 

@@ -1,4 +1,5 @@
 #include <stdlib.h>
+#include <string.h>
 
 #include <apr_strings.h>
 #include <jansson.h>
@@ -19,19 +20,35 @@ static const char *quotable(apr_pool_t *pool, const char *s)
     return out;
 }
 
-const char *mcp_challenge_header(apr_pool_t *pool, const mcp_challenge_t *c)
+/* One scheme's challenge; with_error: its error parameters too. */
+static const char *challenge(apr_pool_t *pool, const mcp_challenge_t *c, const char *scheme, int with_error)
 {
-    const char *h = apr_pstrcat(pool, "Bearer resource_metadata=\"",
-                                quotable(pool, c->resource_metadata), "\"", NULL);
+    const char *h = apr_pstrcat(pool, scheme, " resource_metadata=\"", quotable(pool, c->resource_metadata), "\"", NULL);
 
+    if (strcmp(scheme, "DPoP") == 0)
+        h = apr_pstrcat(pool, h, ", algs=\"", quotable(pool, c->dpop_algs), "\"", NULL);
+    if (!with_error)
+        return h;
     if (c->error)
         h = apr_pstrcat(pool, h, ", error=\"", quotable(pool, c->error), "\"", NULL);
     if (c->error && c->description)
-        h = apr_pstrcat(pool, h, ", error_description=\"", quotable(pool, c->description), "\"",
-                        NULL);
+        h = apr_pstrcat(pool, h, ", error_description=\"", quotable(pool, c->description), "\"", NULL);
     if (c->scope && *c->scope)
         h = apr_pstrcat(pool, h, ", scope=\"", quotable(pool, c->scope), "\"", NULL);
     return h;
+}
+
+const char *mcp_challenge_header(apr_pool_t *pool, const mcp_challenge_t *c)
+{
+    int dpop = c->dpop_algs != NULL, bearer = !(dpop && c->no_bearer);
+    int error_in_dpop = dpop && (c->error_in_dpop || !bearer);
+
+    /* Bearer first: clients that read only the first challenge find the
+     * metadata there (RFC 9728 §5.1) */
+    if (bearer && dpop)
+        return apr_pstrcat(pool, challenge(pool, c, "Bearer", !error_in_dpop), ", ",
+                           challenge(pool, c, "DPoP", error_in_dpop), NULL);
+    return challenge(pool, c, bearer ? "Bearer" : "DPoP", 1);
 }
 
 const char *mcp_challenge_body(apr_pool_t *pool, const mcp_challenge_t *c)

@@ -357,3 +357,20 @@ mcp_keyset_t *mcp_jwks_parse(apr_pool_t *pool, const char *json, apr_size_t len,
     }
     return set;
 }
+
+mcp_keyset_t *mcp_jwk_keyset(apr_pool_t *pool, json_t *jwk, const char **err)
+{
+    mcp_keyset_t *set = apr_pcalloc(pool, sizeof(*set));
+    mcp_key_t key;
+
+    memset(&key, 0, sizeof(key));
+    *err = key_from_jwk(pool, jwk, &key);
+    if (*err != NULL)
+        return NULL;
+    set->pool = pool;
+    set->keys = apr_array_make(pool, 1, sizeof(mcp_key_t));
+    set->skipped = apr_array_make(pool, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(set->keys, mcp_key_t) = key;
+    apr_pool_cleanup_register(pool, set->keys, release_keys, apr_pool_cleanup_null);
+    return set;
+}

@@ -5,6 +5,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <cjose/cjose.h>
+#include <jansson.h>
 #include <openssl/evp.h>
 
 typedef enum { MCP_KTY_RSA, MCP_KTY_EC } mcp_kty_t;
@@ -51,6 +52,10 @@ typedef struct mcp_keyset {
  * holds no usable key: such a document must never replace a good one. */
 mcp_keyset_t *mcp_jwks_parse(apr_pool_t *pool, const char *json, apr_size_t len,
                              const char **err);
+
+/* One JWK (a JSON object) as a key set of that key alone, by the rules of
+ * mcp_jwks_parse; NULL with *err when it cannot verify signatures. */
+mcp_keyset_t *mcp_jwk_keyset(apr_pool_t *pool, json_t *jwk, const char **err);
 
 /* Whether key may verify a signature made with alg (RFC 8725 §3.1). */
 int mcp_key_fits(const mcp_key_t *key, const mcp_alg_t *alg);

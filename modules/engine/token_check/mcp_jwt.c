@@ -457,6 +457,11 @@ const char *mcp_jwt_typ(const mcp_jwt_t *jwt)
     return jwt->typ;
 }
 
+json_t *mcp_jwt_header_param(const mcp_jwt_t *jwt, const char *name)
+{
+    return jwt->header ? json_object_get(jwt->header, name) : NULL;
+}
+
 const char *mcp_jwt_kid(const mcp_jwt_t *jwt)
 {
     return jwt->kid;

@@ -45,6 +45,10 @@ mcp_jwt_status_t mcp_jwt_check_claims(mcp_jwt_t *jwt, const mcp_jwt_policy_t *po
                                       double now, const char **err);
 
 const char *mcp_jwt_kid(const mcp_jwt_t *jwt);
+
+/* A parameter of a parsed token's header (DPoP proofs carry their key in
+ * "jwk"), or NULL. Never a source of keys for access tokens. */
+json_t *mcp_jwt_header_param(const mcp_jwt_t *jwt, const char *name);
 const char *mcp_jwt_typ(const mcp_jwt_t *jwt);
 
 /* Whether the token's typ is one of types (NULL: at+jwt, application/at+jwt,

@@ -21,25 +21,39 @@ static int is_ows(unsigned char c)
     return c == ' ' || c == '\t';
 }
 
-/* "Bearer" followed by a blank or the end: "BearerX" is another scheme. */
-static int starts_with_bearer(const char *p)
+/* The length of the scheme at p when it is one that carries an access token
+ * ("Bearer", RFC 6750 §2.1; "DPoP", RFC 9449 §7.1) followed by a blank or
+ * the end ("BearerX" is another scheme), else 0. */
+static apr_size_t token_scheme_at(const char *p, int *dpop)
 {
-    static const char scheme[] = "Bearer";
+    static const char bearer[] = "Bearer", dpop_scheme[] = "DPoP";
 
-    return strncasecmp(p, scheme, sizeof(scheme) - 1) == 0
-           && (p[sizeof(scheme) - 1] == '\0' || is_ows((unsigned char)p[sizeof(scheme) - 1]));
+    if (strncasecmp(p, bearer, sizeof(bearer) - 1) == 0
+        && (p[sizeof(bearer) - 1] == '\0' || is_ows((unsigned char)p[sizeof(bearer) - 1]))) {
+        *dpop = 0;
+        return sizeof(bearer) - 1;
+    }
+    if (strncasecmp(p, dpop_scheme, sizeof(dpop_scheme) - 1) == 0
+        && (p[sizeof(dpop_scheme) - 1] == '\0' || is_ows((unsigned char)p[sizeof(dpop_scheme) - 1]))) {
+        *dpop = 1;
+        return sizeof(dpop_scheme) - 1;
+    }
+    return 0;
 }
 
 mcp_token_result_t mcp_token_from_authorization(const char *header,
                                                 const char **token,
                                                 unsigned long *token_len,
+                                                int *dpop,
                                                 const char **why)
 {
-    static const char scheme[] = "Bearer";
     const char *p, *start;
+    apr_size_t scheme_len;
+    int other;
 
     *token = NULL;
     *token_len = 0;
+    *dpop = 0;
     *why = NULL;
     if (header == NULL)
         return MCP_TOKEN_ABSENT;
@@ -48,10 +62,11 @@ mcp_token_result_t mcp_token_from_authorization(const char *header,
     while (is_ows((unsigned char)*p))
         p++;
     /* The scheme name is case-insensitive (RFC 9110 §11.1). Another scheme
-     * carries no bearer credentials, unless httpd joined a second
-     * Authorization header to it: "Basic ..., Bearer ..." must not reach the
-     * backend with a token nobody checked. */
-    if (!starts_with_bearer(p)) {
+     * carries no access token, unless httpd joined a second Authorization
+     * header to it: "Basic ..., Bearer ..." must not reach the backend with
+     * a token nobody checked. */
+    scheme_len = token_scheme_at(p, dpop);
+    if (scheme_len == 0) {
         const char *comma;
 
         for (comma = strchr(p, ','); comma; comma = strchr(comma + 1, ',')) {
@@ -59,19 +74,19 @@ mcp_token_result_t mcp_token_from_authorization(const char *header,
 
             while (is_ows((unsigned char)*q))
                 q++;
-            if (starts_with_bearer(q)) {
+            if (token_scheme_at(q, &other)) {
                 *why = "a bearer token next to another credential";
                 return MCP_TOKEN_MALFORMED;
             }
         }
         return MCP_TOKEN_ABSENT;
     }
-    p += sizeof(scheme) - 1;
+    p += scheme_len;
 
     while (is_ows((unsigned char)*p))
         p++;
     if (*p == '\0') {
-        *why = "Bearer scheme without a token";
+        *why = *dpop ? "DPoP scheme without a token" : "Bearer scheme without a token";
         return MCP_TOKEN_MALFORMED;
     }
 

@@ -17,12 +17,14 @@ typedef enum {
     MCP_TOKEN_MALFORMED  /* Bearer without token, junk, or two tokens: 400 invalid_request */
 } mcp_token_result_t;
 
-/* Reads an Authorization header value (NULL when absent). On PRESENT, *token
- * points into header at the token start and *token_len is its length. On
- * MALFORMED, *why is a short fixed reason for the log. */
+/* Reads an Authorization header value (NULL when absent) of the Bearer
+ * (RFC 6750 §2.1) or DPoP (RFC 9449 §7.1) scheme; *dpop says which. On
+ * PRESENT, *token points into header at the token start and *token_len is
+ * its length. On MALFORMED, *why is a short fixed reason for the log. */
 mcp_token_result_t mcp_token_from_authorization(const char *header,
                                                 const char **token,
                                                 unsigned long *token_len,
+                                                int *dpop,
                                                 const char **why);
 
 /* RFC 6750 §2.2 / §2.3: access_token in an application/x-www-form-urlencoded
