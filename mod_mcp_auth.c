@@ -24,6 +24,7 @@
 #include <http_request.h>
 #include <ap_provider.h>
 #include <mod_auth.h>
+#include <mod_core.h>
 #include <mod_status.h>
 
 #include "mcp_counters.h"
@@ -42,6 +43,7 @@
 #include "mcp_presentation.h"
 #include "mcp_relay_key.h"
 #include "mcp_request_keys.h"
+#include "mcp_sender_binding.h"
 #include "mcp_respond.h"
 #include "mcp_list_output.h"
 #include "mcp_rules.h"
@@ -62,7 +64,7 @@ static int curl_ready;
 /* Authentication                                                           */
 
 /* What this request's token came to; worked out once per request and policy. */
-typedef enum { OUTCOME_NONE, OUTCOME_VALID, OUTCOME_INVALID, OUTCOME_MALFORMED } outcome_e;
+typedef enum { OUTCOME_NONE, OUTCOME_VALID, OUTCOME_INVALID, OUTCOME_MALFORMED, OUTCOME_UNAVAILABLE } outcome_e;
 
 typedef struct auth_state {
     const mcp_dir_conf_t *conf;   /* the policy the token was judged by */
@@ -71,6 +73,7 @@ typedef struct auth_state {
     mcp_jwt_t *jwt;
     const char *user;       /* sub; becomes r->user in the authentication phase */
     const char *why;
+    const char *error;      /* for INVALID: the challenge's error (default invalid_token) */
 } auth_state_t;
 
 static int is_mcp_request(request_rec *r)
@@ -106,11 +109,18 @@ static auth_state_t *state_of(request_rec *r)
  * success. */
 static void judge(request_rec *r, const mcp_dir_conf_t *conf, auth_state_t *st)
 {
-    const mcp_presented_t *presented = &st->presented;
+    mcp_presented_t *presented = &st->presented;
     mcp_count_t kind;
 
     if (presented->result != MCP_TOKEN_ABSENT)
         mcp_cache_guard_arm(r);
+    /* where DPoP is off, "Authorization: DPoP" is a scheme not spoken here */
+    if (presented->result == MCP_TOKEN_PRESENT && presented->dpop) {
+        if (mcp_dpop_of(conf) == MCP_DPOP_OFF)
+            presented->result = MCP_TOKEN_ABSENT;
+        else
+            apr_table_setn(r->notes, MCP_NOTE_DPOP_PRESENTED, "1");
+    }
     switch (presented->result) {
     case MCP_TOKEN_ABSENT:
         st->outcome = OUTCOME_NONE;
@@ -144,6 +154,23 @@ static void judge(request_rec *r, const mcp_dir_conf_t *conf, auth_state_t *st)
         st->why = "unusable sub claim";
         st->jwt = NULL;
         mcp_count(MCP_COUNT_OTHER_CLAIM);
+        return;
+    }
+    switch (mcp_sender_check(r, conf, presented, st->jwt, &st->why, &st->error)) {
+    case MCP_SENDER_OK:
+        break;
+    case MCP_SENDER_UNAVAILABLE:
+        st->outcome = OUTCOME_UNAVAILABLE;
+        st->jwt = NULL;
+        mcp_count(MCP_COUNT_UNAVAILABLE);
+        return;
+    case MCP_SENDER_REFUSED:
+    case MCP_SENDER_NONCE:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0064: rejected %s token for %s: %s (%s)",
+                      presented->dpop ? "DPoP" : "bearer", r->uri, st->why, st->error);
+        st->outcome = OUTCOME_INVALID;
+        st->jwt = NULL;
+        mcp_count(MCP_COUNT_SENDER);
         return;
     }
     st->outcome = OUTCOME_VALID;
@@ -182,6 +209,27 @@ static auth_state_t *evaluate(request_rec *r, const mcp_dir_conf_t *conf)
     }
     judge(r, conf, st);
     return st;
+}
+
+/* The refusal of a token that failed a check: 401 with the challenge of
+ * its scheme (RFC 6750 §3.1, RFC 9449 §7.1). */
+static int deny_invalid(request_rec *r, const mcp_dir_conf_t *conf, const auth_state_t *st)
+{
+    return mcp_deny(r, conf, HTTP_UNAUTHORIZED, st->error ? st->error : "invalid_token", st->why);
+}
+
+/* A check that cannot run now (its shared cache does not answer): 503, to
+ * try again, rather than a 401 that would send the client to log in again. */
+static int deny_unavailable(request_rec *r, const auth_state_t *st)
+{
+    apr_table_setn(r->err_headers_out, "Retry-After", "5");
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    if (ap_response_code_string(r, ap_index_of_response(HTTP_SERVICE_UNAVAILABLE)) == NULL) {
+        ap_custom_response(r, HTTP_SERVICE_UNAVAILABLE,
+                           mcp_oauth_error_body(r->pool, "temporarily_unavailable", st->why));
+        apr_table_setn(r->notes, MCP_NOTE_JSON_ERROR, "1");
+    }
+    return HTTP_SERVICE_UNAVAILABLE;
 }
 
 /* The modes decide what happens before authorization:
@@ -224,7 +272,11 @@ static int check_access(request_rec *r)
     case OUTCOME_INVALID:
         if (mode == MODE_PERMISSIVE)
             break;
-        return mcp_deny(r, conf, HTTP_UNAUTHORIZED, "invalid_token", st->why);
+        return deny_invalid(r, conf, st);
+    case OUTCOME_UNAVAILABLE:
+        if (mode == MODE_PERMISSIVE)
+            break;
+        return deny_unavailable(r, st);
     case OUTCOME_NONE:
         if (mode == MODE_STRICT)
             return mcp_deny(r, conf, HTTP_UNAUTHORIZED, NULL, NULL);
@@ -256,7 +308,9 @@ static int check_authn(request_rec *r)
         return OK;
     }
     if (st->outcome == OUTCOME_INVALID)
-        return mcp_deny(r, conf, HTTP_UNAUTHORIZED, "invalid_token", st->why);
+        return deny_invalid(r, conf, st);
+    if (st->outcome == OUTCOME_UNAVAILABLE)
+        return deny_unavailable(r, st);
     if (st->outcome == OUTCOME_MALFORMED)
         return mcp_deny(r, conf, HTTP_BAD_REQUEST, "invalid_request", st->why);
     return mcp_deny(r, conf, HTTP_UNAUTHORIZED, NULL, NULL);
@@ -465,8 +519,8 @@ static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 }
 
 /* Whether any protected location needs the sealing key: one with the
- * gateway as its authorization server (the relay), or one that seals MCP
- * session ids to their users. */
+ * gateway as its authorization server (the relay), one that seals MCP
+ * session ids to their users, or one that hands out DPoP nonces. */
 static int sealing_in_use(server_rec *s)
 {
     int i;
@@ -477,7 +531,10 @@ static int sealing_in_use(server_rec *s)
         if (mcp_session_binding_in_use(sconf->protected))
             return 1;
         for (i = 0; i < sconf->protected->nelts; i++) {
-            if (mcp_gateway_is_issuer(APR_ARRAY_IDX(sconf->protected, i, protected_location_t).conf))
+            const mcp_dir_conf_t *conf = APR_ARRAY_IDX(sconf->protected, i, protected_location_t).conf;
+
+            /* DPoP nonces are sealed too */
+            if (mcp_gateway_is_issuer(conf) || mcp_dpop_nonce_of(conf))
                 return 1;
         }
     }

@@ -14,6 +14,9 @@ use MintToken;
 plan tests => 48;
 
 my $prm_mcp = url('mcp', '/.well-known/oauth-protected-resource/mcp');
+# the algs a DPoP challenge names are those the metadata lists
+my $DPOP_ALGS = join ' ', @{ JSON::PP->new->decode(req(GET => 'mcp', '/.well-known/oauth-protected-resource/mcp')->content)
+                               ->{dpop_signing_alg_values_supported} };
 my $good    = mint(key => 'rsa1', header => { alg => 'RS256', kid => 'rsa1' },
                    payload => std_claims());
 
@@ -30,8 +33,9 @@ sub json_body {
     my @all = challenges($res);
     ok t_cmp(scalar @all, 1, 'exactly one WWW-Authenticate');
     ok t_cmp($all[0],
-             qq{Bearer resource_metadata="$prm_mcp", scope="openid mcp:tools"},
-             'challenge names the metadata URL and the scopes, no error');
+             qq{Bearer resource_metadata="$prm_mcp", scope="openid mcp:tools", }
+             . qq{DPoP resource_metadata="$prm_mcp", algs="$DPOP_ALGS"},
+             'challenge names the metadata URL and the scopes, no error; DPoP offered beside Bearer (RFC 9449 §7.1)');
     ok t_cmp($res->header('Content-Type'), qr{^application/json}, 'JSON body');
     my $body = json_body($res);
     ok t_cmp(ref $body, 'HASH', 'body parses as a JSON object');
@@ -118,7 +122,8 @@ for my $case (
     my $res = req(GET => 'mcp', '/mcp-res');
     ok t_cmp($res->code, 401, 'MCPAuthResource location: 401');
     ok t_cmp(challenges($res) // '',
-             'Bearer resource_metadata="https://mcp.example.test/.well-known/oauth-protected-resource/api", scope="mcp:tools"',
+             'Bearer resource_metadata="https://mcp.example.test/.well-known/oauth-protected-resource/api", scope="mcp:tools", '
+             . qq{DPoP resource_metadata="https://mcp.example.test/.well-known/oauth-protected-resource/api", algs="$DPOP_ALGS"},
              'metadata URL derived from MCPAuthResource, its own scopes');
 }
 {

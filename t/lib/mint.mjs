@@ -15,7 +15,10 @@
 //     "es_pad": true,                               // ECDSA: 00||R||00||S
 //                                                   (a number N: N zero bytes each)
 //     "es_der": true,                               // ECDSA: DER, not R||S
-//     "header_b64": "...", "payload_b64": "..." }   // exact segment text signed
+//     "header_b64": "...", "payload_b64": "...",    // exact segment text signed
+//     "jwk_of": NAME,          // header.jwk: NAME's public JWK (DPoP proofs)
+//     "jwk_private_of": NAME,  // header.jwk: NAME's private JWK (a hostile proof)
+//     "cnf_jkt_of": NAME }     // payload.cnf.jkt: NAME's RFC 7638 thumbprint
 // Keys: rsa1, rsa2, rsa1024, p256, p384, p521, evil (an attacker's RSA key,
 // in no JWKS of the protected locations) (private keys), oct (the HMAC
 // key also published in the JWKS), rsa1pem (rsa1's public PEM as HMAC
@@ -32,8 +35,11 @@ const KEYS = {
   p384: { type: 'ec', opts: { namedCurve: 'P-384' } },
   p521: { type: 'ec', opts: { namedCurve: 'P-521' } },
   evil: { type: 'rsa', opts: { modulusLength: 2048 } },
+  // DPoP clients' proof keys (t/32-dpop.t)
+  client1: { type: 'ec', opts: { namedCurve: 'P-256' } },
+  client2: { type: 'ec', opts: { namedCurve: 'P-256' } },
 };
-const FORMAT = 6; // bump when the fixture layout changes
+const FORMAT = 7; // bump when the fixture layout changes
 
 const b64u = (buf) => Buffer.from(buf).toString('base64url');
 
@@ -129,9 +135,21 @@ function init(dir) {
 
 const HASH = { 256: 'sha256', 384: 'sha384', 512: 'sha512' };
 
+// RFC 7638 §3: SHA-256 over the required members in lexicographic order.
+const REQUIRED = { RSA: ['e', 'kty', 'n'], EC: ['crv', 'kty', 'x', 'y'], OKP: ['crv', 'kty', 'x'] };
+function thumbprint(jwk) {
+  const canonical = JSON.stringify(Object.fromEntries(REQUIRED[jwk.kty].map((m) => [m, jwk[m]])));
+  return b64u(crypto.createHash('sha256').update(canonical).digest());
+}
+
 function sign(dir, spec) {
-  const header = spec.header_raw ?? JSON.stringify(spec.header ?? {});
-  const payload = spec.payload_raw ?? JSON.stringify(spec.payload ?? {});
+  let headerObj = spec.header ?? {};
+  let payloadObj = spec.payload ?? {};
+  if (spec.jwk_of) headerObj = { ...headerObj, jwk: pubJwk(dir, spec.jwk_of, {}) };
+  if (spec.jwk_private_of) headerObj = { ...headerObj, jwk: loadPrivate(dir, spec.jwk_private_of).export({ format: 'jwk' }) };
+  if (spec.cnf_jkt_of) payloadObj = { ...payloadObj, cnf: { jkt: thumbprint(pubJwk(dir, spec.cnf_jkt_of, {})) } };
+  const header = spec.header_raw ?? JSON.stringify(headerObj);
+  const payload = spec.payload_raw ?? JSON.stringify(payloadObj);
   const input = `${spec.header_b64 ?? b64u(header)}.${spec.payload_b64 ?? b64u(payload)}`;
   const alg = spec.sign_alg ?? (spec.header && spec.header.alg) ?? '';
   const key = spec.key;

@@ -198,3 +198,29 @@ mcp_docstore_t *mcp_shared_client_docstore(void)
 {
     return client_docstore;
 }
+
+/* Single use (the relay's state, codes and refresh tokens, DPoP proofs)
+ * is the gateway's own record, not only the IdP's (RFC 6749 §4.1.2,
+ * §10.4; RFC 9449 §11.1). */
+mcp_claim_t mcp_use_once(request_rec *r, const char *kind, const char *name, long lifetime, const char **id)
+{
+    mcp_cache_t *cache = mcp_shared_cache();
+    mcp_claim_t claim;
+
+    *id = mcp_cache_id(r->pool, kind, name ? name : "");
+    if (cache == NULL)
+        return MCP_CLAIM_WON;
+    claim = mcp_cache_claim(cache, *id, apr_time_from_sec(lifetime), r->pool);
+    if (claim == MCP_CLAIM_UNAVAILABLE)
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "MCPAUTH0059: %s refused: the shared cache that keeps "
+                      "it single use does not answer (see MCPAUTH0057)", kind);
+    return claim;
+}
+
+void mcp_give_back(request_rec *r, const char *id)
+{
+    mcp_cache_t *cache = mcp_shared_cache();
+
+    if (cache)
+        mcp_cache_remove(cache, id, r->pool);
+}

@@ -33,6 +33,15 @@ const char *mcp_shared_cache_name(void);
 /* The cache itself, for single-use markers; NULL before child_init. */
 mcp_cache_t *mcp_shared_cache(void);
 
+/* Marks name (never a secret: hash one first) used for lifetime seconds,
+ * for every process and host that shares the cache; *id is its record, for
+ * mcp_give_back. A store that does not answer is never read as "used": the
+ * caller refuses for now instead. */
+mcp_claim_t mcp_use_once(request_rec *r, const char *kind, const char *name, long lifetime, const char **id);
+
+/* Forgets a record mcp_use_once made: the name may be used again. */
+void mcp_give_back(request_rec *r, const char *id);
+
 /* This process's view of the IdP documents (JWKS, discovery). */
 mcp_docstore_t *mcp_shared_docstore(void);
 

@@ -166,6 +166,7 @@ int mcp_wellknown_handler(request_rec *r, int lookup_uri)
     prm.authorization_servers = servers;
     prm.scopes_supported = conf->scopes_supported;
     prm.bearer_methods = bearer_method_names(r->pool, mcp_bearer_methods_of(conf));
+    prm.dpop = mcp_dpop_of(conf);
     prm.extra = conf->resource_metadata;
     body = mcp_prm_json(r->pool, &prm);
     if (body == NULL)

@@ -60,6 +60,7 @@ void *mcp_config_create_dir(apr_pool_t *p, char *dir)
     conf->max_request_body = -1;
     conf->read_requests = -1;
     conf->session_binding = -1;
+    conf->dpop = conf->dpop_nonce = conf->dpop_proof_lifetime = -1;
     return conf;
 }
 
@@ -110,6 +111,9 @@ void *mcp_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(max_request_body, -1);
     MERGE_INT(read_requests, -1);
     MERGE_INT(session_binding, -1);
+    MERGE_INT(dpop, -1);
+    MERGE_INT(dpop_nonce, -1);
+    MERGE_INT(dpop_proof_lifetime, -1);
     return conf;
 }
 
@@ -160,6 +164,21 @@ int mcp_cimd_enabled(const mcp_dir_conf_t *conf)
 int mcp_consent_lifetime_of(const mcp_dir_conf_t *conf)
 {
     return OR_DEFAULT(conf->consent_lifetime, MCP_DEFAULT_CONSENT_LIFETIME);
+}
+
+int mcp_dpop_of(const mcp_dir_conf_t *conf)
+{
+    return OR_DEFAULT(conf->dpop, MCP_DPOP_ALLOWED);
+}
+
+int mcp_dpop_nonce_of(const mcp_dir_conf_t *conf)
+{
+    return mcp_dpop_of(conf) != MCP_DPOP_OFF && conf->dpop_nonce == 1;
+}
+
+int mcp_dpop_proof_lifetime_of(const mcp_dir_conf_t *conf)
+{
+    return OR_DEFAULT(conf->dpop_proof_lifetime, MCP_DEFAULT_DPOP_PROOF_LIFETIME);
 }
 
 int mcp_mode_of(const mcp_dir_conf_t *conf)
@@ -388,6 +407,21 @@ static const char *set_mode(cmd_parms *cmd, void *confv, const char *arg)
         conf->mode = MODE_PERMISSIVE;
     else
         return apr_psprintf(cmd->pool, "MCPAuthMode: unknown mode '%s' (use strict, optional or permissive)", arg);
+    return NULL;
+}
+
+static const char *set_dpop(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+
+    if (strcasecmp(arg, "off") == 0)
+        conf->dpop = MCP_DPOP_OFF;
+    else if (strcasecmp(arg, "allowed") == 0)
+        conf->dpop = MCP_DPOP_ALLOWED;
+    else if (strcasecmp(arg, "required") == 0)
+        conf->dpop = MCP_DPOP_REQUIRED;
+    else
+        return apr_psprintf(cmd->pool, "MCPAuthDPoP: unknown value '%s' (use off, allowed or required)", arg);
     return NULL;
 }
 
@@ -683,6 +717,13 @@ const command_rec mcp_config_directives[] = {
                  OR_AUTHCFG | ACCESS_CONF,
                  "On (default) or Off: an Mcp-Session-Id the server hands out serves only the user it was "
                  "handed to"),
+    DIR_CMD("MCPAuthDPoP", set_dpop, NULL, TAKE1,
+            "off, allowed (default) or required: tokens bound to a key, presented with a DPoP proof (RFC 9449)"),
+    AP_INIT_FLAG("MCPAuthDPoPNonce", set_flag, (void *)APR_OFFSETOF(mcp_dir_conf_t, dpop_nonce),
+                 OR_AUTHCFG | ACCESS_CONF,
+                 "On or Off (default): DPoP proofs must carry a nonce the gateway handed out"),
+    DIR_CMD("MCPAuthDPoPProofLifetime", set_seconds, APR_OFFSETOF(mcp_dir_conf_t, dpop_proof_lifetime), TAKE1,
+            "Seconds a DPoP proof counts after it was made, besides MCPAuthClockSkew (default 60)"),
     AP_INIT_TAKE1("AuthType", note_auth_type, NULL, OR_AUTHCFG | ACCESS_CONF,
                   "noted by mod_mcp_auth, handled by mod_authn_core"),
     AP_INIT_TAKE1("MCPAuthCache", mcp_shared_cache_directive, NULL, RSRC_CONF,

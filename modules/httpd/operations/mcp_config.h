@@ -60,7 +60,14 @@ typedef struct mcp_dir_conf {
     long max_request_body;              /* MCPAuthMaxRequestBody bytes; -1 unset */
     int read_requests;                  /* MCPAuthReadRequests; -1 unset (On) */
     int session_binding;                /* MCPAuthSessionBinding; -1 unset (On) */
+    int dpop;                           /* MCPAuthDPoP: MCP_DPOP_*; -1 unset (allowed) */
+    int dpop_nonce;                     /* MCPAuthDPoPNonce; -1 unset (Off) */
+    int dpop_proof_lifetime;            /* MCPAuthDPoPProofLifetime seconds; -1 unset */
 } mcp_dir_conf_t;
+
+/* MCPAuthDPoP: how tokens bound to a key (RFC 9449) are taken. */
+enum { MCP_DPOP_OFF = 0, MCP_DPOP_ALLOWED = 1, MCP_DPOP_REQUIRED = 2 };
+#define MCP_DEFAULT_DPOP_PROOF_LIFETIME 60
 
 /* A location protected by AuthType MCP, found at startup, for the handlers
  * that answer before any per-directory lookup (see mcp_locations.h). */
@@ -108,6 +115,10 @@ apr_size_t mcp_max_request_body_of(const mcp_dir_conf_t *conf);
  * where rules need them), and legacy sessions bound to their user. */
 int mcp_reads_requests(const mcp_dir_conf_t *conf);
 int mcp_binds_sessions(const mcp_dir_conf_t *conf);
+
+int mcp_dpop_of(const mcp_dir_conf_t *conf);
+int mcp_dpop_nonce_of(const mcp_dir_conf_t *conf);
+int mcp_dpop_proof_lifetime_of(const mcp_dir_conf_t *conf);
 
 /* The <Location> path without trailing slashes ("" for "/" or none). */
 const char *mcp_location_path(apr_pool_t *p, const mcp_dir_conf_t *conf);

@@ -38,34 +38,6 @@ const char *mcp_relay_foreign_resource(request_rec *r, const mcp_dir_conf_t *con
     return apr_psprintf(r->pool, "tokens are issued here for %s only", own);
 }
 
-/* Marks value (a state nonce, an IdP code, a refresh token) used, for
- * every process and host that shares the cache: the gateway's own record
- * of single use, not only the IdP's (RFC 6749 §4.1.2, §10.4). *id is the
- * record, for mcp_relay_give_back. A store that does not answer is never read as
- * "used": the caller refuses for now instead. */
-mcp_claim_t mcp_relay_use_once(request_rec *r, const char *kind, const char *value, long lifetime, const char **id)
-{
-    mcp_cache_t *cache = mcp_shared_cache();
-    mcp_claim_t claim;
-
-    *id = mcp_cache_id(r->pool, kind, mcp_relay_hash(r->pool, value ? value : ""));
-    if (cache == NULL)
-        return MCP_CLAIM_WON;
-    claim = mcp_cache_claim(cache, *id, apr_time_from_sec(lifetime), r->pool);
-    if (claim == MCP_CLAIM_UNAVAILABLE)
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "MCPAUTH0059: %s refused: the shared cache that keeps "
-                      "it single use does not answer (see MCPAUTH0057)", kind);
-    return claim;
-}
-
-void mcp_relay_give_back(request_rec *r, const char *id)
-{
-    mcp_cache_t *cache = mcp_shared_cache();
-
-    if (cache)
-        mcp_cache_remove(cache, id, r->pool);
-}
-
 /* The request's scope, normalised (mcp_scope_list_normal) in p too, so that
  * what the user approves, what is sealed and what the IdP is asked for are
  * one list; a scope of blanks is none. */

@@ -21,10 +21,4 @@ const char *mcp_relay_scope_of(request_rec *r, apr_table_t *p, int *valid);
 /* Why the IdP must not be asked for scope, or NULL. */
 const char *mcp_relay_foreign_scope(request_rec *r, const mcp_dir_conf_t *conf, const char *scope, int valid);
 
-/* Marks value used for lifetime seconds (its record in *id); the claim. */
-mcp_claim_t mcp_relay_use_once(request_rec *r, const char *kind, const char *value, long lifetime, const char **id);
-
-/* Forgets a record mcp_relay_use_once made: the value may be used again. */
-void mcp_relay_give_back(request_rec *r, const char *id);
-
 #endif

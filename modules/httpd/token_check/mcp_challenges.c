@@ -8,6 +8,7 @@
 #include <mod_core.h>
 
 #include "mcp_challenge.h"
+#include "mcp_dpop.h"
 #include "mcp_scope.h"
 #include "mcp_challenges.h"
 #include "mcp_urls.h"
@@ -27,11 +28,23 @@ static const char *scopes_of(request_rec *r, const mcp_dir_conf_t *conf)
     return apr_array_pstrcat(r->pool, conf->scopes_supported, ' ');
 }
 
+/* The DPoP side of a challenge (RFC 9449 §7.1): offered where the location
+ * takes DPoP-bound tokens; the error goes to the scheme the client used. */
+static void with_dpop(request_rec *r, const mcp_dir_conf_t *conf, mcp_challenge_t *c)
+{
+    int dpop = mcp_dpop_of(conf);
+
+    c->dpop_algs = dpop != MCP_DPOP_OFF ? mcp_dpop_algs(r->pool) : NULL;
+    c->no_bearer = dpop == MCP_DPOP_REQUIRED;
+    c->error_in_dpop = apr_table_get(r->notes, MCP_NOTE_DPOP_PRESENTED) != NULL;
+}
+
 static int deny_with_scope(request_rec *r, const mcp_dir_conf_t *conf, int status, const char *error,
                            const char *description, const char *scope)
 {
     mcp_challenge_t c;
 
+    with_dpop(r, conf, &c);
     c.resource_metadata = mcp_prm_url(r, conf);
     c.error = error;
     c.description = description;
@@ -65,6 +78,7 @@ void mcp_challenge_insufficient_scope(request_rec *r, const mcp_dir_conf_t *conf
     mcp_challenge_t c;
     int idx = ap_index_of_response(r->status);
 
+    with_dpop(r, conf, &c);
     c.resource_metadata = mcp_prm_url(r, conf);
     c.error = "insufficient_scope";
     c.description = "the token lacks a required scope";
@@ -83,5 +97,6 @@ void mcp_challenge_metadata_only(request_rec *r, const mcp_dir_conf_t *conf)
 {
     mcp_challenge_t c = { mcp_prm_url(r, conf), NULL, NULL, NULL };
 
+    with_dpop(r, conf, &c);
     apr_table_setn(r->err_headers_out, "WWW-Authenticate", mcp_challenge_header(r->pool, &c));
 }

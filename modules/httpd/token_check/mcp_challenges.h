@@ -11,6 +11,10 @@
  * the error filter labels it application/json. */
 #define MCP_NOTE_JSON_ERROR "mcp_auth.json_error"
 
+/* Set on a request that presented its token with a DPoP proof: its
+ * refusals carry the error in the DPoP challenge. */
+#define MCP_NOTE_DPOP_PRESENTED "mcp_auth.dpop"
+
 /* Refuses the request with status: a WWW-Authenticate challenge naming the
  * metadata URL and the location's scopes, error and description when
  * given, and a JSON body unless an ErrorDocument is configured. Returns

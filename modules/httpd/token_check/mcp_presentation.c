@@ -178,6 +178,7 @@ void mcp_find_token(request_rec *r, int methods, mcp_presented_t *out)
     const char *header, *rest, *token, *why;
     apr_size_t rest_len;
     unsigned long len;
+    int dpop;
 
     memset(out, 0, sizeof(*out));
     out->result = MCP_TOKEN_ABSENT;
@@ -189,10 +190,12 @@ void mcp_find_token(request_rec *r, int methods, mcp_presented_t *out)
     /* A bearer Authorization header leaves the request whether or not the
      * header method is enabled: it is judged only when it is. */
     header = apr_table_get(r->headers_in, "Authorization");
-    switch (mcp_token_from_authorization(header, &token, &len, &why)) {
+    switch (mcp_token_from_authorization(header, &token, &len, &dpop, &why)) {
     case MCP_TOKEN_PRESENT:
-        if (methods & MCP_BEARER_HEADER)
+        if (methods & MCP_BEARER_HEADER) {
             add_found(out, apr_pstrmemdup(r->pool, token, len), len, MCP_BEARER_HEADER);
+            out->dpop = dpop;
+        }
         apr_table_unset(r->headers_in, "Authorization");
         break;
     case MCP_TOKEN_MALFORMED:
@@ -202,6 +205,14 @@ void mcp_find_token(request_rec *r, int methods, mcp_presented_t *out)
         break;
     case MCP_TOKEN_ABSENT:
         break;
+    }
+
+    /* A DPoP proof is for this hop only. httpd joins repeated fields with
+     * ", ", and a JWS has no comma: one comma, two proofs (RFC 9449 §4.3). */
+    out->proof = apr_table_get(r->headers_in, "DPoP");
+    if (out->proof) {
+        out->proofs = strchr(out->proof, ',') ? 2 : 1;
+        apr_table_unset(r->headers_in, "DPoP");
     }
 
     /* Likewise a query token, which is also in the access log. */

@@ -16,9 +16,13 @@ typedef struct mcp_presented {
     apr_size_t len;
     int method;         /* for PRESENT: the MCP_BEARER_* it came by */
     const char *why;    /* for MALFORMED: a short reason fit for the client */
+    int dpop;           /* for PRESENT: "Authorization: DPoP" (RFC 9449 §7.1) */
+    const char *proof;  /* the DPoP header, or NULL */
+    int proofs;         /* how many DPoP header fields came (httpd joins them) */
+    const char *proven_jkt; /* the key a proof of this request was accepted for */
 } mcp_presented_t;
 
-/* Looks for a token by each enabled method. Whatever token it finds leaves
+/* Looks for a token by each enabled method, and for a DPoP proof. Whatever token it finds leaves
  * the request for good (header unset, query parameter cut, form field cut
  * and the rest of the body replayed), so it is never forwarded. A method that
  * is not enabled is not looked at. Two tokens, by two methods or by one
