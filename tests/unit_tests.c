@@ -156,6 +156,80 @@ static const char *b64url(const char *raw)
     return copy;
 }
 
+static const char *b64url_bytes(const unsigned char *raw, size_t len)
+{
+    char *out;
+    size_t out_len;
+    cjose_err err;
+    const char *copy;
+
+    cjose_base64url_encode(raw, len, &out, &out_len, &err);
+    copy = apr_pstrmemdup(pool, out, out_len);
+    free(out);
+    return copy;
+}
+
+/* ---- Ed25519 (RFC 8037): cjose 0.6.2 makes no OKP keys, OpenSSL does ---- */
+
+static const char *raw_public_b64url(EVP_PKEY *k)
+{
+    unsigned char raw[64];
+    size_t len = sizeof(raw);
+
+    EVP_PKEY_get_raw_public_key(k, raw, &len);
+    return b64url_bytes(raw, len);
+}
+
+/* An OKP JWK; crv or x NULL leaves the member out, extra is appended as is. */
+static const char *okp_jwk(const char *kid, const char *crv, const char *x, const char *extra)
+{
+    return apr_pstrcat(pool, "{\"kty\":\"OKP\",\"kid\":\"", kid, "\"",
+                       crv ? ",\"crv\":\"" : "", crv ? crv : "", crv ? "\"" : "",
+                       x ? ",\"x\":\"" : "", x ? x : "", x ? "\"" : "",
+                       extra ? "," : "", extra ? extra : "", "}", NULL);
+}
+
+/* A token with header alg (and kid, unless NULL), signed with the Ed25519
+ * key k over the signing input itself (RFC 8037 §3.1). */
+static const char *ed25519_token(EVP_PKEY *k, const char *alg, const char *kid, const char *payload)
+{
+    const char *header = kid ? apr_psprintf(pool, "{\"alg\":\"%s\",\"kid\":\"%s\"}", alg, kid)
+                             : apr_psprintf(pool, "{\"alg\":\"%s\"}", alg);
+    const char *input = apr_pstrcat(pool, b64url(header), ".", b64url(payload), NULL);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned char sig[64];
+    size_t sig_len = sizeof(sig);
+
+    EVP_DigestSignInit(ctx, NULL, NULL, NULL, k);
+    EVP_DigestSign(ctx, sig, &sig_len, (const unsigned char *)input, strlen(input));
+    EVP_MD_CTX_free(ctx);
+    return apr_pstrcat(pool, input, ".", b64url_bytes(sig, sig_len), NULL);
+}
+
+/* The token's signature bytes (at most max) into out; returns their count. */
+static size_t signature_of(const char *token, unsigned char *out, size_t max)
+{
+    const char *sig = strrchr(token, '.') + 1;
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    cjose_err err;
+
+    if (!cjose_base64url_decode(sig, strlen(sig), &raw, &len, &err))
+        return 0;
+    len = len < max ? len : max;
+    memcpy(out, raw, len);
+    free(raw);
+    return len;
+}
+
+static const char *with_signature(const char *token, const unsigned char *sig, size_t len)
+{
+    const char *dot = strrchr(token, '.');
+
+    return apr_pstrcat(pool, apr_pstrmemdup(pool, token, (apr_size_t)(dot - token + 1)),
+                       b64url_bytes(sig, len), NULL);
+}
+
 static const char *claims(long exp_offset, const char *extra)
 {
     long now = (long)apr_time_sec(apr_time_now());
@@ -341,24 +415,96 @@ static void test_jwt(void)
         CHECK(judge(big, set, &err) == MCP_JWT_INVALID && strcmp(err, "token too large") == 0,
               "oversized token rejected");
     }
+
+    /* EdDSA (RFC 8037 §3.1): the same keys plus Ed25519 ones */
+    {
+        EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+        EVP_PKEY *stranger = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+        const char *rsa_ec = jwks_of(keys, 4);
+        const char *doc = apr_pstrcat(pool, apr_pstrmemdup(pool, rsa_ec, strlen(rsa_ec) - 2), ",",
+                                      okp_jwk("ed1", "Ed25519", raw_public_b64url(ed), NULL), ",",
+                                      okp_jwk("ed1-eddsa", "Ed25519", raw_public_b64url(ed), "\"alg\":\"EdDSA\""),
+                                      "]}", NULL);
+        const mcp_keyset_t *with_ed = mcp_jwks_parse(pool, doc, strlen(doc), &err);
+        unsigned char sig[66];
+        size_t sig_len;
+        int k, a, fits_wrong = 0;
+
+        CHECK(with_ed != NULL && with_ed->keys->nelts == 6, "JWKS with RSA, EC and Ed25519 keys parses");
+        if (with_ed == NULL)
+            return;
+        CHECK(judge(ed25519_token(ed, "EdDSA", "ed1", now_claims), with_ed, &err) == MCP_JWT_VALID,
+              "EdDSA token accepted");
+        CHECK(judge(ed25519_token(ed, "Ed25519", "ed1", now_claims), with_ed, &err) == MCP_JWT_VALID,
+              "alg Ed25519 (RFC 9864) accepted");
+        CHECK(judge(ed25519_token(ed, "EdDSA", NULL, now_claims), with_ed, &err) == MCP_JWT_VALID,
+              "kid-less EdDSA token verified against the Ed25519 keys");
+        CHECK(judge(ed25519_token(ed, "EdDSA", "ed1-eddsa", now_claims), with_ed, &err) == MCP_JWT_VALID,
+              "EdDSA token with the key pinned to EdDSA accepted");
+        CHECK(judge(ed25519_token(ed, "Ed25519", "ed1-eddsa", now_claims), with_ed, &err) == MCP_JWT_INVALID
+                  && strcmp(err, "no key fits the signature algorithm") == 0,
+              "Ed25519 token with the key pinned to EdDSA rejected");
+        CHECK(judge(ed25519_token(stranger, "EdDSA", "ed1", now_claims), with_ed, &err) == MCP_JWT_INVALID
+                  && strcmp(err, "signature verification failed") == 0,
+              "EdDSA token signed by another Ed25519 key rejected");
+        CHECK(judge(ed25519_token(ed, "EdDSA", "ed1", claims(-3600, NULL)), with_ed, &err) == MCP_JWT_INVALID
+                  && strcmp(err, "token expired") == 0,
+              "expired EdDSA token rejected");
+
+        tok = ed25519_token(ed, "EdDSA", "ed1", now_claims);
+        sig_len = signature_of(tok, sig, sizeof(sig));
+        CHECK(sig_len == 64 && judge(with_signature(tok, sig, 64), with_ed, &err) == MCP_JWT_VALID,
+              "EdDSA signature of 64 bytes, taken apart and put back, accepted");
+        sig[20] ^= 0x08;
+        CHECK(judge(with_signature(tok, sig, 64), with_ed, &err) == MCP_JWT_INVALID
+                  && strcmp(err, "signature verification failed") == 0,
+              "EdDSA signature with one bit flipped rejected");
+        sig[20] ^= 0x08;
+        CHECK(judge(with_signature(tok, sig, 63), with_ed, &err) == MCP_JWT_INVALID
+                  && strcmp(err, "EdDSA signature has the wrong length") == 0,
+              "EdDSA signature cut to 63 bytes rejected");
+        sig[64] = 0;
+        CHECK(judge(with_signature(tok, sig, 65), with_ed, &err) == MCP_JWT_INVALID
+                  && strcmp(err, "EdDSA signature has the wrong length") == 0,
+              "EdDSA signature with a 65th byte rejected");
+
+        /* alg confusion, both ways (RFC 8725 §3.1) */
+        CHECK(judge(ed25519_token(ed, "EdDSA", "rsa1", now_claims), with_ed, &err) == MCP_JWT_INVALID
+                  && strcmp(err, "no key fits the signature algorithm") == 0,
+              "EdDSA token naming the RSA key rejected");
+        CHECK(judge(ed25519_token(ed, "EdDSA", "ec256", now_claims), with_ed, &err) == MCP_JWT_INVALID
+                  && strcmp(err, "no key fits the signature algorithm") == 0,
+              "EdDSA token naming the P-256 key rejected");
+        {
+            test_key_t as_ed = keys[0];
+            as_ed.kid = "ed1";
+            CHECK(judge(sign(&as_ed, NULL, now_claims), with_ed, &err) == MCP_JWT_INVALID
+                      && strcmp(err, "no key fits the signature algorithm") == 0,
+                  "RS256 token naming the Ed25519 key rejected");
+            as_ed = keys[1];
+            as_ed.kid = "ed1";
+            CHECK(judge(sign(&as_ed, NULL, now_claims), with_ed, &err) == MCP_JWT_INVALID
+                      && strcmp(err, "no key fits the signature algorithm") == 0,
+                  "ES256 token (64-byte signature too) naming the Ed25519 key rejected");
+        }
+        for (k = 0; k < with_ed->keys->nelts; k++) {
+            const mcp_key_t *key = &APR_ARRAY_IDX(with_ed->keys, k, mcp_key_t);
+
+            for (a = 0; a < MCP_ALG_COUNT; a++) {
+                if (mcp_key_fits(key, mcp_alg_at(a))
+                    && (key->kty == MCP_KTY_OKP) != (mcp_alg_at(a)->kty == MCP_KTY_OKP))
+                    fits_wrong++;
+            }
+        }
+        CHECK(fits_wrong == 0, "no RS, PS or ES alg fits an OKP key, no EdDSA alg an RSA or EC key");
+        EVP_PKEY_free(ed);
+        EVP_PKEY_free(stranger);
+    }
     for (i = 0; i < 4; i++)
         cjose_jwk_release(keys[i].jwk);
 }
 
 /* ---- RSASSA-PSS details cjose does not let a test choose (RFC 7518 §3.5) ---- */
-
-static const char *b64url_bytes(const unsigned char *raw, size_t len)
-{
-    char *out;
-    size_t out_len;
-    cjose_err err;
-    const char *copy;
-
-    cjose_base64url_encode(raw, len, &out, &out_len, &err);
-    copy = apr_pstrmemdup(pool, out, out_len);
-    free(out);
-    return copy;
-}
 
 static const char *bn_b64url(const EVP_PKEY *k, const char *name)
 {
@@ -415,6 +561,95 @@ static void test_pss(void)
     CHECK(judge(rsa_token(k, "RS256", -1, now_claims), set, &err) == MCP_JWT_VALID,
           "PKCS#1 v1.5 signature under alg RS256 accepted");
     EVP_PKEY_free(k);
+}
+
+/* Why the key with this kid was skipped, or "" when it was not. */
+static const char *skip_reason(const mcp_keyset_t *set, const char *kid)
+{
+    const char *tag = apr_psprintf(pool, "(kid %s): ", kid), *at;
+    int i;
+
+    for (i = 0; i < set->skipped->nelts; i++) {
+        if ((at = strstr(APR_ARRAY_IDX(set->skipped, i, const char *), tag)) != NULL)
+            return at + strlen(tag);
+    }
+    return "";
+}
+
+static void test_okp_keys(void)
+{
+    EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    EVP_PKEY *ed448 = EVP_PKEY_Q_keygen(NULL, NULL, "ED448");
+    EVP_PKEY *x25519 = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+    const char *x = raw_public_b64url(ed), *err = NULL, *doc;
+    unsigned char raw[33], priv[32];
+    size_t priv_len = sizeof(priv);
+    const mcp_keyset_t *set;
+    int i, okp_usable = 1;
+
+    memset(raw, 0x5a, sizeof(raw));
+    EVP_PKEY_get_raw_private_key(ed, priv, &priv_len);
+    doc = apr_pstrcat(pool, "{\"keys\":[",
+                      okp_jwk("ed", "Ed25519", x, "\"use\":\"sig\""), ",",
+                      okp_jwk("ed-eddsa", "Ed25519", x, "\"alg\":\"EdDSA\""), ",",
+                      okp_jwk("ed-ed25519", "Ed25519", x, "\"alg\":\"Ed25519\""), ",",
+                      okp_jwk("ed448", "Ed448", raw_public_b64url(ed448), NULL), ",",
+                      okp_jwk("x25519", "X25519", raw_public_b64url(x25519), NULL), ",",
+                      okp_jwk("x448", "X448", b64url_bytes(raw, 33), NULL), ",",
+                      okp_jwk("p256", "P-256", x, NULL), ",",
+                      okp_jwk("no-crv", NULL, x, NULL), ",",
+                      okp_jwk("no-x", "Ed25519", NULL, NULL), ",",
+                      okp_jwk("short-x", "Ed25519", b64url_bytes(raw, 31), NULL), ",",
+                      okp_jwk("long-x", "Ed25519", b64url_bytes(raw, 33), NULL), ",",
+                      okp_jwk("padded-x", "Ed25519", apr_pstrcat(pool, x, "=", NULL), NULL), ",",
+                      okp_jwk("x-number", "Ed25519", NULL, "\"x\":7"), ",",
+                      okp_jwk("with-d", "Ed25519", x,
+                              apr_pstrcat(pool, "\"d\":\"", b64url_bytes(priv, priv_len), "\"", NULL)), ",",
+                      okp_jwk("use-enc", "Ed25519", x, "\"use\":\"enc\""), ",",
+                      okp_jwk("alg-es256", "Ed25519", x, "\"alg\":\"ES256\""), ",",
+                      okp_jwk("alg-rs256", "Ed25519", x, "\"alg\":\"RS256\""), ",",
+                      "{\"kty\":\"EC\",\"kid\":\"ec-ed25519\",\"crv\":\"Ed25519\",\"x\":\"", x, "\"}",
+                      "]}", NULL);
+    set = mcp_jwks_parse(pool, doc, strlen(doc), &err);
+    CHECK(set != NULL && set->keys->nelts == 3 && set->skipped->nelts == 15,
+          "Ed25519 keys kept (plain, pinned to EdDSA, pinned to Ed25519), 15 hostile OKP keys skipped");
+    if (set == NULL)
+        return;
+    for (i = 0; i < set->keys->nelts; i++) {
+        const mcp_key_t *key = &APR_ARRAY_IDX(set->keys, i, mcp_key_t);
+        okp_usable = okp_usable && key->kty == MCP_KTY_OKP && key->jwk == NULL && key->pkey != NULL
+                     && EVP_PKEY_is_a(key->pkey, "ED25519");
+    }
+    CHECK(okp_usable, "an Ed25519 key is built by OpenSSL alone (no cjose key)");
+    CHECK(strcmp(skip_reason(set, "ed448"), "OKP curve is not Ed25519") == 0, "Ed448 key skipped: curve");
+    CHECK(strcmp(skip_reason(set, "x25519"), "OKP curve is not Ed25519") == 0, "X25519 key skipped: curve");
+    CHECK(strcmp(skip_reason(set, "x448"), "OKP curve is not Ed25519") == 0, "X448 key skipped: curve");
+    CHECK(strcmp(skip_reason(set, "p256"), "OKP curve is not Ed25519") == 0, "OKP key on P-256 skipped: curve");
+    CHECK(strcmp(skip_reason(set, "no-crv"), "OKP curve is not Ed25519") == 0, "OKP key without crv skipped");
+    CHECK(strcmp(skip_reason(set, "no-x"), "Ed25519 x is missing or not 32 bytes") == 0,
+          "Ed25519 key without x skipped");
+    CHECK(strcmp(skip_reason(set, "short-x"), "Ed25519 x is missing or not 32 bytes") == 0,
+          "Ed25519 key with a 31-byte x skipped");
+    CHECK(strcmp(skip_reason(set, "long-x"), "Ed25519 x is missing or not 32 bytes") == 0,
+          "Ed25519 key with a 33-byte x skipped");
+    CHECK(strcmp(skip_reason(set, "padded-x"), "a key member is not strict base64url") == 0,
+          "Ed25519 x with padding skipped");
+    CHECK(strcmp(skip_reason(set, "x-number"), "a key member is not strict base64url") == 0,
+          "Ed25519 x as a number skipped");
+    CHECK(strcmp(skip_reason(set, "with-d"), "OKP key publishes its private part (d)") == 0,
+          "Ed25519 key published with its private part skipped");
+    CHECK(strcmp(skip_reason(set, "use-enc"), "use is not sig") == 0, "Ed25519 key with use enc skipped");
+    CHECK(strcmp(skip_reason(set, "alg-es256"), "alg is not an accepted signature algorithm for this key type") == 0,
+          "Ed25519 key pinned to ES256 skipped");
+    CHECK(strcmp(skip_reason(set, "alg-rs256"), "alg is not an accepted signature algorithm for this key type") == 0,
+          "Ed25519 key pinned to RS256 skipped");
+    CHECK(strcmp(skip_reason(set, "ec-ed25519"), "unsupported EC curve") == 0, "EC key naming curve Ed25519 skipped");
+    doc = apr_pstrcat(pool, "{\"keys\":[", okp_jwk("x25519", "X25519", raw_public_b64url(x25519), NULL), "]}", NULL);
+    CHECK(mcp_jwks_parse(pool, doc, strlen(doc), &err) == NULL && strstr(err, "no usable signing key") != NULL,
+          "a set of only an X25519 key is unusable");
+    EVP_PKEY_free(ed);
+    EVP_PKEY_free(ed448);
+    EVP_PKEY_free(x25519);
 }
 
 static void test_jwks(void)
@@ -474,6 +709,7 @@ static void test_jwks(void)
         cjose_jwk_release(big);
         cjose_jwk_release(small);
     }
+    test_okp_keys();
 }
 
 static void test_discovery(void)
