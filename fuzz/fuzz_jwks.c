@@ -5,8 +5,8 @@
 #include "fuzz_common.h"
 #include "mcp_jwks.h"
 
-static const char *const alg_names[] = { "RS256", "RS384", "RS512", "PS256", "PS384",
-                                         "PS512", "ES256", "ES384", "ES512" };
+static const char *const alg_names[] = { "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+                                         "ES256", "ES384", "ES512", "EdDSA", "Ed25519" };
 
 FUZZ_INIT_APR_ONLY
 
@@ -36,8 +36,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (i = 0; i < set->keys->nelts; i++) {
             const mcp_key_t *k = &APR_ARRAY_IDX(set->keys, i, mcp_key_t);
 
-            FUZZ_CHECK(k->jwk != NULL);
-            FUZZ_CHECK(k->kty == MCP_KTY_RSA || k->kty == MCP_KTY_EC);
+            /* cjose reads RSA and EC keys; OKP (Ed25519) ones only OpenSSL */
+            FUZZ_CHECK(k->kty == MCP_KTY_RSA || k->kty == MCP_KTY_EC || k->kty == MCP_KTY_OKP);
+            FUZZ_CHECK((k->jwk != NULL) == (k->kty != MCP_KTY_OKP));
+            FUZZ_CHECK(k->pkey != NULL);
+            if (k->kty == MCP_KTY_OKP)
+                FUZZ_CHECK(EVP_PKEY_is_a(k->pkey, "ED25519"));
             if (k->kty == MCP_KTY_EC)
                 FUZZ_CHECK(k->ec_bits == 256 || k->ec_bits == 384 || k->ec_bits == 521);
             if (k->alg != NULL)

@@ -1,6 +1,6 @@
 /* libFuzzer target: the input is a compact JWS given to mcp_jwt_parse,
  * mcp_jwt_verify and mcp_jwt_check_claims against a fixed key set (an
- * RSA-2048 and a P-256 key made once at start-up). No input can carry a
+ * RSA-2048, a P-256 and an Ed25519 key made once at start-up). No input can carry a
  * valid signature for those keys, so VALID out of verify is a forgery. */
 #include <stdint.h>
 #include <string.h>
@@ -15,7 +15,7 @@
 
 static mcp_keyset_t *keys;
 /* A copy of the parsed keys outside pool memory (see fuzz_common.h). */
-static mcp_key_t key_refs[4];
+static mcp_key_t key_refs[6];
 static mcp_jwt_policy_t policy;
 
 /* 2026-01-01T00:00:00Z: fixed so that runs are reproducible. */
@@ -36,6 +36,30 @@ static json_t *public_jwk(cjose_jwk_t *jwk, const char *kid, const char *alg)
     if (alg)
         json_object_set_new(obj, "alg", json_string(alg));
     json_object_set_new(obj, "use", json_string("sig"));
+    return obj;
+}
+
+/* cjose 0.6.2 has no OKP keys: OpenSSL makes this one (RFC 8037 §2). */
+static json_t *ed25519_public_jwk(const char *kid, const char *alg)
+{
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    unsigned char raw[32];
+    size_t raw_len = sizeof(raw), x_len = 0;
+    char *x = NULL;
+    cjose_err err;
+    json_t *obj = json_object();
+
+    FUZZ_CHECK(k != NULL && EVP_PKEY_get_raw_public_key(k, raw, &raw_len) == 1);
+    FUZZ_CHECK(cjose_base64url_encode(raw, raw_len, &x, &x_len, &err));
+    EVP_PKEY_free(k);
+    json_object_set_new(obj, "kty", json_string("OKP"));
+    json_object_set_new(obj, "crv", json_string("Ed25519"));
+    json_object_set_new(obj, "x", json_stringn(x, x_len));
+    free(x);
+    if (kid)
+        json_object_set_new(obj, "kid", json_string(kid));
+    if (alg)
+        json_object_set_new(obj, "alg", json_string(alg));
     return obj;
 }
 
@@ -64,6 +88,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     json_array_append_new(arr, public_jwk(ec, "ec-1", NULL));
     json_array_append_new(arr, public_jwk(rsa, NULL, NULL));
     json_array_append_new(arr, public_jwk(ec, NULL, "ES256"));
+    json_array_append_new(arr, ed25519_public_jwk("ed-1", NULL));
+    json_array_append_new(arr, ed25519_public_jwk(NULL, "EdDSA"));
     jwks = json_object();
     json_object_set_new(jwks, "keys", arr);
     doc = json_dumps(jwks, JSON_COMPACT);
@@ -72,7 +98,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     cjose_jwk_release(ec);
 
     kp = fuzz_subpool();
-    keys = fuzz_keyset(kp, doc, 4);
+    keys = fuzz_keyset(kp, doc, 6);
     free(doc);
     memcpy(key_refs, keys->keys->elts, sizeof(key_refs));
 

@@ -2,7 +2,8 @@
 """Regenerates the seed corpora in fuzz/corpus/<target>/ (python3-cryptography
 for real public keys). Signatures are random bytes: no seed verifies."""
 import base64, json, os, random, shutil
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa, x25519
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 rnd = random.Random(6750)
@@ -94,6 +95,15 @@ J["long_payload_under_limit"] = tok({"alg": "RS256"}, p=b64json({"sub": "x" * 11
 J["long_payload_over_limit"] = tok({"alg": "RS256"}, p=b64json({"sub": "x" * 13000}))
 J["long_header"] = tok({"alg": "RS256", "kid": "k" * 3000})
 J["deep_json"] = tok({"alg": "RS256"}, p=b64json("[" * 2000 + "]" * 2000))
+# EdDSA (RFC 8037): 64-byte signatures, wrong lengths, alg confusion
+J["eddsa_kid"] = tok({"alg": "EdDSA", "typ": "at+jwt", "kid": "ed-1"}, s=sig(64))
+J["eddsa_nokid"] = tok({"alg": "EdDSA"}, s=sig(64))
+J["ed25519_alg"] = tok({"alg": "Ed25519", "kid": "ed-1"}, s=sig(64))
+J["eddsa_sig_63"] = tok({"alg": "EdDSA", "kid": "ed-1"}, s=sig(63))
+J["eddsa_sig_65"] = tok({"alg": "EdDSA", "kid": "ed-1"}, s=sig(65))
+J["eddsa_rsa_kid"] = tok({"alg": "EdDSA", "kid": "rsa-1"}, s=sig(64))
+J["es256_okp_kid"] = tok({"alg": "ES256", "kid": "ed-1"}, s=sig(64))
+J["ed448_alg"] = tok({"alg": "Ed448", "kid": "ed-1"}, s=sig(114))
 for k, v in J.items():
     write("fuzz_jwt", k, v)
 
@@ -145,6 +155,16 @@ def ec_jwk(curve, name, size, **extra):
     return k
 
 
+RAW = serialization.Encoding.Raw
+
+
+def okp_jwk(private, crv, **extra):
+    x = private.public_key().public_bytes(RAW, serialization.PublicFormat.Raw)
+    k = {"kty": "OKP", "crv": crv, "x": b64(x)}
+    k.update(extra)
+    return k
+
+
 def doc(keys):
     return json.dumps({"keys": keys}, separators=(",", ":"))
 
@@ -153,6 +173,8 @@ R = rsa_jwk(kid="rsa-1", use="sig", alg="RS256")
 E256 = ec_jwk(ec.SECP256R1, "P-256", 32, kid="ec-1", use="sig", alg="ES256")
 E384 = ec_jwk(ec.SECP384R1, "P-384", 48, kid="ec-384")
 E521 = ec_jwk(ec.SECP521R1, "P-521", 66, kid="ec-521", alg="ES512")
+ED_PRIVATE = ed25519.Ed25519PrivateKey.generate()
+ED = okp_jwk(ED_PRIVATE, "Ed25519", kid="ed-1", use="sig")
 OCT = {"kty": "oct", "k": b64(b"0123456789abcdef0123456789abcdef"), "kid": "hmac", "alg": "HS256"}
 K = {
     "rsa": doc([R]),
@@ -171,6 +193,16 @@ K = {
     "ec_bad_point": doc([dict(E256, y=E256["x"])]),
     "ec_unknown_curve": doc([dict(E256, crv="secp256k1")]),
     "okp": doc([{"kty": "OKP", "crv": "Ed25519", "x": b64(bytes(32))}]),
+    "okp_ed25519": doc([ED]),
+    "okp_alg_eddsa": doc([dict(ED, alg="EdDSA")]),
+    "okp_alg_es256": doc([dict(ED, alg="ES256")]),
+    "okp_ed448": doc([okp_jwk(ed448.Ed448PrivateKey.generate(), "Ed448", kid="ed-448")]),
+    "okp_x25519": doc([okp_jwk(x25519.X25519PrivateKey.generate(), "X25519", kid="x-1")]),
+    "okp_short_x": doc([dict(ED, x=ED["x"][:-2])]),
+    "okp_no_crv": doc([{k: v for k, v in ED.items() if k != "crv"}]),
+    "okp_with_d": doc([dict(ED, d=b64(ED_PRIVATE.private_bytes(RAW, serialization.PrivateFormat.Raw,
+                                                              serialization.NoEncryption())))]),
+    "mixed_okp": doc([R, ED, E256, dict(ED, kid="ed-enc", use="enc")]),
     "dup_kid": doc([R, dict(E256, kid="rsa-1")]),
     "no_kid": doc([{k: v for k, v in R.items() if k != "kid"}]),
     "kid_number": doc([dict(R, kid=5)]),

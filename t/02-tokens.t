@@ -60,6 +60,8 @@ my @cases = (
     [ 'ES256', { key => 'p256', header => hdr('ES256', 'ec256'), payload => ok_claims() }, 200 ],
     [ 'ES384', { key => 'p384', header => hdr('ES384', 'ec384'), payload => ok_claims() }, 200 ],
     [ 'ES512', { key => 'p521', header => hdr('ES512', 'ec521'), payload => ok_claims() }, 200 ],
+    [ 'EdDSA (Ed25519)', { key => 'ed25519', header => hdr('EdDSA', 'ed1', typ => 'at+jwt'), payload => ok_claims() }, 200 ],
+    [ 'Ed25519 (RFC 9864)', { key => 'ed25519', header => hdr('Ed25519', 'ed1'), payload => ok_claims() }, 200 ],
     # accepted: typ variants, pinned key, claims edge cases
     [ 'typ JWT', { key => 'rsa1', header => hdr('RS256', 'rsa1', typ => 'JWT'), payload => ok_claims() }, 200 ],
     [ 'typ application/at+jwt', { key => 'rsa1', header => hdr('RS256', 'rsa1', typ => 'application/at+jwt'), payload => ok_claims() }, 200 ],
@@ -110,6 +112,12 @@ my @cases = (
     [ 'PS256 with a key pinned to RS256', { key => 'rsa1', header => hdr('PS256', 'rsa1-rs256'), payload => ok_claims() }, 401, 'invalid_token' ],
     [ 'key with use=enc', { key => 'rsa1', header => hdr('RS256', 'rsa1-enc'), payload => ok_claims() }, 401, 'invalid_token' ],
     [ 'RS256 with the 1024-bit key', { key => 'rsa1024', header => hdr('RS256', 'rsa-small'), payload => ok_claims() }, 401, 'invalid_token' ],
+    [ 'EdDSA signed with another Ed25519 key', { key => 'ed25519b', header => hdr('EdDSA', 'ed1'), payload => ok_claims() }, 401, 'invalid_token' ],
+    [ 'EdDSA, its 64-byte signature with one character changed', [ \&flip_sig_char, { key => 'ed25519', header => hdr('EdDSA', 'ed1'), payload => ok_claims() } ], 401, 'invalid_token' ],
+    [ 'EdDSA header naming the RSA key', { key => 'ed25519', header => hdr('EdDSA', 'rsa1'), payload => ok_claims() }, 401, 'invalid_token' ],
+    [ 'EdDSA header with an RS256 signature by the named RSA key', { key => 'rsa1', sign_alg => 'RS256', header => hdr('EdDSA', 'rsa1'), payload => ok_claims() }, 401, 'invalid_token' ],
+    [ 'RS256 header naming the Ed25519 key', { key => 'rsa1', header => hdr('RS256', 'ed1'), payload => ok_claims() }, 401, 'invalid_token' ],
+    [ 'HS256 with the Ed25519 public key as secret', { key => 'ed25519x', header => hdr('HS256', 'ed1'), payload => ok_claims() }, 401, 'invalid_token' ],
     # refused: structure and encoding
     [ 'garbage', 'garbage', 401, 'invalid_token' ],
     [ 'five segments (JWE shape)', [ sub { "$_[0].QUFB.QUFB" }, rs() ], 401, 'invalid_token' ],

@@ -11,6 +11,7 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test;
 use Apache::TestUtil;
 use JSON::PP ();
+use Math::BigInt ();
 use MCPTest;
 use MintToken;
 use I3Test;
@@ -76,6 +77,16 @@ sub std_alphabet { (my $s = shift) =~ tr{-_}{+/}; $s }
 # --- signature surgery ---------------------------------------------------------------
 sub sig_bytes { unb64u(sig_of($_[0])) }
 sub with_sig  { my ($t, $bytes) = @_; substr($t, 0, rindex($t, '.') + 1) . b64u($bytes) }
+# An Ed25519 signature R || S with S + L in place of S: the same signature
+# under a non-canonical S (RFC 8032 §5.1.7 requires S < L).
+my $ED25519_L = Math::BigInt->new(2)->bpow(252)->badd('27742317777372353535851937790883648493');
+sub ed25519_s_plus_l {
+    my $t = shift;
+    my $sig = sig_bytes($t);
+    my $s = Math::BigInt->from_hex(unpack('H*', scalar reverse substr($sig, 32)))->badd($ED25519_L);
+    my $hex = substr($s->as_hex, 2);
+    return with_sig($t, substr($sig, 0, 32) . reverse pack('H*', ('0' x (64 - length $hex)) . $hex));
+}
 
 # --- size: exact token lengths -----------------------------------------------------
 # RS256 with a 2048-bit key: 342 signature characters.
@@ -163,6 +174,38 @@ my @table = (
     [ 'RS256 with the 1024-bit key', S('rsa1024', H('RS256', 'rsa-small')), $BAD ],
     [ 'PS256 with the 1024-bit key', S('rsa1024', H('PS256', 'rsa-small')), $BAD ],
     [ 'RS256 with the 1024-bit key, no kid', S('rsa1024', H('RS256', undef)), $BAD ],
+
+    # --- EdDSA and OKP keys (RFC 8037); the hostile JWKs carry ed1's own x ---------------
+    [ 'control: EdDSA', S('ed25519', H('EdDSA', 'ed1')), $OK ],
+    [ 'control: Ed25519 (RFC 9864)', S('ed25519', H('Ed25519', 'ed1')), $OK ],
+    [ 'control: EdDSA with the key pinned to EdDSA', S('ed25519', H('EdDSA', 'ed1-alg-eddsa')), $OK ],
+    [ 'Ed25519 with the key pinned to EdDSA', S('ed25519', H('Ed25519', 'ed1-alg-eddsa')), $BAD ],
+    [ 'EdDSA signature cut to 63 bytes', S('ed25519', H('EdDSA', 'ed1')), $BAD,
+      { token_post => sub { with_sig($_[0], substr(sig_bytes($_[0]), 0, 63)) } } ],
+    [ 'EdDSA signature with a 65th (zero) byte', S('ed25519', H('EdDSA', 'ed1')), $BAD,
+      { token_post => sub { with_sig($_[0], sig_bytes($_[0]) . "\0") } } ],
+    [ 'EdDSA signature with a leading zero byte', S('ed25519', H('EdDSA', 'ed1')), $BAD,
+      { token_post => sub { with_sig($_[0], "\0" . sig_bytes($_[0])) } } ],
+    [ 'EdDSA signature all zero', S('ed25519', H('EdDSA', 'ed1')), $BAD, { token_post => sub { with_sig($_[0], "\0" x 64) } } ],
+    [ 'EdDSA signature with S + L (malleated)', S('ed25519', H('EdDSA', 'ed1')), $BAD, { token_post => \&ed25519_s_plus_l } ],
+    [ 'EdDSA signature of another payload', S('ed25519', H('EdDSA', 'ed1')), $BAD,
+      { token_post => sub { with_sig($_[0], sig_bytes(mint(%{ S('ed25519', H('EdDSA', 'ed1')) }))) } } ],
+    [ 'EdDSA alg with an RSA kid', S('ed25519', H('EdDSA', 'rsa1')), $BAD ],
+    [ 'EdDSA alg with a P-256 kid', S('ed25519', H('EdDSA', 'ec256')), $BAD ],
+    [ 'ES256 (64-byte signature too) with the Ed25519 kid', S('p256', H('ES256', 'ed1')), $BAD ],
+    [ 'RS256 with the Ed25519 kid', S('rsa1', H('RS256', 'ed1')), $BAD ],
+    [ 'HS256 with the Ed25519 public key as secret', S('ed25519x', H('HS256', 'ed1')), $BAD ],
+    [ 'EdDSA by an Ed448 key (Ed448 JWK skipped)', S('ed448', H('EdDSA', 'ed448')), $BAD ],
+    [ 'alg Ed448', S('ed448', H('Ed448', 'ed448')), $BAD ],
+    [ 'EdDSA by the X25519 JWK (skipped)', S('ed25519', H('EdDSA', 'x25519')), $BAD ],
+    [ 'OKP JWK with crv X25519 and the Ed25519 x', S('ed25519', H('EdDSA', 'ed1-as-x25519')), $BAD ],
+    [ 'OKP JWK with crv Ed448 and the Ed25519 x', S('ed25519', H('EdDSA', 'ed1-as-ed448')), $BAD ],
+    [ 'OKP JWK without crv', S('ed25519', H('EdDSA', 'ed1-no-crv')), $BAD ],
+    [ 'Ed25519 JWK with a 31-byte x', S('ed25519', H('EdDSA', 'ed1-short-x')), $BAD ],
+    [ 'Ed25519 JWK published with its private d', S('ed25519', H('EdDSA', 'ed1-with-d')), $BAD ],
+    [ 'Ed25519 JWK with use enc', S('ed25519', H('EdDSA', 'ed1-use-enc')), $BAD ],
+    [ 'Ed25519 JWK declaring alg ES256 (dropped)', S('ed25519', H('EdDSA', 'ed1-alg-es256')), $BAD ],
+    [ 'EC JWK on curve Ed25519', S('ed25519', H('EdDSA', 'ed1-as-ec')), $BAD ],
 
     # --- crit, b64, enc, cty ---------------------------------------------------------
     [ 'crit empty array', S('rsa1', H('RS256', 'rsa1', crit => [])), $BAD ],
@@ -320,6 +363,8 @@ my @kidless = map { to_case(@$_[0 .. 2], { path => '/h-kl' }) } (
     [ 'kid-less, key published only for encryption', S('rsa2', H('RS256', undef)), $BAD ],
     [ 'kid-less ES384, no P-384 key in the set', S('p384', H('ES384', undef)), $BAD ],
     [ 'kid-less ES512, no P-521 key in the set', S('p521', H('ES512', undef)), $BAD ],
+    [ 'kid-less EdDSA', S('ed25519', H('EdDSA', undef)), $OK ],
+    [ 'kid-less EdDSA, another Ed25519 key', S('ed25519b', H('EdDSA', undef)), $BAD ],
     [ 'kid-less RS256, bad signature', S('rsa1', H('RS256', undef)), $BAD ],
 );
 $kidless[-1]{token_post} = sub { my $t = shift; my $b = sig_bytes($t); substr($b, 10, 1) ^= "\x01"; with_sig($t, $b) };

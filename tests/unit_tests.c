@@ -152,6 +152,13 @@ static const char *sign(const test_key_t *k, const char *header_extra, const cha
     return copy;
 }
 
+/* A token signed by k's key and alg, naming another kid. */
+static const char *sign_under_kid(test_key_t k, const char *kid, const char *payload)
+{
+    k.kid = kid;
+    return sign(&k, NULL, payload);
+}
+
 static const char *b64url(const char *raw)
 {
     char *out;
@@ -163,6 +170,80 @@ static const char *b64url(const char *raw)
     copy = apr_pstrmemdup(pool, out, len);
     free(out);
     return copy;
+}
+
+static const char *b64url_bytes(const unsigned char *raw, size_t len)
+{
+    char *out;
+    size_t out_len;
+    cjose_err err;
+    const char *copy;
+
+    cjose_base64url_encode(raw, len, &out, &out_len, &err);
+    copy = apr_pstrmemdup(pool, out, out_len);
+    free(out);
+    return copy;
+}
+
+/* ---- Ed25519 (RFC 8037): cjose 0.6.2 makes no OKP keys, OpenSSL does ---- */
+
+static const char *raw_public_b64url(EVP_PKEY *k)
+{
+    unsigned char raw[64];
+    size_t len = sizeof(raw);
+
+    EVP_PKEY_get_raw_public_key(k, raw, &len);
+    return b64url_bytes(raw, len);
+}
+
+/* An OKP JWK; crv or x NULL leaves the member out, extra is appended as is. */
+static const char *okp_jwk(const char *kid, const char *crv, const char *x, const char *extra)
+{
+    return apr_pstrcat(pool, "{\"kty\":\"OKP\",\"kid\":\"", kid, "\"",
+                       crv ? ",\"crv\":\"" : "", crv ? crv : "", crv ? "\"" : "",
+                       x ? ",\"x\":\"" : "", x ? x : "", x ? "\"" : "",
+                       extra ? "," : "", extra ? extra : "", "}", NULL);
+}
+
+/* A token with header alg (and kid, unless NULL), signed with the Ed25519
+ * key k over the signing input itself (RFC 8037 §3.1). */
+static const char *ed25519_token(EVP_PKEY *k, const char *alg, const char *kid, const char *payload)
+{
+    const char *header = kid ? apr_psprintf(pool, "{\"alg\":\"%s\",\"kid\":\"%s\"}", alg, kid)
+                             : apr_psprintf(pool, "{\"alg\":\"%s\"}", alg);
+    const char *input = apr_pstrcat(pool, b64url(header), ".", b64url(payload), NULL);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned char sig[64];
+    size_t sig_len = sizeof(sig);
+
+    EVP_DigestSignInit(ctx, NULL, NULL, NULL, k);
+    EVP_DigestSign(ctx, sig, &sig_len, (const unsigned char *)input, strlen(input));
+    EVP_MD_CTX_free(ctx);
+    return apr_pstrcat(pool, input, ".", b64url_bytes(sig, sig_len), NULL);
+}
+
+/* The token's signature bytes (at most max) into out; returns their count. */
+static size_t signature_of(const char *token, unsigned char *out, size_t max)
+{
+    const char *sig = strrchr(token, '.') + 1;
+    uint8_t *raw = NULL;
+    size_t len = 0;
+    cjose_err err;
+
+    if (!cjose_base64url_decode(sig, strlen(sig), &raw, &len, &err))
+        return 0;
+    len = len < max ? len : max;
+    memcpy(out, raw, len);
+    free(raw);
+    return len;
+}
+
+static const char *with_signature(const char *token, const unsigned char *sig, size_t len)
+{
+    const char *dot = strrchr(token, '.');
+
+    return apr_pstrcat(pool, apr_pstrmemdup(pool, token, (apr_size_t)(dot - token + 1)),
+                       b64url_bytes(sig, len), NULL);
 }
 
 static const char *claims(long exp_offset, const char *extra)
@@ -197,6 +278,14 @@ static mcp_jwt_status_t judge(const char *token, const mcp_keyset_t *keys, const
     if (st != MCP_JWT_VALID)
         return st;
     return mcp_jwt_check_claims(jwt, &policy, (double)apr_time_sec(apr_time_now()), err);
+}
+
+/* Whether token is refused as invalid for exactly this reason. */
+static int refused_for(const char *token, const mcp_keyset_t *keys, const char *reason)
+{
+    const char *err = NULL;
+
+    return judge(token, keys, &err) == MCP_JWT_INVALID && err != NULL && strcmp(err, reason) == 0;
 }
 
 static void test_jwt(void)
@@ -350,24 +439,83 @@ static void test_jwt(void)
         CHECK(judge(big, set, &err) == MCP_JWT_INVALID && strcmp(err, "token too large") == 0,
               "oversized token rejected");
     }
+
+    /* EdDSA (RFC 8037 §3.1): the same keys plus Ed25519 ones */
+    {
+        EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+        EVP_PKEY *stranger = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+        const char *rsa_ec = jwks_of(keys, 4);
+        const char *doc = apr_pstrcat(pool, apr_pstrmemdup(pool, rsa_ec, strlen(rsa_ec) - 2), ",",
+                                      okp_jwk("ed1", "Ed25519", raw_public_b64url(ed), NULL), ",",
+                                      okp_jwk("ed1-eddsa", "Ed25519", raw_public_b64url(ed), "\"alg\":\"EdDSA\""),
+                                      "]}", NULL);
+        const mcp_keyset_t *with_ed = mcp_jwks_parse(pool, doc, strlen(doc), &err);
+        unsigned char sig[66];
+        size_t sig_len;
+        int k, a, fits_wrong = 0;
+        const char *no_fit = "no key fits the signature algorithm";
+        struct {
+            const char *token, *reason, *what;
+        } refusals[] = {
+            { ed25519_token(ed, "Ed25519", "ed1-eddsa", now_claims), no_fit,
+              "Ed25519 token with the key pinned to EdDSA rejected" },
+            { ed25519_token(stranger, "EdDSA", "ed1", now_claims), "signature verification failed",
+              "EdDSA token signed by another Ed25519 key rejected" },
+            { ed25519_token(ed, "EdDSA", "ed1", claims(-3600, NULL)), "token expired", "expired EdDSA token rejected" },
+            /* alg confusion, both ways (RFC 8725 §3.1) */
+            { ed25519_token(ed, "EdDSA", "rsa1", now_claims), no_fit, "EdDSA token naming the RSA key rejected" },
+            { ed25519_token(ed, "EdDSA", "ec256", now_claims), no_fit, "EdDSA token naming the P-256 key rejected" },
+            { sign_under_kid(keys[0], "ed1", now_claims), no_fit, "RS256 token naming the Ed25519 key rejected" },
+            { sign_under_kid(keys[1], "ed1", now_claims), no_fit,
+              "ES256 token (64-byte signature too) naming the Ed25519 key rejected" },
+        };
+
+        CHECK(with_ed != NULL && with_ed->keys->nelts == 6, "JWKS with RSA, EC and Ed25519 keys parses");
+        if (with_ed == NULL)
+            return;
+        CHECK(judge(ed25519_token(ed, "EdDSA", "ed1", now_claims), with_ed, &err) == MCP_JWT_VALID,
+              "EdDSA token accepted");
+        CHECK(judge(ed25519_token(ed, "Ed25519", "ed1", now_claims), with_ed, &err) == MCP_JWT_VALID,
+              "alg Ed25519 (RFC 9864) accepted");
+        CHECK(judge(ed25519_token(ed, "EdDSA", NULL, now_claims), with_ed, &err) == MCP_JWT_VALID,
+              "kid-less EdDSA token verified against the Ed25519 keys");
+        CHECK(judge(ed25519_token(ed, "EdDSA", "ed1-eddsa", now_claims), with_ed, &err) == MCP_JWT_VALID,
+              "EdDSA token with the key pinned to EdDSA accepted");
+
+        tok = ed25519_token(ed, "EdDSA", "ed1", now_claims);
+        sig_len = signature_of(tok, sig, sizeof(sig));
+        CHECK(sig_len == 64 && judge(with_signature(tok, sig, 64), with_ed, &err) == MCP_JWT_VALID,
+              "EdDSA signature of 64 bytes, taken apart and put back, accepted");
+        sig[20] ^= 0x08;
+        CHECK(refused_for(with_signature(tok, sig, 64), with_ed, "signature verification failed"),
+              "EdDSA signature with one bit flipped rejected");
+        sig[20] ^= 0x08;
+        CHECK(refused_for(with_signature(tok, sig, 63), with_ed, "EdDSA signature has the wrong length"),
+              "EdDSA signature cut to 63 bytes rejected");
+        sig[64] = 0;
+        CHECK(refused_for(with_signature(tok, sig, 65), with_ed, "EdDSA signature has the wrong length"),
+              "EdDSA signature with a 65th byte rejected");
+
+        for (k = 0; k < (int)(sizeof(refusals) / sizeof(refusals[0])); k++)
+            CHECK(refused_for(refusals[k].token, with_ed, refusals[k].reason), refusals[k].what);
+        for (k = 0; k < with_ed->keys->nelts; k++) {
+            const mcp_key_t *key = &APR_ARRAY_IDX(with_ed->keys, k, mcp_key_t);
+
+            for (a = 0; a < MCP_ALG_COUNT; a++) {
+                if (mcp_key_fits(key, mcp_alg_at(a))
+                    && (key->kty == MCP_KTY_OKP) != (mcp_alg_at(a)->kty == MCP_KTY_OKP))
+                    fits_wrong++;
+            }
+        }
+        CHECK(fits_wrong == 0, "no RS, PS or ES alg fits an OKP key, no EdDSA alg an RSA or EC key");
+        EVP_PKEY_free(ed);
+        EVP_PKEY_free(stranger);
+    }
     for (i = 0; i < 4; i++)
         cjose_jwk_release(keys[i].jwk);
 }
 
 /* ---- RSASSA-PSS details cjose does not let a test choose (RFC 7518 §3.5) ---- */
-
-static const char *b64url_bytes(const unsigned char *raw, size_t len)
-{
-    char *out;
-    size_t out_len;
-    cjose_err err;
-    const char *copy;
-
-    cjose_base64url_encode(raw, len, &out, &out_len, &err);
-    copy = apr_pstrmemdup(pool, out, out_len);
-    free(out);
-    return copy;
-}
 
 static const char *bn_b64url(const EVP_PKEY *k, const char *name)
 {
@@ -424,6 +572,95 @@ static void test_pss(void)
     CHECK(judge(rsa_token(k, "RS256", -1, now_claims), set, &err) == MCP_JWT_VALID,
           "PKCS#1 v1.5 signature under alg RS256 accepted");
     EVP_PKEY_free(k);
+}
+
+/* Why the key with this kid was skipped, or "" when it was not. */
+static const char *skip_reason(const mcp_keyset_t *set, const char *kid)
+{
+    const char *tag = apr_psprintf(pool, "(kid %s): ", kid), *at;
+    int i;
+
+    for (i = 0; i < set->skipped->nelts; i++) {
+        if ((at = strstr(APR_ARRAY_IDX(set->skipped, i, const char *), tag)) != NULL)
+            return at + strlen(tag);
+    }
+    return "";
+}
+
+static void test_okp_keys(void)
+{
+    EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    EVP_PKEY *ed448 = EVP_PKEY_Q_keygen(NULL, NULL, "ED448");
+    EVP_PKEY *x25519 = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
+    const char *x = raw_public_b64url(ed), *err = NULL, *doc;
+    unsigned char raw[33], priv[32];
+    size_t priv_len = sizeof(priv);
+    const mcp_keyset_t *set;
+    int i, okp_usable = 1;
+    static const struct {
+        const char *kid, *reason, *what;
+    } skips[] = {
+        { "ed448", "OKP curve is not Ed25519", "Ed448 key skipped: curve" },
+        { "x25519", "OKP curve is not Ed25519", "X25519 key skipped: curve" },
+        { "x448", "OKP curve is not Ed25519", "X448 key skipped: curve" },
+        { "p256", "OKP curve is not Ed25519", "OKP key on P-256 skipped: curve" },
+        { "no-crv", "OKP curve is not Ed25519", "OKP key without crv skipped" },
+        { "no-x", "Ed25519 x is missing or not 32 bytes", "Ed25519 key without x skipped" },
+        { "short-x", "Ed25519 x is missing or not 32 bytes", "Ed25519 key with a 31-byte x skipped" },
+        { "long-x", "Ed25519 x is missing or not 32 bytes", "Ed25519 key with a 33-byte x skipped" },
+        { "padded-x", "a key member is not strict base64url", "Ed25519 x with padding skipped" },
+        { "x-number", "a key member is not strict base64url", "Ed25519 x as a number skipped" },
+        { "with-d", "OKP key publishes its private part (d)", "Ed25519 key published with its private part skipped" },
+        { "use-enc", "use is not sig", "Ed25519 key with use enc skipped" },
+        { "alg-es256", "alg is not an accepted signature algorithm for this key type",
+          "Ed25519 key pinned to ES256 skipped" },
+        { "alg-rs256", "alg is not an accepted signature algorithm for this key type",
+          "Ed25519 key pinned to RS256 skipped" },
+        { "ec-ed25519", "unsupported EC curve", "EC key naming curve Ed25519 skipped" },
+    };
+
+    memset(raw, 0x5a, sizeof(raw));
+    EVP_PKEY_get_raw_private_key(ed, priv, &priv_len);
+    doc = apr_pstrcat(pool, "{\"keys\":[",
+                      okp_jwk("ed", "Ed25519", x, "\"use\":\"sig\""), ",",
+                      okp_jwk("ed-eddsa", "Ed25519", x, "\"alg\":\"EdDSA\""), ",",
+                      okp_jwk("ed-ed25519", "Ed25519", x, "\"alg\":\"Ed25519\""), ",",
+                      okp_jwk("ed448", "Ed448", raw_public_b64url(ed448), NULL), ",",
+                      okp_jwk("x25519", "X25519", raw_public_b64url(x25519), NULL), ",",
+                      okp_jwk("x448", "X448", b64url_bytes(raw, 33), NULL), ",",
+                      okp_jwk("p256", "P-256", x, NULL), ",",
+                      okp_jwk("no-crv", NULL, x, NULL), ",",
+                      okp_jwk("no-x", "Ed25519", NULL, NULL), ",",
+                      okp_jwk("short-x", "Ed25519", b64url_bytes(raw, 31), NULL), ",",
+                      okp_jwk("long-x", "Ed25519", b64url_bytes(raw, 33), NULL), ",",
+                      okp_jwk("padded-x", "Ed25519", apr_pstrcat(pool, x, "=", NULL), NULL), ",",
+                      okp_jwk("x-number", "Ed25519", NULL, "\"x\":7"), ",",
+                      okp_jwk("with-d", "Ed25519", x,
+                              apr_pstrcat(pool, "\"d\":\"", b64url_bytes(priv, priv_len), "\"", NULL)), ",",
+                      okp_jwk("use-enc", "Ed25519", x, "\"use\":\"enc\""), ",",
+                      okp_jwk("alg-es256", "Ed25519", x, "\"alg\":\"ES256\""), ",",
+                      okp_jwk("alg-rs256", "Ed25519", x, "\"alg\":\"RS256\""), ",",
+                      "{\"kty\":\"EC\",\"kid\":\"ec-ed25519\",\"crv\":\"Ed25519\",\"x\":\"", x, "\"}",
+                      "]}", NULL);
+    set = mcp_jwks_parse(pool, doc, strlen(doc), &err);
+    CHECK(set != NULL && set->keys->nelts == 3 && set->skipped->nelts == 15,
+          "Ed25519 keys kept (plain, pinned to EdDSA, pinned to Ed25519), 15 hostile OKP keys skipped");
+    if (set == NULL)
+        return;
+    for (i = 0; i < set->keys->nelts; i++) {
+        const mcp_key_t *key = &APR_ARRAY_IDX(set->keys, i, mcp_key_t);
+        okp_usable = okp_usable && key->kty == MCP_KTY_OKP && key->jwk == NULL && key->pkey != NULL
+                     && EVP_PKEY_is_a(key->pkey, "ED25519");
+    }
+    CHECK(okp_usable, "an Ed25519 key is built by OpenSSL alone (no cjose key)");
+    for (i = 0; i < (int)(sizeof(skips) / sizeof(skips[0])); i++)
+        CHECK(strcmp(skip_reason(set, skips[i].kid), skips[i].reason) == 0, skips[i].what);
+    doc = apr_pstrcat(pool, "{\"keys\":[", okp_jwk("x25519", "X25519", raw_public_b64url(x25519), NULL), "]}", NULL);
+    CHECK(mcp_jwks_parse(pool, doc, strlen(doc), &err) == NULL && strstr(err, "no usable signing key") != NULL,
+          "a set of only an X25519 key is unusable");
+    EVP_PKEY_free(ed);
+    EVP_PKEY_free(ed448);
+    EVP_PKEY_free(x25519);
 }
 
 static void test_jwks(void)
@@ -483,6 +720,7 @@ static void test_jwks(void)
         cjose_jwk_release(big);
         cjose_jwk_release(small);
     }
+    test_okp_keys();
 }
 
 static void test_discovery(void)

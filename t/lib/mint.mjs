@@ -20,9 +20,11 @@
 //     "jwk_private_of": NAME,  // header.jwk: NAME's private JWK (a hostile proof)
 //     "cnf_jkt_of": NAME }     // payload.cnf.jkt: NAME's RFC 7638 thumbprint
 // Keys: rsa1, rsa2, rsa1024, p256, p384, p521, evil (an attacker's RSA key,
-// in no JWKS of the protected locations) (private keys), oct (the HMAC
-// key also published in the JWKS), rsa1pem (rsa1's public PEM as HMAC
-// secret), none (empty signature).
+// in no JWKS of the protected locations), ed25519, ed25519b (an Ed25519 key
+// in no JWKS), ed448, x25519 (published only, never signs) (private keys),
+// oct (the HMAC key also published in the JWKS), rsa1pem (rsa1's public PEM
+// as HMAC secret), ed25519x (the raw Ed25519 public key as HMAC secret),
+// none (empty signature). EdDSA, Ed25519 and Ed448 sign the input itself.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -35,11 +37,15 @@ const KEYS = {
   p384: { type: 'ec', opts: { namedCurve: 'P-384' } },
   p521: { type: 'ec', opts: { namedCurve: 'P-521' } },
   evil: { type: 'rsa', opts: { modulusLength: 2048 } },
+  ed25519: { type: 'ed25519', opts: {} },
+  ed25519b: { type: 'ed25519', opts: {} },
+  ed448: { type: 'ed448', opts: {} },
+  x25519: { type: 'x25519', opts: {} },
   // DPoP clients' proof keys (t/32-dpop.t)
   client1: { type: 'ec', opts: { namedCurve: 'P-256' } },
   client2: { type: 'ec', opts: { namedCurve: 'P-256' } },
 };
-const FORMAT = 7; // bump when the fixture layout changes
+const FORMAT = 8; // bump when the fixture layout changes
 
 const b64u = (buf) => Buffer.from(buf).toString('base64url');
 
@@ -85,6 +91,7 @@ function init(dir) {
       pubJwk(dir, 'p256', { kid: 'ec256' }),
       pubJwk(dir, 'p384', { kid: 'ec384' }),
       pubJwk(dir, 'p521', { kid: 'ec521' }),
+      pubJwk(dir, 'ed25519', { kid: 'ed1' }),
       oct,
     ],
   };
@@ -101,6 +108,12 @@ function init(dir) {
   // No usable signing key: only an oct key and a 1024-bit RSA key.
   writeAtomic(path.join(www, 'jwks-unusable.json'),
     JSON.stringify({ keys: [oct, pubJwk(dir, 'rsa1024', { kid: 'rsa-small' })] }));
+  // Hostile OKP keys (RFC 8037 §2) for t/13-hardening.t: most carry ed25519's
+  // own x, so that only the check under test can refuse them.
+  const ed = pubJwk(dir, 'ed25519', {});
+  const edPrivate = loadPrivate(dir, 'ed25519').export({ format: 'jwk' });
+  const edShortX = b64u(Buffer.from(ed.x, 'base64url').subarray(0, 31));
+  const { crv: _crv, ...edNoCrv } = ed;
   // Issue 3 tests (t/conf/issue3.conf.in): JWK use/key_ops/alg variants.
   writeAtomic(path.join(www, 'jwks-i3.json'), JSON.stringify({
     keys: [
@@ -118,12 +131,24 @@ function init(dir) {
       pubJwk(dir, 'rsa1024', { kid: 'rsa-small' }),
       pubJwk(dir, 'p256', { kid: 'ec256-alg-es384', alg: 'ES384' }),
       pubJwk(dir, 'p256', { kid: 'ec256-alg-rs256', alg: 'RS256' }),
+      { kid: 'ed1', ...ed },
+      { kid: 'ed1-alg-eddsa', alg: 'EdDSA', ...ed },
+      { kid: 'ed1-alg-es256', alg: 'ES256', ...ed },
+      { kid: 'ed1-use-enc', use: 'enc', ...ed },
+      { kid: 'ed1-as-x25519', ...ed, crv: 'X25519' },
+      { kid: 'ed1-as-ed448', ...ed, crv: 'Ed448' },
+      { kid: 'ed1-no-crv', ...edNoCrv },
+      { kid: 'ed1-short-x', ...ed, x: edShortX },
+      { kid: 'ed1-with-d', ...edPrivate },
+      { kid: 'ed1-as-ec', ...ed, kty: 'EC' },
+      pubJwk(dir, 'ed448', { kid: 'ed448' }),
+      pubJwk(dir, 'x25519', { kid: 'x25519' }),
     ],
   }, null, 1));
   // Kid-less tokens: a counted JWKS (t/cgi-bin/jwks/i3kl).
   writeAtomic(path.join(www, 'jwks-i3-kidless.json'), JSON.stringify({
     keys: [pubJwk(dir, 'rsa1', { kid: 'kl-rsa' }), pubJwk(dir, 'p256', { kid: 'kl-ec' }),
-      pubJwk(dir, 'rsa2', { kid: 'kl-rsa2-enc', use: 'enc' })],
+      pubJwk(dir, 'rsa2', { kid: 'kl-rsa2-enc', use: 'enc' }), pubJwk(dir, 'ed25519', { kid: 'kl-ed' })],
   }));
   // The attacker's key set (served counted by t/cgi-bin/jwks/i3evil).
   writeAtomic(path.join(www, 'jwks-i3-attacker.json'), JSON.stringify({
@@ -155,12 +180,15 @@ function sign(dir, spec) {
   const key = spec.key;
   let sig;
   const m = /^([A-Z]{2})(256|384|512)$/.exec(alg);
-  if (key === 'none' || !m) {
+  if (key !== 'none' && ['EdDSA', 'Ed25519', 'Ed448'].includes(alg)) {
+    sig = crypto.sign(null, Buffer.from(input), loadPrivate(dir, key)); // RFC 8037 §3.1: no pre-hash
+  } else if (key === 'none' || !m) {
     sig = Buffer.alloc(0);
   } else if (m[1] === 'HS') {
     const secret = key === 'oct' ? fs.readFileSync(path.join(dir, 'keys', 'oct.bin'))
       : key === 'rsa1pem' ? fs.readFileSync(path.join(dir, 'keys', 'rsa1.pub.pem'))
-        : (() => { throw new Error(`HS with key ${key}`); })();
+        : key === 'ed25519x' ? Buffer.from(pubJwk(dir, 'ed25519', {}).x, 'base64url')
+          : (() => { throw new Error(`HS with key ${key}`); })();
     sig = crypto.createHmac(HASH[m[2]], secret).update(input).digest();
   } else {
     const priv = loadPrivate(dir, key);

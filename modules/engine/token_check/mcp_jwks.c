@@ -16,10 +16,15 @@ static const mcp_alg_t known_algs[MCP_ALG_COUNT] = {
     { "PS384", MCP_KTY_RSA, 0, 0, "SHA384", 1, 4 },   { "PS512", MCP_KTY_RSA, 0, 0, "SHA512", 1, 5 },
     { "ES256", MCP_KTY_EC, 256, 64, "SHA256", 0, 6 }, { "ES384", MCP_KTY_EC, 384, 96, "SHA384", 0, 7 },
     { "ES512", MCP_KTY_EC, 521, 132, "SHA512", 0, 8 },
+    /* RFC 8037 §3.1 on Ed25519 keys only; RFC 9864 names the same "Ed25519" */
+    { "EdDSA", MCP_KTY_OKP, 0, 64, NULL, 0, 9 },      { "Ed25519", MCP_KTY_OKP, 0, 64, NULL, 0, 10 },
 };
 
 /* RFC 7518 §3.3: RSA keys of 2048 bits or larger. */
 #define MCP_RSA_MIN_BITS 2048
+
+/* RFC 8032 §5.1.5: an Ed25519 public key is 32 octets. */
+#define MCP_ED25519_KEY_LEN 32
 
 const mcp_alg_t *mcp_alg_lookup(const char *name)
 {
@@ -43,6 +48,7 @@ int mcp_key_fits(const mcp_key_t *key, const mcp_alg_t *alg)
         return 0;
     if (key->kty != alg->kty)
         return 0;
+    /* an OKP key here is always Ed25519, the curve of both EdDSA names */
     return key->kty != MCP_KTY_EC || key->ec_bits == alg->ec_bits;
 }
 
@@ -52,7 +58,8 @@ static void release_key(mcp_key_t *key)
 
     for (a = 0; a < MCP_ALG_COUNT; a++)
         EVP_PKEY_CTX_free(key->verifier[a]);
-    cjose_jwk_release(key->jwk);
+    if (key->jwk != NULL) /* OKP keys have none */
+        cjose_jwk_release(key->jwk);
     EVP_PKEY_free(key->pkey);
 }
 
@@ -68,7 +75,9 @@ static int prepare_verifiers(mcp_key_t *key)
         EVP_MD *md;
         int ok;
 
-        if (!mcp_key_fits(key, alg))
+        /* EdDSA hashes inside the scheme (RFC 8032 §5.1.7): nothing to set
+         * up, each check is one EVP_DigestVerify on the key */
+        if (!mcp_key_fits(key, alg) || alg->kty == MCP_KTY_OKP)
             continue;
         ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
         md = EVP_MD_fetch(NULL, alg->digest, NULL);
@@ -216,6 +225,29 @@ static EVP_PKEY *pkey_from_jwk(apr_pool_t *pool, json_t *jwk, const mcp_key_t *k
     return pkey;
 }
 
+/* RFC 8037 §2: an OKP public key is the raw encoding in "x". Only Ed25519
+ * verifies here: X25519 and X448 are key agreement keys (RFC 8037 §3.2) and
+ * Ed448 is not offered. cjose 0.6.2 cannot read OKP keys, so OpenSSL alone
+ * builds this one and key->jwk stays NULL. */
+static const char *ed25519_from_jwk(apr_pool_t *pool, json_t *jwk, mcp_key_t *key)
+{
+    const char *crv = json_string_value(json_object_get(jwk, "crv"));
+    const unsigned char *x;
+    size_t x_len = 0;
+
+    if (crv == NULL || strcmp(crv, "Ed25519") != 0)
+        return "OKP curve is not Ed25519";
+    /* RFC 8037 §2 "d" is the private key. One published in a key set signs
+     * for anyone who reads the set, so what it verifies proves nothing. */
+    if (json_object_get(jwk, "d") != NULL)
+        return "OKP key publishes its private part (d)";
+    x = member_bytes(pool, jwk, "x", &x_len);
+    if (x == NULL || x_len != MCP_ED25519_KEY_LEN)
+        return "Ed25519 x is missing or not 32 bytes";
+    key->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, x, x_len);
+    return key->pkey ? NULL : "rejected by OpenSSL";
+}
+
 /* Fills key from one JWK object, or returns why it cannot verify signatures. */
 static const char *key_from_jwk(apr_pool_t *pool, json_t *jwk, mcp_key_t *key)
 {
@@ -233,6 +265,8 @@ static const char *key_from_jwk(apr_pool_t *pool, json_t *jwk, mcp_key_t *key)
         key->kty = MCP_KTY_RSA;
     else if (strcmp(kty, "EC") == 0)
         key->kty = MCP_KTY_EC;
+    else if (strcmp(kty, "OKP") == 0)
+        key->kty = MCP_KTY_OKP;
     else
         return apr_psprintf(pool, "kty %s is not used for signatures here", kty);
 
@@ -272,6 +306,8 @@ static const char *key_from_jwk(apr_pool_t *pool, json_t *jwk, mcp_key_t *key)
             return "alg is not an accepted signature algorithm for this key type";
     }
 
+    if (key->kty == MCP_KTY_OKP)
+        return ed25519_from_jwk(pool, jwk, key);
     if (key->kty == MCP_KTY_RSA) {
         const char *n = json_string_value(json_object_get(jwk, "n"));
         int bits = n ? modulus_bits(n) : 0;

@@ -8,21 +8,26 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-typedef enum { MCP_KTY_RSA, MCP_KTY_EC } mcp_kty_t;
+/* OKP keys (RFC 8037 §2) are Ed25519 only: the other OKP curves are for
+ * key agreement (X25519, X448) or not offered (Ed448). */
+typedef enum { MCP_KTY_RSA, MCP_KTY_EC, MCP_KTY_OKP } mcp_kty_t;
 
-/* A JWS algorithm this module accepts (RFC 7518 §3.1). "none" and the HMAC
- * family are deliberately absent: a public JWKS makes any MAC key public. */
+/* A JWS algorithm this module accepts (RFC 7518 §3.1, RFC 8037 §3.1, and
+ * RFC 9864's fully-specified "Ed25519"). "none" and the HMAC family are
+ * deliberately absent: a public JWKS makes any MAC key public. */
 typedef struct mcp_alg {
     const char *name;
     mcp_kty_t kty;
     int ec_bits;          /* EC curve size for ES*, 0 otherwise */
-    unsigned sig_len;     /* fixed R||S length for ES* (RFC 7518 §3.4), 0 otherwise */
-    const char *digest;   /* OpenSSL name of the hash */
+    unsigned sig_len;     /* fixed length: R||S for ES* (RFC 7518 §3.4), 64 for
+                           * Ed25519 (RFC 8032 §5.1.6); 0 otherwise */
+    const char *digest;   /* OpenSSL name of the hash; NULL for EdDSA, which
+                           * signs the input itself (RFC 8037 §3.1) */
     int pss;              /* RSASSA-PSS (RFC 7518 §3.5) rather than PKCS#1 v1.5 */
     int index;            /* 0 .. MCP_ALG_COUNT-1 */
 } mcp_alg_t;
 
-#define MCP_ALG_COUNT 9
+#define MCP_ALG_COUNT 11
 
 const mcp_alg_t *mcp_alg_lookup(const char *name);
 const mcp_alg_t *mcp_alg_at(int index);   /* index < MCP_ALG_COUNT */
@@ -32,11 +37,13 @@ typedef struct mcp_key {
     mcp_kty_t kty;
     int ec_bits;              /* curve size for EC keys */
     const mcp_alg_t *alg;     /* the JWK's own "alg" pin, or NULL */
-    cjose_jwk_t *jwk;         /* cjose's reading of the key, which vouches for its material */
+    cjose_jwk_t *jwk;         /* cjose's reading of the key, which vouches for its
+                               * material; NULL for OKP, which cjose 0.6.2 cannot read */
     EVP_PKEY *pkey;           /* the same key for OpenSSL; immutable, shared by all threads */
     /* Per alg the key fits: a context already set up to verify (hash, padding).
      * Setting one up costs about a third of an RSA verification, so each
-     * check duplicates the template instead; templates are only read. */
+     * check duplicates the template instead; templates are only read.
+     * None for EdDSA: its check is one EVP_DigestVerify on pkey. */
     EVP_PKEY_CTX *verifier[MCP_ALG_COUNT];
 } mcp_key_t;
 
@@ -47,7 +54,8 @@ typedef struct mcp_keyset {
 } mcp_keyset_t;
 
 /* Parses a JWKS document into pool. Keys that cannot be used for signature
- * verification (oct, use=enc, RSA < 2048 bits, unknown alg, ...) are skipped
+ * verification (oct, use=enc, RSA < 2048 bits, unknown alg, OKP other than
+ * Ed25519, ...) are skipped
  * and noted. Returns NULL with *err set when the document is not a JWKS or
  * holds no usable key: such a document must never replace a good one. */
 mcp_keyset_t *mcp_jwks_parse(apr_pool_t *pool, const char *json, apr_size_t len,

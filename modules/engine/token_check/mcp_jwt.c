@@ -231,8 +231,10 @@ static void fetch_digests(void)
 {
     int i;
 
-    for (i = 0; i < MCP_ALG_COUNT; i++)
-        digests[i] = EVP_MD_fetch(NULL, mcp_alg_at(i)->digest, NULL);
+    for (i = 0; i < MCP_ALG_COUNT; i++) {
+        if (mcp_alg_at(i)->digest != NULL) /* EdDSA has none */
+            digests[i] = EVP_MD_fetch(NULL, mcp_alg_at(i)->digest, NULL);
+    }
 }
 
 /* RFC 7518 §3.4: a JWS ECDSA signature is R || S; OpenSSL wants DER. */
@@ -252,35 +254,63 @@ static unsigned char *ecdsa_der(const unsigned char *sig, size_t len, int *der_l
     return *der_len > 0 ? der : NULL;
 }
 
+/* RSA and ECDSA: the signing input hashed here, then checked against the
+ * key's template for the alg (RFC 7518 §3.3-3.5). */
+static int hashed_signature_verifies(const mcp_jwt_t *jwt, const mcp_key_t *key, const uint8_t *sig,
+                                     size_t sig_len)
+{
+    unsigned char *der = NULL, hash[EVP_MAX_MD_SIZE];
+    unsigned int hash_len = 0;
+    int der_len = 0, ok = 0;
+    const EVP_MD *md;
+    EVP_PKEY_CTX *ctx = NULL;
+
+    pthread_once(&digests_once, fetch_digests);
+    md = digests[jwt->alg->index];
+    if (md == NULL || key->verifier[jwt->alg->index] == NULL)
+        return 0;
+    if (jwt->alg->kty == MCP_KTY_EC && (der = ecdsa_der(sig, sig_len, &der_len)) == NULL)
+        return 0;
+    if (EVP_Digest(jwt->token, jwt->input_len, hash, &hash_len, md, NULL) == 1
+        && (ctx = EVP_PKEY_CTX_dup(key->verifier[jwt->alg->index])) != NULL)
+        ok = der ? EVP_PKEY_verify(ctx, der, (size_t)der_len, hash, hash_len) == 1
+                 : EVP_PKEY_verify(ctx, sig, sig_len, hash, hash_len) == 1;
+    EVP_PKEY_CTX_free(ctx);
+    OPENSSL_free(der);
+    return ok;
+}
+
+/* RFC 8037 §3.1: Ed25519 signs the JWS signing input itself, no pre-hash,
+ * so OpenSSL takes it whole in one EVP_DigestVerify. */
+static int eddsa_signature_verifies(const mcp_jwt_t *jwt, const mcp_key_t *key, const uint8_t *sig,
+                                    size_t sig_len)
+{
+    EVP_MD_CTX *ctx;
+    int ok;
+
+    /* with any other key, a NULL digest would pick a default hash */
+    if (key->kty != MCP_KTY_OKP)
+        return 0;
+    ctx = EVP_MD_CTX_new();
+    ok = ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key->pkey) == 1
+         && EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *)jwt->token, jwt->input_len) == 1;
+    EVP_MD_CTX_free(ctx);
+    return ok;
+}
+
 static int signature_verifies(const mcp_jwt_t *jwt, const mcp_key_t *key)
 {
     /* the token need not end in a NUL: everything goes by length */
     const char *sig_b64 = jwt->token + jwt->input_len + 1;
     uint8_t *sig = NULL;
     size_t sig_len = 0;
-    unsigned char *der = NULL, hash[EVP_MAX_MD_SIZE];
-    unsigned int hash_len = 0;
-    int der_len = 0, ok = 0;
-    const EVP_MD *md;
-    EVP_PKEY_CTX *ctx = NULL;
+    int ok;
     cjose_err cerr;
 
-    pthread_once(&digests_once, fetch_digests);
-    md = digests[jwt->alg->index];
-    if (md == NULL || key->verifier[jwt->alg->index] == NULL)
-        return 0;
     if (!cjose_base64url_decode(sig_b64, jwt->len - jwt->input_len - 1, &sig, &sig_len, &cerr))
         return 0;
-    if (jwt->alg->kty == MCP_KTY_EC && (der = ecdsa_der(sig, sig_len, &der_len)) == NULL)
-        goto done;
-    if (EVP_Digest(jwt->token, jwt->input_len, hash, &hash_len, md, NULL) != 1
-        || (ctx = EVP_PKEY_CTX_dup(key->verifier[jwt->alg->index])) == NULL)
-        goto done;
-    ok = der ? EVP_PKEY_verify(ctx, der, (size_t)der_len, hash, hash_len) == 1
-             : EVP_PKEY_verify(ctx, sig, sig_len, hash, hash_len) == 1;
-done:
-    EVP_PKEY_CTX_free(ctx);
-    OPENSSL_free(der);
+    ok = jwt->alg->kty == MCP_KTY_OKP ? eddsa_signature_verifies(jwt, key, sig, sig_len)
+                                      : hashed_signature_verifies(jwt, key, sig, sig_len);
     cjose_get_dealloc()(sig);
     return ok;
 }
@@ -290,9 +320,11 @@ mcp_jwt_status_t mcp_jwt_verify(mcp_jwt_t *jwt, const mcp_keyset_t *keys, const 
     int i, tried = 0, kid_seen = 0;
 
     /* cjose splits an ECDSA signature in half and drops leading zeros, so a
-     * padded or short R||S would verify: the length is fixed by the alg. */
+     * padded or short R||S would verify: the length is fixed by the alg, as
+     * an Ed25519 signature's 64 bytes are (RFC 8032 §5.1.6). */
     if (jwt->alg->sig_len && jwt->sig_len != jwt->alg->sig_len) {
-        *err = "ECDSA signature has the wrong length";
+        *err = jwt->alg->kty == MCP_KTY_OKP ? "EdDSA signature has the wrong length"
+                                            : "ECDSA signature has the wrong length";
         return MCP_JWT_INVALID;
     }
     for (i = 0; i < keys->keys->nelts; i++) {
