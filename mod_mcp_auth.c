@@ -140,7 +140,7 @@ static void judge(request_rec *r, const mcp_dir_conf_t *conf, auth_state_t *st)
 
     st->jwt = mcp_token_validate(r, conf, presented->token, presented->len, &st->why, &kind);
     if (st->jwt == NULL) {
-        st->outcome = OUTCOME_INVALID;
+        st->outcome = kind == MCP_COUNT_UNAVAILABLE ? OUTCOME_UNAVAILABLE : OUTCOME_INVALID;
         mcp_count(kind);
         return;
     }

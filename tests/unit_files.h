@@ -7,5 +7,7 @@
 
 void mcp_dpop_tests(apr_pool_t *pool);
 void mcp_cnf_tests(apr_pool_t *pool);
+void mcp_introspect_tests(apr_pool_t *pool);
+void mcp_client_auth_tests(apr_pool_t *pool);
 
 #endif

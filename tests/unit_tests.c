@@ -2155,6 +2155,8 @@ int main(void)
     test_listfilter();
     mcp_dpop_tests(pool);
     mcp_cnf_tests(pool);
+    mcp_introspect_tests(pool);
+    mcp_client_auth_tests(pool);
     apr_pool_destroy(pool);
     apr_terminate();
     return UNIT_DONE();

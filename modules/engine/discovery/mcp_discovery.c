@@ -86,6 +86,7 @@ void *mcp_discovery_parse(apr_pool_t *pool, const char *body, apr_size_t len,
     d->authorization_endpoint = http_member(pool, doc, "authorization_endpoint");
     d->token_endpoint = http_member(pool, doc, "token_endpoint");
     d->registration_endpoint = http_member(pool, doc, "registration_endpoint");
+    d->introspection_endpoint = http_member(pool, doc, "introspection_endpoint");
     d->iss_parameter = json_is_true(json_object_get(doc, "authorization_response_iss_parameter_supported"));
     d->json = apr_pstrmemdup(pool, body, len);
     json_decref(doc);

@@ -11,6 +11,7 @@ typedef struct mcp_discovery {
     const char *authorization_endpoint;
     const char *token_endpoint;
     const char *registration_endpoint;
+    const char *introspection_endpoint;  /* RFC 8414 §2, for opaque tokens */
     int iss_parameter;        /* authorization_response_iss_parameter_supported (RFC 9207 §3) */
     const char *json;         /* the whole document, for the metadata facade */
 } mcp_discovery_t;

@@ -6,7 +6,7 @@
 static const char *const names[MCP_COUNT_MAX] = {
     "accepted",      "no_token",   "invalid_request", "malformed",     "keys_unavailable",
     "unknown_kid",   "bad_signature", "expired",      "not_yet_valid", "issuer",
-    "audience",      "other_claim", "insufficient_scope", "sender", "unavailable",
+    "audience",      "other_claim", "insufficient_scope", "sender", "unavailable", "inactive",
 };
 
 static apr_uint32_t local_counters[MCP_COUNT_MAX];

@@ -21,6 +21,7 @@ typedef enum {
     MCP_COUNT_INSUFFICIENT_SCOPE,
     MCP_COUNT_SENDER,            /* a bound token without its proof, a bad or replayed DPoP proof */
     MCP_COUNT_UNAVAILABLE,       /* a check that needs the shared cache or the IdP could not run */
+    MCP_COUNT_INACTIVE,          /* introspection: the IdP says the token is not active */
     MCP_COUNT_MAX
 } mcp_count_t;
 

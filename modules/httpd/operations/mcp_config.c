@@ -15,6 +15,7 @@
 #include <http_config.h>
 #include <http_core.h>
 
+#include "mcp_client_auth.h"
 #include "mcp_discovery.h"
 #include "mcp_metadata.h"
 #include "mcp_policy.h"
@@ -61,6 +62,7 @@ void *mcp_config_create_dir(apr_pool_t *p, char *dir)
     conf->read_requests = -1;
     conf->session_binding = -1;
     conf->dpop = conf->dpop_nonce = conf->dpop_proof_lifetime = -1;
+    conf->token_format = conf->introspection_max = conf->introspection_negative = -1;
     return conf;
 }
 
@@ -114,6 +116,26 @@ void *mcp_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(dpop, -1);
     MERGE_INT(dpop_nonce, -1);
     MERGE_INT(dpop_proof_lifetime, -1);
+    MERGE_PTR(introspection);
+    /* a client's id and credentials go together */
+    if (add->introspection_client_id) {
+        conf->introspection_client_id = add->introspection_client_id;
+        conf->introspection_secret = add->introspection_secret;
+        conf->introspection_key = add->introspection_key;
+        conf->introspection_kid = add->introspection_kid;
+    }
+    else {
+        conf->introspection_client_id = base->introspection_client_id;
+        conf->introspection_secret = base->introspection_secret;
+        conf->introspection_key = base->introspection_key;
+        conf->introspection_kid = base->introspection_kid;
+    }
+    MERGE_INT(token_format, -1);
+    MERGE_INT(introspection_max, -1);
+    if (add->introspection_max != -1)
+        conf->introspection_negative = add->introspection_negative;
+    else
+        conf->introspection_negative = base->introspection_negative;
     return conf;
 }
 
@@ -179,6 +201,23 @@ int mcp_dpop_nonce_of(const mcp_dir_conf_t *conf)
 int mcp_dpop_proof_lifetime_of(const mcp_dir_conf_t *conf)
 {
     return OR_DEFAULT(conf->dpop_proof_lifetime, MCP_DEFAULT_DPOP_PROOF_LIFETIME);
+}
+
+int mcp_token_format_of(const mcp_dir_conf_t *conf)
+{
+    if (conf->token_format >= 0)
+        return conf->token_format;
+    return conf->introspection ? MCP_TOKEN_FORMAT_AUTO : MCP_TOKEN_FORMAT_JWT;
+}
+
+int mcp_introspection_max_of(const mcp_dir_conf_t *conf)
+{
+    return OR_DEFAULT(conf->introspection_max, MCP_DEFAULT_INTROSPECTION_MAX);
+}
+
+int mcp_introspection_negative_of(const mcp_dir_conf_t *conf)
+{
+    return OR_DEFAULT(conf->introspection_negative, MCP_DEFAULT_INTROSPECTION_NEGATIVE);
 }
 
 int mcp_mode_of(const mcp_dir_conf_t *conf)
@@ -472,27 +511,116 @@ static const char *set_client_id(cmd_parms *cmd, void *confv, const char *arg)
 
 /* The secret of the static IdP client, read from a file (as root, while
  * the configuration is read) so that it is in no configuration file. */
-static const char *set_client_secret(cmd_parms *cmd, void *confv, const char *arg)
+/* A file of secret text (a client secret, a PEM private key), up to 16 KiB,
+ * trailing blanks and line ends cut; NULL with *err. */
+static const char *read_secret_file(cmd_parms *cmd, const char *arg, apr_size_t *len, const char **err)
 {
-    mcp_dir_conf_t *conf = confv;
     const char *path = ap_server_root_relative(cmd->pool, arg);
     apr_file_t *f;
-    char buf[1024];
-    apr_size_t n = sizeof(buf) - 1;
+    char *buf = apr_palloc(cmd->temp_pool, 16 * 1024 + 1);
+    apr_size_t n = 16 * 1024;
     apr_status_t rv;
 
-    if (path == NULL || apr_file_open(&f, path, APR_FOPEN_READ, 0, cmd->temp_pool) != APR_SUCCESS)
-        return apr_psprintf(cmd->pool, "MCPAuthClientSecret: cannot read '%s'", arg);
+    if (path == NULL || apr_file_open(&f, path, APR_FOPEN_READ, 0, cmd->temp_pool) != APR_SUCCESS) {
+        *err = apr_psprintf(cmd->pool, "%s: cannot read '%s'", cmd->directive->directive, arg);
+        return NULL;
+    }
     rv = apr_file_read_full(f, buf, n, &n);
     apr_file_close(f);
-    if (rv != APR_SUCCESS && rv != APR_EOF)
-        return apr_psprintf(cmd->pool, "MCPAuthClientSecret: cannot read '%s'", arg);
+    if (rv != APR_SUCCESS && rv != APR_EOF) {
+        *err = apr_psprintf(cmd->pool, "%s: cannot read '%s'", cmd->directive->directive, arg);
+        return NULL;
+    }
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
         n--;
     buf[n] = '\0';
-    if (n == 0 || strlen(buf) != n)
-        return apr_psprintf(cmd->pool, "MCPAuthClientSecret: '%s' holds no usable secret", arg);
-    conf->client_secret = apr_pstrmemdup(cmd->pool, buf, n);
+    if (n == 0 || strlen(buf) != n) {
+        *err = apr_psprintf(cmd->pool, "%s: '%s' holds no usable secret", cmd->directive->directive, arg);
+        return NULL;
+    }
+    *len = n;
+    return apr_pstrmemdup(cmd->pool, buf, n);
+}
+
+static const char *set_client_secret(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+    apr_size_t len;
+    const char *err = NULL;
+
+    conf->client_secret = read_secret_file(cmd, arg, &len, &err);
+    return conf->client_secret ? NULL : err;
+}
+
+static const char *set_introspection(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+
+    if (strcasecmp(arg, "discovery") != 0 && !mcp_is_http_url(arg))
+        return apr_psprintf(cmd->pool, "MCPAuthIntrospection: '%s' is neither discovery nor an absolute http(s) URL",
+                            arg);
+    conf->introspection = strcasecmp(arg, "discovery") == 0 ? MCP_INTROSPECTION_DISCOVERY : arg;
+    return NULL;
+}
+
+/* CLIENT-ID FILE [kid=KID]: FILE holds the client's secret
+ * (client_secret_basic) or its PEM private key (private_key_jwt). */
+static const char *set_introspection_client(cmd_parms *cmd, void *confv, const char *id, const char *file,
+                                            const char *kid)
+{
+    mcp_dir_conf_t *conf = confv;
+    apr_size_t len;
+    const char *err = NULL, *text;
+
+    if (*id == '\0' || strpbrk(id, " \t\r\n:"))
+        return apr_psprintf(cmd->pool, "MCPAuthIntrospectionClient: '%s' is not a usable client id", id);
+    if (kid && strncmp(kid, "kid=", 4) != 0)
+        return apr_psprintf(cmd->pool, "MCPAuthIntrospectionClient: '%s' is not kid=KEY-ID", kid);
+    text = read_secret_file(cmd, file, &len, &err);
+    if (text == NULL)
+        return err;
+    conf->introspection_client_id = id;
+    conf->introspection_secret = NULL;
+    conf->introspection_key = NULL;
+    conf->introspection_kid = kid ? kid + 4 : NULL;
+    if (strncmp(text, "-----BEGIN", 10) == 0) {
+        conf->introspection_key = mcp_client_key_read(cmd->pool, text, len, &err);
+        if (conf->introspection_key == NULL)
+            return apr_psprintf(cmd->pool, "MCPAuthIntrospectionClient: %s: %s", file, err);
+    }
+    else {
+        conf->introspection_secret = text;
+    }
+    return NULL;
+}
+
+static const char *set_token_format(cmd_parms *cmd, void *confv, const char *arg)
+{
+    mcp_dir_conf_t *conf = confv;
+
+    if (strcasecmp(arg, "jwt") == 0)
+        conf->token_format = MCP_TOKEN_FORMAT_JWT;
+    else if (strcasecmp(arg, "opaque") == 0)
+        conf->token_format = MCP_TOKEN_FORMAT_OPAQUE;
+    else if (strcasecmp(arg, "auto") == 0)
+        conf->token_format = MCP_TOKEN_FORMAT_AUTO;
+    else
+        return apr_psprintf(cmd->pool, "MCPAuthTokenFormat: unknown format '%s' (use jwt, opaque or auto)", arg);
+    return NULL;
+}
+
+static const char *set_introspection_cache(cmd_parms *cmd, void *confv, const char *max, const char *negative)
+{
+    mcp_dir_conf_t *conf = confv;
+    long a = 0, b = 0;
+    const char *err = parse_count(cmd, max, 0, 86400, &a);
+
+    if (err == NULL && negative)
+        err = parse_count(cmd, negative, 0, 3600, &b);
+    if (err)
+        return err;
+    conf->introspection_max = (int)a;
+    conf->introspection_negative = negative ? (int)b : -1;
     return NULL;
 }
 
@@ -724,6 +852,15 @@ const command_rec mcp_config_directives[] = {
                  "On or Off (default): DPoP proofs must carry a nonce the gateway handed out"),
     DIR_CMD("MCPAuthDPoPProofLifetime", set_seconds, APR_OFFSETOF(mcp_dir_conf_t, dpop_proof_lifetime), TAKE1,
             "Seconds a DPoP proof counts after it was made, besides MCPAuthClockSkew (default 60)"),
+    DIR_CMD("MCPAuthIntrospection", set_introspection, NULL, TAKE1,
+            "discovery (the IdP's introspection_endpoint) or a URL: check opaque tokens there (RFC 7662)"),
+    DIR_CMD("MCPAuthIntrospectionClient", set_introspection_client, NULL, TAKE23,
+            "CLIENT-ID FILE [kid=KEY-ID]: the gateway's client at the introspection endpoint; FILE holds its "
+            "secret (client_secret_basic) or PEM private key (private_key_jwt)"),
+    DIR_CMD("MCPAuthTokenFormat", set_token_format, NULL, TAKE1,
+            "jwt, opaque or auto: which tokens are introspected (default: auto with MCPAuthIntrospection, else jwt)"),
+    DIR_CMD("MCPAuthIntrospectionCache", set_introspection_cache, NULL, TAKE12,
+            "MAX [NEGATIVE] seconds an introspection answer is kept, active ones never past exp (default 60 5)"),
     AP_INIT_TAKE1("AuthType", note_auth_type, NULL, OR_AUTHCFG | ACCESS_CONF,
                   "noted by mod_mcp_auth, handled by mod_authn_core"),
     AP_INIT_TAKE1("MCPAuthCache", mcp_shared_cache_directive, NULL, RSRC_CONF,

@@ -6,6 +6,8 @@
 #include <httpd.h>
 #include <http_config.h>
 
+#include <openssl/evp.h>
+
 #include "mcp_docstore.h"
 #include "mcp_facade.h"
 
@@ -63,7 +65,19 @@ typedef struct mcp_dir_conf {
     int dpop;                           /* MCPAuthDPoP: MCP_DPOP_*; -1 unset (allowed) */
     int dpop_nonce;                     /* MCPAuthDPoPNonce; -1 unset (Off) */
     int dpop_proof_lifetime;            /* MCPAuthDPoPProofLifetime seconds; -1 unset */
+    const char *introspection;          /* MCPAuthIntrospection: a URL, MCP_INTROSPECTION_DISCOVERY or NULL */
+    const char *introspection_client_id; /* MCPAuthIntrospectionClient, with one of: */
+    const char *introspection_secret;   /*   its secret (client_secret_basic) */
+    EVP_PKEY *introspection_key;        /*   its private key (private_key_jwt) */
+    const char *introspection_kid;      /*   and that key's kid, or NULL */
+    int token_format;                   /* MCPAuthTokenFormat: MCP_TOKEN_FORMAT_*; -1 unset */
+    int introspection_max, introspection_negative; /* MCPAuthIntrospectionCache seconds; -1 unset */
 } mcp_dir_conf_t;
+
+#define MCP_INTROSPECTION_DISCOVERY "discovery"
+enum { MCP_TOKEN_FORMAT_JWT = 0, MCP_TOKEN_FORMAT_OPAQUE = 1, MCP_TOKEN_FORMAT_AUTO = 2 };
+#define MCP_DEFAULT_INTROSPECTION_MAX 60
+#define MCP_DEFAULT_INTROSPECTION_NEGATIVE 5
 
 /* MCPAuthDPoP: how tokens bound to a key (RFC 9449) are taken. */
 enum { MCP_DPOP_OFF = 0, MCP_DPOP_ALLOWED = 1, MCP_DPOP_REQUIRED = 2 };
@@ -117,6 +131,10 @@ int mcp_reads_requests(const mcp_dir_conf_t *conf);
 int mcp_binds_sessions(const mcp_dir_conf_t *conf);
 
 int mcp_dpop_of(const mcp_dir_conf_t *conf);
+/* MCPAuthTokenFormat, defaulted: auto where MCPAuthIntrospection is set. */
+int mcp_token_format_of(const mcp_dir_conf_t *conf);
+int mcp_introspection_max_of(const mcp_dir_conf_t *conf);
+int mcp_introspection_negative_of(const mcp_dir_conf_t *conf);
 int mcp_dpop_nonce_of(const mcp_dir_conf_t *conf);
 int mcp_dpop_proof_lifetime_of(const mcp_dir_conf_t *conf);
 

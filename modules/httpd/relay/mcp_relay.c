@@ -16,7 +16,6 @@
 #include <strings.h>
 
 #include <apr_atomic.h>
-#include <apr_base64.h>
 #include <apr_escape.h>
 #include <apr_strings.h>
 #include <httpd.h>
@@ -29,6 +28,7 @@
 #include "mcp_cache.h"
 #include "mcp_b64url.h"
 #include "mcp_client.h"
+#include "mcp_client_auth.h"
 #include "mcp_discovery.h"
 #include "mcp_docstore.h"
 #include "mcp_facade.h"
@@ -595,13 +595,7 @@ static int to_idp_token(request_rec *r, const protected_location_t *pl, const mc
         return token_error(r, HTTP_BAD_REQUEST, "invalid_client", err);
     memset(&post, 0, sizeof(post));
     if (idp_secret) {
-        /* RFC 6749 §2.3.1: client_secret_basic, both parts form-encoded */
-        const char *pair = apr_pstrcat(r->pool, apr_pescape_urlencoded(r->pool, idp_id), ":",
-                                       apr_pescape_urlencoded(r->pool, idp_secret), NULL);
-        char *b64 = apr_palloc(r->pool, apr_base64_encode_len((int)strlen(pair)));
-
-        apr_base64_encode(b64, pair, (int)strlen(pair));
-        post.authorization = apr_pstrcat(r->pool, "Basic ", b64, NULL);
+        post.authorization = mcp_client_secret_basic(r->pool, idp_id, idp_secret);
     }
     else {
         form = apr_pstrcat(r->pool, form, "&", form_pair(r->pool, "client_id", idp_id), NULL);

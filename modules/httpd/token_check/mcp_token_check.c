@@ -9,9 +9,11 @@
 #include <http_log.h>
 
 #include "mcp_facade.h"
+#include "mcp_introspect.h"
 #include "mcp_jwt.h"
 #include "mcp_tokencache.h"
 #include "mcp_httpd.h"
+#include "mcp_introspection.h"
 #include "mcp_request_keys.h"
 #include "mcp_respond.h"
 #include "mcp_token_check.h"
@@ -45,6 +47,29 @@ static mcp_count_t claim_failure_kind(const char *why)
     return MCP_COUNT_OTHER_CLAIM;
 }
 
+/* An opaque token's claims, as the IdP's introspection endpoint gives them
+ * (RFC 7662); NULL with *why and *kind. */
+static mcp_jwt_t *introspected(request_rec *r, const mcp_dir_conf_t *conf, const char *token, apr_size_t len,
+                               const char **why, mcp_count_t *kind)
+{
+    json_t *claims = NULL;
+
+    switch (mcp_introspect(r, conf, token, len, &claims, why)) {
+    case MCP_INTROSPECT_ACTIVE:
+        return mcp_jwt_verified(r->pool, claims, "-", NULL, NULL);
+    case MCP_INTROSPECT_INACTIVE:
+        *why = "token is not active";
+        *kind = MCP_COUNT_INACTIVE;
+        return NULL;
+    case MCP_INTROSPECT_BROKEN:
+        break;
+    }
+    /* the details are in the log, not for the client */
+    *why = "the token cannot be checked right now: the authorization server does not answer";
+    *kind = MCP_COUNT_UNAVAILABLE;
+    return NULL;
+}
+
 mcp_jwt_t *mcp_token_validate(request_rec *r, const mcp_dir_conf_t *conf, const char *token,
                               apr_size_t len, const char **why, mcp_count_t *kind)
 {
@@ -56,6 +81,15 @@ mcp_jwt_t *mcp_token_validate(request_rec *r, const mcp_dir_conf_t *conf, const 
     apr_time_t generation = 0;
 
     *kind = MCP_COUNT_MALFORMED;
+    if (mcp_introspects(conf, token, len)) {
+        jwt = introspected(r, conf, token, len, why, kind);
+        if (jwt == NULL) {
+            if (*kind == MCP_COUNT_UNAVAILABLE)
+                return NULL; /* logged, and no verdict on the token */
+            goto invalid;
+        }
+        goto check_claims;
+    }
     keys = mcp_keys_for(r, conf, 0, &generation);
     if (keys) {
         /* a token seen before skips decoding and the signature check */

@@ -9,9 +9,11 @@
 #include "mcp_counters.h"
 #include "mcp_jwt.h"
 
-/* Runs every check on a presented token. Returns the verified token, or
+/* Runs every check on a presented token: a JWT's signature, or an opaque
+ * token's introspection, then the claims. Returns the verified token, or
  * NULL with *why (for the client), *kind (for the counters) and a log line
- * written. */
+ * written; *kind MCP_COUNT_UNAVAILABLE when no verdict could be had (the
+ * introspection endpoint failed): 503, not 401. */
 mcp_jwt_t *mcp_token_validate(request_rec *r, const mcp_dir_conf_t *conf, const char *token,
                               apr_size_t len, const char **why, mcp_count_t *kind);
 

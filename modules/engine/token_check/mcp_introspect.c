@@ -1,0 +1,117 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include <apr_escape.h>
+#include <apr_strings.h>
+
+#include "mcp_b64url.h"
+#include "mcp_introspect.h"
+
+/* Introspection answers are small; deeper than this is hostile. */
+#define MAX_ANSWER_DEPTH 16
+
+const char *mcp_introspect_request(apr_pool_t *pool, const char *token, apr_size_t len, const char *assertion)
+{
+    /* token_type_hint (§2.1) spares the IdP a look among refresh tokens */
+    const char *body = apr_pstrcat(pool, "token=", apr_pescape_urlencoded(pool, apr_pstrmemdup(pool, token, len)),
+                                   "&token_type_hint=access_token", NULL);
+
+    if (assertion)
+        body = apr_pstrcat(pool, body, "&client_assertion_type=",
+                           apr_pescape_urlencoded(pool, "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                           "&client_assertion=", apr_pescape_urlencoded(pool, assertion), NULL);
+    return body;
+}
+
+int mcp_token_is_jws_shaped(const char *token, apr_size_t len)
+{
+    const char *dot1 = memchr(token, '.', len), *dot2;
+
+    if (dot1 == NULL)
+        return 0;
+    dot2 = memchr(dot1 + 1, '.', len - (apr_size_t)(dot1 + 1 - token));
+    return dot2 != NULL && memchr(dot2 + 1, '.', len - (apr_size_t)(dot2 + 1 - token)) == NULL
+           && mcp_b64url_is_strict(token, (apr_size_t)(dot1 - token));
+}
+
+static int depth_ok(json_t *v, int depth)
+{
+    const char *key;
+    json_t *child;
+    size_t i;
+
+    if (depth > MAX_ANSWER_DEPTH)
+        return 0;
+    if (json_is_object(v)) {
+        json_object_foreach(v, key, child) {
+            if (!depth_ok(child, depth + 1))
+                return 0;
+        }
+    }
+    else if (json_is_array(v)) {
+        json_array_foreach(v, i, child) {
+            if (!depth_ok(child, depth + 1))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+mcp_introspect_status_t mcp_introspect_parse(apr_pool_t *pool, const char *body, apr_size_t len,
+                                             const char *issuer, json_t **claims, const char **err)
+{
+    json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL), *active;
+
+    *claims = NULL;
+    if (!json_is_object(doc) || !depth_ok(doc, 1)) {
+        json_decref(doc);
+        *err = "the introspection answer is not a JSON object";
+        return MCP_INTROSPECT_BROKEN;
+    }
+    active = json_object_get(doc, "active");
+    /* §2.2: "active" is REQUIRED and a boolean; anything else is no answer */
+    if (!json_is_boolean(active)) {
+        json_decref(doc);
+        *err = "the introspection answer has no boolean \"active\"";
+        return MCP_INTROSPECT_BROKEN;
+    }
+    if (!json_is_true(active)) {
+        json_decref(doc);
+        *err = "token is not active";
+        return MCP_INTROSPECT_INACTIVE;
+    }
+    if (json_object_get(doc, "iss") == NULL && issuer)
+        json_object_set_new(doc, "iss", json_string(issuer));
+    *claims = doc;
+    return MCP_INTROSPECT_ACTIVE;
+}
+
+const char *mcp_introspect_record(apr_pool_t *pool, json_t *claims)
+{
+    json_t *record = claims ? json_pack("{sbsO}", "active", 1, "claims", claims) : json_pack("{sb}", "active", 0);
+    char *text = json_dumps(record, JSON_COMPACT);
+    const char *copy = text ? apr_pstrdup(pool, text) : NULL;
+
+    free(text);
+    json_decref(record);
+    return copy;
+}
+
+mcp_introspect_status_t mcp_introspect_record_read(apr_pool_t *pool, const char *record, apr_size_t len,
+                                                   json_t **claims)
+{
+    json_t *doc = json_loadb(record, len, JSON_REJECT_DUPLICATES, NULL), *c;
+    mcp_introspect_status_t status = MCP_INTROSPECT_BROKEN;
+
+    *claims = NULL;
+    c = json_object_get(doc, "claims");
+    if (json_is_false(json_object_get(doc, "active"))) {
+        status = MCP_INTROSPECT_INACTIVE;
+    }
+    else if (json_is_true(json_object_get(doc, "active")) && json_is_object(c)) {
+        *claims = json_incref(c);
+        status = MCP_INTROSPECT_ACTIVE;
+    }
+    json_decref(doc);
+    return status;
+}

@@ -1,0 +1,214 @@
+/* Introspection as a request needs it: where to ask (the configured URL or
+ * the issuer's introspection_endpoint), as which client, and the shared
+ * cache in front, so that each token costs the IdP one question per
+ * MCPAuthIntrospectionCache period across the whole fleet. */
+
+#include <string.h>
+
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_log.h>
+
+#include "mcp_cache.h"
+#include "mcp_client_auth.h"
+#include "mcp_dpop.h"
+#include "mcp_fetch.h"
+#include "mcp_url.h"
+#include "mcp_httpd.h"
+#include "mcp_introspection.h"
+#include "mcp_request_keys.h"
+#include "mcp_respond.h"
+#include "mcp_shared_cache.h"
+
+APLOG_USE_MODULE(mcp_auth);
+
+/* Answers are small; a larger record is not ours. */
+#define RECORD_MAX_LEN (64 * 1024)
+/* How often a request waiting for another's question looks for its answer. */
+#define WAIT_STEP apr_time_from_msec(20)
+/* After a failed question, how long others fail at once instead of asking
+ * an IdP that is down (each would wait its timeout). */
+#define FAILED_REST apr_time_from_sec(2)
+
+int mcp_introspects(const mcp_dir_conf_t *conf, const char *token, apr_size_t len)
+{
+    switch (mcp_token_format_of(conf)) {
+    case MCP_TOKEN_FORMAT_OPAQUE:
+        return 1;
+    case MCP_TOKEN_FORMAT_AUTO:
+        return !mcp_token_is_jws_shaped(token, len);
+    default:
+        return 0;
+    }
+}
+
+static const char *endpoint_of(request_rec *r, const mcp_dir_conf_t *conf, const char **why)
+{
+    const mcp_discovery_t *d;
+    const char *err = NULL;
+
+    if (conf->introspection != NULL && strcmp(conf->introspection, MCP_INTROSPECTION_DISCOVERY) != 0)
+        return conf->introspection;
+    d = mcp_idp_metadata(r, conf, &err);
+    if (d == NULL) {
+        *why = apr_pstrcat(r->pool, "the issuer's metadata is unavailable: ", err, NULL);
+        return NULL;
+    }
+    if (d->introspection_endpoint == NULL) {
+        *why = "the issuer's metadata names no introspection_endpoint";
+        return NULL;
+    }
+    return d->introspection_endpoint;
+}
+
+/* One question to the IdP (RFC 7662 §2.1), as the configured client. */
+static mcp_introspect_status_t ask(request_rec *r, const mcp_dir_conf_t *conf, const char *endpoint,
+                                   const char *token, apr_size_t len, json_t **claims, const char **why)
+{
+    mcp_doc_policy_t policy;
+    mcp_post_t post;
+    mcp_fetch_result_t res;
+    const char *assertion = NULL, *err = NULL;
+    mcp_introspect_status_t status;
+
+    memset(&post, 0, sizeof(post));
+    if (conf->introspection_key) {
+        /* RFC 7523 §3: the assertion's audience is the authorization server */
+        assertion = mcp_client_assertion(r->pool, conf->introspection_key, conf->introspection_kid,
+                                         conf->introspection_client_id, conf->issuer,
+                                         (long)apr_time_sec(apr_time_now()));
+        if (assertion == NULL) {
+            *why = "the client assertion could not be signed";
+            return MCP_INTROSPECT_BROKEN;
+        }
+    }
+    else if (conf->introspection_secret) {
+        post.authorization = mcp_client_secret_basic(r->pool, conf->introspection_client_id,
+                                                     conf->introspection_secret);
+    }
+    mcp_doc_policy_of(conf, &policy);
+    post.url = endpoint;
+    post.content_type = "application/x-www-form-urlencoded";
+    post.accept = "application/json";
+    post.body = mcp_introspect_request(r->pool, token, len, assertion);
+    post.len = strlen(post.body);
+    if (mcp_fetch_post(r->pool, &post, &policy.fetch, &res, &err) != APR_SUCCESS || res.status == 0) {
+        *why = apr_pstrcat(r->pool, "introspection at ", mcp_url_redacted(r->pool, endpoint), " failed: ",
+                           err ? err : "no answer", NULL);
+        return MCP_INTROSPECT_BROKEN;
+    }
+    if (res.status != 200) {
+        /* 401/403: the IdP does not take the gateway's client (RFC 7662 §2.3) */
+        *why = apr_psprintf(r->pool, "introspection at %s answered HTTP %ld%s", mcp_url_redacted(r->pool, endpoint),
+                            res.status,
+                            res.status == 401 || res.status == 403 ? ": check MCPAuthIntrospectionClient" : "");
+        return MCP_INTROSPECT_BROKEN;
+    }
+    status = mcp_introspect_parse(r->pool, res.body, res.len, conf->issuer, claims, &err);
+    if (status == MCP_INTROSPECT_BROKEN)
+        *why = apr_pstrcat(r->pool, "introspection at ", mcp_url_redacted(r->pool, endpoint), ": ", err, NULL);
+    return status;
+}
+
+static mcp_introspect_status_t recorded(request_rec *r, mcp_cache_t *cache, const char *id, json_t **claims)
+{
+    unsigned char *value;
+    apr_size_t len;
+
+    if (cache == NULL || mcp_cache_get(cache, id, RECORD_MAX_LEN, r->pool, &value, &len) != APR_SUCCESS)
+        return MCP_INTROSPECT_BROKEN;
+    return mcp_introspect_record_read(r->pool, (const char *)value, len, claims);
+}
+
+/* Kept until the token expires, and no longer than the configured maximum
+ * (a revoked token is taken that long at most); refusals briefly. */
+static void record(request_rec *r, const mcp_dir_conf_t *conf, mcp_cache_t *cache, const char *id,
+                   mcp_introspect_status_t status, json_t *claims)
+{
+    apr_time_t now = apr_time_now(), until;
+    json_t *exp = claims ? json_object_get(claims, "exp") : NULL;
+    const char *text;
+
+    if (cache == NULL)
+        return;
+    if (status == MCP_INTROSPECT_ACTIVE) {
+        until = now + apr_time_from_sec(mcp_introspection_max_of(conf));
+        if (json_is_number(exp) && json_number_value(exp) < (double)apr_time_sec(until))
+            until = apr_time_from_sec((apr_time_t)json_number_value(exp));
+    }
+    else {
+        until = now + apr_time_from_sec(mcp_introspection_negative_of(conf));
+    }
+    if (until <= now)
+        return;
+    text = mcp_introspect_record(r->pool, status == MCP_INTROSPECT_ACTIVE ? claims : NULL);
+    if (text)
+        mcp_cache_put(cache, id, until, (const unsigned char *)text, strlen(text), r->pool);
+}
+
+mcp_introspect_status_t mcp_introspect(request_rec *r, const mcp_dir_conf_t *conf, const char *token,
+                                       apr_size_t len, json_t **claims, const char **why)
+{
+    mcp_cache_t *cache = mcp_shared_cache();
+    const char *endpoint = endpoint_of(r, conf, why), *name, *id, *flight, *failed;
+    mcp_introspect_status_t status;
+    mcp_doc_policy_t policy;
+    mcp_claim_t claim = MCP_CLAIM_UNAVAILABLE;
+    apr_time_t give_up;
+
+    *claims = NULL;
+    if (endpoint == NULL)
+        goto broken;
+    /* the record names a hash of the token, never the token */
+    name = apr_pstrcat(r->pool, endpoint, " ", conf->introspection_client_id ? conf->introspection_client_id : "",
+                       " ", mcp_sha256_b64url(r->pool, token, len), NULL);
+    id = mcp_cache_id(r->pool, "introspected", name);
+    status = recorded(r, cache, id, claims);
+    if (status != MCP_INTROSPECT_BROKEN)
+        return status;
+    failed = mcp_cache_id(r->pool, "introspection-failed", endpoint);
+    if (cache && mcp_cache_marker_alive(cache, failed, r->pool)) {
+        *why = "the introspection endpoint failed moments ago (see the MCPAUTH0065 before this one)";
+        goto broken;
+    }
+
+    /* one question per token in flight: the others wait for its answer */
+    mcp_doc_policy_of(conf, &policy);
+    flight = mcp_cache_id(r->pool, "introspecting", name);
+    if (cache)
+        claim = mcp_cache_claim(cache, flight, apr_time_from_msec(policy.fetch.timeout_ms) + apr_time_from_sec(1),
+                                r->pool);
+    if (claim == MCP_CLAIM_HELD) {
+        give_up = apr_time_now() + apr_time_from_msec(policy.fetch.timeout_ms) + apr_time_from_sec(1);
+        while (apr_time_now() < give_up) {
+            apr_sleep(WAIT_STEP);
+            status = recorded(r, cache, id, claims);
+            if (status != MCP_INTROSPECT_BROKEN)
+                return status;
+            if (!mcp_cache_marker_alive(cache, flight, r->pool)) {
+                /* answered (just now) or failed */
+                status = recorded(r, cache, id, claims);
+                if (status != MCP_INTROSPECT_BROKEN)
+                    return status;
+                if (mcp_cache_marker_alive(cache, failed, r->pool)) {
+                    *why = "the introspection endpoint failed another request's question";
+                    goto broken;
+                }
+                break;
+            }
+        }
+        /* the other question came to nothing: this request asks itself */
+    }
+    status = ask(r, conf, endpoint, token, len, claims, why);
+    if (status != MCP_INTROSPECT_BROKEN)
+        record(r, conf, cache, id, status, *claims);
+    else if (cache)
+        mcp_cache_claim(cache, failed, FAILED_REST, r->pool);
+    if (claim == MCP_CLAIM_WON)
+        mcp_cache_remove(cache, flight, r->pool);
+    if (status != MCP_INTROSPECT_BROKEN)
+        return status;
+broken:
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0065: cannot introspect the token for %s: %s", r->uri, *why);
+    return MCP_INTROSPECT_BROKEN;
+}
