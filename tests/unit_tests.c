@@ -1405,7 +1405,8 @@ static void test_facade(void)
     static const char idp[] = "{\"issuer\":\"https://idp.example/realms/x\",\"authorization_endpoint\":\"https://idp.example/auth\","
                               "\"token_endpoint\":\"https://idp.example/token\",\"jwks_uri\":\"https://idp.example/certs\","
                               "\"code_challenge_methods_supported\":[\"plain\",\"S256\"],\"scopes_supported\":[\"openid\"],"
-                              "\"pushed_authorization_request_endpoint\":\"https://idp.example/par\"}";
+                              "\"pushed_authorization_request_endpoint\":\"https://idp.example/par\","
+                              "\"dpop_signing_alg_values_supported\":[\"ES256\"]}";
     mcp_facade_t f;
     const char *err = NULL, *out;
     json_t *doc;
@@ -1413,8 +1414,9 @@ static void test_facade(void)
     memset(&f, 0, sizeof(f));
     out = mcp_facade_metadata(pool, idp, &f, &err);
     doc = json_loads(out, 0, NULL);
-    CHECK(doc && strcmp(json_string_value(json_object_get(doc, "authorization_endpoint")), "https://idp.example/auth") == 0,
-          "facade without an issuer: the IdP's document as it is");
+    CHECK(doc && strcmp(json_string_value(json_object_get(doc, "authorization_endpoint")), "https://idp.example/auth") == 0
+              && json_object_get(doc, "dpop_signing_alg_values_supported") != NULL,
+          "facade without an issuer: the IdP's document as it is, DPoP algs included (the client asks the IdP)");
     json_decref(doc);
     f.issuer = "https://mcp.example/mcp";
     f.authorization_endpoint = "https://mcp.example/.well-known/mcp-auth/authorize/mcp";
@@ -1431,6 +1433,8 @@ static void test_facade(void)
               && json_object_get(doc, "pushed_authorization_request_endpoint") == NULL
               && strcmp(json_string_value(json_object_get(doc, "jwks_uri")), "https://idp.example/certs") == 0,
           "relay metadata: S256 only, no IdP endpoints the relay does not serve, the IdP's keys kept");
+    CHECK(doc && json_object_get(doc, "dpop_signing_alg_values_supported") == NULL,
+          "relay metadata: no DPoP algs (the relay redeems codes itself and issues bearer tokens)");
     json_decref(doc);
     CHECK(mcp_facade_metadata(pool, "[1]", &f, &err) == NULL, "facade: an IdP document that is no object is refused");
 }
