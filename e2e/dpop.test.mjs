@@ -6,7 +6,8 @@
 // JWT, and every request to the MCP server then says `Authorization: DPoP <token>` with a fresh
 // proof (htm, htu, ath, jti). The gateway checks the proof against the request and cnf.jkt, takes
 // each proof once, and with MCPAuthDPoPNonce On answers a proof without its nonce with 401
-// use_dpop_nonce and a DPoP-Nonce header, which the client retries inline.
+// use_dpop_nonce and a DPoP-Nonce header, which the client retries inline; past half a nonce's
+// life it hands out a fresh one with the (proxied) answer.
 //
 //   /mcp-v2          MCPAuthDPoP allowed (the default): bearer and DPoP-bound tokens
 //   /mcp-dpop-nonce  MCPAuthDPoPNonce On
@@ -16,12 +17,14 @@
 // SDK's DPoP layer: scheme, proof, its nonce) and checks it against httpd's access log.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { DpopSession } from '@modelcontextprotocol/client';
 import { MemoryOAuthProvider, resultText } from './client.mjs';
 import { MODERN, sdk2Login, sdk2Open, claimsOf } from './sdk2.mjs';
 import {
   GW, ISSUER, V2_MCP_URL, V2_SEEN_URL, DPOP_NONCE_MCP_URL, DPOP_ONLY_MCP_URL,
-  parseChallenge, accessLogSize, accessLogSince,
+  RELAY_KEY_FILE, parseChallenge, accessLogSize, accessLogSince,
 } from './testenv.mjs';
 
 const TOKEN_URL = `${ISSUER}/protocol/openid-connect/token`;
@@ -333,6 +336,61 @@ test('MCPAuthDPoPNonce On: the client meets use_dpop_nonce once, retries with th
   } finally {
     printWire(t, 'SDK 2.x with DPoP at /mcp-dpop-nonce (MCPAuthDPoPNonce On), 2026-07-28', wire);
   }
+});
+
+/**
+ * A nonce of the gateway made `age` seconds ago, sealed as mcp_seal.c seals it: AES-256-GCM under
+ * SHA-256 of the relay key file; version byte 2 and the key id (the first 4 bytes of SHA-256 of
+ * "mod_mcp_auth relay key id" and the key) in front, then the 96-bit IV, the ciphertext (the
+ * time in seconds) and the tag; purpose "dpop-nonce" and the header as associated data.
+ */
+function gatewayNonce(age) {
+  const key = crypto.createHash('sha256').update(fs.readFileSync(RELAY_KEY_FILE)).digest();
+  const id = crypto.createHash('sha256').update('mod_mcp_auth relay key id').update(key).digest().subarray(0, 4);
+  const header = Buffer.concat([Buffer.from([2]), id]);
+  const iv = crypto.randomBytes(12);
+  const cipher = crypto.createCipheriv('aes-256-gcm', key, iv);
+  cipher.setAAD(Buffer.concat([Buffer.from('dpop-nonce'), header]));
+  const sealed = Buffer.concat([cipher.update(String(Math.floor(Date.now() / 1000) - age)), cipher.final()]);
+  return Buffer.concat([header, iv, sealed, cipher.getAuthTag()]).toString('base64url');
+}
+
+test('MCPAuthDPoPNonce On: past half its life a nonce is answered with a fresh one, which the client takes up', async (t) => {
+  const { provider, client, session, wire } = await nonceClient();
+  const call = wire.find((e) => e.url === DPOP_NONCE_MCP_URL && e.rpc === 'tools/call' && e.status === 200);
+  assert.ok(call, 'a tools/call the client made');
+  const token = provider.tokens().access_token;
+  const withNonce = async (nonce) => replay(call, {
+    dpop: await session.buildProof({ htm: 'POST', htu: DPOP_NONCE_MCP_URL, accessToken: token, nonce }),
+  });
+
+  // raw: a young nonce passes as it is, an old one passes with a new nonce, an expired one does not
+  const young = await withNonce(gatewayNonce(10));
+  assert.equal(young.res.status, 200, `a nonce made 10 s ago: ${young.text}`);
+  assert.equal(young.res.headers.get('dpop-nonce'), null, 'no new nonce while the old one is young');
+  const old = await withNonce(gatewayNonce(200));
+  assert.equal(old.res.status, 200, `a nonce made 200 s ago (of 300): ${old.text}`);
+  const fresh = old.res.headers.get('dpop-nonce');
+  assert.ok(fresh, 'the answer carries a fresh DPoP-Nonce (RFC 9449 §8.2), through the proxy');
+  const expired = await withNonce(gatewayNonce(400));
+  assert.equal(expired.res.status, 401, `a nonce made 400 s ago: ${expired.text}`);
+  assert.equal(expired.challenges.DPoP?.error, 'use_dpop_nonce');
+  assert.ok(expired.res.headers.get('dpop-nonce'));
+  const renewed = await withNonce(fresh);
+  assert.equal(renewed.res.status, 200, 'the fresh nonce is good');
+
+  // the SDK client: it holds an aging nonce, gets a fresh one with an answer, and uses it next
+  const from = wire.length;
+  session.rememberNonce(DPOP_NONCE_MCP_URL, gatewayNonce(200));
+  assert.equal(resultText(await client.callTool({ name: 'echo', arguments: { text: 'one' } })), 'one');
+  assert.equal(resultText(await client.callTool({ name: 'echo', arguments: { text: 'two' } })), 'two');
+  const [first, second, ...more] = atGateway((await settled(wire)).slice(from), DPOP_NONCE_MCP_URL);
+  printWire(t, 'SDK 2.x at /mcp-dpop-nonce holding a nonce 200 s old', [first, second, ...more]);
+  assert.equal(first.status, 200, 'the aging nonce still passes');
+  assert.ok(first.dpopNonce, 'and its answer carries a fresh nonce');
+  assert.equal(second.status, 200);
+  assert.equal(second.proofClaims.nonce, first.dpopNonce, 'the client\'s next proof carries the fresh nonce');
+  assert.equal(second.dpopNonce, undefined, 'no other nonce while that one is young');
 });
 
 test('MCPAuthDPoP required: a client without DPoP logs in, gets a bearer token, and is refused with a DPoP-only challenge', async (t) => {

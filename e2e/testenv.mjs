@@ -64,6 +64,9 @@ export const BROWSER_ORIGIN = need('BROWSER_ORIGIN').replace(/\/$/, '');
 // httpd's access log ("%h \"%r\" %>s ..."), to show requests a client made that the test cannot
 // observe from inside (the Inspector's, a browser's CORS preflights).
 export const ACCESS_LOG = `${need('STATE')}/httpd/logs/access_log`;
+// The relay key httpd made at its first start (no MCPAuthRelayKey: DefaultRuntimeDir), e.g. to
+// seal a DPoP nonce of a chosen age as the gateway does.
+export const RELAY_KEY_FILE = `${need('STATE')}/httpd/run/mcp_auth_relay.key`;
 
 /** Current size of the access log (an offset for accessLogSince). */
 export function accessLogSize() {
