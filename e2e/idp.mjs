@@ -11,6 +11,10 @@
 //                 ... } (this path itself not counted), e.g. to count JWKS fetches
 //
 // Access tokens requested with resource=<URL> are RS256 JWTs (typ at+jwt) with aud=<URL>.
+// DPoP (RFC 9449, on by default in oidc-provider): a token request with a DPoP proof gets
+// token_type DPoP and, as a JWT, cnf.jkt. The IdP hands out nonces (a DPoP-Nonce header on its
+// answers to DPoP requests) but requires one only in the proofs of clients whose registered
+// client_name contains "[idp-dpop-nonce]" (400 use_dpop_nonce first); tests only.
 // Login: any username with any password (development interactions, plain HTML forms).
 //
 // Environment:
@@ -42,6 +46,8 @@ const DEFAULT_RESOURCE = process.env.IDP_DEFAULT_RESOURCE || undefined;
 const AT_TTL = Number(process.env.IDP_ACCESS_TOKEN_TTL || 300);
 const QUIET = process.env.IDP_QUIET === '1';
 const STATIC_REDIRECTS = (process.env.IDP_STATIC_CLIENT_REDIRECTS || '').split(/\s+/).filter(Boolean);
+// Clients (by client_name) whose DPoP proofs need the IdP's nonce.
+const DPOP_NONCE_MARK = '[idp-dpop-nonce]';
 
 // Scopes of the MCP resource servers, and all scopes. As in Keycloak, the access token's scope
 // claim lists the OpenID scopes granted too (e.g. "openid mcp:tools").
@@ -121,6 +127,11 @@ const configuration = {
     introspection: { enabled: true },
     revocation: { enabled: true },
     userinfo: { enabled: true },
+    dPoP: {
+      enabled: true,
+      nonceSecret: crypto.randomBytes(32),
+      requireNonce: (ctx) => Boolean(ctx.oidc?.client?.clientName?.includes(DPOP_NONCE_MARK)),
+    },
     resourceIndicators: {
       enabled: true,
       async defaultResource(ctx, client, oneOf) {

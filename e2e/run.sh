@@ -82,7 +82,8 @@ trap 'exit 130' INT TERM
 stack_start_all
 echo "# gateway $GW_URL/mcp (SSE) and $GW_URL/mcp-json (JSON), $GW2_URL/mcp (defaults), $GW3_URL/mcp (keycloak)," \
   "$GW_URL/mcp-static (MCPAuthClientID, consent) -> MCP server :$MCP_PORT (SDK 1.x);" \
-  "$GW_URL/mcp-v2 (rules) -> MCP server :$MCP_V2_PORT (SDK 2.x, 2026-07-28); issuer $IDP_ISSUER"
+  "$GW_URL/mcp-v2 (rules), /mcp-dpop-nonce and /mcp-dpop-only (DPoP) -> MCP server :$MCP_V2_PORT (SDK 2.x, 2026-07-28);" \
+  "issuer $IDP_ISSUER"
 
 export IDP_KEY_FILE=$STATE/idp-key.json
 cd "$E2E_DIR"

@@ -31,10 +31,13 @@ export async function sdk2Authorize(transport, provider, log, { jar = new Cookie
 
 /**
  * A first connect to `url` (a 401), then the login. On success the provider holds tokens.
- * `options.clientOptions` are the client's (e.g. MODERN), the rest go to sdk2Authorize.
+ * `options.clientOptions` are the client's (e.g. MODERN); `fetch` is wrapped by the recording one
+ * (the client's own requests: MCP, discovery, registration, token); the rest go to sdk2Authorize.
  */
-export async function sdk2Login(url, provider, log, { clientOptions, ...options } = {}) {
-  const transport = new StreamableHTTPClientTransport(new URL(url), { authProvider: provider, fetch: recordingFetch(log, { via: 'sdk' }) });
+export async function sdk2Login(url, provider, log, { clientOptions, fetch: baseFetch = globalThis.fetch, ...options } = {}) {
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    authProvider: provider, fetch: recordingFetch(log, { via: 'sdk', baseFetch }),
+  });
   await assert.rejects(newClient2(clientOptions).connect(transport), (e) => e instanceof UnauthorizedError, 'the first connect asks for a login');
   const result = await sdk2Authorize(transport, provider, log, options);
   await transport.close().catch(() => {});

@@ -24,6 +24,11 @@ export const POLICY_MCP_URL = `${GW}/mcp-policy`;
 // (mcp-server-v2.mjs, protocol 2026-07-28, stateless): admin_* needs mcp:admin, secret_*,
 // café_secret, the prompt secret_* and the resources file:///etc/* are denied.
 export const V2_MCP_URL = `${GW}/mcp-v2`;
+// DPoP (RFC 9449) in front of the same server (tests only): /mcp-dpop-nonce wants the gateway's
+// nonce in every proof (MCPAuthDPoPNonce On), /mcp-dpop-only DPoP-bound tokens only
+// (MCPAuthDPoP required). /mcp-v2 takes DPoP-bound and bearer tokens (the default, allowed).
+export const DPOP_NONCE_MCP_URL = `${GW}/mcp-dpop-nonce`;
+export const DPOP_ONLY_MCP_URL = `${GW}/mcp-dpop-only`;
 // That server's own record of the requests that reached it (loopback, no gateway in between).
 export const V2_SEEN_URL = `http://127.0.0.1:${need('MCP_V2_PORT')}/_seen`;
 // The first virtual host's /mcp-static (tests only): MCPAuthClientID mcp-gateway (one IdP client for every MCP
@@ -59,6 +64,9 @@ export const BROWSER_ORIGIN = need('BROWSER_ORIGIN').replace(/\/$/, '');
 // httpd's access log ("%h \"%r\" %>s ..."), to show requests a client made that the test cannot
 // observe from inside (the Inspector's, a browser's CORS preflights).
 export const ACCESS_LOG = `${need('STATE')}/httpd/logs/access_log`;
+// The relay key httpd made at its first start (no MCPAuthRelayKey: DefaultRuntimeDir), e.g. to
+// seal a DPoP nonce of a chosen age as the gateway does.
+export const RELAY_KEY_FILE = `${need('STATE')}/httpd/run/mcp_auth_relay.key`;
 
 /** Current size of the access log (an offset for accessLogSince). */
 export function accessLogSize() {

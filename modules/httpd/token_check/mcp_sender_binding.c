@@ -114,8 +114,11 @@ static mcp_sender_t check_proof(request_rec *r, const mcp_dir_conf_t *conf, mcp_
         if (age > NONCE_LIFETIME / 2) {
             const char *nonce = mcp_dpop_nonce_new(r);
 
+            /* err_headers_out: the answer is usually the proxied
+             * server's, and mod_proxy replaces headers_out with its
+             * headers */
             if (nonce)
-                apr_table_setn(r->headers_out, "DPoP-Nonce", nonce);
+                apr_table_setn(r->err_headers_out, "DPoP-Nonce", nonce);
         }
     }
     /* §11.1: each proof once, for as long as its iat could pass */
