@@ -79,7 +79,7 @@ static json_t *claims_but(const char *name, const char *value)
 
 static int check(const char *proof, mcp_dpop_proof_t *out, const char **err)
 {
-    mcp_dpop_expect_t want = { "POST", URL, TOKEN, strlen(TOKEN), NOW, 60, 5 };
+    mcp_dpop_expect_t want = { "POST", URL, "https://public.example/api/mcp", TOKEN, strlen(TOKEN), NOW, 60, 5 };
 
     return mcp_dpop_check(pool, proof, strlen(proof), &want, out, err);
 }
@@ -174,6 +174,9 @@ static void test_proofs(void)
     CHECK(refused_with(proof_with(&k, "dpop+jwt", k.public_json,
                                   claims_but("htu", "\"https://mcp.example.com/other\"")), "htu"),
           "dpop: a proof for another URL refused");
+    CHECK(check(proof_with(&k, "dpop+jwt", k.public_json, claims_but("htu", "\"https://public.example/api/mcp\"")),
+                &out, &err),
+          "dpop: a proof for the URL MCPAuthResource names passes");
     CHECK(refused_with(proof_with(&k, "dpop+jwt", k.public_json, claims_but("htu", NULL)), "htu"),
           "dpop: a proof without htu refused");
     CHECK(refused_with(proof_with(&k, "dpop+jwt", k.public_json, claims_but("jti", NULL)), "jti"),

@@ -232,7 +232,9 @@ int mcp_dpop_check(apr_pool_t *pool, const char *proof, apr_size_t len, const mc
     if (!json_is_string(v) || strcmp(json_string_value(v), want->method) != 0)
         return fail(err, "DPoP proof htm does not match the request method");
     v = json_object_get(claims, "htu");
-    if (!json_is_string(v) || !mcp_dpop_url_matches(pool, json_string_value(v), want->url))
+    if (!json_is_string(v)
+        || !(mcp_dpop_url_matches(pool, json_string_value(v), want->url)
+             || (want->alt_url && mcp_dpop_url_matches(pool, json_string_value(v), want->alt_url))))
         return fail(err, "DPoP proof htu does not match the request URL");
     /* §4.3 (11): recent, by iat (§11.1) */
     v = json_object_get(claims, "iat");

@@ -16,6 +16,7 @@
 typedef struct mcp_dpop_expect {
     const char *method;          /* htm */
     const char *url;             /* htu: this request's URL; query and fragment are ignored */
+    const char *alt_url;         /* another name of it (by MCPAuthResource), or NULL */
     const char *token;           /* the access token presented with the proof (ath) */
     apr_size_t token_len;
     double now;                  /* seconds since the epoch */

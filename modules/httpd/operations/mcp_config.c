@@ -123,12 +123,14 @@ void *mcp_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
         conf->introspection_secret = add->introspection_secret;
         conf->introspection_key = add->introspection_key;
         conf->introspection_kid = add->introspection_kid;
+        conf->introspection_aud_endpoint = add->introspection_aud_endpoint;
     }
     else {
         conf->introspection_client_id = base->introspection_client_id;
         conf->introspection_secret = base->introspection_secret;
         conf->introspection_key = base->introspection_key;
         conf->introspection_kid = base->introspection_kid;
+        conf->introspection_aud_endpoint = base->introspection_aud_endpoint;
     }
     MERGE_INT(token_format, -1);
     MERGE_INT(introspection_max, -1);
@@ -563,30 +565,43 @@ static const char *set_introspection(cmd_parms *cmd, void *confv, const char *ar
     return NULL;
 }
 
-/* CLIENT-ID FILE [kid=KID]: FILE holds the client's secret
- * (client_secret_basic) or its PEM private key (private_key_jwt). */
-static const char *set_introspection_client(cmd_parms *cmd, void *confv, const char *id, const char *file,
-                                            const char *kid)
+/* CLIENT-ID FILE [kid=KID] [aud=issuer|endpoint]: FILE holds the client's
+ * secret (client_secret_basic) or its PEM private key (private_key_jwt). */
+static const char *set_introspection_client(cmd_parms *cmd, void *confv, int argc, char *const argv[])
 {
     mcp_dir_conf_t *conf = confv;
     apr_size_t len;
-    const char *err = NULL, *text;
+    const char *err = NULL, *text, *kid = NULL;
+    int i, aud_endpoint = 0;
 
-    if (*id == '\0' || strpbrk(id, " \t\r\n:"))
-        return apr_psprintf(cmd->pool, "MCPAuthIntrospectionClient: '%s' is not a usable client id", id);
-    if (kid && strncmp(kid, "kid=", 4) != 0)
-        return apr_psprintf(cmd->pool, "MCPAuthIntrospectionClient: '%s' is not kid=KEY-ID", kid);
-    text = read_secret_file(cmd, file, &len, &err);
+    if (argc < 2)
+        return "MCPAuthIntrospectionClient takes CLIENT-ID FILE [kid=KEY-ID] [aud=issuer|endpoint]";
+    if (*argv[0] == '\0' || strpbrk(argv[0], " \t\r\n:"))
+        return apr_psprintf(cmd->pool, "MCPAuthIntrospectionClient: '%s' is not a usable client id", argv[0]);
+    for (i = 2; i < argc; i++) {
+        if (strncmp(argv[i], "kid=", 4) == 0 && argv[i][4])
+            kid = argv[i] + 4;
+        else if (strcmp(argv[i], "aud=issuer") == 0 || strcmp(argv[i], "aud=endpoint") == 0)
+            aud_endpoint = strcmp(argv[i], "aud=endpoint") == 0;
+        else
+            return apr_psprintf(cmd->pool, "MCPAuthIntrospectionClient: '%s' is neither kid=KEY-ID nor "
+                                "aud=issuer|endpoint", argv[i]);
+    }
+    text = read_secret_file(cmd, argv[1], &len, &err);
     if (text == NULL)
         return err;
-    conf->introspection_client_id = id;
+    conf->introspection_client_id = argv[0];
     conf->introspection_secret = NULL;
     conf->introspection_key = NULL;
-    conf->introspection_kid = kid ? kid + 4 : NULL;
+    conf->introspection_kid = kid;
+    conf->introspection_aud_endpoint = aud_endpoint;
     if (strncmp(text, "-----BEGIN", 10) == 0) {
         conf->introspection_key = mcp_client_key_read(cmd->pool, text, len, &err);
         if (conf->introspection_key == NULL)
-            return apr_psprintf(cmd->pool, "MCPAuthIntrospectionClient: %s: %s", file, err);
+            return apr_psprintf(cmd->pool, "MCPAuthIntrospectionClient: %s: %s", argv[1], err);
+    }
+    else if (kid || aud_endpoint) {
+        return "MCPAuthIntrospectionClient: kid= and aud= go with a private key (private_key_jwt), not a secret";
     }
     else {
         conf->introspection_secret = text;
@@ -854,9 +869,9 @@ const command_rec mcp_config_directives[] = {
             "Seconds a DPoP proof counts after it was made, besides MCPAuthClockSkew (default 60)"),
     DIR_CMD("MCPAuthIntrospection", set_introspection, NULL, TAKE1,
             "discovery (the IdP's introspection_endpoint) or a URL: check opaque tokens there (RFC 7662)"),
-    DIR_CMD("MCPAuthIntrospectionClient", set_introspection_client, NULL, TAKE23,
-            "CLIENT-ID FILE [kid=KEY-ID]: the gateway's client at the introspection endpoint; FILE holds its "
-            "secret (client_secret_basic) or PEM private key (private_key_jwt)"),
+    DIR_CMD("MCPAuthIntrospectionClient", set_introspection_client, NULL, TAKE_ARGV,
+            "CLIENT-ID FILE [kid=KEY-ID] [aud=issuer|endpoint]: the gateway's client at the introspection "
+            "endpoint; FILE holds its secret (client_secret_basic) or PEM private key (private_key_jwt)"),
     DIR_CMD("MCPAuthTokenFormat", set_token_format, NULL, TAKE1,
             "jwt, opaque or auto: which tokens are introspected (default: auto with MCPAuthIntrospection, else jwt)"),
     DIR_CMD("MCPAuthIntrospectionCache", set_introspection_cache, NULL, TAKE12,

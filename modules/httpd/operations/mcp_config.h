@@ -70,6 +70,7 @@ typedef struct mcp_dir_conf {
     const char *introspection_secret;   /*   its secret (client_secret_basic) */
     EVP_PKEY *introspection_key;        /*   its private key (private_key_jwt) */
     const char *introspection_kid;      /*   and that key's kid, or NULL */
+    int introspection_aud_endpoint;     /*   its assertions name the endpoint, not the issuer */
     int token_format;                   /* MCPAuthTokenFormat: MCP_TOKEN_FORMAT_*; -1 unset */
     int introspection_max, introspection_negative; /* MCPAuthIntrospectionCache seconds; -1 unset */
 } mcp_dir_conf_t;

@@ -157,6 +157,13 @@ static int check_sections(apr_pool_t *p, server_rec *s, apr_array_header_t *sect
                          cd->d ? cd->d : "?");
             return 0;
         }
+        if (conf->token_format > MCP_TOKEN_FORMAT_JWT && conf->introspection == NULL) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                         "MCPAUTH0067: <%s %s>: MCPAuthTokenFormat %s needs MCPAuthIntrospection (where to ask "
+                         "about opaque tokens)", is_location ? "Location" : "Directory", cd->d ? cd->d : "?",
+                         conf->token_format == MCP_TOKEN_FORMAT_OPAQUE ? "opaque" : "auto");
+            return 0;
+        }
         if (conf->issuer == NULL)
             continue;
         if (is_location ? cd->r == NULL && cd->d && cd->d[0] == '/' : conf->resource != NULL) {
@@ -174,6 +181,11 @@ static int check_sections(apr_pool_t *p, server_rec *s, apr_array_header_t *sect
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                              "MCPAUTH0047: <%s %s>: MCPAuthClientMetadataDocuments On has no effect where the "
                              "gateway is not the authorization server (set MCPAuthProvider or MCPAuthClientID)",
+                             is_location ? "Location" : "Directory", cd->d);
+            if (conf->introspection && conf->introspection_client_id == NULL)
+                ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                             "MCPAUTH0066: <%s %s>: MCPAuthIntrospection without MCPAuthIntrospectionClient: the "
+                             "gateway asks without client credentials, which most IdPs refuse (RFC 7662 §2.1)",
                              is_location ? "Location" : "Directory", cd->d);
             /* an MCP request is JSON: a form body is refused where requests are read */
             if ((mcp_bearer_methods_of(conf) & MCP_BEARER_BODY) && mcp_reads_requests(conf))

@@ -73,9 +73,12 @@ static mcp_introspect_status_t ask(request_rec *r, const mcp_dir_conf_t *conf, c
 
     memset(&post, 0, sizeof(post));
     if (conf->introspection_key) {
-        /* RFC 7523 §3: the assertion's audience is the authorization server */
+        /* RFC 7523 §3: the assertion's audience is the authorization
+         * server, by its issuer identifier; some IdPs (Okta) want the URL
+         * the assertion is sent to */
         assertion = mcp_client_assertion(r->pool, conf->introspection_key, conf->introspection_kid,
-                                         conf->introspection_client_id, conf->issuer,
+                                         conf->introspection_client_id,
+                                         conf->introspection_aud_endpoint ? endpoint : conf->issuer,
                                          (long)apr_time_sec(apr_time_now()));
         if (assertion == NULL) {
             *why = "the client assertion could not be signed";

@@ -61,13 +61,34 @@ static long nonce_age(request_rec *r, const char *nonce)
     return age >= -5 && age <= NONCE_LIFETIME ? (age < 0 ? 0 : age) : -1;
 }
 
+/* The path the client sent this request to (before httpd decoded it). */
+static const char *request_path(request_rec *r)
+{
+    return r->parsed_uri.path ? r->parsed_uri.path : r->uri;
+}
+
 /* The URL the client sent this request to, as its proof's htu names it:
  * built as the resource identifier is (RFC 9449 §4.3 (9)). */
 static const char *request_url(request_rec *r, const mcp_dir_conf_t *conf)
 {
-    const char *path = r->parsed_uri.path ? r->parsed_uri.path : r->uri;
+    return mcp_external_url(r, conf, request_path(r));
+}
 
-    return mcp_external_url(r, conf, path);
+/* Behind a proxy that says nothing of itself, MCPAuthResource is the URL
+ * clients use: this request under it, or NULL. */
+static const char *request_url_by_resource(request_rec *r, const mcp_dir_conf_t *conf)
+{
+    const char *location = mcp_location_path(r->pool, conf), *path = request_path(r);
+    apr_size_t n = strlen(location), rn;
+    char *resource;
+
+    if (conf->resource == NULL || strncmp(path, location, n) != 0)
+        return NULL;
+    resource = apr_pstrdup(r->pool, conf->resource);
+    rn = strlen(resource);
+    if (rn && resource[rn - 1] == '/' && path[n] == '/')
+        resource[rn - 1] = '\0';
+    return apr_pstrcat(r->pool, resource, path + n, NULL);
 }
 
 static mcp_sender_t check_proof(request_rec *r, const mcp_dir_conf_t *conf, mcp_presented_t *presented,
@@ -88,6 +109,7 @@ static mcp_sender_t check_proof(request_rec *r, const mcp_dir_conf_t *conf, mcp_
         return refuse(why, error, "more than one DPoP proof", "invalid_dpop_proof");
     want.method = r->method;
     want.url = request_url(r, conf);
+    want.alt_url = request_url_by_resource(r, conf);
     want.token = presented->token;
     want.token_len = presented->len;
     want.now = (double)apr_time_now() / APR_USEC_PER_SEC;
