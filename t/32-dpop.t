@@ -128,7 +128,6 @@ my @cases = (
     [ 'cnf.jwk (a confirmation not checked here)', 'cnfjwk', {}, 401, "$DPOP_TOKEN: cannot check" ],
     [ 'cnf.jwk as Bearer', 'cnfjwk', undef, 401, "$BEARER_TOKEN: cannot check", scheme => 'Bearer' ],
     [ 'cnf with both jkt and x5t#S256', 'cnfboth', {}, 401, "$DPOP_TOKEN: cannot check" ],
-    [ 'cnf.x5t#S256 as Bearer over plain http', 'x5t', undef, 401, "$BEARER_TOKEN: without TLS", scheme => 'Bearer' ],
     [ 'cnf.x5t#S256 as DPoP', 'x5t', {}, 401, "$DPOP_TOKEN: not bound to a key" ],
     [ 'bad token signature, presented as DPoP', 'badsig', {}, 401, "$DPOP_TOKEN: signature verification failed" ],
     [ 'DPoP required: a bearer token', 'plain', undef, 401, 'DPoP invalid_token: DPoP-bound tokens only',
