@@ -14,9 +14,12 @@
 
 #define CORS_FILTER "MCP_AUTH_CORS"
 
+/* A browser client of a DPoP location sends its proof in a DPoP header (not
+ * CORS-safelisted: without it here the preflight fails) and must read the
+ * DPoP-Nonce of a use_dpop_nonce answer to retry (RFC 9449 §8, §9). */
 #define ALLOW_HEADERS "Authorization, Content-Type, Mcp-Protocol-Version, Mcp-Session-Id, " \
-                      "Last-Event-ID, Mcp-Method, Mcp-Name"
-#define EXPOSE_HEADERS "WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version"
+                      "Last-Event-ID, Mcp-Method, Mcp-Name, DPoP"
+#define EXPOSE_HEADERS "WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, DPoP-Nonce"
 
 /* The origin to allow, or NULL. Discovery documents default to any origin;
  * the MCP endpoint allows none until MCPAuthCORSOrigins says so. */
