@@ -41,13 +41,11 @@
 #include "mcp_url.h"
 #include "unit.h"
 #include "unit_files.h"
+#include "unit_support.h"
 
 int unit_run, unit_failed;
 
 static apr_pool_t *pool;
-
-#define ISSUER "https://idp.example.com/realms/master"
-#define AUDIENCE "https://mcp.example.com/mcp"
 
 /* ---- token extraction (RFC 6750 §2.1) ---- */
 
@@ -91,118 +89,11 @@ static void test_token_extraction(void)
     CHECK(extract("Bearer ==", &tok) == MCP_TOKEN_MALFORMED, "padding alone is no token");
 }
 
-/* ---- signing helpers: cjose mints, the validator must judge ---- */
-
-typedef struct test_key {
-    cjose_jwk_t *jwk;
-    const char *kid;
-    const char *alg;
-} test_key_t;
-
-static test_key_t make_key(const char *kid, const char *alg)
-{
-    test_key_t k;
-    cjose_err err;
-    static const uint8_t e[] = { 0x01, 0x00, 0x01 };
-
-    k.kid = kid;
-    k.alg = alg;
-    if (alg[0] == 'E')
-        k.jwk = cjose_jwk_create_EC_random(strcmp(alg, "ES256") == 0   ? CJOSE_JWK_EC_P_256
-                                           : strcmp(alg, "ES384") == 0 ? CJOSE_JWK_EC_P_384
-                                                                       : CJOSE_JWK_EC_P_521,
-                                           &err);
-    else
-        k.jwk = cjose_jwk_create_RSA_random(2048, e, sizeof(e), &err);
-    cjose_jwk_set_kid(k.jwk, kid, strlen(kid), &err);
-    return k;
-}
-
-static const char *jwks_of(test_key_t *keys, int n)
-{
-    const char *out = "{\"keys\":[";
-    cjose_err err;
-    int i;
-
-    for (i = 0; i < n; i++) {
-        char *pub = cjose_jwk_to_json(keys[i].jwk, false, &err);
-        out = apr_pstrcat(pool, out, i ? "," : "", pub, NULL);
-        free(pub);
-    }
-    return apr_pstrcat(pool, out, "]}", NULL);
-}
-
-static const char *sign(const test_key_t *k, const char *header_extra, const char *payload)
-{
-    cjose_err err;
-    cjose_header_t *hdr = cjose_header_new(&err);
-    cjose_jws_t *jws;
-    const char *compact, *copy;
-
-    cjose_header_set(hdr, CJOSE_HDR_ALG, k->alg, &err);
-    if (k->kid)
-        cjose_header_set(hdr, CJOSE_HDR_KID, k->kid, &err);
-    if (header_extra)
-        cjose_header_set(hdr, "typ", header_extra, &err);
-    jws = cjose_jws_sign(k->jwk, hdr, (const uint8_t *)payload, strlen(payload), &err);
-    cjose_jws_export(jws, &compact, &err);
-    copy = apr_pstrdup(pool, compact);
-    cjose_jws_release(jws);
-    cjose_header_release(hdr);
-    return copy;
-}
-
 /* A token signed by k's key and alg, naming another kid. */
 static const char *sign_under_kid(test_key_t k, const char *kid, const char *payload)
 {
     k.kid = kid;
-    return sign(&k, NULL, payload);
-}
-
-static const char *b64url(const char *raw)
-{
-    char *out;
-    size_t len;
-    cjose_err err;
-    const char *copy;
-
-    cjose_base64url_encode((const uint8_t *)raw, strlen(raw), &out, &len, &err);
-    copy = apr_pstrmemdup(pool, out, len);
-    free(out);
-    return copy;
-}
-
-static const char *b64url_bytes(const unsigned char *raw, size_t len)
-{
-    char *out;
-    size_t out_len;
-    cjose_err err;
-    const char *copy;
-
-    cjose_base64url_encode(raw, len, &out, &out_len, &err);
-    copy = apr_pstrmemdup(pool, out, out_len);
-    free(out);
-    return copy;
-}
-
-/* ---- Ed25519 (RFC 8037): cjose 0.6.2 makes no OKP keys, OpenSSL does ---- */
-
-static const char *raw_public_b64url(EVP_PKEY *k)
-{
-    unsigned char raw[64];
-    size_t len = sizeof(raw);
-
-    EVP_PKEY_get_raw_public_key(k, raw, &len);
-    return b64url_bytes(raw, len);
-}
-
-/* An OKP JWK; crv or x NULL leaves the member out, extra is appended as is. */
-static const char *okp_jwk(const char *kid, const char *crv, const char *x, const char *extra)
-{
-    return apr_pstrcat(pool, "{\"kty\":\"OKP\",\"kid\":\"", kid, "\"",
-                       crv ? ",\"crv\":\"" : "", crv ? crv : "", crv ? "\"" : "",
-                       x ? ",\"x\":\"" : "", x ? x : "", x ? "\"" : "",
-                       extra ? "," : "", extra ? extra : "", "}", NULL);
+    return sign(pool, &k, NULL, payload);
 }
 
 /* A token with header alg (and kid, unless NULL), signed with the Ed25519
@@ -211,7 +102,7 @@ static const char *ed25519_token(EVP_PKEY *k, const char *alg, const char *kid, 
 {
     const char *header = kid ? apr_psprintf(pool, "{\"alg\":\"%s\",\"kid\":\"%s\"}", alg, kid)
                              : apr_psprintf(pool, "{\"alg\":\"%s\"}", alg);
-    const char *input = apr_pstrcat(pool, b64url(header), ".", b64url(payload), NULL);
+    const char *input = apr_pstrcat(pool, b64url(pool, header), ".", b64url(pool, payload), NULL);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned char sig[64];
     size_t sig_len = sizeof(sig);
@@ -219,7 +110,7 @@ static const char *ed25519_token(EVP_PKEY *k, const char *alg, const char *kid, 
     EVP_DigestSignInit(ctx, NULL, NULL, NULL, k);
     EVP_DigestSign(ctx, sig, &sig_len, (const unsigned char *)input, strlen(input));
     EVP_MD_CTX_free(ctx);
-    return apr_pstrcat(pool, input, ".", b64url_bytes(sig, sig_len), NULL);
+    return apr_pstrcat(pool, input, ".", b64url_bytes(pool, sig, sig_len), NULL);
 }
 
 /* The token's signature bytes (at most max) into out; returns their count. */
@@ -243,17 +134,7 @@ static const char *with_signature(const char *token, const unsigned char *sig, s
     const char *dot = strrchr(token, '.');
 
     return apr_pstrcat(pool, apr_pstrmemdup(pool, token, (apr_size_t)(dot - token + 1)),
-                       b64url_bytes(sig, len), NULL);
-}
-
-static const char *claims(long exp_offset, const char *extra)
-{
-    long now = (long)apr_time_sec(apr_time_now());
-
-    return apr_psprintf(pool,
-                        "{\"iss\":\"" ISSUER "\",\"aud\":\"" AUDIENCE "\",\"sub\":\"alice\","
-                        "\"exp\":%ld,\"iat\":%ld%s%s}",
-                        now + exp_offset, now - 10, extra ? "," : "", extra ? extra : "");
+                       b64url_bytes(pool, sig, len), NULL);
 }
 
 static mcp_jwt_status_t judge(const char *token, const mcp_keyset_t *keys, const char **err)
@@ -293,7 +174,7 @@ static void test_jwt(void)
     test_key_t keys[4];
     const mcp_keyset_t *set;
     const char *err = NULL, *tok, *h, *p, *s, *dot;
-    const char *now_claims = claims(300, NULL);
+    const char *now_claims = claims(pool, 300, NULL);
     int i;
     const char *algs[] = { "RS256", "RS384", "RS512", "PS256", "PS384", "PS512" };
 
@@ -301,62 +182,62 @@ static void test_jwt(void)
     keys[1] = make_key("ec256", "ES256");
     keys[2] = make_key("ec384", "ES384");
     keys[3] = make_key("ec521", "ES512");
-    set = mcp_jwks_parse(pool, jwks_of(keys, 4), strlen(jwks_of(keys, 4)), &err);
+    set = mcp_jwks_parse(pool, jwks_of(pool, keys, 4), strlen(jwks_of(pool, keys, 4)), &err);
     CHECK(set != NULL && set->keys->nelts == 4, "JWKS with RSA and three EC keys parses");
 
     for (i = 0; i < 6; i++) {
         test_key_t k = keys[0];
         k.alg = algs[i];
-        CHECK(judge(sign(&k, NULL, now_claims), set, &err) == MCP_JWT_VALID,
+        CHECK(judge(sign(pool, &k, NULL, now_claims), set, &err) == MCP_JWT_VALID,
               apr_psprintf(pool, "%s token accepted", algs[i]));
     }
-    CHECK(judge(sign(&keys[1], "at+jwt", now_claims), set, &err) == MCP_JWT_VALID, "ES256 accepted");
-    CHECK(judge(sign(&keys[2], "JWT", now_claims), set, &err) == MCP_JWT_VALID, "ES384 accepted");
-    CHECK(judge(sign(&keys[3], NULL, now_claims), set, &err) == MCP_JWT_VALID, "ES512 accepted");
+    CHECK(judge(sign(pool, &keys[1], "at+jwt", now_claims), set, &err) == MCP_JWT_VALID, "ES256 accepted");
+    CHECK(judge(sign(pool, &keys[2], "JWT", now_claims), set, &err) == MCP_JWT_VALID, "ES384 accepted");
+    CHECK(judge(sign(pool, &keys[3], NULL, now_claims), set, &err) == MCP_JWT_VALID, "ES512 accepted");
 
-    CHECK(judge(sign(&keys[0], NULL, claims(-3600, NULL)), set, &err) == MCP_JWT_INVALID
+    CHECK(judge(sign(pool, &keys[0], NULL, claims(pool, -3600, NULL)), set, &err) == MCP_JWT_INVALID
               && strcmp(err, "token expired") == 0,
           "expired token rejected");
-    CHECK(judge(sign(&keys[0], NULL, claims(-30, NULL)), set, &err) == MCP_JWT_VALID,
+    CHECK(judge(sign(pool, &keys[0], NULL, claims(pool, -30, NULL)), set, &err) == MCP_JWT_VALID,
           "expiry within leeway accepted");
-    CHECK(judge(sign(&keys[0], NULL, claims(300, "\"nbf\":9999999999")), set, &err) == MCP_JWT_INVALID,
+    CHECK(judge(sign(pool, &keys[0], NULL, claims(pool, 300, "\"nbf\":9999999999")), set, &err) == MCP_JWT_INVALID,
           "future nbf rejected");
-    CHECK(judge(sign(&keys[0], NULL, claims(300, "\"nbf\":\"0\"")), set, &err) == MCP_JWT_INVALID,
+    CHECK(judge(sign(pool, &keys[0], NULL, claims(pool, 300, "\"nbf\":\"0\"")), set, &err) == MCP_JWT_INVALID,
           "string nbf rejected");
-    CHECK(judge(sign(&keys[0], NULL, "{\"iss\":\"" ISSUER "\",\"aud\":\"" AUDIENCE "\",\"sub\":\"a\"}"),
+    CHECK(judge(sign(pool, &keys[0], NULL, "{\"iss\":\"" ISSUER "\",\"aud\":\"" AUDIENCE "\",\"sub\":\"a\"}"),
                 set, &err) == MCP_JWT_INVALID,
           "missing exp rejected");
-    CHECK(judge(sign(&keys[0], NULL, apr_psprintf(pool, "{\"iss\":\"" ISSUER "\",\"aud\":\"" AUDIENCE
+    CHECK(judge(sign(pool, &keys[0], NULL, apr_psprintf(pool, "{\"iss\":\"" ISSUER "\",\"aud\":\"" AUDIENCE
                                                         "\",\"sub\":\"a\",\"exp\":1e300}")),
                 set, &err) == MCP_JWT_INVALID,
           "exp 1e300 rejected");
-    CHECK(judge(sign(&keys[0], NULL, apr_psprintf(pool, "{\"iss\":\"" ISSUER "/\",\"aud\":\"" AUDIENCE
+    CHECK(judge(sign(pool, &keys[0], NULL, apr_psprintf(pool, "{\"iss\":\"" ISSUER "/\",\"aud\":\"" AUDIENCE
                                                         "\",\"sub\":\"a\",\"exp\":%ld}",
                                                   (long)apr_time_sec(apr_time_now()) + 60)),
                 set, &err) == MCP_JWT_INVALID && strcmp(err, "issuer mismatch") == 0,
           "issuer with trailing slash rejected");
-    CHECK(judge(sign(&keys[0], NULL, apr_psprintf(pool, "{\"iss\":\"" ISSUER "\",\"aud\":[\"x\",\"" AUDIENCE
+    CHECK(judge(sign(pool, &keys[0], NULL, apr_psprintf(pool, "{\"iss\":\"" ISSUER "\",\"aud\":[\"x\",\"" AUDIENCE
                                                         "\"],\"sub\":\"a\",\"exp\":%ld}",
                                                   (long)apr_time_sec(apr_time_now()) + 60)),
                 set, &err) == MCP_JWT_VALID,
           "audience array containing ours accepted");
-    CHECK(judge(sign(&keys[0], NULL, apr_psprintf(pool, "{\"iss\":\"" ISSUER "\",\"aud\":[1,\"" AUDIENCE
+    CHECK(judge(sign(pool, &keys[0], NULL, apr_psprintf(pool, "{\"iss\":\"" ISSUER "\",\"aud\":[1,\"" AUDIENCE
                                                         "\"],\"sub\":\"a\",\"exp\":%ld}",
                                                   (long)apr_time_sec(apr_time_now()) + 60)),
                 set, &err) == MCP_JWT_INVALID,
           "mixed-type audience array rejected");
-    CHECK(judge(sign(&keys[0], NULL, apr_psprintf(pool, "{\"iss\":\"" ISSUER "\",\"aud\":\"" AUDIENCE
+    CHECK(judge(sign(pool, &keys[0], NULL, apr_psprintf(pool, "{\"iss\":\"" ISSUER "\",\"aud\":\"" AUDIENCE
                                                         "/\",\"sub\":\"a\",\"exp\":%ld}",
                                                   (long)apr_time_sec(apr_time_now()) + 60)),
                 set, &err) == MCP_JWT_INVALID && strcmp(err, "audience mismatch") == 0,
           "audience with trailing slash rejected");
-    CHECK(judge(sign(&keys[0], NULL, claims(300, "\"iss\":\"evil\"")), set, &err) == MCP_JWT_INVALID,
+    CHECK(judge(sign(pool, &keys[0], NULL, claims(pool, 300, "\"iss\":\"evil\"")), set, &err) == MCP_JWT_INVALID,
           "duplicate claim names rejected");
-    CHECK(judge(sign(&keys[0], "dpop+jwt", now_claims), set, &err) == MCP_JWT_INVALID,
+    CHECK(judge(sign(pool, &keys[0], "dpop+jwt", now_claims), set, &err) == MCP_JWT_INVALID,
           "typ dpop+jwt rejected");
 
     /* tampering */
-    tok = sign(&keys[0], NULL, now_claims);
+    tok = sign(pool, &keys[0], NULL, now_claims);
     dot = strrchr(tok, '.');
     s = apr_pstrcat(pool, apr_pstrmemdup(pool, tok, (apr_size_t)(dot - tok + 1)),
                     dot[1] == 'A' ? "B" : "A", dot + 2, NULL);
@@ -372,23 +253,23 @@ static void test_jwt(void)
     CHECK(judge("abcde.abcde.abcde", set, &err) == MCP_JWT_INVALID, "1 mod 4 segments rejected");
 
     /* algorithm attacks */
-    h = b64url("{\"alg\":\"none\",\"kid\":\"rsa1\"}");
-    p = b64url(now_claims);
+    h = b64url(pool, "{\"alg\":\"none\",\"kid\":\"rsa1\"}");
+    p = b64url(pool, now_claims);
     CHECK(judge(apr_pstrcat(pool, h, ".", p, ".", NULL), set, &err) == MCP_JWT_INVALID,
           "alg none without signature rejected");
-    CHECK(judge(apr_pstrcat(pool, b64url("{\"alg\":\"NoNe\"}"), ".", p, ".AAAA", NULL), set, &err)
+    CHECK(judge(apr_pstrcat(pool, b64url(pool, "{\"alg\":\"NoNe\"}"), ".", p, ".AAAA", NULL), set, &err)
               == MCP_JWT_INVALID,
           "alg NoNe rejected");
-    CHECK(judge(apr_pstrcat(pool, b64url("{\"alg\":\"HS256\",\"kid\":\"rsa1\"}"), ".", p, ".AAAA", NULL), set,
+    CHECK(judge(apr_pstrcat(pool, b64url(pool, "{\"alg\":\"HS256\",\"kid\":\"rsa1\"}"), ".", p, ".AAAA", NULL), set,
                 &err) == MCP_JWT_INVALID,
           "HS256 rejected");
-    CHECK(judge(apr_pstrcat(pool, b64url("{\"alg\":\"RS256\",\"crit\":[\"exp\"]}"), ".", p, ".AAAA", NULL), set,
+    CHECK(judge(apr_pstrcat(pool, b64url(pool, "{\"alg\":\"RS256\",\"crit\":[\"exp\"]}"), ".", p, ".AAAA", NULL), set,
                 &err) == MCP_JWT_INVALID,
           "crit rejected");
-    CHECK(judge(apr_pstrcat(pool, b64url("{\"alg\":\"RS256\",\"alg\":\"none\"}"), ".", p, ".AAAA", NULL), set,
+    CHECK(judge(apr_pstrcat(pool, b64url(pool, "{\"alg\":\"RS256\",\"alg\":\"none\"}"), ".", p, ".AAAA", NULL), set,
                 &err) == MCP_JWT_INVALID,
           "duplicate header names rejected");
-    CHECK(judge(apr_pstrcat(pool, b64url("{\"alg\":\"RS256\",\"kid\":7}"), ".", p, ".AAAA", NULL), set, &err)
+    CHECK(judge(apr_pstrcat(pool, b64url(pool, "{\"alg\":\"RS256\",\"kid\":7}"), ".", p, ".AAAA", NULL), set, &err)
               == MCP_JWT_INVALID,
           "numeric kid rejected");
 
@@ -396,19 +277,19 @@ static void test_jwt(void)
     {
         test_key_t wrong = keys[1];
         wrong.kid = "ec384"; /* ES256 signature claiming the P-384 key */
-        CHECK(judge(sign(&wrong, NULL, now_claims), set, &err) != MCP_JWT_VALID,
+        CHECK(judge(sign(pool, &wrong, NULL, now_claims), set, &err) != MCP_JWT_VALID,
               "ES256 token naming a P-384 key rejected");
         wrong = keys[0];
         wrong.kid = "nope";
-        CHECK(judge(sign(&wrong, NULL, now_claims), set, &err) == MCP_JWT_KEY_UNKNOWN,
+        CHECK(judge(sign(pool, &wrong, NULL, now_claims), set, &err) == MCP_JWT_KEY_UNKNOWN,
               "unknown kid reported as such");
         wrong.kid = NULL;
-        CHECK(judge(sign(&wrong, NULL, now_claims), set, &err) == MCP_JWT_VALID,
+        CHECK(judge(sign(pool, &wrong, NULL, now_claims), set, &err) == MCP_JWT_VALID,
               "token without kid verified against fitting keys");
     }
     {
         /* ES256 with a zero-padded 66-byte signature: cjose alone accepts it */
-        const char *good = sign(&keys[1], NULL, now_claims);
+        const char *good = sign(pool, &keys[1], NULL, now_claims);
         const char *sig = strrchr(good, '.') + 1;
         uint8_t *raw, padded[66];
         size_t raw_len;
@@ -444,10 +325,10 @@ static void test_jwt(void)
     {
         EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
         EVP_PKEY *stranger = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-        const char *rsa_ec = jwks_of(keys, 4);
+        const char *rsa_ec = jwks_of(pool, keys, 4);
         const char *doc = apr_pstrcat(pool, apr_pstrmemdup(pool, rsa_ec, strlen(rsa_ec) - 2), ",",
-                                      okp_jwk("ed1", "Ed25519", raw_public_b64url(ed), NULL), ",",
-                                      okp_jwk("ed1-eddsa", "Ed25519", raw_public_b64url(ed), "\"alg\":\"EdDSA\""),
+                                      okp_jwk(pool, "ed1", "Ed25519", raw_public_b64url(pool, ed), NULL), ",",
+                                      okp_jwk(pool, "ed1-eddsa", "Ed25519", raw_public_b64url(pool, ed), "\"alg\":\"EdDSA\""),
                                       "]}", NULL);
         const mcp_keyset_t *with_ed = mcp_jwks_parse(pool, doc, strlen(doc), &err);
         unsigned char sig[66];
@@ -461,7 +342,7 @@ static void test_jwt(void)
               "Ed25519 token with the key pinned to EdDSA rejected" },
             { ed25519_token(stranger, "EdDSA", "ed1", now_claims), "signature verification failed",
               "EdDSA token signed by another Ed25519 key rejected" },
-            { ed25519_token(ed, "EdDSA", "ed1", claims(-3600, NULL)), "token expired", "expired EdDSA token rejected" },
+            { ed25519_token(ed, "EdDSA", "ed1", claims(pool, -3600, NULL)), "token expired", "expired EdDSA token rejected" },
             /* alg confusion, both ways (RFC 8725 §3.1) */
             { ed25519_token(ed, "EdDSA", "rsa1", now_claims), no_fit, "EdDSA token naming the RSA key rejected" },
             { ed25519_token(ed, "EdDSA", "ec256", now_claims), no_fit, "EdDSA token naming the P-256 key rejected" },
@@ -526,15 +407,15 @@ static const char *bn_b64url(const EVP_PKEY *k, const char *name)
     EVP_PKEY_get_bn_param(k, name, &bn);
     len = BN_bn2bin(bn, buf);
     BN_free(bn);
-    return b64url_bytes(buf, (size_t)len);
+    return b64url_bytes(pool, buf, (size_t)len);
 }
 
 /* A token with header alg `alg`, signed RSASSA-PSS with SHA-256 and the given
  * salt length, or PKCS#1 v1.5 when saltlen < 0. */
 static const char *rsa_token(EVP_PKEY *k, const char *alg, int saltlen, const char *payload)
 {
-    const char *input = apr_pstrcat(pool, b64url(apr_psprintf(pool, "{\"alg\":\"%s\",\"kid\":\"pss\"}", alg)),
-                                     ".", b64url(payload), NULL);
+    const char *input = apr_pstrcat(pool, b64url(pool, apr_psprintf(pool, "{\"alg\":\"%s\",\"kid\":\"pss\"}", alg)),
+                                     ".", b64url(pool, payload), NULL);
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pctx = NULL;
     unsigned char sig[512];
@@ -547,7 +428,7 @@ static const char *rsa_token(EVP_PKEY *k, const char *alg, int saltlen, const ch
     }
     EVP_DigestSign(ctx, sig, &sig_len, (const unsigned char *)input, strlen(input));
     EVP_MD_CTX_free(ctx);
-    return apr_pstrcat(pool, input, ".", b64url_bytes(sig, sig_len), NULL);
+    return apr_pstrcat(pool, input, ".", b64url_bytes(pool, sig, sig_len), NULL);
 }
 
 static void test_pss(void)
@@ -557,7 +438,7 @@ static void test_pss(void)
                                     bn_b64url(k, "n"), bn_b64url(k, "e"));
     const char *err = NULL;
     const mcp_keyset_t *set = mcp_jwks_parse(pool, jwks, strlen(jwks), &err);
-    const char *now_claims = claims(300, NULL);
+    const char *now_claims = claims(pool, 300, NULL);
 
     CHECK(set != NULL && judge(rsa_token(k, "PS256", 32, now_claims), set, &err) == MCP_JWT_VALID,
           "PS256 with a salt as long as the hash accepted");
@@ -592,7 +473,7 @@ static void test_okp_keys(void)
     EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
     EVP_PKEY *ed448 = EVP_PKEY_Q_keygen(NULL, NULL, "ED448");
     EVP_PKEY *x25519 = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
-    const char *x = raw_public_b64url(ed), *err = NULL, *doc;
+    const char *x = raw_public_b64url(pool, ed), *err = NULL, *doc;
     unsigned char raw[33], priv[32];
     size_t priv_len = sizeof(priv);
     const mcp_keyset_t *set;
@@ -622,24 +503,24 @@ static void test_okp_keys(void)
     memset(raw, 0x5a, sizeof(raw));
     EVP_PKEY_get_raw_private_key(ed, priv, &priv_len);
     doc = apr_pstrcat(pool, "{\"keys\":[",
-                      okp_jwk("ed", "Ed25519", x, "\"use\":\"sig\""), ",",
-                      okp_jwk("ed-eddsa", "Ed25519", x, "\"alg\":\"EdDSA\""), ",",
-                      okp_jwk("ed-ed25519", "Ed25519", x, "\"alg\":\"Ed25519\""), ",",
-                      okp_jwk("ed448", "Ed448", raw_public_b64url(ed448), NULL), ",",
-                      okp_jwk("x25519", "X25519", raw_public_b64url(x25519), NULL), ",",
-                      okp_jwk("x448", "X448", b64url_bytes(raw, 33), NULL), ",",
-                      okp_jwk("p256", "P-256", x, NULL), ",",
-                      okp_jwk("no-crv", NULL, x, NULL), ",",
-                      okp_jwk("no-x", "Ed25519", NULL, NULL), ",",
-                      okp_jwk("short-x", "Ed25519", b64url_bytes(raw, 31), NULL), ",",
-                      okp_jwk("long-x", "Ed25519", b64url_bytes(raw, 33), NULL), ",",
-                      okp_jwk("padded-x", "Ed25519", apr_pstrcat(pool, x, "=", NULL), NULL), ",",
-                      okp_jwk("x-number", "Ed25519", NULL, "\"x\":7"), ",",
-                      okp_jwk("with-d", "Ed25519", x,
-                              apr_pstrcat(pool, "\"d\":\"", b64url_bytes(priv, priv_len), "\"", NULL)), ",",
-                      okp_jwk("use-enc", "Ed25519", x, "\"use\":\"enc\""), ",",
-                      okp_jwk("alg-es256", "Ed25519", x, "\"alg\":\"ES256\""), ",",
-                      okp_jwk("alg-rs256", "Ed25519", x, "\"alg\":\"RS256\""), ",",
+                      okp_jwk(pool, "ed", "Ed25519", x, "\"use\":\"sig\""), ",",
+                      okp_jwk(pool, "ed-eddsa", "Ed25519", x, "\"alg\":\"EdDSA\""), ",",
+                      okp_jwk(pool, "ed-ed25519", "Ed25519", x, "\"alg\":\"Ed25519\""), ",",
+                      okp_jwk(pool, "ed448", "Ed448", raw_public_b64url(pool, ed448), NULL), ",",
+                      okp_jwk(pool, "x25519", "X25519", raw_public_b64url(pool, x25519), NULL), ",",
+                      okp_jwk(pool, "x448", "X448", b64url_bytes(pool, raw, 33), NULL), ",",
+                      okp_jwk(pool, "p256", "P-256", x, NULL), ",",
+                      okp_jwk(pool, "no-crv", NULL, x, NULL), ",",
+                      okp_jwk(pool, "no-x", "Ed25519", NULL, NULL), ",",
+                      okp_jwk(pool, "short-x", "Ed25519", b64url_bytes(pool, raw, 31), NULL), ",",
+                      okp_jwk(pool, "long-x", "Ed25519", b64url_bytes(pool, raw, 33), NULL), ",",
+                      okp_jwk(pool, "padded-x", "Ed25519", apr_pstrcat(pool, x, "=", NULL), NULL), ",",
+                      okp_jwk(pool, "x-number", "Ed25519", NULL, "\"x\":7"), ",",
+                      okp_jwk(pool, "with-d", "Ed25519", x,
+                              apr_pstrcat(pool, "\"d\":\"", b64url_bytes(pool, priv, priv_len), "\"", NULL)), ",",
+                      okp_jwk(pool, "use-enc", "Ed25519", x, "\"use\":\"enc\""), ",",
+                      okp_jwk(pool, "alg-es256", "Ed25519", x, "\"alg\":\"ES256\""), ",",
+                      okp_jwk(pool, "alg-rs256", "Ed25519", x, "\"alg\":\"RS256\""), ",",
                       "{\"kty\":\"EC\",\"kid\":\"ec-ed25519\",\"crv\":\"Ed25519\",\"x\":\"", x, "\"}",
                       "]}", NULL);
     set = mcp_jwks_parse(pool, doc, strlen(doc), &err);
@@ -655,7 +536,7 @@ static void test_okp_keys(void)
     CHECK(okp_usable, "an Ed25519 key is built by OpenSSL alone (no cjose key)");
     for (i = 0; i < (int)(sizeof(skips) / sizeof(skips[0])); i++)
         CHECK(strcmp(skip_reason(set, skips[i].kid), skips[i].reason) == 0, skips[i].what);
-    doc = apr_pstrcat(pool, "{\"keys\":[", okp_jwk("x25519", "X25519", raw_public_b64url(x25519), NULL), "]}", NULL);
+    doc = apr_pstrcat(pool, "{\"keys\":[", okp_jwk(pool, "x25519", "X25519", raw_public_b64url(pool, x25519), NULL), "]}", NULL);
     CHECK(mcp_jwks_parse(pool, doc, strlen(doc), &err) == NULL && strstr(err, "no usable signing key") != NULL,
           "a set of only an X25519 key is unusable");
     EVP_PKEY_free(ed);
@@ -978,7 +859,7 @@ static void tc_key(unsigned char key[MCP_TOKENCACHE_KEY_LEN], unsigned set_bits,
 
 static mcp_jwt_t *tc_token(long exp_offset)
 {
-    json_t *payload = json_loads(claims(exp_offset, NULL), 0, NULL);
+    json_t *payload = json_loads(claims(pool, exp_offset, NULL), 0, NULL);
 
     return mcp_jwt_verified(pool, payload, "RS256", "k1", NULL);
 }
@@ -1081,7 +962,7 @@ static mcp_jwt_t *verified_of_size(const test_key_t *k, const mcp_keyset_t *set,
 
     memset(filler, 'x', size);
     filler[size] = '\0';
-    tok = sign(k, NULL, claims(300, apr_psprintf(pool, "\"n\":%d,\"pad\":\"%s\"", n, filler)));
+    tok = sign(pool, k, NULL, claims(pool, 300, apr_psprintf(pool, "\"n\":%d,\"pad\":\"%s\"", n, filler)));
     if (mcp_jwt_parse(pool, tok, strlen(tok), MCP_JWT_DEFAULT_MAX_LEN, NULL, &jwt, &err) != MCP_JWT_VALID
         || mcp_jwt_verify(jwt, set, &err) != MCP_JWT_VALID)
         return NULL;
@@ -1111,7 +992,7 @@ static void test_tokencache_scope(void)
 static void test_tokencache_budget(void)
 {
     test_key_t k = make_key("rsa1", "RS256");
-    const char *err = NULL, *jwks = jwks_of(&k, 1);
+    const char *err = NULL, *jwks = jwks_of(pool, &k, 1);
     const mcp_keyset_t *set = mcp_jwks_parse(pool, jwks, strlen(jwks), &err);
     mcp_tokencache_t *tc;
     unsigned char key[MCP_TOKENCACHE_KEY_LEN];
@@ -1480,16 +1361,6 @@ static void test_b64url(void)
     CHECK(!mcp_b64url_is_strict("QU\0B", 4), "base64url: a NUL inside is refused");
 }
 
-static apr_array_header_t *words(const char *a, const char *b)
-{
-    apr_array_header_t *list = apr_array_make(pool, 2, sizeof(const char *));
-
-    APR_ARRAY_PUSH(list, const char *) = a;
-    if (b)
-        APR_ARRAY_PUSH(list, const char *) = b;
-    return list;
-}
-
 static void test_scope(void)
 {
     CHECK(mcp_scope_list_covers(pool, "openid mcp:tools", "mcp:tools openid"), "scope list covers the same words in any order");
@@ -1508,7 +1379,7 @@ static void test_scope(void)
         CHECK(!valid, "scope normal form: a tab is not a separator but a bad scope-token");
     }
     {
-        apr_array_header_t *apis = words("66666666-7777-8888-9999-000000000000", "api://mcp-server/");
+        apr_array_header_t *apis = words(pool, "66666666-7777-8888-9999-000000000000", "api://mcp-server/");
 
         CHECK(mcp_entra_foreign_scope(pool, "openid offline_access api://mcp-server/mcp.tools "
                                       "66666666-7777-8888-9999-000000000000/.default", apis) == NULL,
@@ -1533,21 +1404,21 @@ static void test_scope(void)
     CHECK(!mcp_scope_list_has("openid mcp:tools", "mcp"), "scope list: a prefix of a word is not the word");
     CHECK(!mcp_scope_list_has("openid MCP", "mcp"), "scope list: words are case-sensitive");
     CHECK(!mcp_scope_list_has("openid", ""), "scope list: the empty word is never found");
-    CHECK(strcmp(mcp_scope_list_add(pool, "a b", words("b", "c")), "a b c") == 0,
+    CHECK(strcmp(mcp_scope_list_add(pool, "a b", words(pool, "b", "c")), "a b c") == 0,
           "scope list: only missing words are appended");
-    CHECK(strcmp(mcp_scope_list_add(pool, "", words("x", NULL)), "x") == 0,
+    CHECK(strcmp(mcp_scope_list_add(pool, "", words(pool, "x", NULL)), "x") == 0,
           "scope list: appending to an empty list has no leading space");
 
     claims = json_loads("{\"scope\":\"openid mcp:tools\"}", 0, NULL);
-    CHECK(mcp_claims_grant_scopes(claims, words("mcp:tools", "openid")), "scope claim: a string grants its words");
-    CHECK(!mcp_claims_grant_scopes(claims, words("mcp:tools", "admin")), "scope claim: every scope must be granted");
+    CHECK(mcp_claims_grant_scopes(claims, words(pool, "mcp:tools", "openid")), "scope claim: a string grants its words");
+    CHECK(!mcp_claims_grant_scopes(claims, words(pool, "mcp:tools", "admin")), "scope claim: every scope must be granted");
     json_decref(claims);
     claims = json_loads("{\"scp\":[\"files.read\",\"mcp\"]}", 0, NULL);
-    CHECK(mcp_claims_grant_scopes(claims, words("mcp", NULL)), "scp claim: an array element grants it");
-    CHECK(!mcp_claims_grant_scopes(claims, words("files", NULL)), "scp claim: no prefix match in arrays");
+    CHECK(mcp_claims_grant_scopes(claims, words(pool, "mcp", NULL)), "scp claim: an array element grants it");
+    CHECK(!mcp_claims_grant_scopes(claims, words(pool, "files", NULL)), "scp claim: no prefix match in arrays");
     json_decref(claims);
     claims = json_loads("{\"scope\":[\"mcp\"]}", 0, NULL);
-    CHECK(mcp_claims_grant_scopes(claims, words("mcp", NULL)), "scope claim: an array is read too");
+    CHECK(mcp_claims_grant_scopes(claims, words(pool, "mcp", NULL)), "scope claim: an array is read too");
     json_decref(claims);
 }
 
