@@ -1,0 +1,54 @@
+/* Unit tests of mcp_challenge: the WWW-Authenticate challenges (RFC 6750 §3,
+ * RFC 9728 §5.1), with DPoP beside Bearer (RFC 9449 §7.1). */
+
+#include <string.h>
+
+#include "mcp_challenge.h"
+#include "unit.h"
+#include "unit_files.h"
+
+static apr_pool_t *pool;
+
+static void test_challenge(void)
+{
+    mcp_challenge_t c = { "https://mcp.example.com/.well-known/oauth-protected-resource/mcp", NULL, NULL,
+                          "openid mcp" };
+    const char *h = mcp_challenge_header(pool, &c);
+
+    CHECK(strcmp(h, "Bearer resource_metadata=\"https://mcp.example.com/.well-known/"
+                    "oauth-protected-resource/mcp\", scope=\"openid mcp\"")
+              == 0,
+          "challenge without error");
+    c.error = "invalid_token";
+    c.description = "bad \"kid\"\r\nX-Injected: 1";
+    h = mcp_challenge_header(pool, &c);
+    CHECK(strstr(h, "error=\"invalid_token\"") && !strchr(h, '\r') && !strchr(h, '\n')
+              && strstr(h, "error_description=\"bad ?kid???X-Injected: 1\""),
+          "challenge parameters cannot break out of their quotes");
+
+    /* RFC 9449 §7.1: a DPoP challenge beside the Bearer one, the error in
+     * the scheme the client used */
+    c.description = "expired";
+    c.dpop_algs = "ES256 PS256";
+    h = mcp_challenge_header(pool, &c);
+    CHECK(strncmp(h, "Bearer resource_metadata=", 25) == 0 && strstr(h, ", DPoP resource_metadata=")
+              && strstr(h, "algs=\"ES256 PS256\"") && strstr(h, "error=\"invalid_token\"") < strstr(h, "DPoP "),
+          "challenge with DPoP allowed: Bearer first and carrying the error of a bearer presentation");
+    c.error_in_dpop = 1;
+    c.error = "invalid_dpop_proof";
+    h = mcp_challenge_header(pool, &c);
+    CHECK(strstr(h, "error=\"invalid_dpop_proof\"") > strstr(h, "DPoP ")
+              && strstr(h, "error=") == strstr(h, "error=\"invalid_dpop_proof\""),
+          "challenge after a DPoP presentation: the error in the DPoP challenge only");
+    c.no_bearer = 1;
+    h = mcp_challenge_header(pool, &c);
+    CHECK(strncmp(h, "DPoP resource_metadata=", 23) == 0 && !strstr(h, "Bearer"),
+          "challenge with DPoP required: no Bearer challenge");
+}
+
+void mcp_challenge_tests(apr_pool_t *parent)
+{
+    apr_pool_create(&pool, parent);
+    test_challenge();
+    apr_pool_destroy(pool);
+}
