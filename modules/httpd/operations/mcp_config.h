@@ -117,6 +117,8 @@ int mcp_mode_of(const mcp_dir_conf_t *conf);
 int mcp_bearer_methods_of(const mcp_dir_conf_t *conf);
 mcp_provider_t mcp_provider_of(const mcp_dir_conf_t *conf);
 const char *mcp_provider_name(mcp_provider_t provider);
+/* MCPAuthProvider's words, by mcp_provider_t, NULL-terminated. */
+extern const char *const mcp_provider_names[];
 
 /* Whether Client ID Metadata Documents are accepted (default On). */
 int mcp_cimd_enabled(const mcp_dir_conf_t *conf);
