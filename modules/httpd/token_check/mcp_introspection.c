@@ -121,23 +121,32 @@ static mcp_introspect_status_t recorded(request_rec *r, mcp_cache_t *cache, cons
 }
 
 /* Kept until the token expires, and no longer than the configured maximum
- * (a revoked token is taken that long at most); refusals briefly. */
+ * (a revoked token is taken that long at most); refusals briefly. An active
+ * answer whose exp is past or near is kept as long as a refusal: its claims
+ * are checked on every request (expired, or within the clock skew), and a
+ * client that retries with it must not cost the IdP a question each time. */
 static void record(request_rec *r, const mcp_dir_conf_t *conf, mcp_cache_t *cache, const char *id,
                    mcp_introspect_status_t status, json_t *claims)
 {
     apr_time_t now = apr_time_now(), until;
+    apr_time_t briefly = now + apr_time_from_sec(mcp_introspection_negative_of(conf));
     json_t *exp = claims ? json_object_get(claims, "exp") : NULL;
     const char *text;
 
     if (cache == NULL)
         return;
     if (status == MCP_INTROSPECT_ACTIVE) {
-        until = now + apr_time_from_sec(mcp_introspection_max_of(conf));
-        if (json_is_number(exp) && json_number_value(exp) < (double)apr_time_sec(until))
+        apr_time_t most = now + apr_time_from_sec(mcp_introspection_max_of(conf));
+
+        until = most;
+        if (json_is_number(exp) && json_number_value(exp) < (double)apr_time_sec(until)) {
             until = apr_time_from_sec((apr_time_t)json_number_value(exp));
+            if (until < briefly)
+                until = briefly < most ? briefly : most;
+        }
     }
     else {
-        until = now + apr_time_from_sec(mcp_introspection_negative_of(conf));
+        until = briefly;
     }
     if (until <= now)
         return;
