@@ -168,9 +168,14 @@ mcp_introspect_status_t mcp_introspect(request_rec *r, const mcp_dir_conf_t *con
     *claims = NULL;
     if (endpoint == NULL)
         goto broken;
-    /* the record names a hash of the token, never the token */
-    name = apr_pstrcat(r->pool, endpoint, " ", conf->introspection_client_id ? conf->introspection_client_id : "",
-                       " ", mcp_sha256_b64url(r->pool, token, len), NULL);
+    /* the record names a hash of the token, never the token, and the
+     * periods answers are kept for: a location that keeps them shorter (or
+     * not at all, so that a revocation counts at once) never takes one
+     * another location keeps longer */
+    name = apr_psprintf(r->pool, "%s %s %d/%d %s", endpoint,
+                        conf->introspection_client_id ? conf->introspection_client_id : "",
+                        mcp_introspection_max_of(conf), mcp_introspection_negative_of(conf),
+                        mcp_sha256_b64url(r->pool, token, len));
     id = mcp_cache_id(r->pool, "introspected", name);
     status = recorded(r, cache, id, claims);
     if (status != MCP_INTROSPECT_BROKEN)
