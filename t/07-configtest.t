@@ -16,8 +16,35 @@ my $httpd = Apache::Test::vars('httpd') || '/usr/sbin/apache2';
 my $so    = Apache::Test::vars('module_so');
 my $M     = '/usr/lib/apache2/modules';
 
+# The gateway's introspection client (MCPAuthIntrospectionClient): a secret,
+# keys it takes (RSA 2048, EC P-256, Ed25519) and files it must refuse.
+my $keys = File::Temp->newdir('mcp-configtest-keys-XXXXXX', TMPDIR => 1);
+{
+    open my $err, '>&', \*STDERR or die "dup: $!";
+    open STDERR, '>', "$keys/openssl.log" or die "$keys/openssl.log: $!";
+    my $ok = 1;
+    for my $k ([ 'rsa2048', 'RSA', 'rsa_keygen_bits:2048' ], [ 'rsa1024', 'RSA', 'rsa_keygen_bits:1024' ],
+               [ 'p256', 'EC', 'ec_paramgen_curve:P-256' ], [ 'p384', 'EC', 'ec_paramgen_curve:P-384' ],
+               [ 'ed25519', 'ED25519' ]) {
+        my ($name, $alg, $opt) = @$k;
+        $ok &&= system('openssl', 'genpkey', '-algorithm', $alg, ($opt ? ('-pkeyopt', $opt) : ()),
+                       '-out', "$keys/$name.pem") == 0;
+    }
+    $ok &&= system('openssl', 'pkey', '-in', "$keys/p256.pem", '-pubout', '-out', "$keys/public.pem") == 0;
+    $ok &&= system('openssl', 'pkey', '-in', "$keys/p256.pem", '-aes256', '-passout', 'pass:secret',
+                   '-out', "$keys/encrypted.pem") == 0;
+    open STDERR, '>&', $err or die "dup: $!";
+    $ok or die "openssl failed:\n" . do { local (@ARGV, $/) = "$keys/openssl.log"; <> // '' };
+    for my $f ([ 'secret.txt', "s3cret\n" ], [ 'empty.txt', '' ], [ 'blank.txt', "\n  \n" ]) {
+        open my $fh, '>', "$keys/$f->[0]" or die "$keys/$f->[0]: $!";
+        print $fh $f->[1];
+        close $fh;
+    }
+}
+
 # [ name, text inside <Location /mcp>, server-level text, expected message ]
 my $ISS = 'MCPAuthIssuer https://idp.example/realms/x';
+my $INTRO = "$ISS\nMCPAuthIntrospection https://idp.example/realms/x/introspect";
 my @bad = (
     [ 'relative MCPAuthIssuer',        'MCPAuthIssuer realms/x', '', qr/MCPAuthIssuer/ ],
     [ 'MCPAuthIssuer with a query',    'MCPAuthIssuer https://idp.example/x?a=b', '', qr/MCPAuthIssuer/ ],
@@ -59,6 +86,29 @@ my @bad = (
     [ 'unknown MCPAuthForwardedHeader', "$ISS\nMCPAuthForwardedHeader X-Real-IP", '', qr/MCPAuthForwardedHeader/ ],
     [ 'MCPAuthTokenCacheSize not a number', $ISS, 'MCPAuthTokenCacheSize lots', qr/MCPAuthTokenCacheSize/ ],
     [ 'MCPAuthTokenCacheSize inside <Location>', "$ISS\nMCPAuthTokenCacheSize 1000", '', qr/MCPAuthTokenCacheSize/ ],
+    [ 'MCPAuthIntrospection neither discovery nor a URL', "$ISS\nMCPAuthIntrospection /introspect", '',
+      qr/MCPAuthIntrospection: '\/introspect' is neither discovery nor an absolute http\(s\) URL/ ],
+    [ 'unknown MCPAuthTokenFormat', "$INTRO\nMCPAuthTokenFormat paseto", '', qr/MCPAuthTokenFormat: unknown format 'paseto'/ ],
+    [ 'MCPAuthIntrospectionCache not a number', "$INTRO\nMCPAuthIntrospectionCache soon", '', qr/MCPAuthIntrospectionCache/ ],
+    [ 'MCPAuthIntrospectionCache negative', "$INTRO\nMCPAuthIntrospectionCache 60 -1", '', qr/MCPAuthIntrospectionCache/ ],
+    [ 'MCPAuthIntrospectionClient: a missing file', "$INTRO\nMCPAuthIntrospectionClient gw $keys/missing.txt", '',
+      qr/MCPAuthIntrospectionClient: cannot read '\Q$keys\E\/missing.txt'/ ],
+    [ 'MCPAuthIntrospectionClient: an empty file', "$INTRO\nMCPAuthIntrospectionClient gw $keys/empty.txt", '',
+      qr/MCPAuthIntrospectionClient: '\Q$keys\E\/empty.txt' holds no usable secret/ ],
+    [ 'MCPAuthIntrospectionClient: a file of blanks', "$INTRO\nMCPAuthIntrospectionClient gw $keys/blank.txt", '',
+      qr/MCPAuthIntrospectionClient: '\Q$keys\E\/blank.txt' holds no usable secret/ ],
+    [ 'MCPAuthIntrospectionClient: a 1024-bit RSA key', "$INTRO\nMCPAuthIntrospectionClient gw $keys/rsa1024.pem", '',
+      qr/MCPAuthIntrospectionClient: \Q$keys\E\/rsa1024.pem: the key is neither RSA of 2048 bits or more/ ],
+    [ 'MCPAuthIntrospectionClient: an EC P-384 key', "$INTRO\nMCPAuthIntrospectionClient gw $keys/p384.pem", '',
+      qr/MCPAuthIntrospectionClient: \Q$keys\E\/p384.pem: the key is neither/ ],
+    [ 'MCPAuthIntrospectionClient: a public key', "$INTRO\nMCPAuthIntrospectionClient gw $keys/public.pem", '',
+      qr/MCPAuthIntrospectionClient: \Q$keys\E\/public.pem: not a PEM private key/ ],
+    [ 'MCPAuthIntrospectionClient: a key under a passphrase', "$INTRO\nMCPAuthIntrospectionClient gw $keys/encrypted.pem", '',
+      qr/MCPAuthIntrospectionClient: \Q$keys\E\/encrypted.pem: not a PEM private key \(without a passphrase\)/ ],
+    [ 'MCPAuthIntrospectionClient: a client id with a colon', "$INTRO\nMCPAuthIntrospectionClient gw:x $keys/secret.txt", '',
+      qr/MCPAuthIntrospectionClient: 'gw:x' is not a usable client id/ ],
+    [ 'MCPAuthIntrospectionClient: a third argument not kid=', "$INTRO\nMCPAuthIntrospectionClient gw $keys/p256.pem k1", '',
+      qr/MCPAuthIntrospectionClient: 'k1' is not kid=KEY-ID/ ],
 );
 
 my @good = (
@@ -87,6 +137,12 @@ my @good = (
     [ 'a <Directory> with MCPAuthResource', $ISS,
       "<Directory /tmp>\nAuthType MCP\n$ISS\nMCPAuthResource https://mcp.example/dir\nRequire valid-user\n</Directory>" ],
     [ 'MCPAuthTokenCacheSize', $ISS, 'MCPAuthTokenCacheSize 1048576' ],
+    [ 'introspection: a URL, a client secret, every format, the cache', join("\n", $INTRO,
+        "MCPAuthIntrospectionClient gw $keys/secret.txt", 'MCPAuthTokenFormat opaque', 'MCPAuthIntrospectionCache 30 2'), '' ],
+    [ 'introspection by discovery, private_key_jwt with an RSA key and a kid', join("\n", $ISS, 'MCPAuthIntrospection discovery',
+        "MCPAuthIntrospectionClient gw $keys/rsa2048.pem kid=k1", 'MCPAuthTokenFormat auto', 'MCPAuthIntrospectionCache 0'), '' ],
+    [ 'private_key_jwt with an EC P-256 key', "$INTRO\nMCPAuthIntrospectionClient gw $keys/p256.pem", '' ],
+    [ 'private_key_jwt with an Ed25519 key', "$INTRO\nMCPAuthIntrospectionClient gw $keys/ed25519.pem\nMCPAuthTokenFormat jwt", '' ],
     [ 'a tool policy', join("\n", $ISS, 'MCPAuthToolRule "delete_*" scope repo:admin',
                             'MCPAuthToolRule "search_*" claim groups engineering scope mcp:tools',
                             'MCPAuthToolRule "*" scope mcp:tools', 'MCPAuthPromptRule * allow',
@@ -94,7 +150,7 @@ my @good = (
                             'MCPAuthMaxRequestBody 65536'), '' ],
 );
 
-plan tests => 2 * @bad + 2 * @good + 16;
+plan tests => 2 * @bad + 2 * @good + 18;
 
 my $tmp = File::Temp->newdir('mcp-configtest-XXXXXX', TMPDIR => 1);
 my $n = 0;
@@ -191,6 +247,22 @@ for my $c (@good) {
     ($rc, $out) = run_cmd($httpd, '-t', '-f', "$dir/httpd.conf");
     $out .= slurp("$dir/error_log");
     ok t_cmp($out !~ /MCPAUTH0056/ ? 'no warning' : $out, 'no warning', 'with MCPAuthReadRequests Off: no warning');
+}
+
+# A key under a passphrase, with a terminal at hand (apachectl -t typed in a
+# shell): refused as without one, never a prompt that holds startup (and
+# would take the key when someone types, but not at a restart without a
+# terminal). `script` gives the command a terminal.
+if (system('sh', '-c', 'command -v script >/dev/null') == 0) {
+    my $dir = write_conf(location => "$INTRO\nMCPAuthIntrospectionClient gw $keys/encrypted.pem", server => '', before => '');
+    my ($rc, $out) = run_cmd('timeout', '20', 'script', '-qec', "'$httpd -t -f $dir/httpd.conf'", '/dev/null', '</dev/null');
+    ok t_cmp($rc == 124 ? 'waited for a passphrase' : $out =~ /pass ?phrase:/i ? 'asked for a passphrase' : 'no prompt',
+             'no prompt', 'a key under a passphrase, on a terminal: no passphrase prompt');
+    ok t_cmp($out, qr/MCPAuthIntrospectionClient: \S+encrypted.pem: not a PEM private key \(without a passphrase\)/,
+             'on a terminal too: refused, the message names the directive and the file');
+}
+else {
+    skip('script (util-linux) is not installed', 1) for 1 .. 2;
 }
 
 # The relay key: a file too short is a configuration error naming the directive; without the

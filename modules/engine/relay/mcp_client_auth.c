@@ -30,10 +30,23 @@ static apr_status_t free_key(void *key)
     return APR_SUCCESS;
 }
 
+/* No passphrase, ever: without a callback OpenSSL asks the terminal for
+ * one, which holds `apachectl -t` or a start from a shell at a prompt (and
+ * takes the key when someone types) while a restart without a terminal
+ * refuses it. */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1;
+}
+
 EVP_PKEY *mcp_client_key_read(apr_pool_t *pool, const char *pem, apr_size_t len, const char **err)
 {
     BIO *bio = BIO_new_mem_buf(pem, (int)len);
-    EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL) : NULL;
     char group[32] = "";
 
     BIO_free(bio);

@@ -27,7 +27,9 @@ APLOG_USE_MODULE(mcp_auth);
 /* How often a request waiting for another's question looks for its answer. */
 #define WAIT_STEP apr_time_from_msec(20)
 /* After a failed question, how long others fail at once instead of asking
- * an IdP that is down (each would wait its timeout). */
+ * an IdP that is down (each would wait its timeout). The rest is per
+ * endpoint and client: an endpoint that refuses one client (401) is no
+ * outage for the others. */
 #define FAILED_REST apr_time_from_sec(2)
 
 int mcp_introspects(const mcp_dir_conf_t *conf, const char *token, apr_size_t len)
@@ -124,23 +126,32 @@ static mcp_introspect_status_t recorded(request_rec *r, mcp_cache_t *cache, cons
 }
 
 /* Kept until the token expires, and no longer than the configured maximum
- * (a revoked token is taken that long at most); refusals briefly. */
+ * (a revoked token is taken that long at most); refusals briefly. An active
+ * answer whose exp is past or near is kept as long as a refusal: its claims
+ * are checked on every request (expired, or within the clock skew), and a
+ * client that retries with it must not cost the IdP a question each time. */
 static void record(request_rec *r, const mcp_dir_conf_t *conf, mcp_cache_t *cache, const char *id,
                    mcp_introspect_status_t status, json_t *claims)
 {
     apr_time_t now = apr_time_now(), until;
+    apr_time_t briefly = now + apr_time_from_sec(mcp_introspection_negative_of(conf));
     json_t *exp = claims ? json_object_get(claims, "exp") : NULL;
     const char *text;
 
     if (cache == NULL)
         return;
     if (status == MCP_INTROSPECT_ACTIVE) {
-        until = now + apr_time_from_sec(mcp_introspection_max_of(conf));
-        if (json_is_number(exp) && json_number_value(exp) < (double)apr_time_sec(until))
+        apr_time_t most = now + apr_time_from_sec(mcp_introspection_max_of(conf));
+
+        until = most;
+        if (json_is_number(exp) && json_number_value(exp) < (double)apr_time_sec(until)) {
             until = apr_time_from_sec((apr_time_t)json_number_value(exp));
+            if (until < briefly)
+                until = briefly < most ? briefly : most;
+        }
     }
     else {
-        until = now + apr_time_from_sec(mcp_introspection_negative_of(conf));
+        until = briefly;
     }
     if (until <= now)
         return;
@@ -154,6 +165,7 @@ mcp_introspect_status_t mcp_introspect(request_rec *r, const mcp_dir_conf_t *con
 {
     mcp_cache_t *cache = mcp_shared_cache();
     const char *endpoint = endpoint_of(r, conf, why), *name, *id, *flight, *failed;
+    const char *client = conf->introspection_client_id ? conf->introspection_client_id : "";
     mcp_introspect_status_t status;
     mcp_doc_policy_t policy;
     mcp_claim_t claim = MCP_CLAIM_UNAVAILABLE;
@@ -162,14 +174,17 @@ mcp_introspect_status_t mcp_introspect(request_rec *r, const mcp_dir_conf_t *con
     *claims = NULL;
     if (endpoint == NULL)
         goto broken;
-    /* the record names a hash of the token, never the token */
-    name = apr_pstrcat(r->pool, endpoint, " ", conf->introspection_client_id ? conf->introspection_client_id : "",
-                       " ", mcp_sha256_b64url(r->pool, token, len), NULL);
+    /* the record names a hash of the token, never the token, and the
+     * periods answers are kept for: a location that keeps them shorter (or
+     * not at all, so that a revocation counts at once) never takes one
+     * another location keeps longer */
+    name = apr_psprintf(r->pool, "%s %s %d/%d %s", endpoint, client, mcp_introspection_max_of(conf),
+                        mcp_introspection_negative_of(conf), mcp_sha256_b64url(r->pool, token, len));
     id = mcp_cache_id(r->pool, "introspected", name);
     status = recorded(r, cache, id, claims);
     if (status != MCP_INTROSPECT_BROKEN)
         return status;
-    failed = mcp_cache_id(r->pool, "introspection-failed", endpoint);
+    failed = mcp_cache_id(r->pool, "introspection-failed", apr_pstrcat(r->pool, endpoint, " ", client, NULL));
     if (cache && mcp_cache_marker_alive(cache, failed, r->pool)) {
         *why = "the introspection endpoint failed moments ago (see the MCPAUTH0065 before this one)";
         goto broken;
