@@ -108,7 +108,13 @@ my @bad = (
     [ 'MCPAuthIntrospectionClient: a client id with a colon', "$INTRO\nMCPAuthIntrospectionClient gw:x $keys/secret.txt", '',
       qr/MCPAuthIntrospectionClient: 'gw:x' is not a usable client id/ ],
     [ 'MCPAuthIntrospectionClient: a third argument not kid=', "$INTRO\nMCPAuthIntrospectionClient gw $keys/p256.pem k1", '',
-      qr/MCPAuthIntrospectionClient: 'k1' is not kid=KEY-ID/ ],
+      qr/MCPAuthIntrospectionClient: 'k1' is neither kid=KEY-ID nor aud=/ ],
+    [ 'MCPAuthIntrospectionClient: kid= with a secret', "$INTRO\nMCPAuthIntrospectionClient gw $keys/secret.txt kid=k1", '',
+      qr/MCPAuthIntrospectionClient: kid= and aud= go with a private key/ ],
+    [ 'MCPAuthTokenFormat opaque without MCPAuthIntrospection', "$ISS\nMCPAuthTokenFormat opaque", '',
+      qr/MCPAUTH0067: .*MCPAuthTokenFormat opaque needs MCPAuthIntrospection/ ],
+    [ 'unknown MCPAuthDPoP', "$ISS\nMCPAuthDPoP sometimes", '', qr/MCPAuthDPoP: unknown value 'sometimes'/ ],
+    [ 'MCPAuthDPoPProofLifetime not a number', "$ISS\nMCPAuthDPoPProofLifetime soon", '', qr/MCPAuthDPoPProofLifetime/ ],
 );
 
 my @good = (
@@ -141,7 +147,8 @@ my @good = (
         "MCPAuthIntrospectionClient gw $keys/secret.txt", 'MCPAuthTokenFormat opaque', 'MCPAuthIntrospectionCache 30 2'), '' ],
     [ 'introspection by discovery, private_key_jwt with an RSA key and a kid', join("\n", $ISS, 'MCPAuthIntrospection discovery',
         "MCPAuthIntrospectionClient gw $keys/rsa2048.pem kid=k1", 'MCPAuthTokenFormat auto', 'MCPAuthIntrospectionCache 0'), '' ],
-    [ 'private_key_jwt with an EC P-256 key', "$INTRO\nMCPAuthIntrospectionClient gw $keys/p256.pem", '' ],
+    [ 'private_key_jwt with an EC P-256 key, aud the endpoint', "$INTRO\nMCPAuthIntrospectionClient gw $keys/p256.pem aud=endpoint", '' ],
+    [ 'DPoP required, nonces, a proof lifetime', "$ISS\nMCPAuthDPoP required\nMCPAuthDPoPNonce On\nMCPAuthDPoPProofLifetime 30", '' ],
     [ 'private_key_jwt with an Ed25519 key', "$INTRO\nMCPAuthIntrospectionClient gw $keys/ed25519.pem\nMCPAuthTokenFormat jwt", '' ],
     [ 'a tool policy', join("\n", $ISS, 'MCPAuthToolRule "delete_*" scope repo:admin',
                             'MCPAuthToolRule "search_*" claim groups engineering scope mcp:tools',

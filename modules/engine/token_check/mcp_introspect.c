@@ -1,5 +1,6 @@
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <apr_escape.h>
 #include <apr_strings.h>
@@ -57,6 +58,21 @@ static int depth_ok(json_t *v, int depth)
     return 1;
 }
 
+static const char *const access_token_types[] = { "Bearer", "DPoP", NULL };
+static const char *const access_token_typs[] = { "Bearer", "DPoP", "at+jwt", "application/at+jwt", "JWT", NULL };
+
+/* Absent, or a string among types (without case). */
+static int is_access_token_type(json_t *v, const char *const *types)
+{
+    if (v == NULL)
+        return 1;
+    for (; json_is_string(v) && *types; types++) {
+        if (strcasecmp(json_string_value(v), *types) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 mcp_introspect_status_t mcp_introspect_parse(apr_pool_t *pool, const char *body, apr_size_t len,
                                              const char *issuer, json_t **claims, const char **err)
 {
@@ -78,6 +94,14 @@ mcp_introspect_status_t mcp_introspect_parse(apr_pool_t *pool, const char *body,
     if (!json_is_true(active)) {
         json_decref(doc);
         *err = "token is not active";
+        return MCP_INTROSPECT_INACTIVE;
+    }
+    /* an active refresh or ID token is no access token: RFC 7662 §2.2
+     * token_type (RFC 6749 §7.1 types), and Keycloak's typ */
+    if (!is_access_token_type(json_object_get(doc, "token_type"), access_token_types)
+        || !is_access_token_type(json_object_get(doc, "typ"), access_token_typs)) {
+        json_decref(doc);
+        *err = "the token is not an access token";
         return MCP_INTROSPECT_INACTIVE;
     }
     if (json_object_get(doc, "iss") == NULL && issuer)

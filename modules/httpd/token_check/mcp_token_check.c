@@ -58,7 +58,7 @@ static mcp_jwt_t *introspected(request_rec *r, const mcp_dir_conf_t *conf, const
     case MCP_INTROSPECT_ACTIVE:
         return mcp_jwt_verified(r->pool, claims, "-", NULL, NULL);
     case MCP_INTROSPECT_INACTIVE:
-        *why = "token is not active";
+        *why = "token is not active, or not an access token";
         *kind = MCP_COUNT_INACTIVE;
         return NULL;
     case MCP_INTROSPECT_BROKEN:

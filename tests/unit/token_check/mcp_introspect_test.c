@@ -59,6 +59,17 @@ static void test_answers(void)
     json_decref(claims);
     CHECK(parse("{\"active\":false}", &claims) == MCP_INTROSPECT_INACTIVE && claims == NULL,
           "introspect: active false");
+    CHECK(parse("{\"active\":true,\"token_type\":\"bearer\",\"typ\":\"Bearer\"}", &claims) == MCP_INTROSPECT_ACTIVE,
+          "introspect: token_type bearer (any case) and Keycloak's typ Bearer are access tokens");
+    json_decref(claims);
+    CHECK(parse("{\"active\":true,\"token_type\":\"refresh_token\"}", &claims) == MCP_INTROSPECT_INACTIVE,
+          "introspect: an active refresh token is no access token");
+    CHECK(parse("{\"active\":true,\"typ\":\"Refresh\"}", &claims) == MCP_INTROSPECT_INACTIVE,
+          "introspect: Keycloak's typ Refresh is no access token");
+    CHECK(parse("{\"active\":true,\"typ\":\"ID\"}", &claims) == MCP_INTROSPECT_INACTIVE,
+          "introspect: Keycloak's typ ID is no access token");
+    CHECK(parse("{\"active\":true,\"token_type\":7}", &claims) == MCP_INTROSPECT_INACTIVE,
+          "introspect: a token_type that is no string is no access token");
     CHECK(parse("{\"active\":\"true\"}", &claims) == MCP_INTROSPECT_BROKEN, "introspect: a string active is no answer");
     CHECK(parse("{\"active\":1}", &claims) == MCP_INTROSPECT_BROKEN, "introspect: a numeric active is no answer");
     CHECK(parse("{\"sub\":\"a\"}", &claims) == MCP_INTROSPECT_BROKEN, "introspect: no active is no answer");
