@@ -248,6 +248,23 @@ test('opaque token at /mcp-opaque with the SDK 1.x client: login, tools/list and
   }
 });
 
+test('a new opaque token on 12 requests at once: one introspection (the others wait for its answer); at another location, audience mismatch', async () => {
+  const provider = new MemoryOAuthProvider({ clientName: 'opaque e2e burst (bea)' });
+  const result = await sdk2Login(OPAQUE_MCP_URL, provider, [], { username: 'bea' });
+  assert.equal(result.error, undefined, `login: ${result.error} ${result.error_description}`);
+  const token = provider.tokens().access_token;
+  const before = await introspections();
+  const answers = await Promise.all(Array.from({ length: 12 }, () => postInitialize(OPAQUE_MCP_URL, token)));
+  assert.deepEqual(answers.map((a) => a.res.status), Array(12).fill(200));
+  assert.equal(await introspections() - before, 1, 'one question for the 12 requests');
+
+  const elsewhere = await postInitialize(OPAQUE_JWT_MCP_URL, token);
+  assert.equal(elsewhere.res.status, 401, 'the token is for /mcp-opaque only');
+  const { Bearer: refused } = challengesOf(elsewhere.res.headers.get('www-authenticate'));
+  assert.equal(refused?.error, 'invalid_token');
+  assert.match(refused.error_description ?? '', /audience/);
+});
+
 // ---- one login at /mcp-opaque-jwt, shared by the private_key_jwt and revocation tests
 
 let jwtLogin;
