@@ -9,7 +9,7 @@
 #   APACHE_MODULES  httpd's module folder (default: /usr/lib/apache2/modules)
 #   HTTPD_LOGLEVEL  LogLevel of the test httpd (default: "warn mcp_auth:debug")
 #   E2E_KEEP=1      keep the state folder (logs, generated httpd.conf) even when the tests pass
-#   E2E_TIMEOUT     seconds allowed to the test run (default 170)
+#   E2E_TIMEOUT     seconds allowed to the test run (default 240)
 #   Arguments are passed to `node --test` (e.g. --test-reporter=spec); default: all *.test.mjs.
 set -euo pipefail
 
@@ -102,5 +102,5 @@ if [ "$#" -eq 0 ]; then
   set -- *.test.mjs
 fi
 status=0
-stack_run_node_tests "${E2E_TIMEOUT:-170}" "$STATE/tap.log" "$@" || status=$?
+stack_run_node_tests "${E2E_TIMEOUT:-240}" "$STATE/tap.log" "$@" || status=$?
 exit "$status"
