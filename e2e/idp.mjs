@@ -15,6 +15,13 @@
 // token_type DPoP and, as a JWT, cnf.jkt. The IdP hands out nonces (a DPoP-Nonce header on its
 // answers to DPoP requests) but requires one only in the proofs of clients whose registered
 // client_name contains "[idp-dpop-nonce]" (400 use_dpop_nonce first); tests only.
+// Opaque tokens (tests only): for a resource listed in IDP_OPAQUE_RESOURCES the access token is
+// oidc-provider's opaque reference (43 base64url characters, no JWT), bound by DPoP all the same
+// (the binding, cnf.jkt, shows in the introspection answer only). RFC 7662 introspection at
+// {issuer}/protocol/openid-connect/token/introspect (introspection_endpoint in discovery) for
+// confidential clients; JWT access tokens are not introspectable there (unsupported_token_type).
+// Revocation (RFC 7009) at {issuer}/protocol/openid-connect/revoke: a public client revokes its
+// own tokens with client_id alone.
 // Login: any username with any password (development interactions, plain HTML forms).
 //
 // Environment:
@@ -29,6 +36,15 @@
 //   IDP_ACCESS_TOKEN_TTL  access token lifetime in seconds (default 300)
 //   IDP_STATIC_CLIENT_REDIRECTS  space-separated redirect URIs of a pre-registered public client
 //                         "mcp-gateway" (the gateway's callbacks, for MCPAuthClientID); none by default
+//   IDP_OPAQUE_RESOURCES  space-separated resource indicators (exactly as clients send them: the
+//                         PRM's resource) whose access tokens are opaque; none by default
+//   IDP_INTROSPECTOR_SECRET_FILE  when set, a confidential client "mcp-introspector"
+//                         (client_secret_basic, no grants: introspection and revocation only) with
+//                         the file's content (trailing blanks cut) as its secret
+//   IDP_INTROSPECTOR_KEY_FILE  when set, a client "mcp-introspector-jwt" (private_key_jwt, no
+//                         grants) whose key is the public half of the file's PEM private key, kid
+//                         "introspector-jwt" (its assertions' aud: the issuer, the token endpoint
+//                         or the endpoint's URL)
 //   IDP_QUIET=1           do not log requests
 import http from 'node:http';
 import fs from 'node:fs';
@@ -46,6 +62,10 @@ const DEFAULT_RESOURCE = process.env.IDP_DEFAULT_RESOURCE || undefined;
 const AT_TTL = Number(process.env.IDP_ACCESS_TOKEN_TTL || 300);
 const QUIET = process.env.IDP_QUIET === '1';
 const STATIC_REDIRECTS = (process.env.IDP_STATIC_CLIENT_REDIRECTS || '').split(/\s+/).filter(Boolean);
+const OPAQUE_RESOURCES = new Set((process.env.IDP_OPAQUE_RESOURCES || '').split(/\s+/).filter(Boolean));
+const INTROSPECTOR_SECRET_FILE = process.env.IDP_INTROSPECTOR_SECRET_FILE || undefined;
+const INTROSPECTOR_KEY_FILE = process.env.IDP_INTROSPECTOR_KEY_FILE || undefined;
+const INTROSPECTOR_KID = 'introspector-jwt';
 // Clients (by client_name) whose DPoP proofs need the IdP's nonce.
 const DPOP_NONCE_MARK = '[idp-dpop-nonce]';
 
@@ -67,18 +87,43 @@ function loadOrCreateKey(file) {
 
 const signingKey = loadOrCreateKey(process.env.IDP_KEY_FILE);
 
-const configuration = {
-  jwks: { keys: [signingKey] },
+// Clients of resource servers (the gateway introspecting): no grants of their own (the explicit
+// empty lists override clientDefaults).
+const NO_GRANTS = { grant_types: [], response_types: [], redirect_uris: [] };
+const staticClients = [];
+if (STATIC_REDIRECTS.length) {
   // What an administrator registers at Keycloak for MCPAuthClientID: one client, whose only
   // redirect URIs are the gateway's callbacks.
-  clients: STATIC_REDIRECTS.length ? [{
+  staticClients.push({
     client_id: 'mcp-gateway',
     client_name: 'mod_mcp_auth gateway',
     redirect_uris: STATIC_REDIRECTS,
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
     token_endpoint_auth_method: 'none',
-  }] : [],
+  });
+}
+if (INTROSPECTOR_SECRET_FILE) {
+  staticClients.push({
+    client_id: 'mcp-introspector',
+    client_secret: fs.readFileSync(INTROSPECTOR_SECRET_FILE, 'utf8').trimEnd(),
+    token_endpoint_auth_method: 'client_secret_basic',
+    ...NO_GRANTS,
+  });
+}
+if (INTROSPECTOR_KEY_FILE) {
+  const publicJwk = crypto.createPublicKey(fs.readFileSync(INTROSPECTOR_KEY_FILE)).export({ format: 'jwk' });
+  staticClients.push({
+    client_id: 'mcp-introspector-jwt',
+    token_endpoint_auth_method: 'private_key_jwt',
+    jwks: { keys: [{ ...publicJwk, kid: INTROSPECTOR_KID, use: 'sig' }] },
+    ...NO_GRANTS,
+  });
+}
+
+const configuration = {
+  jwks: { keys: [signingKey] },
+  clients: staticClients,
   cookies: { keys: [crypto.randomBytes(32).toString('hex')] },
   scopes: SCOPES,
   claims: {
@@ -142,6 +187,11 @@ const configuration = {
         return true;
       },
       async getResourceServerInfo(ctx, resourceIndicator) {
+        if (OPAQUE_RESOURCES.has(resourceIndicator)) {
+          return {
+            scope: SCOPES.join(' '), audience: resourceIndicator, accessTokenTTL: AT_TTL, accessTokenFormat: 'opaque',
+          };
+        }
         return {
           scope: SCOPES.join(' '),
           audience: resourceIndicator,

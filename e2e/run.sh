@@ -9,7 +9,7 @@
 #   APACHE_MODULES  httpd's module folder (default: /usr/lib/apache2/modules)
 #   HTTPD_LOGLEVEL  LogLevel of the test httpd (default: "warn mcp_auth:debug")
 #   E2E_KEEP=1      keep the state folder (logs, generated httpd.conf) even when the tests pass
-#   E2E_TIMEOUT     seconds allowed to the test run (default 170)
+#   E2E_TIMEOUT     seconds allowed to the test run (default 240)
 #   Arguments are passed to `node --test` (e.g. --test-reporter=spec); default: all *.test.mjs.
 set -euo pipefail
 
@@ -55,7 +55,17 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
   -addext subjectAltName=IP:127.0.0.1 -keyout "$CIMD_KEY" -out "$CIMD_CA" 2>"$STATE/openssl.log" \
   || { cat "$STATE/openssl.log" >&2; exit 2; }
 chmod 644 "$CIMD_CA"
-export IDP_STATIC_CLIENT_REDIRECTS CIMD_CA CIMD_KEY
+# Opaque tokens (opaque.test.mjs): the IdP issues them for these resources, and knows the
+# gateway's clients at its introspection endpoint: mcp-introspector with a secret
+# (client_secret_basic) and mcp-introspector-jwt with an EC P-256 key (private_key_jwt).
+IDP_OPAQUE_RESOURCES="$GW_URL/mcp-opaque $GW_URL/mcp-opaque-jwt"
+INTROSPECTOR_SECRET=$STATE/introspector.secret INTROSPECTOR_KEY=$STATE/introspector-key.pem
+openssl rand -hex 32 >"$INTROSPECTOR_SECRET"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$INTROSPECTOR_KEY" 2>"$STATE/openssl.log" \
+  || { cat "$STATE/openssl.log" >&2; exit 2; }
+IDP_INTROSPECTOR_SECRET_FILE=$INTROSPECTOR_SECRET IDP_INTROSPECTOR_KEY_FILE=$INTROSPECTOR_KEY
+export IDP_STATIC_CLIENT_REDIRECTS CIMD_CA CIMD_KEY IDP_OPAQUE_RESOURCES INTROSPECTOR_SECRET INTROSPECTOR_KEY \
+  IDP_INTROSPECTOR_SECRET_FILE IDP_INTROSPECTOR_KEY_FILE
 export GW_PORT GW2_PORT GW3_PORT IDP_PORT MCP_PORT MCP_V2_PORT BROWSER_PORT GW_URL GW2_URL GW3_URL BROWSER_ORIGIN \
   IDP_DEFAULT_RESOURCE HTTPD_DEFINES MCP_AUTH_SO APACHE_MODULES APACHE_BIN
 export IDP_QUIET=${IDP_QUIET:-0} MCP_QUIET=${MCP_QUIET:-0}
@@ -82,7 +92,8 @@ trap 'exit 130' INT TERM
 stack_start_all
 echo "# gateway $GW_URL/mcp (SSE) and $GW_URL/mcp-json (JSON), $GW2_URL/mcp (defaults), $GW3_URL/mcp (keycloak)," \
   "$GW_URL/mcp-static (MCPAuthClientID, consent) -> MCP server :$MCP_PORT (SDK 1.x);" \
-  "$GW_URL/mcp-v2 (rules), /mcp-dpop-nonce and /mcp-dpop-only (DPoP) -> MCP server :$MCP_V2_PORT (SDK 2.x, 2026-07-28);" \
+  "$GW_URL/mcp-v2 (rules), /mcp-dpop-nonce and /mcp-dpop-only (DPoP), /mcp-opaque and /mcp-opaque-jwt (introspection)" \
+  "-> MCP server :$MCP_V2_PORT (SDK 2.x, 2026-07-28);" \
   "issuer $IDP_ISSUER"
 
 export IDP_KEY_FILE=$STATE/idp-key.json
@@ -91,5 +102,5 @@ if [ "$#" -eq 0 ]; then
   set -- *.test.mjs
 fi
 status=0
-stack_run_node_tests "${E2E_TIMEOUT:-170}" "$STATE/tap.log" "$@" || status=$?
+stack_run_node_tests "${E2E_TIMEOUT:-240}" "$STATE/tap.log" "$@" || status=$?
 exit "$status"

@@ -118,7 +118,7 @@ stack_httpd_root() {
 
 # stack_gen_conf: writes $STATE/httpd.conf from $E2E_DIR/httpd.conf.in. Uses GW_BIND, GW_HOST,
 # GW_PORT, GW2_PORT, GW3_PORT, BROWSER_ORIGIN, GW_URL, IDP_ISSUER, MCP_PORT, MCP_V2_PORT, CIMD_CA,
-# MCP_AUTH_SO, APACHE_MODULES, HTTPD_LOGLEVEL.
+# INTROSPECTOR_SECRET, INTROSPECTOR_KEY, MCP_AUTH_SO, APACHE_MODULES, HTTPD_LOGLEVEL.
 stack_gen_conf() {
   local root=$STATE/httpd
   stack_httpd_root "$root"
@@ -134,6 +134,8 @@ stack_gen_conf() {
       -e "s|@MCP_PORT@|${MCP_PORT:-0}|g" \
       -e "s|@MCP_V2_PORT@|${MCP_V2_PORT:-0}|g" \
       -e "s|@CIMD_CA@|${CIMD_CA:-}|g" \
+      -e "s|@INTROSPECTOR_SECRET@|${INTROSPECTOR_SECRET:-}|g" \
+      -e "s|@INTROSPECTOR_KEY@|${INTROSPECTOR_KEY:-}|g" \
       -e "s|@MCP_AUTH_SO@|$MCP_AUTH_SO|g" \
       -e "s|@APACHE_MODULES@|$APACHE_MODULES|g" \
       -e "s|@LOGLEVEL@|${HTTPD_LOGLEVEL:-warn mcp_auth:debug}|g" \
@@ -155,7 +157,8 @@ stack_apache_modules() {
 }
 
 # stack_start_backends: starts idp and the MCP servers and waits for them. Uses IDP_PORT,
-# IDP_PUBLIC_HOST, IDP_DEFAULT_RESOURCE (default $GW_URL/mcp), IDP_STATIC_CLIENT_REDIRECTS, MCP_PORT
+# IDP_PUBLIC_HOST, IDP_DEFAULT_RESOURCE (default $GW_URL/mcp), IDP_STATIC_CLIENT_REDIRECTS,
+# IDP_OPAQUE_RESOURCES, IDP_INTROSPECTOR_SECRET_FILE, IDP_INTROSPECTOR_KEY_FILE (see idp.mjs), MCP_PORT
 # (the SDK 1.x server mcp-server.mjs; not started when empty), MCP_V2_PORT (the SDK 2.x server
 # mcp-server-v2.mjs; not started when empty); sets IDP_ISSUER; IdP signing key in
 # $STATE/idp-key.json.
@@ -165,6 +168,8 @@ stack_start_backends() {
   IDP_PORT=$IDP_PORT IDP_PUBLIC_HOST=${IDP_PUBLIC_HOST:-127.0.0.1} IDP_KEY_FILE=$STATE/idp-key.json \
     IDP_DEFAULT_RESOURCE=${IDP_DEFAULT_RESOURCE:-$GW_URL/mcp} \
     IDP_STATIC_CLIENT_REDIRECTS=${IDP_STATIC_CLIENT_REDIRECTS:-} \
+    IDP_OPAQUE_RESOURCES=${IDP_OPAQUE_RESOURCES:-} \
+    IDP_INTROSPECTOR_SECRET_FILE=${IDP_INTROSPECTOR_SECRET_FILE:-} IDP_INTROSPECTOR_KEY_FILE=${IDP_INTROSPECTOR_KEY_FILE:-} \
     stack_start idp node "$E2E_DIR/idp.mjs"
   if [ -n "${MCP_PORT:-}" ]; then
     MCP_PORT=$MCP_PORT stack_start mcp node "$E2E_DIR/mcp-server.mjs"

@@ -29,6 +29,17 @@ export const V2_MCP_URL = `${GW}/mcp-v2`;
 // (MCPAuthDPoP required). /mcp-v2 takes DPoP-bound and bearer tokens (the default, allowed).
 export const DPOP_NONCE_MCP_URL = `${GW}/mcp-dpop-nonce`;
 export const DPOP_ONLY_MCP_URL = `${GW}/mcp-dpop-only`;
+// Opaque tokens in front of the same server (tests only): the IdP issues opaque access tokens for
+// these two resources; the gateway introspects them (MCPAuthIntrospection discovery) as
+// mcp-introspector with a secret (/mcp-opaque, answers kept 60 s) or as mcp-introspector-jwt
+// with private_key_jwt (/mcp-opaque-jwt, answers kept 3 s, refusals 1 s).
+export const OPAQUE_MCP_URL = `${GW}/mcp-opaque`;
+export const OPAQUE_JWT_MCP_URL = `${GW}/mcp-opaque-jwt`;
+export const OPAQUE_JWT_CACHE_SECONDS = 3;
+// The IdP's endpoints for them, and the secret of mcp-introspector (for the tests' own questions).
+export const INTROSPECTION_URL = `${ISSUER}/protocol/openid-connect/token/introspect`;
+export const REVOCATION_URL = `${ISSUER}/protocol/openid-connect/revoke`;
+export const INTROSPECTOR_SECRET_FILE = need('INTROSPECTOR_SECRET');
 // That server's own record of the requests that reached it (loopback, no gateway in between).
 export const V2_SEEN_URL = `http://127.0.0.1:${need('MCP_V2_PORT')}/_seen`;
 // The first virtual host's /mcp-static (tests only): MCPAuthClientID mcp-gateway (one IdP client for every MCP
