@@ -113,6 +113,8 @@ my @bad = (
       qr/MCPAuthIntrospectionClient: kid= and aud= go with a private key/ ],
     [ 'MCPAuthTokenFormat opaque without MCPAuthIntrospection', "$ISS\nMCPAuthTokenFormat opaque", '',
       qr/MCPAUTH0067: .*MCPAuthTokenFormat opaque needs MCPAuthIntrospection/ ],
+    [ 'MCPAuthDPoP required where the gateway relays OAuth', "$ISS\nMCPAuthProvider keycloak\nMCPAuthDPoP required", '',
+      qr/MCPAUTH0068: .*MCPAuthDPoP required where the gateway is the authorization server/ ],
     [ 'unknown MCPAuthDPoP', "$ISS\nMCPAuthDPoP sometimes", '', qr/MCPAuthDPoP: unknown value 'sometimes'/ ],
     [ 'MCPAuthDPoPProofLifetime not a number', "$ISS\nMCPAuthDPoPProofLifetime soon", '', qr/MCPAuthDPoPProofLifetime/ ],
 );

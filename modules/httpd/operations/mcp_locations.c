@@ -13,6 +13,7 @@
 
 #include "mcp_token.h"
 #include "mcp_httpd.h"
+#include "mcp_endpoints.h"
 #include "mcp_locations.h"
 
 APLOG_USE_MODULE(mcp_auth);
@@ -162,6 +163,15 @@ static int check_sections(apr_pool_t *p, server_rec *s, apr_array_header_t *sect
                          "MCPAUTH0067: <%s %s>: MCPAuthTokenFormat %s needs MCPAuthIntrospection (where to ask "
                          "about opaque tokens)", is_location ? "Location" : "Directory", cd->d ? cd->d : "?",
                          conf->token_format == MCP_TOKEN_FORMAT_OPAQUE ? "opaque" : "auto");
+            return 0;
+        }
+        /* the relay redeems codes itself, without the client's proof: its
+         * tokens are bearer tokens (see mcp_facade.c) */
+        if (conf->issuer && mcp_dpop_of(conf) == MCP_DPOP_REQUIRED && mcp_gateway_is_issuer(conf)) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                         "MCPAUTH0068: <%s %s>: MCPAuthDPoP required where the gateway is the authorization "
+                         "server: the tokens it issues are bearer tokens, so no client could pass",
+                         is_location ? "Location" : "Directory", cd->d ? cd->d : "?");
             return 0;
         }
         if (conf->issuer == NULL)
