@@ -33,7 +33,7 @@ if [ ! -x /usr/bin/redis-server ] || ! command -v redis-cli >/dev/null; then
   echo "fleet: redis-server/redis-cli not found (apt-get install redis-server)" >&2
   exit 2
 fi
-for m in socache_redis proxy proxy_http proxy_balancer lbmethod_byrequests slotmem_shm headers; do
+for m in socache_redis proxy proxy_http proxy_balancer lbmethod_byrequests slotmem_shm headers setenvif; do
   [ -f "$APACHE_MODULES/mod_$m.so" ] || { echo "fleet: $APACHE_MODULES/mod_$m.so not found" >&2; exit 2; }
 done
 [ -f "$MCP_AUTH_SO" ] || { echo "fleet: $MCP_AUTH_SO not found: build the module first (./scripts/build)" >&2; exit 2; }
