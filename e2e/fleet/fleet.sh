@@ -6,6 +6,8 @@
 #   fleet.sh cold-start      stop both gateways, empty Redis, start both gateways again
 #   fleet.sh graceful gwN    graceful restart of one gateway (httpd -k graceful, same -f), waiting
 #                            until its new generation is serving
+#   fleet.sh redis-stop      stop Redis (an outage of the shared cache; the gateways keep running)
+#   fleet.sh redis-start     start Redis again, empty, on the same port, waiting for its PONG
 #
 # Expects STATE, APACHE_BIN, APACHE_MODULES, MCP_AUTH_SO, FRONT_PORT, FRONT_URL, GW1_PORT, GW2_PORT,
 # IDP_PORT, MCP_V2_PORT, REDIS_PORT, RELAY_KEY in the environment (run.sh exports them); every
@@ -159,6 +161,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   case ${1:-} in
     cold-start) fleet_cold_start ;;
     graceful) fleet_graceful "${2:?graceful: which gateway (gw1, gw2)?}" ;;
-    *) echo "usage: $0 cold-start | graceful gwN" >&2; exit 2 ;;
+    redis-stop) stack_stop redis 3 ;;
+    redis-start) stack_running redis || fleet_start_redis ;;
+    *) echo "usage: $0 cold-start | graceful gwN | redis-stop | redis-start" >&2; exit 2 ;;
   esac
 fi

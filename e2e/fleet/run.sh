@@ -3,8 +3,11 @@
 # mode) behind a round-robin front httpd (mod_proxy_balancer, no stickiness), sharing one Redis
 # (MCPAuthCache redis:...) and one MCPAuthRelayKey file, in front of the e2e IdP (e2e/idp.mjs) and
 # the SDK 2.x MCP server (e2e/mcp-server-v2.mjs); everything on free loopback ports. Runs
-# `node --test` on fleet.test.mjs, stops everything and exits with the tests' status; on failure
-# it prints the tail of each httpd's error log and of the Redis log.
+# `node --test` on fleet.test.mjs and dpop.test.mjs (DPoP across the hosts, at /dpop: a plain
+# resource server taking the IdP's DPoP-bound tokens, with nonces; its Redis outage ends with a
+# fresh start of both gateways, so whichever file comes next finds a healthy fleet), stops
+# everything and exits with the tests' status; on failure it prints the tail of each httpd's error
+# log and of the Redis log.
 #
 # Environment:
 #   MCP_AUTH_SO     module under test (default: <repo>/.libs/mod_mcp_auth.so)
@@ -13,7 +16,8 @@
 #   HTTPD_LOGLEVEL  LogLevel of the httpd instances (default: "warn mcp_auth:debug")
 #   FLEET_KEEP=1    keep the state folder (logs, generated configurations) even when the tests pass
 #   FLEET_TIMEOUT   seconds allowed to the test run (default 120)
-#   Arguments are passed to `node --test` (e.g. --test-reporter=spec); default: fleet.test.mjs.
+#   Arguments are passed to `node --test` (e.g. --test-reporter=spec); default: fleet.test.mjs
+#   dpop.test.mjs (one file at a time; node takes them in name order).
 set -euo pipefail
 
 FLEET_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -33,7 +37,7 @@ if [ ! -x /usr/bin/redis-server ] || ! command -v redis-cli >/dev/null; then
   echo "fleet: redis-server/redis-cli not found (apt-get install redis-server)" >&2
   exit 2
 fi
-for m in socache_redis proxy proxy_http proxy_balancer lbmethod_byrequests slotmem_shm headers; do
+for m in socache_redis proxy proxy_http proxy_balancer lbmethod_byrequests slotmem_shm headers setenvif; do
   [ -f "$APACHE_MODULES/mod_$m.so" ] || { echo "fleet: $APACHE_MODULES/mod_$m.so not found" >&2; exit 2; }
 done
 [ -f "$MCP_AUTH_SO" ] || { echo "fleet: $MCP_AUTH_SO not found: build the module first (./scripts/build)" >&2; exit 2; }
@@ -87,7 +91,7 @@ echo "# fleet: front $FRONT_URL (round robin) -> gw1 $GW1_URL, gw2 $GW2_URL (rel
 export IDP_KEY_FILE=$STATE/idp-key.json
 cd "$FLEET_DIR"
 if [ "$#" -eq 0 ]; then
-  set -- fleet.test.mjs
+  set -- fleet.test.mjs dpop.test.mjs
 fi
 status=0
 stack_run_node_tests "${FLEET_TIMEOUT:-120}" "$STATE/tap.log" "$@" || status=$?
