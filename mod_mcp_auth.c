@@ -585,6 +585,10 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
 static void register_hooks(apr_pool_t *p)
 {
     static const char *const before_proxy[] = { "mod_proxy.c", NULL };
+    /* mod_ssl asks for a client certificate a location wants (renegotiation,
+     * TLS 1.3 post-handshake) in its access hook: a certificate-bound token
+     * is judged after it (RFC 8705 §3) */
+    static const char *const after_ssl[] = { "mod_ssl.c", NULL };
 
     ap_hook_pre_config(pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(post_config, NULL, NULL, APR_HOOK_MIDDLE);
@@ -596,7 +600,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_handler(mcp_rules_handler, NULL, before_proxy, APR_HOOK_FIRST);
     ap_hook_handler(mcp_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ap, status_hook, mcp_server_status_section, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_check_access(check_access, NULL, NULL, APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_access(check_access, after_ssl, NULL, APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authn(check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "mcp-scope", AUTHZ_PROVIDER_VERSION,
                               &scope_provider, AP_AUTH_INTERNAL_PER_CONF);

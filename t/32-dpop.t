@@ -14,6 +14,7 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test;
 use Apache::TestUtil;
 use HTTP::Request ();
+use HTTP::Response ();
 use JSON::PP ();
 use LWP::UserAgent ();
 use Digest::SHA ();
@@ -155,7 +156,7 @@ for my $c (@cases) {
 }
 die "minting mismatch\n" if @minted;
 
-plan tests => 1 + 3 * @cases + 13 + 8 + 13 + 2;
+plan tests => 1 + 3 * @cases + 13 + 8 + 13 + 2 + 3;
 
 # the thumbprint computed here is the cnf.jkt mint.mjs binds tokens to
 ok t_cmp($J->decode(MIME::Base64::decode_base64url((split /\./, $tok{c1})[1]))->{cnf}{jkt}, $CLIENT1_JKT,
@@ -277,6 +278,29 @@ for my $c (@cases) {
     my %pids = map { $_ => 1 } error_log_since($mark, qr/(?:[\s\S]*?DPoP proof replayed){@{[ $N - 1 ]}}/, 10)
                                 =~ /\[pid (\d+)[^\n]*DPoP proof replayed/g;
     t_debug('replays refused by ' . scalar(keys %pids) . ' process(es): ' . join(' ', sort keys %pids));
+}
+
+# Anonymous requests write to the shared cache (introspected tokens, their
+# in-flight markers): a flood of them must not push out the record of a
+# used proof, or the proof would pass again.
+{
+    my ($proof) = mint_many(proof_spec($tok{c1}, at('/dpop')));
+    ok t_cmp(send_with($tok{c1}, [$proof])->code, 200, 'flood: a proof used once');
+    my ($clients, $each) = (8, 400);
+    my @seen = parallel($clients, sub {
+        my $ua = LWP::UserAgent->new(timeout => 30);
+        my %n;
+        for (1 .. $each) {
+            my $random = join '', map { sprintf '%04x', int rand 65536 } 1 .. 8;
+            $n{ $ua->get(at('/introflood'), Authorization => "Bearer $random")->code }++;
+        }
+        # parallel() reports a response's code: 200 when every token was
+        # introspected and refused
+        HTTP::Response->new(join(',', keys %n) eq '401' ? 200 : 500);
+    });
+    ok t_cmp(join(' ', @seen), join(' ', ('200') x $clients), "flood: every random token introspected and refused (401)");
+    ok t_cmp(send_with($tok{c1}, [$proof])->code . ' ' . challenge_summary(send_with($tok{c1}, [$proof])),
+             qr/^401 /, "after @{[ $clients * $each ]} anonymous introspected tokens: the used proof is still refused");
 }
 
 # $n clients, each in its own process, send $make->() at the same moment;

@@ -20,6 +20,8 @@ use DPoPTest;
 
 my $TLS = fixtures_dir() . '/tls18';
 my $MTLS = 'https://localhost:' . port('tls18') . '/mtls';
+# a location that asks for the certificate itself (SSLVerifyClient in <Location>)
+my $RENEG = 'https://localhost:' . port('tls18r') . '/mtls';
 my %x5t = map { $_ => cert_thumbprint("$TLS/$_.pem") } qw(client1 client2 rogue);
 
 my %tok;
@@ -62,6 +64,11 @@ my @cases = (
       "401 $INVALID: presented as a bearer token" ],
     [ 'DPoP over TLS: proof for http:// instead of https://', 'client1', 'jkt',
       '401 Bearer; DPoP invalid_dpop_proof: htu does not match', scheme => 'DPoP', proof => $http_proof ],
+    # mod_ssl renegotiates for the location's SSLVerifyClient before the token is judged
+    [ 'certificate asked for by the location: token bound to client1, client1\'s certificate', 'client1', 'c1',
+      'backend as alice', url => $RENEG, tls12 => 1 ],
+    [ 'certificate asked for by the location: token bound to client1, client2\'s certificate', 'client2', 'c1',
+      "401 $INVALID: another client certificate", url => $RENEG, tls12 => 1 ],
 );
 
 plan tests => 3 + 2 * @cases;
@@ -73,8 +80,10 @@ yes $x5t{client1} ne $x5t{client2} && $x5t{client1} ne $x5t{rogue}, 'each certif
 
 # A client over TLS that trusts the test CA, with $cert's certificate.
 sub client {
-    my $cert = shift;
+    my ($cert, $tls12) = @_;
     my %mine = $cert ? (SSL_cert_file => "$TLS/$cert.pem", SSL_key_file => "$TLS/$cert.key") : ();
+    # renegotiation is TLS 1.2's way to ask for a certificate mid-connection
+    $mine{SSL_version} = 'TLSv1_2' if $tls12;
     return LWP::UserAgent->new(max_redirect => 0, timeout => 30, keep_alive => 0,
                                ssl_opts => { SSL_ca_file => "$TLS/ca.pem", verify_hostname => 1, %mine });
 }
@@ -108,7 +117,7 @@ for my $c (@cases) {
     $r->header(Authorization => ($o{scheme} // 'Bearer') . " $tok{$token}");
     $r->header(DPoP => $o{proof}) if $o{proof};
     my $mark = error_log_size();
-    my $seen = seen(client($cert)->request($r), $mark);
+    my $seen = seen(client($cert, $o{tls12})->request($r), $mark);
     my $reached = !ref $want && $want =~ /^backend/;
     ok t_cmp($seen, ref $want ? $want : $want =~ /^401 (.*?): (.*)$/s ? qr/^401 \Q$1\E: .*\Q$2\E/ : $want, $name);
     ok t_cmp(echo_hits(), $hits + $reached, "$name: backend reached " . ($reached ? 'once' : 'never'));

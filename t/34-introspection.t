@@ -142,6 +142,7 @@ realm('noint', metadata_without_introspection => 1);
 realm('flight', mode => 'slow 2');
 realm('slow', mode => 'slow 8');
 realm('b500', mode => 'status 500');
+realm('b400', mode => 'status 400');
 realm('bhtml', mode => 'html');
 realm('bstr', mode => 'active-string');
 realm('basic', basic => "gw-intro.basic:$SECRET");
@@ -177,7 +178,7 @@ my @claim_cases = (
     [ 'active, bound by an unknown confirmation method', active(cnf => { 'x5t#S1' => 'abc' }), '401 invalid_token' ],
 );
 
-plan tests => 4 * @claim_cases + 108;
+plan tests => 4 * @claim_cases + 112;
 
 # --- a. identity and authorization on introspected claims ------------------------
 {
@@ -362,6 +363,16 @@ plan tests => 4 * @claim_cases + 108;
     ok t_cmp(asked('b500') > $before ? 'asked again' : 'never asked again', 'asked again', 'after the 2 s rest the endpoint is asked again');
     ok t_cmp(join(', ', sort keys %{ { map { $_ => 1 } @seen } }), '503 temporarily_unavailable',
              'and the answer is still 503, never 200');
+
+    # a 400 is about the token in the request (anyone can make one the IdP
+    # refuses): that token is not active, and the endpoint does not rest
+    my @two = (opaque_token('b400'), opaque_token('b400'));
+    $log = error_log_size();
+    ok t_cmp(outcome(bearer('/intro-400', $two[0])), '401 invalid_token', 'an HTTP 400 for a token: 401, not 503');
+    ok t_cmp(outcome(bearer('/intro-400', $two[1])), '401 invalid_token', 'and the next token is asked about at once');
+    ok t_cmp(asked('b400'), 2, 'both tokens were asked about');
+    ok t_cmp(error_log_since($log, qr/MCPAUTH0070/, 5) =~ /MCPAUTH0070: introspection at \S+ answered HTTP 400 for a token/
+             ? 'logged' : 'not logged', 'logged', 'the log says the IdP refused the token (MCPAUTH0070)');
 }
 
 # --- f. the gateway's client --------------------------------------------------------

@@ -27,10 +27,24 @@ APLOG_USE_MODULE(mcp_auth);
 #define DEFAULT_CACHE_SIZE (24 * 1024 * 1024)
 #define CACHE_AVG_OBJECT (12 * 1024)
 
+/* Single-use records (DPoP proofs; the relay's states, codes and rotated
+ * refresh tokens) are kept apart from the documents where the cache is this
+ * host's memory: shmcb pushes out its oldest entries when a subcache fills,
+ * anonymous requests write to the document cache (introspected tokens, key
+ * ids), and a record pushed out is a replay let through. Only requests that
+ * passed a check write here, and the records are small: this store holds
+ * about a hundred thousand, many minutes of a busy gateway's proofs. With
+ * redis or memcache (a fleet) the records must be where every host sees
+ * them: the shared cache itself. */
+#define ONCE_CACHE_SIZE (16 * 1024 * 1024)
+#define ONCE_AVG_OBJECT 128
+
 static const ap_socache_provider_t *cache_provider;
 static ap_socache_instance_t *cache_instance;
 static const char *cache_provider_name;
 static mcp_cache_t shared_cache;
+static mcp_cache_t once_cache;
+static int once_active;       /* this generation keeps single-use records in once_cache */
 static mcp_docstore_t *docstore;
 static mcp_docstore_t *client_docstore;
 
@@ -110,6 +124,55 @@ static void log_cache_health(const mcp_cache_t *cache, int reachable, apr_status
                      cache_provider_name);
 }
 
+static apr_status_t destroy_once_cache(void *data)
+{
+    /* at exit: the server records of the generations are gone by then */
+    if (once_cache.provider && once_cache.instance)
+        once_cache.provider->destroy(once_cache.instance, NULL);
+    memset(&once_cache, 0, sizeof(once_cache));
+    return APR_SUCCESS;
+}
+
+/* The store of single-use records: its own shmcb beside a shmcb shared
+ * cache. Made once and kept in the process pool, across graceful restarts:
+ * a proof or code used before a restart stays used after it. 0 after
+ * logging why it cannot be made. */
+static int once_cache_init(apr_pool_t *ptemp, server_rec *s)
+{
+    static const struct ap_socache_hints hints = { 72, ONCE_AVG_OBJECT, 0 };
+    apr_pool_t *keep = s->process->pool;
+    ap_socache_instance_t *instance = NULL;
+    const char *err;
+    apr_status_t rv;
+
+    once_active = strcmp(cache_provider_name, DEFAULT_CACHE_PROVIDER) == 0;
+    once_cache.server = s; /* this generation's, for the log */
+    if (!once_active || once_cache.instance)
+        return 1;
+    err = cache_provider->create(&instance,
+                                 apr_psprintf(ptemp, "%s(%d)", ap_runtime_dir_relative(ptemp, "mcp_auth_once"),
+                                              ONCE_CACHE_SIZE),
+                                 ptemp, keep);
+    if (err == NULL && (cache_provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE)) {
+        rv = ap_global_mutex_create(&once_cache.mutex, NULL, MCP_CACHE_MUTEX_TYPE, "once", s, keep, 0);
+        if (rv != APR_SUCCESS)
+            err = "cannot create its mutex";
+    }
+    if (err == NULL && (rv = cache_provider->init(instance, "mcp-auth-once", &hints, s, keep)) != APR_SUCCESS)
+        err = "cannot initialise it";
+    if (err) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "MCPAUTH0069: the store of single-use records: %s", err);
+        once_active = 0;
+        return 0;
+    }
+    once_cache.provider = cache_provider;
+    once_cache.instance = instance;
+    once_cache.server = s;
+    once_cache.on_health = log_cache_health;
+    apr_pool_cleanup_register(keep, NULL, destroy_once_cache, apr_pool_cleanup_null);
+    return 1;
+}
+
 int mcp_shared_cache_init(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     static const struct ap_socache_hints hints = { 72, CACHE_AVG_OBJECT, 0 };
@@ -156,7 +219,7 @@ int mcp_shared_cache_init(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     shared_cache.unreachable = 0;
     shared_cache.rest_until = 0;
     shared_cache.probing = 0;
-    return 1;
+    return once_cache_init(ptemp, s);
 }
 
 
@@ -167,6 +230,11 @@ void mcp_shared_cache_child_init(apr_pool_t *pchild, server_rec *s)
     if (shared_cache.mutex) {
         rv = apr_global_mutex_child_init(&shared_cache.mutex,
                                          apr_global_mutex_lockfile(shared_cache.mutex), pchild);
+        if (rv != APR_SUCCESS)
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "MCPAUTH0026: cache mutex child init failed");
+    }
+    if (once_active && once_cache.mutex) {
+        rv = apr_global_mutex_child_init(&once_cache.mutex, apr_global_mutex_lockfile(once_cache.mutex), pchild);
         if (rv != APR_SUCCESS)
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "MCPAUTH0026: cache mutex child init failed");
     }
@@ -189,6 +257,11 @@ mcp_cache_t *mcp_shared_cache(void)
     return shared_cache.instance ? &shared_cache : NULL;
 }
 
+mcp_cache_t *mcp_once_cache(void)
+{
+    return once_active && once_cache.instance ? &once_cache : mcp_shared_cache();
+}
+
 mcp_docstore_t *mcp_shared_docstore(void)
 {
     return docstore;
@@ -204,7 +277,7 @@ mcp_docstore_t *mcp_shared_client_docstore(void)
  * §10.4; RFC 9449 §11.1). */
 mcp_claim_t mcp_use_once(request_rec *r, const char *kind, const char *name, long lifetime, const char **id)
 {
-    mcp_cache_t *cache = mcp_shared_cache();
+    mcp_cache_t *cache = mcp_once_cache();
     mcp_claim_t claim;
 
     *id = mcp_cache_id(r->pool, kind, name ? name : "");
@@ -219,7 +292,7 @@ mcp_claim_t mcp_use_once(request_rec *r, const char *kind, const char *name, lon
 
 void mcp_give_back(request_rec *r, const char *id)
 {
-    mcp_cache_t *cache = mcp_shared_cache();
+    mcp_cache_t *cache = mcp_once_cache();
 
     if (cache)
         mcp_cache_remove(cache, id, r->pool);

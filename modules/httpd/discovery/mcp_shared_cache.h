@@ -42,6 +42,10 @@ mcp_claim_t mcp_use_once(request_rec *r, const char *kind, const char *name, lon
 /* Forgets a record mcp_use_once made: the name may be used again. */
 void mcp_give_back(request_rec *r, const char *id);
 
+/* Where single-use records live: a store of their own beside a shmcb
+ * shared cache (nothing else writes there), else the shared cache. */
+mcp_cache_t *mcp_once_cache(void);
+
 /* This process's view of the IdP documents (JWKS, discovery). */
 mcp_docstore_t *mcp_shared_docstore(void);
 

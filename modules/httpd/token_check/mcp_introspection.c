@@ -102,6 +102,14 @@ static mcp_introspect_status_t ask(request_rec *r, const mcp_dir_conf_t *conf, c
                            err ? err : "no answer", NULL);
         return MCP_INTROSPECT_BROKEN;
     }
+    if (res.status == 400 || res.status == 413) {
+        /* a refusal of this token's request (its size, its characters): an
+         * answer about the token, not a failing endpoint, which anyone could
+         * otherwise bring about with a token of their making */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0070: introspection at %s answered HTTP %ld for a "
+                      "token: taken as not active", mcp_url_redacted(r->pool, endpoint), res.status);
+        return MCP_INTROSPECT_INACTIVE;
+    }
     if (res.status != 200) {
         /* 401/403: the IdP does not take the gateway's client (RFC 7662 §2.3) */
         *why = apr_psprintf(r->pool, "introspection at %s answered HTTP %ld%s", mcp_url_redacted(r->pool, endpoint),
