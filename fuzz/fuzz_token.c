@@ -38,6 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *tok, *why, *p;
     unsigned long len, i;
     int dpop;
+    const char *scheme;
     size_t hlen;
     mcp_token_result_t r;
 
@@ -79,12 +80,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (p = tok + len; is_ows((unsigned char)*p); p++)
             ;
         FUZZ_CHECK(*p == '\0');
-        /* what precedes is OWS "Bearer" (any case) followed by whitespace */
+        /* what precedes is OWS "Bearer" or "DPoP" (any case, as *dpop
+         * says) followed by whitespace */
         for (p = hdr; is_ows((unsigned char)*p); p++)
             ;
-        FUZZ_CHECK(strncasecmp(p, "Bearer", 6) == 0);
-        FUZZ_CHECK(p + 6 < tok && is_ows((unsigned char)p[6]));
-        for (p += 6; p < tok; p++)
+        scheme = dpop ? "DPoP" : "Bearer";
+        FUZZ_CHECK(strncasecmp(p, scheme, strlen(scheme)) == 0);
+        FUZZ_CHECK(p + strlen(scheme) < tok && is_ows((unsigned char)p[strlen(scheme)]));
+        for (p += strlen(scheme); p < tok; p++)
             FUZZ_CHECK(is_ows((unsigned char)*p));
         break;
     default:

@@ -23,14 +23,14 @@ INCLUDES=$(for d in "$MODULES"/*/; do printf -- '-I%s ' "${d%/}"; done)
 ARTIFACTS=$FUZZ_DIR/build/artifacts
 LOGS=$FUZZ_DIR/build/logs
 BUILD=$FUZZ_DIR/build
-TARGETS=${FUZZ_TARGETS:-"fuzz_token fuzz_jwt fuzz_claims fuzz_jwks fuzz_jsonrpc fuzz_sse"}
+TARGETS=${FUZZ_TARGETS:-"fuzz_token fuzz_jwt fuzz_claims fuzz_jwks fuzz_jsonrpc fuzz_sse fuzz_dpop fuzz_introspect"}
 CC=${CC:-clang}
 
 DEPS=$(pkg-config --cflags --libs apr-1 apr-util-1 cjose jansson libcurl libcrypto) || {
     echo "pkg-config failed: need libapr1-dev libaprutil1-dev libcjose-dev libjansson-dev libcurl4-openssl-dev libssl-dev" >&2
     exit 2
 }
-CFLAGS="-g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter
+CFLAGS="-g -O1 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter -Werror=implicit-function-declaration
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 if [ -n "${FUZZ_SKIP_KNOWN:-}" ]; then
     CFLAGS="$CFLAGS -DFUZZ_SKIP_KNOWN"
@@ -47,6 +47,8 @@ sources_for() {
         fuzz_jwks) echo "$(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
         fuzz_jsonrpc) echo "$(src mcp_jsonrpc.c) $(src mcp_era.c) $(src mcp_field.c) $(src mcp_policy.c) $(src mcp_scope.c) $(src mcp_jwt.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
         fuzz_sse) echo "$(src mcp_listfilter.c) $(src mcp_buffer.c) $(src mcp_jsonrpc.c)" ;;
+        fuzz_dpop) echo "$(src mcp_dpop.c) $(src mcp_jwt.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
+        fuzz_introspect) echo "$(src mcp_introspect.c) $(src mcp_b64url.c)" ;;
     esac
 }
 
@@ -58,6 +60,8 @@ max_len_for() {
         fuzz_jwks) echo 16384 ;;
         fuzz_jsonrpc) echo 8192 ;;
         fuzz_sse) echo 16384 ;;     # past the target's 4 KiB event bound
+        fuzz_dpop) echo 10000 ;;    # past MCP_DPOP_MAX_LEN (8 KiB)
+        fuzz_introspect) echo 8192 ;;
     esac
 }
 
