@@ -48,7 +48,7 @@ sources_for() {
         fuzz_jsonrpc) echo "$(src mcp_jsonrpc.c) $(src mcp_era.c) $(src mcp_field.c) $(src mcp_policy.c) $(src mcp_scope.c) $(src mcp_jwt.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
         fuzz_sse) echo "$(src mcp_listfilter.c) $(src mcp_buffer.c) $(src mcp_jsonrpc.c)" ;;
         fuzz_dpop) echo "$(src mcp_dpop.c) $(src mcp_jwt.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
-        fuzz_introspect) echo "$(src mcp_introspect.c) $(src mcp_b64url.c)" ;;
+        fuzz_introspect) echo "$(src mcp_introspect.c) $(src mcp_jwt.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
     esac
 }
 

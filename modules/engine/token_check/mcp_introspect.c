@@ -7,9 +7,8 @@
 
 #include "mcp_b64url.h"
 #include "mcp_introspect.h"
+#include "mcp_jwt.h"
 
-/* Introspection answers are small; deeper than this is hostile. */
-#define MAX_ANSWER_DEPTH 16
 
 const char *mcp_introspect_request(apr_pool_t *pool, const char *token, apr_size_t len, const char *assertion)
 {
@@ -35,28 +34,6 @@ int mcp_token_is_jws_shaped(const char *token, apr_size_t len)
            && mcp_b64url_is_strict(token, (apr_size_t)(dot1 - token));
 }
 
-static int depth_ok(json_t *v, int depth)
-{
-    const char *key;
-    json_t *child;
-    size_t i;
-
-    if (depth > MAX_ANSWER_DEPTH)
-        return 0;
-    if (json_is_object(v)) {
-        json_object_foreach(v, key, child) {
-            if (!depth_ok(child, depth + 1))
-                return 0;
-        }
-    }
-    else if (json_is_array(v)) {
-        json_array_foreach(v, i, child) {
-            if (!depth_ok(child, depth + 1))
-                return 0;
-        }
-    }
-    return 1;
-}
 
 static const char *const access_token_types[] = { "Bearer", "DPoP", NULL };
 static const char *const access_token_typs[] = { "Bearer", "DPoP", "at+jwt", "application/at+jwt", "JWT", NULL };
@@ -79,7 +56,7 @@ mcp_introspect_status_t mcp_introspect_parse(apr_pool_t *pool, const char *body,
     json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL), *active;
 
     *claims = NULL;
-    if (!json_is_object(doc) || !depth_ok(doc, 1)) {
+    if (!json_is_object(doc) || !mcp_json_depth_ok(doc, 1)) {
         json_decref(doc);
         *err = "the introspection answer is not a JSON object";
         return MCP_INTROSPECT_BROKEN;

@@ -17,8 +17,6 @@
  * (1e300, 1e400 as infinity) are hostile, and casting them is undefined. */
 #define MCP_MAX_NUMERIC_DATE 253402300799.0
 
-/* JWT claims nest a few levels (realm_access.roles); deeper is hostile. */
-#define MCP_MAX_JSON_DEPTH 16
 
 /* Kid-less tokens may be tried against this many fitting keys at most. */
 #define MCP_KIDLESS_MAX_TRIES 8
@@ -43,7 +41,7 @@ static apr_status_t release_json(void *data)
     return APR_SUCCESS;
 }
 
-static int json_depth_ok(json_t *v, int depth)
+int mcp_json_depth_ok(json_t *v, int depth)
 {
     const char *key;
     json_t *child;
@@ -53,13 +51,13 @@ static int json_depth_ok(json_t *v, int depth)
         return 0;
     if (json_is_object(v)) {
         json_object_foreach(v, key, child) {
-            if (!json_depth_ok(child, depth + 1))
+            if (!mcp_json_depth_ok(child, depth + 1))
                 return 0;
         }
     }
     else if (json_is_array(v)) {
         json_array_foreach(v, i, child) {
-            if (!json_depth_ok(child, depth + 1))
+            if (!mcp_json_depth_ok(child, depth + 1))
                 return 0;
         }
     }
@@ -82,7 +80,7 @@ static json_t *decode_json_segment(apr_pool_t *pool, const char *seg, apr_size_t
     if (json == NULL)
         return NULL;
     apr_pool_cleanup_register(pool, json, release_json, apr_pool_cleanup_null);
-    if (!json_is_object(json) || !json_depth_ok(json, 1))
+    if (!json_is_object(json) || !mcp_json_depth_ok(json, 1))
         return NULL;
     return json;
 }

@@ -9,6 +9,8 @@
 #include "mcp_jwks.h"
 
 #define MCP_JWT_DEFAULT_MAX_LEN (16 * 1024)
+/* Claims nest a few levels (realm_access.roles); deeper is hostile. */
+#define MCP_MAX_JSON_DEPTH 16
 
 typedef enum {
     MCP_JWT_VALID,
@@ -45,6 +47,10 @@ mcp_jwt_status_t mcp_jwt_check_claims(mcp_jwt_t *jwt, const mcp_jwt_policy_t *po
                                       double now, const char **err);
 
 const char *mcp_jwt_kid(const mcp_jwt_t *jwt);
+
+/* Whether v, at depth (1 for a document), nests at most MCP_MAX_JSON_DEPTH
+ * deep: claims from a token or an introspection answer. */
+int mcp_json_depth_ok(json_t *v, int depth);
 
 /* A parameter of a parsed token's header (DPoP proofs carry their key in
  * "jwk"), or NULL. Never a source of keys for access tokens. */
