@@ -10,22 +10,49 @@ import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 
 export const DEFAULT_REDIRECT_URL = 'http://127.0.0.1:33418/callback';
 
+/** The claims of a JWT or DPoP proof (its payload, not verified). */
+export const claimsOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url'));
+
 /**
- * Wraps fetch and appends one entry per request to `log`:
- * { method, url, status, grantType?, wwwAuthenticate?, location?, via }.
+ * Wraps fetch and appends one entry per request to `log`, as the caller sent it (under the SDK
+ * 2.x's DPoP layer: with the Authorization and DPoP headers it set):
+ * { via, method, url, headers, rpc?, grantType?, body?, scheme?, token?, proof?, proofClaims?,
+ *   status, wwwAuthenticate?, location?, dpopNonce?, error? }. The entry is pushed before
+ * `baseFetch` is called, in the same tick; its (non-enumerable) `answered` promise settles with
+ * the request (see settled()).
  */
 export function recordingFetch(log, { via = 'sdk', baseFetch = globalThis.fetch } = {}) {
   return async (input, init = {}) => {
     const url = typeof input === 'string' ? input : (input instanceof URL ? input.href : input.url);
     const method = (init.method || (input instanceof Request ? input.method : 'GET')).toUpperCase();
     const entry = { via, method, url: String(url) };
+    let answered;
+    Object.defineProperty(entry, 'answered', { value: new Promise((r) => { answered = r; }) });
+    let headers;
+    try { headers = new Headers(init.headers); } catch { /* fetch itself will refuse them */ }
+    if (headers) {
+      entry.headers = Object.fromEntries(headers);
+      const auth = headers.get('authorization');
+      if (auth) {
+        entry.scheme = auth.split(' ')[0];
+        entry.token = auth.slice(auth.indexOf(' ') + 1);
+      }
+      const proof = headers.get('dpop');
+      if (proof) {
+        entry.proof = proof;
+        try { entry.proofClaims = claimsOf(proof); } catch { /* not a JWT */ }
+      }
+    }
     const body = init.body;
     if (body instanceof URLSearchParams && body.get('grant_type')) entry.grantType = body.get('grant_type');
-    if (typeof body === 'string' && method === 'POST') {
-      try {
-        const msg = JSON.parse(body);
-        if (msg && msg.method) entry.rpc = msg.method;
-      } catch { /* not JSON-RPC */ }
+    if (typeof body === 'string') {
+      entry.body = body;
+      if (method === 'POST') {
+        try {
+          const msg = JSON.parse(body);
+          if (msg && msg.method) entry.rpc = msg.method;
+        } catch { /* not JSON-RPC */ }
+      }
     }
     log.push(entry);
     try {
@@ -35,12 +62,25 @@ export function recordingFetch(log, { via = 'sdk', baseFetch = globalThis.fetch 
       if (wa) entry.wwwAuthenticate = wa;
       const loc = res.headers.get('location');
       if (loc) entry.location = loc;
+      const nonce = res.headers.get('dpop-nonce');
+      if (nonce) entry.dpopNonce = nonce;
       return res;
     } catch (err) {
       entry.error = String(err?.message ?? err);
       throw err;
+    } finally {
+      answered();
     }
   };
+}
+
+/**
+ * Waits for the answers to every request in `log` (a recordingFetch's: the SDK opens its GET
+ * stream in the background); returns `log`.
+ */
+export async function settled(log) {
+  await Promise.all(log.map((e) => e.answered));
+  return log;
 }
 
 /** One line per request, for printing. */

@@ -20,26 +20,16 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { DpopSession } from '@modelcontextprotocol/client';
-import { MemoryOAuthProvider, resultText } from './client.mjs';
-import { MODERN, sdk2Login, sdk2Open, claimsOf } from './sdk2.mjs';
+import { MemoryOAuthProvider, recordingFetch, resultText, settled } from './client.mjs';
+import { DpopProvider, MODERN, sdk2Login, sdk2Open, claimsOf } from './sdk2.mjs';
 import {
-  GW, ISSUER, V2_MCP_URL, V2_SEEN_URL, DPOP_NONCE_MCP_URL, DPOP_ONLY_MCP_URL,
-  RELAY_KEY_FILE, parseChallenge, accessLogSize, accessLogSince,
+  GW, ISSUER, V2_MCP_URL, DPOP_NONCE_MCP_URL, DPOP_ONLY_MCP_URL,
+  RELAY_KEY_FILE, accessLogSize, accessLogSince, seenSince, seenMark, challengesOf, replay, atGateway, accepted,
 } from './testenv.mjs';
 
 const TOKEN_URL = `${ISSUER}/protocol/openid-connect/token`;
 // idp.mjs: the proofs of a client with this in its client_name need the IdP's nonce
 const IDP_NONCE_MARK = '[idp-dpop-nonce]';
-
-/** A MemoryOAuthProvider that binds its tokens with DPoP: one key pair for the provider's life. */
-class DpopProvider extends MemoryOAuthProvider {
-  constructor(options) {
-    super(options);
-    this._dpop = DpopSession.create();
-  }
-
-  dpop() { return this._dpop; }
-}
 
 const opened = [];
 after(async () => {
@@ -47,51 +37,6 @@ after(async () => {
 });
 
 // ---- what went on the wire
-
-/**
- * A fetch that records each request as the SDK sent it (below its DPoP layer, so with the
- * Authorization and DPoP headers it set) into `wire`: { via, method, url, rpc?, grantType?,
- * scheme?, token?, proof?, proofClaims?, headers, body?, status, wwwAuthenticate?, dpopNonce? }.
- */
-function dpopSpy(wire, { via = 'sdk', baseFetch = globalThis.fetch } = {}) {
-  return (input, init = {}) => {
-    const url = typeof input === 'string' ? input : (input instanceof URL ? input.href : input.url);
-    const method = (init.method || (input instanceof Request ? input.method : 'GET')).toUpperCase();
-    const headers = new Headers(init.headers);
-    const entry = { via, method, url: String(url), headers: Object.fromEntries(headers) };
-    const auth = headers.get('authorization');
-    if (auth) {
-      entry.scheme = auth.split(' ')[0];
-      entry.token = auth.slice(auth.indexOf(' ') + 1);
-    }
-    const proof = headers.get('dpop');
-    if (proof) {
-      entry.proof = proof;
-      entry.proofClaims = claimsOf(proof);
-    }
-    if (init.body instanceof URLSearchParams) entry.grantType = init.body.get('grant_type') ?? undefined;
-    if (typeof init.body === 'string') {
-      entry.body = init.body;
-      try { entry.rpc = JSON.parse(init.body).method; } catch { /* not JSON-RPC */ }
-    }
-    const answer = (async () => {
-      const res = await baseFetch(input, init);
-      entry.status = res.status;
-      entry.wwwAuthenticate = res.headers.get('www-authenticate') ?? undefined;
-      entry.dpopNonce = res.headers.get('dpop-nonce') ?? undefined;
-      return res;
-    })();
-    entry.answered = answer.then(() => {}, () => {});
-    wire.push(entry);
-    return answer;
-  };
-}
-
-/** Waits for the answers to every request in `wire` (the SDK opens its GET stream in the background). */
-async function settled(wire) {
-  await Promise.all(wire.map((e) => e.answered));
-  return wire;
-}
 
 /** One line per request: method, path, status, scheme, proof (with nonce and ath or not). */
 function formatWire(wire) {
@@ -119,19 +64,6 @@ function printWire(t, title, wire) {
   for (const line of formatWire(wire).split('\n')) t.diagnostic(line);
 }
 
-const atGateway = (wire, url) => wire.filter((e) => e.url.split('?')[0] === url);
-// the stateless 2.x server has no GET stream: 405 is its answer, past the gateway
-const accepted = (e) => e.status < 300 || (e.method === 'GET' && e.status === 405);
-
-/** The challenges of one WWW-Authenticate header, by scheme: { Bearer: params, DPoP: params }. */
-function challengesOf(header) {
-  const out = {};
-  for (const part of (header ?? '').split(/,\s*(?=(?:Bearer|DPoP)\s)/)) {
-    const { scheme, params } = parseChallenge(part.trim());
-    if (scheme) out[scheme] = params;
-  }
-  return out;
-}
 
 /** Access-log entries after `offset` for `paths`, once there are at least `count` of them (2 s at most). */
 async function gatewayLog(offset, paths, count) {
@@ -154,18 +86,6 @@ async function assertAccessLog(offset, wire, url) {
   return lines;
 }
 
-// ---- what reached the 2.x server
-
-async function seenSince(mark = 0) {
-  const res = await fetch(`${V2_SEEN_URL}?since=${mark}`);
-  assert.equal(res.status, 200, 'the 2.x server answers /_seen');
-  return res.json();
-}
-async function seenMark() {
-  const all = await seenSince(0);
-  return all.length ? all[all.length - 1].n : 0;
-}
-
 // ---- one DPoP login at /mcp-v2, shared by the first two tests
 
 let first;
@@ -174,24 +94,13 @@ async function firstLogin() {
     const wire = [];
     const provider = new DpopProvider({ clientName: 'dpop e2e (dana)' });
     const offset = accessLogSize();
-    const result = await sdk2Login(V2_MCP_URL, provider, [], { username: 'dana', fetch: dpopSpy(wire) });
+    const result = await sdk2Login(V2_MCP_URL, provider, [], { username: 'dana', fetch: recordingFetch(wire) });
     assert.equal(result.error, undefined, `login: ${result.error} ${result.error_description}`);
     first = { provider, wire, offset, session: await provider.dpop() };
   }
   return first;
 }
 
-/** POSTs a captured request again, with headers changed by `headers` (null removes one). */
-async function replay(entry, headers = {}) {
-  const h = { ...entry.headers };
-  for (const [k, v] of Object.entries(headers)) {
-    if (v === null) delete h[k];
-    else h[k] = v;
-  }
-  const res = await fetch(entry.url, { method: entry.method, headers: h, body: entry.body });
-  const text = await res.text();
-  return { res, text, challenges: challengesOf(res.headers.get('www-authenticate')) };
-}
 
 // ============================================================================================
 
@@ -213,7 +122,7 @@ test('DPoP end to end at /mcp-v2: token_type DPoP, cnf.jkt, every MCP request wi
     assert.equal(tokenRequest.status, 200);
 
     const mark = await seenMark();
-    const { client } = await sdk2Open(V2_MCP_URL, provider, [], { fetch: dpopSpy(wire) });
+    const { client } = await sdk2Open(V2_MCP_URL, provider, [], { fetch: recordingFetch(wire) });
     opened.push(client);
     const { tools } = await client.listTools();
     assert.ok(tools.some((x) => x.name === 'whoami'), 'tools/list through the gateway');
@@ -295,9 +204,9 @@ async function nonceClient() {
     const wire = [];
     const provider = new DpopProvider({ clientName: 'dpop e2e nonce (nina)' });
     const offset = accessLogSize();
-    const result = await sdk2Login(DPOP_NONCE_MCP_URL, provider, [], { username: 'nina', fetch: dpopSpy(wire), clientOptions: MODERN });
+    const result = await sdk2Login(DPOP_NONCE_MCP_URL, provider, [], { username: 'nina', fetch: recordingFetch(wire), clientOptions: MODERN });
     assert.equal(result.error, undefined, `login: ${result.error} ${result.error_description}`);
-    const { client } = await sdk2Open(DPOP_NONCE_MCP_URL, provider, [], { fetch: dpopSpy(wire), clientOptions: MODERN });
+    const { client } = await sdk2Open(DPOP_NONCE_MCP_URL, provider, [], { fetch: recordingFetch(wire), clientOptions: MODERN });
     opened.push(client);
     nonceFirst = { provider, client, wire, offset, session: await provider.dpop() };
   }
@@ -403,14 +312,14 @@ test('MCPAuthDPoP required: a client without DPoP logs in, gets a bearer token, 
     assert.equal(prm.dpop_bound_access_tokens_required, true, JSON.stringify(prm));
     assert.ok(prm.dpop_signing_alg_values_supported?.includes('ES256'), JSON.stringify(prm));
 
-    const result = await sdk2Login(DPOP_ONLY_MCP_URL, provider, [], { username: 'pat', fetch: dpopSpy(wire) });
+    const result = await sdk2Login(DPOP_ONLY_MCP_URL, provider, [], { username: 'pat', fetch: recordingFetch(wire) });
     assert.equal(result.error, undefined, 'the SDK finds the metadata through the DPoP challenge and logs in');
     assert.equal(provider.tokens().token_type?.toLowerCase(), 'bearer', 'no proof, so a bearer token');
     assert.equal(claimsOf(provider.tokens().access_token).cnf, undefined);
 
     let failure;
     try {
-      const { client } = await sdk2Open(DPOP_ONLY_MCP_URL, provider, [], { fetch: dpopSpy(wire) });
+      const { client } = await sdk2Open(DPOP_ONLY_MCP_URL, provider, [], { fetch: recordingFetch(wire) });
       opened.push(client);
     } catch (e) {
       failure = e;
@@ -443,7 +352,7 @@ test('MCPAuthDPoP required, a DPoP client whose IdP wants nonces too: 400 use_dp
   const session = await provider.dpop();
   const offset = accessLogSize();
   try {
-    const result = await sdk2Login(DPOP_ONLY_MCP_URL, provider, [], { username: 'ida', fetch: dpopSpy(wire) });
+    const result = await sdk2Login(DPOP_ONLY_MCP_URL, provider, [], { username: 'ida', fetch: recordingFetch(wire) });
     assert.equal(result.error, undefined, `login: ${result.error} ${result.error_description}`);
     const tokenRequests = wire.filter((e) => e.grantType === 'authorization_code');
     assert.deepEqual(tokenRequests.map((e) => [e.status, Boolean(e.proofClaims?.nonce)]), [[400, false], [200, true]],
@@ -453,7 +362,7 @@ test('MCPAuthDPoP required, a DPoP client whose IdP wants nonces too: 400 use_dp
     assert.equal(provider.tokens().token_type?.toLowerCase(), 'dpop');
     assert.equal(claimsOf(provider.tokens().access_token).cnf?.jkt, session.thumbprint);
 
-    const { client } = await sdk2Open(DPOP_ONLY_MCP_URL, provider, [], { fetch: dpopSpy(wire) });
+    const { client } = await sdk2Open(DPOP_ONLY_MCP_URL, provider, [], { fetch: recordingFetch(wire) });
     opened.push(client);
     const me = JSON.parse(resultText(await client.callTool({ name: 'whoami', arguments: {} })));
     assert.equal(me.remoteUser, 'ida');

@@ -24,7 +24,7 @@ import { MemoryOAuthProvider, connectWithOAuth, disconnect, printLog, resultText
 import {
   MODERN, sdk2Login, sdk2Open, sdk2Authorize, claimsOf,
 } from './sdk2.mjs';
-import { POLICY_MCP_URL, V2_MCP_URL, V2_SEEN_URL } from './testenv.mjs';
+import { POLICY_MCP_URL, V2_MCP_URL, seenSince, seenMark } from './testenv.mjs';
 
 const MODERN_VERSION = '2026-07-28';
 const names = (list) => list.map((x) => x.name).sort();
@@ -38,18 +38,6 @@ function mcpName(value) {
   const plain = value.length > 0 && value === value.trim() && /^[\t\x20-\x7e]*$/.test(value)
     && !(value.startsWith('=?base64?') && value.endsWith('?='));
   return plain ? value : `=?base64?${Buffer.from(value, 'utf8').toString('base64')}?=`;
-}
-
-// ---- what reached the 2.x server
-
-async function seenSince(mark = 0) {
-  const res = await fetch(`${V2_SEEN_URL}?since=${mark}`);
-  assert.equal(res.status, 200, 'the 2.x server answers /_seen');
-  return res.json();
-}
-async function seenMark() {
-  const all = await seenSince(0);
-  return all.length ? all[all.length - 1].n : 0;
 }
 
 // ---- logins: one per user, through the gateway, with the 2.x client in the 2026 era

@@ -18,27 +18,17 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { DpopSession } from '@modelcontextprotocol/client';
 import {
-  MemoryOAuthProvider, connectWithOAuth, disconnect, resultText,
+  MemoryOAuthProvider, connectWithOAuth, disconnect, recordingFetch, resultText, settled,
 } from './client.mjs';
-import { MODERN, sdk2Login, sdk2Open, claimsOf } from './sdk2.mjs';
+import { DpopProvider, MODERN, sdk2Login, sdk2Open, claimsOf } from './sdk2.mjs';
 import {
-  GW3, GW3_MCP_URL, GW3_AS_URL, GW3_PRM_URL, GW3_TOKEN_URL, ISSUER, V2_SEEN_URL,
+  GW3, GW3_MCP_URL, GW3_AS_URL, GW3_PRM_URL, GW3_TOKEN_URL, ISSUER,
   OPAQUE_MCP_URL, OPAQUE_JWT_MCP_URL, OPAQUE_JWT_CACHE_SECONDS, INTROSPECTION_URL, REVOCATION_URL,
-  INTROSPECTOR_SECRET_FILE, postInitialize, parseChallenge,
+  INTROSPECTOR_SECRET_FILE, postInitialize, seenSince, seenMark, challengesOf, replay, atGateway, accepted,
 } from './testenv.mjs';
 
 const ERROR_LOG = `${process.env.STATE}/httpd/logs/error_log`;
 const INTROSPECTION_PATH = new URL(INTROSPECTION_URL).pathname;
-
-/** A MemoryOAuthProvider that binds its tokens with DPoP: one key pair for the provider's life. */
-class DpopProvider extends MemoryOAuthProvider {
-  constructor(options) {
-    super(options);
-    this._dpop = DpopSession.create();
-  }
-
-  dpop() { return this._dpop; }
-}
 
 const opened = [];
 after(async () => {
@@ -100,53 +90,6 @@ function introspectionFailuresSince(offset) {
   return text.split('\n').filter((l) => l.includes('MCPAUTH0065'));
 }
 
-/** What reached the 2.x server since `mark` (its own record, behind the gateway). */
-async function seenSince(mark = 0) {
-  return (await fetch(`${V2_SEEN_URL}?since=${mark}`)).json();
-}
-async function seenMark() {
-  const all = await seenSince(0);
-  return all.length ? all[all.length - 1].n : 0;
-}
-
-/**
- * A fetch recording each request as the SDK sent it (below its DPoP layer) into `wire`:
- * { method, url, rpc?, grantType?, scheme?, token?, proof?, headers, body?, status, wwwAuthenticate? }.
- */
-function spy(wire, baseFetch = globalThis.fetch) {
-  return (input, init = {}) => {
-    const url = typeof input === 'string' ? input : (input instanceof URL ? input.href : input.url);
-    const method = (init.method || (input instanceof Request ? input.method : 'GET')).toUpperCase();
-    const headers = new Headers(init.headers);
-    const entry = { method, url: String(url), headers: Object.fromEntries(headers) };
-    const auth = headers.get('authorization');
-    if (auth) {
-      entry.scheme = auth.split(' ')[0];
-      entry.token = auth.slice(auth.indexOf(' ') + 1);
-    }
-    entry.proof = headers.get('dpop') ?? undefined;
-    if (init.body instanceof URLSearchParams) entry.grantType = init.body.get('grant_type') ?? undefined;
-    if (typeof init.body === 'string') {
-      entry.body = init.body;
-      try { entry.rpc = JSON.parse(init.body).method; } catch { /* not JSON-RPC */ }
-    }
-    const answer = (async () => {
-      const res = await baseFetch(input, init);
-      entry.status = res.status;
-      entry.wwwAuthenticate = res.headers.get('www-authenticate') ?? undefined;
-      return res;
-    })();
-    entry.answered = answer.then(() => {}, () => {});
-    wire.push(entry);
-    return answer;
-  };
-}
-
-async function settled(wire) {
-  await Promise.all(wire.map((e) => e.answered));
-  return wire;
-}
-
 function printWire(t, title, wire) {
   t.diagnostic(`request sequence (${title}):`);
   wire.forEach((e, i) => {
@@ -160,32 +103,6 @@ function printWire(t, title, wire) {
   });
 }
 
-const atGateway = (wire, url) => wire.filter((e) => e.url.split('?')[0] === url);
-// the stateless 2.x server has no GET stream: 405 is its answer, past the gateway
-const accepted = (e) => e.status < 300 || (e.method === 'GET' && e.status === 405);
-
-/** The challenges of one WWW-Authenticate header, by scheme: { Bearer: params, DPoP: params }. */
-function challengesOf(header) {
-  const out = {};
-  for (const part of (header ?? '').split(/,\s*(?=(?:Bearer|DPoP)\s)/)) {
-    const { scheme, params } = parseChallenge(part.trim());
-    if (scheme) out[scheme] = params;
-  }
-  return out;
-}
-
-/** POSTs a captured request again, with headers changed by `headers` (null removes one). */
-async function replay(entry, headers = {}) {
-  const h = { ...entry.headers };
-  for (const [k, v] of Object.entries(headers)) {
-    if (v === null) delete h[k];
-    else h[k] = v;
-  }
-  const res = await fetch(entry.url, { method: entry.method, headers: h, body: entry.body });
-  const text = await res.text();
-  return { res, text, challenges: challengesOf(res.headers.get('www-authenticate')) };
-}
-
 const whoami = async (client) => JSON.parse(resultText(await client.callTool({ name: 'whoami', arguments: {} })));
 
 // ============================================================================================
@@ -195,7 +112,7 @@ test('opaque token at /mcp-opaque (client_secret_basic): the SDK 2.x client logs
   const provider = new MemoryOAuthProvider({ clientName: 'opaque e2e (olga)' });
   const failures = errorLogSize();
   try {
-    const result = await sdk2Login(OPAQUE_MCP_URL, provider, [], { username: 'olga', fetch: spy(wire) });
+    const result = await sdk2Login(OPAQUE_MCP_URL, provider, [], { username: 'olga', fetch: recordingFetch(wire) });
     assert.equal(result.error, undefined, `login: ${result.error} ${result.error_description}`);
     const tokens = provider.tokens();
     assert.equal(tokens.token_type?.toLowerCase(), 'bearer');
@@ -205,7 +122,7 @@ test('opaque token at /mcp-opaque (client_secret_basic): the SDK 2.x client logs
 
     const before = await introspections();
     const mark = await seenMark();
-    const { client } = await sdk2Open(OPAQUE_MCP_URL, provider, [], { fetch: spy(wire) });
+    const { client } = await sdk2Open(OPAQUE_MCP_URL, provider, [], { fetch: recordingFetch(wire) });
     opened.push(client);
     const { tools } = await client.listTools();
     assert.ok(tools.some((x) => x.name === 'whoami'), 'tools/list through the gateway');
@@ -273,7 +190,7 @@ async function loginAtJwtLocation(t) {
     const wire = [];
     const provider = new MemoryOAuthProvider({ clientName: 'opaque e2e private_key_jwt (jules)' });
     try {
-      const result = await sdk2Login(OPAQUE_JWT_MCP_URL, provider, [], { username: 'jules', fetch: spy(wire), clientOptions: MODERN });
+      const result = await sdk2Login(OPAQUE_JWT_MCP_URL, provider, [], { username: 'jules', fetch: recordingFetch(wire), clientOptions: MODERN });
       assert.equal(result.error, undefined, `login: ${result.error} ${result.error_description}`);
     } finally {
       printWire(t, 'SDK 2.x login at /mcp-opaque-jwt', wire);
@@ -288,7 +205,7 @@ test('private_key_jwt at /mcp-opaque-jwt: the gateway signs a client assertion (
   const failures = errorLogSize();
   const before = await introspections();
   const wire = [];
-  const { client } = await sdk2Open(OPAQUE_JWT_MCP_URL, provider, [], { fetch: spy(wire), clientOptions: MODERN });
+  const { client } = await sdk2Open(OPAQUE_JWT_MCP_URL, provider, [], { fetch: recordingFetch(wire), clientOptions: MODERN });
   opened.push(client);
   try {
     assert.ok(!looksLikeJwt(provider.tokens().access_token), 'an opaque token');
@@ -341,7 +258,7 @@ test('DPoP-bound opaque token at /mcp-opaque: cnf.jkt in the introspection answe
   const provider = new DpopProvider({ clientName: 'opaque e2e dpop (dora)' });
   const session = await provider.dpop();
   try {
-    const result = await sdk2Login(OPAQUE_MCP_URL, provider, [], { username: 'dora', fetch: spy(wire) });
+    const result = await sdk2Login(OPAQUE_MCP_URL, provider, [], { username: 'dora', fetch: recordingFetch(wire) });
     assert.equal(result.error, undefined, `login: ${result.error} ${result.error_description}`);
     const tokens = provider.tokens();
     assert.equal(tokens.token_type?.toLowerCase(), 'dpop', `the IdP bound the token (token_type ${tokens.token_type})`);
@@ -351,7 +268,7 @@ test('DPoP-bound opaque token at /mcp-opaque: cnf.jkt in the introspection answe
     assert.equal(answer.cnf?.jkt, session.thumbprint, `the introspection answer names the session's key: ${JSON.stringify(answer.cnf)}`);
     assert.equal(answer.token_type, 'DPoP');
 
-    const { client } = await sdk2Open(OPAQUE_MCP_URL, provider, [], { fetch: spy(wire) });
+    const { client } = await sdk2Open(OPAQUE_MCP_URL, provider, [], { fetch: recordingFetch(wire) });
     opened.push(client);
     assert.ok((await client.listTools()).tools.some((x) => x.name === 'whoami'));
     const me = await whoami(client);
@@ -394,7 +311,7 @@ test('OAuth relay (keycloak mode) and a DPoP client: no DPoP in the relay\'s met
     const prm = await (await fetch(GW3_PRM_URL)).json();
     t.diagnostic(`the resource's metadata: dpop_signing_alg_values_supported ${JSON.stringify(prm.dpop_signing_alg_values_supported)}`);
 
-    const result = await sdk2Login(GW3_MCP_URL, provider, [], { username: 'rita', fetch: spy(wire) });
+    const result = await sdk2Login(GW3_MCP_URL, provider, [], { username: 'rita', fetch: recordingFetch(wire) });
     assert.equal(result.error, undefined, `login: ${result.error} ${result.error_description}`);
     const tokenRequest = wire.find((e) => e.url === GW3_TOKEN_URL && e.grantType === 'authorization_code');
     assert.ok(tokenRequest, 'the code was redeemed at the relay');
@@ -404,7 +321,7 @@ test('OAuth relay (keycloak mode) and a DPoP client: no DPoP in the relay\'s met
     assert.equal(tokens.token_type, 'Bearer', `token_type Bearer (RFC 9449 §5): ${tokens.token_type}`);
     assert.equal(claimsOf(tokens.access_token).cnf, undefined, 'the token is not bound');
 
-    const { client } = await sdk2Open(GW3_MCP_URL, provider, [], { fetch: spy(wire) });
+    const { client } = await sdk2Open(GW3_MCP_URL, provider, [], { fetch: recordingFetch(wire) });
     opened.push(client);
     assert.ok((await client.listTools()).tools.some((x) => x.name === 'whoami'));
     assert.equal((await whoami(client)).remoteUser, 'rita');

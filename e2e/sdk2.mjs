@@ -2,8 +2,14 @@
 // (connect, the browser step done headlessly, finishAuth with the callback's parameters) and a
 // connection with the tokens it got.
 import assert from 'node:assert/strict';
-import { Client, StreamableHTTPClientTransport, UnauthorizedError } from '@modelcontextprotocol/client';
-import { CookieJar, connectWithOAuth, headlessAuthorize, recordingFetch } from './client.mjs';
+import {
+  Client, DpopSession, StreamableHTTPClientTransport, UnauthorizedError,
+} from '@modelcontextprotocol/client';
+import {
+  CookieJar, MemoryOAuthProvider, connectWithOAuth, headlessAuthorize, recordingFetch,
+} from './client.mjs';
+
+export { claimsOf } from './client.mjs';
 
 /**
  * A 2.x client. Without options it speaks the 2025 era (the SDK's default: initialize); with
@@ -12,7 +18,16 @@ import { CookieJar, connectWithOAuth, headlessAuthorize, recordingFetch } from '
 export const newClient2 = (options) => new Client({ name: 'mod_mcp_auth-e2e-sdk2', version: '1.0.0' }, options);
 /** Client options for the 2026-07-28 era: probe with server/discover, fall back to initialize. */
 export const MODERN = Object.freeze({ versionNegotiation: { mode: 'auto' } });
-export const claimsOf = (token) => JSON.parse(Buffer.from(token.split('.')[1], 'base64url'));
+
+/**
+ * A MemoryOAuthProvider that binds its tokens with DPoP (RFC 9449): the SDK 2.x client signs a
+ * proof for each request with the provider's DpopSession, one key pair for the provider's life.
+ */
+export class DpopProvider extends MemoryOAuthProvider {
+  _dpop = DpopSession.create();
+
+  dpop() { return this._dpop; }
+}
 
 /**
  * The browser step for an authorization URL the SDK chose (with `jar` as the browser's cookies

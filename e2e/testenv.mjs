@@ -1,4 +1,5 @@
 // Shared settings and helpers of the *.test.mjs files. run.sh exports the environment.
+import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import crypto from 'node:crypto';
 import { SignJWT, importJWK } from 'jose';
@@ -102,6 +103,18 @@ export async function accessLogSince(offset, { settleMs = 150 } = {}) {
   });
 }
 
+/** What reached the SDK 2.x server (its own record, behind the gateway) after `mark` (a seenMark()). */
+export async function seenSince(mark = 0) {
+  const res = await fetch(`${V2_SEEN_URL}?since=${mark}`);
+  assert.equal(res.status, 200, 'the 2.x server answers /_seen');
+  return res.json();
+}
+/** The number of the 2.x server's latest record: seenSince(it) is what comes after it. */
+export async function seenMark() {
+  const all = await seenSince(0);
+  return all.length ? all[all.length - 1].n : 0;
+}
+
 export const INITIALIZE = {
   jsonrpc: '2.0',
   id: 1,
@@ -132,6 +145,36 @@ export function parseChallenge(header) {
   }
   return { scheme: m[1], params };
 }
+
+/** The challenges of one WWW-Authenticate header, by scheme: { Bearer: params, DPoP: params }. */
+export function challengesOf(header) {
+  const out = {};
+  for (const part of (header ?? '').split(/,\s*(?=(?:Bearer|DPoP)\s)/)) {
+    const { scheme, params } = parseChallenge(part.trim());
+    if (scheme) out[scheme] = params;
+  }
+  return out;
+}
+
+/**
+ * Sends a request a recordingFetch (client.mjs) captured again, with headers changed by
+ * `headers` (null removes one): { res, text, challenges }.
+ */
+export async function replay(entry, headers = {}) {
+  const h = { ...entry.headers };
+  for (const [k, v] of Object.entries(headers)) {
+    if (v === null) delete h[k];
+    else h[k] = v;
+  }
+  const res = await fetch(entry.url, { method: entry.method, headers: h, body: entry.body });
+  const text = await res.text();
+  return { res, text, challenges: challengesOf(res.headers.get('www-authenticate')) };
+}
+
+/** The entries of a recordingFetch's log for `url` (its query left out). */
+export const atGateway = (log, url) => log.filter((e) => e.url.split('?')[0] === url);
+/** A request the gateway let through: the stateless 2.x server has no GET stream, 405 is its answer. */
+export const accepted = (e) => e.status < 300 || (e.method === 'GET' && e.status === 405);
 
 let keyCache;
 function idpKey() {

@@ -14,35 +14,16 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { calculateJwkThumbprint } from 'jose';
-import { DpopSession, StreamableHTTPClientTransport, UnauthorizedError } from '@modelcontextprotocol/client';
-import { CookieJar, MemoryOAuthProvider, headlessAuthorize, recordingFetch, resultText } from '../client.mjs';
-import { newClient2, claimsOf } from '../sdk2.mjs';
+import { StreamableHTTPClientTransport, UnauthorizedError } from '@modelcontextprotocol/client';
+import { CookieJar, headlessAuthorize, recordingFetch, resultText } from '../client.mjs';
+import { DpopProvider, newClient2, claimsOf } from '../sdk2.mjs';
+import { FRONT, HOSTS, ISSUER, STATE, fleetCtl } from './env.mjs';
 
-function need(name) {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set: run the tests through e2e/fleet/run.sh`);
-  return v;
-}
-
-const FRONT = need('FRONT_URL');
-const HOSTS = { gw1: need('GW1_URL'), gw2: need('GW2_URL') };
-const ISSUER = need('IDP_ISSUER');
-const STATE = need('STATE');
 const DPOP_URL = `${FRONT}/dpop`;
 const TOKEN_URL = `${ISSUER}/protocol/openid-connect/token`;
-const FLEET_SH = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fleet.sh');
 // every wait polls against this deadline (a busy machine is slow, never stuck)
 const WAIT_MS = Number(process.env.FLEET_WAIT || 60) * 1000;
-
-/** An SDK 2.x client provider that binds its tokens with DPoP (the SDK signs the proofs). */
-class DpopProvider extends MemoryOAuthProvider {
-  _dpop = DpopSession.create();
-
-  dpop() { return this._dpop; }
-}
 
 /** Polls fn (every 100 ms) until it returns something truthy, which it returns; throws at the deadline. */
 async function until(what, fn, timeout = WAIT_MS) {
@@ -55,16 +36,6 @@ async function until(what, fn, timeout = WAIT_MS) {
   }
 }
 
-/** Runs fleet.sh (redis-stop, redis-start); rejects with its output when it fails. */
-function fleetCtl(...args) {
-  return new Promise((resolve, reject) => {
-    execFile('bash', [FLEET_SH, ...args], { env: process.env, timeout: 100_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`fleet.sh ${args.join(' ')} failed: ${err.message}\n${stdout}${stderr}`));
-      else resolve(`${stdout}${stderr}`);
-    });
-  });
-}
-
 const b64json = (s) => JSON.parse(Buffer.from(s, 'base64url').toString('utf8'));
 /** A proof's header and payload (not verified: the gateway did that). */
 function proofParts(proof) {
@@ -74,19 +45,15 @@ function proofParts(proof) {
 
 /**
  * The transport's fetch (under the SDK's DPoP wrapper, so it sees each request as sent, the
- * use_dpop_nonce retry included): a recording fetch (client.mjs) whose entries also say which
- * host answered, and keep the request's headers and body (to replay them) and its proof's claims.
+ * use_dpop_nonce retry included): a recording fetch (client.mjs: its entries keep the request's
+ * headers and body, to replay them, its proof's claims and the DPoP-Nonce answered) whose entries
+ * also say which host answered.
  */
 function dpopFetch(log, via) {
-  const noting = async (input, init = {}) => {
+  const noting = async (input, init) => {
     const entry = log[log.length - 1]; // recordingFetch pushed it in this tick
-    const headers = new Headers(init.headers);
-    entry.headers = Object.fromEntries(headers);
-    if (typeof init.body === 'string') entry.body = init.body;
-    if (headers.get('dpop')) entry.proof = proofParts(headers.get('dpop')).payload;
     const res = await fetch(input, init);
     entry.host = res.headers.get('x-fleet-host') ?? undefined;
-    entry.nonceOut = res.headers.get('dpop-nonce') ?? undefined;
     return res;
   };
   return recordingFetch(log, { via, baseFetch: noting });
@@ -99,10 +66,10 @@ function printLog(t, title, log) {
     let s = `${String(i + 1).padStart(2)}. ${(e.host ?? (u.origin === FRONT ? '?' : 'idp')).padEnd(4)} [${e.via}] ${e.method} ${u.origin}${u.pathname}`;
     if (e.rpc) s += ` (${e.rpc})`;
     if (e.grantType) s += ` (grant_type=${e.grantType})`;
-    if (e.proof) s += ` proof ${e.proof.jti.slice(0, 8)}${e.proof.nonce ? ' with nonce' : ' without nonce'}`;
+    if (e.proofClaims) s += ` proof ${e.proofClaims.jti.slice(0, 8)}${e.proofClaims.nonce ? ' with nonce' : ' without nonce'}`;
     s += ` -> ${e.status ?? e.error ?? '(pending)'}`;
     if (e.status === 401 && e.wwwAuthenticate) s += ` (${/error="([^"]*)"/.exec(e.wwwAuthenticate)?.[1] ?? 'challenge'})`;
-    if (e.nonceOut) s += ' +DPoP-Nonce';
+    if (e.dpopNonce) s += ' +DPoP-Nonce';
     t.diagnostic(s);
   });
 }
@@ -227,7 +194,7 @@ test('DPoP through the front (SDK 2.x client): a login at the IdP, then calls on
 
     // the client's side: every request to /dpop after the login carried a proof
     const sent = log.slice(mark).filter((e) => e.url === DPOP_URL);
-    for (const e of sent) assert.ok(e.proof, `${e.method} ${e.rpc ?? ''} carried a proof`);
+    for (const e of sent) assert.ok(e.proofClaims, `${e.method} ${e.rpc ?? ''} carried a proof`);
     const ok = sent.filter((e) => e.status < 400);
     assert.ok(ok.filter((e) => e.rpc === 'tools/call').length === calls, 'every tool call succeeded');
     assert.ok(ok.some((e) => e.host === 'gw1') && ok.some((e) => e.host === 'gw2'), 'the front spread them over both hosts');
@@ -237,7 +204,7 @@ test('DPoP through the front (SDK 2.x client): a login at the IdP, then calls on
     }
 
     // the gateways' side: each of these proofs in one host's dpop_log (written after the answer)
-    const jtis = new Set(sent.map((e) => e.proof.jti));
+    const jtis = new Set(sent.map((e) => e.proofClaims.jti));
     const mine = await until('dpop_log line for each of the client\'s proofs', () => {
       const lines = bothDpopLogs().filter((l) => jtis.has(l.payload?.jti));
       return lines.length >= jtis.size && lines;
@@ -290,7 +257,7 @@ test('a DPoP proof used on one host is refused on the other, and of two hosts se
     assert.equal(resultText(await client.callTool({ name: 'echo', arguments: { text: 'captured' } })), 'captured');
     const captured = log.filter((e) => e.rpc === 'tools/call' && e.status === 200).at(-1);
     assert.ok(captured?.headers?.dpop && /^DPoP /.test(captured.headers.authorization ?? ''), 'a tools/call with its token and proof');
-    t.diagnostic(`captured: tools/call answered by ${captured.host}, proof ${captured.proof.jti.slice(0, 8)}`);
+    t.diagnostic(`captured: tools/call answered by ${captured.host}, proof ${captured.proofClaims.jti.slice(0, 8)}`);
     const errorsFrom = errorLogSizes();
     for (const h of ['gw1', 'gw2']) {
       const res = await fetch(`${HOSTS[h]}/dpop`, { method: 'POST', headers: captured.headers, body: captured.body });

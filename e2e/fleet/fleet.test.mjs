@@ -12,27 +12,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import crypto from 'node:crypto';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { SignJWT, importJWK } from 'jose';
 import { StreamableHTTPClientTransport, UnauthorizedError } from '@modelcontextprotocol/client';
 import { CookieJar, MemoryOAuthProvider, headlessAuthorize, recordingFetch, resultText } from '../client.mjs';
 import { newClient2, claimsOf } from '../sdk2.mjs';
+import { need, FRONT, HOSTS, ISSUER, STATE, fleetCtl } from './env.mjs';
 
-function need(name) {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set: run the tests through e2e/fleet/run.sh`);
-  return v;
-}
-
-const FRONT = need('FRONT_URL');
-const HOSTS = { gw1: need('GW1_URL'), gw2: need('GW2_URL') };
-const ISSUER = need('IDP_ISSUER');
 const IDP = new URL(ISSUER).origin;
-const STATE = need('STATE');
 const MCP_URL = `${FRONT}/mcp`;
 const ENDPOINT = (name) => `/.well-known/mcp-auth/${name}/mcp`;
-const FLEET_SH = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fleet.sh');
 const other = (host) => (host === 'gw1' ? 'gw2' : 'gw1');
 
 /**
@@ -78,16 +66,6 @@ function printHosts(t, title, log) {
 /** The log entry of a relay step through the front (register, authorize, callback, token). */
 function step(log, name, pred = () => true) {
   return log.find((e) => e.url.startsWith(`${FRONT}${ENDPOINT(name)}`) && pred(e));
-}
-
-/** Runs fleet.sh (cold-start, graceful gwN); rejects with its output when it fails. */
-function fleetCtl(...args) {
-  return new Promise((resolve, reject) => {
-    execFile('bash', [FLEET_SH, ...args], { env: process.env, timeout: 100_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`fleet.sh ${args.join(' ')} failed: ${err.message}\n${stdout}${stderr}`));
-      else resolve(`${stdout}${stderr}`);
-    });
-  });
 }
 
 /** The IdP's request counts per path (e2e/idp.mjs /_hits). */
