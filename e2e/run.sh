@@ -73,6 +73,10 @@ export IDP_QUIET=${IDP_QUIET:-0} MCP_QUIET=${MCP_QUIET:-0}
 status=1
 cleanup() {
   stack_stop_all
+  if [ -s "$STATE/crashed" ]; then
+    sed 's/^/# crashed: /' "$STATE/crashed" >&2
+    status=1
+  fi
   if [ "$status" -ne 0 ]; then
     echo "# run.sh: failed (status $status); logs kept in $STATE:" >&2
     for f in httpd/logs/error_log httpd/logs/access_log idp.log mcp.log mcp2.log; do
@@ -85,6 +89,7 @@ cleanup() {
   else
     rm -rf "$STATE"
   fi
+  exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

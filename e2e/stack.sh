@@ -64,6 +64,17 @@ stack_running() {
   [ -n "$pid" ] && stack_pid_alive "$pid"
 }
 
+# stack_reap NAME PID: collects the exit status of a process this shell started; one that died
+# of a crash (SIGSEGV, SIGABRT, SIGBUS, SIGILL, SIGFPE: an httpd parent calling into an unloaded
+# module at exit, say) is noted in $STATE/crashed, for run.sh to fail on.
+stack_reap() {
+  local rc=0
+  wait "$2" 2>/dev/null || rc=$?
+  case $rc in
+    132 | 134 | 135 | 136 | 139) echo "$1 (pid $2) died of signal $((rc - 128)) when stopped" >>"$STATE/crashed" ;;
+  esac
+}
+
 # stack_stop NAME [GRACE_SECONDS]: SIGTERM to the process group recorded in $STATE/NAME.pid,
 # SIGKILL after the grace period (httpd waits for open SSE streams).
 stack_stop() {
@@ -73,7 +84,7 @@ stack_stop() {
   [ -n "$pid" ] || return 0
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
   for ((i = 0; i < grace * 10; i++)); do
-    stack_group_alive "$pid" || return 0
+    stack_group_alive "$pid" || { stack_reap "$name" "$pid"; return 0; }
     sleep 0.1
   done
   stack_log "$name: still running after ${grace}s, killing"

@@ -70,6 +70,10 @@ export IDP_QUIET=${IDP_QUIET:-0} MCP_QUIET=${MCP_QUIET:-0}
 status=1
 cleanup() {
   fleet_stop_all
+  if [ -s "$STATE/crashed" ]; then
+    sed 's/^/# crashed: /' "$STATE/crashed"
+    status=1
+  fi
   if [ "$status" -ne 0 ]; then
     echo "# fleet run.sh: failed (status $status); logs kept in $STATE:"
     fleet_show_logs
@@ -80,6 +84,7 @@ cleanup() {
   else
     rm -rf "$STATE"
   fi
+  exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -33,7 +33,8 @@ APLOG_USE_MODULE(mcp_auth);
  * anonymous requests write to the document cache (introspected tokens, key
  * ids), and a record pushed out is a replay let through. Only requests that
  * passed a check write here, and the records are small: this store holds
- * about a hundred thousand, many minutes of a busy gateway's proofs. With
+ * about a hundred thousand, many minutes of a busy gateway's proofs. A
+ * restart starts it empty, as it does the shared cache. With
  * redis or memcache (a fleet) the records must be where every host sees
  * them: the shared cache itself. */
 #define ONCE_CACHE_SIZE (16 * 1024 * 1024)
@@ -126,39 +127,40 @@ static void log_cache_health(const mcp_cache_t *cache, int reachable, apr_status
 
 static apr_status_t destroy_once_cache(void *data)
 {
-    /* at exit: the server records of the generations are gone by then */
+    server_rec *s = data;
+
     if (once_cache.provider && once_cache.instance)
-        once_cache.provider->destroy(once_cache.instance, NULL);
+        once_cache.provider->destroy(once_cache.instance, s);
     memset(&once_cache, 0, sizeof(once_cache));
     return APR_SUCCESS;
 }
 
 /* The store of single-use records: its own shmcb beside a shmcb shared
- * cache. Made once and kept in the process pool, across graceful restarts:
- * a proof or code used before a restart stays used after it. 0 after
- * logging why it cannot be made. */
-static int once_cache_init(apr_pool_t *ptemp, server_rec *s)
+ * cache, made anew for each configuration generation as the shared cache
+ * is (httpd unloads and loads the modules again on a restart: nothing of
+ * theirs may outlive the generation). 0 after logging why it cannot be
+ * made. */
+static int once_cache_init(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     static const struct ap_socache_hints hints = { 72, ONCE_AVG_OBJECT, 0 };
-    apr_pool_t *keep = s->process->pool;
     ap_socache_instance_t *instance = NULL;
     const char *err;
     apr_status_t rv;
 
+    memset(&once_cache, 0, sizeof(once_cache));
     once_active = strcmp(cache_provider_name, DEFAULT_CACHE_PROVIDER) == 0;
-    once_cache.server = s; /* this generation's, for the log */
-    if (!once_active || once_cache.instance)
+    if (!once_active)
         return 1;
     err = cache_provider->create(&instance,
                                  apr_psprintf(ptemp, "%s(%d)", ap_runtime_dir_relative(ptemp, "mcp_auth_once"),
                                               ONCE_CACHE_SIZE),
-                                 ptemp, keep);
+                                 ptemp, pconf);
     if (err == NULL && (cache_provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE)) {
-        rv = ap_global_mutex_create(&once_cache.mutex, NULL, MCP_CACHE_MUTEX_TYPE, "once", s, keep, 0);
+        rv = ap_global_mutex_create(&once_cache.mutex, NULL, MCP_CACHE_MUTEX_TYPE, "once", s, pconf, 0);
         if (rv != APR_SUCCESS)
             err = "cannot create its mutex";
     }
-    if (err == NULL && (rv = cache_provider->init(instance, "mcp-auth-once", &hints, s, keep)) != APR_SUCCESS)
+    if (err == NULL && (rv = cache_provider->init(instance, "mcp-auth-once", &hints, s, pconf)) != APR_SUCCESS)
         err = "cannot initialise it";
     if (err) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "MCPAUTH0069: the store of single-use records: %s", err);
@@ -169,7 +171,7 @@ static int once_cache_init(apr_pool_t *ptemp, server_rec *s)
     once_cache.instance = instance;
     once_cache.server = s;
     once_cache.on_health = log_cache_health;
-    apr_pool_cleanup_register(keep, NULL, destroy_once_cache, apr_pool_cleanup_null);
+    apr_pool_cleanup_register(pconf, s, destroy_once_cache, apr_pool_cleanup_null);
     return 1;
 }
 
@@ -219,7 +221,7 @@ int mcp_shared_cache_init(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     shared_cache.unreachable = 0;
     shared_cache.rest_until = 0;
     shared_cache.probing = 0;
-    return once_cache_init(ptemp, s);
+    return once_cache_init(pconf, ptemp, s);
 }
 
 
