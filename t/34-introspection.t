@@ -143,6 +143,7 @@ realm('flight', mode => 'slow 2');
 realm('slow', mode => 'slow 8');
 realm('b500', mode => 'status 500');
 realm('b400', mode => 'status 400');
+realm('b400c', mode => 'status 400 invalid_client');
 realm('bhtml', mode => 'html');
 realm('bstr', mode => 'active-string');
 realm('basic', basic => "gw-intro.basic:$SECRET");
@@ -178,7 +179,7 @@ my @claim_cases = (
     [ 'active, bound by an unknown confirmation method', active(cnf => { 'x5t#S1' => 'abc' }), '401 invalid_token' ],
 );
 
-plan tests => 4 * @claim_cases + 112;
+plan tests => 4 * @claim_cases + 116;
 
 # --- a. identity and authorization on introspected claims ------------------------
 {
@@ -373,6 +374,10 @@ plan tests => 4 * @claim_cases + 112;
     ok t_cmp(asked('b400'), 2, 'both tokens were asked about');
     ok t_cmp(error_log_since($log, qr/MCPAUTH0070/, 5) =~ /MCPAUTH0070: introspection at \S+ answered HTTP 400 for a token/
              ? 'logged' : 'not logged', 'logged', 'the log says the IdP refused the token (MCPAUTH0070)');
+    # but a 400 that refuses the gateway's client (RFC 6749 §5.2) concerns every token
+    $log = error_log_size();
+    unavailable_ok('an HTTP 400 invalid_client', bearer('/intro-400client', opaque_token('b400c')), $log,
+                   qr/MCPAUTH0065: .*answered HTTP 400: check MCPAuthIntrospectionClient/);
 }
 
 # --- f. the gateway's client --------------------------------------------------------

@@ -197,7 +197,7 @@ int mcp_dpop_check(apr_pool_t *pool, const char *proof, apr_size_t len, const mc
                    mcp_dpop_proof_t *out, const char **err)
 {
     apr_array_header_t *types = apr_array_make(pool, 1, sizeof(const char *));
-    const mcp_keyset_t *key;
+    mcp_keyset_t *key;
     const char *why, *ath;
     mcp_jwt_t *jwt;
     json_t *jwk, *claims, *v;
@@ -219,6 +219,8 @@ int mcp_dpop_check(apr_pool_t *pool, const char *proof, apr_size_t len, const mc
     key = mcp_jwk_keyset(pool, jwk, &why);
     if (key == NULL)
         return fail(err, apr_pstrcat(pool, "DPoP proof key unusable: ", why, NULL));
+    /* the proof's key is the one it carries, whatever kid its header names */
+    APR_ARRAY_IDX(key->keys, 0, mcp_key_t).kid = mcp_jwt_kid(jwt);
     if (mcp_jwt_verify(jwt, key, &why) != MCP_JWT_VALID)
         return fail(err, "DPoP proof signature verification failed");
     claims = mcp_jwt_claims(jwt);

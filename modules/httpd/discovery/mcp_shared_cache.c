@@ -27,25 +27,40 @@ APLOG_USE_MODULE(mcp_auth);
 #define DEFAULT_CACHE_SIZE (24 * 1024 * 1024)
 #define CACHE_AVG_OBJECT (12 * 1024)
 
-/* Single-use records (DPoP proofs; the relay's states, codes and rotated
- * refresh tokens) are kept apart from the documents where the cache is this
- * host's memory: shmcb pushes out its oldest entries when a subcache fills,
- * anonymous requests write to the document cache (introspected tokens, key
- * ids), and a record pushed out is a replay let through. Only requests that
- * passed a check write here, and the records are small: this store holds
- * about a hundred thousand, many minutes of a busy gateway's proofs. A
- * restart starts it empty, as it does the shared cache. With
- * redis or memcache (a fleet) the records must be where every host sees
- * them: the shared cache itself. */
-#define ONCE_CACHE_SIZE (16 * 1024 * 1024)
-#define ONCE_AVG_OBJECT 128
+/* A shmcb store of small entries beside a shmcb shared cache. */
+typedef struct side_store {
+    const char *name;       /* for the log, the runtime file and the mutex */
+    apr_size_t size;
+    apr_size_t avg_object;
+    mcp_cache_t cache;
+    int active;             /* this generation uses it (the shared cache is shmcb) */
+} side_store_t;
+
+/* Where the cache is this host's memory (shmcb), two kinds of small
+ * entries get stores of their own beside the documents, since shmcb pushes
+ * out its oldest entries when a subcache fills:
+ *   once           single-use records (DPoP proofs; the relay's states,
+ *                  codes and rotated refresh tokens): a record pushed out
+ *                  is a replay let through, so nothing anonymous writes
+ *                  here; about a hundred thousand records, many minutes of
+ *                  a busy gateway's proofs
+ *   unchecked      what any client can cause to be written: answers about
+ *                  opaque tokens and their in-flight markers (for any token
+ *                  a client makes up), the relay's records of used states
+ *                  (anyone gets a state from its authorize endpoint); tens
+ *                  of thousands of entries, and a flood of them pushes out
+ *                  neither key sets nor the records of used proofs, codes
+ *                  and refresh tokens
+ * A restart starts them empty, as it does the shared cache. With redis or
+ * memcache (a fleet) everything must be where every host sees it: the
+ * shared cache itself. */
+static side_store_t once_store = { "once", 16 * 1024 * 1024, 128, { 0 }, 0 };
+static side_store_t unchecked_store = { "unchecked", 16 * 1024 * 1024, 512, { 0 }, 0 };
 
 static const ap_socache_provider_t *cache_provider;
 static ap_socache_instance_t *cache_instance;
 static const char *cache_provider_name;
 static mcp_cache_t shared_cache;
-static mcp_cache_t once_cache;
-static int once_active;       /* this generation keeps single-use records in once_cache */
 static mcp_docstore_t *docstore;
 static mcp_docstore_t *client_docstore;
 
@@ -125,53 +140,59 @@ static void log_cache_health(const mcp_cache_t *cache, int reachable, apr_status
                      cache_provider_name);
 }
 
-static apr_status_t destroy_once_cache(void *data)
-{
-    server_rec *s = data;
 
-    if (once_cache.provider && once_cache.instance)
-        once_cache.provider->destroy(once_cache.instance, s);
-    memset(&once_cache, 0, sizeof(once_cache));
+static apr_status_t destroy_side_store(void *data)
+{
+    side_store_t *store = data;
+
+    if (store->cache.provider && store->cache.instance)
+        store->cache.provider->destroy(store->cache.instance, store->cache.server);
+    memset(&store->cache, 0, sizeof(store->cache));
+    store->active = 0;
     return APR_SUCCESS;
 }
 
-/* The store of single-use records: its own shmcb beside a shmcb shared
- * cache, made anew for each configuration generation as the shared cache
- * is (httpd unloads and loads the modules again on a restart: nothing of
+/* Made anew for each configuration generation as the shared cache is
+ * (httpd unloads and loads the modules again on a restart: nothing of
  * theirs may outlive the generation). 0 after logging why it cannot be
  * made. */
-static int once_cache_init(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+static int side_store_init(side_store_t *store, apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
-    static const struct ap_socache_hints hints = { 72, ONCE_AVG_OBJECT, 0 };
+    struct ap_socache_hints hints = { 72, 0, 0 };
     ap_socache_instance_t *instance = NULL;
     const char *err;
     apr_status_t rv;
 
-    memset(&once_cache, 0, sizeof(once_cache));
-    once_active = strcmp(cache_provider_name, DEFAULT_CACHE_PROVIDER) == 0;
-    if (!once_active)
+    memset(&store->cache, 0, sizeof(store->cache));
+    store->active = strcmp(cache_provider_name, DEFAULT_CACHE_PROVIDER) == 0;
+    if (!store->active)
         return 1;
+    hints.avg_obj_size = store->avg_object;
     err = cache_provider->create(&instance,
-                                 apr_psprintf(ptemp, "%s(%d)", ap_runtime_dir_relative(ptemp, "mcp_auth_once"),
-                                              ONCE_CACHE_SIZE),
+                                 apr_psprintf(ptemp, "%s(%" APR_SIZE_T_FMT ")",
+                                              ap_runtime_dir_relative(ptemp, apr_pstrcat(ptemp, "mcp_auth_",
+                                                                                         store->name, NULL)),
+                                              store->size),
                                  ptemp, pconf);
     if (err == NULL && (cache_provider->flags & AP_SOCACHE_FLAG_NOTMPSAFE)) {
-        rv = ap_global_mutex_create(&once_cache.mutex, NULL, MCP_CACHE_MUTEX_TYPE, "once", s, pconf, 0);
+        rv = ap_global_mutex_create(&store->cache.mutex, NULL, MCP_CACHE_MUTEX_TYPE, store->name, s, pconf, 0);
         if (rv != APR_SUCCESS)
             err = "cannot create its mutex";
     }
-    if (err == NULL && (rv = cache_provider->init(instance, "mcp-auth-once", &hints, s, pconf)) != APR_SUCCESS)
+    if (err == NULL
+        && (rv = cache_provider->init(instance, apr_pstrcat(ptemp, "mcp-auth-", store->name, NULL), &hints, s, pconf))
+               != APR_SUCCESS)
         err = "cannot initialise it";
     if (err) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "MCPAUTH0069: the store of single-use records: %s", err);
-        once_active = 0;
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "MCPAUTH0069: the %s store: %s", store->name, err);
+        store->active = 0;
         return 0;
     }
-    once_cache.provider = cache_provider;
-    once_cache.instance = instance;
-    once_cache.server = s;
-    once_cache.on_health = log_cache_health;
-    apr_pool_cleanup_register(pconf, s, destroy_once_cache, apr_pool_cleanup_null);
+    store->cache.provider = cache_provider;
+    store->cache.instance = instance;
+    store->cache.server = s;
+    store->cache.on_health = log_cache_health;
+    apr_pool_cleanup_register(pconf, store, destroy_side_store, apr_pool_cleanup_null);
     return 1;
 }
 
@@ -221,9 +242,20 @@ int mcp_shared_cache_init(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     shared_cache.unreachable = 0;
     shared_cache.rest_until = 0;
     shared_cache.probing = 0;
-    return once_cache_init(pconf, ptemp, s);
+    return side_store_init(&once_store, pconf, ptemp, s) && side_store_init(&unchecked_store, pconf, ptemp, s);
 }
 
+
+static void side_store_child_init(side_store_t *store, apr_pool_t *pchild, server_rec *s)
+{
+    apr_status_t rv;
+
+    if (!store->active || store->cache.mutex == NULL)
+        return;
+    rv = apr_global_mutex_child_init(&store->cache.mutex, apr_global_mutex_lockfile(store->cache.mutex), pchild);
+    if (rv != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "MCPAUTH0026: cache mutex child init failed");
+}
 
 void mcp_shared_cache_child_init(apr_pool_t *pchild, server_rec *s)
 {
@@ -235,11 +267,8 @@ void mcp_shared_cache_child_init(apr_pool_t *pchild, server_rec *s)
         if (rv != APR_SUCCESS)
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "MCPAUTH0026: cache mutex child init failed");
     }
-    if (once_active && once_cache.mutex) {
-        rv = apr_global_mutex_child_init(&once_cache.mutex, apr_global_mutex_lockfile(once_cache.mutex), pchild);
-        if (rv != APR_SUCCESS)
-            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "MCPAUTH0026: cache mutex child init failed");
-    }
+    side_store_child_init(&once_store, pchild, s);
+    side_store_child_init(&unchecked_store, pchild, s);
     mcp_docstore_create(&docstore, pchild, shared_cache.instance ? &shared_cache : NULL);
     /* Client metadata documents stay in the process that fetched them: they
      * are named by anonymous requests, and their bodies (up to 64 KiB each)
@@ -259,9 +288,19 @@ mcp_cache_t *mcp_shared_cache(void)
     return shared_cache.instance ? &shared_cache : NULL;
 }
 
+static mcp_cache_t *side_store_or_shared(side_store_t *store)
+{
+    return store->active && store->cache.instance ? &store->cache : mcp_shared_cache();
+}
+
 mcp_cache_t *mcp_once_cache(void)
 {
-    return once_active && once_cache.instance ? &once_cache : mcp_shared_cache();
+    return side_store_or_shared(&once_store);
+}
+
+mcp_cache_t *mcp_unchecked_cache(void)
+{
+    return side_store_or_shared(&unchecked_store);
 }
 
 mcp_docstore_t *mcp_shared_docstore(void)
@@ -277,9 +316,10 @@ mcp_docstore_t *mcp_shared_client_docstore(void)
 /* Single use (the relay's state, codes and refresh tokens, DPoP proofs)
  * is the gateway's own record, not only the IdP's (RFC 6749 §4.1.2,
  * §10.4; RFC 9449 §11.1). */
-mcp_claim_t mcp_use_once(request_rec *r, const char *kind, const char *name, long lifetime, const char **id)
+mcp_claim_t mcp_use_once(request_rec *r, mcp_once_t after, const char *kind, const char *name, long lifetime,
+                         const char **id)
 {
-    mcp_cache_t *cache = mcp_once_cache();
+    mcp_cache_t *cache = after == MCP_ONCE_AFTER_CHECK ? mcp_once_cache() : mcp_unchecked_cache();
     mcp_claim_t claim;
 
     *id = mcp_cache_id(r->pool, kind, name ? name : "");

@@ -476,7 +476,7 @@ int mcp_relay_callback(request_rec *r, const protected_location_t *pl)
     }
     if (cstate && !*cstate)
         cstate = NULL;
-    once = mcp_use_once(r, "relay-state", mcp_relay_hash(r->pool, mcp_relay_member(r->pool, txn, "n")), STATE_LIFETIME + 60, &record);
+    once = mcp_use_once(r, MCP_ONCE_ANYONE, "relay-state", mcp_relay_hash(r->pool, mcp_relay_member(r->pool, txn, "n")), STATE_LIFETIME + 60, &record);
     json_decref(txn);
     if (once == MCP_CLAIM_UNAVAILABLE) {
         apr_table_setn(r->err_headers_out, "Retry-After", "10");
@@ -681,7 +681,7 @@ int mcp_relay_token(request_rec *r, const protected_location_t *pl)
         add_param(r->pool, &form, "redirect_uri", mcp_endpoint_url(r, pl, MCP_ENDPOINT_CALLBACK));
         add_param(r->pool, &form, "code_verifier", apr_table_get(p, "code_verifier"));
         approved = mcp_relay_member(r->pool, code, "sc");
-        once = mcp_use_once(r, "relay-code", mcp_relay_hash(r->pool, mcp_relay_member(r->pool, code, "i")), CODE_LIFETIME + 60, &record);
+        once = mcp_use_once(r, MCP_ONCE_AFTER_CHECK, "relay-code", mcp_relay_hash(r->pool, mcp_relay_member(r->pool, code, "i")), CODE_LIFETIME + 60, &record);
         json_decref(code);
         record = NULL; /* a code is spent whatever the IdP answers */
         if (once == MCP_CLAIM_UNAVAILABLE)
@@ -718,7 +718,7 @@ int mcp_relay_token(request_rec *r, const protected_location_t *pl)
         add_param(r->pool, &form, "grant_type", "refresh_token");
         add_param(r->pool, &form, "refresh_token", refresh_token);
         add_param(r->pool, &form, "scope", scope);
-        once = mcp_use_once(r, "relay-refresh", mcp_relay_hash(r->pool, refresh_token), REFRESH_RECORD_LIFETIME, &record);
+        once = mcp_use_once(r, MCP_ONCE_AFTER_CHECK, "relay-refresh", mcp_relay_hash(r->pool, refresh_token), REFRESH_RECORD_LIFETIME, &record);
         if (once == MCP_CLAIM_UNAVAILABLE)
             return token_error(r, HTTP_SERVICE_UNAVAILABLE, "temporarily_unavailable", MCP_RELAY_STORE_DOWN);
         if (once == MCP_CLAIM_HELD)

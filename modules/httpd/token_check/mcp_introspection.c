@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <apr_strings.h>
+#include <jansson.h>
 #include <httpd.h>
 #include <http_log.h>
 
@@ -63,6 +64,18 @@ static const char *endpoint_of(request_rec *r, const mcp_dir_conf_t *conf, const
     return d->introspection_endpoint;
 }
 
+/* Whether a 400 answer is RFC 6749 §5.2's refusal of the gateway's client
+ * (which concerns every token) rather than of this token's request. */
+static int refuses_client(request_rec *r, const mcp_fetch_result_t *res)
+{
+    json_t *doc = json_loadb(res->body, res->len, 0, NULL);
+    const char *error = json_string_value(json_object_get(doc, "error"));
+    int client = error && (strcmp(error, "invalid_client") == 0 || strcmp(error, "unauthorized_client") == 0);
+
+    json_decref(doc);
+    return client;
+}
+
 /* One question to the IdP (RFC 7662 §2.1), as the configured client. */
 static mcp_introspect_status_t ask(request_rec *r, const mcp_dir_conf_t *conf, const char *endpoint,
                                    const char *token, apr_size_t len, json_t **claims, const char **why)
@@ -102,7 +115,7 @@ static mcp_introspect_status_t ask(request_rec *r, const mcp_dir_conf_t *conf, c
                            err ? err : "no answer", NULL);
         return MCP_INTROSPECT_BROKEN;
     }
-    if (res.status == 400 || res.status == 413) {
+    if ((res.status == 400 && !refuses_client(r, &res)) || res.status == 413) {
         /* a refusal of this token's request (its size, its characters): an
          * answer about the token, not a failing endpoint, which anyone could
          * otherwise bring about with a token of their making */
@@ -114,7 +127,8 @@ static mcp_introspect_status_t ask(request_rec *r, const mcp_dir_conf_t *conf, c
         /* 401/403: the IdP does not take the gateway's client (RFC 7662 §2.3) */
         *why = apr_psprintf(r->pool, "introspection at %s answered HTTP %ld%s", mcp_url_redacted(r->pool, endpoint),
                             res.status,
-                            res.status == 401 || res.status == 403 ? ": check MCPAuthIntrospectionClient" : "");
+                            res.status == 400 || res.status == 401 || res.status == 403
+                                ? ": check MCPAuthIntrospectionClient" : "");
         return MCP_INTROSPECT_BROKEN;
     }
     status = mcp_introspect_parse(r->pool, res.body, res.len, conf->issuer, claims, &err);
@@ -171,7 +185,7 @@ static void record(request_rec *r, const mcp_dir_conf_t *conf, mcp_cache_t *cach
 mcp_introspect_status_t mcp_introspect(request_rec *r, const mcp_dir_conf_t *conf, const char *token,
                                        apr_size_t len, json_t **claims, const char **why)
 {
-    mcp_cache_t *cache = mcp_shared_cache();
+    mcp_cache_t *cache = mcp_unchecked_cache();
     const char *endpoint = endpoint_of(r, conf, why), *name, *id, *flight, *failed;
     const char *client = conf->introspection_client_id ? conf->introspection_client_id : "";
     mcp_introspect_status_t status;

@@ -144,7 +144,7 @@ static mcp_sender_t check_proof(request_rec *r, const mcp_dir_conf_t *conf, mcp_
         }
     }
     /* §11.1: each proof once, for as long as its iat could pass */
-    switch (mcp_use_once(r, "dpop-proof", apr_pstrcat(r->pool, proof.jkt, " ", proof.jti, NULL),
+    switch (mcp_use_once(r, MCP_ONCE_AFTER_CHECK, "dpop-proof", apr_pstrcat(r->pool, proof.jkt, " ", proof.jti, NULL),
                          (long)want.lifetime + 2L * want.leeway + 1, &record)) {
     case MCP_CLAIM_WON:
         break;

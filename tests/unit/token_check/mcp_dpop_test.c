@@ -39,6 +39,9 @@ static proof_key_t ec_key(void)
     return k;
 }
 
+/* A kid for the next proof's header (NULL: none). */
+static const char *header_kid;
+
 /* A proof signed by k, with typ and jwk as given (NULL: left out), over payload. */
 static const char *proof_with(const proof_key_t *k, const char *typ, const char *jwk_json, json_t *payload)
 {
@@ -53,6 +56,8 @@ static const char *proof_with(const proof_key_t *k, const char *typ, const char 
         cjose_header_set(hdr, "typ", typ, &err);
     if (jwk_json)
         cjose_header_set_raw(hdr, "jwk", jwk_json, &err);
+    if (header_kid)
+        cjose_header_set(hdr, CJOSE_HDR_KID, header_kid, &err);
     jws = cjose_jws_sign(k->jwk, hdr, (const uint8_t *)text, strlen(text), &err);
     cjose_jws_export(jws, &compact, &err);
     copy = apr_pstrdup(pool, compact);
@@ -151,6 +156,10 @@ static void test_proofs(void)
               && out.nonce && strcmp(out.nonce, "n-1") == 0,
           "dpop: the nonce is handed back");
 
+    header_kid = "some-key-id";
+    CHECK(check(proof_with(&k, "dpop+jwt", k.public_json, claims_but(NULL, NULL)), &out, &err),
+          "dpop: a kid in the proof's header does not matter: its key is the jwk");
+    header_kid = NULL;
     CHECK(refused_with(proof_with(&k, "JWT", k.public_json, claims_but(NULL, NULL)), "typ"),
           "dpop: typ JWT refused");
     CHECK(refused_with(proof_with(&k, NULL, k.public_json, claims_but(NULL, NULL)), "typ"), "dpop: no typ refused");
