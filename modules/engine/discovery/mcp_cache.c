@@ -21,6 +21,11 @@ const char *mcp_cache_id(apr_pool_t *pool, const char *purpose, const char *name
         return apr_pstrcat(pool, purpose, ":", name, NULL);
     for (i = 0; i < md_len; i++)
         apr_snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    /* shmcb picks the subcache by the first byte (up to 256 of them): a hex
+     * digit would reach 10 and crowd six, and what a store holds would
+     * shrink to a fraction of its size; the hash's own first byte spreads
+     * ids over all (never NUL: ids are strings) */
+    hex[0] = (char)(md[0] ? md[0] : 0x80);
     return apr_pstrcat(pool, hex, ":", purpose, NULL);
 }
 

@@ -29,8 +29,9 @@ struct mcp_cache {
 /* Whether the store answered this process's last look (a miss is an answer). */
 int mcp_cache_reachable(const mcp_cache_t *cache);
 
-/* Object ids are a SHA-256 of the name plus a purpose prefix: shmcb picks the
- * subcache by the first id byte, and URLs would all start with 'h'. */
+/* Object ids are a SHA-256 of the name plus a purpose suffix, starting with
+ * the hash's first byte: shmcb picks the subcache by the first id byte, and
+ * URLs would all start with 'h', hex digits with one of sixteen. */
 const char *mcp_cache_id(apr_pool_t *pool, const char *purpose, const char *name);
 
 /* APR_NOTFOUND on a miss. The value is copied into pool (up to max_len). */

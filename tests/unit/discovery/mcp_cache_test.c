@@ -5,6 +5,8 @@
 
 #include <apr_time.h>
 
+#include <apr_strings.h>
+
 #include "mcp_cache.h"
 #include "unit.h"
 #include "unit_files.h"
@@ -139,9 +141,34 @@ static void test_cache_claim(void)
           "the store back: the claim works and the recovery is reported once");
 }
 
+/* shmcb picks a subcache by an id's first byte: ids must spread over all
+ * 256, or a store holds a fraction of what its size promises. */
+static void test_cache_ids(void)
+{
+    int seen[256] = { 0 }, distinct = 0, most = 0, i;
+    const char *id;
+
+    for (i = 0; i < 8192; i++) {
+        id = mcp_cache_id(pool, "dpop-proof", apr_psprintf(pool, "jkt jti-%d", i));
+        seen[(unsigned char)id[0]]++;
+    }
+    for (i = 0; i < 256; i++) {
+        distinct += seen[i] > 0;
+        most = seen[i] > most ? seen[i] : most;
+    }
+    CHECK(distinct >= 250 && seen[0] == 0, "cache ids: first bytes spread over (nearly) all 256 values, never NUL");
+    CHECK(most < 8192 / 256 * 3, "cache ids: no subcache takes a crowd");
+    id = mcp_cache_id(pool, "purpose", "name");
+    CHECK(strlen(id) == 64 + 1 + strlen("purpose") && strcmp(id + 65, "purpose") == 0
+              && strcmp(id, mcp_cache_id(pool, "purpose", "name")) == 0
+              && strcmp(id, mcp_cache_id(pool, "other", "name")) != 0,
+          "cache ids: a string of the hash and the purpose, the same for the same name");
+}
+
 void mcp_cache_tests(apr_pool_t *parent)
 {
     apr_pool_create(&pool, parent);
+    test_cache_ids();
     test_cache_claim();
     apr_pool_destroy(pool);
 }
