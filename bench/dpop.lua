@@ -3,8 +3,8 @@
 --   wrk -tT ... -s dpop.lua URL -- TOKEN_FILE PROOF_PREFIX [cycle]
 -- Thread k reads PROOF_PREFIX.k ("INDEX PROOF" a line, INDEX the token's 0-based line in
 -- TOKEN_FILE), so no two threads share a proof, and sends each proof once. When a thread has sent
--- all of its proofs it prints "dpop.lua: proofs exhausted" and stops (bench/run warns: mint
--- more), unless "cycle" is given (for a location that does not check proofs).
+-- all of its proofs it prints "dpop.lua: proofs exhausted" and stops (bench/run then ends the run
+-- and warns), unless "cycle" is given (for a location that does not check proofs).
 local next_id = 0
 function setup(thread)
   thread:set("id", next_id)
@@ -37,6 +37,7 @@ function request()
     elseif not stopped then
       stopped = true
       io.write("dpop.lua: proofs exhausted\n")
+      io.flush()
       wrk.thread:stop()
     end
   end
