@@ -1,5 +1,5 @@
 // Mints the benchmark's keys and tokens with node's built-in crypto.
-//   node mint.mjs OUT_DIR ISSUER AUDIENCE [DISTINCT_COUNT]
+//   node mint.mjs OUT_DIR ISSUER AUDIENCE [DISTINCT_COUNT [ROUNDS]]
 // Writes OUT_DIR/jwks.json (an RSA-2048 key "bench-rs256" and a P-256 key "bench-es256") and
 // token files, one token per line:
 //   repeated-rs256.txt   1 valid RS256 token
@@ -8,16 +8,27 @@
 //   badsig-rs256.txt     1000 tokens naming the published RSA kid, signed by another RSA key
 //   unknown-kid.txt      1000 RS256 tokens, each naming a different kid that is not in the JWKS
 //   wrong-iss.txt, wrong-aud.txt, expired.txt   1 validly signed token each, for the pre-checks
-import { generateKeyPairSync, sign, randomBytes } from "node:crypto";
+//   distinct-dpop.txt    DISTINCT_COUNT valid RS256 tokens, token i bound (cnf.jkt) to P-256 key i
+//   dpop-keys.jsonl      those keys, one a line: the public JWK members and "pkcs8", the private
+//                        key (base64url DER); proofs.mjs signs the proofs with them
+//   dpop-other-key.jsonl one more P-256 key no token is bound to (pre-checks)
+//   introspect-cached.txt           1 opaque token that the bench IdP (idp.lua) calls active
+//   introspect-distinct-rN.txt      DISTINCT_COUNT such tokens for round N (1..ROUNDS), fresh
+//                                   every round, so that every run starts with none cached
+//   introspect-wrong-aud.txt, introspect-inactive.txt   1 each, for the pre-checks
+// Opaque tokens are "bench-opaque-" (active), "bench-wrongaud-" (active, another aud) or anything
+// else (inactive), then hex: no dots, so that they are never taken for JWTs.
+import { createHash, generateKeyPairSync, sign, randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-const [outDir, iss, aud, countArg] = process.argv.slice(2);
+const [outDir, iss, aud, countArg, roundsArg] = process.argv.slice(2);
 if (!outDir || !iss || !aud) {
-  console.error("usage: node mint.mjs OUT_DIR ISSUER AUDIENCE [DISTINCT_COUNT]");
+  console.error("usage: node mint.mjs OUT_DIR ISSUER AUDIENCE [DISTINCT_COUNT [ROUNDS]]");
   process.exit(2);
 }
 const distinct = Number(countArg || 10000);
+const rounds = Number(roundsArg || 3);
 const bad = 1000;
 mkdirSync(outDir, { recursive: true });
 
@@ -58,4 +69,30 @@ write("unknown-kid.txt", many(bad, (i) => jwt("RS256", `unknown-${b64url(randomB
 write("wrong-iss.txt", valid("RS256", 1, { iss: iss + "/other" }) + "\n");
 write("wrong-aud.txt", valid("RS256", 1, { aud: aud + "/other" }) + "\n");
 write("expired.txt", valid("RS256", 1, { iat: now - 7200, exp: now - 3600 }) + "\n");
+
+// DPoP: token i is bound to key i (RFC 9449 §6.1: cnf.jkt is the key's RFC 7638 thumbprint).
+const thumbprint = ({ crv, kty, x, y }) =>
+  createHash("sha256").update(JSON.stringify({ crv, kty, x, y })).digest("base64url");
+// Keys as DER, their public JWK read off the SPKI (P-256: the last 64 bytes are x and y): node 20
+// can deadlock exporting a key as a JWK while its GC finalises key generation jobs.
+const proofKey = () => {
+  const { publicKey, privateKey } = generateKeyPairSync("ec", {
+    namedCurve: "P-256",
+    publicKeyEncoding: { type: "spki", format: "der" },
+    privateKeyEncoding: { type: "pkcs8", format: "der" },
+  });
+  const xy = publicKey.subarray(publicKey.length - 64);
+  return { kty: "EC", crv: "P-256", x: b64url(xy.subarray(0, 32)), y: b64url(xy.subarray(32)), pkcs8: b64url(privateKey) };
+};
+const dpopKeys = Array.from({ length: distinct }, proofKey);
+write("dpop-keys.jsonl", dpopKeys.map((k) => JSON.stringify(k)).join("\n") + "\n");
+write("dpop-other-key.jsonl", JSON.stringify(proofKey()) + "\n");
+write("distinct-dpop.txt", many(distinct, (i) => valid("RS256", i + 1, { cnf: { jkt: thumbprint(dpopKeys[i]) } })));
+
+// Opaque tokens for the introspection scenarios.
+const opaque = (prefix) => `${prefix}${randomBytes(16).toString("hex")}`;
+write("introspect-cached.txt", opaque("bench-opaque-c-") + "\n");
+for (let r = 1; r <= rounds; r++) write(`introspect-distinct-r${r}.txt`, many(distinct, () => opaque(`bench-opaque-r${r}-`)));
+write("introspect-wrong-aud.txt", opaque("bench-wrongaud-") + "\n");
+write("introspect-inactive.txt", opaque("bench-revoked-") + "\n");
 console.log(`minted tokens in ${outDir}`);

@@ -1,25 +1,82 @@
 -- wrk script: sends each request with the next token of a file (one token per line) as
 -- "Authorization: Bearer <token>", cycling through the file.
---   wrk ... -s tokens.lua URL -- TOKEN_FILE
+--   wrk ... -s tokens.lua URL -- TOKEN_FILE [once THREADS]
 -- Each wrk thread starts at a different place in the file, so that threads do not send the
 -- same token at the same time.
-local next_id = 0
+-- With "once", thread k of THREADS sends the tokens k+1, k+1+THREADS, ... of the file, each once:
+-- together one pass over the file. A thread prints "tokens.lua: pass done" and stops when the
+-- answers to all of its tokens are in (bench/run then stops wrk with SIGINT: -d cannot end a run),
+-- and at the end the script prints "first pass: N requests in S s", timed from the first
+-- request to the last of those answers. (A connection that is answered after its thread has
+-- sent every token sends the last token again, so wrk counts a few requests more.)
+local ffi = require("ffi")
+ffi.cdef [[
+  typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+  int clock_gettime(int clk_id, bench_timespec *tp);
+]]
+local function now()
+  local ts = ffi.new("bench_timespec")
+  ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC: the same clock in every thread
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9
+end
+
+local next_id, threads = 0, {}
 function setup(thread)
   thread:set("id", next_id)
   next_id = next_id + 1
+  threads[#threads + 1] = thread
 end
 
-local tokens, i = {}, 0
+local tokens, i, once = {}, 0, false
 function init(args)
   local file = args[1] or error("tokens.lua: no token file given (wrk ... -- FILE)")
+  once = args[2] == "once"
+  local nthreads = tonumber(args[3]) or 1
+  local n = 0
   for line in io.lines(file) do
-    if #line > 0 then tokens[#tokens + 1] = line end
+    if #line > 0 then
+      n = n + 1
+      if not once or (n - 1) % nthreads == (id or 0) then tokens[#tokens + 1] = line end
+    end
   end
   if #tokens == 0 then error("tokens.lua: no tokens in " .. file) end
-  i = ((id or 0) * 7919) % #tokens
+  if not once then i = ((id or 0) * 7919) % #tokens end
+  pass_tokens = #tokens
+  -- wrk reads every answer only for a script with a response function: only in a pass
+  if once then response = pass_response end
 end
 
 function request()
+  if once then
+    if i == 0 then pass_start = now() end
+    if i >= #tokens then
+      return wrk.format(nil, nil, { Authorization = "Bearer " .. tokens[#tokens] })
+    end
+  end
   i = i % #tokens + 1
   return wrk.format(nil, nil, { Authorization = "Bearer " .. tokens[i] })
+end
+
+local answers = 0
+function pass_response(status, headers, body)
+  answers = answers + 1
+  if answers == #tokens then
+    pass_end = now()
+    io.write("tokens.lua: pass done\n")
+    io.flush()
+    wrk.thread:stop()
+  end
+end
+
+function done(summary, latency, requests)
+  local first, last, n = nil, nil, 0
+  for _, t in ipairs(threads) do
+    local s, e = t:get("pass_start"), t:get("pass_end")
+    if s and e then
+      first = first and math.min(first, s) or s
+      last = last and math.max(last, e) or e
+      n = n + t:get("pass_tokens")
+    end
+  end
+  if first then io.write(string.format("first pass: %d requests in %.3f s\n", n, last - first)) end
 end
