@@ -30,6 +30,8 @@ void mcp_facade_tests(apr_pool_t *pool);
 void mcp_seal_tests(apr_pool_t *pool);
 void mcp_client_tests(apr_pool_t *pool);
 void mcp_client_auth_tests(apr_pool_t *pool);
+/* exchange */
+void mcp_exchange_tests(apr_pool_t *pool);
 /* mcp_policy */
 void mcp_policy_tests(apr_pool_t *pool);
 void mcp_jsonrpc_tests(apr_pool_t *pool);

@@ -39,6 +39,8 @@ int main(void)
     mcp_seal_tests(pool);
     mcp_client_tests(pool);
     mcp_client_auth_tests(pool);
+    /* exchange */
+    mcp_exchange_tests(pool);
     /* mcp_policy */
     mcp_policy_tests(pool);
     mcp_jsonrpc_tests(pool);
