@@ -22,6 +22,7 @@ void mcp_introspect_tests(apr_pool_t *pool);
 void mcp_cache_control_tests(apr_pool_t *pool);
 void mcp_fetch_tests(apr_pool_t *pool);
 void mcp_cache_tests(apr_pool_t *pool);
+void mcp_flight_tests(apr_pool_t *pool);
 void mcp_docstore_tests(apr_pool_t *pool);
 void mcp_discovery_tests(apr_pool_t *pool);
 void mcp_metadata_tests(apr_pool_t *pool);

@@ -31,6 +31,7 @@ int main(void)
     mcp_cache_control_tests(pool);
     mcp_fetch_tests(pool);
     mcp_cache_tests(pool);
+    mcp_flight_tests(pool);
     mcp_docstore_tests(pool);
     mcp_discovery_tests(pool);
     mcp_metadata_tests(pool);
