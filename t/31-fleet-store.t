@@ -63,16 +63,6 @@ my $CHALLENGE = pkce_challenge($VERIFIER);
 sub rq { send_request(@_) }
 sub oauth   { my $r = shift; my $d = doc_of($r); join ' ', $r->code, $d->{error} // 'no-error', $d->{error_description} // '' }
 
-# Polls $cond every 0.2 s until it holds or $seconds pass; returns its last value.
-sub poll {
-    my ($seconds, $cond) = @_;
-    my $until = Time::HiRes::time() + $seconds;
-    while (1) {
-        my $v = $cond->();
-        return $v if $v || Time::HiRes::time() >= $until;
-        Time::HiRes::sleep(0.2);
-    }
-}
 
 # The lines of an instance's error log matching $re, from byte $from on.
 sub log_lines {

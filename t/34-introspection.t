@@ -92,16 +92,6 @@ sub outcome {
     return $res->code . ' ' . (($c && $c->{error}) || (ref $d eq 'HASH' && $d->{error}) || '-');
 }
 
-# Polls $cond every 0.1 s until it holds or $seconds pass; its last value.
-sub poll {
-    my ($seconds, $cond) = @_;
-    my $until = time + $seconds;
-    while (1) {
-        my $v = $cond->();
-        return $v if $v || time >= $until;
-        sleep 0.1;
-    }
-}
 
 # A refusal because the endpoint did not answer properly: what the client
 # and the administrator see (4 tests).

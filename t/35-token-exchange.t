@@ -83,15 +83,6 @@ sub refusal {
     return join ' ', $res->code, $d->{error}{code} // '-', $d->{error}{data}{error} // '-';
 }
 
-sub poll {
-    my ($seconds, $cond) = @_;
-    my $until = time + $seconds;
-    while (1) {
-        my $v = $cond->();
-        return $v if $v || time >= $until;
-        sleep 0.1;
-    }
-}
 
 realm('xa', basic => "gw-xchg:$SECRET");
 realm($_, basic => "gw-xchg:$SECRET") for qw(xheader xobo xdisco xrules);

@@ -15,7 +15,7 @@ use MintToken;
 
 our @EXPORT = qw(port url issuer std_claims req challenges challenge echo_of
                  echo_hits state_file write_state read_lines error_log_size
-                 error_log_since is_echo rpc_of rpc_outcome yes);
+                 error_log_since is_echo rpc_of rpc_outcome yes poll);
 
 MintToken::ensure_fixtures();
 
@@ -127,6 +127,17 @@ sub error_log_since {
         Time::HiRes::sleep(0.05);
     }
     return $text;
+}
+
+# Polls $cond every 0.1 s until it holds or $seconds pass; its last value.
+sub poll {
+    my ($seconds, $cond) = @_;
+    my $until = Time::HiRes::time() + $seconds;
+    while (1) {
+        my $v = $cond->();
+        return $v if $v || Time::HiRes::time() >= $until;
+        Time::HiRes::sleep(0.1);
+    }
 }
 
 1;

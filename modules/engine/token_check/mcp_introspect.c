@@ -10,11 +10,11 @@
 #include "mcp_jwt.h"
 
 
-const char *mcp_introspect_request(apr_pool_t *pool, const char *token, apr_size_t len, const char *client_params)
+const char *mcp_introspect_request(apr_pool_t *pool, const char *token, apr_size_t len)
 {
     /* token_type_hint (§2.1) spares the IdP a look among refresh tokens */
     return apr_pstrcat(pool, "token=", apr_pescape_urlencoded(pool, apr_pstrmemdup(pool, token, len)),
-                       "&token_type_hint=access_token", client_params ? client_params : "", NULL);
+                       "&token_type_hint=access_token", NULL);
 }
 
 int mcp_token_is_jws_shaped(const char *token, apr_size_t len)

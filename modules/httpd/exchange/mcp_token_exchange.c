@@ -25,6 +25,7 @@
 #include "mcp_url.h"
 #include "mcp_challenges.h"
 #include "mcp_httpd.h"
+#include "mcp_idp_client.h"
 #include "mcp_request_keys.h"
 #include "mcp_respond.h"
 #include "mcp_rules.h"
@@ -226,55 +227,20 @@ void mcp_token_exchange_scrub(request_rec *r, const mcp_dir_conf_t *conf)
         apr_table_unset(r->headers_in, conf->exchange->header);
 }
 
-static const char *endpoint_of(request_rec *r, const mcp_dir_conf_t *conf, const char **why)
-{
-    const mcp_discovery_t *d;
-    const char *err = NULL;
-
-    if (conf->exchange->endpoint)
-        return conf->exchange->endpoint;
-    d = mcp_idp_metadata(r, conf, &err);
-    if (d == NULL) {
-        *why = apr_pstrcat(r->pool, "the issuer's metadata is unavailable: ", err, NULL);
-        return NULL;
-    }
-    if (d->token_endpoint == NULL) {
-        *why = "the issuer's metadata names no token_endpoint";
-        return NULL;
-    }
-    return d->token_endpoint;
-}
-
 /* One trade at the IdP, as the configured client. */
 static mcp_exchange_status_t ask(request_rec *r, const mcp_dir_conf_t *conf, const mcp_exchange_target_t *target,
                                  const char *endpoint, const char *token, apr_size_t len, mcp_exchanged_t *answer,
                                  const char **why)
 {
-    mcp_doc_policy_t policy;
-    mcp_post_t post;
     mcp_fetch_result_t res;
-    const char *params, *err = NULL;
+    const char *err = NULL;
     long now = (long)apr_time_sec(apr_time_now());
     mcp_exchange_status_t status;
 
-    memset(&post, 0, sizeof(post));
     memset(answer, 0, sizeof(*answer));
-    params = mcp_client_credentials(r->pool, conf->exchange_client, conf->issuer, endpoint, now, &post.authorization);
-    if (params == NULL) {
-        *why = "the client assertion could not be signed";
+    if (mcp_idp_post(r, conf, conf->exchange_client, endpoint, "the token endpoint",
+                     mcp_exchange_request(r->pool, target, token, len), &res, why) != APR_SUCCESS)
         return MCP_EXCHANGE_BROKEN;
-    }
-    mcp_doc_policy_of(conf, &policy);
-    post.url = endpoint;
-    post.content_type = "application/x-www-form-urlencoded";
-    post.accept = "application/json";
-    post.body = apr_pstrcat(r->pool, mcp_exchange_request(r->pool, target, token, len), params, NULL);
-    post.len = strlen(post.body);
-    if (mcp_fetch_post(r->pool, &post, &policy.fetch, &res, &err) != APR_SUCCESS || res.status == 0) {
-        *why = apr_pstrcat(r->pool, "the token endpoint ", mcp_url_redacted(r->pool, endpoint), " failed: ",
-                           err ? err : "no answer", NULL);
-        return MCP_EXCHANGE_BROKEN;
-    }
     status = mcp_exchange_answer(r->pool, res.status, res.body, res.len, now, answer, &err);
     if (status == MCP_EXCHANGE_BROKEN)
         *why = apr_pstrcat(r->pool, "the token endpoint ", mcp_url_redacted(r->pool, endpoint), ": ", err, NULL);
@@ -376,7 +342,8 @@ int mcp_token_exchange(request_rec *r, const mcp_dir_conf_t *conf, const char *t
     }
     target = target_of(conf);
     client = conf->exchange_client->client_id;
-    endpoint = endpoint_of(r, conf, &why);
+    endpoint = mcp_idp_endpoint(r, conf, conf->exchange->endpoint, APR_OFFSETOF(mcp_discovery_t, token_endpoint),
+                                "token_endpoint", &why);
     if (endpoint == NULL)
         return unavailable(r, why);
     /* the record is named by a hash of the token and everything asked;

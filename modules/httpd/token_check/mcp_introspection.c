@@ -17,6 +17,7 @@
 #include "mcp_flight.h"
 #include "mcp_url.h"
 #include "mcp_httpd.h"
+#include "mcp_idp_client.h"
 #include "mcp_introspection.h"
 #include "mcp_request_keys.h"
 #include "mcp_respond.h"
@@ -44,21 +45,10 @@ int mcp_introspects(const mcp_dir_conf_t *conf, const char *token, apr_size_t le
 
 static const char *endpoint_of(request_rec *r, const mcp_dir_conf_t *conf, const char **why)
 {
-    const mcp_discovery_t *d;
-    const char *err = NULL;
+    int discovery = conf->introspection == NULL || strcmp(conf->introspection, MCP_INTROSPECTION_DISCOVERY) == 0;
 
-    if (conf->introspection != NULL && strcmp(conf->introspection, MCP_INTROSPECTION_DISCOVERY) != 0)
-        return conf->introspection;
-    d = mcp_idp_metadata(r, conf, &err);
-    if (d == NULL) {
-        *why = apr_pstrcat(r->pool, "the issuer's metadata is unavailable: ", err, NULL);
-        return NULL;
-    }
-    if (d->introspection_endpoint == NULL) {
-        *why = "the issuer's metadata names no introspection_endpoint";
-        return NULL;
-    }
-    return d->introspection_endpoint;
+    return mcp_idp_endpoint(r, conf, discovery ? NULL : conf->introspection,
+                            APR_OFFSETOF(mcp_discovery_t, introspection_endpoint), "introspection_endpoint", why);
 }
 
 /* Whether a 400 answer is RFC 6749 §5.2's refusal of the gateway's client
@@ -77,32 +67,13 @@ static int refuses_client(request_rec *r, const mcp_fetch_result_t *res)
 static mcp_introspect_status_t ask(request_rec *r, const mcp_dir_conf_t *conf, const char *endpoint,
                                    const char *token, apr_size_t len, json_t **claims, const char **why)
 {
-    mcp_doc_policy_t policy;
-    mcp_post_t post;
     mcp_fetch_result_t res;
-    const char *params = NULL, *err = NULL;
+    const char *err = NULL;
     mcp_introspect_status_t status;
 
-    memset(&post, 0, sizeof(post));
-    if (conf->introspection_client) {
-        params = mcp_client_credentials(r->pool, conf->introspection_client, conf->issuer, endpoint,
-                                        (long)apr_time_sec(apr_time_now()), &post.authorization);
-        if (params == NULL) {
-            *why = "the client assertion could not be signed";
-            return MCP_INTROSPECT_BROKEN;
-        }
-    }
-    mcp_doc_policy_of(conf, &policy);
-    post.url = endpoint;
-    post.content_type = "application/x-www-form-urlencoded";
-    post.accept = "application/json";
-    post.body = mcp_introspect_request(r->pool, token, len, params);
-    post.len = strlen(post.body);
-    if (mcp_fetch_post(r->pool, &post, &policy.fetch, &res, &err) != APR_SUCCESS || res.status == 0) {
-        *why = apr_pstrcat(r->pool, "introspection at ", mcp_url_redacted(r->pool, endpoint), " failed: ",
-                           err ? err : "no answer", NULL);
+    if (mcp_idp_post(r, conf, conf->introspection_client, endpoint, "introspection",
+                     mcp_introspect_request(r->pool, token, len), &res, why) != APR_SUCCESS)
         return MCP_INTROSPECT_BROKEN;
-    }
     if ((res.status == 400 && !refuses_client(r, &res)) || res.status == 413) {
         /* a refusal of this token's request (its size, its characters): an
          * answer about the token, not a failing endpoint, which anyone could
