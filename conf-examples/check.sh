@@ -99,6 +99,8 @@ passed=0
 failed=0
 for ex in $files; do
     [ -f "$ex" ] || { echo "FAIL $ex: no such file"; failed=$((failed + 1)); continue; }
+    # httpd takes a relative Include from ServerRoot, the temporary directory
+    case $ex in /*) ;; *) ex=$(pwd)/$ex ;; esac
     name=${ex#"$repo"/}
     dir=$tmp/$(echo "$name" | tr '/' '_')
     mkdir -p "$dir/run" && chmod 755 "$tmp" "$dir" "$dir/run"
