@@ -12,6 +12,14 @@
 #                   stop it again: runs post_config too (shared cache and mutex
 #                   set-up), which -t skips.
 #
+# Files an example names for the gateway's IdP clients (MCPAuthTokenExchangeClient,
+# MCPAuthIntrospectionClient, MCPAuthClientSecret) are read while httpd reads
+# the configuration, so they must exist. Examples name them relative to
+# ServerRoot (/etc/apache2 on Debian); here ServerRoot is the temporary
+# directory, and each such file is created there: a made-up secret, or a fresh
+# P-256 key (openssl) for a name ending in .pem or .key. Absolute paths are
+# left alone: the file must exist.
+#
 # Usage: conf-examples/check.sh [example.conf ...]
 # Prints one line per file and "N passed, M failed"; exits 1 on any failure.
 
@@ -95,15 +103,47 @@ EOF
     printf 'Include "%s"\n' "$ex"
 }
 
+# Creates, under run dir $2, the relative client secret and key files that
+# example $1 names (see above). Fails when a key cannot be made.
+stand_ins() { # example, run dir
+    word='[^[:space:]]\{1,\}' gap='[[:space:]]\{1,\}'
+    sed -n -e "s/^[[:space:]]*MCPAuthTokenExchangeClient$gap$word$gap\\($word\\).*/\\1/p" \
+           -e "s/^[[:space:]]*MCPAuthIntrospectionClient$gap$word$gap\\($word\\).*/\\1/p" \
+           -e "s/^[[:space:]]*MCPAuthClientSecret$gap\\($word\\).*/\\1/p" "$1" |
+    tr -d '"' |
+    while read -r file; do
+        case $file in /*|'') continue ;; esac
+        mkdir -p "$2/$(dirname "$file")" || return 1
+        case $file in
+        *.pem|*.key)
+            openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$2/$file" 2>/dev/null || {
+                echo "cannot make a stand-in key $file (is openssl installed?)"
+                return 1
+            } ;;
+        *)
+            echo "check-only-secret-$$" > "$2/$file" ;;
+        esac
+        chmod 600 "$2/$file"
+    done
+}
+
 passed=0
 failed=0
 for ex in $files; do
     [ -f "$ex" ] || { echo "FAIL $ex: no such file"; failed=$((failed + 1)); continue; }
+    # httpd takes a relative Include from ServerRoot, the temporary directory
+    case $ex in /*) ;; *) ex=$(pwd)/$ex ;; esac
     name=${ex#"$repo"/}
     dir=$tmp/$(echo "$name" | tr '/' '_')
     mkdir -p "$dir/run" && chmod 755 "$tmp" "$dir" "$dir/run"
     port=$(free_port); [ -n "$port" ] || port=8080
     wrap "$ex" "$dir" "$port" > "$dir/httpd.conf"
+    if ! out=$(stand_ins "$ex" "$dir" 2>&1); then
+        echo "FAIL $name (stand-in files):"
+        echo "$out" | sed 's/^/    /'
+        failed=$((failed + 1))
+        continue
+    fi
 
     if ! out=$("$httpd" -t -f "$dir/httpd.conf" 2>&1); then
         echo "FAIL $name (-t):"
