@@ -158,11 +158,12 @@ static mcp_exchange_status_t issued(apr_pool_t *pool, json_t *doc, long now, mcp
         return MCP_EXCHANGE_BROKEN;
     }
     out->token = apr_pstrmemdup(pool, json_string_value(token), len);
-    out->expires_at = 0;
+    /* expires_in is RECOMMENDED (RFC 8693 §2.2.1); without a usable one, a
+     * JWT's own exp says as much */
     if (json_is_integer(expires_in) && json_integer_value(expires_in) > 0
         && json_integer_value(expires_in) < 10L * 365 * 86400)
         out->expires_at = now + (long)json_integer_value(expires_in);
-    else if (expires_in == NULL)
+    else
         out->expires_at = jwt_exp(out->token, len);
     return MCP_EXCHANGE_ISSUED;
 }

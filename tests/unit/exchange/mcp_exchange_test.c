@@ -103,6 +103,9 @@ static void test_answers(void)
     CHECK(answer(200, apr_psprintf(pool, "{\"access_token\":\"%s\",\"token_type\":\"Bearer\"}", jwt), &out, &err)
                   == MCP_EXCHANGE_ISSUED && out.expires_at == 1800000900L,
           "exchange: without expires_in, the JWT's exp says how long it lasts");
+    CHECK(answer(200, apr_psprintf(pool, "{\"access_token\":\"%s\",\"token_type\":\"Bearer\",\"expires_in\":\"300\"}",
+                                   jwt), &out, &err) == MCP_EXCHANGE_ISSUED && out.expires_at == 1800000900L,
+          "exchange: an expires_in that is no number: the JWT's exp instead");
     CHECK(answer(200, "{\"access_token\":\"opaque\",\"token_type\":\"Bearer\"}", &out, &err) == MCP_EXCHANGE_ISSUED
               && out.expires_at == 0,
           "exchange: an opaque token without expires_in has no known end");
