@@ -97,7 +97,7 @@ realm('xinject', basic => "gw-xchg:$SECRET", mode => 'inject');
 realm('xshort', basic => "gw-xchg:$SECRET", expires_in => 4);
 realm('ec', jwt => { client => 'gw-ec', alg => 'ES256', pub => fixtures_dir() . '/i18i/ec.pub.pem' });
 
-plan tests => 69;
+plan tests => 71;
 
 my $log_start = error_log_size();
 
@@ -263,6 +263,17 @@ sub unavailable_ok {
              'a tool the MCP rules deny: answered by the gateway, no exchange');
     $res = rpc('/xchg-rules', $r, 4, 'tools/call', { name => 'echo', arguments => {} });
     ok t_cmp(backend_token($res), qr/^Bearer xt-xrules-/, 'an allowed tool: exchanged and forwarded');
+}
+
+# --- g. another location's backend never gets the token ------------------------------
+{
+    my $t = jwt_for('x-hop');
+    my $res = bearer('/xchg-hop', $t);
+    my $e = echo_of($res);
+    ok t_cmp($e ? $e->{headers}{authorization} // 'no Authorization' : 'not reached (' . $res->code . ')',
+             'no Authorization',
+             'a 404 answered by an ErrorDocument in a location without exchange: no token reaches that backend');
+    ok t_cmp(exchanges('xa', $t), 1, 'the token was exchanged for /xchg-hop\'s own backend');
 }
 
 # --- f. the tokens are kept to themselves ----------------------------------------------
