@@ -23,7 +23,7 @@ INCLUDES=$(for d in "$MODULES"/*/; do printf -- '-I%s ' "${d%/}"; done)
 ARTIFACTS=$FUZZ_DIR/build/artifacts
 LOGS=$FUZZ_DIR/build/logs
 BUILD=$FUZZ_DIR/build
-TARGETS=${FUZZ_TARGETS:-"fuzz_token fuzz_jwt fuzz_claims fuzz_jwks fuzz_jsonrpc fuzz_sse fuzz_dpop fuzz_introspect"}
+TARGETS=${FUZZ_TARGETS:-"fuzz_token fuzz_jwt fuzz_claims fuzz_jwks fuzz_jsonrpc fuzz_sse fuzz_dpop fuzz_introspect fuzz_exchange"}
 CC=${CC:-clang}
 
 DEPS=$(pkg-config --cflags --libs apr-1 apr-util-1 cjose jansson libcurl libcrypto) || {
@@ -49,6 +49,7 @@ sources_for() {
         fuzz_sse) echo "$(src mcp_listfilter.c) $(src mcp_buffer.c) $(src mcp_jsonrpc.c)" ;;
         fuzz_dpop) echo "$(src mcp_dpop.c) $(src mcp_jwt.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
         fuzz_introspect) echo "$(src mcp_introspect.c) $(src mcp_jwt.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
+        fuzz_exchange) echo "$(src mcp_exchange.c) $(src mcp_seal.c) $(src mcp_jwt.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
     esac
 }
 
@@ -62,6 +63,7 @@ max_len_for() {
         fuzz_sse) echo 16384 ;;     # past the target's 4 KiB event bound
         fuzz_dpop) echo 10000 ;;    # past MCP_DPOP_MAX_LEN (8 KiB)
         fuzz_introspect) echo 8192 ;;
+        fuzz_exchange) echo 20000 ;;   # past the 16 KiB token bound
     esac
 }
 
