@@ -51,6 +51,7 @@
 #include "mcp_shared_cache.h"
 #include "mcp_status_page.h"
 #include "mcp_token_check.h"
+#include "mcp_token_exchange.h"
 #include "mcp_wellknown.h"
 
 module AP_MODULE_DECLARE_DATA mcp_auth_module;
@@ -74,6 +75,7 @@ typedef struct auth_state {
     const char *user;       /* sub; becomes r->user in the authentication phase */
     const char *why;
     const char *error;      /* for INVALID: the challenge's error (default invalid_token) */
+    int exchange_failed;    /* no token for the backend could be had */
 } auth_state_t;
 
 static int is_mcp_request(request_rec *r)
@@ -207,6 +209,9 @@ static auth_state_t *evaluate(request_rec *r, const mcp_dir_conf_t *conf)
     else {
         mcp_find_token(r, mcp_bearer_methods_of(conf), &st->presented);
     }
+    /* after the token left the request: it may have come in the header the
+     * backend's own token goes in */
+    mcp_token_exchange_scrub(r, conf);
     judge(r, conf, st);
     return st;
 }
@@ -482,13 +487,25 @@ static void insert_error_filter(request_rec *r)
         ap_add_output_filter(JSON_ERROR_FILTER, NULL, r, r->connection);
 }
 
+/* Whether r goes on to the backend with a token of its own (MCPAuthTokenExchange),
+ * traded for the client's only once authorization allowed the request: not
+ * for a request the MCP rules answer, nor a subrequest (a lookup), nor an
+ * error document after a failed trade. */
+static int exchanges_token(const request_rec *r, const mcp_dir_conf_t *conf, const auth_state_t *st)
+{
+    return st->outcome == OUTCOME_VALID && mcp_token_exchange_on(conf) && r->main == NULL && !st->exchange_failed
+           && !(r->prev && ap_is_HTTP_ERROR(r->prev->status)) && !mcp_rules_answer_pending(r);
+}
+
 /* Requests that reach the handler without our check (Require all granted
  * with another AuthType's module, say) still lose the token and any
- * client-supplied identity header. */
+ * client-supplied identity header. Authorized requests get the backend's
+ * token here. */
 static int fixups(request_rec *r)
 {
     const mcp_dir_conf_t *conf;
     auth_state_t *st;
+    int status;
 
     if (!is_mcp_request(r) || mcp_conf_of(r)->issuer == NULL || is_endpoint_request(r))
         return DECLINED;
@@ -506,6 +523,11 @@ static int fixups(request_rec *r)
         mcp_cache_guard_arm(r);
     mcp_cors_headers(r, conf, 0);
     mcp_body_inherit(r);
+    if (exchanges_token(r, conf, st) && (status = mcp_token_exchange(r, conf, st->presented.token,
+                                                                      st->presented.len)) != OK) {
+        st->exchange_failed = 1;
+        return status;
+    }
     return DECLINED;
 }
 

@@ -22,6 +22,7 @@ void mcp_introspect_tests(apr_pool_t *pool);
 void mcp_cache_control_tests(apr_pool_t *pool);
 void mcp_fetch_tests(apr_pool_t *pool);
 void mcp_cache_tests(apr_pool_t *pool);
+void mcp_flight_tests(apr_pool_t *pool);
 void mcp_docstore_tests(apr_pool_t *pool);
 void mcp_discovery_tests(apr_pool_t *pool);
 void mcp_metadata_tests(apr_pool_t *pool);
@@ -30,6 +31,8 @@ void mcp_facade_tests(apr_pool_t *pool);
 void mcp_seal_tests(apr_pool_t *pool);
 void mcp_client_tests(apr_pool_t *pool);
 void mcp_client_auth_tests(apr_pool_t *pool);
+/* exchange */
+void mcp_exchange_tests(apr_pool_t *pool);
 /* mcp_policy */
 void mcp_policy_tests(apr_pool_t *pool);
 void mcp_jsonrpc_tests(apr_pool_t *pool);

@@ -31,6 +31,7 @@ int main(void)
     mcp_cache_control_tests(pool);
     mcp_fetch_tests(pool);
     mcp_cache_tests(pool);
+    mcp_flight_tests(pool);
     mcp_docstore_tests(pool);
     mcp_discovery_tests(pool);
     mcp_metadata_tests(pool);
@@ -39,6 +40,8 @@ int main(void)
     mcp_seal_tests(pool);
     mcp_client_tests(pool);
     mcp_client_auth_tests(pool);
+    /* exchange */
+    mcp_exchange_tests(pool);
     /* mcp_policy */
     mcp_policy_tests(pool);
     mcp_jsonrpc_tests(pool);

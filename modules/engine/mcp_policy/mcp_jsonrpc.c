@@ -266,7 +266,8 @@ const char *mcp_rpc_error(apr_pool_t *pool, const char *id, int code, const char
     return error_text(pool, id, code, message, NULL);
 }
 
-const char *mcp_rpc_error_uri(apr_pool_t *pool, const char *id, int code, const char *message, const char *uri)
+const char *mcp_rpc_error_with(apr_pool_t *pool, const char *id, int code, const char *message, const char *key,
+                               const char *value)
 {
-    return error_text(pool, id, code, message, json_pack("{s:s}", "uri", uri));
+    return error_text(pool, id, code, message, json_pack("{s:s}", key, value));
 }

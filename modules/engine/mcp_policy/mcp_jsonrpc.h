@@ -37,8 +37,9 @@ const char *mcp_rpc_read(apr_pool_t *pool, const char *body, apr_size_t len, apr
 /* The JSON-RPC error answer to id (JSON text; "null" when NULL). */
 const char *mcp_rpc_error(apr_pool_t *pool, const char *id, int code, const char *message);
 
-/* The same with error.data {"uri": uri}: how MCP 2026-07-28 names the
- * resource a -32602 did not find. */
-const char *mcp_rpc_error_uri(apr_pool_t *pool, const char *id, int code, const char *message, const char *uri);
+/* The same with error.data {key: value}: {"uri": ...} is how MCP
+ * 2026-07-28 names the resource a -32602 did not find. */
+const char *mcp_rpc_error_with(apr_pool_t *pool, const char *id, int code, const char *message, const char *key,
+                               const char *value);
 
 #endif

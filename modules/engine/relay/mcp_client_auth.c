@@ -160,3 +160,24 @@ const char *mcp_client_assertion(apr_pool_t *pool, EVP_PKEY *key, const char *ki
     sig = signature(pool, key, input);
     return sig ? apr_pstrcat(pool, input, ".", sig, NULL) : NULL;
 }
+
+const char *mcp_client_credentials(apr_pool_t *pool, const mcp_idp_client_t *client, const char *issuer,
+                                   const char *endpoint, long now, const char **authorization)
+{
+    const char *assertion;
+
+    *authorization = NULL;
+    if (client->key == NULL) {
+        if (client->secret)
+            *authorization = mcp_client_secret_basic(pool, client->client_id, client->secret);
+        return "";
+    }
+    /* RFC 7523 §3: the assertion's audience is the authorization server, by
+     * its issuer identifier; some IdPs (Okta) want the URL it is sent to */
+    assertion = mcp_client_assertion(pool, client->key, client->kid, client->client_id,
+                                     client->aud_endpoint ? endpoint : issuer, now);
+    if (assertion == NULL)
+        return NULL;
+    return apr_pstrcat(pool, "&client_assertion_type=", apr_pescape_urlencoded(pool, MCP_CLIENT_ASSERTION_TYPE),
+                       "&client_assertion=", apr_pescape_urlencoded(pool, assertion), NULL);
+}

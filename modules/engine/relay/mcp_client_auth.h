@@ -9,6 +9,16 @@
 
 #define MCP_CLIENT_ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
+/* The gateway as a client of the IdP (MCPAuthIntrospectionClient,
+ * MCPAuthTokenExchangeClient): an id and either a secret or a key. */
+typedef struct mcp_idp_client {
+    const char *client_id;
+    const char *secret;         /* client_secret_basic, or NULL */
+    EVP_PKEY *key;              /* private_key_jwt, or NULL */
+    const char *kid;            /* that key's kid, or NULL */
+    int aud_endpoint;           /* its assertions name the endpoint, not the issuer */
+} mcp_idp_client_t;
+
 /* "Basic base64(urlencode(id):urlencode(secret))", both parts form-encoded
  * as RFC 6749 §2.3.1 asks. */
 const char *mcp_client_secret_basic(apr_pool_t *pool, const char *client_id, const char *secret);
@@ -26,5 +36,12 @@ const char *mcp_client_key_alg(EVP_PKEY *key);
  * NULL when signing fails. */
 const char *mcp_client_assertion(apr_pool_t *pool, EVP_PKEY *key, const char *kid, const char *client_id,
                                  const char *audience, long now);
+
+/* How client proves itself in a POST to endpoint of issuer: *authorization
+ * (an Authorization header value, or NULL) and the return value, form
+ * parameters to append to the body ("" when none: "&client_assertion..."
+ * otherwise). NULL when an assertion cannot be signed. */
+const char *mcp_client_credentials(apr_pool_t *pool, const mcp_idp_client_t *client, const char *issuer,
+                                   const char *endpoint, long now, const char **authorization);
 
 #endif

@@ -10,17 +10,11 @@
 #include "mcp_jwt.h"
 
 
-const char *mcp_introspect_request(apr_pool_t *pool, const char *token, apr_size_t len, const char *assertion)
+const char *mcp_introspect_request(apr_pool_t *pool, const char *token, apr_size_t len, const char *client_params)
 {
     /* token_type_hint (§2.1) spares the IdP a look among refresh tokens */
-    const char *body = apr_pstrcat(pool, "token=", apr_pescape_urlencoded(pool, apr_pstrmemdup(pool, token, len)),
-                                   "&token_type_hint=access_token", NULL);
-
-    if (assertion)
-        body = apr_pstrcat(pool, body, "&client_assertion_type=",
-                           apr_pescape_urlencoded(pool, "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-                           "&client_assertion=", apr_pescape_urlencoded(pool, assertion), NULL);
-    return body;
+    return apr_pstrcat(pool, "token=", apr_pescape_urlencoded(pool, apr_pstrmemdup(pool, token, len)),
+                       "&token_type_hint=access_token", client_params ? client_params : "", NULL);
 }
 
 int mcp_token_is_jws_shaped(const char *token, apr_size_t len)

@@ -12,9 +12,9 @@ typedef enum {
     MCP_INTROSPECT_BROKEN       /* not an introspection answer: the IdP is not working */
 } mcp_introspect_status_t;
 
-/* The form body of the request (RFC 7662 §2.1), with client_assertion
- * parameters when assertion is not NULL (RFC 7523 §2.2). */
-const char *mcp_introspect_request(apr_pool_t *pool, const char *token, apr_size_t len, const char *assertion);
+/* The form body of the request (RFC 7662 §2.1), the client's parameters
+ * (mcp_client_credentials) appended. */
+const char *mcp_introspect_request(apr_pool_t *pool, const char *token, apr_size_t len, const char *client_params);
 
 /* Whether a token is a compact JWS by its shape: three base64url segments
  * (MCPAuthTokenFormat auto introspects anything else). */

@@ -51,11 +51,15 @@ typedef struct side_store {
  *                  of thousands of entries, and a flood of them pushes out
  *                  neither key sets nor the records of used proofs, codes
  *                  and refresh tokens
+ *   exchanged      tokens the IdP issued for MCP servers (MCPAuthTokenExchange),
+ *                  sealed, kept until shortly before they expire: thousands of
+ *                  them never push out key sets or single-use records
  * A restart starts them empty, as it does the shared cache. With redis or
  * memcache (a fleet) everything must be where every host sees it: the
  * shared cache itself. */
 static side_store_t once_store = { "once", 16 * 1024 * 1024, 128, { 0 }, 0 };
 static side_store_t unchecked_store = { "unchecked", 16 * 1024 * 1024, 512, { 0 }, 0 };
+static side_store_t exchanged_store = { "exchanged", 16 * 1024 * 1024, 2048, { 0 }, 0 };
 
 static const ap_socache_provider_t *cache_provider;
 static ap_socache_instance_t *cache_instance;
@@ -242,7 +246,8 @@ int mcp_shared_cache_init(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
     shared_cache.unreachable = 0;
     shared_cache.rest_until = 0;
     shared_cache.probing = 0;
-    return side_store_init(&once_store, pconf, ptemp, s) && side_store_init(&unchecked_store, pconf, ptemp, s);
+    return side_store_init(&once_store, pconf, ptemp, s) && side_store_init(&unchecked_store, pconf, ptemp, s)
+           && side_store_init(&exchanged_store, pconf, ptemp, s);
 }
 
 
@@ -269,6 +274,7 @@ void mcp_shared_cache_child_init(apr_pool_t *pchild, server_rec *s)
     }
     side_store_child_init(&once_store, pchild, s);
     side_store_child_init(&unchecked_store, pchild, s);
+    side_store_child_init(&exchanged_store, pchild, s);
     mcp_docstore_create(&docstore, pchild, shared_cache.instance ? &shared_cache : NULL);
     /* Client metadata documents stay in the process that fetched them: they
      * are named by anonymous requests, and their bodies (up to 64 KiB each)
@@ -301,6 +307,11 @@ mcp_cache_t *mcp_once_cache(void)
 mcp_cache_t *mcp_unchecked_cache(void)
 {
     return side_store_or_shared(&unchecked_store);
+}
+
+mcp_cache_t *mcp_exchanged_cache(void)
+{
+    return side_store_or_shared(&exchanged_store);
 }
 
 mcp_docstore_t *mcp_shared_docstore(void)

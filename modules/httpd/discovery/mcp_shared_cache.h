@@ -60,6 +60,10 @@ mcp_cache_t *mcp_once_cache(void);
  * cache, else the shared cache. */
 mcp_cache_t *mcp_unchecked_cache(void);
 
+/* Where exchanged tokens live (sealed): a store of their own beside a
+ * shmcb shared cache, else the shared cache. */
+mcp_cache_t *mcp_exchanged_cache(void);
+
 /* This process's view of the IdP documents (JWKS, discovery). */
 mcp_docstore_t *mcp_shared_docstore(void);
 

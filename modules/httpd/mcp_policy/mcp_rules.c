@@ -31,6 +31,8 @@ APLOG_USE_MODULE(mcp_auth);
 
 /* The JSON-RPC answer to a denied request, for mcp_rules_handler. */
 #define NOTE_ANSWER "mcp_auth.rpc_answer"
+/* The id of a single JSON-RPC request read, as JSON text. */
+#define NOTE_ID "mcp_auth.rpc_id"
 
 /* JSON-RPC 2.0 §5.1 */
 #define RPC_PARSE_ERROR (-32700)
@@ -173,8 +175,8 @@ static const char *not_found(request_rec *r, const mcp_rpc_call_t *call, const c
             return mcp_rpc_error(r->pool, call->id, RPC_INVALID_PARAMS,
                                  apr_psprintf(r->pool, "Resource template %s not found", target));
         if (modern)
-            return mcp_rpc_error_uri(r->pool, call->id, RPC_INVALID_PARAMS,
-                                     apr_pstrcat(r->pool, "Resource not found: ", target, NULL), target);
+            return mcp_rpc_error_with(r->pool, call->id, RPC_INVALID_PARAMS,
+                                      apr_pstrcat(r->pool, "Resource not found: ", target, NULL), "uri", target);
         return mcp_rpc_error(r->pool, call->id, RPC_RESOURCE_NOT_FOUND, "Resource not found");
     }
 }
@@ -394,6 +396,8 @@ int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t 
     if ((status = read_request(r, conf, headers, &calls, &batch)) != OK)
         return status;
     set_env(r, calls, &h);
+    if (!batch && APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t).id)
+        apr_table_setn(r->notes, NOTE_ID, APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t).id);
     modern = !batch && mcp_era_is_modern(&APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t), &h);
     set_session_env(r, headers, modern);
     /* MCP 2026-07-28 "Server Validation": 400 with -32020 to the request */
@@ -401,6 +405,16 @@ int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t 
         return refuse(r, HTTP_BAD_REQUEST, batch ? NULL : APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t).id, code,
                       apr_pstrcat(r->pool, "Header mismatch: ", why, NULL));
     return has_rules(conf) ? judge(r, conf, jwt, calls, batch, modern) : DECLINED;
+}
+
+int mcp_rules_answer_pending(const request_rec *r)
+{
+    return apr_table_get(r->notes, NOTE_ANSWER) != NULL;
+}
+
+const char *mcp_rules_request_id(const request_rec *r)
+{
+    return apr_table_get(r->notes, NOTE_ID);
 }
 
 int mcp_rules_handler(request_rec *r)

@@ -39,6 +39,14 @@ int mcp_rules_number(apr_array_header_t *protected, int next);
  * status page. */
 json_t *mcp_rules_status(apr_pool_t *pool, const apr_array_header_t *protected);
 
+/* Whether mcp_rules_check denied r, to be answered by mcp_rules_handler
+ * (nothing goes to the backend). */
+int mcp_rules_answer_pending(const request_rec *r);
+
+/* The id (JSON text) of the single JSON-RPC request r carries, when it was
+ * read; else NULL. */
+const char *mcp_rules_request_id(const request_rec *r);
+
 /* Answers a request mcp_rules_check denied with a JSON-RPC error (HTTP 200,
  * as a server answers an unknown tool); DECLINED for any other. */
 int mcp_rules_handler(request_rec *r);

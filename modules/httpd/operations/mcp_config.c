@@ -26,6 +26,7 @@
 #include "mcp_httpd.h"
 #include "mcp_relay_key.h"
 #include "mcp_shared_cache.h"
+#include "mcp_token_exchange.h"
 
 const char *const mcp_provider_names[] = { "generic", "keycloak", "auth0", "okta", "entra",
                                               "authentik", NULL };
@@ -108,27 +109,15 @@ void *mcp_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     MERGE_INT(dpop_nonce, -1);
     MERGE_INT(dpop_proof_lifetime, -1);
     MERGE_PTR(introspection);
-    /* a client's id and credentials go together */
-    if (add->introspection_client_id) {
-        conf->introspection_client_id = add->introspection_client_id;
-        conf->introspection_secret = add->introspection_secret;
-        conf->introspection_key = add->introspection_key;
-        conf->introspection_kid = add->introspection_kid;
-        conf->introspection_aud_endpoint = add->introspection_aud_endpoint;
-    }
-    else {
-        conf->introspection_client_id = base->introspection_client_id;
-        conf->introspection_secret = base->introspection_secret;
-        conf->introspection_key = base->introspection_key;
-        conf->introspection_kid = base->introspection_kid;
-        conf->introspection_aud_endpoint = base->introspection_aud_endpoint;
-    }
+    MERGE_PTR(introspection_client);
     MERGE_INT(token_format, -1);
     MERGE_INT(introspection_max, -1);
     if (add->introspection_max != -1)
         conf->introspection_negative = add->introspection_negative;
     else
         conf->introspection_negative = base->introspection_negative;
+    MERGE_PTR(exchange);
+    MERGE_PTR(exchange_client);
     return conf;
 }
 
@@ -188,7 +177,7 @@ static const char *add_scope(cmd_parms *cmd, void *confv, const char *arg)
     return NULL;
 }
 
-static int is_header_token(const char *s)
+int mcp_is_header_token(const char *s)
 {
     if (!*s)
         return 0;
@@ -207,7 +196,7 @@ static const char *add_claim_header(cmd_parms *cmd, void *confv, const char *cla
 
     if (!*claim)
         return "MCPAuthClaimHeader: the claim name is empty";
-    if (!is_header_token(header))
+    if (!mcp_is_header_token(header))
         return apr_psprintf(cmd->pool, "MCPAuthClaimHeader: '%s' is not a valid header name", header);
     if (strcasecmp(header, "Authorization") == 0 || strcasecmp(header, "Host") == 0
         || strcasecmp(header, "Content-Length") == 0 || strcasecmp(header, "Transfer-Encoding") == 0)
@@ -224,7 +213,7 @@ static const char *add_token_type(cmd_parms *cmd, void *confv, const char *arg)
 {
     mcp_dir_conf_t *conf = confv;
 
-    if (!is_header_token(arg) && strchr(arg, '/') == NULL)
+    if (!mcp_is_header_token(arg) && strchr(arg, '/') == NULL)
         return apr_psprintf(cmd->pool, "MCPAuthTokenType: '%s' is not a media type", arg);
     push_string(cmd->pool, &conf->token_types, arg);
     return NULL;
@@ -447,46 +436,44 @@ static const char *set_introspection(cmd_parms *cmd, void *confv, const char *ar
 }
 
 /* CLIENT-ID FILE [kid=KID] [aud=issuer|endpoint]: FILE holds the client's
- * secret (client_secret_basic) or its PEM private key (private_key_jwt). */
-static const char *set_introspection_client(cmd_parms *cmd, void *confv, int argc, char *const argv[])
+ * secret (client_secret_basic) or its PEM private key (private_key_jwt).
+ * cmd->info: where the client goes in the record. */
+static const char *set_idp_client(cmd_parms *cmd, void *confv, int argc, char *const argv[])
 {
-    mcp_dir_conf_t *conf = confv;
+    const char *name = cmd->directive->directive, *err = NULL, *text;
+    mcp_idp_client_t *client = apr_pcalloc(cmd->pool, sizeof(*client));
     apr_size_t len;
-    const char *err = NULL, *text, *kid = NULL;
-    int i, aud_endpoint = 0;
+    int i;
 
     if (argc < 2)
-        return "MCPAuthIntrospectionClient takes CLIENT-ID FILE [kid=KEY-ID] [aud=issuer|endpoint]";
+        return apr_pstrcat(cmd->pool, name, " takes CLIENT-ID FILE [kid=KEY-ID] [aud=issuer|endpoint]", NULL);
     if (*argv[0] == '\0' || strpbrk(argv[0], " \t\r\n:"))
-        return apr_psprintf(cmd->pool, "MCPAuthIntrospectionClient: '%s' is not a usable client id", argv[0]);
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a usable client id", name, argv[0]);
     for (i = 2; i < argc; i++) {
         if (strncmp(argv[i], "kid=", 4) == 0 && argv[i][4])
-            kid = argv[i] + 4;
+            client->kid = argv[i] + 4;
         else if (strcmp(argv[i], "aud=issuer") == 0 || strcmp(argv[i], "aud=endpoint") == 0)
-            aud_endpoint = strcmp(argv[i], "aud=endpoint") == 0;
+            client->aud_endpoint = strcmp(argv[i], "aud=endpoint") == 0;
         else
-            return apr_psprintf(cmd->pool, "MCPAuthIntrospectionClient: '%s' is neither kid=KEY-ID nor "
-                                "aud=issuer|endpoint", argv[i]);
+            return apr_psprintf(cmd->pool, "%s: '%s' is neither kid=KEY-ID nor aud=issuer|endpoint", name, argv[i]);
     }
     text = read_secret_file(cmd, argv[1], &len, &err);
     if (text == NULL)
         return err;
-    conf->introspection_client_id = argv[0];
-    conf->introspection_secret = NULL;
-    conf->introspection_key = NULL;
-    conf->introspection_kid = kid;
-    conf->introspection_aud_endpoint = aud_endpoint;
+    client->client_id = argv[0];
     if (strncmp(text, "-----BEGIN", 10) == 0) {
-        conf->introspection_key = mcp_client_key_read(cmd->pool, text, len, &err);
-        if (conf->introspection_key == NULL)
-            return apr_psprintf(cmd->pool, "MCPAuthIntrospectionClient: %s: %s", argv[1], err);
+        client->key = mcp_client_key_read(cmd->pool, text, len, &err);
+        if (client->key == NULL)
+            return apr_psprintf(cmd->pool, "%s: %s: %s", name, argv[1], err);
     }
-    else if (kid || aud_endpoint) {
-        return "MCPAuthIntrospectionClient: kid= and aud= go with a private key (private_key_jwt), not a secret";
+    else if (client->kid || client->aud_endpoint) {
+        return apr_pstrcat(cmd->pool, name, ": kid= and aud= go with a private key (private_key_jwt), not a secret",
+                           NULL);
     }
     else {
-        conf->introspection_secret = text;
+        client->secret = text;
     }
+    *(const mcp_idp_client_t **)((char *)confv + (int)(long)cmd->info) = client;
     return NULL;
 }
 
@@ -728,13 +715,20 @@ const command_rec mcp_config_directives[] = {
             "Seconds a DPoP proof counts after it was made, besides MCPAuthClockSkew (default 60)"),
     DIR_CMD("MCPAuthIntrospection", set_introspection, NULL, TAKE1,
             "discovery (the IdP's introspection_endpoint) or a URL: check opaque tokens there (RFC 7662)"),
-    DIR_CMD("MCPAuthIntrospectionClient", set_introspection_client, NULL, TAKE_ARGV,
+    DIR_CMD("MCPAuthIntrospectionClient", set_idp_client, APR_OFFSETOF(mcp_dir_conf_t, introspection_client), TAKE_ARGV,
             "CLIENT-ID FILE [kid=KEY-ID] [aud=issuer|endpoint]: the gateway's client at the introspection "
             "endpoint; FILE holds its secret (client_secret_basic) or PEM private key (private_key_jwt)"),
     DIR_CMD("MCPAuthTokenFormat", set_token_format, NULL, TAKE1,
             "jwt, opaque or auto: which tokens are introspected (default: auto with MCPAuthIntrospection, else jwt)"),
     DIR_CMD("MCPAuthIntrospectionCache", set_introspection_cache, NULL, TAKE12,
             "MAX [NEGATIVE] seconds an introspection answer is kept, active ones never past exp (default 60 5)"),
+    DIR_CMD("MCPAuthTokenExchange", mcp_token_exchange_directive, NULL, TAKE_ARGV,
+            "Off, On, or [On] audience=URI resource=URI scope=SCOPE grant=token-exchange|on-behalf-of header=NAME "
+            "endpoint=URL subject-token-type=URI: trade the client's token at the IdP for one the MCP server "
+            "gets (RFC 8693)"),
+    DIR_CMD("MCPAuthTokenExchangeClient", set_idp_client, APR_OFFSETOF(mcp_dir_conf_t, exchange_client), TAKE_ARGV,
+            "CLIENT-ID FILE [kid=KEY-ID] [aud=issuer|endpoint]: the gateway's client at the token endpoint for "
+            "MCPAuthTokenExchange; FILE holds its secret or PEM private key"),
     AP_INIT_TAKE1("AuthType", note_auth_type, NULL, OR_AUTHCFG | ACCESS_CONF,
                   "noted by mod_mcp_auth, handled by mod_authn_core"),
     AP_INIT_TAKE1("MCPAuthCache", mcp_shared_cache_directive, NULL, RSRC_CONF,

@@ -8,6 +8,7 @@
 
 #include <openssl/evp.h>
 
+#include "mcp_client_auth.h"
 #include "mcp_docstore.h"
 #include "mcp_facade.h"
 
@@ -66,13 +67,11 @@ typedef struct mcp_dir_conf {
     int dpop_nonce;                     /* MCPAuthDPoPNonce; -1 unset (Off) */
     int dpop_proof_lifetime;            /* MCPAuthDPoPProofLifetime seconds; -1 unset */
     const char *introspection;          /* MCPAuthIntrospection: a URL, MCP_INTROSPECTION_DISCOVERY or NULL */
-    const char *introspection_client_id; /* MCPAuthIntrospectionClient, with one of: */
-    const char *introspection_secret;   /*   its secret (client_secret_basic) */
-    EVP_PKEY *introspection_key;        /*   its private key (private_key_jwt) */
-    const char *introspection_kid;      /*   and that key's kid, or NULL */
-    int introspection_aud_endpoint;     /*   its assertions name the endpoint, not the issuer */
+    const mcp_idp_client_t *introspection_client; /* MCPAuthIntrospectionClient, or NULL */
     int token_format;                   /* MCPAuthTokenFormat: MCP_TOKEN_FORMAT_*; -1 unset */
     int introspection_max, introspection_negative; /* MCPAuthIntrospectionCache seconds; -1 unset */
+    const struct mcp_exchange_conf *exchange;      /* MCPAuthTokenExchange, or NULL unset */
+    const mcp_idp_client_t *exchange_client;       /* MCPAuthTokenExchangeClient, or NULL */
 } mcp_dir_conf_t;
 
 #define MCP_INTROSPECTION_DISCOVERY "discovery"
@@ -140,6 +139,9 @@ int mcp_introspection_max_of(const mcp_dir_conf_t *conf);
 int mcp_introspection_negative_of(const mcp_dir_conf_t *conf);
 int mcp_dpop_nonce_of(const mcp_dir_conf_t *conf);
 int mcp_dpop_proof_lifetime_of(const mcp_dir_conf_t *conf);
+
+/* Whether s is an RFC 9110 token (a header field name, say). */
+int mcp_is_header_token(const char *s);
 
 /* The <Location> path without trailing slashes ("" for "/" or none). */
 const char *mcp_location_path(apr_pool_t *p, const mcp_dir_conf_t *conf);

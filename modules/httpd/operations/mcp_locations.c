@@ -15,6 +15,7 @@
 #include "mcp_httpd.h"
 #include "mcp_endpoints.h"
 #include "mcp_locations.h"
+#include "mcp_token_exchange.h"
 
 APLOG_USE_MODULE(mcp_auth);
 
@@ -133,6 +134,7 @@ static int check_sections(apr_pool_t *p, server_rec *s, apr_array_header_t *sect
         mcp_dir_conf_t *conf;
         ap_conf_vector_t *per_dir;
         protected_location_t *pl;
+        const char *problem;
 
         if (own == NULL || own->auth_type_mcp != 1)
             continue;
@@ -165,6 +167,11 @@ static int check_sections(apr_pool_t *p, server_rec *s, apr_array_header_t *sect
                          conf->token_format == MCP_TOKEN_FORMAT_OPAQUE ? "opaque" : "auto");
             return 0;
         }
+        if ((problem = mcp_token_exchange_problem(p, conf)) != NULL) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "MCPAUTH0071: <%s %s>: %s",
+                         is_location ? "Location" : "Directory", cd->d ? cd->d : "?", problem);
+            return 0;
+        }
         /* the relay redeems codes itself, without the client's proof: its
          * tokens are bearer tokens (see mcp_facade.c) */
         if (conf->issuer && mcp_dpop_of(conf) == MCP_DPOP_REQUIRED && mcp_gateway_is_issuer(conf)) {
@@ -192,7 +199,7 @@ static int check_sections(apr_pool_t *p, server_rec *s, apr_array_header_t *sect
                              "MCPAUTH0047: <%s %s>: MCPAuthClientMetadataDocuments On has no effect where the "
                              "gateway is not the authorization server (set MCPAuthProvider or MCPAuthClientID)",
                              is_location ? "Location" : "Directory", cd->d);
-            if (conf->introspection && conf->introspection_client_id == NULL)
+            if (conf->introspection && conf->introspection_client == NULL)
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                              "MCPAUTH0066: <%s %s>: MCPAuthIntrospection without MCPAuthIntrospectionClient: the "
                              "gateway asks without client credentials, which most IdPs refuse (RFC 7662 §2.1)",

@@ -14,6 +14,7 @@
 #include "mcp_client_auth.h"
 #include "mcp_dpop.h"
 #include "mcp_fetch.h"
+#include "mcp_flight.h"
 #include "mcp_url.h"
 #include "mcp_httpd.h"
 #include "mcp_introspection.h"
@@ -25,12 +26,8 @@ APLOG_USE_MODULE(mcp_auth);
 
 /* Answers are small; a larger record is not ours. */
 #define RECORD_MAX_LEN (64 * 1024)
-/* How often a request waiting for another's question looks for its answer. */
-#define WAIT_STEP apr_time_from_msec(20)
 /* After a failed question, how long others fail at once instead of asking
- * an IdP that is down (each would wait its timeout). The rest is per
- * endpoint and client: an endpoint that refuses one client (401) is no
- * outage for the others. */
+ * an IdP that is down (each would wait its timeout). */
 #define FAILED_REST apr_time_from_sec(2)
 
 int mcp_introspects(const mcp_dir_conf_t *conf, const char *token, apr_size_t len)
@@ -83,32 +80,23 @@ static mcp_introspect_status_t ask(request_rec *r, const mcp_dir_conf_t *conf, c
     mcp_doc_policy_t policy;
     mcp_post_t post;
     mcp_fetch_result_t res;
-    const char *assertion = NULL, *err = NULL;
+    const char *params = NULL, *err = NULL;
     mcp_introspect_status_t status;
 
     memset(&post, 0, sizeof(post));
-    if (conf->introspection_key) {
-        /* RFC 7523 §3: the assertion's audience is the authorization
-         * server, by its issuer identifier; some IdPs (Okta) want the URL
-         * the assertion is sent to */
-        assertion = mcp_client_assertion(r->pool, conf->introspection_key, conf->introspection_kid,
-                                         conf->introspection_client_id,
-                                         conf->introspection_aud_endpoint ? endpoint : conf->issuer,
-                                         (long)apr_time_sec(apr_time_now()));
-        if (assertion == NULL) {
+    if (conf->introspection_client) {
+        params = mcp_client_credentials(r->pool, conf->introspection_client, conf->issuer, endpoint,
+                                        (long)apr_time_sec(apr_time_now()), &post.authorization);
+        if (params == NULL) {
             *why = "the client assertion could not be signed";
             return MCP_INTROSPECT_BROKEN;
         }
-    }
-    else if (conf->introspection_secret) {
-        post.authorization = mcp_client_secret_basic(r->pool, conf->introspection_client_id,
-                                                     conf->introspection_secret);
     }
     mcp_doc_policy_of(conf, &policy);
     post.url = endpoint;
     post.content_type = "application/x-www-form-urlencoded";
     post.accept = "application/json";
-    post.body = mcp_introspect_request(r->pool, token, len, assertion);
+    post.body = mcp_introspect_request(r->pool, token, len, params);
     post.len = strlen(post.body);
     if (mcp_fetch_post(r->pool, &post, &policy.fetch, &res, &err) != APR_SUCCESS || res.status == 0) {
         *why = apr_pstrcat(r->pool, "introspection at ", mcp_url_redacted(r->pool, endpoint), " failed: ",
@@ -137,14 +125,19 @@ static mcp_introspect_status_t ask(request_rec *r, const mcp_dir_conf_t *conf, c
     return status;
 }
 
-static mcp_introspect_status_t recorded(request_rec *r, mcp_cache_t *cache, const char *id, json_t **claims)
-{
-    unsigned char *value;
-    apr_size_t len;
+/* What a waiting request read: the answer, when there is one. */
+typedef struct kept_answer {
+    apr_pool_t *pool;
+    mcp_introspect_status_t status;
+    json_t *claims;
+} kept_answer_t;
 
-    if (cache == NULL || mcp_cache_get(cache, id, RECORD_MAX_LEN, r->pool, &value, &len) != APR_SUCCESS)
-        return MCP_INTROSPECT_BROKEN;
-    return mcp_introspect_record_read(r->pool, (const char *)value, len, claims);
+static int usable(void *baton, const unsigned char *value, apr_size_t len)
+{
+    kept_answer_t *kept = baton;
+
+    kept->status = mcp_introspect_record_read(kept->pool, (const char *)value, len, &kept->claims);
+    return kept->status != MCP_INTROSPECT_BROKEN;
 }
 
 /* Kept until the token expires, and no longer than the configured maximum
@@ -185,13 +178,12 @@ static void record(request_rec *r, const mcp_dir_conf_t *conf, mcp_cache_t *cach
 mcp_introspect_status_t mcp_introspect(request_rec *r, const mcp_dir_conf_t *conf, const char *token,
                                        apr_size_t len, json_t **claims, const char **why)
 {
-    mcp_cache_t *cache = mcp_unchecked_cache();
-    const char *endpoint = endpoint_of(r, conf, why), *name, *id, *flight, *failed;
-    const char *client = conf->introspection_client_id ? conf->introspection_client_id : "";
+    const char *endpoint = endpoint_of(r, conf, why), *name;
+    const char *client = conf->introspection_client ? conf->introspection_client->client_id : "";
     mcp_introspect_status_t status;
     mcp_doc_policy_t policy;
-    mcp_claim_t claim = MCP_CLAIM_UNAVAILABLE;
-    apr_time_t give_up;
+    mcp_flight_t flight;
+    kept_answer_t kept = { r->pool, MCP_INTROSPECT_BROKEN, NULL };
 
     *claims = NULL;
     if (endpoint == NULL)
@@ -202,50 +194,27 @@ mcp_introspect_status_t mcp_introspect(request_rec *r, const mcp_dir_conf_t *con
      * another location keeps longer */
     name = apr_psprintf(r->pool, "%s %s %d/%d %s", endpoint, client, mcp_introspection_max_of(conf),
                         mcp_introspection_negative_of(conf), mcp_sha256_b64url(r->pool, token, len));
-    id = mcp_cache_id(r->pool, "introspected", name);
-    status = recorded(r, cache, id, claims);
-    if (status != MCP_INTROSPECT_BROKEN)
-        return status;
-    failed = mcp_cache_id(r->pool, "introspection-failed", apr_pstrcat(r->pool, endpoint, " ", client, NULL));
-    if (cache && mcp_cache_marker_alive(cache, failed, r->pool)) {
+    mcp_doc_policy_of(conf, &policy);
+    flight.cache = mcp_unchecked_cache();
+    flight.record = mcp_cache_id(r->pool, "introspected", name);
+    flight.marker = mcp_cache_id(r->pool, "introspecting", name);
+    /* an endpoint that refuses one client (401) is no outage for the others */
+    flight.failed = mcp_cache_id(r->pool, "introspection-failed", apr_pstrcat(r->pool, endpoint, " ", client, NULL));
+    flight.patience = apr_time_from_msec(policy.fetch.timeout_ms);
+    switch (mcp_flight_board(&flight, RECORD_MAX_LEN, usable, &kept, r->pool)) {
+    case MCP_FLIGHT_ANSWERED:
+        *claims = kept.claims;
+        return kept.status;
+    case MCP_FLIGHT_FAILED:
         *why = "the introspection endpoint failed moments ago (see the MCPAUTH0065 before this one)";
         goto broken;
-    }
-
-    /* one question per token in flight: the others wait for its answer */
-    mcp_doc_policy_of(conf, &policy);
-    flight = mcp_cache_id(r->pool, "introspecting", name);
-    if (cache)
-        claim = mcp_cache_claim(cache, flight, apr_time_from_msec(policy.fetch.timeout_ms) + apr_time_from_sec(1),
-                                r->pool);
-    if (claim == MCP_CLAIM_HELD) {
-        give_up = apr_time_now() + apr_time_from_msec(policy.fetch.timeout_ms) + apr_time_from_sec(1);
-        while (apr_time_now() < give_up) {
-            apr_sleep(WAIT_STEP);
-            status = recorded(r, cache, id, claims);
-            if (status != MCP_INTROSPECT_BROKEN)
-                return status;
-            if (!mcp_cache_marker_alive(cache, flight, r->pool)) {
-                /* answered (just now) or failed */
-                status = recorded(r, cache, id, claims);
-                if (status != MCP_INTROSPECT_BROKEN)
-                    return status;
-                if (mcp_cache_marker_alive(cache, failed, r->pool)) {
-                    *why = "the introspection endpoint failed another request's question";
-                    goto broken;
-                }
-                break;
-            }
-        }
-        /* the other question came to nothing: this request asks itself */
+    case MCP_FLIGHT_ASK:
+        break;
     }
     status = ask(r, conf, endpoint, token, len, claims, why);
     if (status != MCP_INTROSPECT_BROKEN)
-        record(r, conf, cache, id, status, *claims);
-    else if (cache)
-        mcp_cache_claim(cache, failed, FAILED_REST, r->pool);
-    if (claim == MCP_CLAIM_WON)
-        mcp_cache_remove(cache, flight, r->pool);
+        record(r, conf, flight.cache, flight.record, status, *claims);
+    mcp_flight_land(&flight, status == MCP_INTROSPECT_BROKEN, FAILED_REST, r->pool);
     if (status != MCP_INTROSPECT_BROKEN)
         return status;
 broken:

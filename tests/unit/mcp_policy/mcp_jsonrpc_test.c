@@ -46,7 +46,7 @@ static void test_jsonrpc(void)
     CHECK(strcmp(mcp_rpc_error(pool, "\"x\"", -32602, "Unknown tool: a"),
                  "{\"jsonrpc\":\"2.0\",\"id\":\"x\",\"error\":{\"code\":-32602,\"message\":\"Unknown tool: a\"}}") == 0,
           "a JSON-RPC error to the request's id");
-    CHECK(strcmp(mcp_rpc_error_uri(pool, "2", -32602, "Resource not found: x:y", "x:y"),
+    CHECK(strcmp(mcp_rpc_error_with(pool, "2", -32602, "Resource not found: x:y", "uri", "x:y"),
                  "{\"jsonrpc\":\"2.0\",\"id\":2,\"error\":{\"code\":-32602,\"message\":\"Resource not found: x:y\","
                  "\"data\":{\"uri\":\"x:y\"}}}") == 0, "a JSON-RPC error naming the resource");
     CHECK(READ("{\"jsonrpc\":\"2.0\",\"id\":1,\"Method\":\"tools/call\",\"params\":{\"name\":\"a\"}}") != NULL

@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <apr_base64.h>
 #include <apr_strings.h>
@@ -135,10 +136,46 @@ static void test_assertions(void)
           "client auth: a broken PEM is refused");
 }
 
+/* What a POST to the IdP carries for each kind of client. */
+static void test_credentials(void)
+{
+    EVP_PKEY *gen = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    mcp_idp_client_t secret = { "gw", "s3cret", NULL, NULL, 0 }, keyed = { "gw", NULL, gen, "k1", 0 };
+    const char *authorization = "unset", *params, *alg = NULL, *at;
+    json_t *claims;
+
+    params = mcp_client_credentials(pool, &secret, "https://idp.example/r", "https://idp.example/r/token", 1800000000L,
+                                    &authorization);
+    CHECK(params && *params == '\0' && authorization && strncmp(authorization, "Basic ", 6) == 0,
+          "client auth: a secret goes in an Authorization header, nothing in the form");
+    params = mcp_client_credentials(pool, &keyed, "https://idp.example/r", "https://idp.example/r/token", 1800000000L,
+                                    &authorization);
+    at = params ? strstr(params, "&client_assertion=") : NULL;
+    CHECK(params && authorization == NULL
+              && strncasecmp(params, "&client_assertion_type=urn%3aietf%3aparams%3aoauth%3aclient-assertion-type%3ajwt-bearer",
+                         strlen("&client_assertion_type=urn%3aietf%3aparams%3aoauth%3aclient-assertion-type%3ajwt-bearer")) == 0
+              && at != NULL,
+          "client auth: a key signs an assertion sent in the form (RFC 7523 §2.2), no header");
+    claims = at ? verified_claims(at + strlen("&client_assertion="), gen, &alg) : NULL;
+    CHECK(claims && strcmp(json_string_value(json_object_get(claims, "aud")), "https://idp.example/r") == 0,
+          "client auth: the assertion names the issuer by default");
+    json_decref(claims);
+    keyed.aud_endpoint = 1;
+    params = mcp_client_credentials(pool, &keyed, "https://idp.example/r", "https://idp.example/r/token", 1800000000L,
+                                    &authorization);
+    at = params ? strstr(params, "&client_assertion=") : NULL;
+    claims = at ? verified_claims(at + strlen("&client_assertion="), gen, &alg) : NULL;
+    CHECK(claims && strcmp(json_string_value(json_object_get(claims, "aud")), "https://idp.example/r/token") == 0,
+          "client auth: aud=endpoint names the endpoint instead");
+    json_decref(claims);
+    EVP_PKEY_free(gen);
+}
+
 void mcp_client_auth_tests(apr_pool_t *parent)
 {
     apr_pool_create(&pool, parent);
     test_basic();
     test_assertions();
+    test_credentials();
     apr_pool_destroy(pool);
 }

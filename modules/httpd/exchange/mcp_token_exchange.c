@@ -1,0 +1,417 @@
+/* MCPAuthTokenExchange as a request needs it: the directive, the client's
+ * copy of the target header removed, and the trade at the IdP with its
+ * answers kept (sealed) in the shared cache, one trade per token and
+ * target in flight across the fleet. */
+
+#include <string.h>
+#include <strings.h>
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <httpd.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <mod_core.h>
+
+#include "mcp_cache.h"
+#include "mcp_client_auth.h"
+#include "mcp_discovery.h"
+#include "mcp_dpop.h"
+#include "mcp_fetch.h"
+#include "mcp_flight.h"
+#include "mcp_jsonrpc.h"
+#include "mcp_url.h"
+#include "mcp_challenges.h"
+#include "mcp_httpd.h"
+#include "mcp_request_keys.h"
+#include "mcp_respond.h"
+#include "mcp_rules.h"
+#include "mcp_shared_cache.h"
+#include "mcp_token_exchange.h"
+
+APLOG_USE_MODULE(mcp_auth);
+
+/* A kept record: a sealed token (an IdP's tokens are a few KiB at most). */
+#define RECORD_MAX_LEN (32 * 1024)
+/* After a failed trade, how long others fail at once instead of each
+ * waiting its timeout on an IdP that is down (per endpoint and client). */
+#define FAILED_REST apr_time_from_sec(2)
+/* How long a refusal is remembered for the same token and target: a client
+ * that retries at once costs the IdP nothing. */
+#define REFUSAL_KEPT_SECONDS 5
+/* JSON-RPC's implementation-defined server error range (-32000 to -32099):
+ * the one code of the gateway's refusals to trade. */
+#define RPC_NO_BACKEND_TOKEN (-32003)
+
+/* Headers a token must never be written into: they frame the request or
+ * carry MCP or other credentials the backend reads otherwise. */
+static const char *const unfit_headers[] = {
+    "Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection", "Upgrade", "TE", "Trailer",
+    "Keep-Alive", "Proxy-Authorization", "Cookie", "DPoP", "Forwarded", "X-Forwarded-For", "Mcp-Session-Id",
+    "Mcp-Protocol-Version", "Mcp-Method", "Mcp-Name", NULL
+};
+
+/* An absolute URI (RFC 3986 §4.3): a scheme, no fragment; resource
+ * indicators and token type identifiers are such URIs (RFC 8707 §2,
+ * RFC 8693 §3). */
+static int is_absolute_uri(const char *s)
+{
+    const char *colon = strchr(s, ':'), *p;
+
+    if (colon == NULL || colon == s || !apr_isalpha(*s) || strchr(s, '#') || strpbrk(s, " \t\r\n\"<>\\"))
+        return 0;
+    for (p = s; p < colon; p++) {
+        if (!apr_isalnum(*p) && *p != '+' && *p != '-' && *p != '.')
+            return 0;
+    }
+    return colon[1] != '\0';
+}
+
+/* RFC 6749 §3.3: scope tokens are NQCHAR (printable ASCII without '"' and
+ * '\'), separated by single spaces. */
+static int is_scope(const char *s)
+{
+    for (; *s; s++) {
+        if ((*s < 0x21 || *s > 0x7e || *s == '"' || *s == '\\') && *s != ' ')
+            return 0;
+    }
+    return 1;
+}
+
+static const char *add_scope(cmd_parms *cmd, mcp_exchange_conf_t *x, const char *value)
+{
+    const char *scope;
+    char *word, *last;
+    char *copy = apr_pstrdup(cmd->temp_pool, value);
+
+    if (!is_scope(value))
+        return apr_psprintf(cmd->pool, "MCPAuthTokenExchange: '%s' is no scope (RFC 6749 §3.3)", value);
+    for (word = apr_strtok(copy, " ", &last); word; word = apr_strtok(NULL, " ", &last)) {
+        scope = x->target.scope ? apr_pstrcat(cmd->pool, x->target.scope, " ", word, NULL)
+                                : apr_pstrdup(cmd->pool, word);
+        x->target.scope = scope;
+    }
+    return NULL;
+}
+
+static const char *push_uri(cmd_parms *cmd, apr_array_header_t **list, const char *key, const char *value,
+                            int uri)
+{
+    if (uri && !is_absolute_uri(value))
+        return apr_psprintf(cmd->pool, "MCPAuthTokenExchange: %s='%s' is not an absolute URI without a fragment",
+                            key, value);
+    if (!uri && strpbrk(value, "\t\r\n"))
+        return apr_psprintf(cmd->pool, "MCPAuthTokenExchange: %s='%s' holds a control character", key, value);
+    if (*list == NULL)
+        *list = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(*list, const char *) = value;
+    return NULL;
+}
+
+static const char *set_header(cmd_parms *cmd, mcp_exchange_conf_t *x, const char *value)
+{
+    int i;
+
+    if (!mcp_is_header_token(value))
+        return apr_psprintf(cmd->pool, "MCPAuthTokenExchange: header='%s' is not a valid header name", value);
+    for (i = 0; unfit_headers[i]; i++) {
+        if (strcasecmp(value, unfit_headers[i]) == 0)
+            return apr_psprintf(cmd->pool, "MCPAuthTokenExchange: refusing to put a token in the %s header", value);
+    }
+    x->header = value;
+    return NULL;
+}
+
+static const char *set_option(cmd_parms *cmd, mcp_exchange_conf_t *x, const char *key, const char *value)
+{
+    if (strcasecmp(key, "audience") == 0)
+        return push_uri(cmd, &x->target.audiences, key, value, 0);
+    if (strcasecmp(key, "resource") == 0)
+        return push_uri(cmd, &x->target.resources, key, value, 1);
+    if (strcasecmp(key, "scope") == 0)
+        return add_scope(cmd, x, value);
+    if (strcasecmp(key, "header") == 0)
+        return set_header(cmd, x, value);
+    if (strcasecmp(key, "grant") == 0) {
+        if (strcasecmp(value, "token-exchange") == 0)
+            x->target.grant = MCP_EXCHANGE_GRANT_TOKEN_EXCHANGE;
+        else if (strcasecmp(value, "on-behalf-of") == 0)
+            x->target.grant = MCP_EXCHANGE_GRANT_ON_BEHALF_OF;
+        else
+            return apr_psprintf(cmd->pool, "MCPAuthTokenExchange: grant='%s' is neither token-exchange nor "
+                                "on-behalf-of", value);
+        x->grant_set = 1;
+        return NULL;
+    }
+    if (strcasecmp(key, "endpoint") == 0) {
+        if (!mcp_is_http_url(value))
+            return apr_psprintf(cmd->pool, "MCPAuthTokenExchange: endpoint='%s' is not an absolute http(s) URL",
+                                value);
+        x->endpoint = value;
+        return NULL;
+    }
+    if (strcasecmp(key, "subject-token-type") == 0) {
+        if (!is_absolute_uri(value))
+            return apr_psprintf(cmd->pool, "MCPAuthTokenExchange: subject-token-type='%s' is not a URI", value);
+        x->target.subject_token_type = value;
+        return NULL;
+    }
+    return apr_psprintf(cmd->pool, "MCPAuthTokenExchange: unknown option '%s' (use audience, resource, scope, "
+                        "grant, header, endpoint or subject-token-type)", key);
+}
+
+const char *mcp_token_exchange_directive(cmd_parms *cmd, void *confv, int argc, char *const argv[])
+{
+    mcp_dir_conf_t *conf = confv;
+    mcp_exchange_conf_t *x = apr_pcalloc(cmd->pool, sizeof(*x));
+    const char *err;
+    int i = 0;
+
+    if (argc == 0)
+        return "MCPAuthTokenExchange takes Off, On, or [On] KEY=VALUE options";
+    if (argc == 1 && strcasecmp(argv[0], "Off") == 0) {
+        conf->exchange = x;
+        return NULL;
+    }
+    if (strcasecmp(argv[0], "On") == 0)
+        i = 1;
+    x->on = 1;
+    x->header = "Authorization";
+    for (; i < argc; i++) {
+        const char *eq = strchr(argv[i], '=');
+
+        if (eq == NULL || eq == argv[i] || eq[1] == '\0')
+            return apr_psprintf(cmd->pool, "MCPAuthTokenExchange: '%s' is not KEY=VALUE (Off and On come alone "
+                                "or first)", argv[i]);
+        err = set_option(cmd, x, apr_pstrmemdup(cmd->temp_pool, argv[i], (apr_size_t)(eq - argv[i])), eq + 1);
+        if (err)
+            return err;
+    }
+    conf->exchange = x;
+    return NULL;
+}
+
+int mcp_token_exchange_on(const mcp_dir_conf_t *conf)
+{
+    return conf->exchange != NULL && conf->exchange->on;
+}
+
+/* The grant a location uses: on-behalf-of is how Entra exchanges. */
+static mcp_exchange_target_t target_of(const mcp_dir_conf_t *conf)
+{
+    mcp_exchange_target_t target = conf->exchange->target;
+
+    if (!conf->exchange->grant_set)
+        target.grant = mcp_provider_of(conf) == MCP_PROVIDER_ENTRA ? MCP_EXCHANGE_GRANT_ON_BEHALF_OF
+                                                                    : MCP_EXCHANGE_GRANT_TOKEN_EXCHANGE;
+    return target;
+}
+
+const char *mcp_token_exchange_problem(apr_pool_t *pool, const mcp_dir_conf_t *conf)
+{
+    if (!mcp_token_exchange_on(conf))
+        return NULL;
+    if (conf->exchange_client == NULL)
+        return "MCPAuthTokenExchange needs MCPAuthTokenExchangeClient (the gateway's client at the IdP)";
+    if (target_of(conf).grant == MCP_EXCHANGE_GRANT_ON_BEHALF_OF && conf->exchange->target.scope == NULL)
+        return "MCPAuthTokenExchange grant=on-behalf-of needs scope= (the API's scope, e.g. api://ID/.default)";
+    return NULL;
+}
+
+void mcp_token_exchange_scrub(request_rec *r, const mcp_dir_conf_t *conf)
+{
+    if (mcp_token_exchange_on(conf))
+        apr_table_unset(r->headers_in, conf->exchange->header);
+}
+
+static const char *endpoint_of(request_rec *r, const mcp_dir_conf_t *conf, const char **why)
+{
+    const mcp_discovery_t *d;
+    const char *err = NULL;
+
+    if (conf->exchange->endpoint)
+        return conf->exchange->endpoint;
+    d = mcp_idp_metadata(r, conf, &err);
+    if (d == NULL) {
+        *why = apr_pstrcat(r->pool, "the issuer's metadata is unavailable: ", err, NULL);
+        return NULL;
+    }
+    if (d->token_endpoint == NULL) {
+        *why = "the issuer's metadata names no token_endpoint";
+        return NULL;
+    }
+    return d->token_endpoint;
+}
+
+/* One trade at the IdP, as the configured client. */
+static mcp_exchange_status_t ask(request_rec *r, const mcp_dir_conf_t *conf, const mcp_exchange_target_t *target,
+                                 const char *endpoint, const char *token, apr_size_t len, mcp_exchanged_t *answer,
+                                 const char **why)
+{
+    mcp_doc_policy_t policy;
+    mcp_post_t post;
+    mcp_fetch_result_t res;
+    const char *params, *err = NULL;
+    long now = (long)apr_time_sec(apr_time_now());
+    mcp_exchange_status_t status;
+
+    memset(&post, 0, sizeof(post));
+    memset(answer, 0, sizeof(*answer));
+    params = mcp_client_credentials(r->pool, conf->exchange_client, conf->issuer, endpoint, now, &post.authorization);
+    if (params == NULL) {
+        *why = "the client assertion could not be signed";
+        return MCP_EXCHANGE_BROKEN;
+    }
+    mcp_doc_policy_of(conf, &policy);
+    post.url = endpoint;
+    post.content_type = "application/x-www-form-urlencoded";
+    post.accept = "application/json";
+    post.body = apr_pstrcat(r->pool, mcp_exchange_request(r->pool, target, token, len), params, NULL);
+    post.len = strlen(post.body);
+    if (mcp_fetch_post(r->pool, &post, &policy.fetch, &res, &err) != APR_SUCCESS || res.status == 0) {
+        *why = apr_pstrcat(r->pool, "the token endpoint ", mcp_url_redacted(r->pool, endpoint), " failed: ",
+                           err ? err : "no answer", NULL);
+        return MCP_EXCHANGE_BROKEN;
+    }
+    status = mcp_exchange_answer(r->pool, res.status, res.body, res.len, now, answer, &err);
+    if (status == MCP_EXCHANGE_BROKEN)
+        *why = apr_pstrcat(r->pool, "the token endpoint ", mcp_url_redacted(r->pool, endpoint), ": ", err, NULL);
+    return status;
+}
+
+/* What a request read from the cache, when it can use it. */
+typedef struct kept_trade {
+    request_rec *r;
+    const char *token, *name;
+    apr_size_t len;
+    mcp_exchange_status_t status;
+    mcp_exchanged_t answer;
+} kept_trade_t;
+
+static int usable(void *baton, const unsigned char *value, apr_size_t len)
+{
+    kept_trade_t *kept = baton;
+
+    kept->status = mcp_exchange_record_read(kept->r->pool, kept->token, kept->len, kept->name, (const char *)value,
+                                            len, &kept->answer);
+    /* a token past its end is no answer, whatever the store kept */
+    return kept->status == MCP_EXCHANGE_REFUSED
+           || (kept->status == MCP_EXCHANGE_ISSUED && kept->answer.expires_at > apr_time_sec(apr_time_now()));
+}
+
+static void keep(request_rec *r, mcp_cache_t *cache, const kept_trade_t *trade, const char *id)
+{
+    long now = (long)apr_time_sec(apr_time_now());
+    long until = trade->status == MCP_EXCHANGE_ISSUED ? mcp_exchange_reuse_until(now, trade->answer.expires_at)
+                                                      : now + REFUSAL_KEPT_SECONDS;
+    const char *record;
+
+    if (cache == NULL || until <= now)
+        return;
+    record = mcp_exchange_record(r->pool, trade->token, trade->len, trade->name, trade->status, &trade->answer);
+    if (record)
+        mcp_cache_put(cache, id, apr_time_from_sec(until), (const unsigned char *)record, strlen(record), r->pool);
+}
+
+/* The answer a client gets when there is no token for the backend: a
+ * JSON-RPC error to its request (MCP clients show its message), in an
+ * HTTP error that says whether to try again. */
+static int no_token(request_rec *r, int status, const char *message, const char *error)
+{
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    if (status == HTTP_SERVICE_UNAVAILABLE)
+        apr_table_setn(r->err_headers_out, "Retry-After", "5");
+    if (ap_response_code_string(r, ap_index_of_response(status)) == NULL) {
+        ap_custom_response(r, status, (char *)mcp_rpc_error_with(r->pool, mcp_rules_request_id(r),
+                                                                 RPC_NO_BACKEND_TOKEN, message, "error", error));
+        apr_table_setn(r->notes, MCP_NOTE_JSON_ERROR, "1");
+    }
+    return status;
+}
+
+static int refused(request_rec *r, const mcp_exchanged_t *answer, int remembered)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  "MCPAUTH0072: the IdP refused a token for the MCP server (%s) to %s for %s%s%s%s",
+                  mcp_loggable(r, answer->error), mcp_loggable(r, r->user), r->uri,
+                  answer->description ? ": " : "", answer->description ? mcp_loggable(r, answer->description) : "",
+                  remembered ? " (its answer moments ago)" : "");
+    return no_token(r, HTTP_FORBIDDEN,
+                    apr_psprintf(r->pool, "The identity provider refused a token for the MCP server (%s)",
+                                 answer->error),
+                    answer->error);
+}
+
+static int unavailable(request_rec *r, const char *why)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0073: no token for the MCP server at %s: %s", r->uri, why);
+    return no_token(r, HTTP_SERVICE_UNAVAILABLE,
+                    "The identity provider is unavailable: no token for the MCP server; try again",
+                    "temporarily_unavailable");
+}
+
+static int forward(request_rec *r, const mcp_dir_conf_t *conf, const char *token)
+{
+    const char *header = conf->exchange->header;
+
+    apr_table_setn(r->headers_in, header,
+                   strcasecmp(header, "Authorization") == 0 ? apr_pstrcat(r->pool, "Bearer ", token, NULL) : token);
+    return OK;
+}
+
+int mcp_token_exchange(request_rec *r, const mcp_dir_conf_t *conf, const char *token, apr_size_t len)
+{
+    mcp_exchange_target_t target;
+    const char *why = mcp_token_exchange_problem(r->pool, conf), *endpoint, *client;
+    kept_trade_t trade = { r, token, NULL, len, MCP_EXCHANGE_BROKEN, { 0 } };
+    mcp_doc_policy_t policy;
+    mcp_flight_t flight;
+
+    if (why) {
+        /* set where startup does not look: below the AuthType MCP section */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0071: %s: %s", r->uri, why);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    target = target_of(conf);
+    client = conf->exchange_client->client_id;
+    endpoint = endpoint_of(r, conf, &why);
+    if (endpoint == NULL)
+        return unavailable(r, why);
+    /* the record is named by a hash of the token and everything asked;
+     * its content is sealed under a key only the token gives */
+    trade.name = apr_pstrcat(r->pool, endpoint, " ", client, " ", mcp_exchange_target_describe(r->pool, &target),
+                             NULL);
+    mcp_doc_policy_of(conf, &policy);
+    flight.cache = mcp_exchanged_cache();
+    flight.record = mcp_cache_id(r->pool, "exchanged",
+                                 apr_pstrcat(r->pool, trade.name, " ", mcp_sha256_b64url(r->pool, token, len), NULL));
+    flight.marker = mcp_cache_id(r->pool, "exchanging", flight.record);
+    flight.failed = mcp_cache_id(r->pool, "exchange-failed", apr_pstrcat(r->pool, endpoint, " ", client, NULL));
+    flight.patience = apr_time_from_msec(policy.fetch.timeout_ms);
+    switch (mcp_flight_board(&flight, RECORD_MAX_LEN, usable, &trade, r->pool)) {
+    case MCP_FLIGHT_ANSWERED:
+        return trade.status == MCP_EXCHANGE_ISSUED ? forward(r, conf, trade.answer.token)
+                                                   : refused(r, &trade.answer, 1);
+    case MCP_FLIGHT_FAILED:
+        return unavailable(r, "the token endpoint failed moments ago (see the MCPAUTH0073 before this one)");
+    case MCP_FLIGHT_ASK:
+        break;
+    }
+    trade.status = ask(r, conf, &target, endpoint, token, len, &trade.answer, &why);
+    if (trade.status != MCP_EXCHANGE_BROKEN)
+        keep(r, flight.cache, &trade, flight.record);
+    mcp_flight_land(&flight, trade.status == MCP_EXCHANGE_BROKEN, FAILED_REST, r->pool);
+    switch (trade.status) {
+    case MCP_EXCHANGE_ISSUED:
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0074: the IdP issued a token for the MCP server to %s "
+                      "(expires in %ld s)", mcp_loggable(r, r->user),
+                      trade.answer.expires_at ? trade.answer.expires_at - (long)apr_time_sec(apr_time_now()) : -1L);
+        return forward(r, conf, trade.answer.token);
+    case MCP_EXCHANGE_REFUSED:
+        return refused(r, &trade.answer, 0);
+    default:
+        return unavailable(r, why);
+    }
+}
