@@ -29,7 +29,7 @@ import {
   ISSUER, EXCHANGE_MCP_URL, EXCHANGE_JWT_MCP_URL, EXCHANGE_OPAQUE_MCP_URL, EXCHANGE_SHORT_MCP_URL, OBO_MCP_URL,
   EXCHANGE_REFUSED_MCP_URL, OBO_REFUSED_MCP_URL, EXCHANGE_NO_GRANT_MCP_URL, EXCHANGE_DOWN_MCP_URL,
   EXCHANGE_SLOW_MCP_URL, EXCHANGE_BROKEN_MCP_URL, MCP_TOKENS_URL, V2_TOKENS_URL, INTROSPECTION_URL,
-  INITIALIZE, mintToken, foreignKey, atGateway, accepted,
+  INITIALIZE, mintToken, foreignKey, atGateway, accepted, challengesOf,
 } from './testenv.mjs';
 import {
   sha256, TICKETS_AUDIENCE, TICKETS_SHORT_AUDIENCE, OBO_AUDIENCE,
@@ -321,10 +321,40 @@ test('exchanged tokens that live 10 s at /mcp-exchange-short: kept while good, e
 // ============================================================================================
 // Failures: the client gets an answer it can read, the MCP server nothing
 
-for (const { url, error, grant, what } of [
-  { url: EXCHANGE_REFUSED_MCP_URL, error: 'invalid_target', grant: TOKEN_EXCHANGE, what: 'an audience the IdP does not issue tokens for' },
-  { url: OBO_REFUSED_MCP_URL, error: 'invalid_scope', grant: JWT_BEARER, what: 'an on-behalf-of scope of an unknown resource' },
-  { url: EXCHANGE_NO_GRANT_MCP_URL, error: 'unauthorized_client', grant: TOKEN_EXCHANGE, what: 'a gateway client without the grant' },
+test('a request the gateway denies (MCPAuthToolRule) costs no exchange; an allowed one with the same token does', async () => {
+  const token = await tokenFor(EXCHANGE_MCP_URL, 'dana');
+  remember(token);
+  const before = await exchanges();
+  const mark = await tokensMark(MCP_TOKENS_URL);
+  const denied = await postRpc(EXCHANGE_MCP_URL, token, {
+    jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'secret_report', arguments: {} },
+  });
+  // the gateway answers a denied tool as a server answers one it does not have (README)
+  assert.equal(denied.res.status, 200, denied.text);
+  assert.equal(denied.json?.id, 3, denied.text);
+  assert.equal(denied.json?.error?.code, -32602, `the rule's refusal, not an exchange's: ${denied.text}`);
+  assert.match(denied.json.error.message, /Unknown tool: secret_report/);
+  assert.equal(await exchanges() - before, 0, 'the IdP was not asked for a denied request');
+  const allowed = await postRpc(EXCHANGE_MCP_URL, token);
+  assert.equal(allowed.res.status, 200, allowed.text);
+  assert.equal(await exchanges() - before, 1, 'an allowed request is exchanged');
+  const record = await tokensSeen(MCP_TOKENS_URL, mark);
+  assert.deepEqual(record.map((e) => e.outcome), ['accepted'], 'only the allowed request reached the server');
+});
+
+for (const { url, error, description, grant, what } of [
+  {
+    url: EXCHANGE_REFUSED_MCP_URL, error: 'invalid_target', description: 'no tokens are issued for https://unknown.example.test',
+    grant: TOKEN_EXCHANGE, what: 'an audience the IdP does not issue tokens for',
+  },
+  {
+    url: OBO_REFUSED_MCP_URL, error: 'invalid_scope', description: 'no resource api://unknown is known here',
+    grant: JWT_BEARER, what: 'an on-behalf-of scope of an unknown resource',
+  },
+  {
+    url: EXCHANGE_NO_GRANT_MCP_URL, error: 'unauthorized_client', description: 'requested grant type is not allowed for this client',
+    grant: TOKEN_EXCHANGE, what: 'a gateway client without the grant',
+  },
 ]) {
   test(`refused by the IdP (${error}: ${what}) at ${new URL(url).pathname}: 403 with a JSON-RPC error -32003, MCPAUTH0072, nothing reaches the MCP server; the refusal is remembered`, async (t) => {
     const token = await tokenFor(url, 'rita');
@@ -336,9 +366,13 @@ for (const { url, error, grant, what } of [
     t.diagnostic(`answer: ${first.res.status} ${first.text}`);
     assert.equal(first.res.status, 403, first.text);
     assertExchangeError(first, 7, error);
-    assert.equal(first.res.headers.get('www-authenticate'), null, 'not a challenge: the client\'s token was fine');
+    // the client's token was fine: no challenge may tell the client to drop it or to step up
+    for (const [scheme, params] of Object.entries(challengesOf(first.res.headers.get('www-authenticate')))) {
+      assert.equal(params.error, undefined, `${scheme} challenge without an error: ${first.res.headers.get('www-authenticate')}`);
+    }
     const lines = await errorLogLines(log, 'MCPAUTH0072');
-    assert.ok(lines.some((l) => l.includes(error)), `MCPAUTH0072 with the IdP's error: ${lines.join('\n')}`);
+    assert.ok(lines.some((l) => l.includes(error) && l.includes(description)),
+      `MCPAUTH0072 with the IdP's error and error_description: ${lines.join('\n')}`);
     assert.equal(await exchanges(grant) - before, 1, 'the gateway asked the IdP once');
 
     // the same token again right away: the IdP's refusal is kept for 5 s
@@ -355,7 +389,7 @@ for (const { url, error, grant, what } of [
   });
 }
 
-test('the refusal reaches an SDK 2.x client as an error naming the IdP\'s error, and the MCP server is not called', async () => {
+test('the refusal reaches an SDK 2.x client as an error naming the IdP\'s error, and the MCP server is not called', async (t) => {
   const provider = new MemoryOAuthProvider({ clientName: 'exchange e2e refused (rolf)' });
   const login = await sdk2Login(EXCHANGE_REFUSED_MCP_URL, provider, [], { username: 'rolf' });
   assert.equal(login.error, undefined, `login: ${login.error} ${login.error_description}`);
@@ -363,6 +397,7 @@ test('the refusal reaches an SDK 2.x client as an error naming the IdP\'s error,
   const mark = await tokensMark(MCP_TOKENS_URL);
   const wire = [];
   await assert.rejects(sdk2Open(EXCHANGE_REFUSED_MCP_URL, provider, wire), (err) => {
+    t.diagnostic(`the SDK 2.x client says: ${err.constructor.name} ${err.code ?? ''} ${err.message}`);
     assert.match(`${err.message} ${JSON.stringify(err.data ?? '')}`, /invalid_target/, `the error the user sees: ${err.message}`);
     return true;
   });
