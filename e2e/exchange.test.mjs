@@ -133,6 +133,8 @@ function assertExchangeError(answer, id, error) {
 // ============================================================================================
 // Successful exchanges
 
+let erinsExchanged; // the token the first test's user got for the MCP server (SHA-256)
+
 test('RFC 8693 at /mcp-exchange, SDK 1.x client and server: the server gets a token for its own audience, the user\'s subject, act naming the gateway; never the client\'s; one exchange for the whole session', async (t) => {
   const before = await exchanges();
   const mark = await tokensMark(MCP_TOKENS_URL);
@@ -153,6 +155,7 @@ test('RFC 8693 at /mcp-exchange, SDK 1.x client and server: the server gets a to
     assert.equal(seen.scope, 'tickets:read', 'the scope the gateway asked for');
     assert.equal(seen.iss, ISSUER);
     assert.notEqual(seen.tokenSha256, clientHash, 'not the client\'s token');
+    erinsExchanged = seen.tokenSha256;
 
     const me = await whoami(conn.client);
     assert.equal(me.remoteUser, 'erin', 'MCPAuthClaimHeader still comes from the client\'s token');
@@ -176,7 +179,7 @@ test('RFC 8693 at /mcp-exchange, SDK 1.x client and server: the server gets a to
   }
 });
 
-test('a fresh client token on 12 requests at once at /mcp-exchange: exactly one exchange, one new token for all 12', async () => {
+test('a fresh client token on 12 requests at once at /mcp-exchange: exactly one exchange, one new token for all 12, that user\'s own', async () => {
   const provider = new MemoryOAuthProvider({ clientName: 'exchange e2e burst (bert)' });
   const login = await sdk2Login(EXCHANGE_MCP_URL, provider, [], { username: 'bert' });
   assert.equal(login.error, undefined, `login: ${login.error} ${login.error_description}`);
@@ -193,6 +196,15 @@ test('a fresh client token on 12 requests at once at /mcp-exchange: exactly one 
   assert.equal(hashes.size, 1, 'all with the same exchanged token');
   assert.ok(!hashes.has(clientHash), 'not the client\'s');
   assert.ok(record.every((e) => e.outcome === 'accepted'), record.map((e) => e.outcome).join(', '));
+
+  // the kept token is this user's, not another's (the first test's erin at the same location)
+  const { client } = await sdk2Open(EXCHANGE_MCP_URL, provider, []);
+  opened.push(client);
+  const seen = await upstreamToken(client);
+  assert.equal(seen.sub, 'bert');
+  assert.ok(hashes.has(seen.tokenSha256), 'the token kept from the burst');
+  assert.notEqual(seen.tokenSha256, erinsExchanged, 'not the token exchanged for erin');
+  assert.equal(await exchanges() - before, 1, 'still one exchange');
 });
 
 test('private_key_jwt at /mcp-exchange-jwt, SDK 2.x client (2026-07-28) and SDK 2.x server: resource=, the client token\'s scope, act naming mcp-exchanger-jwt', async (t) => {
