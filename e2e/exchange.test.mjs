@@ -24,10 +24,12 @@ import fs from 'node:fs';
 import {
   MemoryOAuthProvider, connectWithOAuth, disconnect, recordingFetch, resultText, settled, claimsOf,
 } from './client.mjs';
-import { MODERN, sdk2Login, sdk2Open, connectWithOAuth2 } from './sdk2.mjs';
+import {
+  DpopProvider, MODERN, sdk2Login, sdk2Open, connectWithOAuth2,
+} from './sdk2.mjs';
 import {
   ISSUER, EXCHANGE_MCP_URL, EXCHANGE_JWT_MCP_URL, EXCHANGE_OPAQUE_MCP_URL, EXCHANGE_SHORT_MCP_URL, OBO_MCP_URL,
-  EXCHANGE_REFUSED_MCP_URL, OBO_REFUSED_MCP_URL, EXCHANGE_NO_GRANT_MCP_URL, EXCHANGE_DOWN_MCP_URL,
+  EXCHANGE_REFUSED_MCP_URL, OBO_REFUSED_MCP_URL, EXCHANGE_NO_GRANT_MCP_URL, EXCHANGE_BAD_SECRET_MCP_URL, EXCHANGE_DOWN_MCP_URL,
   EXCHANGE_SLOW_MCP_URL, EXCHANGE_BROKEN_MCP_URL, MCP_TOKENS_URL, V2_TOKENS_URL, INTROSPECTION_URL,
   INITIALIZE, mintToken, foreignKey, atGateway, accepted, challengesOf,
 } from './testenv.mjs';
@@ -243,6 +245,34 @@ test('private_key_jwt at /mcp-exchange-jwt, SDK 2.x client (2026-07-28) and SDK 
   }
 });
 
+test('a DPoP-bound client token at /mcp-exchange-jwt (SDK 2.x client with DPoP): exchanged like any other; the server gets a Bearer token, no proof', async () => {
+  const wire = [];
+  const provider = new DpopProvider({ clientName: 'exchange e2e dpop (dag)' });
+  const login = await sdk2Login(EXCHANGE_JWT_MCP_URL, provider, [], { username: 'dag', clientOptions: MODERN });
+  assert.equal(login.error, undefined, `login: ${login.error} ${login.error_description}`);
+  const tokens = provider.tokens();
+  assert.equal(tokens.token_type?.toLowerCase(), 'dpop', 'the IdP bound the client\'s token');
+  assert.equal(claimsOf(tokens.access_token).cnf?.jkt, (await provider.dpop()).thumbprint);
+  const clientHash = remember(tokens.access_token);
+  const before = await exchanges();
+  const mark = await tokensMark(V2_TOKENS_URL);
+  const { client } = await sdk2Open(EXCHANGE_JWT_MCP_URL, provider, wire, { clientOptions: MODERN });
+  opened.push(client);
+  const seen = await upstreamToken(client);
+  assert.equal(seen.sub, 'dag');
+  assert.equal(seen.aud, TICKETS_AUDIENCE);
+  assert.notEqual(seen.tokenSha256, clientHash);
+  const me = await whoami(client);
+  assert.ok(!me.headerNames.includes('dpop'), `no DPoP proof reaches the server: ${me.headerNames}`);
+  const gw = atGateway(await settled(wire), EXCHANGE_JWT_MCP_URL).filter((e) => e.token === tokens.access_token);
+  assert.ok(gw.length >= 3 && gw.every((e) => e.scheme === 'DPoP' && e.proof && accepted(e)),
+    gw.map((e) => `${e.scheme} ${e.rpc ?? e.method} ${e.status}`).join(', '));
+  assert.equal(await exchanges() - before, 1, 'one exchange');
+  const record = (await tokensSeen(V2_TOKENS_URL, mark)).filter((e) => e.path === '/mcp-exchange');
+  assert.ok(record.length >= 3 && record.every((e) => e.authorization === seen.tokenSha256 && e.outcome === 'accepted'),
+    JSON.stringify(record.map((e) => e.outcome)));
+});
+
 test('an opaque client token at /mcp-exchange-opaque: introspected, then exchanged for a JWT the 2.x server verifies; one of each', async () => {
   const provider = new MemoryOAuthProvider({ clientName: 'exchange e2e opaque (omar)' });
   const login = await sdk2Login(EXCHANGE_OPAQUE_MCP_URL, provider, [], { username: 'omar' });
@@ -367,6 +397,10 @@ for (const { url, error, description, grant, what } of [
     url: EXCHANGE_NO_GRANT_MCP_URL, error: 'unauthorized_client', description: 'requested grant type is not allowed for this client',
     grant: TOKEN_EXCHANGE, what: 'a gateway client without the grant',
   },
+  {
+    url: EXCHANGE_BAD_SECRET_MCP_URL, error: 'invalid_client', description: 'client authentication failed',
+    grant: TOKEN_EXCHANGE, what: 'a wrong client secret, HTTP 401 from the IdP',
+  },
 ]) {
   test(`refused by the IdP (${error}: ${what}) at ${new URL(url).pathname}: 403 with a JSON-RPC error -32003, MCPAUTH0072, nothing reaches the MCP server; the refusal is remembered`, async (t) => {
     const token = await tokenFor(url, 'rita');
@@ -392,10 +426,17 @@ for (const { url, error, description, grant, what } of [
     const again = await postRpc(url, token, { jsonrpc: '2.0', id: 'second', method: 'tools/list', params: {} });
     assert.equal(again.res.status, 403, again.text);
     assertExchangeError(again, 'second', error);
+    // a GET (the SSE stream) has no JSON-RPC id: the error's id is null
+    const stream = await fetch(url, {
+      headers: { accept: 'text/event-stream', authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(60_000),
+    });
+    const streamText = await stream.text();
+    assert.equal(stream.status, 403, streamText);
+    assertExchangeError({ res: stream, text: streamText, json: JSON.parse(streamText) }, null, error);
     if (Date.now() - started < 4000) {
       assert.equal(await exchanges(grant) - before, 1, 'not asked again within 5 s');
     } else {
-      t.diagnostic(`the second request took ${Date.now() - started} ms: the remembered refusal is not checked`);
+      t.diagnostic(`the later requests took ${Date.now() - started} ms: the remembered refusal is not checked`);
     }
     assert.deepEqual(await tokensSeen(MCP_TOKENS_URL, mark), [], 'no request reached the MCP server');
   });

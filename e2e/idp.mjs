@@ -478,7 +478,10 @@ async function countGrant(req) {
   for await (const chunk of req) chunks.push(chunk);
   const text = Buffer.concat(chunks).toString('utf8');
   const grant = new URLSearchParams(text).get('grant_type');
-  if (grant) hits.set(`grant:${grant}`, (hits.get(`grant:${grant}`) ?? 0) + 1);
+  if (grant) {
+    hits.set(`grant:${grant}`, (hits.get(`grant:${grant}`) ?? 0) + 1);
+    req.grantType = grant;
+  }
   req.body = text;
 }
 const HITS_PATH = '/_hits';
@@ -487,7 +490,8 @@ const server = http.createServer(async (req, res) => {
   const started = Date.now();
   if (!QUIET) {
     res.on('finish', () => {
-      console.log(`idp: ${req.method} ${req.originalUrl ?? req.url} -> ${res.statusCode} (${Date.now() - started} ms)`);
+      const grant = req.grantType ? ` grant_type=${req.grantType}` : '';
+      console.log(`idp: ${req.method} ${req.originalUrl ?? req.url}${grant} -> ${res.statusCode} (${Date.now() - started} ms)`);
     });
   }
   const url = new URL(req.url, ISSUER);

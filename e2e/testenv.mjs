@@ -53,11 +53,13 @@ export const EXCHANGE_OPAQUE_MCP_URL = `${GW}/mcp-exchange-opaque`;
 export const EXCHANGE_SHORT_MCP_URL = `${GW}/mcp-exchange-short`;
 export const OBO_MCP_URL = `${GW}/mcp-obo`;
 // Exchanges that fail: refused by the IdP (invalid_target; invalid_scope for on-behalf-of; a client
-// without the grant, unauthorized_client), a token endpoint that is down, one that answers after
-// 15 s (MCPAuthFetchTimeout 2 3 there), one that answers 502 with an HTML page.
+// without the grant, unauthorized_client; a wrong client secret, invalid_client), a token endpoint
+// that is down, one that answers after 15 s (MCPAuthFetchTimeout 2 3 there), one that answers 502
+// with an HTML page.
 export const EXCHANGE_REFUSED_MCP_URL = `${GW}/mcp-exchange-refused`;
 export const OBO_REFUSED_MCP_URL = `${GW}/mcp-obo-refused`;
 export const EXCHANGE_NO_GRANT_MCP_URL = `${GW}/mcp-exchange-noclient-grant`;
+export const EXCHANGE_BAD_SECRET_MCP_URL = `${GW}/mcp-exchange-badsecret`;
 export const EXCHANGE_DOWN_MCP_URL = `${GW}/mcp-exchange-down`;
 export const EXCHANGE_SLOW_MCP_URL = `${GW}/mcp-exchange-slow`;
 export const EXCHANGE_BROKEN_MCP_URL = `${GW}/mcp-exchange-broken`;
