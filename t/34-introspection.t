@@ -31,7 +31,7 @@ use MIME::Base64 ();
 use Time::HiRes qw(time sleep);
 use MCPTest;
 use MintToken;
-use CacheTest qw(concurrent summarize);
+use CacheTest qw(concurrent summarize shared_memory_holding);
 
 my $J   = JSON::PP->new->canonical;
 my $AUD = 'urn:i18i';
@@ -111,24 +111,6 @@ sub unavailable_ok {
     ok t_cmp($res->header('Retry-After') // '(none)', qr/^[1-9]\d*$/, "$name: Retry-After");
     ok t_cmp($res->header('Content-Type') // '(none)', qr{^application/json}, "$name: a JSON body");
     ok t_cmp(error_log_since($log_from, $log_re, 5), $log_re, "$name: the error log says why (MCPAUTH0065)");
-}
-
-# The shared cache (shmcb: anonymous shared memory the httpd parent maps) as
-# root reads it in /proc: the segment holding $needle, and its bytes.
-sub shared_memory_holding {
-    my $needle = shift;
-    no warnings 'portable';     # addresses beyond 32 bits
-    open my $pf, '<', Apache::Test::vars('t_logs') . '/httpd.pid' or return;
-    my ($pid) = <$pf> =~ /(\d+)/ or return;
-    open my $maps, '<', "/proc/$pid/maps" or return;
-    open my $mem, '<:raw', "/proc/$pid/mem" or return;
-    while (<$maps>) {
-        my ($range, $from, $to) = m{^(([0-9a-f]+)-([0-9a-f]+)) rw-s .* /dev/zero} or next;
-        my $data = '';
-        next unless sysseek($mem, hex $from, 0) && (sysread($mem, $data, hex($to) - hex($from)) // 0) > 0;
-        return ("pid $pid, $range", $data) if index($data, $needle) >= 0;
-    }
-    return;
 }
 
 my @ALL_TOKENS;     # every opaque token sent: none may reach the error log or the cache

@@ -19,7 +19,7 @@ use MintToken;
 
 our @EXPORT = qw(i4_iss i4_claims set_mode reset_set fetches disco_fetches fetch_log
                  bearer status_json key_status counters auto_status concurrent
-                 summarize);
+                 summarize shared_memory shared_memory_holding);
 
 my $FIX = MintToken::fixtures_dir();
 my $LIB = File::Spec->rel2abs(File::Basename::dirname(__FILE__));
@@ -185,6 +185,39 @@ sub summarize {
     my %n;
     $n{"$_->[0]" . ($_->[2] ne '' ? " ($_->[2])" : '')}++ for @{ $_[0] };
     return join ', ', map { "$_ x$n{$_}" } sort keys %n;
+}
+
+# The shared caches (shmcb: anonymous shared memory the httpd parent maps)
+# as root reads them in /proc: [pid and address range, bytes] per segment.
+sub shared_segments {
+    no warnings 'portable';     # addresses beyond 32 bits
+    open my $pf, '<', Apache::Test::vars('t_logs') . '/httpd.pid' or return;
+    my ($pid) = <$pf> =~ /(\d+)/ or return;
+    open my $maps, '<', "/proc/$pid/maps" or return;
+    open my $mem, '<:raw', "/proc/$pid/mem" or return;
+    my @segments;
+    while (<$maps>) {
+        my ($range, $from, $to) = m{^(([0-9a-f]+)-([0-9a-f]+)) rw-s .* /dev/zero} or next;
+        my $data = '';
+        next unless sysseek($mem, hex $from, 0) && (sysread($mem, $data, hex($to) - hex($from)) // 0) > 0;
+        push @segments, [ "pid $pid, $range", $data ];
+    }
+    return @segments;
+}
+
+# All of them: (where, bytes), or () when they cannot be read.
+sub shared_memory {
+    my @s = shared_segments() or return;
+    return (join('; ', map { $_->[0] } @s), join('', map { $_->[1] } @s));
+}
+
+# The segment holding $needle: (where, bytes), or ().
+sub shared_memory_holding {
+    my $needle = shift;
+    for (shared_segments()) {
+        return @$_ if index($_->[1], $needle) >= 0;
+    }
+    return;
 }
 
 1;

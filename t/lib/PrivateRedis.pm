@@ -103,6 +103,49 @@ sub log_text { slurp("$_[0]{dir}/server.log") }
 
 sub slurp { open my $fh, '<', shift or return ''; local $/; <$fh> // '' }
 
+# Every value stored, as raw bytes (SCAN and GET spoken over one
+# connection in RESP, the keys being binary): what anyone who can read this
+# redis sees.
+sub all_values {
+    my ($self) = @_;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $self->{port}, Timeout => 5) or return;
+    my $command = sub {
+        print $sock '*' . scalar(@_) . "\r\n" . join('', map { '$' . length($_) . "\r\n$_\r\n" } @_);
+        return read_reply($sock);
+    };
+    my ($cursor, @values) = ('0');
+    do {
+        my $page = $command->('SCAN', $cursor, 'COUNT', '1000') or return;
+        ($cursor, my $keys) = @$page;
+        for my $key (@$keys) {
+            my $v = $command->('GET', $key);
+            push @values, $v if defined $v && !ref $v;
+        }
+    } while ($cursor ne '0');
+    return @values;
+}
+
+sub read_reply {
+    my ($sock) = @_;
+    my $line = <$sock> // return;
+    $line =~ s/\r\n$//;
+    my ($type, $rest) = (substr($line, 0, 1), substr($line, 1));
+    return $rest if $type eq '+' || $type eq ':';
+    return undef if $type eq '-';
+    if ($type eq '$') {
+        return undef if $rest < 0;
+        my $data = '';
+        while (length($data) < $rest + 2) {
+            my $got = read($sock, $data, $rest + 2 - length($data), length($data)) or return;
+        }
+        return substr($data, 0, $rest);
+    }
+    if ($type eq '*') {
+        return [ map { read_reply($sock) } 1 .. $rest ];
+    }
+    return;
+}
+
 sub stop_all { $_->stop for values %live }
 
 sub DESTROY { $_[0]->stop if $$ == $OWNER && $_[0]{pid} }

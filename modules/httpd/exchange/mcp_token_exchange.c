@@ -87,7 +87,7 @@ static const char *add_scope(cmd_parms *cmd, mcp_exchange_conf_t *x, const char 
     char *copy = apr_pstrdup(cmd->temp_pool, value);
 
     if (!is_scope(value))
-        return apr_psprintf(cmd->pool, "MCPAuthTokenExchange: '%s' is no scope (RFC 6749 §3.3)", value);
+        return apr_psprintf(cmd->pool, "MCPAuthTokenExchange: '%s' is no scope (RFC 6749, section 3.3)", value);
     for (word = apr_strtok(copy, " ", &last); word; word = apr_strtok(NULL, " ", &last)) {
         scope = x->target.scope ? apr_pstrcat(cmd->pool, x->target.scope, " ", word, NULL)
                                 : apr_pstrdup(cmd->pool, word);
