@@ -113,8 +113,13 @@ export function accessLogSize() {
   try { return fs.statSync(ACCESS_LOG).size; } catch { return 0; }
 }
 
-/** Access-log entries written after `offset`: [{ method, path, status, line }]. */
-export async function accessLogSince(offset, { settleMs = 150 } = {}) {
+/**
+ * Access-log entries written after `offset`: [{ method, path, status, us, line }] (us: the
+ * request's duration, %D). With `startedAfter` (a Date.now() value), entries of requests that
+ * must have begun before it are left out: a long SSE stream of an earlier test is logged when it
+ * ends, which may be in the middle of a later test.
+ */
+export async function accessLogSince(offset, { settleMs = 150, startedAfter } = {}) {
   await new Promise((r) => { setTimeout(r, settleMs); });
   let text = '';
   try {
@@ -125,10 +130,15 @@ export async function accessLogSince(offset, { settleMs = 150 } = {}) {
     fs.closeSync(fd);
     text = buf.toString('utf8');
   } catch { /* no log */ }
+  const windowUs = startedAfter === undefined ? Infinity : (Date.now() - startedAfter) * 1000;
   return text.split('\n').filter(Boolean).map((line) => {
     const m = /^\S+ "(\S+) (\S+) [^"]*" (\d{3})/.exec(line);
-    return m ? { method: m[1], path: m[2], status: Number(m[3]), line } : { line };
-  });
+    const d = / (\d+) us$/.exec(line);
+    const us = d ? Number(d[1]) : undefined;
+    return m ? {
+      method: m[1], path: m[2], status: Number(m[3]), us, line,
+    } : { us, line };
+  }).filter((e) => !(e.us > windowUs));
 }
 
 /** What reached the SDK 2.x server (its own record, behind the gateway) after `mark` (a seenMark()). */
