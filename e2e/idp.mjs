@@ -45,11 +45,55 @@
 //                         grants) whose key is the public half of the file's PEM private key, kid
 //                         "introspector-jwt" (its assertions' aud: the issuer, the token endpoint
 //                         or the endpoint's URL)
+//   IDP_EXCHANGER_SECRET_FILE  when set, a confidential client "mcp-exchanger" (client_secret_basic) with
+//                         the file's content (trailing blanks cut) as its secret, allowed the two
+//                         exchange grants below (a gateway exchanging its clients' tokens)
+//   IDP_EXCHANGER_KEY_FILE  when set, a client "mcp-exchanger-jwt" (private_key_jwt, kid "exchanger-jwt",
+//                         the public half of the file's PEM private key), allowed the same grants
+//   IDP_EXCHANGE_AUDIENCES  space-separated audiences (for the token-exchange grant: audience or resource
+//                         values; for on-behalf-of: the scope's prefix) the IdP issues exchanged tokens
+//                         for; any other is refused (none by default)
+//   IDP_EXCHANGE_SCOPES   scopes an exchanged token may carry besides the subject token's own
+//                         (default "tickets:read tickets:write"; all of them for ".default")
+//   IDP_EXCHANGE_TTL      lifetime in seconds of exchanged tokens (default IDP_ACCESS_TOKEN_TTL)
+//   IDP_EXCHANGE_SHORT_AUDIENCES  tests only: allowed audiences whose exchanged tokens live
+//                         IDP_EXCHANGE_SHORT_TTL seconds (default 10)
+//   IDP_EXCHANGE_SLOW_AUDIENCES  tests only: allowed audiences whose exchange is answered only after
+//                         IDP_EXCHANGE_SLOW_MS milliseconds (default 10000; other requests are not held up)
+//   IDP_EXCHANGE_BROKEN_AUDIENCES  tests only: audiences whose exchange is answered 502 with an HTML page
+//                         (an IdP behind a failing proxy)
 //   IDP_QUIET=1           do not log requests
+//
+// Token exchange (tests of MCPAuthTokenExchange), at the token endpoint, for the exchanger clients
+// only (any other client: 400 unauthorized_client, RFC 6749 §5.2; oidc-provider itself says
+// invalid_request there, which this IdP renames):
+//   grant_type=urn:ietf:params:oauth:grant-type:token-exchange (RFC 8693): subject_token (an access
+//     token this IdP issued: a JWT with its signature, iss and exp checked, or an opaque one it
+//     knows; else invalid_grant), subject_token_type ...:token-type:access_token (or ...:jwt for a
+//     JWT; else invalid_request), requested_token_type (if sent) ...:access_token or ...:jwt,
+//     exactly one target in audience and/or resource (none: invalid_request; two different:
+//     invalid_target), which must be listed in IDP_EXCHANGE_AUDIENCES (else invalid_target), scope
+//     (optional). No actor_token (invalid_request). Answer: an RS256 JWT access token with
+//     aud = the target, sub = the subject token's, scope = the requested scopes the subject token or
+//     IDP_EXCHANGE_SCOPES has (none of them: invalid_scope; none requested: the subject's scope),
+//     act = { sub: <exchanging client> } (RFC 8693 §4.1; a subject token's own act nested in it),
+//     azp and client_id = the exchanging client; issued_token_type ...:access_token, expires_in.
+//   grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer with requested_token_use=on_behalf_of
+//     (Microsoft Entra's on-behalf-of flow): assertion (a JWT access token this IdP issued; an
+//     opaque one is invalid_grant, as at Entra), scope (required, e.g. "api://tickets/.default":
+//     every scope must name the same resource, the part before the last "/"). Missing
+//     requested_token_use, assertion or scope: invalid_request. A resource not in
+//     IDP_EXCHANGE_AUDIENCES, a permission not in IDP_EXCHANGE_SCOPES or mixed resources:
+//     invalid_scope (what Entra answers to a bad scope; it has no invalid_target). Answer, as
+//     Entra's: token_type Bearer, scope, expires_in, access_token (aud = the resource, sub = the
+//     user's, azp = the client, no act), no issued_token_type.
+//   /_hits counts these requests by grant too: "grant:<grant_type>" (every token request, whatever
+//     its answer).
 import http from 'node:http';
 import fs from 'node:fs';
 import crypto from 'node:crypto';
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
+import { jwtVerify, importJWK } from 'jose';
 
 const PORT = Number(process.env.IDP_PORT || 8081);
 const HOST = process.env.IDP_HOST || '127.0.0.1';
@@ -66,6 +110,25 @@ const OPAQUE_RESOURCES = new Set((process.env.IDP_OPAQUE_RESOURCES || '').split(
 const INTROSPECTOR_SECRET_FILE = process.env.IDP_INTROSPECTOR_SECRET_FILE || undefined;
 const INTROSPECTOR_KEY_FILE = process.env.IDP_INTROSPECTOR_KEY_FILE || undefined;
 const INTROSPECTOR_KID = 'introspector-jwt';
+const EXCHANGER_SECRET_FILE = process.env.IDP_EXCHANGER_SECRET_FILE || undefined;
+const EXCHANGER_KEY_FILE = process.env.IDP_EXCHANGER_KEY_FILE || undefined;
+const EXCHANGER_KID = 'exchanger-jwt';
+const words = (v) => (v || '').split(/\s+/).filter(Boolean);
+const EXCHANGE_SHORT_AUDIENCES = new Set(words(process.env.IDP_EXCHANGE_SHORT_AUDIENCES));
+const EXCHANGE_SLOW_AUDIENCES = new Set(words(process.env.IDP_EXCHANGE_SLOW_AUDIENCES));
+const EXCHANGE_BROKEN_AUDIENCES = new Set(words(process.env.IDP_EXCHANGE_BROKEN_AUDIENCES));
+const EXCHANGE_AUDIENCES = new Set([
+  ...words(process.env.IDP_EXCHANGE_AUDIENCES), ...EXCHANGE_SHORT_AUDIENCES, ...EXCHANGE_SLOW_AUDIENCES,
+  ...EXCHANGE_BROKEN_AUDIENCES,
+]);
+const EXCHANGE_SCOPES = words(process.env.IDP_EXCHANGE_SCOPES ?? 'tickets:read tickets:write');
+const EXCHANGE_TTL = Number(process.env.IDP_EXCHANGE_TTL || AT_TTL);
+const EXCHANGE_SHORT_TTL = Number(process.env.IDP_EXCHANGE_SHORT_TTL || 10);
+const EXCHANGE_SLOW_MS = Number(process.env.IDP_EXCHANGE_SLOW_MS || 10000);
+const GRANT_TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const GRANT_JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
+const TOKEN_TYPE_ACCESS = 'urn:ietf:params:oauth:token-type:access_token';
+const TOKEN_TYPE_JWT = 'urn:ietf:params:oauth:token-type:jwt';
 // Clients (by client_name) whose DPoP proofs need the IdP's nonce.
 const DPOP_NONCE_MARK = '[idp-dpop-nonce]';
 
@@ -121,6 +184,26 @@ if (INTROSPECTOR_KEY_FILE) {
   });
 }
 
+// The gateway's clients at the token endpoint when it exchanges its clients' tokens.
+const EXCHANGE_GRANTS = { grant_types: [GRANT_TOKEN_EXCHANGE, GRANT_JWT_BEARER], response_types: [], redirect_uris: [] };
+if (EXCHANGER_SECRET_FILE) {
+  staticClients.push({
+    client_id: 'mcp-exchanger',
+    client_secret: fs.readFileSync(EXCHANGER_SECRET_FILE, 'utf8').trimEnd(),
+    token_endpoint_auth_method: 'client_secret_basic',
+    ...EXCHANGE_GRANTS,
+  });
+}
+if (EXCHANGER_KEY_FILE) {
+  const publicJwk = crypto.createPublicKey(fs.readFileSync(EXCHANGER_KEY_FILE)).export({ format: 'jwk' });
+  staticClients.push({
+    client_id: 'mcp-exchanger-jwt',
+    token_endpoint_auth_method: 'private_key_jwt',
+    jwks: { keys: [{ ...publicJwk, kid: EXCHANGER_KID, use: 'sig' }] },
+    ...EXCHANGE_GRANTS,
+  });
+}
+
 const configuration = {
   jwks: { keys: [signingKey] },
   clients: staticClients,
@@ -148,7 +231,8 @@ const configuration = {
   // Keycloak puts these into its access tokens; handy for MCPAuthClaimHeader tests.
   async extraTokenClaims(ctx, token) {
     if (token.kind !== 'AccessToken') return undefined;
-    return { preferred_username: token.accountId, azp: token.clientId };
+    // (an exchanged token's own claims, e.g. act, were set by its grant: kept)
+    return { ...token.extra, preferred_username: token.accountId, azp: token.clientId };
   },
   clientDefaults: {
     grant_types: ['authorization_code', 'refresh_token'],
@@ -216,10 +300,152 @@ const configuration = {
 
 const provider = new Provider(ISSUER, configuration);
 provider.proxy = false;
+
+// ---- token exchange (RFC 8693) and Entra-style on-behalf-of, for the exchanger clients
+
+const refuse = (error, description) => new errors.CustomOIDCProviderError(error, description);
+const signingPublicKey = importJWK((({ d, p, q, dp, dq, qi, ...pub }) => pub)(signingKey), 'RS256');
+
+/**
+ * The access token `value` as this IdP issued it: { sub, scope, act } of a JWT whose signature
+ * (this IdP's key), iss and exp hold, or of an opaque token it knows (not expired, not revoked);
+ * throws invalid_grant (`what` names the parameter) otherwise.
+ */
+async function issuedAccessToken(value, what, { jwtOnly = false } = {}) {
+  if (typeof value !== 'string' || !value) throw refuse('invalid_request', `${what} missing`);
+  if (value.split('.').length === 3) {
+    try {
+      const { payload } = await jwtVerify(value, await signingPublicKey, { issuer: ISSUER, algorithms: ['RS256'] });
+      if (typeof payload.sub !== 'string' || !payload.sub) throw new Error('no sub');
+      return { sub: payload.sub, scope: payload.scope, act: payload.act };
+    } catch (err) {
+      throw refuse('invalid_grant', `${what} is not a valid access token of this issuer (${err.code ?? err.message})`);
+    }
+  }
+  if (jwtOnly) throw refuse('invalid_grant', `${what} must be a JWT access token`);
+  const token = await provider.AccessToken.find(value);
+  if (!token?.accountId) throw refuse('invalid_grant', `${what} is not an active access token of this issuer`);
+  return { sub: token.accountId, scope: token.scope, act: token.extra?.act };
+}
+
+/**
+ * Issues an access token for `audience` to the authenticated client: a JWT for `sub` with
+ * `scope` and the `extra` claims. Holds back or breaks the answer for the tests' slow and broken
+ * audiences. Returns { value, expiresIn } or undefined when the answer was broken on purpose.
+ */
+async function issueExchanged(ctx, { audience, sub, scope, extra, gty }) {
+  if (EXCHANGE_SLOW_AUDIENCES.has(audience)) await new Promise((r) => { setTimeout(r, EXCHANGE_SLOW_MS); });
+  if (EXCHANGE_BROKEN_AUDIENCES.has(audience)) {
+    ctx.status = 502;
+    ctx.type = 'text/html';
+    ctx.body = '<html><body><h1>502 Bad Gateway</h1></body></html>\n';
+    return undefined;
+  }
+  const ttl = EXCHANGE_SHORT_AUDIENCES.has(audience) ? EXCHANGE_SHORT_TTL : EXCHANGE_TTL;
+  const token = new provider.AccessToken({
+    accountId: sub, client: ctx.oidc.client, scope: scope || undefined, gty, extra,
+  });
+  token.resourceServer = new provider.ResourceServer(audience, {
+    scope: scope || undefined,
+    audience,
+    accessTokenTTL: ttl,
+    accessTokenFormat: 'jwt',
+    jwt: { sign: { alg: 'RS256' } },
+  });
+  token.expiresIn = ttl;
+  ctx.oidc.entity('AccessToken', token);
+  return { value: await token.save(), expiresIn: token.expiration };
+}
+
+provider.registerGrantType(GRANT_TOKEN_EXCHANGE, async (ctx) => {
+  const p = ctx.oidc.params;
+  const subjectType = p.subject_token_type;
+  if (!subjectType) throw refuse('invalid_request', 'subject_token_type missing');
+  if (subjectType !== TOKEN_TYPE_ACCESS && subjectType !== TOKEN_TYPE_JWT) {
+    throw refuse('invalid_request', `unsupported subject_token_type ${subjectType}`);
+  }
+  if (p.requested_token_type && p.requested_token_type !== TOKEN_TYPE_ACCESS && p.requested_token_type !== TOKEN_TYPE_JWT) {
+    throw refuse('invalid_request', `unsupported requested_token_type ${p.requested_token_type}`);
+  }
+  if (p.actor_token || p.actor_token_type) throw refuse('invalid_request', 'actor tokens are not supported');
+  const subject = await issuedAccessToken(p.subject_token, 'subject_token', { jwtOnly: subjectType === TOKEN_TYPE_JWT });
+
+  const targets = [...new Set([p.audience, p.resource].flat().filter((x) => typeof x === 'string' && x))];
+  if (targets.length === 0) throw refuse('invalid_request', 'audience or resource missing');
+  if (targets.length > 1) throw refuse('invalid_target', 'only one audience or resource per exchange');
+  const [audience] = targets;
+  if (!EXCHANGE_AUDIENCES.has(audience)) throw refuse('invalid_target', `no tokens are issued for ${audience}`);
+
+  let scope = subject.scope;
+  if (p.scope) {
+    const allowed = new Set([...words(subject.scope), ...EXCHANGE_SCOPES]);
+    const granted = words(p.scope).filter((x) => allowed.has(x));
+    if (granted.length === 0) throw refuse('invalid_scope', `none of the scopes ${p.scope} can be granted`);
+    scope = granted.join(' ');
+  }
+  const act = { sub: ctx.oidc.client.clientId, ...(subject.act && { act: subject.act }) };
+  const issued = await issueExchanged(ctx, {
+    audience, sub: subject.sub, scope, extra: { act }, gty: 'token_exchange',
+  });
+  if (!issued) return;
+  ctx.body = {
+    access_token: issued.value,
+    issued_token_type: TOKEN_TYPE_ACCESS,
+    token_type: 'Bearer',
+    expires_in: issued.expiresIn,
+    ...(scope && { scope }),
+  };
+}, ['subject_token', 'subject_token_type', 'actor_token', 'actor_token_type', 'requested_token_type', 'audience',
+  'resource', 'scope'], ['audience', 'resource']);
+
+provider.registerGrantType(GRANT_JWT_BEARER, async (ctx) => {
+  const p = ctx.oidc.params;
+  if (p.requested_token_use !== 'on_behalf_of') {
+    throw refuse('invalid_request', 'requested_token_use must be on_behalf_of (only the on-behalf-of flow is supported)');
+  }
+  if (!p.assertion) throw refuse('invalid_request', 'assertion missing');
+  if (!p.scope) throw refuse('invalid_request', 'scope missing');
+  const subject = await issuedAccessToken(p.assertion, 'assertion', { jwtOnly: true });
+  // "api://tickets/.default" or "api://tickets/tickets:read ...": one resource, its permissions
+  const requested = words(p.scope).filter((x) => !['openid', 'profile', 'email', 'offline_access'].includes(x));
+  const split = requested.map((x) => {
+    const slash = x.lastIndexOf('/');
+    return slash > 0 ? [x.slice(0, slash), x.slice(slash + 1)] : [undefined, x];
+  });
+  const resources = new Set(split.map(([r]) => r));
+  if (resources.size !== 1 || resources.has(undefined)) {
+    throw refuse('invalid_scope', `the scope must name one resource's permissions (resource/permission): ${p.scope}`);
+  }
+  const [audience] = resources;
+  if (!EXCHANGE_AUDIENCES.has(audience)) throw refuse('invalid_scope', `no resource ${audience} is known here`);
+  const names = split.map(([, n]) => n);
+  const granted = names.includes('.default') ? EXCHANGE_SCOPES : names;
+  const unknown = granted.filter((x) => !EXCHANGE_SCOPES.includes(x));
+  if (unknown.length) throw refuse('invalid_scope', `${audience} has no permission ${unknown.join(' ')}`);
+  const scope = granted.join(' ');
+  const issued = await issueExchanged(ctx, {
+    audience, sub: subject.sub, scope, extra: {}, gty: 'on_behalf_of',
+  });
+  if (!issued) return;
+  ctx.body = {
+    token_type: 'Bearer', scope, expires_in: issued.expiresIn, ext_expires_in: issued.expiresIn, access_token: issued.value,
+  };
+}, ['assertion', 'requested_token_use', 'scope']);
+
+// RFC 6749 §5.2 calls a client that may not use a grant unauthorized_client; oidc-provider says
+// invalid_request with this description.
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.status === 400 && ctx.body?.error === 'invalid_request'
+    && ctx.body.error_description === 'requested grant type is not allowed for this client') {
+    ctx.body = { ...ctx.body, error: 'unauthorized_client' };
+  }
+});
 const callback = provider.callback();
 
 const AUTH_PATH = `${PREFIX}${configuration.routes.authorization}`;
 const REGISTRATION_PATH = `${PREFIX}${configuration.routes.registration}`;
+const TOKEN_PATH = `${PREFIX}${configuration.routes.token}`;
 
 /**
  * Keycloak gives a dynamically registered client the realm's default and optional client scopes,
@@ -242,13 +468,30 @@ async function withoutRegisteredScope(req) {
 
 // Requests per path (query left out), for /_hits.
 const hits = new Map();
+
+/**
+ * Counts a token request under "grant:<grant_type>" in /_hits, before oidc-provider answers it
+ * (a held-back answer is counted at once). The body read here is handed to oidc-provider as is.
+ */
+async function countGrant(req) {
+  const chunks = [];
+  for await (const chunk of req) chunks.push(chunk);
+  const text = Buffer.concat(chunks).toString('utf8');
+  const grant = new URLSearchParams(text).get('grant_type');
+  if (grant) {
+    hits.set(`grant:${grant}`, (hits.get(`grant:${grant}`) ?? 0) + 1);
+    req.grantType = grant;
+  }
+  req.body = text;
+}
 const HITS_PATH = '/_hits';
 
 const server = http.createServer(async (req, res) => {
   const started = Date.now();
   if (!QUIET) {
     res.on('finish', () => {
-      console.log(`idp: ${req.method} ${req.originalUrl ?? req.url} -> ${res.statusCode} (${Date.now() - started} ms)`);
+      const grant = req.grantType ? ` grant_type=${req.grantType}` : '';
+      console.log(`idp: ${req.method} ${req.originalUrl ?? req.url}${grant} -> ${res.statusCode} (${Date.now() - started} ms)`);
     });
   }
   const url = new URL(req.url, ISSUER);
@@ -270,6 +513,7 @@ const server = http.createServer(async (req, res) => {
     url.searchParams.set('scope', DEFAULT_SCOPE);
   }
   if (req.method === 'POST' && url.pathname === REGISTRATION_PATH) await withoutRegisteredScope(req);
+  if (req.method === 'POST' && url.pathname === TOKEN_PATH) await countGrant(req);
   req.originalUrl = url.pathname + url.search;
   req.url = url.pathname.slice(PREFIX.length) + url.search || '/';
   if (!req.url.startsWith('/')) req.url = `/${req.url}`;

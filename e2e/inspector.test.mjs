@@ -37,9 +37,10 @@ before(async () => {
 test('MCP Inspector CLI lists the tools with a bearer token', async (t) => {
   assert.ok(fs.existsSync(CLI), `${CLI} (npm ci in e2e/)`);
   const from = accessLogSize();
+  const started = Date.now();
   const r = await inspector(['--cli', MCP_URL, '--transport', 'http', '--method', 'tools/list',
     '--header', `Authorization: Bearer ${token}`]);
-  const requests = (await accessLogSince(from)).filter((e) => e.path?.startsWith('/mcp'));
+  const requests = (await accessLogSince(from, { startedAfter: started })).filter((e) => e.path?.startsWith('/mcp'));
   printSequence(t, 'Inspector, with a token', requests);
   assert.equal(r.code, 0, `exit ${r.code} ${r.signal ?? ''}\n${r.stderr}\n${r.stdout}`);
   const out = JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
@@ -50,8 +51,10 @@ test('MCP Inspector CLI lists the tools with a bearer token', async (t) => {
 
 test('MCP Inspector CLI fails without a token (401 from the gateway)', async (t) => {
   const from = accessLogSize();
+  const started = Date.now();
   const r = await inspector(['--cli', MCP_URL, '--transport', 'http', '--method', 'tools/list']);
-  const requests = (await accessLogSince(from)).filter((e) => e.path?.startsWith('/mcp'));
+  // (an SSE stream an earlier test opened may end now: its entry is left out)
+  const requests = (await accessLogSince(from, { startedAfter: started })).filter((e) => e.path?.startsWith('/mcp'));
   printSequence(t, 'Inspector, no token', requests);
   assert.notEqual(r.code, 0, 'non-zero exit');
   assert.match(`${r.stderr}\n${r.stdout}`, /401|unauthori[sz]ed/i);

@@ -12,6 +12,12 @@
 //                                  authorization }]); `?since=N` gives those after number N.
 //                                  Shows what the gateway let through. Not for the demo's users:
 //                                  it is on the server's own loopback port, not behind httpd.
+//   http://HOST:MCP_V2_PORT/mcp-exchange  the same server for tokens the gateway exchanged
+//                                  (MCPAuthTokenExchange): the SDK's verifyBearerToken with a
+//                                  verifier of the IdP's JWTs (upstream-token.mjs: aud
+//                                  https://tickets.example.test, act naming a gateway client), 401
+//                                  without a valid Bearer token; adds the tool upstream_token
+//   http://HOST:MCP_V2_PORT/_tokens tests only: hashes of the tokens that reached /mcp-exchange
 //
 // Tools:
 //   echo {text}          returns text
@@ -26,6 +32,8 @@
 //   secret_wipe {}       the same pattern, denied by the tests' gateway
 //   touch_resource {uri} publishes notifications/resources/updated for uri to the open
 //                        subscriptions/listen streams that asked for it
+//   upstream_token {}    (/mcp-exchange only) JSON: the claims of the token this server verified
+//                        (sub, aud, act, azp, scope, ...) and the token's SHA-256
 // Prompts: greeting {name}; secret_plan (denied by the tests' gateway).
 // Resources:
 //   docs://readme           allowed
@@ -40,8 +48,12 @@
 import http from 'node:http';
 import {
   McpServer, ResourceTemplate, createMcpHandler, fromJsonSchema, inputRequired, acceptedContent,
+  verifyBearerToken, bearerAuthChallengeResponse, OAuthError, OAuthErrorCode,
 } from '@modelcontextprotocol/server';
 import { toNodeHandler } from '@modelcontextprotocol/node';
+import {
+  TICKETS_AUDIENCE, TokenRecord, upstreamTokenReport, upstreamVerifier,
+} from './upstream-token.mjs';
 
 const PORT = Number(process.env.MCP_V2_PORT || 8083);
 const HOST = process.env.MCP_HOST || '127.0.0.1';
@@ -70,7 +82,7 @@ const NO_ARGS = obj({});
 // Handlers publish resource updates through the handler's event bus (set below).
 let notifier;
 
-function buildServer({ requestInfo } = {}) {
+function buildServer({ requestInfo, authInfo } = {}) {
   const server = new McpServer({ name: 'mod-mcp-auth-sample-v2', version: '2.0.0' }, {
     capabilities: { resources: { subscribe: true, listChanged: true }, tools: { listChanged: true }, prompts: { listChanged: true } },
     cacheHints: {
@@ -148,6 +160,15 @@ function buildServer({ requestInfo } = {}) {
     return text(`updated ${uri}`);
   });
 
+  if (authInfo) {
+    // only where the request came with a token this server verified (/mcp-exchange)
+    server.registerTool('upstream_token', {
+      title: 'Upstream token',
+      description: 'Tells which token reached the server: the claims it verified and the token\'s SHA-256',
+      inputSchema: NO_ARGS,
+    }, async (_args, ctx) => text(JSON.stringify(upstreamTokenReport(ctx?.http?.authInfo ?? authInfo, 'authorization'))));
+  }
+
   server.registerPrompt('greeting', {
     title: 'Greeting', description: 'A greeting', argsSchema: obj({ name: { type: 'string' } }),
   }, ({ name }) => ({ messages: [{ role: 'user', content: { type: 'text', text: `Say hello to ${name}` } }] }));
@@ -173,6 +194,23 @@ const handler = createMcpHandler((ctx) => buildServer(ctx), {
 });
 notifier = handler.notify;
 const nodeHandler = toNodeHandler(handler);
+
+// /mcp-exchange: the token the gateway got in exchange for the client's must be one for this
+// server, checked with the SDK's own bearer verification.
+const EXCHANGE_PATH = '/mcp-exchange';
+const tokenRecord = new TokenRecord();
+const exchangeAuth = {
+  verifier: upstreamVerifier({
+    audience: TICKETS_AUDIENCE,
+    invalid: (message) => new OAuthError(OAuthErrorCode.InvalidToken, message),
+  }),
+};
+
+/** Sends a fetch Response (the SDK's challenge) on a node:http response. */
+async function sendResponse(response, res) {
+  res.writeHead(response.status, Object.fromEntries(response.headers));
+  res.end(Buffer.from(await response.arrayBuffer()));
+}
 
 // What reached the server (the tests ask /_seen).
 const seen = [];
@@ -221,7 +259,22 @@ const httpServer = http.createServer(async (req, res) => {
       res.end(JSON.stringify(seen.filter((e) => e.n > since)));
       return;
     }
-    if (url.pathname !== '/mcp') {
+    if (url.pathname === '/_tokens' && req.method === 'GET') {
+      tokenRecord.serve(url, res);
+      return;
+    }
+    if (url.pathname === EXCHANGE_PATH) {
+      const entry = tokenRecord.add(url.pathname, req);
+      try {
+        req.auth = await verifyBearerToken(req.headers.authorization, exchangeAuth);
+        entry.outcome = 'accepted';
+      } catch (err) {
+        const refusal = bearerAuthChallengeResponse(err);
+        entry.outcome = `refused: ${refusal.headers.get('www-authenticate') ?? refusal.status}`;
+        await sendResponse(refusal, res);
+        return;
+      }
+    } else if (url.pathname !== '/mcp') {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end('not found\n');
       return;

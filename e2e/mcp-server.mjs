@@ -5,11 +5,23 @@
 //   http://HOST:MCP_PORT/mcp       responses as SSE streams (the SDK default)
 //   http://HOST:MCP_PORT/mcp-json  responses as plain JSON (enableJsonResponse)
 //
+// Behind MCPAuthTokenExchange (the gateway swaps the client's token for one meant for this
+// server), endpoints that do check a token, with the SDK's own bearer middleware
+// (requireBearerAuth) and a verifier of the IdP's JWTs (upstream-token.mjs: signature, iss, their
+// own aud, sub, exp, act naming a gateway client); 401 without a valid one:
+//   /mcp-exchange        Authorization: Bearer, aud https://tickets.example.test (RFC 8693)
+//   /mcp-exchange-short  the same for https://tickets-short.example.test (tokens of 10 s)
+//   /mcp-obo             X-Upstream-Token (MCPAuthTokenExchange header=), aud api://tickets, azp a
+//                        gateway client (on-behalf-of); an Authorization header there is refused
+//   /_tokens             tests only: hashes of the tokens that reached those endpoints (TokenRecord)
+//
 // Tools:
 //   echo   {text}  -> returns text
 //   progress {steps, delayMs} -> sends progress notifications while it runs (SSE streaming check)
 //   whoami {}      -> JSON: the X-Remote-User header the gateway set, whether an Authorization
 //                     header reached the server (the gateway must strip it), and the header names seen
+//   upstream_token {} (the exchange endpoints only) -> JSON: the claims of the token this server
+//                     verified (sub, aud, act, azp, scope, ...) and the token's SHA-256
 //
 // Environment: MCP_PORT (default 8082), MCP_HOST (default 127.0.0.1),
 //   MCP_JSON_RESPONSE=1 (JSON responses on /mcp too), MCP_QUIET=1 (no request log).
@@ -19,6 +31,12 @@ import { z } from 'zod';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
+import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
+import {
+  GATEWAY_CLIENTS, OBO_AUDIENCE, TICKETS_AUDIENCE, TICKETS_SHORT_AUDIENCE, TokenRecord, upstreamTokenReport,
+  upstreamVerifier,
+} from './upstream-token.mjs';
 
 const PORT = Number(process.env.MCP_PORT || 8082);
 const HOST = process.env.MCP_HOST || '127.0.0.1';
@@ -28,15 +46,73 @@ const ENDPOINTS = {
   '/mcp-json': { json: true },
   // more tools, for the tool policy tests (MCPAuthToolRule)
   '/mcp-tools': { json: false, more: true },
+  // tokens exchanged by the gateway (MCPAuthTokenExchange), checked here
+  '/mcp-exchange': { json: false, exchange: { audience: TICKETS_AUDIENCE, header: 'authorization' } },
+  '/mcp-exchange-short': { json: false, exchange: { audience: TICKETS_SHORT_AUDIENCE, header: 'authorization' } },
+  '/mcp-obo': { json: false, exchange: { audience: OBO_AUDIENCE, header: 'x-upstream-token', azp: true } },
 };
+const tokenRecord = new TokenRecord();
+const invalid = (message) => new InvalidTokenError(message);
+for (const endpoint of Object.values(ENDPOINTS)) {
+  if (!endpoint.exchange) continue;
+  const { audience, azp } = endpoint.exchange;
+  endpoint.bearer = requireBearerAuth({
+    verifier: upstreamVerifier({ audience, azpOneOf: azp ? GATEWAY_CLIENTS : undefined, invalid }),
+  });
+}
+
+/** The express-style response methods requireBearerAuth uses, on a node:http response. */
+function expressStyle(res) {
+  res.set = (name, value) => { res.setHeader(name, value); return res; };
+  res.status = (code) => { res.statusCode = code; return res; };
+  res.json = (body) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(body));
+    return res;
+  };
+  return res;
+}
+
+/**
+ * Checks the token of a request to an exchange endpoint with the SDK's middleware; true when it
+ * passed (req.auth is then the verified AuthInfo), false when the answer (401) is sent.
+ */
+async function checkBearer(endpoint, path, req, res) {
+  const entry = tokenRecord.add(path, req);
+  const { header } = endpoint.exchange;
+  if (header !== 'authorization') {
+    // the token comes in another header: an Authorization header here is a token that should
+    // not have reached this server
+    if (req.headers.authorization !== undefined) {
+      entry.outcome = 'refused: an Authorization header';
+      jsonRpcError(res, 400, 'Authorization header not expected here');
+      return false;
+    }
+    const value = req.headers[header];
+    if (typeof value === 'string') req.headers.authorization = `Bearer ${value}`;
+  }
+  let passed = false;
+  await endpoint.bearer(req, expressStyle(res), () => { passed = true; });
+  entry.outcome = passed ? 'accepted' : `refused: ${res.getHeader('www-authenticate') ?? res.statusCode}`;
+  return passed;
+}
 
 function headerValue(headers, name) {
   const v = headers?.[name];
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-function buildServer({ more = false } = {}) {
+function buildServer({ more = false, exchange } = {}) {
   const server = new McpServer({ name: 'mod-mcp-auth-sample', version: '1.0.0' });
+  if (exchange) {
+    server.registerTool('upstream_token', {
+      title: 'Upstream token',
+      description: 'Tells which token reached the server: the claims it verified and the token\'s SHA-256',
+      inputSchema: {},
+    }, async (_args, extra) => ({
+      content: [{ type: 'text', text: JSON.stringify(upstreamTokenReport(extra.authInfo, exchange.header)) }],
+    }));
+  }
   if (more) {
     server.registerTool('admin_reset', {
       title: 'Reset', description: 'An administrator\'s tool (pretends to reset something)', inputSchema: {},
@@ -97,6 +173,10 @@ function jsonRpcError(res, status, message) {
 
 const httpServer = http.createServer(async (req, res) => {
   const url = new URL(req.url, `http://${req.headers.host || HOST}`);
+  if (url.pathname === '/_tokens' && req.method === 'GET') {
+    tokenRecord.serve(url, res);
+    return;
+  }
   const endpoint = ENDPOINTS[url.pathname];
   if (!QUIET) {
     const auth = req.headers.authorization ? 'present' : 'absent';
@@ -111,6 +191,7 @@ const httpServer = http.createServer(async (req, res) => {
     return;
   }
   try {
+    if (endpoint.exchange && !(await checkBearer(endpoint, url.pathname, req, res))) return;
     const sid = req.headers['mcp-session-id'];
     let body;
     if (req.method === 'POST') {

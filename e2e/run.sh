@@ -38,7 +38,7 @@ done
 
 STATE=$(mktemp -d "${TMPDIR:-/tmp}/mcp-auth-e2e.XXXXXX")
 export STATE
-read -r GW_PORT GW2_PORT GW3_PORT IDP_PORT MCP_PORT MCP_V2_PORT BROWSER_PORT < <(stack_free_ports 7)
+read -r GW_PORT GW2_PORT GW3_PORT IDP_PORT MCP_PORT MCP_V2_PORT BROWSER_PORT CLOSED_PORT < <(stack_free_ports 8)
 GW_URL="http://127.0.0.1:$GW_PORT"
 GW2_URL="http://127.0.0.1:$GW2_PORT" # second virtual host: one protected location, all defaults
 GW3_URL="http://127.0.0.1:$GW3_PORT" # third virtual host: one location, MCPAuthProvider keycloak
@@ -55,17 +55,35 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
   -addext subjectAltName=IP:127.0.0.1 -keyout "$CIMD_KEY" -out "$CIMD_CA" 2>"$STATE/openssl.log" \
   || { cat "$STATE/openssl.log" >&2; exit 2; }
 chmod 644 "$CIMD_CA"
-# Opaque tokens (opaque.test.mjs): the IdP issues them for these resources, and knows the
-# gateway's clients at its introspection endpoint: mcp-introspector with a secret
-# (client_secret_basic) and mcp-introspector-jwt with an EC P-256 key (private_key_jwt).
-IDP_OPAQUE_RESOURCES="$GW_URL/mcp-opaque $GW_URL/mcp-opaque-jwt"
+# Opaque tokens (opaque.test.mjs; exchange.test.mjs at /mcp-exchange-opaque): the IdP issues them
+# for these resources, and knows the gateway's clients at its introspection endpoint:
+# mcp-introspector with a secret (client_secret_basic) and mcp-introspector-jwt with an EC P-256 key
+# (private_key_jwt).
+IDP_OPAQUE_RESOURCES="$GW_URL/mcp-opaque $GW_URL/mcp-opaque-jwt $GW_URL/mcp-exchange-opaque"
 INTROSPECTOR_SECRET=$STATE/introspector.secret INTROSPECTOR_KEY=$STATE/introspector-key.pem
 openssl rand -hex 32 >"$INTROSPECTOR_SECRET"
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$INTROSPECTOR_KEY" 2>"$STATE/openssl.log" \
   || { cat "$STATE/openssl.log" >&2; exit 2; }
 IDP_INTROSPECTOR_SECRET_FILE=$INTROSPECTOR_SECRET IDP_INTROSPECTOR_KEY_FILE=$INTROSPECTOR_KEY
+# Token exchange (exchange.test.mjs): the gateway's clients at the IdP's token endpoint,
+# mcp-exchanger with a secret and mcp-exchanger-jwt with an RSA key (private_key_jwt); the
+# audiences the IdP exchanges tokens for (the MCP servers' own, see upstream-token.mjs; a short-lived
+# one, one answered after 15 s, past the gateway's MCPAuthFetchTimeout there, and one answered with
+# a 502 page); a port nothing listens on, for a token endpoint that is down.
+EXCHANGER_SECRET=$STATE/exchanger.secret EXCHANGER_KEY=$STATE/exchanger-key.pem
+openssl rand -hex 32 >"$EXCHANGER_SECRET"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$EXCHANGER_KEY" 2>"$STATE/openssl.log" \
+  || { cat "$STATE/openssl.log" >&2; exit 2; }
+IDP_EXCHANGER_SECRET_FILE=$EXCHANGER_SECRET IDP_EXCHANGER_KEY_FILE=$EXCHANGER_KEY
+IDP_EXCHANGE_AUDIENCES="https://tickets.example.test api://tickets"
+IDP_EXCHANGE_SHORT_AUDIENCES=https://tickets-short.example.test
+IDP_EXCHANGE_SLOW_AUDIENCES=https://slow.example.test IDP_EXCHANGE_SLOW_MS=15000
+IDP_EXCHANGE_BROKEN_AUDIENCES=https://broken.example.test
+EXCHANGE_DOWN_URL="http://127.0.0.1:$CLOSED_PORT/token"
 export IDP_STATIC_CLIENT_REDIRECTS CIMD_CA CIMD_KEY IDP_OPAQUE_RESOURCES INTROSPECTOR_SECRET INTROSPECTOR_KEY \
-  IDP_INTROSPECTOR_SECRET_FILE IDP_INTROSPECTOR_KEY_FILE
+  IDP_INTROSPECTOR_SECRET_FILE IDP_INTROSPECTOR_KEY_FILE EXCHANGER_SECRET EXCHANGER_KEY IDP_EXCHANGER_SECRET_FILE \
+  IDP_EXCHANGER_KEY_FILE IDP_EXCHANGE_AUDIENCES IDP_EXCHANGE_SHORT_AUDIENCES IDP_EXCHANGE_SLOW_AUDIENCES \
+  IDP_EXCHANGE_SLOW_MS IDP_EXCHANGE_BROKEN_AUDIENCES EXCHANGE_DOWN_URL
 export GW_PORT GW2_PORT GW3_PORT IDP_PORT MCP_PORT MCP_V2_PORT BROWSER_PORT GW_URL GW2_URL GW3_URL BROWSER_ORIGIN \
   IDP_DEFAULT_RESOURCE HTTPD_DEFINES MCP_AUTH_SO APACHE_MODULES APACHE_BIN
 export IDP_QUIET=${IDP_QUIET:-0} MCP_QUIET=${MCP_QUIET:-0}
@@ -98,7 +116,8 @@ stack_start_all
 echo "# gateway $GW_URL/mcp (SSE) and $GW_URL/mcp-json (JSON), $GW2_URL/mcp (defaults), $GW3_URL/mcp (keycloak)," \
   "$GW_URL/mcp-static (MCPAuthClientID, consent) -> MCP server :$MCP_PORT (SDK 1.x);" \
   "$GW_URL/mcp-v2 (rules), /mcp-dpop-nonce and /mcp-dpop-only (DPoP), /mcp-opaque and /mcp-opaque-jwt (introspection)" \
-  "-> MCP server :$MCP_V2_PORT (SDK 2.x, 2026-07-28);" \
+  "-> MCP server :$MCP_V2_PORT (SDK 2.x, 2026-07-28); token exchange: $GW_URL/mcp-exchange, /mcp-obo (SDK 1.x)," \
+  "/mcp-exchange-jwt (SDK 2.x) and failing ones;" \
   "issuer $IDP_ISSUER"
 
 export IDP_KEY_FILE=$STATE/idp-key.json

@@ -129,7 +129,8 @@ stack_httpd_root() {
 
 # stack_gen_conf: writes $STATE/httpd.conf from $E2E_DIR/httpd.conf.in. Uses GW_BIND, GW_HOST,
 # GW_PORT, GW2_PORT, GW3_PORT, BROWSER_ORIGIN, GW_URL, IDP_ISSUER, MCP_PORT, MCP_V2_PORT, CIMD_CA,
-# INTROSPECTOR_SECRET, INTROSPECTOR_KEY, MCP_AUTH_SO, APACHE_MODULES, HTTPD_LOGLEVEL.
+# INTROSPECTOR_SECRET, INTROSPECTOR_KEY, EXCHANGER_SECRET, EXCHANGER_KEY, EXCHANGE_DOWN_URL, MCP_AUTH_SO,
+# APACHE_MODULES, HTTPD_LOGLEVEL.
 stack_gen_conf() {
   local root=$STATE/httpd
   stack_httpd_root "$root"
@@ -147,6 +148,9 @@ stack_gen_conf() {
       -e "s|@CIMD_CA@|${CIMD_CA:-}|g" \
       -e "s|@INTROSPECTOR_SECRET@|${INTROSPECTOR_SECRET:-}|g" \
       -e "s|@INTROSPECTOR_KEY@|${INTROSPECTOR_KEY:-}|g" \
+      -e "s|@EXCHANGER_SECRET@|${EXCHANGER_SECRET:-}|g" \
+      -e "s|@EXCHANGER_KEY@|${EXCHANGER_KEY:-}|g" \
+      -e "s|@EXCHANGE_DOWN_URL@|${EXCHANGE_DOWN_URL:-http://127.0.0.1:1/token}|g" \
       -e "s|@MCP_AUTH_SO@|$MCP_AUTH_SO|g" \
       -e "s|@APACHE_MODULES@|$APACHE_MODULES|g" \
       -e "s|@LOGLEVEL@|${HTTPD_LOGLEVEL:-warn mcp_auth:debug}|g" \
@@ -169,10 +173,12 @@ stack_apache_modules() {
 
 # stack_start_backends: starts idp and the MCP servers and waits for them. Uses IDP_PORT,
 # IDP_PUBLIC_HOST, IDP_DEFAULT_RESOURCE (default $GW_URL/mcp), IDP_STATIC_CLIENT_REDIRECTS,
-# IDP_OPAQUE_RESOURCES, IDP_INTROSPECTOR_SECRET_FILE, IDP_INTROSPECTOR_KEY_FILE (see idp.mjs), MCP_PORT
+# IDP_OPAQUE_RESOURCES, IDP_INTROSPECTOR_SECRET_FILE, IDP_INTROSPECTOR_KEY_FILE, IDP_EXCHANGER_SECRET_FILE,
+# IDP_EXCHANGER_KEY_FILE, IDP_EXCHANGE_AUDIENCES, IDP_EXCHANGE_SHORT_AUDIENCES, IDP_EXCHANGE_SLOW_AUDIENCES,
+# IDP_EXCHANGE_SLOW_MS, IDP_EXCHANGE_BROKEN_AUDIENCES (see idp.mjs), MCP_PORT
 # (the SDK 1.x server mcp-server.mjs; not started when empty), MCP_V2_PORT (the SDK 2.x server
-# mcp-server-v2.mjs; not started when empty); sets IDP_ISSUER; IdP signing key in
-# $STATE/idp-key.json.
+# mcp-server-v2.mjs; not started when empty); sets IDP_ISSUER (the MCP servers' exchange endpoints
+# read it); IdP signing key in $STATE/idp-key.json.
 stack_start_backends() {
   IDP_ISSUER="http://${IDP_PUBLIC_HOST:-127.0.0.1}:$IDP_PORT/realms/master"
   export IDP_ISSUER
@@ -181,6 +187,10 @@ stack_start_backends() {
     IDP_STATIC_CLIENT_REDIRECTS=${IDP_STATIC_CLIENT_REDIRECTS:-} \
     IDP_OPAQUE_RESOURCES=${IDP_OPAQUE_RESOURCES:-} \
     IDP_INTROSPECTOR_SECRET_FILE=${IDP_INTROSPECTOR_SECRET_FILE:-} IDP_INTROSPECTOR_KEY_FILE=${IDP_INTROSPECTOR_KEY_FILE:-} \
+    IDP_EXCHANGER_SECRET_FILE=${IDP_EXCHANGER_SECRET_FILE:-} IDP_EXCHANGER_KEY_FILE=${IDP_EXCHANGER_KEY_FILE:-} \
+    IDP_EXCHANGE_AUDIENCES=${IDP_EXCHANGE_AUDIENCES:-} IDP_EXCHANGE_SHORT_AUDIENCES=${IDP_EXCHANGE_SHORT_AUDIENCES:-} \
+    IDP_EXCHANGE_SLOW_AUDIENCES=${IDP_EXCHANGE_SLOW_AUDIENCES:-} IDP_EXCHANGE_SLOW_MS=${IDP_EXCHANGE_SLOW_MS:-} \
+    IDP_EXCHANGE_BROKEN_AUDIENCES=${IDP_EXCHANGE_BROKEN_AUDIENCES:-} \
     stack_start idp node "$E2E_DIR/idp.mjs"
   if [ -n "${MCP_PORT:-}" ]; then
     MCP_PORT=$MCP_PORT stack_start mcp node "$E2E_DIR/mcp-server.mjs"

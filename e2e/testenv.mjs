@@ -41,6 +41,34 @@ export const OPAQUE_JWT_CACHE_SECONDS = 3;
 export const INTROSPECTION_URL = `${ISSUER}/protocol/openid-connect/token/introspect`;
 export const REVOCATION_URL = `${ISSUER}/protocol/openid-connect/revoke`;
 export const INTROSPECTOR_SECRET_FILE = need('INTROSPECTOR_SECRET');
+// Token exchange (issue 19; exchange.test.mjs): after validating the client's token the gateway
+// exchanges it at the IdP's token endpoint for a token meant for the MCP server, which checks it
+// itself (upstream-token.mjs). RFC 8693 as mcp-exchanger (a secret) in front of the SDK 1.x
+// server's /mcp-exchange; as mcp-exchanger-jwt (private_key_jwt) in front of the SDK 2.x server's;
+// for opaque client tokens (introspected first); for an audience whose tokens live 10 s; Entra's
+// on-behalf-of with the token in X-Upstream-Token (the SDK 1.x server's /mcp-obo).
+export const EXCHANGE_MCP_URL = `${GW}/mcp-exchange`;
+export const EXCHANGE_JWT_MCP_URL = `${GW}/mcp-exchange-jwt`;
+export const EXCHANGE_OPAQUE_MCP_URL = `${GW}/mcp-exchange-opaque`;
+export const EXCHANGE_SHORT_MCP_URL = `${GW}/mcp-exchange-short`;
+export const OBO_MCP_URL = `${GW}/mcp-obo`;
+// Exchanges that fail: refused by the IdP (invalid_target; invalid_scope for on-behalf-of; a client
+// without the grant, unauthorized_client; a wrong client secret, invalid_client), a token endpoint
+// that is down, one that answers after 15 s (MCPAuthFetchTimeout 2 3 there), one that answers 502
+// with an HTML page.
+export const EXCHANGE_REFUSED_MCP_URL = `${GW}/mcp-exchange-refused`;
+export const OBO_REFUSED_MCP_URL = `${GW}/mcp-obo-refused`;
+export const EXCHANGE_NO_GRANT_MCP_URL = `${GW}/mcp-exchange-noclient-grant`;
+export const EXCHANGE_BAD_SECRET_MCP_URL = `${GW}/mcp-exchange-badsecret`;
+export const EXCHANGE_DOWN_MCP_URL = `${GW}/mcp-exchange-down`;
+export const EXCHANGE_SLOW_MCP_URL = `${GW}/mcp-exchange-slow`;
+export const EXCHANGE_BROKEN_MCP_URL = `${GW}/mcp-exchange-broken`;
+// The IdP's token endpoint, and the hashes of the tokens that reached the two MCP servers' exchange
+// endpoints (their own records, on their loopback ports).
+export const TOKEN_ENDPOINT_URL = `${ISSUER}/protocol/openid-connect/token`;
+export const MCP_TOKENS_URL = `http://127.0.0.1:${need('MCP_PORT')}/_tokens`;
+export const V2_TOKENS_URL = `http://127.0.0.1:${need('MCP_V2_PORT')}/_tokens`;
+export const EXCHANGER_SECRET_FILE = need('EXCHANGER_SECRET');
 // That server's own record of the requests that reached it (loopback, no gateway in between).
 export const V2_SEEN_URL = `http://127.0.0.1:${need('MCP_V2_PORT')}/_seen`;
 // The first virtual host's /mcp-static (tests only): MCPAuthClientID mcp-gateway (one IdP client for every MCP
@@ -85,8 +113,13 @@ export function accessLogSize() {
   try { return fs.statSync(ACCESS_LOG).size; } catch { return 0; }
 }
 
-/** Access-log entries written after `offset`: [{ method, path, status, line }]. */
-export async function accessLogSince(offset, { settleMs = 150 } = {}) {
+/**
+ * Access-log entries written after `offset`: [{ method, path, status, us, line }] (us: the
+ * request's duration, %D). With `startedAfter` (a Date.now() value), entries of requests that
+ * must have begun before it are left out: a long SSE stream of an earlier test is logged when it
+ * ends, which may be in the middle of a later test.
+ */
+export async function accessLogSince(offset, { settleMs = 150, startedAfter } = {}) {
   await new Promise((r) => { setTimeout(r, settleMs); });
   let text = '';
   try {
@@ -97,10 +130,15 @@ export async function accessLogSince(offset, { settleMs = 150 } = {}) {
     fs.closeSync(fd);
     text = buf.toString('utf8');
   } catch { /* no log */ }
+  const windowUs = startedAfter === undefined ? Infinity : (Date.now() - startedAfter) * 1000;
   return text.split('\n').filter(Boolean).map((line) => {
     const m = /^\S+ "(\S+) (\S+) [^"]*" (\d{3})/.exec(line);
-    return m ? { method: m[1], path: m[2], status: Number(m[3]), line } : { line };
-  });
+    const d = / (\d+) us$/.exec(line);
+    const us = d ? Number(d[1]) : undefined;
+    return m ? {
+      method: m[1], path: m[2], status: Number(m[3]), us, line,
+    } : { us, line };
+  }).filter((e) => !(e.us > windowUs));
 }
 
 /** What reached the SDK 2.x server (its own record, behind the gateway) after `mark` (a seenMark()). */
