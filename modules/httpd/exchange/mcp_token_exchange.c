@@ -37,7 +37,8 @@ APLOG_USE_MODULE(mcp_auth);
 /* A kept record: a sealed token (an IdP's tokens are a few KiB at most). */
 #define RECORD_MAX_LEN (32 * 1024)
 /* After a failed trade, how long others fail at once instead of each
- * waiting its timeout on an IdP that is down (per endpoint and client). */
+ * waiting its timeout on an IdP that is down (per endpoint, client and
+ * target). */
 #define FAILED_REST apr_time_from_sec(2)
 /* How long a refusal is remembered for the same token and target: a client
  * that retries at once costs the IdP nothing. */
@@ -355,7 +356,9 @@ int mcp_token_exchange(request_rec *r, const mcp_dir_conf_t *conf, const char *t
     flight.record = mcp_cache_id(r->pool, "exchanged",
                                  apr_pstrcat(r->pool, trade.name, " ", mcp_sha256_b64url(r->pool, token, len), NULL));
     flight.marker = mcp_cache_id(r->pool, "exchanging", flight.record);
-    flight.failed = mcp_cache_id(r->pool, "exchange-failed", apr_pstrcat(r->pool, endpoint, " ", client, NULL));
+    /* per target too: an IdP that fails to issue for one audience (its
+     * upstream broken, say) keeps issuing for the others */
+    flight.failed = mcp_cache_id(r->pool, "exchange-failed", trade.name);
     flight.patience = apr_time_from_msec(policy.fetch.timeout_ms);
     switch (mcp_flight_board(&flight, RECORD_MAX_LEN, usable, &trade, r->pool)) {
     case MCP_FLIGHT_ANSWERED:
