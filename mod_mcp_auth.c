@@ -75,7 +75,7 @@ typedef struct auth_state {
     const char *user;       /* sub; becomes r->user in the authentication phase */
     const char *why;
     const char *error;      /* for INVALID: the challenge's error (default invalid_token) */
-    int exchange_failed;    /* no token for the backend could be had */
+    int exchange_failed;    /* no token for the backend could be had: the status sent */
 } auth_state_t;
 
 static int is_mcp_request(request_rec *r)
@@ -492,12 +492,13 @@ static void insert_error_filter(request_rec *r)
 
 /* Whether r goes on to the backend with a token of its own (MCPAuthTokenExchange),
  * traded for the client's only once authorization allowed the request: not
- * for a request the MCP rules answer, nor a subrequest (a lookup), nor an
- * error document after a failed trade. */
+ * for a request the MCP rules answer, nor a subrequest (a lookup). An
+ * ErrorDocument or a rewrite into such a location trades as well: its
+ * backend is never called without one. */
 static int exchanges_token(const request_rec *r, const mcp_dir_conf_t *conf, const auth_state_t *st)
 {
-    return st->outcome == OUTCOME_VALID && mcp_token_exchange_on(conf) && r->main == NULL && !st->exchange_failed
-           && !(r->prev && ap_is_HTTP_ERROR(r->prev->status)) && !mcp_rules_answer_pending(r);
+    return st->outcome == OUTCOME_VALID && mcp_token_exchange_on(conf) && r->main == NULL
+           && !mcp_rules_answer_pending(r);
 }
 
 /* Requests that reach the handler without our check (Require all granted
@@ -526,10 +527,15 @@ static int fixups(request_rec *r)
         mcp_cache_guard_arm(r);
     mcp_cors_headers(r, conf, 0);
     mcp_body_inherit(r);
-    if (exchanges_token(r, conf, st) && (status = mcp_token_exchange(r, conf, st->presented.token,
-                                                                      st->presented.len)) != OK) {
-        st->exchange_failed = 1;
-        return status;
+    if (exchanges_token(r, conf, st)) {
+        /* an error document of this very location after a failed trade
+         * fails too (httpd then sends the first error as it is) */
+        if (st->exchange_failed)
+            return st->exchange_failed;
+        if ((status = mcp_token_exchange(r, conf, st->presented.token, st->presented.len)) != OK) {
+            st->exchange_failed = status;
+            return status;
+        }
     }
     return DECLINED;
 }

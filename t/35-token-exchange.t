@@ -97,7 +97,7 @@ realm('xinject', basic => "gw-xchg:$SECRET", mode => 'inject');
 realm('xshort', basic => "gw-xchg:$SECRET", expires_in => 4);
 realm('ec', jwt => { client => 'gw-ec', alg => 'ES256', pub => fixtures_dir() . '/i18i/ec.pub.pem' });
 
-plan tests => 71;
+plan tests => 75;
 
 my $log_start = error_log_size();
 
@@ -208,17 +208,24 @@ sub unavailable_ok {
     unavailable_ok('the token endpoint answers 500', '/xchg-500', 'x500', qr/MCPAUTH0073: .*HTTP 500/);
     my ($t) = unavailable_ok('the token endpoint answers a login page', '/xchg-html', 'xhtml',
                              qr/MCPAUTH0073: .*without a JSON object/);
-    # the failure is marked: a request right after fails without asking
+    # a quick bad answer rests nobody: the next user's trade is asked anew
     my $before = scalar(my @h = hits('xhtml'));
-    my $res = bearer('/xchg-html', jwt_for('x-html2'));
-    ok t_cmp(($res->code == 503 && scalar(my @h2 = hits('xhtml')) == $before) ? 'failed fast' : 'asked again',
-             'failed fast', 'moments after a failure, others fail at once without asking');
+    bearer('/xchg-html', jwt_for('x-html2'));
+    ok t_cmp(scalar(my @h2 = hits('xhtml')) - $before, 1,
+             'after a quick bad answer, the next user\'s exchange is asked anew (not failed for the others)');
     unavailable_ok('a DPoP-bound token issued', '/xchg-dpop', 'xdpop', qr/MCPAUTH0073: .*token_type is DPoP, not Bearer/);
     unavailable_ok('a token with a CR LF issued', '/xchg-inject', 'xinject', qr/MCPAUTH0073: .*no usable access_token/);
     my (undef, $took) = unavailable_ok('a token endpoint slower than MCPAuthFetchTimeout 2', '/xchg-slow', 'xslow',
                                        qr/MCPAUTH0073: .*failed/);
     ok t_cmp($took < 7 ? 'within the timeout' : sprintf('%.1f s', $took), 'within the timeout',
              'the slow endpoint is given up on after the fetch timeout (not its 8 s)');
+    # an IdP that does not answer rests the others: they fail at once
+    my $asked = scalar(my @s = hits('xslow'));
+    my $started = time;
+    my $res = bearer('/xchg-slow', jwt_for('x-slow2'));
+    ok t_cmp(sprintf('%d %s, %d asked', $res->code, time - $started < 1.5 ? 'at once' : 'after a wait',
+                     scalar(my @s2 = hits('xslow')) - $asked), '503 at once, 0 asked',
+             'moments after a timeout, others fail at once without asking');
   SKIP: {
         my $probe = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => 1, Timeout => 2);
         skip('something listens on 127.0.0.1:1', 4) if $probe;
@@ -274,6 +281,21 @@ sub unavailable_ok {
              'no Authorization',
              'a 404 answered by an ErrorDocument in a location without exchange: no token reaches that backend');
     ok t_cmp(exchanges('xa', $t), 1, 'the token was exchanged for /xchg-hop\'s own backend');
+}
+
+{
+    my $t = jwt_for('x-deny');
+    my $res = bearer('/xchg-deny', $t);
+    ok t_cmp(backend_token($res), qr/^Bearer xt-xa-/,
+             'an ErrorDocument into an exchanging location: its backend gets a token of its own, never none');
+    my $raw = bearer('/xchg-raw', jwt_for('x-raw'), ':X_Upstream_Token' => 'forged-1', ':X.Upstream.Token' => 'forged-2',
+                     'X-Upstream-Token' => 'forged-3');
+    my @got = ($raw->decoded_content // '') =~ /^x[-_.]upstream[-_.]token: (.*)$/mgi;
+    ok t_cmp(join('|', @got), qr/^xt-xheader-[^|]+$/,
+             'header=X-Upstream-Token, as the backend reads it raw: only the gateway\'s, no client copy spelled with _ or .');
+    $raw = req(GET => 'i18i', '/xchg-raw', ':X_Upstream_Token' => 'forged-1', ':X.Upstream.Token' => 'forged-2');
+    @got = ($raw->decoded_content // '') =~ /^x[-_.]upstream[-_.]token: (.*)$/mgi;
+    ok t_cmp(scalar(@got) ? join('|', @got) : 'none', 'none', 'and without a token, none at all');
 }
 
 # --- f. the tokens are kept to themselves ----------------------------------------------

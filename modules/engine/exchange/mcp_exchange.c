@@ -18,6 +18,9 @@
 /* A token longer than this is no token any IdP issues; it would not fit
  * the backend's header limits either. */
 #define TOKEN_MAX_LEN (16 * 1024)
+/* An error_description kept with a refusal: for the log, which cuts it
+ * shorter still. */
+#define DESCRIPTION_MAX_LEN 512
 
 static const char *form_value(apr_pool_t *pool, const char *value)
 {
@@ -127,7 +130,7 @@ static mcp_exchange_status_t refusal(apr_pool_t *pool, json_t *doc, mcp_exchange
         return MCP_EXCHANGE_BROKEN;
     }
     out->error = apr_pstrdup(pool, error);
-    out->description = description ? apr_pstrdup(pool, description) : NULL;
+    out->description = description ? apr_pstrndup(pool, description, DESCRIPTION_MAX_LEN) : NULL;
     return MCP_EXCHANGE_REFUSED;
 }
 
@@ -177,7 +180,7 @@ mcp_exchange_status_t mcp_exchange_answer(apr_pool_t *pool, long http_status, co
     memset(out, 0, sizeof(*out));
     *err = NULL;
     if (!json_is_object(doc) || !mcp_json_depth_ok(doc, 1)) {
-        *err = apr_psprintf(pool, "HTTP %ld without a JSON object", http_status);
+        *err = apr_psprintf(pool, "HTTP %ld without a JSON object the gateway can read", http_status);
         status = MCP_EXCHANGE_BROKEN;
     }
     else if (http_status == 200) {
@@ -259,8 +262,8 @@ mcp_exchange_status_t mcp_exchange_record_read(apr_pool_t *pool, const char *tok
 
     memset(answer, 0, sizeof(*answer));
     if (record_key(token, len, key))
-        plain = mcp_unseal(pool, key, apr_pstrcat(pool, "exchanged ", name, NULL),
-                           apr_pstrmemdup(pool, record, record_len), &plain_len);
+        plain = mcp_unseal_bounded(pool, key, apr_pstrcat(pool, "exchanged ", name, NULL),
+                                   apr_pstrmemdup(pool, record, record_len), MCP_EXCHANGE_RECORD_MAX_LEN, &plain_len);
     OPENSSL_cleanse(key, sizeof(key));
     if (plain)
         doc = json_loadb(plain, plain_len, 0, NULL);

@@ -59,6 +59,10 @@ mcp_exchange_status_t mcp_exchange_answer(apr_pool_t *pool, long http_status, co
  * about to lapse. 0: not at all. */
 long mcp_exchange_reuse_until(long now, long expires_at);
 
+/* The longest record mcp_exchange_record makes: a 16 KiB token, every
+ * character escaped in JSON, sealed and in base64url. */
+#define MCP_EXCHANGE_RECORD_MAX_LEN (48 * 1024)
+
 /* The record kept of an answer (ISSUED or REFUSED), sealed under a key
  * made from the client's token (token, len) and bound to name: whoever
  * reads the shared cache without that token learns nothing of it. NULL

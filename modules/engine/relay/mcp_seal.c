@@ -106,6 +106,12 @@ const char *mcp_seal(apr_pool_t *pool, const unsigned char key[MCP_SEAL_KEY_LEN]
 const char *mcp_unseal(apr_pool_t *pool, const unsigned char key[MCP_SEAL_KEY_LEN], const char *purpose,
                        const char *sealed, apr_size_t *len)
 {
+    return mcp_unseal_bounded(pool, key, purpose, sealed, MCP_SEAL_MAX_LEN, len);
+}
+
+const char *mcp_unseal_bounded(apr_pool_t *pool, const unsigned char key[MCP_SEAL_KEY_LEN], const char *purpose,
+                               const char *sealed, apr_size_t max_len, apr_size_t *len)
+{
     apr_size_t slen = sealed ? strlen(sealed) : 0;
     uint8_t *raw = NULL;
     size_t raw_len = 0;
@@ -114,7 +120,7 @@ const char *mcp_unseal(apr_pool_t *pool, const unsigned char key[MCP_SEAL_KEY_LE
     int ok, version;
 
     /* cjose's decoder accepts too much (and aborts on some input) */
-    if (slen == 0 || slen > MCP_SEAL_MAX_LEN || !mcp_b64url_is_strict(sealed, slen)
+    if (slen == 0 || slen > max_len || !mcp_b64url_is_strict(sealed, slen)
         || !cjose_base64url_decode(sealed, slen, &raw, &raw_len, &err))
         return NULL;
     version = raw_len > 0 ? raw[0] : 0;

@@ -22,6 +22,11 @@ const char *mcp_seal(apr_pool_t *pool, const unsigned char key[MCP_SEAL_KEY_LEN]
 const char *mcp_unseal(apr_pool_t *pool, const unsigned char key[MCP_SEAL_KEY_LEN], const char *purpose,
                        const char *sealed, apr_size_t *len);
 
+/* The same for values the gateway keeps itself (not handed to anyone),
+ * which may be longer: up to max_len. */
+const char *mcp_unseal_bounded(apr_pool_t *pool, const unsigned char key[MCP_SEAL_KEY_LEN], const char *purpose,
+                               const char *sealed, apr_size_t max_len, apr_size_t *len);
+
 /* A key's public name: 8 hex digits derived from it (never the key), the
  * same on every host that has the same key. Sealed values carry it, so a
  * value from a host with another key can be told from a forgery. */

@@ -19,6 +19,7 @@
 #include "mcp_client_auth.h"
 #include "mcp_discovery.h"
 #include "mcp_dpop.h"
+#include "mcp_field.h"
 #include "mcp_fetch.h"
 #include "mcp_flight.h"
 #include "mcp_jsonrpc.h"
@@ -26,6 +27,7 @@
 #include "mcp_challenges.h"
 #include "mcp_httpd.h"
 #include "mcp_idp_client.h"
+#include "mcp_identity.h"
 #include "mcp_request_keys.h"
 #include "mcp_respond.h"
 #include "mcp_rules.h"
@@ -34,11 +36,9 @@
 
 APLOG_USE_MODULE(mcp_auth);
 
-/* A kept record: a sealed token (an IdP's tokens are a few KiB at most). */
-#define RECORD_MAX_LEN (32 * 1024)
-/* After a failed trade, how long others fail at once instead of each
- * waiting its timeout on an IdP that is down (per endpoint, client and
- * target). */
+/* After a trade the IdP did not answer, how long others fail at once
+ * instead of each waiting its timeout on an IdP that is down (per
+ * endpoint, client and target). */
 #define FAILED_REST apr_time_from_sec(2)
 /* How long a refusal is remembered for the same token and target: a client
  * that retries at once costs the IdP nothing. */
@@ -50,9 +50,11 @@ APLOG_USE_MODULE(mcp_auth);
 /* Headers a token must never be written into: they frame the request or
  * carry MCP or other credentials the backend reads otherwise. */
 static const char *const unfit_headers[] = {
-    "Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection", "Upgrade", "TE", "Trailer",
-    "Keep-Alive", "Proxy-Authorization", "Cookie", "DPoP", "Forwarded", "X-Forwarded-For", "Mcp-Session-Id",
-    "Mcp-Protocol-Version", "Mcp-Method", "Mcp-Name", NULL
+    "Host", "Content-Length", "Content-Type", "Content-Encoding", "Content-Range", "Transfer-Encoding",
+    "Connection", "Upgrade", "TE", "Trailer", "Keep-Alive", "Expect", "Range", "Proxy-Authorization", "Cookie",
+    "Origin", "Accept", "Accept-Encoding", "DPoP", "Forwarded", "Via", "X-Forwarded-For", "X-Forwarded-Host",
+    "X-Forwarded-Proto", "X-Forwarded-Port", "X-Real-IP", "Mcp-Session-Id", "Mcp-Protocol-Version", "Mcp-Method",
+    "Mcp-Name", "Last-Event-ID", NULL
 };
 
 /* An absolute URI (RFC 3986 §4.3): a scheme, no fragment; resource
@@ -119,7 +121,7 @@ static const char *set_header(cmd_parms *cmd, mcp_exchange_conf_t *x, const char
     if (!mcp_is_header_token(value))
         return apr_psprintf(cmd->pool, "MCPAuthTokenExchange: header='%s' is not a valid header name", value);
     for (i = 0; unfit_headers[i]; i++) {
-        if (strcasecmp(value, unfit_headers[i]) == 0)
+        if (mcp_field_names_alike(value, unfit_headers[i]))
             return apr_psprintf(cmd->pool, "MCPAuthTokenExchange: refusing to put a token in the %s header", value);
     }
     x->header = value;
@@ -213,25 +215,35 @@ static mcp_exchange_target_t target_of(const mcp_dir_conf_t *conf)
 
 const char *mcp_token_exchange_problem(apr_pool_t *pool, const mcp_dir_conf_t *conf)
 {
+    int i;
+
     if (!mcp_token_exchange_on(conf))
         return NULL;
     if (conf->exchange_client == NULL)
         return "MCPAuthTokenExchange needs MCPAuthTokenExchangeClient (the gateway's client at the IdP)";
     if (target_of(conf).grant == MCP_EXCHANGE_GRANT_ON_BEHALF_OF && conf->exchange->target.scope == NULL)
         return "MCPAuthTokenExchange grant=on-behalf-of needs scope= (the API's scope, e.g. api://ID/.default)";
+    for (i = 0; conf->claim_headers && i < conf->claim_headers->nelts; i++) {
+        const char *claim_header = APR_ARRAY_IDX(conf->claim_headers, i, claim_header_t).header;
+
+        if (mcp_field_names_alike(claim_header, conf->exchange->header))
+            return apr_psprintf(pool, "MCPAuthTokenExchange header=%s is also an MCPAuthClaimHeader: one of them "
+                                "would overwrite the other", conf->exchange->header);
+    }
     return NULL;
 }
 
 void mcp_token_exchange_scrub(request_rec *r, const mcp_dir_conf_t *conf)
 {
     if (mcp_token_exchange_on(conf))
-        apr_table_unset(r->headers_in, conf->exchange->header);
+        mcp_headers_scrub(r, &conf->exchange->header, 1);
 }
 
-/* One trade at the IdP, as the configured client. */
+/* One trade at the IdP, as the configured client. *unreachable: no answer
+ * came at all (refused, timed out). */
 static mcp_exchange_status_t ask(request_rec *r, const mcp_dir_conf_t *conf, const mcp_exchange_target_t *target,
                                  const char *endpoint, const char *token, apr_size_t len, mcp_exchanged_t *answer,
-                                 const char **why)
+                                 int *unreachable, const char **why)
 {
     mcp_fetch_result_t res;
     const char *err = NULL;
@@ -239,8 +251,9 @@ static mcp_exchange_status_t ask(request_rec *r, const mcp_dir_conf_t *conf, con
     mcp_exchange_status_t status;
 
     memset(answer, 0, sizeof(*answer));
-    if (mcp_idp_post(r, conf, conf->exchange_client, endpoint, "the token endpoint",
-                     mcp_exchange_request(r->pool, target, token, len), &res, why) != APR_SUCCESS)
+    *unreachable = mcp_idp_post(r, conf, conf->exchange_client, endpoint, "the token endpoint",
+                                mcp_exchange_request(r->pool, target, token, len), &res, why) != APR_SUCCESS;
+    if (*unreachable)
         return MCP_EXCHANGE_BROKEN;
     status = mcp_exchange_answer(r->pool, res.status, res.body, res.len, now, answer, &err);
     if (status == MCP_EXCHANGE_BROKEN)
@@ -288,6 +301,8 @@ static void keep(request_rec *r, mcp_cache_t *cache, const kept_trade_t *trade, 
 static int no_token(request_rec *r, int status, const char *message, const char *error)
 {
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    /* the message carries the IdP's error code, which may hold markup */
+    apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
     if (status == HTTP_SERVICE_UNAVAILABLE)
         apr_table_setn(r->err_headers_out, "Retry-After", "5");
     if (ap_response_code_string(r, ap_index_of_response(status)) == NULL) {
@@ -335,6 +350,7 @@ int mcp_token_exchange(request_rec *r, const mcp_dir_conf_t *conf, const char *t
     kept_trade_t trade = { r, token, NULL, len, MCP_EXCHANGE_BROKEN, { 0 } };
     mcp_doc_policy_t policy;
     mcp_flight_t flight;
+    int unreachable = 0;
 
     if (why) {
         /* set where startup does not look: below the AuthType MCP section */
@@ -360,24 +376,31 @@ int mcp_token_exchange(request_rec *r, const mcp_dir_conf_t *conf, const char *t
      * upstream broken, say) keeps issuing for the others */
     flight.failed = mcp_cache_id(r->pool, "exchange-failed", trade.name);
     flight.patience = apr_time_from_msec(policy.fetch.timeout_ms);
-    switch (mcp_flight_board(&flight, RECORD_MAX_LEN, usable, &trade, r->pool)) {
+    switch (mcp_flight_board(&flight, MCP_EXCHANGE_RECORD_MAX_LEN, usable, &trade, r->pool)) {
     case MCP_FLIGHT_ANSWERED:
         return trade.status == MCP_EXCHANGE_ISSUED ? forward(r, conf, trade.answer.token)
                                                    : refused(r, &trade.answer, 1);
     case MCP_FLIGHT_FAILED:
-        return unavailable(r, "the token endpoint failed moments ago (see the MCPAUTH0073 before this one)");
+        return unavailable(r, "the token endpoint did not answer moments ago (see the MCPAUTH0073 before this one)");
     case MCP_FLIGHT_ASK:
         break;
     }
-    trade.status = ask(r, conf, &target, endpoint, token, len, &trade.answer, &why);
+    trade.status = ask(r, conf, &target, endpoint, token, len, &trade.answer, &unreachable, &why);
     if (trade.status != MCP_EXCHANGE_BROKEN)
         keep(r, flight.cache, &trade, flight.record);
-    mcp_flight_land(&flight, trade.status == MCP_EXCHANGE_BROKEN, FAILED_REST, r->pool);
+    /* only an IdP that does not answer rests the others: each would wait
+     * its timeout. A quick bad answer (a 500, say) may be about this one
+     * user; the next user's trade is asked anew. */
+    mcp_flight_land(&flight, unreachable, FAILED_REST, r->pool);
     switch (trade.status) {
     case MCP_EXCHANGE_ISSUED:
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0074: the IdP issued a token for the MCP server to %s "
-                      "(expires in %ld s)", mcp_loggable(r, r->user),
-                      trade.answer.expires_at ? trade.answer.expires_at - (long)apr_time_sec(apr_time_now()) : -1L);
+        if (trade.answer.expires_at)
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0074: the IdP issued a token for the MCP server to "
+                          "%s (expires in %ld s)", mcp_loggable(r, r->user),
+                          trade.answer.expires_at - (long)apr_time_sec(apr_time_now()));
+        else
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0074: the IdP issued a token for the MCP server to "
+                          "%s (no lifetime given: used for this request only)", mcp_loggable(r, r->user));
         return forward(r, conf, trade.answer.token);
     case MCP_EXCHANGE_REFUSED:
         return refused(r, &trade.answer, 0);

@@ -9,17 +9,18 @@
 #include "mcp_identity.h"
 
 typedef struct scrub_ctx {
-    const apr_array_header_t *claim_headers;
+    const char *const *names;
+    int count;
     apr_array_header_t *doomed;
 } scrub_ctx_t;
 
-static int collect_identity_header(void *data, const char *key, const char *value)
+static int collect_alike(void *data, const char *key, const char *value)
 {
     scrub_ctx_t *ctx = data;
     int i;
 
-    for (i = 0; i < ctx->claim_headers->nelts; i++) {
-        if (mcp_field_names_alike(key, APR_ARRAY_IDX(ctx->claim_headers, i, claim_header_t).header)) {
+    for (i = 0; i < ctx->count; i++) {
+        if (mcp_field_names_alike(key, ctx->names[i])) {
             APR_ARRAY_PUSH(ctx->doomed, const char *) = key;
             break;
         }
@@ -27,20 +28,32 @@ static int collect_identity_header(void *data, const char *key, const char *valu
     return 1;
 }
 
-/* Identity headers are ours to set: whatever the client sent is dropped on
- * every path, authenticated or not. */
-void mcp_identity_scrub(request_rec *r, const mcp_dir_conf_t *conf)
+void mcp_headers_scrub(request_rec *r, const char *const *names, int count)
 {
     scrub_ctx_t ctx;
     int i;
 
-    if (conf->claim_headers == NULL)
-        return;
-    ctx.claim_headers = conf->claim_headers;
+    ctx.names = names;
+    ctx.count = count;
     ctx.doomed = apr_array_make(r->pool, 2, sizeof(const char *));
-    apr_table_do(collect_identity_header, &ctx, r->headers_in, NULL);
+    apr_table_do(collect_alike, &ctx, r->headers_in, NULL);
     for (i = 0; i < ctx.doomed->nelts; i++)
         apr_table_unset(r->headers_in, APR_ARRAY_IDX(ctx.doomed, i, const char *));
+}
+
+/* Identity headers are ours to set: whatever the client sent is dropped on
+ * every path, authenticated or not. */
+void mcp_identity_scrub(request_rec *r, const mcp_dir_conf_t *conf)
+{
+    const char **names;
+    int i;
+
+    if (conf->claim_headers == NULL)
+        return;
+    names = apr_palloc(r->pool, sizeof(*names) * (apr_size_t)conf->claim_headers->nelts);
+    for (i = 0; i < conf->claim_headers->nelts; i++)
+        names[i] = APR_ARRAY_IDX(conf->claim_headers, i, claim_header_t).header;
+    mcp_headers_scrub(r, names, conf->claim_headers->nelts);
 }
 
 void mcp_identity_set(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jwt)

@@ -8,6 +8,10 @@
 #include "mcp_config.h"
 #include "mcp_jwt.h"
 
+/* Removes every header of r named like one of names, also spelled with
+ * '_' or '.' for '-' (mcp_field_names_alike): backends fold them. */
+void mcp_headers_scrub(request_rec *r, const char *const *names, int count);
+
 /* Removes every client copy of a configured identity header, also spelled
  * with '_' for '-'; on every request, authenticated or not. */
 void mcp_identity_scrub(request_rec *r, const mcp_dir_conf_t *conf);
