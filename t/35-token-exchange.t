@@ -95,9 +95,10 @@ realm('xslow', basic => "gw-xchg:$SECRET", mode => 'slow 8');
 realm('xdpop', basic => "gw-xchg:$SECRET", token_type => 'DPoP');
 realm('xinject', basic => "gw-xchg:$SECRET", mode => 'inject');
 realm('xshort', basic => "gw-xchg:$SECRET", expires_in => 4);
+realm('xbig', basic => "gw-xchg:$SECRET", pad => 12000);
 realm('ec', jwt => { client => 'gw-ec', alg => 'ES256', pub => fixtures_dir() . '/i18i/ec.pub.pem' });
 
-plan tests => 75;
+plan tests => 76;
 
 my $log_start = error_log_size();
 
@@ -156,6 +157,12 @@ my ($first_token, $alice);
     ok t_cmp(exchanges('xflight', $t), 1, 'one exchange while the others waited for it');
     ok t_cmp(backend_token(bearer('/xchg-flight', $t)) =~ /^Bearer xt-xflight-/ ? exchanges('xflight', $t) . ' exchange'
              : 'no token', '1 exchange', 'and then the kept token, without another exchange');
+    # a big token (12 KiB, as IdPs with many claims issue) is kept as well
+    my $b = jwt_for('x-big');
+    my $big = backend_token(bearer('/xchg-big', $b));
+    ok t_cmp(length($big) > 12000 && backend_token(bearer('/xchg-big', $b)) eq $big ? exchanges('xbig', $b) . ' exchange'
+             : 'not kept', '1 exchange', 'a 12 KiB token: forwarded, kept and reused (one exchange)');
+
     my $s = jwt_for('x-short');
     my $before = backend_token(bearer('/xchg-short', $s));
     # expires_in 4: reused until a second before its end, then exchanged anew

@@ -173,6 +173,13 @@ static void test_records(void)
                         == MCP_EXCHANGE_REFUSED
               && strcmp(out.error, "invalid_grant") == 0 && out.description == NULL,
           "exchange: a refusal is kept too");
+    in.token = memset(apr_pcalloc(pool, 16 * 1024 + 1), 'x', 16 * 1024);
+    record = mcp_exchange_record(pool, "client-token", 12, "target A", MCP_EXCHANGE_ISSUED, &in);
+    CHECK(record && strlen(record) <= MCP_EXCHANGE_RECORD_MAX_LEN
+              && mcp_exchange_record_read(pool, "client-token", 12, "target A", record, strlen(record), &out)
+                     == MCP_EXCHANGE_ISSUED
+              && strlen(out.token) == 16 * 1024,
+          "exchange: the record of the biggest token taken (16 KiB) opens again");
     CHECK(mcp_exchange_record_read(pool, "client-token", 12, "target A", "garbage", 7, &out) == MCP_EXCHANGE_BROKEN,
           "exchange: garbage is no record");
 }
