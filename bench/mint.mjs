@@ -1,5 +1,5 @@
 // Mints the benchmark's keys and tokens with node's built-in crypto.
-//   node mint.mjs OUT_DIR ISSUER AUDIENCE [DISTINCT_COUNT [ROUNDS]]
+//   node mint.mjs OUT_DIR ISSUER AUDIENCE [DISTINCT_COUNT [ROUNDS [EXCHANGE_SETS]]]
 // Writes OUT_DIR/jwks.json (an RSA-2048 key "bench-rs256" and a P-256 key "bench-es256") and
 // token files, one token per line:
 //   repeated-rs256.txt   1 valid RS256 token
@@ -16,15 +16,21 @@
 //   introspect-distinct-rN.txt      DISTINCT_COUNT such tokens for round N (1..ROUNDS), fresh
 //                                   every round, so that every run starts with none cached
 //   introspect-wrong-aud.txt, introspect-inactive.txt   1 each, for the pre-checks
+//   exchange-cached.txt  1 valid RS256 token for the token exchange scenarios (its own sub)
+//   exchange-check.txt   1 more, used only by the pre-checks
+//   NAME-rN.txt          for each NAME of EXCHANGE_SETS (comma-separated, e.g.
+//                        "exchange-distinct,exchange-distinct-proxy"; default none):
+//                        DISTINCT_COUNT valid RS256 tokens for round N, fresh every round and set,
+//                        so that each is new to the gateway's store of exchanged tokens
 // Opaque tokens are "bench-opaque-" (active), "bench-wrongaud-" (active, another aud) or anything
 // else (inactive), then hex: no dots, so that they are never taken for JWTs.
 import { createHash, generateKeyPairSync, sign, randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-const [outDir, iss, aud, countArg, roundsArg] = process.argv.slice(2);
+const [outDir, iss, aud, countArg, roundsArg, setsArg] = process.argv.slice(2);
 if (!outDir || !iss || !aud) {
-  console.error("usage: node mint.mjs OUT_DIR ISSUER AUDIENCE [DISTINCT_COUNT [ROUNDS]]");
+  console.error("usage: node mint.mjs OUT_DIR ISSUER AUDIENCE [DISTINCT_COUNT [ROUNDS [EXCHANGE_SETS]]]");
   process.exit(2);
 }
 const distinct = Number(countArg || 10000);
@@ -95,4 +101,12 @@ write("introspect-cached.txt", opaque("bench-opaque-c-") + "\n");
 for (let r = 1; r <= rounds; r++) write(`introspect-distinct-r${r}.txt`, many(distinct, () => opaque(`bench-opaque-r${r}-`)));
 write("introspect-wrong-aud.txt", opaque("bench-wrongaud-") + "\n");
 write("introspect-inactive.txt", opaque("bench-revoked-") + "\n");
+// Token exchange: JWTs like the others (the gateway validates them before it trades them); subs
+// apart from the other files' ("xc-", "xk-", "x<set>-<round>-"), so no two files share a token.
+write("exchange-cached.txt", valid("RS256", "xc-0") + "\n");
+write("exchange-check.txt", valid("RS256", "xk-0") + "\n");
+const sets = (setsArg || "").split(",").filter(Boolean);
+sets.forEach((name, k) => {
+  for (let r = 1; r <= rounds; r++) write(`${name}-r${r}.txt`, many(distinct, (i) => valid("RS256", `x${k}-${r}-${i}`)));
+});
 console.log(`minted tokens in ${outDir}`);

@@ -26,14 +26,14 @@ for (const r of runs) {
 }
 keys.sort((a, b) => {
   const [sa, la] = a.split("\t"), [sb, lb] = b.split("\t");
-  const order = ["open", "mcp-auth", "mcp-auth-dpop", "mcp-auth-introspect", "oauth2", "oauth2-dpop", "oauth2-introspect",
-    "open-proxy", "mcp-auth-proxy", "mcp-rules-proxy", "oauth2-proxy"];
+  const order = ["open", "mcp-auth", "mcp-auth-dpop", "mcp-auth-introspect", "mcp-auth-exchange", "oauth2", "oauth2-dpop",
+    "oauth2-introspect", "open-proxy", "mcp-auth-proxy", "mcp-rules-proxy", "mcp-exchange-proxy", "oauth2-proxy"];
   return runs.findIndex((r) => r.scenario === sa) - runs.findIndex((r) => r.scenario === sb) ||
     order.indexOf(la) - order.indexOf(lb);
 });
 
-console.log("| scenario | location | req/s | p99 ms | CPU µs/req | vs /open | vs /oauth2 | JWKS fetches | introspections | non-2xx | RSS MiB per child |");
-console.log("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|");
+console.log("| scenario | location | req/s | p99 ms | CPU µs/req | vs /open | vs /oauth2 | JWKS fetches | introspections | exchanges | non-2xx | RSS MiB per child |");
+console.log("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|");
 for (const k of keys) {
   const [scen, loc] = k.split("\t");
   const rs = runs.filter((r) => r.scenario === scen && r.location === loc);
@@ -54,5 +54,6 @@ for (const k of keys) {
   console.log(`| ${scen} | /${loc}/ | ${fmt(median(rs.map((r) => num(r, "rps"))))} | ` +
     `${fmt(median(rs.map((r) => num(r, "p99_ms"))), 2)} | ${fmt(median(rs.map((r) => num(r, "cpu_us_per_req"))), 1)} | ` +
     `${fmt(ratio("open"), 2)} | ${fmt(ratio("oauth2"), 2)} | ${count("jwks_fetches")} | ${count("idp_questions")} | ` +
+    `${count("exchanges")} | ` +
     `${fmt(non2xx, 0)} %${failed > 0 && non2xx < 0.5 ? ` (${failed})` : ""}${errs ? ` (${errs} socket errors)` : ""} | ${rs[rs.length - 1].rss_mib.replaceAll("/", " / ")} |`);
 }
