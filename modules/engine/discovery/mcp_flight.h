@@ -12,7 +12,8 @@
 #include "mcp_cache.h"
 
 typedef struct mcp_flight {
-    mcp_cache_t *cache;             /* NULL: no cache, every request asks */
+    mcp_cache_t *cache;             /* where answers are kept; NULL: no cache, every request asks */
+    mcp_cache_t *markers;           /* where the two markers are; NULL: cache */
     const char *record;             /* id of the kept answer */
     const char *marker;             /* id of the question in flight */
     const char *failed;             /* id of the recent-failure marker (per endpoint and client) */

@@ -52,14 +52,16 @@ typedef struct side_store {
  *                  neither key sets nor the records of used proofs, codes
  *                  and refresh tokens
  *   exchanged      tokens the IdP issued for MCP servers (MCPAuthTokenExchange),
- *                  sealed, kept until shortly before they expire: thousands of
- *                  them never push out key sets or single-use records
+ *                  sealed, kept until shortly before they expire: about
+ *                  40,000 of a kilobyte (the markers of their trades are in
+ *                  unchecked), and they never push out key sets or
+ *                  single-use records
  * A restart starts them empty, as it does the shared cache. With redis or
  * memcache (a fleet) everything must be where every host sees it: the
  * shared cache itself. */
 static side_store_t once_store = { "once", 16 * 1024 * 1024, 128, { 0 }, 0 };
 static side_store_t unchecked_store = { "unchecked", 16 * 1024 * 1024, 512, { 0 }, 0 };
-static side_store_t exchanged_store = { "exchanged", 16 * 1024 * 1024, 2048, { 0 }, 0 };
+static side_store_t exchanged_store = { "exchanged", 64 * 1024 * 1024, 1536, { 0 }, 0 };
 
 static const ap_socache_provider_t *cache_provider;
 static ap_socache_instance_t *cache_instance;

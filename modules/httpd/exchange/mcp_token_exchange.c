@@ -369,6 +369,9 @@ int mcp_token_exchange(request_rec *r, const mcp_dir_conf_t *conf, const char *t
                              NULL);
     mcp_doc_policy_of(conf, &policy);
     flight.cache = mcp_exchanged_cache();
+    /* markers apart: in shmcb a removed entry holds its slot until it
+     * cycles out, and each would cost a kept token its place */
+    flight.markers = mcp_unchecked_cache();
     flight.record = mcp_cache_id(r->pool, "exchanged",
                                  apr_pstrcat(r->pool, trade.name, " ", mcp_sha256_b64url(r->pool, token, len), NULL));
     flight.marker = mcp_cache_id(r->pool, "exchanging", flight.record);

@@ -167,6 +167,7 @@ mcp_introspect_status_t mcp_introspect(request_rec *r, const mcp_dir_conf_t *con
                         mcp_introspection_negative_of(conf), mcp_sha256_b64url(r->pool, token, len));
     mcp_doc_policy_of(conf, &policy);
     flight.cache = mcp_unchecked_cache();
+    flight.markers = NULL;
     flight.record = mcp_cache_id(r->pool, "introspected", name);
     flight.marker = mcp_cache_id(r->pool, "introspecting", name);
     /* an endpoint that refuses one client (401) is no outage for the others */

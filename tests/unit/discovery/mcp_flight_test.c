@@ -105,8 +105,8 @@ static void test_flight(void)
     ap_socache_provider_t provider = { .name = "fake", .store = fake_store, .retrieve = fake_retrieve,
                                        .remove = fake_remove };
     mcp_cache_t cache = { .provider = &provider };
-    mcp_flight_t flight = { &cache, "answer", "marker", "failed", apr_time_from_sec(5), 0 };
-    mcp_flight_t alone = { NULL, "answer", "marker", "failed", apr_time_from_sec(5), 0 };
+    mcp_flight_t flight = { &cache, NULL, "answer", "marker", "failed", apr_time_from_sec(5), 0 };
+    mcp_flight_t alone = { NULL, NULL, "answer", "marker", "failed", apr_time_from_sec(5), 0 };
     int reads = 0;
     apr_time_t started;
 
@@ -150,6 +150,16 @@ static void test_flight(void)
     CHECK(mcp_flight_board(&flight, 64, answer_is_yes, &reads, pool) == MCP_FLIGHT_FAILED,
           "flight: when the other question fails, the waiting requests fail with it");
     drop("failed");
+    /* the other question lands between this request's first look and its
+     * claim: the claim wins, and the answer is taken after all */
+    drop("marker");
+    store.reads = 0;
+    store.after_reads = 3;
+    store.other_fails = 0;
+    CHECK(mcp_flight_board(&flight, 64, answer_is_yes, &reads, pool) == MCP_FLIGHT_ANSWERED && !flight.won
+              && find((const unsigned char *)"marker", 6) < 0,
+          "flight: an answer that lands just before the claim is taken, not asked again");
+    drop("answer");
     store.after_reads = 0;
     put("marker", "other.1.0.x");
     flight.patience = 0;
