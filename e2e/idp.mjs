@@ -166,43 +166,34 @@ if (STATIC_REDIRECTS.length) {
     token_endpoint_auth_method: 'none',
   });
 }
-if (INTROSPECTOR_SECRET_FILE) {
-  staticClients.push({
-    client_id: 'mcp-introspector',
-    client_secret: fs.readFileSync(INTROSPECTOR_SECRET_FILE, 'utf8').trimEnd(),
-    token_endpoint_auth_method: 'client_secret_basic',
-    ...NO_GRANTS,
-  });
+/**
+ * The gateway's own clients of one kind: ID with the secret in secretFile (client_secret_basic),
+ * and ID-jwt whose key is the public half of the PEM private key in keyFile (private_key_jwt,
+ * kid), each present when its file is given.
+ */
+function gatewayClients(id, secretFile, keyFile, kid, grants) {
+  if (secretFile) {
+    staticClients.push({
+      client_id: id,
+      client_secret: fs.readFileSync(secretFile, 'utf8').trimEnd(),
+      token_endpoint_auth_method: 'client_secret_basic',
+      ...grants,
+    });
+  }
+  if (keyFile) {
+    const publicJwk = crypto.createPublicKey(fs.readFileSync(keyFile)).export({ format: 'jwk' });
+    staticClients.push({
+      client_id: `${id}-jwt`,
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: { keys: [{ ...publicJwk, kid, use: 'sig' }] },
+      ...grants,
+    });
+  }
 }
-if (INTROSPECTOR_KEY_FILE) {
-  const publicJwk = crypto.createPublicKey(fs.readFileSync(INTROSPECTOR_KEY_FILE)).export({ format: 'jwk' });
-  staticClients.push({
-    client_id: 'mcp-introspector-jwt',
-    token_endpoint_auth_method: 'private_key_jwt',
-    jwks: { keys: [{ ...publicJwk, kid: INTROSPECTOR_KID, use: 'sig' }] },
-    ...NO_GRANTS,
-  });
-}
-
+gatewayClients('mcp-introspector', INTROSPECTOR_SECRET_FILE, INTROSPECTOR_KEY_FILE, INTROSPECTOR_KID, NO_GRANTS);
 // The gateway's clients at the token endpoint when it exchanges its clients' tokens.
-const EXCHANGE_GRANTS = { grant_types: [GRANT_TOKEN_EXCHANGE, GRANT_JWT_BEARER], response_types: [], redirect_uris: [] };
-if (EXCHANGER_SECRET_FILE) {
-  staticClients.push({
-    client_id: 'mcp-exchanger',
-    client_secret: fs.readFileSync(EXCHANGER_SECRET_FILE, 'utf8').trimEnd(),
-    token_endpoint_auth_method: 'client_secret_basic',
-    ...EXCHANGE_GRANTS,
-  });
-}
-if (EXCHANGER_KEY_FILE) {
-  const publicJwk = crypto.createPublicKey(fs.readFileSync(EXCHANGER_KEY_FILE)).export({ format: 'jwk' });
-  staticClients.push({
-    client_id: 'mcp-exchanger-jwt',
-    token_endpoint_auth_method: 'private_key_jwt',
-    jwks: { keys: [{ ...publicJwk, kid: EXCHANGER_KID, use: 'sig' }] },
-    ...EXCHANGE_GRANTS,
-  });
-}
+gatewayClients('mcp-exchanger', EXCHANGER_SECRET_FILE, EXCHANGER_KEY_FILE, EXCHANGER_KID,
+  { grant_types: [GRANT_TOKEN_EXCHANGE, GRANT_JWT_BEARER], response_types: [], redirect_uris: [] });
 
 const configuration = {
   jwks: { keys: [signingKey] },
