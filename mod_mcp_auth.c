@@ -76,6 +76,7 @@ typedef struct auth_state {
     const char *why;
     const char *error;      /* for INVALID: the challenge's error (default invalid_token) */
     int exchange_failed;    /* no token for the backend could be had: the status sent */
+    const mcp_dir_conf_t *exchanged_for; /* a token for the backend was set under this policy */
 } auth_state_t;
 
 static int is_mcp_request(request_rec *r)
@@ -511,8 +512,13 @@ static int fixups(request_rec *r)
     auth_state_t *st;
     int status;
 
-    if (!is_mcp_request(r) || mcp_conf_of(r)->issuer == NULL || is_endpoint_request(r))
+    if (!is_mcp_request(r) || mcp_conf_of(r)->issuer == NULL || is_endpoint_request(r)) {
+        /* led out of an exchanging location (an ErrorDocument, a rewrite):
+         * the token got for that location's backend stays behind */
+        if ((r->prev || r->main) && (st = state_of(r)) != NULL && st->exchanged_for)
+            mcp_token_exchange_scrub(r, st->exchanged_for);
         return DECLINED;
+    }
     conf = mcp_conf_of(r);
     st = evaluate(r, conf);
     /* authorization granted without asking who it is (Require all granted):
@@ -532,10 +538,17 @@ static int fixups(request_rec *r)
          * fails too (httpd then sends the first error as it is) */
         if (st->exchange_failed)
             return st->exchange_failed;
+        /* httpd does not authorize a redirect within the same
+         * configuration again: after a refusal here (an ErrorDocument
+         * inside the location) it was never allowed, and gets no token */
+        if (r->prev && r->prev->per_dir_config == r->per_dir_config
+            && (r->prev->status == HTTP_UNAUTHORIZED || r->prev->status == HTTP_FORBIDDEN))
+            return r->prev->status;
         if ((status = mcp_token_exchange(r, conf, st->presented.token, st->presented.len)) != OK) {
             st->exchange_failed = status;
             return status;
         }
+        st->exchanged_for = conf;
     }
     return DECLINED;
 }

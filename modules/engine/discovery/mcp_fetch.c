@@ -203,6 +203,14 @@ static CURLcode fetch_once(const char *url, const mcp_post_t *post, const mcp_fe
 
     rc = curl_easy_perform(curl);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &res->status);
+    if (rc != CURLE_OK) {
+        curl_off_t connected = 0;
+
+        /* a failure before any connection cannot depend on what was to be
+         * sent; one after it (a read timeout, a closed connection) can */
+        curl_easy_getinfo(curl, CURLINFO_CONNECT_TIME_T, &connected);
+        res->unreachable = connected == 0;
+    }
     curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL, &loc);
     curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ct);
     *location = loc ? apr_pstrdup(st->pool, loc) : NULL;

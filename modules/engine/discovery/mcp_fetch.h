@@ -19,6 +19,7 @@ typedef struct mcp_fetch_result {
     char *body;               /* NUL-terminated, in the caller's pool */
     apr_size_t len;
     long max_age;             /* seconds from Cache-Control max-age or Expires, -1 if none */
+    int unreachable;          /* failed before a connection was made (refused, connect timeout, name) */
 } mcp_fetch_result_t;
 
 /* Whether addr (IPv4 or IPv6) is a public unicast address: not loopback,

@@ -36,8 +36,8 @@
 
 APLOG_USE_MODULE(mcp_auth);
 
-/* After a trade the IdP did not answer, how long others fail at once
- * instead of each waiting its timeout on an IdP that is down (per
+/* After a trade that could not reach the IdP, how long others fail at
+ * once instead of each waiting its timeout on an IdP that is down (per
  * endpoint, client and target). */
 #define FAILED_REST apr_time_from_sec(2)
 /* How long a refusal is remembered for the same token and target: a client
@@ -53,8 +53,10 @@ static const char *const unfit_headers[] = {
     "Host", "Content-Length", "Content-Type", "Content-Encoding", "Content-Range", "Transfer-Encoding",
     "Connection", "Upgrade", "TE", "Trailer", "Keep-Alive", "Expect", "Range", "Proxy-Authorization", "Cookie",
     "Origin", "Accept", "Accept-Encoding", "DPoP", "Forwarded", "Via", "X-Forwarded-For", "X-Forwarded-Host",
-    "X-Forwarded-Proto", "X-Forwarded-Port", "X-Real-IP", "Mcp-Session-Id", "Mcp-Protocol-Version", "Mcp-Method",
-    "Mcp-Name", "Last-Event-ID", NULL
+    "X-Forwarded-Proto", "X-Forwarded-Port", "X-Forwarded-Server", "X-Forwarded-Prefix", "X-Forwarded-Ssl",
+    "X-Forwarded-User", "X-Real-IP", "X-Client-IP", "True-Client-IP", "X-Original-URL", "X-Rewrite-URL",
+    "X-HTTP-Method-Override", "Max-Forwards", "Remote-User", "Mcp-Session-Id", "Mcp-Protocol-Version",
+    "Mcp-Method", "Mcp-Name", "Last-Event-ID", NULL
 };
 
 /* An absolute URI (RFC 3986 §4.3): a scheme, no fragment; resource
@@ -239,8 +241,9 @@ void mcp_token_exchange_scrub(request_rec *r, const mcp_dir_conf_t *conf)
         mcp_headers_scrub(r, &conf->exchange->header, 1);
 }
 
-/* One trade at the IdP, as the configured client. *unreachable: no answer
- * came at all (refused, timed out). */
+/* One trade at the IdP, as the configured client. *unreachable: no
+ * connection could be made (refused, connect timeout): the IdP is down for
+ * everyone, whoever's token was to be sent. */
 static mcp_exchange_status_t ask(request_rec *r, const mcp_dir_conf_t *conf, const mcp_exchange_target_t *target,
                                  const char *endpoint, const char *token, apr_size_t len, mcp_exchanged_t *answer,
                                  int *unreachable, const char **why)
@@ -251,10 +254,12 @@ static mcp_exchange_status_t ask(request_rec *r, const mcp_dir_conf_t *conf, con
     mcp_exchange_status_t status;
 
     memset(answer, 0, sizeof(*answer));
-    *unreachable = mcp_idp_post(r, conf, conf->exchange_client, endpoint, "the token endpoint",
-                                mcp_exchange_request(r->pool, target, token, len), &res, why) != APR_SUCCESS;
-    if (*unreachable)
+    memset(&res, 0, sizeof(res));
+    if (mcp_idp_post(r, conf, conf->exchange_client, endpoint, "the token endpoint",
+                     mcp_exchange_request(r->pool, target, token, len), &res, why) != APR_SUCCESS) {
+        *unreachable = res.unreachable;
         return MCP_EXCHANGE_BROKEN;
+    }
     status = mcp_exchange_answer(r->pool, res.status, res.body, res.len, now, answer, &err);
     if (status == MCP_EXCHANGE_BROKEN)
         *why = apr_pstrcat(r->pool, "the token endpoint ", mcp_url_redacted(r->pool, endpoint), ": ", err, NULL);
@@ -384,16 +389,18 @@ int mcp_token_exchange(request_rec *r, const mcp_dir_conf_t *conf, const char *t
         return trade.status == MCP_EXCHANGE_ISSUED ? forward(r, conf, trade.answer.token)
                                                    : refused(r, &trade.answer, 1);
     case MCP_FLIGHT_FAILED:
-        return unavailable(r, "the token endpoint did not answer moments ago (see the MCPAUTH0073 before this one)");
+        return unavailable(r, "the token endpoint could not be reached moments ago (see the MCPAUTH0073 before this "
+                              "one)");
     case MCP_FLIGHT_ASK:
         break;
     }
     trade.status = ask(r, conf, &target, endpoint, token, len, &trade.answer, &unreachable, &why);
     if (trade.status != MCP_EXCHANGE_BROKEN)
         keep(r, flight.cache, &trade, flight.record);
-    /* only an IdP that does not answer rests the others: each would wait
-     * its timeout. A quick bad answer (a 500, say) may be about this one
-     * user; the next user's trade is asked anew. */
+    /* only an IdP that cannot be reached rests the others: each would wait
+     * its connect timeout. Any failure after the request went out (a bad
+     * answer, a read timeout, a dropped connection) may be about this one
+     * user's token: the next user's trade is asked anew. */
     mcp_flight_land(&flight, unreachable, FAILED_REST, r->pool);
     switch (trade.status) {
     case MCP_EXCHANGE_ISSUED:
