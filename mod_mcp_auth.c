@@ -203,7 +203,8 @@ static auth_state_t *evaluate(request_rec *r, const mcp_dir_conf_t *conf)
     if (earlier) {
         /* the token an earlier location got for its backend is not this
          * one's (an ErrorDocument or a rewrite into another location) */
-        mcp_token_exchange_scrub(r, earlier->conf);
+        if (earlier->exchanged_for)
+            mcp_token_exchange_scrub(r, earlier->exchanged_for);
         st->presented = earlier->presented;
         /* a token came by a method this location may not accept */
         if (st->presented.result == MCP_TOKEN_PRESENT

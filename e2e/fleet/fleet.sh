@@ -38,6 +38,7 @@ fleet_gen_conf() {
       -e "s|@MCP_V2_PORT@|$MCP_V2_PORT|g" \
       -e "s|@REDIS_PORT@|$REDIS_PORT|g" \
       -e "s|@RELAY_KEY@|$RELAY_KEY|g" \
+      -e "s|@EXCHANGER_SECRET@|$EXCHANGER_SECRET|g" \
       -e "s|@MCP_AUTH_SO@|$MCP_AUTH_SO|g" \
       -e "s|@APACHE_MODULES@|$APACHE_MODULES|g" \
       -e "s|@LOGLEVEL@|${HTTPD_LOGLEVEL:-warn mcp_auth:debug}|g" \

@@ -78,11 +78,11 @@ const JWKS_PATH = `${new URL(ISSUER).pathname}/protocol/openid-connect/certs`;
 const TOKEN_PATH = `${new URL(ISSUER).pathname}/protocol/openid-connect/token`;
 
 /** An access token as the IdP would issue it (signed with its own key) for the fleet's MCP URL. */
-async function idpToken(sub) {
+async function idpToken(sub, aud = MCP_URL) {
   const jwk = JSON.parse(fs.readFileSync(need('IDP_KEY_FILE'), 'utf8'));
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({
-    iss: ISSUER, sub, aud: MCP_URL, iat: now, exp: now + 300, scope: 'openid mcp:tools',
+    iss: ISSUER, sub, aud, iat: now, exp: now + 300, scope: 'openid mcp:tools',
     preferred_username: sub, client_id: 'fleet-minted', jti: crypto.randomUUID(),
   }).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: jwk.kid }).sign(await importJWK(jwk, 'RS256'));
 }
@@ -339,5 +339,35 @@ test('a graceful restart of one host in the middle of a login loses nothing', as
   } finally {
     printHosts(t, `the login with a graceful restart of ${restarted ?? '?'} (before entry ${restartedAt === undefined ? '?' : restartedAt + 1})`, log);
     await client?.close().catch(() => {});
+  }
+});
+
+test('token exchange across the fleet: requests landing on both hosts get the token one host traded, one exchange in all; the SDK 2.x server verifies it and never sees the client\'s', async (t) => {
+  const token = await idpToken('fleet-xena', `${FRONT}/exchange`);
+  const clientHash = crypto.createHash('sha256').update(token).digest('hex');
+  const grant = 'grant:urn:ietf:params:oauth:grant-type:token-exchange';
+  const before = (await idpHits())[grant] ?? 0;
+  const provider = new MemoryOAuthProvider();
+  provider.saveTokens({ access_token: token, token_type: 'Bearer' });
+  const log = [];
+  const client = await open(`${FRONT}/exchange`, provider, log);
+  try {
+    const seen = [];
+    for (let i = 0; i < 6; i += 1) {
+      seen.push(JSON.parse(resultText(await client.callTool({ name: 'upstream_token', arguments: {} }))));
+    }
+    const hosts = new Set(log.filter((e) => e.rpc === 'tools/call').map((e) => e.host));
+    assert.deepEqual([...hosts].sort(), ['gw1', 'gw2'], 'the calls landed on both hosts');
+    for (const s of seen) {
+      assert.equal(s.aud, 'https://tickets.example.test', 'a token for the server\'s own audience');
+      assert.equal(s.sub, 'fleet-xena', 'the user\'s subject');
+      assert.deepEqual(s.act, { sub: 'mcp-exchanger' }, 'act names the gateway');
+      assert.notEqual(s.tokenSha256, clientHash, 'never the client\'s token');
+    }
+    assert.equal(new Set(seen.map((s) => s.tokenSha256)).size, 1, 'one exchanged token for all the calls');
+    assert.equal(((await idpHits())[grant] ?? 0) - before, 1, 'one exchange at the IdP for both hosts');
+  } finally {
+    printHosts(t, 'the exchanging calls', log);
+    await client.close().catch(() => {});
   }
 });
