@@ -1,10 +1,12 @@
 // Mints the benchmark's keys and tokens with node's built-in crypto.
-//   node mint.mjs OUT_DIR ISSUER AUDIENCE [DISTINCT_COUNT [ROUNDS [EXCHANGE_SETS]]]
+//   node mint.mjs OUT_DIR ISSUER AUDIENCE [DISTINCT_COUNT [ROUNDS [EXCHANGE_SETS [TOKEN_COUNT]]]]
 // Writes OUT_DIR/jwks.json (an RSA-2048 key "bench-rs256" and a P-256 key "bench-es256") and
 // token files, one token per line:
 //   repeated-rs256.txt   1 valid RS256 token
-//   distinct-rs256.txt   DISTINCT_COUNT (10000) valid RS256 tokens, each with its own sub and jti
+//   distinct-rs256.txt   TOKEN_COUNT (120000) valid RS256 tokens, each with its own sub and jti
 //   distinct-es256.txt   the same for ES256
+//   distinct-badsig.txt  the tokens of distinct-rs256.txt, each with one character of its
+//                        signature changed: distinct tokens whose signature does not verify
 //   badsig-rs256.txt     1000 tokens naming the published RSA kid, signed by another RSA key
 //   unknown-kid.txt      1000 RS256 tokens, each naming a different kid that is not in the JWKS
 //   wrong-iss.txt, wrong-aud.txt, expired.txt   1 validly signed token each, for the pre-checks
@@ -28,13 +30,14 @@ import { createHash, generateKeyPairSync, sign, randomBytes } from "node:crypto"
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-const [outDir, iss, aud, countArg, roundsArg, setsArg] = process.argv.slice(2);
+const [outDir, iss, aud, countArg, roundsArg, setsArg, tokensArg] = process.argv.slice(2);
 if (!outDir || !iss || !aud) {
-  console.error("usage: node mint.mjs OUT_DIR ISSUER AUDIENCE [DISTINCT_COUNT [ROUNDS [EXCHANGE_SETS]]]");
+  console.error("usage: node mint.mjs OUT_DIR ISSUER AUDIENCE [DISTINCT_COUNT [ROUNDS [EXCHANGE_SETS [TOKEN_COUNT]]]]");
   process.exit(2);
 }
 const distinct = Number(countArg || 10000);
 const rounds = Number(roundsArg || 3);
+const tokenCount = Number(tokensArg || 120000);
 const bad = 1000;
 mkdirSync(outDir, { recursive: true });
 
@@ -68,8 +71,16 @@ const many = (n, f) => Array.from({ length: n }, (_, i) => f(i)).join("\n") + "\
 const write = (name, text) => writeFileSync(join(outDir, name), text);
 
 write("repeated-rs256.txt", valid("RS256", 0) + "\n");
-write("distinct-rs256.txt", many(distinct, (i) => valid("RS256", i + 1)));
-write("distinct-es256.txt", many(distinct, (i) => valid("ES256", i + 1)));
+const distinctRS256 = Array.from({ length: tokenCount }, (_, i) => valid("RS256", i + 1));
+write("distinct-rs256.txt", distinctRS256.join("\n") + "\n");
+write("distinct-es256.txt", many(tokenCount, (i) => valid("ES256", i + 1)));
+// A valid token with its signature's 11th character changed: still base64url of the same length,
+// other signature bytes, so the check fails only after the RSA operation (as for a forged token).
+const breakSignature = (t) => {
+  const at = t.lastIndexOf(".") + 11;
+  return t.slice(0, at) + (t[at] === "A" ? "B" : "A") + t.slice(at + 1);
+};
+write("distinct-badsig.txt", distinctRS256.map(breakSignature).join("\n") + "\n");
 write("badsig-rs256.txt", many(bad, (i) => jwt("RS256", keys.RS256.kid, rogue.privateKey, claims(i + 1))));
 write("unknown-kid.txt", many(bad, (i) => jwt("RS256", `unknown-${b64url(randomBytes(6))}`, rogue.privateKey, claims(i + 1))));
 write("wrong-iss.txt", valid("RS256", 1, { iss: iss + "/other" }) + "\n");

@@ -1,8 +1,14 @@
 -- wrk script: sends each request with the next token of a file (one token per line) as
 -- "Authorization: Bearer <token>", cycling through the file.
---   wrk ... -s tokens.lua URL -- TOKEN_FILE [once THREADS]
+--   wrk ... -s tokens.lua URL -- TOKEN_FILE [once THREADS | spread THREADS ROUND ROUNDS]
 -- Each wrk thread starts at a different place in the file, so that threads do not send the
 -- same token at the same time.
+-- With "spread" (the distinct-token scenarios), thread k of THREADS starts at the k-th
+-- THREADS-th of the file, moved on by a ROUNDS-th of that share in each ROUND, so that a run
+-- sends no token twice while it sends fewer requests than the file has tokens, and the rounds
+-- together cover the file; at the end the script prints, for each thread, "tokens.lua: sent
+-- FIRST COUNT of N" (FIRST counted from 0, wrapping at N), from which bench/report.mjs counts
+-- the distinct tokens the gateway has been sent.
 -- With "once", thread k of THREADS sends the tokens k+1, k+1+THREADS, ... of the file, each once:
 -- together one pass over the file. A thread prints "tokens.lua: pass done" and stops when the
 -- answers to all of its tokens are in (bench/run then stops wrk with SIGINT: -d cannot end a run),
@@ -30,10 +36,12 @@ function setup(thread)
   threads[#threads + 1] = thread
 end
 
-local tokens, i, once, verifying = {}, 0, false, false
+local tokens, i, once, spread, verifying = {}, 0, false, false, false
+sent = 0
 function init(args)
   local file = args[1] or error("tokens.lua: no token file given (wrk ... -- FILE)")
   once = args[2] == "once"
+  spread = args[2] == "spread"
   local nthreads = tonumber(args[3]) or 1
   local n = 0
   for line in io.lines(file) do
@@ -43,8 +51,15 @@ function init(args)
     end
   end
   if #tokens == 0 then error("tokens.lua: no tokens in " .. file) end
-  if not once then i = ((id or 0) * 7919) % #tokens end
-  verifying = once and (id or 0) == 0
+  if spread then
+    local round, rounds = tonumber(args[4]) or 1, tonumber(args[5]) or 1
+    local share = #tokens / nthreads
+    i = math.floor((id or 0) * share + (round - 1) * share / rounds) % #tokens
+    first_token, spread_tokens = i, #tokens
+  elseif not once then
+    i = ((id or 0) * 7919) % #tokens
+  end
+  verifying = (once or spread) and (id or 0) == 0
   pass_tokens = #tokens
   -- wrk reads every answer only for a script with a response function: only in a pass
   if once then response = pass_response end
@@ -62,6 +77,7 @@ function request()
     end
   end
   i = i % #tokens + 1
+  sent = sent + 1
   return wrk.format(nil, nil, { Authorization = "Bearer " .. tokens[i] })
 end
 
@@ -87,4 +103,8 @@ function done(summary, latency, requests)
     end
   end
   if first then io.write(string.format("first pass: %d requests in %.3f s\n", n, last - first)) end
+  for _, t in ipairs(threads) do
+    local f = t:get("first_token")
+    if f then io.write(string.format("tokens.lua: sent %d %d of %d\n", f, t:get("sent"), t:get("spread_tokens"))) end
+  end
 end
