@@ -591,43 +591,28 @@ static void clock_stop(request_rec *r, apr_time_t started)
         mcp_metrics_clock_add(st->clock, st->conf, started);
 }
 
-static int check_access(request_rec *r)
+static int timed(request_rec *r, int (*phase)(request_rec *))
 {
-    apr_time_t started;
-    int status;
+    apr_time_t started = apr_time_now();
+    int status = phase(r);
 
-    if (!is_mcp_request(r))
-        return DECLINED;
-    started = apr_time_now();
-    status = decide_access(r);
     clock_stop(r, started);
     return status;
+}
+
+static int check_access(request_rec *r)
+{
+    return is_mcp_request(r) ? timed(r, decide_access) : DECLINED;
 }
 
 static int check_authn(request_rec *r)
 {
-    apr_time_t started;
-    int status;
-
-    if (!is_mcp_request(r))
-        return DECLINED;
-    started = apr_time_now();
-    status = decide_authn(r);
-    clock_stop(r, started);
-    return status;
+    return is_mcp_request(r) ? timed(r, decide_authn) : DECLINED;
 }
 
 static int fixups(request_rec *r)
 {
-    apr_time_t started;
-    int status;
-
-    if (!is_mcp_request(r))
-        return fix_up(r);
-    started = apr_time_now();
-    status = fix_up(r);
-    clock_stop(r, started);
-    return status;
+    return is_mcp_request(r) ? timed(r, fix_up) : fix_up(r);
 }
 
 /* Once per request the client sent, after every redirect of it. */
