@@ -27,7 +27,6 @@
 #include <mod_core.h>
 #include <mod_status.h>
 
-#include "mcp_counters.h"
 #include "mcp_fetch.h"
 #include "mcp_jwt.h"
 #include "mcp_scope.h"
@@ -40,6 +39,7 @@
 #include "mcp_endpoints.h"
 #include "mcp_identity.h"
 #include "mcp_locations.h"
+#include "mcp_metrics_page.h"
 #include "mcp_presentation.h"
 #include "mcp_relay_key.h"
 #include "mcp_request_keys.h"
@@ -77,6 +77,9 @@ typedef struct auth_state {
     const char *error;      /* for INVALID: the challenge's error (default invalid_token) */
     int exchange_failed;    /* no token for the backend could be had: the status sent */
     const mcp_dir_conf_t *exchanged_for; /* a token for the backend was set under this policy */
+    mcp_count_t kind;       /* what the token check came to, for the metrics */
+    mcp_metrics_clock_t *clock; /* the module's time on the request chain */
+    mcp_metrics_clock_t own_clock;
 } auth_state_t;
 
 static int is_mcp_request(request_rec *r)
@@ -108,6 +111,13 @@ static auth_state_t *state_of(request_rec *r)
     return NULL;
 }
 
+/* The token check's result, counted under the location. */
+static void tally(auth_state_t *st, mcp_count_t kind)
+{
+    st->kind = kind;
+    mcp_metrics_token(mcp_metrics_slot_of(st->conf), kind);
+}
+
 /* Judges the presented token by conf's policy; sets the identity on
  * success. */
 static void judge(request_rec *r, const mcp_dir_conf_t *conf, auth_state_t *st)
@@ -127,13 +137,13 @@ static void judge(request_rec *r, const mcp_dir_conf_t *conf, auth_state_t *st)
     switch (presented->result) {
     case MCP_TOKEN_ABSENT:
         st->outcome = OUTCOME_NONE;
-        mcp_count(MCP_COUNT_NO_TOKEN);
+        tally(st, MCP_COUNT_NO_TOKEN);
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0003: no bearer token for %s", r->uri);
         return;
     case MCP_TOKEN_MALFORMED:
         st->outcome = OUTCOME_MALFORMED;
         st->why = presented->why;
-        mcp_count(MCP_COUNT_INVALID_REQUEST);
+        tally(st, MCP_COUNT_INVALID_REQUEST);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0004: malformed token presentation for %s: %s",
                       r->uri, presented->why);
         return;
@@ -144,7 +154,7 @@ static void judge(request_rec *r, const mcp_dir_conf_t *conf, auth_state_t *st)
     st->jwt = mcp_token_validate(r, conf, presented->token, presented->len, &st->why, &kind);
     if (st->jwt == NULL) {
         st->outcome = kind == MCP_COUNT_UNAVAILABLE ? OUTCOME_UNAVAILABLE : OUTCOME_INVALID;
-        mcp_count(kind);
+        tally(st, kind);
         return;
     }
     st->user = mcp_jwt_claim_string(r->pool, st->jwt, "sub");
@@ -156,7 +166,7 @@ static void judge(request_rec *r, const mcp_dir_conf_t *conf, auth_state_t *st)
         st->outcome = OUTCOME_INVALID;
         st->why = "unusable sub claim";
         st->jwt = NULL;
-        mcp_count(MCP_COUNT_OTHER_CLAIM);
+        tally(st, MCP_COUNT_OTHER_CLAIM);
         return;
     }
     switch (mcp_sender_check(r, conf, presented, st->jwt, &st->why, &st->error)) {
@@ -165,7 +175,7 @@ static void judge(request_rec *r, const mcp_dir_conf_t *conf, auth_state_t *st)
     case MCP_SENDER_UNAVAILABLE:
         st->outcome = OUTCOME_UNAVAILABLE;
         st->jwt = NULL;
-        mcp_count(MCP_COUNT_UNAVAILABLE);
+        tally(st, MCP_COUNT_UNAVAILABLE);
         return;
     case MCP_SENDER_REFUSED:
     case MCP_SENDER_NONCE:
@@ -173,11 +183,11 @@ static void judge(request_rec *r, const mcp_dir_conf_t *conf, auth_state_t *st)
                       presented->dpop ? "DPoP" : "bearer", r->uri, st->why, st->error);
         st->outcome = OUTCOME_INVALID;
         st->jwt = NULL;
-        mcp_count(MCP_COUNT_SENDER);
+        tally(st, MCP_COUNT_SENDER);
         return;
     }
     st->outcome = OUTCOME_VALID;
-    mcp_count(MCP_COUNT_ACCEPTED);
+    tally(st, MCP_COUNT_ACCEPTED);
     r->ap_auth_type = (char *)MCP_AUTH_TYPE;
     mcp_identity_set(r, conf, st->jwt);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0005: accepted token for %s (alg %s, kid %s)",
@@ -198,6 +208,9 @@ static auth_state_t *evaluate(request_rec *r, const mcp_dir_conf_t *conf)
         return earlier;
     st = apr_pcalloc(r->pool, sizeof(*st));
     st->conf = conf;
+    /* a chain's time counts once, under the first location it met */
+    st->clock = earlier ? earlier->clock : &st->own_clock;
+    st->own_clock.slot = -1;
     ap_set_module_config(r->request_config, &mcp_auth_module, st);
     mcp_identity_scrub(r, conf);
     if (earlier) {
@@ -242,13 +255,30 @@ static int deny_unavailable(request_rec *r, const auth_state_t *st)
     return HTTP_SERVICE_UNAVAILABLE;
 }
 
+/* The refusal of a request whose token does not do (none, malformed,
+ * invalid, or one that cannot be checked now), counted by why. */
+static int refuse(request_rec *r, const mcp_dir_conf_t *conf, const auth_state_t *st)
+{
+    mcp_metrics_refused(mcp_metrics_slot_of(conf), st->kind);
+    switch (st->outcome) {
+    case OUTCOME_MALFORMED:
+        return mcp_deny(r, conf, HTTP_BAD_REQUEST, "invalid_request", st->why);
+    case OUTCOME_INVALID:
+        return deny_invalid(r, conf, st);
+    case OUTCOME_UNAVAILABLE:
+        return deny_unavailable(r, st);
+    default:
+        return mcp_deny(r, conf, HTTP_UNAUTHORIZED, NULL, NULL);
+    }
+}
+
 /* The modes decide what happens before authorization:
  *   strict      no token or a bad one: 401
  *   optional    no token: anonymous; a bad one: 401
  *   permissive  no token or a bad one: anonymous (a bad token is still stripped)
  * A malformed presentation is 400 in every mode. Anonymous requests then meet
  * the Require rules: one that needs a user leads to check_authn's 401. */
-static int check_access(request_rec *r)
+static int decide_access(request_rec *r)
 {
     mcp_dir_conf_t *conf;
     auth_state_t *st;
@@ -278,18 +308,15 @@ static int check_access(request_rec *r)
     st = evaluate(r, conf);
     switch (st->outcome) {
     case OUTCOME_MALFORMED:
-        return mcp_deny(r, conf, HTTP_BAD_REQUEST, "invalid_request", st->why);
+        return refuse(r, conf, st);
     case OUTCOME_INVALID:
-        if (mode == MODE_PERMISSIVE)
-            break;
-        return deny_invalid(r, conf, st);
     case OUTCOME_UNAVAILABLE:
         if (mode == MODE_PERMISSIVE)
             break;
-        return deny_unavailable(r, st);
+        return refuse(r, conf, st);
     case OUTCOME_NONE:
         if (mode == MODE_STRICT)
-            return mcp_deny(r, conf, HTTP_UNAUTHORIZED, NULL, NULL);
+            return refuse(r, conf, st);
         break;
     case OUTCOME_VALID:
         break;
@@ -300,7 +327,7 @@ static int check_access(request_rec *r)
 
 /* Reached when the Require rules need a user: the token has been judged
  * already; an anonymous request gets the challenge. */
-static int check_authn(request_rec *r)
+static int decide_authn(request_rec *r)
 {
     mcp_dir_conf_t *conf;
     auth_state_t *st;
@@ -317,13 +344,7 @@ static int check_authn(request_rec *r)
         r->user = (char *)st->user;
         return OK;
     }
-    if (st->outcome == OUTCOME_INVALID)
-        return deny_invalid(r, conf, st);
-    if (st->outcome == OUTCOME_UNAVAILABLE)
-        return deny_unavailable(r, st);
-    if (st->outcome == OUTCOME_MALFORMED)
-        return mcp_deny(r, conf, HTTP_BAD_REQUEST, "invalid_request", st->why);
-    return mcp_deny(r, conf, HTTP_UNAUTHORIZED, NULL, NULL);
+    return refuse(r, conf, st);
 }
 
 /* Authorization failed after our authentication (e.g. Require user ...):
@@ -332,6 +353,9 @@ static int note_auth_failure(request_rec *r, const char *auth_type)
 {
     if (strcasecmp(auth_type, MCP_AUTH_TYPE) != 0)
         return DECLINED;
+    /* a lack of scope is counted as such when its 403 is made */
+    if (apr_table_get(r->notes, NOTE_SCOPE_NEEDED) == NULL)
+        mcp_metrics_refused(mcp_metrics_slot_of(mcp_conf_of(r)), MCP_REFUSAL_REQUIRE);
     if (apr_table_get(r->err_headers_out, "WWW-Authenticate") == NULL)
         mcp_deny(r, mcp_conf_of(r), HTTP_UNAUTHORIZED, NULL, NULL);
     return OK;
@@ -476,7 +500,7 @@ static void insert_error_filter(request_rec *r)
     if (needed && (r->status == HTTP_UNAUTHORIZED || r->status == HTTP_FORBIDDEN)
         && is_mcp_request(r)) {
         mcp_challenge_insufficient_scope(r, mcp_conf_of(r), needed);
-        mcp_count(MCP_COUNT_INSUFFICIENT_SCOPE);
+        mcp_metrics_refused(mcp_metrics_slot_of(mcp_conf_of(r)), MCP_COUNT_INSUFFICIENT_SCOPE);
     }
     else if (r->status == HTTP_FORBIDDEN && is_mcp_request(r)
              && apr_table_get(r->err_headers_out, "WWW-Authenticate") == NULL) {
@@ -507,7 +531,7 @@ static int exchanges_token(const request_rec *r, const mcp_dir_conf_t *conf, con
  * with another AuthType's module, say) still lose the token and any
  * client-supplied identity header. Authorized requests get the backend's
  * token here. */
-static int fixups(request_rec *r)
+static int fix_up(request_rec *r)
 {
     const mcp_dir_conf_t *conf;
     auth_state_t *st;
@@ -555,6 +579,55 @@ static int fixups(request_rec *r)
 }
 
 /* ----------------------------------------------------------------------- */
+/* The module's time on a request (mcp_auth_request_duration_seconds)       */
+
+/* Two clock readings a phase; the sum is observed once, when the request
+ * is logged: no allocation, no lock. */
+static void clock_stop(request_rec *r, apr_time_t started)
+{
+    auth_state_t *st = state_of(r);
+
+    if (st)
+        mcp_metrics_clock_add(st->clock, st->conf, started);
+}
+
+static int timed(request_rec *r, int (*phase)(request_rec *))
+{
+    apr_time_t started = apr_time_now();
+    int status = phase(r);
+
+    clock_stop(r, started);
+    return status;
+}
+
+static int check_access(request_rec *r)
+{
+    return is_mcp_request(r) ? timed(r, decide_access) : DECLINED;
+}
+
+static int check_authn(request_rec *r)
+{
+    return is_mcp_request(r) ? timed(r, decide_authn) : DECLINED;
+}
+
+static int fixups(request_rec *r)
+{
+    return is_mcp_request(r) ? timed(r, fix_up) : fix_up(r);
+}
+
+/* Once per request the client sent, after every redirect of it. */
+static int log_transaction(request_rec *r)
+{
+    auth_state_t *st;
+
+    while (r->next)
+        r = r->next;
+    if ((st = state_of(r)) != NULL)
+        mcp_metrics_clock_observe(st->clock);
+    return DECLINED;
+}
+
+/* ----------------------------------------------------------------------- */
 /* Startup                                                                  */
 
 static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
@@ -595,7 +668,7 @@ static void test_config(apr_pool_t *pconf, server_rec *s)
 
 static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
-    int protected = mcp_locations_find(pconf, s), counters = 0;
+    int protected = mcp_locations_find(pconf, s);
     server_rec *vs;
 
     if (protected < 0)
@@ -611,9 +684,9 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         return HTTP_INTERNAL_SERVER_ERROR;
     if (sealing_in_use(s) && !mcp_relay_key_init(pconf, ptemp, s))
         return HTTP_INTERNAL_SERVER_ERROR;
-    for (vs = s; vs; vs = vs->next)
-        counters = mcp_rules_number(mcp_server_conf_of(vs)->protected, counters);
-    mcp_counters_init(pconf, counters);
+    if (mcp_metrics_init(s))
+        for (vs = s; vs; vs = vs->next)
+            mcp_rules_number(ptemp, mcp_server_conf_of(vs)->protected);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
                  "MCPAUTH0025: %d protected location(s), shared cache %s", protected,
                  mcp_shared_cache_name());
@@ -644,7 +717,9 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_handler(mcp_endpoint_handler, NULL, before_proxy, APR_HOOK_FIRST);
     ap_hook_handler(mcp_rules_handler, NULL, before_proxy, APR_HOOK_FIRST);
     ap_hook_handler(mcp_status_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(mcp_metrics_handler, NULL, NULL, APR_HOOK_MIDDLE);
     APR_OPTIONAL_HOOK(ap, status_hook, mcp_server_status_section, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_log_transaction(log_transaction, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_access(check_access, after_ssl, NULL, APR_HOOK_FIRST, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_check_authn(check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "mcp-scope", AUTHZ_PROVIDER_VERSION,

@@ -40,6 +40,7 @@ void mcp_era_tests(apr_pool_t *pool);
 void mcp_listfilter_tests(apr_pool_t *pool);
 /* operations */
 void mcp_url_tests(apr_pool_t *pool);
+void mcp_metrics_tests(apr_pool_t *pool);
 void mcp_field_tests(apr_pool_t *pool);
 void mcp_forwarded_tests(apr_pool_t *pool);
 

@@ -6,6 +6,7 @@
 #include <apr_thread_mutex.h>
 
 #include "mcp_docstore.h"
+#include "mcp_metrics.h"
 #include "mcp_url.h"
 
 /* What the shared cache holds before the raw body. */
@@ -442,6 +443,7 @@ static void fetch_guarded(mcp_docstore_t *store, local_entry_t *e, mcp_doc_parse
     int ok = fetch_and_install(store, e, parse, ctx, policy, tmp, err);
 
     record_fetch(store, e, ok, *err, tmp);
+    mcp_metrics_fetch(policy->kind, ok);
     if (!ok) {
         static const unsigned char mark = '1';
         e->failed_until = apr_time_now() + FAILURE_BACKOFF;

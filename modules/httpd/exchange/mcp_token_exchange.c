@@ -27,6 +27,7 @@
 #include "mcp_challenges.h"
 #include "mcp_httpd.h"
 #include "mcp_idp_client.h"
+#include "mcp_metrics_page.h"
 #include "mcp_identity.h"
 #include "mcp_request_keys.h"
 #include "mcp_respond.h"
@@ -305,6 +306,9 @@ static void keep(request_rec *r, mcp_cache_t *cache, const kept_trade_t *trade, 
  * HTTP error that says whether to try again. */
 static int no_token(request_rec *r, int status, const char *message, const char *error)
 {
+    mcp_metrics_refused(mcp_metrics_slot_of(mcp_conf_of(r)), status == HTTP_SERVICE_UNAVAILABLE
+                                                                 ? MCP_REFUSAL_EXCHANGE_UNAVAILABLE
+                                                                 : MCP_REFUSAL_EXCHANGE_REFUSED);
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     /* the message carries the IdP's error code, which may hold markup */
     apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");

@@ -13,7 +13,7 @@
 #include <http_protocol.h>
 #include <http_request.h>
 
-#include "mcp_counters.h"
+#include "mcp_metrics_page.h"
 #include "mcp_era.h"
 #include "mcp_field.h"
 #include "mcp_jsonrpc.h"
@@ -93,24 +93,26 @@ const char *mcp_rules_describe(apr_pool_t *pool, const mcp_rule_t *rule)
     return apr_pstrcat(pool, directive[rule->kind], " ", rule->text, NULL);
 }
 
-int mcp_rules_number(apr_array_header_t *protected, int n)
+void mcp_rules_number(apr_pool_t *pool, apr_array_header_t *protected)
 {
     int i, k;
 
     for (i = 0; i < protected->nelts; i++) {
-        const mcp_dir_conf_t *conf = APR_ARRAY_IDX(protected, i, protected_location_t).conf;
+        const protected_location_t *pl = &APR_ARRAY_IDX(protected, i, protected_location_t);
+        const mcp_dir_conf_t *conf = pl->conf;
+        int location = mcp_metrics_slot_of(pl->section);
 
-        /* a location's rules may be another's too (inherited): counted once */
+        /* a location's rules may be another's too (inherited): counted
+         * once, under the first; by their text, so a restart keeps counts */
         for (k = 0; conf->mcp_rules && k < conf->mcp_rules->nelts; k++) {
             mcp_rule_t *rule = APR_ARRAY_IDX(conf->mcp_rules, k, mcp_rule_t *);
 
             if (rule->counter < 0)
-                rule->counter = n++;
+                rule->counter = mcp_metrics_rule(location, mcp_rules_describe(pool, rule));
         }
         if (conf->default_rule && conf->default_rule->counter < 0)
-            conf->default_rule->counter = n++;
+            conf->default_rule->counter = mcp_metrics_rule(location, mcp_rules_describe(pool, conf->default_rule));
     }
-    return n;
 }
 
 json_t *mcp_rules_status(apr_pool_t *pool, const apr_array_header_t *protected)
@@ -132,11 +134,11 @@ json_t *mcp_rules_status(apr_pool_t *pool, const apr_array_header_t *protected)
 
             if (rule)
                 json_array_append_new(rules, json_pack("{s:s, s:I}", "rule", mcp_rules_describe(pool, rule),
-                                                       "refused", (json_int_t)mcp_numbered_count(rule->counter)));
+                                                       "refused", (json_int_t)mcp_metrics_rule_count(rule->counter)));
         }
         if (pl->conf->mcp_rules == NULL && pl->conf->default_rule)
             json_array_append_new(rules, json_pack("{s:s, s:I}", "rule", "MCPAuthDefault deny", "refused",
-                                                   (json_int_t)mcp_numbered_count(pl->conf->default_rule->counter)));
+                                                   (json_int_t)mcp_metrics_rule_count(pl->conf->default_rule->counter)));
         json_array_append_new(list, json_pack("{s:s, s:o}", "location", pl->path ? pl->path : pl->conf->location,
                                               "rules", rules));
     }
@@ -148,6 +150,7 @@ json_t *mcp_rules_status(apr_pool_t *pool, const apr_array_header_t *protected)
 static int refuse(request_rec *r, int status, const char *id, int code, const char *message)
 {
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0050: MCP request refused (%d): %s", status, message);
+    mcp_metrics_refused(mcp_metrics_slot_of(mcp_conf_of(r)), MCP_REFUSAL_MCP_REQUEST);
     ap_custom_response(r, status, (char *)mcp_rpc_error(r->pool, id, code, message));
     apr_table_setn(r->notes, MCP_NOTE_JSON_ERROR, "1");
     return status;
@@ -284,7 +287,7 @@ static int judge_calls(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt
             if (rule == NULL && conf->default_deny == 1)
                 rule = conf->default_rule;
             if (rule)
-                mcp_count_numbered(rule->counter);
+                mcp_metrics_rule_refused(rule->counter);
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0051: %s %s for %s: %s (%s)", c->method,
                           mcp_loggable(r, target),
                           mcp_loggable(r, jwt ? mcp_jwt_claim_string(r->pool, jwt, "sub") : "anonymous"),
@@ -332,10 +335,13 @@ static int judge(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jw
 
     if (judge_calls(r, conf, jwt, calls, denied, &needed)) {
         apr_table_setn(r->notes, NOTE_ANSWER, denial(r, calls, batch, denied, modern));
+        mcp_metrics_refused(mcp_metrics_slot_of(conf), MCP_REFUSAL_RULE);
         return DECLINED;
     }
-    if (*needed)
+    if (*needed) {
+        mcp_metrics_refused(mcp_metrics_slot_of(conf), jwt ? MCP_COUNT_INSUFFICIENT_SCOPE : MCP_COUNT_NO_TOKEN);
         return jwt ? mcp_deny_insufficient_scope(r, conf, needed) : mcp_deny(r, conf, HTTP_UNAUTHORIZED, NULL, NULL);
+    }
     /* answers of a kind the rules speak of lose what the caller may not
      * use, and become private to the caller */
     for (i = 0; i < calls->nelts; i++) {

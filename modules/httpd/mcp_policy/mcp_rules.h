@@ -31,9 +31,9 @@ int mcp_rules_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t 
 /* "MCPAuthToolRule delete_* scope repo:admin": a rule as configured. */
 const char *mcp_rules_describe(apr_pool_t *pool, const mcp_rule_t *rule);
 
-/* Gives every rule of the protected locations (of protected_location_t) a
- * refusal counter, numbered from next; returns the next free number. */
-int mcp_rules_number(apr_array_header_t *protected, int next);
+/* Gives every rule of the protected locations (of protected_location_t) its
+ * refusal counter in the metrics registry (after mcp_metrics_init). */
+void mcp_rules_number(apr_pool_t *pool, apr_array_header_t *protected);
 
 /* [{"location": path, "rules": [{"rule": ..., "refused": n}]}] for the
  * status page. */

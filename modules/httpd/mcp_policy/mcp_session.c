@@ -22,6 +22,7 @@
 #include "mcp_challenges.h"
 #include "mcp_httpd.h"
 #include "mcp_relay_key.h"
+#include "mcp_metrics_page.h"
 #include "mcp_respond.h"
 #include "mcp_session.h"
 #include "mcp_urls.h"
@@ -141,6 +142,7 @@ int mcp_session_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_
         ap_custom_response(r, HTTP_NOT_FOUND, (char *)mcp_rpc_error(r->pool, NULL, RPC_SESSION_NOT_FOUND,
                                                                     "Session not found"));
         apr_table_setn(r->notes, MCP_NOTE_JSON_ERROR, "1");
+        mcp_metrics_refused(mcp_metrics_slot_of(conf), MCP_REFUSAL_SESSION);
         return HTTP_NOT_FOUND;
     }
     /* the server gets its own id back; a subrequest's headers are a copy,

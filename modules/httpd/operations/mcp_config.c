@@ -36,6 +36,7 @@ void *mcp_config_create_dir(apr_pool_t *p, char *dir)
     mcp_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
     conf->location = dir;
+    conf->metrics_slot = -1;
     conf->auth_type_mcp = -1;
     conf->in_url_space = -1;
     conf->clock_skew = -1;
@@ -67,6 +68,7 @@ void *mcp_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     mcp_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
 
     MERGE_PTR(location);
+    MERGE_INT(metrics_slot, -1);
     MERGE_INT(auth_type_mcp, -1);
     MERGE_INT(in_url_space, -1);
     MERGE_PTR(issuer);

@@ -28,6 +28,7 @@ typedef struct claim_header {
 
 typedef struct mcp_dir_conf {
     const char *location;          /* the <Location> path this config came from */
+    int metrics_slot;              /* its slot in the metrics registry; -1 unset (MCP_METRICS_OTHER) */
     int auth_type_mcp;             /* -1 unset: recorded from AuthType for startup checks */
     int in_url_space;              /* -1 unset; 1 when that AuthType is in a <Location> */
     const char *issuer;
@@ -88,6 +89,7 @@ enum { MCP_DPOP_OFF = 0, MCP_DPOP_ALLOWED = 1, MCP_DPOP_REQUIRED = 2 };
 typedef struct protected_location {
     const char *path;
     const mcp_dir_conf_t *conf;
+    mcp_dir_conf_t *section;     /* the section's own record, before any merge */
     ap_conf_vector_t *per_dir;   /* every module's merged config for the location */
 } protected_location_t;
 

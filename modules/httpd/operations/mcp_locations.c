@@ -186,6 +186,7 @@ static int check_sections(apr_pool_t *p, server_rec *s, apr_array_header_t *sect
         if (is_location ? cd->r == NULL && cd->d && cd->d[0] == '/' : conf->resource != NULL) {
             pl = apr_array_push(sconf->protected);
             pl->conf = conf;
+            pl->section = own;
             pl->per_dir = per_dir;
             pl->path = is_location ? mcp_location_path(p, conf) : NULL;
             if ((conf->provider == MCP_PROVIDER_AUTHENTIK || conf->provider == MCP_PROVIDER_ENTRA)

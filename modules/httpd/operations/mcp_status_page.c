@@ -14,7 +14,7 @@
 #include <mod_status.h>
 #include <jansson.h>
 
-#include "mcp_counters.h"
+#include "mcp_metrics.h"
 #include "mcp_url.h"
 #include "mcp_config.h"
 #include "mcp_httpd.h"
@@ -62,6 +62,7 @@ static json_t *document_json(request_rec *r, const char *url, mcp_doc_parse_fn p
     if (st.doc) {
         set_time(j, "fetched_at", r->pool, st.doc->fetched_at);
         set_time(j, "next_refresh", r->pool, st.doc->fresh_until);
+        json_object_set_new(j, "age_seconds", json_real((double)(now - st.doc->fetched_at) / APR_USEC_PER_SEC));
         json_object_set_new(j, "stale", json_boolean(now >= st.doc->fresh_until));
         json_object_set_new(j, "usable", json_boolean(now < st.doc->fresh_until + policy->max_stale));
     }
@@ -72,8 +73,7 @@ static json_t *document_json(request_rec *r, const char *url, mcp_doc_parse_fn p
     return j;
 }
 
-/* One entry per issuer and key set in use, as this process sees them. */
-static json_t *keys_status_json(request_rec *r)
+json_t *mcp_key_sets_json(request_rec *r)
 {
     json_t *list = json_array();
     apr_hash_t *seen = apr_hash_make(r->pool);
@@ -158,8 +158,8 @@ int mcp_status_handler(request_rec *r)
     doc = json_object();
     json_object_set_new(doc, "cache", json_string(mcp_shared_cache_name() ? mcp_shared_cache_name() : "none"));
     json_object_set_new(doc, "pid", json_integer(getpid()));
-    json_object_set_new(doc, "keys", keys_status_json(r));
-    json_object_set_new(doc, "tokens", mcp_counters_json());
+    json_object_set_new(doc, "keys", mcp_key_sets_json(r));
+    json_object_set_new(doc, "tokens", mcp_metrics_tokens_json());
     json_object_set_new(doc, "token_cache", mcp_token_cache_json());
     json_object_set_new(doc, "mcp_rules", mcp_rules_status(r->pool, mcp_server_conf_of(r->server)->protected));
     text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -175,7 +175,7 @@ int mcp_status_handler(request_rec *r)
 /* The same facts, as a section of mod_status's server-status page. */
 int mcp_server_status_section(request_rec *r, int flags)
 {
-    json_t *counts = mcp_counters_json(), *keys = keys_status_json(r), *v, *entry;
+    json_t *counts = mcp_metrics_tokens_json(), *keys = mcp_key_sets_json(r), *v, *entry;
     const char *name;
     size_t i;
 

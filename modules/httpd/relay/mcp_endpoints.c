@@ -23,6 +23,7 @@
 #include "mcp_endpoints.h"
 #include "mcp_httpd.h"
 #include "mcp_locations.h"
+#include "mcp_metrics_page.h"
 #include "mcp_request_keys.h"
 #include "mcp_relay.h"
 #include "mcp_respond.h"
@@ -159,9 +160,12 @@ int mcp_endpoint_handler(request_rec *r)
 {
     const protected_location_t *pl = NULL;
     const endpoint_t *e;
+    int status;
 
     if (r->main || r->prev || (e = endpoint_of(r, &pl)) == NULL)
         return DECLINED;
     mcp_serve_as_location(r, pl);
-    return e->serve(r, pl);
+    status = e->serve(r, pl);
+    mcp_metrics_relay(mcp_metrics_slot_of(pl->section), e->name, status == OK || status == DONE ? r->status : status);
+    return status;
 }

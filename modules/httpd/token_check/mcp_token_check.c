@@ -11,6 +11,7 @@
 #include "mcp_facade.h"
 #include "mcp_introspect.h"
 #include "mcp_jwt.h"
+#include "mcp_metrics.h"
 #include "mcp_tokencache.h"
 #include "mcp_httpd.h"
 #include "mcp_introspection.h"
@@ -26,6 +27,24 @@ APLOG_USE_MODULE(mcp_auth);
 #define TOKEN_CACHE_MAX_AGE apr_time_from_sec(600)
 static mcp_tokencache_t *token_cache;
 static apr_size_t budget;
+/* what this process last added to the host's mcp_auth_token_cache_bytes */
+static apr_int64_t published_bytes;
+
+/* The host-wide gauge follows this process's cache by differences. */
+static void publish_cache_bytes(void)
+{
+    apr_int64_t now = (apr_int64_t)mcp_tokencache_bytes(token_cache);
+    apr_int64_t before = __atomic_exchange_n(&published_bytes, now, __ATOMIC_RELAXED);
+
+    mcp_metrics_token_cache_bytes(now - before);
+}
+
+/* An exiting process takes its share away (a crashed one cannot). */
+static apr_status_t unpublish_cache_bytes(void *data)
+{
+    mcp_metrics_token_cache_bytes(-__atomic_exchange_n(&published_bytes, 0, __ATOMIC_RELAXED));
+    return APR_SUCCESS;
+}
 
 static mcp_count_t claim_failure_kind(const char *why)
 {
@@ -96,6 +115,7 @@ mcp_jwt_t *mcp_token_validate(request_rec *r, const mcp_dir_conf_t *conf, const 
         mcp_tokencache_key(token, len, keys, cache_key);
         switch (mcp_tokencache_lookup(token_cache, cache_key, generation, r->pool, &jwt)) {
         case MCP_TC_VALID:
+            mcp_metrics_token_cache(1);
             /* the cache is shared by locations that may narrow typ */
             if (!mcp_jwt_type_accepted(jwt, conf->token_types)) {
                 *why = "token type is not an access token";
@@ -103,10 +123,12 @@ mcp_jwt_t *mcp_token_validate(request_rec *r, const mcp_dir_conf_t *conf, const 
             }
             goto check_claims;
         case MCP_TC_BAD_SIGNATURE:
+            mcp_metrics_token_cache(1);
             *why = "signature verification failed";
             *kind = MCP_COUNT_BAD_SIGNATURE;
             goto invalid;
         case MCP_TC_MISS:
+            mcp_metrics_token_cache(0);
             break;
         }
     }
@@ -128,11 +150,14 @@ mcp_jwt_t *mcp_token_validate(request_rec *r, const mcp_dir_conf_t *conf, const 
     }
     if (st != MCP_JWT_VALID) {
         *kind = st == MCP_JWT_KEY_UNKNOWN ? MCP_COUNT_UNKNOWN_KID : MCP_COUNT_BAD_SIGNATURE;
-        if (st == MCP_JWT_INVALID && keys)
+        if (st == MCP_JWT_INVALID && keys) {
             mcp_tokencache_store_bad(token_cache, cache_key, generation, TOKEN_CACHE_MAX_AGE);
+            publish_cache_bytes();
+        }
         goto invalid;
     }
     mcp_tokencache_store_valid(token_cache, cache_key, generation, jwt, TOKEN_CACHE_MAX_AGE);
+    publish_cache_bytes();
 
 check_claims:
     policy.issuer = conf->issuer;
@@ -159,6 +184,7 @@ void mcp_token_check_child_init(apr_pool_t *pchild, server_rec *s)
 {
     budget = mcp_token_cache_budget(s);
     mcp_tokencache_create(&token_cache, pchild, TOKEN_CACHE_SLOTS, budget);
+    apr_pool_cleanup_register(pchild, NULL, unpublish_cache_bytes, apr_pool_cleanup_null);
 }
 
 json_t *mcp_token_cache_json(void)

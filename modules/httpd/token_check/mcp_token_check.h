@@ -6,7 +6,7 @@
 #include <jansson.h>
 
 #include "mcp_config.h"
-#include "mcp_counters.h"
+#include "mcp_metrics.h"
 #include "mcp_jwt.h"
 
 /* Runs every check on a presented token: a JWT's signature, or an opaque
