@@ -42,5 +42,6 @@ void mcp_listfilter_tests(apr_pool_t *pool);
 void mcp_url_tests(apr_pool_t *pool);
 void mcp_field_tests(apr_pool_t *pool);
 void mcp_forwarded_tests(apr_pool_t *pool);
+void mcp_logjson_tests(apr_pool_t *pool);
 
 #endif
