@@ -53,6 +53,11 @@ void mcp_count(mcp_count_t what)
     apr_atomic_inc32(&counters[what]);
 }
 
+const char *mcp_count_name(mcp_count_t what)
+{
+    return what >= 0 && what < MCP_COUNT_MAX ? names[what] : "other";
+}
+
 json_t *mcp_counters_json(void)
 {
     json_t *doc = json_object(), *rejected = json_object();

@@ -33,6 +33,10 @@ void mcp_counters_init(apr_pool_t *pool, int numbered_counters);
 
 void mcp_count(mcp_count_t what);
 
+/* The word a counter goes by ("expired", "bad_signature"): on the status
+ * page, and as the reason in the audit log. */
+const char *mcp_count_name(mcp_count_t what);
+
 /* A numbered counter; slots out of range are ignored. */
 void mcp_count_numbered(int slot);
 apr_uint32_t mcp_numbered_count(int slot);

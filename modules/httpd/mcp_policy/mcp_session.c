@@ -21,6 +21,7 @@
 #include "mcp_body.h"
 #include "mcp_challenges.h"
 #include "mcp_httpd.h"
+#include "mcp_outcome.h"
 #include "mcp_relay_key.h"
 #include "mcp_respond.h"
 #include "mcp_session.h"
@@ -141,6 +142,7 @@ int mcp_session_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_
         ap_custom_response(r, HTTP_NOT_FOUND, (char *)mcp_rpc_error(r->pool, NULL, RPC_SESSION_NOT_FOUND,
                                                                     "Session not found"));
         apr_table_setn(r->notes, MCP_NOTE_JSON_ERROR, "1");
+        mcp_outcome_set(r, MCP_REFUSED, "session");
         return HTTP_NOT_FOUND;
     }
     /* the server gets its own id back; a subrequest's headers are a copy,
