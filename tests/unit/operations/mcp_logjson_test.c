@@ -37,17 +37,21 @@ static int encodes_as(const char *in, size_t len, const char *want)
     return strcmp(mcp_logjson_string(pool, in, len), want) == 0;
 }
 
+static int encodes(const char *in, const char *want)
+{
+    return strcmp(mcp_logjson_cstring(pool, in), want) == 0;
+}
+
 static void test_plain(void)
 {
     CHECK(strcmp(mcp_logjson_string(pool, NULL, 0), "null") == 0 && strcmp(mcp_logjson_cstring(pool, NULL), "null") == 0,
           "log JSON: no value is null");
-    CHECK(strcmp(mcp_logjson_cstring(pool, ""), "\"\"") == 0 && strcmp(mcp_logjson_cstring(pool, "echo"), "\"echo\"") == 0,
+    CHECK(encodes("", "\"\"") && encodes("echo", "\"echo\""),
           "log JSON: the empty string and a plain name in quotes");
-    CHECK(strcmp(mcp_logjson_cstring(pool, "a\"b\\c"), "\"a\\\"b\\\\c\"") == 0,
+    CHECK(encodes("a\"b\\c", "\"a\\\"b\\\\c\""),
           "log JSON: quote and backslash escaped");
     CHECK(encodes_as("a\0b", 3, "\"a\\u0000b\""), "log JSON: a NUL byte within the length is kept, escaped");
-    CHECK(strcmp(mcp_logjson_cstring(pool, "tab\there\nline\r\x01\x1f\x7f"),
-                 "\"tab\\there\\nline\\r\\u0001\\u001F\\u007F\"") == 0,
+    CHECK(encodes("tab\there\nline\r\x01\x1f\x7f", "\"tab\\there\\nline\\r\\u0001\\u001F\\u007F\""),
           "log JSON: controls and DEL escaped");
 }
 
@@ -65,11 +69,11 @@ static void test_controls(void)
 
 static void test_beyond_ascii(void)
 {
-    CHECK(strcmp(mcp_logjson_cstring(pool, "caf\xc3\xa9"), "\"caf\\u00E9\"") == 0,
+    CHECK(encodes("caf\xc3\xa9", "\"caf\\u00E9\""),
           "log JSON: Latin letters beyond ASCII as \\u escapes");
-    CHECK(strcmp(mcp_logjson_cstring(pool, "\xf0\x9f\x98\x80"), "\"\\uD83D\\uDE00\"") == 0,
+    CHECK(encodes("\xf0\x9f\x98\x80", "\"\\uD83D\\uDE00\""),
           "log JSON: an emoji as a surrogate pair");
-    CHECK(strcmp(mcp_logjson_cstring(pool, "a\xe2\x80\xa8" "b\xc2\x85"), "\"a\\u2028b\\u0085\"") == 0,
+    CHECK(encodes("a\xe2\x80\xa8" "b\xc2\x85", "\"a\\u2028b\\u0085\""),
           "log JSON: Unicode line separators escaped, never raw");
     CHECK(reads_back(mcp_logjson_cstring(pool, "\xe6\x97\xa5\xe6\x9c\xac \xd0\x96 \xf4\x8f\xbf\xbf"),
                      "\xe6\x97\xa5\xe6\x9c\xac \xd0\x96 \xf4\x8f\xbf\xbf", 14),
