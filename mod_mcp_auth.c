@@ -31,6 +31,7 @@
 #include "mcp_jwt.h"
 #include "mcp_scope.h"
 
+#include "mcp_audit_log.h"
 #include "mcp_body.h"
 #include "mcp_cache_guard.h"
 #include "mcp_challenges.h"
@@ -40,6 +41,7 @@
 #include "mcp_identity.h"
 #include "mcp_locations.h"
 #include "mcp_metrics_page.h"
+#include "mcp_outcome.h"
 #include "mcp_presentation.h"
 #include "mcp_relay_key.h"
 #include "mcp_request_keys.h"
@@ -112,10 +114,15 @@ static auth_state_t *state_of(request_rec *r)
 }
 
 /* The token check's result, counted under the location. */
-static void tally(auth_state_t *st, mcp_count_t kind)
+/* A token check's result: counted for the metrics, recorded for the audit log. */
+static void tally(request_rec *r, auth_state_t *st, mcp_count_t kind)
 {
     st->kind = kind;
     mcp_metrics_token(mcp_metrics_slot_of(st->conf), kind);
+    if (kind == MCP_COUNT_ACCEPTED)
+        mcp_outcome_set(r, MCP_ALLOWED, "valid_token");
+    else
+        mcp_outcome_set(r, MCP_REFUSED, mcp_count_name(kind));
 }
 
 /* Judges the presented token by conf's policy; sets the identity on
@@ -137,13 +144,13 @@ static void judge(request_rec *r, const mcp_dir_conf_t *conf, auth_state_t *st)
     switch (presented->result) {
     case MCP_TOKEN_ABSENT:
         st->outcome = OUTCOME_NONE;
-        tally(st, MCP_COUNT_NO_TOKEN);
+        tally(r, st, MCP_COUNT_NO_TOKEN);
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0003: no bearer token for %s", r->uri);
         return;
     case MCP_TOKEN_MALFORMED:
         st->outcome = OUTCOME_MALFORMED;
         st->why = presented->why;
-        tally(st, MCP_COUNT_INVALID_REQUEST);
+        tally(r, st, MCP_COUNT_INVALID_REQUEST);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0004: malformed token presentation for %s: %s",
                       r->uri, presented->why);
         return;
@@ -154,7 +161,7 @@ static void judge(request_rec *r, const mcp_dir_conf_t *conf, auth_state_t *st)
     st->jwt = mcp_token_validate(r, conf, presented->token, presented->len, &st->why, &kind);
     if (st->jwt == NULL) {
         st->outcome = kind == MCP_COUNT_UNAVAILABLE ? OUTCOME_UNAVAILABLE : OUTCOME_INVALID;
-        tally(st, kind);
+        tally(r, st, kind);
         return;
     }
     st->user = mcp_jwt_claim_string(r->pool, st->jwt, "sub");
@@ -166,7 +173,7 @@ static void judge(request_rec *r, const mcp_dir_conf_t *conf, auth_state_t *st)
         st->outcome = OUTCOME_INVALID;
         st->why = "unusable sub claim";
         st->jwt = NULL;
-        tally(st, MCP_COUNT_OTHER_CLAIM);
+        tally(r, st, MCP_COUNT_OTHER_CLAIM);
         return;
     }
     switch (mcp_sender_check(r, conf, presented, st->jwt, &st->why, &st->error)) {
@@ -175,7 +182,7 @@ static void judge(request_rec *r, const mcp_dir_conf_t *conf, auth_state_t *st)
     case MCP_SENDER_UNAVAILABLE:
         st->outcome = OUTCOME_UNAVAILABLE;
         st->jwt = NULL;
-        tally(st, MCP_COUNT_UNAVAILABLE);
+        tally(r, st, MCP_COUNT_UNAVAILABLE);
         return;
     case MCP_SENDER_REFUSED:
     case MCP_SENDER_NONCE:
@@ -183,11 +190,12 @@ static void judge(request_rec *r, const mcp_dir_conf_t *conf, auth_state_t *st)
                       presented->dpop ? "DPoP" : "bearer", r->uri, st->why, st->error);
         st->outcome = OUTCOME_INVALID;
         st->jwt = NULL;
-        tally(st, MCP_COUNT_SENDER);
+        tally(r, st, MCP_COUNT_SENDER);
         return;
     }
     st->outcome = OUTCOME_VALID;
-    tally(st, MCP_COUNT_ACCEPTED);
+    tally(r, st, MCP_COUNT_ACCEPTED);
+    mcp_outcome_caller(r, st->jwt, st->user);
     r->ap_auth_type = (char *)MCP_AUTH_TYPE;
     mcp_identity_set(r, conf, st->jwt);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0005: accepted token for %s (alg %s, kid %s)",
@@ -290,6 +298,7 @@ static int decide_access(request_rec *r)
     if (conf->issuer == NULL) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "MCPAUTH0002: AuthType MCP for %s without MCPAuthIssuer", r->uri);
+        mcp_outcome_set(r, MCP_REFUSED, "misconfigured");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (conf->in_url_space == 0 && conf->resource == NULL) {
@@ -297,12 +306,15 @@ static int decide_access(request_rec *r)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "MCPAUTH0029: AuthType MCP for %s is set in .htaccess or a <Directory> without "
                       "MCPAuthResource; set it to the URL clients use", r->uri);
+        mcp_outcome_set(r, MCP_REFUSED, "misconfigured");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     /* a CORS preflight never carries credentials: answered here, unauthenticated */
     if (r->method_number == M_OPTIONS && apr_table_get(r->headers_in, "Origin")
-        && apr_table_get(r->headers_in, "Access-Control-Request-Method"))
+        && apr_table_get(r->headers_in, "Access-Control-Request-Method")) {
+        mcp_outcome_set(r, MCP_ALLOWED, "preflight");
         return mcp_cors_preflight(r, conf, 0, "GET, POST, DELETE, OPTIONS");
+    }
     mcp_cors_headers(r, conf, 0);
     mode = mcp_mode_of(conf);
     st = evaluate(r, conf);
@@ -474,6 +486,7 @@ static authz_status check_claim(request_rec *r, const char *require_line, const 
         return AUTHZ_GRANTED;
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0007: %s: claim %s does not hold %s for %s",
                   mcp_loggable(r, r->user), rule->name, mcp_loggable(r, rule->value), r->uri);
+    mcp_outcome_require_denied(r, apr_pstrcat(r->pool, "Require mcp-claim ", rule->name, " ", rule->value, NULL));
     return AUTHZ_DENIED;
 }
 
@@ -501,6 +514,7 @@ static void insert_error_filter(request_rec *r)
         && is_mcp_request(r)) {
         mcp_challenge_insufficient_scope(r, mcp_conf_of(r), needed);
         mcp_metrics_refused(mcp_metrics_slot_of(mcp_conf_of(r)), MCP_COUNT_INSUFFICIENT_SCOPE);
+        mcp_outcome_refused_by(r, "insufficient_scope", apr_pstrcat(r->pool, "Require mcp-scope ", needed, NULL));
     }
     else if (r->status == HTTP_FORBIDDEN && is_mcp_request(r)
              && apr_table_get(r->err_headers_out, "WWW-Authenticate") == NULL) {
@@ -558,6 +572,7 @@ static int fix_up(request_rec *r)
         mcp_cache_guard_arm(r);
     mcp_cors_headers(r, conf, 0);
     mcp_body_inherit(r);
+    mcp_outcome_passed(r);
     if (exchanges_token(r, conf, st)) {
         /* an error document of this very location after a failed trade
          * fails too (httpd then sends the first error as it is) */
@@ -633,6 +648,7 @@ static int log_transaction(request_rec *r)
 static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
     mcp_relay_key_pre_config();
+    mcp_audit_log_pre_config(pconf);
     return mcp_shared_cache_pre_config(pconf);
 }
 
@@ -735,6 +751,7 @@ static void register_hooks(apr_pool_t *p)
     mcp_session_register(p);
     mcp_cors_register(p);
     mcp_cache_guard_register(p);
+    mcp_audit_log_register(p);
 }
 
 AP_DECLARE_MODULE(mcp_auth) = {

@@ -31,7 +31,8 @@ sub ensure_fixtures {
 sub mint_many {
     my @specs = @_;
     return () unless @specs;
-    my $json = JSON::PP->new->canonical->encode(\@specs);
+    # \u escapes: claims beyond ASCII reach node whole, whatever the pipe's layer
+    my $json = JSON::PP->new->canonical->ascii->encode(\@specs);
     my $pid = IPC::Open2::open2(my $out, my $in, 'node', $MINT, 'sign', $FIXTURES)
         or die "cannot run node: $!\n";
     print $in $json;

@@ -43,5 +43,6 @@ void mcp_url_tests(apr_pool_t *pool);
 void mcp_metrics_tests(apr_pool_t *pool);
 void mcp_field_tests(apr_pool_t *pool);
 void mcp_forwarded_tests(apr_pool_t *pool);
+void mcp_logjson_tests(apr_pool_t *pool);
 
 #endif

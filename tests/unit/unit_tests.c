@@ -52,6 +52,7 @@ int main(void)
     mcp_field_tests(pool);
     mcp_forwarded_tests(pool);
     mcp_metrics_tests(pool);
+    mcp_logjson_tests(pool);
     apr_pool_destroy(pool);
     apr_terminate();
     return UNIT_DONE();

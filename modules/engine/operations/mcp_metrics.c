@@ -184,6 +184,11 @@ void mcp_metrics_rule_refused(int rule)
         ADD(reg->rule[rule].refused, 1);
 }
 
+const char *mcp_count_name(int what)
+{
+    return what >= 0 && what < MCP_REFUSAL_MAX ? result_names[what] : "other";
+}
+
 apr_uint64_t mcp_metrics_rule_count(int rule)
 {
     return reg && rule >= 0 && rule < MCP_METRICS_RULES ? READ(reg->rule[rule].refused) : 0;

@@ -84,6 +84,10 @@ void mcp_metrics_token_cache_bytes(apr_int64_t delta);
 
 apr_uint64_t mcp_metrics_rule_count(int rule);
 
+/* The word a token result or refusal goes by ("expired", "bad_signature"):
+ * the metrics' label, the status page's key, the audit log's reason. */
+const char *mcp_count_name(int what);
+
 /* {"accepted": n, "rejected": {"reason": n, ...}}: token results summed
  * over every location, for the status page. */
 json_t *mcp_metrics_tokens_json(void);

@@ -29,6 +29,7 @@
 #include "mcp_idp_client.h"
 #include "mcp_metrics_page.h"
 #include "mcp_identity.h"
+#include "mcp_outcome.h"
 #include "mcp_request_keys.h"
 #include "mcp_respond.h"
 #include "mcp_rules.h"
@@ -329,6 +330,7 @@ static int refused(request_rec *r, const mcp_exchanged_t *answer, int remembered
                   mcp_loggable(r, answer->error), mcp_loggable(r, r->user), r->uri,
                   answer->description ? ": " : "", answer->description ? mcp_loggable(r, answer->description) : "",
                   remembered ? " (its answer moments ago)" : "");
+    mcp_outcome_set(r, MCP_REFUSED, "exchange_refused");
     return no_token(r, HTTP_FORBIDDEN,
                     apr_psprintf(r->pool, "The identity provider refused a token for the MCP server (%s)",
                                  answer->error),
@@ -338,6 +340,7 @@ static int refused(request_rec *r, const mcp_exchanged_t *answer, int remembered
 static int unavailable(request_rec *r, const char *why)
 {
     ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0073: no token for the MCP server at %s: %s", r->uri, why);
+    mcp_outcome_set(r, MCP_REFUSED, "exchange_unavailable");
     return no_token(r, HTTP_SERVICE_UNAVAILABLE,
                     "The identity provider is unavailable: no token for the MCP server; try again",
                     "temporarily_unavailable");
@@ -364,6 +367,7 @@ int mcp_token_exchange(request_rec *r, const mcp_dir_conf_t *conf, const char *t
     if (why) {
         /* set where startup does not look: below the AuthType MCP section */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "MCPAUTH0071: %s: %s", r->uri, why);
+        mcp_outcome_set(r, MCP_REFUSED, "misconfigured");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     target = target_of(conf);

@@ -23,6 +23,7 @@
 #include "mcp_challenges.h"
 #include "mcp_httpd.h"
 #include "mcp_list_output.h"
+#include "mcp_outcome.h"
 #include "mcp_respond.h"
 #include "mcp_rules.h"
 #include "mcp_session.h"
@@ -33,6 +34,9 @@ APLOG_USE_MODULE(mcp_auth);
 #define NOTE_ANSWER "mcp_auth.rpc_answer"
 /* The id of a single JSON-RPC request read, as JSON text. */
 #define NOTE_ID "mcp_auth.rpc_id"
+/* The first rule that denied a call or asked for more scope, for the
+ * audit log; unset for a URI no rule may judge. */
+#define NOTE_RULE "mcp_auth.rpc_rule"
 
 /* JSON-RPC 2.0 §5.1 */
 #define RPC_PARSE_ERROR (-32700)
@@ -151,6 +155,8 @@ static int refuse(request_rec *r, int status, const char *id, int code, const ch
 {
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0050: MCP request refused (%d): %s", status, message);
     mcp_metrics_refused(mcp_metrics_slot_of(mcp_conf_of(r)), MCP_REFUSAL_MCP_REQUEST);
+    mcp_outcome_set(r, MCP_REFUSED, code == RPC_PARSE_ERROR || code == RPC_INVALID_REQUEST ? "invalid_mcp_request"
+                                                                                          : "header_mismatch");
     ap_custom_response(r, status, (char *)mcp_rpc_error(r->pool, id, code, message));
     apr_table_setn(r->notes, MCP_NOTE_JSON_ERROR, "1");
     return status;
@@ -251,13 +257,26 @@ static void set_session_env(request_rec *r, const apr_table_t *headers, int mode
         apr_table_setn(r->subprocess_env, "MCP_SESSION", session);
 }
 
+/* The rule the audit log names: the first that denied a call, else the
+ * first that asked for more scope (NULL: a URI no rule may judge). */
+static void note_rule(request_rec *r, const mcp_rule_t *rule, int denial, int *noted_denial)
+{
+    if (*noted_denial || (!denial && (rule == NULL || apr_table_get(r->notes, NOTE_RULE))))
+        return;
+    *noted_denial = denial;
+    if (rule)
+        apr_table_setn(r->notes, NOTE_RULE, mcp_rules_describe(r->pool, rule));
+    else
+        apr_table_unset(r->notes, NOTE_RULE);
+}
+
 /* Judges every target of calls; fills denied (per call, the first denied
  * target) and *needed (every scope a step-up would need). 1 if any call
  * was denied. */
 static int judge_calls(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jwt,
                        const apr_array_header_t *calls, const char **denied, const char **needed)
 {
-    int i, k, any_denied = 0;
+    int i, k, any_denied = 0, noted_denial = 0;
 
     for (i = 0; i < calls->nelts; i++) {
         const mcp_rpc_call_t *c = &APR_ARRAY_IDX(calls, i, mcp_rpc_call_t);
@@ -288,6 +307,7 @@ static int judge_calls(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt
                 rule = conf->default_rule;
             if (rule)
                 mcp_metrics_rule_refused(rule->counter);
+            note_rule(r, rule, denied[i] != NULL, &noted_denial);
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0051: %s %s for %s: %s (%s)", c->method,
                           mcp_loggable(r, target),
                           mcp_loggable(r, jwt ? mcp_jwt_claim_string(r->pool, jwt, "sub") : "anonymous"),
@@ -340,6 +360,8 @@ static int judge(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jw
     }
     if (*needed) {
         mcp_metrics_refused(mcp_metrics_slot_of(conf), jwt ? MCP_COUNT_INSUFFICIENT_SCOPE : MCP_COUNT_NO_TOKEN);
+        if (jwt)
+            mcp_outcome_refused_by(r, "insufficient_scope", apr_table_get(r->notes, NOTE_RULE));
         return jwt ? mcp_deny_insufficient_scope(r, conf, needed) : mcp_deny(r, conf, HTTP_UNAUTHORIZED, NULL, NULL);
     }
     /* answers of a kind the rules speak of lose what the caller may not
@@ -425,9 +447,12 @@ const char *mcp_rules_request_id(const request_rec *r)
 
 int mcp_rules_handler(request_rec *r)
 {
-    const char *answer = apr_table_get(r->notes, NOTE_ANSWER);
+    const char *answer = apr_table_get(r->notes, NOTE_ANSWER), *rule;
 
     if (answer == NULL || r->main)
         return DECLINED;
+    /* here, not when judged: a Require line may refuse the request first */
+    rule = apr_table_get(r->notes, NOTE_RULE);
+    mcp_outcome_refused_by(r, rule ? "rule" : "noncanonical_uri", rule);
     return mcp_send_json(r, HTTP_OK, "no-store", answer);
 }

@@ -21,6 +21,7 @@
 #include "mcp_body.h"
 #include "mcp_challenges.h"
 #include "mcp_httpd.h"
+#include "mcp_outcome.h"
 #include "mcp_relay_key.h"
 #include "mcp_metrics_page.h"
 #include "mcp_respond.h"
@@ -143,6 +144,7 @@ int mcp_session_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_
                                                                     "Session not found"));
         apr_table_setn(r->notes, MCP_NOTE_JSON_ERROR, "1");
         mcp_metrics_refused(mcp_metrics_slot_of(conf), MCP_REFUSAL_SESSION);
+        mcp_outcome_set(r, MCP_REFUSED, "session");
         return HTTP_NOT_FOUND;
     }
     /* the server gets its own id back; a subrequest's headers are a copy,
