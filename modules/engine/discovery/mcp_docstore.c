@@ -161,14 +161,13 @@ static apr_status_t doc_release_cleanup(void *data)
 static local_entry_t *entry_for(mcp_docstore_t *store, const char *url, mcp_doc_parse_fn parse,
                                 const mcp_doc_policy_t *policy, apr_pool_t *rpool)
 {
-    char kind[2 * sizeof(parse) + 1];
+    char kind[2 * sizeof(parse) + 3];
     const char *key, *shared_name;
     local_entry_t *e;
     apr_pool_t *pool;
-    size_t i;
 
-    for (i = 0; i < sizeof(parse); i++)
-        apr_snprintf(kind + 2 * i, 3, "%02x", ((const unsigned char *)&parse)[i]);
+    /* on every request: one format call, not one per byte */
+    apr_snprintf(kind, sizeof(kind), "%pp", (const void *)parse);
     /* a copy fetched where private addresses are allowed is never served
      * where they are not, and a refusal there never blocks a fetch here:
      * the two are separate documents, in the process and in the cache */

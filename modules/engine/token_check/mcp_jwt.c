@@ -3,7 +3,6 @@
 #include <strings.h>
 
 #include <apr_strings.h>
-#include <cjose/cjose.h>
 
 #include <pthread.h>
 #include <openssl/ecdsa.h>
@@ -22,6 +21,7 @@
 #define MCP_KIDLESS_MAX_TRIES 8
 
 struct mcp_jwt {
+    apr_pool_t *pool;         /* where a parsed token's decoded parts live */
     const char *token;
     apr_size_t len;
     json_t *header;
@@ -66,17 +66,15 @@ int mcp_json_depth_ok(json_t *v, int depth)
 
 static json_t *decode_json_segment(apr_pool_t *pool, const char *seg, apr_size_t len)
 {
-    uint8_t *raw = NULL;
-    size_t raw_len = 0;
+    apr_size_t raw_len = 0;
+    unsigned char *raw = mcp_b64url_decode(pool, seg, len, &raw_len);
     json_t *json;
-    cjose_err cerr;
 
-    if (!cjose_base64url_decode(seg, len, &raw, &raw_len, &cerr))
+    if (raw == NULL)
         return NULL;
     /* Duplicate member names are rejected outright (RFC 8725 §2.6 parser
      * differentials); jansson also refuses invalid UTF-8 and "\u0000". */
     json = json_loadb((const char *)raw, raw_len, JSON_REJECT_DUPLICATES, NULL);
-    cjose_get_dealloc()(raw);
     if (json == NULL)
         return NULL;
     apr_pool_cleanup_register(pool, json, release_json, apr_pool_cleanup_null);
@@ -198,6 +196,7 @@ mcp_jwt_status_t mcp_jwt_parse(apr_pool_t *pool, const char *token, apr_size_t l
     }
 
     jwt = apr_pcalloc(pool, sizeof(*jwt));
+    jwt->pool = pool;
     jwt->token = token;
     jwt->len = len;
     jwt->input_len = (apr_size_t)(dot2 - token);
@@ -296,28 +295,26 @@ static int eddsa_signature_verifies(const mcp_jwt_t *jwt, const mcp_key_t *key, 
     return ok;
 }
 
-static int signature_verifies(const mcp_jwt_t *jwt, const mcp_key_t *key)
+static int signature_verifies(const mcp_jwt_t *jwt, const mcp_key_t *key, const uint8_t *sig, size_t sig_len)
 {
-    /* the token need not end in a NUL: everything goes by length */
-    const char *sig_b64 = jwt->token + jwt->input_len + 1;
-    uint8_t *sig = NULL;
-    size_t sig_len = 0;
-    int ok;
-    cjose_err cerr;
-
-    if (!cjose_base64url_decode(sig_b64, jwt->len - jwt->input_len - 1, &sig, &sig_len, &cerr))
-        return 0;
-    ok = jwt->alg->kty == MCP_KTY_OKP ? eddsa_signature_verifies(jwt, key, sig, sig_len)
-                                      : hashed_signature_verifies(jwt, key, sig, sig_len);
-    cjose_get_dealloc()(sig);
-    return ok;
+    return jwt->alg->kty == MCP_KTY_OKP ? eddsa_signature_verifies(jwt, key, sig, sig_len)
+                                        : hashed_signature_verifies(jwt, key, sig, sig_len);
 }
 
 mcp_jwt_status_t mcp_jwt_verify(mcp_jwt_t *jwt, const mcp_keyset_t *keys, const char **err)
 {
     int i, tried = 0, kid_seen = 0;
+    apr_size_t sig_len = 0;
+    /* decoded once for every key tried; the token need not end in a NUL */
+    const uint8_t *sig = mcp_b64url_decode(jwt->pool, jwt->token + jwt->input_len + 1,
+                                           jwt->len - jwt->input_len - 1, &sig_len);
 
-    /* cjose splits an ECDSA signature in half and drops leading zeros, so a
+    if (sig == NULL) {
+        *err = "signature is not base64url";
+        return MCP_JWT_INVALID;
+    }
+
+    /* R || S is split in half and leading zeros count for nothing, so a
      * padded or short R||S would verify: the length is fixed by the alg, as
      * an Ed25519 signature's 64 bytes are (RFC 8032 §5.1.6). */
     if (jwt->alg->sig_len && jwt->sig_len != jwt->alg->sig_len) {
@@ -339,7 +336,7 @@ mcp_jwt_status_t mcp_jwt_verify(mcp_jwt_t *jwt, const mcp_keyset_t *keys, const 
         if (!mcp_key_fits(key, jwt->alg))
             continue;
         tried++;
-        if (signature_verifies(jwt, key)) {
+        if (signature_verifies(jwt, key, sig, sig_len)) {
             jwt->verified = 1;
             return MCP_JWT_VALID;
         }
