@@ -45,16 +45,20 @@ int mcp_b64url_is_strict(const char *s, apr_size_t len)
     return 1;
 }
 
+#define DECODE_FLAGS (APR_ENCODE_BASE64URL | APR_ENCODE_RELAXED)
+
 unsigned char *mcp_b64url_decode(apr_pool_t *pool, const char *s, apr_size_t len, apr_size_t *out_len)
 {
     apr_size_t room = 0;
     unsigned char *out;
 
+    /* checked strictly here, so APR's relaxed mode (not constant time: a
+     * token is no secret to its bearer) decodes exactly the same */
     if (!mcp_b64url_is_strict(s, len)
-        || apr_decode_base64_binary(NULL, s, (apr_ssize_t)len, APR_ENCODE_BASE64URL, &room) != APR_SUCCESS)
+        || apr_decode_base64_binary(NULL, s, (apr_ssize_t)len, DECODE_FLAGS, &room) != APR_SUCCESS)
         return NULL;
     out = apr_palloc(pool, room + 1);
-    if (apr_decode_base64_binary(out, s, (apr_ssize_t)len, APR_ENCODE_BASE64URL, out_len) != APR_SUCCESS)
+    if (apr_decode_base64_binary(out, s, (apr_ssize_t)len, DECODE_FLAGS, out_len) != APR_SUCCESS)
         return NULL;
     out[*out_len] = '\0';
     return out;

@@ -83,6 +83,45 @@ static json_t *decode_json_segment(apr_pool_t *pool, const char *seg, apr_size_t
     return json;
 }
 
+/* The header segments this thread decoded last, exactly as they came, and
+ * their JSON: an IdP signs every token with the same few headers, so a
+ * memo spares the decoding and parsing of most. Per thread, no lock; each
+ * holds one reference of its own. */
+#define HEADER_MEMO_SLOTS 4
+#define HEADER_MEMO_MAX_LEN 256
+typedef struct header_memo {
+    apr_size_t len;
+    char seg[HEADER_MEMO_MAX_LEN];
+    json_t *header;
+} header_memo_t;
+static __thread header_memo_t header_memo[HEADER_MEMO_SLOTS];
+static __thread unsigned header_memo_next;
+
+static json_t *decode_header(apr_pool_t *pool, const char *seg, apr_size_t len)
+{
+    header_memo_t *m;
+    json_t *header;
+    int i;
+
+    for (i = 0; i < HEADER_MEMO_SLOTS; i++) {
+        m = &header_memo[i];
+        if (m->header && m->len == len && memcmp(m->seg, seg, len) == 0) {
+            header = json_incref(m->header);
+            apr_pool_cleanup_register(pool, header, release_json, apr_pool_cleanup_null);
+            return header;
+        }
+    }
+    header = decode_json_segment(pool, seg, len);
+    if (header && len <= HEADER_MEMO_MAX_LEN) {
+        m = &header_memo[header_memo_next++ % HEADER_MEMO_SLOTS];
+        json_decref(m->header);
+        m->header = json_incref(header);
+        m->len = len;
+        memcpy(m->seg, seg, len);
+    }
+    return header;
+}
+
 /* RFC 9068 §4 wants "at+jwt"; Keycloak and many IdPs send "JWT". Any other
  * type (id tokens excluded, DPoP proofs, SETs, logout tokens) is refused. */
 /* RFC 7515 §4.1.9: "application/" may be left out of a typ value, and media
@@ -202,7 +241,7 @@ mcp_jwt_status_t mcp_jwt_parse(apr_pool_t *pool, const char *token, apr_size_t l
     jwt->input_len = (apr_size_t)(dot2 - token);
     /* decoded size of unpadded base64url */
     jwt->sig_len = slen / 4 * 3 + (slen % 4 ? slen % 4 - 1 : 0);
-    jwt->header = decode_json_segment(pool, token, hlen);
+    jwt->header = decode_header(pool, token, hlen);
     if (jwt->header == NULL) {
         *err = "token header is not a valid JSON object";
         return MCP_JWT_INVALID;
