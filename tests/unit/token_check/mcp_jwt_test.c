@@ -17,6 +17,8 @@
 #include "mcp_jwt.h"
 #include "unit.h"
 #include "unit_files.h"
+#include <apr_encode.h>
+
 #include "unit_support.h"
 
 static apr_pool_t *pool;
@@ -421,6 +423,42 @@ static void test_claim_holds(void)
     CHECK(!mcp_jwt_claim_holds(pool, jwt, "missing", "x"), "claim: an absent claim holds nothing");
 }
 
+/* The per-thread memo of parsed headers: a header seen before gives the
+ * same answer as the first time, one that differs by a byte is read anew,
+ * and a header still works after its first request's pool is gone. */
+static void test_header_memo(void)
+{
+    static const char *const headers[] = {
+        "{\"alg\":\"RS256\",\"kid\":\"k1\"}", "{\"alg\":\"RS256\",\"kid\":\"k2\"}",
+        "{\"alg\":\"ES256\",\"kid\":\"k1\"}", "{\"alg\":\"RS256\",\"kid\":\"k3\"}",
+        "{\"alg\":\"RS256\",\"kid\":\"k4\"}", "{\"alg\":\"RS256\",\"kid\":\"k5\"}",
+    };
+    static const char *const want_alg[] = { "RS256", "RS256", "ES256", "RS256", "RS256", "RS256" };
+    static const char *const want_kid[] = { "k1", "k2", "k1", "k3", "k4", "k5" };
+    int step, same = 1;
+
+    /* the first header every other time (hits), the rest in turn (misses
+     * that push remembered ones out, the first among them now and then) */
+    for (step = 0; step < 24; step++) {
+        int i = step % 2 == 0 ? 0 : step / 2 % 6;
+        apr_pool_t *rp;
+        mcp_jwt_t *jwt = NULL;
+        const char *err = NULL, *token;
+        apr_size_t n;
+
+        apr_pool_create(&rp, pool);
+        token = apr_pstrcat(rp, apr_pencode_base64(rp, headers[i], APR_ENCODE_STRING, APR_ENCODE_BASE64URL, &n),
+                            ".e30.AAAA", NULL);
+        mcp_jwt_parse(rp, token, strlen(token), MCP_JWT_DEFAULT_MAX_LEN, NULL, &jwt, &err);
+        if (jwt == NULL || strcmp(mcp_jwt_alg(jwt), want_alg[i]) != 0 || mcp_jwt_kid(jwt) == NULL
+            || strcmp(mcp_jwt_kid(jwt), want_kid[i]) != 0)
+            same = 0;
+        apr_pool_destroy(rp); /* the memo keeps a reference of its own */
+    }
+    CHECK(same, "header memo: a header seen before reads as the first time, one a byte apart is read anew, "
+                "after the pools of the requests that parsed them are gone");
+}
+
 void mcp_jwt_tests(apr_pool_t *parent)
 {
     apr_pool_create(&pool, parent);
@@ -428,5 +466,6 @@ void mcp_jwt_tests(apr_pool_t *parent)
     test_pss();
     test_typ();
     test_claim_holds();
+    test_header_memo();
     apr_pool_destroy(pool);
 }
