@@ -506,15 +506,27 @@ static apr_status_t json_error_filter(ap_filter_t *f, apr_bucket_brigade *bb)
  * MCP 2025-11-25 "Runtime Insufficient Scope Errors"). mod_authz_core
  * answers 401 unless AuthzSendForbiddenOnFailure is on; a valid token
  * lacking scope is a 403 either way. */
-static void insert_error_filter(request_rec *r)
+static void refuse_for_scope(request_rec *r, const char *needed)
+{
+    mcp_challenge_insufficient_scope(r, mcp_conf_of(r), needed);
+    mcp_metrics_refused(mcp_metrics_slot_of(mcp_conf_of(r)), MCP_COUNT_INSUFFICIENT_SCOPE);
+    mcp_outcome_refused_by(r, "insufficient_scope", apr_pstrcat(r->pool, "Require mcp-scope ", needed, NULL));
+}
+
+static const char *scope_refused(const request_rec *r)
 {
     const char *needed = apr_table_get(r->notes, NOTE_SCOPE_NEEDED);
 
-    if (needed && (r->status == HTTP_UNAUTHORIZED || r->status == HTTP_FORBIDDEN)
-        && is_mcp_request(r)) {
-        mcp_challenge_insufficient_scope(r, mcp_conf_of(r), needed);
-        mcp_metrics_refused(mcp_metrics_slot_of(mcp_conf_of(r)), MCP_COUNT_INSUFFICIENT_SCOPE);
-        mcp_outcome_refused_by(r, "insufficient_scope", apr_pstrcat(r->pool, "Require mcp-scope ", needed, NULL));
+    return needed && (r->status == HTTP_UNAUTHORIZED || r->status == HTTP_FORBIDDEN) && is_mcp_request(r)
+               ? needed : NULL;
+}
+
+static void insert_error_filter(request_rec *r)
+{
+    const char *needed = scope_refused(r);
+
+    if (needed) {
+        refuse_for_scope(r, needed);
     }
     else if (r->status == HTTP_FORBIDDEN && is_mcp_request(r)
              && apr_table_get(r->err_headers_out, "WWW-Authenticate") == NULL) {
@@ -549,8 +561,16 @@ static int fix_up(request_rec *r)
 {
     const mcp_dir_conf_t *conf;
     auth_state_t *st;
+    const char *needed;
     int status;
 
+    /* A local ErrorDocument for the refusal: httpd redirects to it without
+     * building an error response, so the 403 is made on the redirect. */
+    if (r->prev && r->main == NULL && (needed = scope_refused(r->prev)) != NULL
+        && apr_table_get(r->subprocess_env, "REDIRECT_STATUS") != NULL) {
+        refuse_for_scope(r->prev, needed);
+        r->status = HTTP_FORBIDDEN;
+    }
     if (!is_mcp_request(r) || mcp_conf_of(r)->issuer == NULL || is_endpoint_request(r)) {
         /* led out of an exchanging location (an ErrorDocument, a rewrite):
          * the token got for that location's backend stays behind */

@@ -24,7 +24,7 @@ use MCPInstance;
 
 my $PROMTOOL = '/usr/bin/promtool';
 my $PROMETHEUS = '/usr/bin/prometheus';
-plan tests => 46, need { 'Debian\'s prometheus package (promtool, prometheus)' => -x $PROMTOOL && -x $PROMETHEUS };
+plan tests => 50, need { 'Debian\'s prometheus package (promtool, prometheus)' => -x $PROMTOOL && -x $PROMETHEUS };
 
 my ($good, $expired, $badsig) = mint_many(
     { key => 'rsa1', header => { alg => 'RS256', kid => 'i4a' }, payload => i4_claims(sub => 'evil"sub') },
@@ -54,6 +54,12 @@ my $h = MCPInstance->new(
     $policy
     MCPAuthToolRule "delete_*" deny
     Require valid-user
+</Location>
+<Location /ruled-scoped>
+    AuthType MCP
+    $policy
+    MCPAuthToolRule "delete_*" deny
+    Require mcp-scope admin
 </Location>
 EOF
 $h->start;
@@ -101,6 +107,11 @@ sub call {
 # --- before any traffic --------------------------------------------------------
 my ($res0, $text0) = scrape();
 ok t_cmp($res0->code, 200, 'the metrics handler answers');
+{
+    my $post = $ua->post($h->url('/metrics'), Content => '');
+    ok t_cmp($post->code . ' Allow: ' . ($post->header('Allow') // '(none)'), qr/^405 Allow: (?=.*\bGET\b)(?!.*POST)/,
+             'a POST to the metrics handler: 405 naming GET');
+}
 ok t_cmp($res0->header('Content-Type') // '', 'text/plain; version=0.0.4; charset=utf-8',
          'text exposition format 0.0.4');
 my $s0 = samples($text0);
@@ -122,6 +133,9 @@ my $call = '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"dele
 my @ruled = map { call('/ruled', $good, body => $call) } 1 .. 2;
 ok t_cmp(join(' ', map { $_->code . (($_->decoded_content // '') =~ /Unknown tool/ ? ' denied' : ' ?') } @ruled),
          '200 denied 200 denied', '/ruled: the rule denies the tool (a JSON-RPC error)');
+# a rule denies the call, but Require mcp-scope refuses the request first:
+# one refusal, for the scope, and no rule answer sent
+ok t_cmp(call('/ruled-scoped', $good, body => $call)->code, 403, '/ruled-scoped: 403 for the scope');
 
 my ($res1, $text1) = scrape();
 my $s1 = samples($text1);
@@ -151,14 +165,16 @@ ok t_cmp($d->('mcp_auth_refusals_total', '/ruled', reason => 'mcp_rule'), 2, '/r
 ok t_cmp($d->('mcp_auth_rule_refusals_total', '/ruled', rule => 'MCPAuthToolRule delete_* deny'), 2,
          '/ruled: refusals by the rule, named as configured');
 ok t_cmp($d->('mcp_auth_request_duration_seconds_count', '/ruled'), 2, '/ruled: histogram count');
+ok t_cmp(join(' ', map { $d->('mcp_auth_refusals_total', '/ruled-scoped', reason => $_) // 0 } qw(insufficient_scope mcp_rule)),
+         '1 0', '/ruled-scoped: counted once, as insufficient_scope, not as the rule whose answer was never sent');
 my $fetch_ok = ($s1->{'mcp_auth_fetches_total{kind="jwks",result="ok"}'} // 0)
              - ($s0->{'mcp_auth_fetches_total{kind="jwks",result="ok"}'} // 0);
 ok t_cmp($fetch_ok, fetches('metrics'), 'key set fetches: as many as the IdP served');
 my $lookups = 0;
 $lookups += ($s1->{"mcp_auth_token_cache_lookups_total{result=\"$_\"}"} // 0)
           - ($s0->{"mcp_auth_token_cache_lookups_total{result=\"$_\"}"} // 0) for qw(hit miss);
-# every token that met a key set: 3+2+1+1 on /mcp, 2 on /scoped, 2 on /ruled
-ok t_cmp($lookups, 11, 'token cache lookups (hits and misses) of all processes');
+# every token that met a key set: 3+2+1+1 on /mcp, 2 on /scoped, 2 on /ruled, 1 on /ruled-scoped
+ok t_cmp($lookups, 12, 'token cache lookups (hits and misses) of all processes');
 ok t_cmp(($s1->{mcp_auth_token_cache_bytes} // 0) > 0 ? 'holds bytes' : 'empty', 'holds bytes',
          'token cache bytes of all processes');
 my ($age) = map { $s1->{$_} } grep { /^mcp_auth_key_set_age_seconds\{url="[^"]*\/idp\/metrics"\}$/ } keys %$s1;
@@ -290,3 +306,14 @@ EOF
 }
 
 $h->stop;
+
+# More locations than the registry holds: they count under (other), and
+# the administrator is told at startup.
+{
+    my $many = join '', map { "<Location /many$_>\n    AuthType MCP\n    $policy\n    Require valid-user\n</Location>\n" } 1 .. 140;
+    my $big = MCPInstance->new(mpm => 'prefork', location => $policy, server => $many);
+    $big->start;
+    ok t_cmp($big->error_log, qr/MCPAUTH0075: \d+ location\(s\) count under location="\(other\)"/,
+             'a registry too small for the locations: MCPAUTH0075 at startup');
+    $big->stop;
+}

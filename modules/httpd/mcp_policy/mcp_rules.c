@@ -270,6 +270,35 @@ static void note_rule(request_rec *r, const mcp_rule_t *rule, int denial, int *n
         apr_table_unset(r->notes, NOTE_RULE);
 }
 
+/* The rules that denied calls, counted only when their answer is sent: a
+ * Require line may refuse the request first. */
+#define DENYING_RULES "mcp_auth.denying_rules"
+
+static void remember_denial(request_rec *r, int counter)
+{
+    void *found = NULL;
+    apr_array_header_t *counters;
+
+    apr_pool_userdata_get(&found, DENYING_RULES, r->pool);
+    if ((counters = found) == NULL) {
+        counters = apr_array_make(r->pool, 2, sizeof(int));
+        apr_pool_userdata_setn(counters, DENYING_RULES, NULL, r->pool);
+    }
+    APR_ARRAY_PUSH(counters, int) = counter;
+}
+
+static void count_denials(request_rec *r)
+{
+    void *found = NULL;
+    const apr_array_header_t *counters;
+    int i;
+
+    apr_pool_userdata_get(&found, DENYING_RULES, r->pool);
+    for (i = 0; (counters = found) != NULL && i < counters->nelts; i++)
+        mcp_metrics_rule_refused(APR_ARRAY_IDX(counters, i, int));
+    mcp_metrics_refused(mcp_metrics_slot_of(mcp_conf_of(r)), MCP_REFUSAL_RULE);
+}
+
 /* Judges every target of calls; fills denied (per call, the first denied
  * target) and *needed (every scope a step-up would need). 1 if any call
  * was denied. */
@@ -305,8 +334,10 @@ static int judge_calls(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt
             }
             if (rule == NULL && conf->default_deny == 1)
                 rule = conf->default_rule;
-            if (rule)
-                mcp_metrics_rule_refused(rule->counter);
+            if (rule && denied[i])
+                remember_denial(r, rule->counter);
+            else if (rule)
+                mcp_metrics_rule_refused(rule->counter); /* the 403 below answers it */
             note_rule(r, rule, denied[i] != NULL, &noted_denial);
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0051: %s %s for %s: %s (%s)", c->method,
                           mcp_loggable(r, target),
@@ -355,7 +386,6 @@ static int judge(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jw
 
     if (judge_calls(r, conf, jwt, calls, denied, &needed)) {
         apr_table_setn(r->notes, NOTE_ANSWER, denial(r, calls, batch, denied, modern));
-        mcp_metrics_refused(mcp_metrics_slot_of(conf), MCP_REFUSAL_RULE);
         return DECLINED;
     }
     if (*needed) {
@@ -454,5 +484,6 @@ int mcp_rules_handler(request_rec *r)
     /* here, not when judged: a Require line may refuse the request first */
     rule = apr_table_get(r->notes, NOTE_RULE);
     mcp_outcome_refused_by(r, rule ? "rule" : "noncanonical_uri", rule);
+    count_denials(r);
     return mcp_send_json(r, HTTP_OK, "no-store", answer);
 }

@@ -8,7 +8,9 @@
 #include <apr_hash.h>
 #include <apr_strings.h>
 #include <httpd.h>
+#include <http_log.h>
 #include <http_protocol.h>
+#include <http_request.h>
 #include <jansson.h>
 
 #include "mcp_httpd.h"
@@ -22,7 +24,7 @@ APLOG_USE_MODULE(mcp_auth);
 int mcp_metrics_init(server_rec *s)
 {
     server_rec *vs;
-    int i;
+    int i, unnamed = 0;
 
     if (!mcp_metrics_attach(s->process->pool))
         return 0;
@@ -35,10 +37,18 @@ int mcp_metrics_init(server_rec *s)
         for (i = 0; i < sconf->protected->nelts; i++) {
             mcp_dir_conf_t *section = APR_ARRAY_IDX(sconf->protected, i, protected_location_t).section;
 
-            if (section->metrics_slot < 0)
+            if (section->metrics_slot < 0) {
                 section->metrics_slot = mcp_metrics_location(server, section->location ? section->location : "");
+                unnamed += section->metrics_slot == MCP_METRICS_OTHER;
+            }
         }
     }
+    if (unnamed)
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "MCPAUTH0075: %d location(s) count under location=\"" MCP_METRICS_OTHER_NAME "\" in the "
+                     "metrics: the registry holds %d locations over the life of the httpd parent (or a name "
+                     "is longer than %d bytes); stop and start httpd to free the slots of removed locations",
+                     unnamed, MCP_METRICS_LOCATIONS - 1, MCP_METRICS_NAME_MAX - 1);
     return 1;
 }
 
@@ -94,6 +104,8 @@ int mcp_metrics_handler(request_rec *r)
 
     if (r->handler == NULL || strcmp(r->handler, "mcp-auth-metrics") != 0)
         return DECLINED;
+    /* GET (and so HEAD) only; Allow names them (RFC 9110 §15.5.6) */
+    ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
     if (r->method_number != M_GET)
         return HTTP_METHOD_NOT_ALLOWED;
     keysets = keyset_ages(r, &n);

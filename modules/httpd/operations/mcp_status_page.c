@@ -10,6 +10,7 @@
 #include <httpd.h>
 #include <apr_date.h>
 #include <http_protocol.h>
+#include <http_request.h>
 #include <http_main.h>
 #include <mod_status.h>
 #include <jansson.h>
@@ -153,6 +154,8 @@ int mcp_status_handler(request_rec *r)
 
     if (r->handler == NULL || strcmp(r->handler, "mcp-auth-status") != 0)
         return DECLINED;
+    /* GET (and so HEAD) only; Allow names them (RFC 9110 §15.5.6) */
+    ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
     if (r->method_number != M_GET)
         return HTTP_METHOD_NOT_ALLOWED;
     doc = json_object();
