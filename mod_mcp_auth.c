@@ -513,7 +513,7 @@ static void refuse_for_scope(request_rec *r, const char *needed)
     mcp_outcome_refused_by(r, "insufficient_scope", apr_pstrcat(r->pool, "Require mcp-scope ", needed, NULL));
 }
 
-static const char *scope_refused(const request_rec *r)
+static const char *scope_refused(request_rec *r)
 {
     const char *needed = apr_table_get(r->notes, NOTE_SCOPE_NEEDED);
 
