@@ -113,7 +113,6 @@ static auth_state_t *state_of(request_rec *r)
     return NULL;
 }
 
-/* The token check's result, counted under the location. */
 /* A token check's result: counted for the metrics, recorded for the audit log. */
 static void tally(request_rec *r, auth_state_t *st, mcp_count_t kind)
 {
@@ -500,12 +499,8 @@ static apr_status_t json_error_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return ap_pass_brigade(f->next, bb);
 }
 
-/* Runs when httpd builds an error response. A failed Require mcp-scope
- * becomes 403 insufficient_scope here, and only here: a denied branch of a
- * <RequireAny> that another branch allowed leaves no trace (RFC 6750 §3.1,
- * MCP 2025-11-25 "Runtime Insufficient Scope Errors"). mod_authz_core
- * answers 401 unless AuthzSendForbiddenOnFailure is on; a valid token
- * lacking scope is a 403 either way. */
+/* A failed Require mcp-scope: the 403 insufficient_scope challenge,
+ * counted and recorded as that refusal. */
 static void refuse_for_scope(request_rec *r, const char *needed)
 {
     mcp_challenge_insufficient_scope(r, mcp_conf_of(r), needed);
@@ -513,6 +508,7 @@ static void refuse_for_scope(request_rec *r, const char *needed)
     mcp_outcome_refused_by(r, "insufficient_scope", apr_pstrcat(r->pool, "Require mcp-scope ", needed, NULL));
 }
 
+/* The scopes r lacked, when its answer is the refusal for them. */
 static const char *scope_refused(request_rec *r)
 {
     const char *needed = apr_table_get(r->notes, NOTE_SCOPE_NEEDED);
@@ -521,6 +517,13 @@ static const char *scope_refused(request_rec *r)
                ? needed : NULL;
 }
 
+/* Runs when httpd builds an error response. A failed Require mcp-scope
+ * becomes 403 insufficient_scope here (behind a local ErrorDocument, on its
+ * redirect: fix_up), and only in an error response: a denied branch of a
+ * <RequireAny> that another branch allowed leaves no trace (RFC 6750 §3.1,
+ * MCP 2025-11-25 "Runtime Insufficient Scope Errors"). mod_authz_core
+ * answers 401 unless AuthzSendForbiddenOnFailure is on; a valid token
+ * lacking scope is a 403 either way. */
 static void insert_error_filter(request_rec *r)
 {
     const char *needed = scope_refused(r);

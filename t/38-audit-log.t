@@ -108,6 +108,13 @@ send_mcp(allowed(method => 'tools/call', tool => 'unicode_caller'), POST => '/ru
 send_mcp(allowed(method => 'tools/call', tool => 'admin_reset'), POST => '/rules', 'admin', body => call('admin_reset'));
 send_mcp(allowed(method => 'tools/call,tools/call', tool => 'first,second'), POST => '/rules', 'alice',
          body => $BODY->encode([ map { { jsonrpc => '2.0', id => $_, method => 'tools/call', params => { name => $_ } } } qw(first second) ]));
+# the 2026-07-28 era: stateless, its method and name in headers as well as the body
+send_mcp(allowed(method => 'tools/call', tool => 'modern_tool', version => '2026-07-28'), POST => '/rules', 'alice',
+         body => call('modern_tool'),
+         headers => [ 'MCP-Protocol-Version' => '2026-07-28', 'Mcp-Method' => 'tools/call', 'Mcp-Name' => 'modern_tool' ]);
+send_mcp(refused('header_mismatch', valid => 1, method => 'tools/call', tool => 'modern_tool', version => '2026-07-28'),
+         POST => '/rules', 'alice', body => call('modern_tool'),
+         headers => [ 'MCP-Protocol-Version' => '2026-07-28', 'Mcp-Method' => 'tools/call', 'Mcp-Name' => 'other"tool' ]);
 # a header a client writes as it likes: quotes, bytes that are not UTF-8
 send_mcp(allowed(method => 'tools/call', tool => 'versioned', version => "2025-06-18\"\\\x{fffd}\x{fffd}"),
          POST => '/rules', 'alice', body => call('versioned'), headers => [ 'MCP-Protocol-Version' => "2025-06-18\"\\\xff\xfe" ]);
