@@ -19,7 +19,7 @@ use MCPInstance;
 
 my @REASONS = qw(no_token invalid_request malformed keys_unavailable unknown_kid bad_signature
                  expired not_yet_valid issuer audience other_claim insufficient_scope);
-plan tests => 32 + 2 * @REASONS + 9;
+plan tests => 32 + 2 * @REASONS + 10;
 
 my ($good, $expired, $badsig, $unknown, $wrongaud, $wrongiss, $disco, $dgood) = mint_many(
     { key => 'rsa1', header => { alg => 'RS256', kid => 'i4a' }, payload => i4_claims(sub => 'ann') },
@@ -113,6 +113,11 @@ ok t_cmp($res->code, 200, 'instance: discovery location accepts');
 my $same = eval { JSON::PP->new->decode($ka->get($h->url('/mcp-auth-status'))->decoded_content) } || {};
 my ($da) = grep { ($_->{issuer} // '') eq i4_iss('idisco') } @{ $same->{keys} || [] };
 ok t_cmp(($da->{jwks} || {})->{fetches} // -1, 1, 'status from the same process: jwks fetches 1');
+{
+    my $post = $ka->post($h->url('/mcp-auth-status'), Content => '');
+    ok t_cmp($post->code . ' Allow: ' . ($post->header('Allow') // '(none)'), qr/^405 Allow: (?=.*\bGET\b)(?!.*POST)/,
+             'a POST to the status handler: 405 naming GET');
+}
 my $other_ua = LWP::UserAgent->new(keep_alive => 0, timeout => 30);
 my $other = eval { JSON::PP->new->decode($other_ua->get($h->url('/mcp-auth-status'))->decoded_content) } || {};
 my ($db) = grep { ($_->{issuer} // '') eq i4_iss('idisco') } @{ $other->{keys} || [] };
