@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "mcp_httpd.h"
+#include "mcp_respond.h"
 #include "mcp_metrics_page.h"
 #include "mcp_status_page.h"
 
@@ -100,14 +101,10 @@ static mcp_metrics_keyset_t *keyset_ages(request_rec *r, int *n)
 int mcp_metrics_handler(request_rec *r)
 {
     mcp_metrics_keyset_t *keysets;
-    int n;
+    int n, status = mcp_page_request(r, "mcp-auth-metrics");
 
-    if (r->handler == NULL || strcmp(r->handler, "mcp-auth-metrics") != 0)
-        return DECLINED;
-    /* GET (and so HEAD) only; Allow names them (RFC 9110 §15.5.6) */
-    ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
-    if (r->method_number != M_GET)
-        return HTTP_METHOD_NOT_ALLOWED;
+    if (status != OK)
+        return status;
     keysets = keyset_ages(r, &n);
     /* the Prometheus text format, version 0.0.4 */
     ap_set_content_type(r, "text/plain; version=0.0.4; charset=utf-8");

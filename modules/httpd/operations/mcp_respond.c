@@ -54,6 +54,13 @@ int mcp_method_not_allowed(request_rec *r, const mcp_dir_conf_t *conf, const cha
     return HTTP_METHOD_NOT_ALLOWED;
 }
 
+int mcp_page_request(request_rec *r, const char *handler)
+{
+    if (r->handler == NULL || strcmp(r->handler, handler) != 0)
+        return DECLINED;
+    return r->method_number == M_GET ? OK : mcp_method_not_allowed(r, mcp_conf_of(r), "GET, HEAD");
+}
+
 /* Token fields are the client's words: escaped, and cut short so that a
  * 16 KiB kid cannot turn each refused request into a 16 KiB log line. */
 #define LOGGABLE_MAX 128

@@ -19,6 +19,10 @@ const char *mcp_oauth_error_body(apr_pool_t *p, const char *error, const char *d
 /* 405 with the right Allow header (and CORS, for browsers to read it). */
 int mcp_method_not_allowed(request_rec *r, const mcp_dir_conf_t *conf, const char *allow);
 
+/* A page of the module's own (SetHandler NAME, read-only): DECLINED when
+ * r is not for it, the 405 for a method other than GET and HEAD, else OK. */
+int mcp_page_request(request_rec *r, const char *handler);
+
 /* Whether r's output filter chain has the filter registered as name. */
 int mcp_has_output_filter(request_rec *r, const char *name);
 

@@ -19,6 +19,7 @@
 #include "mcp_url.h"
 #include "mcp_config.h"
 #include "mcp_httpd.h"
+#include "mcp_respond.h"
 #include "mcp_request_keys.h"
 #include "mcp_shared_cache.h"
 #include "mcp_rules.h"
@@ -151,13 +152,10 @@ int mcp_status_handler(request_rec *r)
 {
     json_t *doc;
     char *text;
+    int status = mcp_page_request(r, "mcp-auth-status");
 
-    if (r->handler == NULL || strcmp(r->handler, "mcp-auth-status") != 0)
-        return DECLINED;
-    /* GET (and so HEAD) only; Allow names them (RFC 9110 §15.5.6) */
-    ap_allow_standard_methods(r, REPLACE_ALLOW, M_GET, -1);
-    if (r->method_number != M_GET)
-        return HTTP_METHOD_NOT_ALLOWED;
+    if (status != OK)
+        return status;
     doc = json_object();
     json_object_set_new(doc, "cache", json_string(mcp_shared_cache_name() ? mcp_shared_cache_name() : "none"));
     json_object_set_new(doc, "pid", json_integer(getpid()));
