@@ -40,6 +40,10 @@ my $h = MCPInstance->new(
     modules => ['authz_host'],
     location => $policy,
     server => <<"EOF");
+# hardened as Debian ships httpd: nothing is served unless granted
+<Directory />
+    Require all denied
+</Directory>
 <Location /metrics>
     SetHandler mcp-auth-metrics
     Require ip 127.0.0.1
