@@ -37,11 +37,20 @@ typedef struct slot {
 #define WAYS 4
 #define LOCK_STRIPES 16
 
+/* A token takes the place of a live entry only when it was seen before
+ * (the "doorkeeper" of TinyLFU admission): a stream of tokens each used once,
+ * or a flood of forged ones, does not push out the tokens in use, and a
+ * process does not free a cold tree of claims on every such request. The
+ * memory is a fingerprint a slot, eight slots per cache slot. */
+#define SEEN_PER_SLOT 8
+
 struct mcp_tokencache {
     apr_thread_mutex_t *mutex[LOCK_STRIPES];
     slot_t *slots;
     unsigned nslots;
     unsigned nsets;
+    volatile apr_uint32_t *seen;  /* fingerprints of tokens turned away once */
+    unsigned nseen;
     apr_uint32_t budget;          /* bytes of payloads one process may hold */
     volatile apr_uint32_t bytes;  /* held now (atomic; sets are locked in stripes) */
     volatile apr_uint32_t sweep;  /* the next set checked for expired entries */
@@ -94,6 +103,8 @@ apr_status_t mcp_tokencache_create(mcp_tokencache_t **out, apr_pool_t *pool, uns
     tc->nsets = slots > WAYS ? slots / WAYS : 1;
     tc->nslots = tc->nsets * WAYS;
     tc->slots = apr_pcalloc(pool, sizeof(slot_t) * tc->nslots);
+    tc->nseen = tc->nslots * SEEN_PER_SLOT;
+    tc->seen = apr_pcalloc(pool, sizeof(*tc->seen) * tc->nseen);
     tc->budget = budget > APR_UINT32_MAX ? APR_UINT32_MAX : (apr_uint32_t)budget;
     apr_pool_cleanup_register(pool, tc, destroy, apr_pool_cleanup_null);
     *out = tc;
@@ -168,6 +179,37 @@ static slot_t *way_for_store(slot_t *set, const unsigned char *key, apr_time_t n
             oldest = &set[w];
     }
     return oldest;
+}
+
+/* True when the key was turned away before (its fingerprint is in place);
+ * otherwise leaves its fingerprint for the next time. Races between threads
+ * only move an admission by one sighting. */
+static int seen_before(mcp_tokencache_t *tc, const unsigned char *key)
+{
+    apr_uint32_t idx, fp;
+
+    memcpy(&idx, key + 4, sizeof(idx));
+    memcpy(&fp, key + 8, sizeof(fp));
+    fp |= 1; /* 0 is an empty slot */
+    idx %= tc->nseen;
+    if (apr_atomic_read32(&tc->seen[idx]) == fp)
+        return 1;
+    apr_atomic_set32(&tc->seen[idx], fp);
+    return 0;
+}
+
+/* Whether a new entry for key may go in: always into a free, expired or its
+ * own way; in place of a live entry only when seen before. */
+static int admitted(mcp_tokencache_t *tc, const unsigned char *key, apr_time_t now)
+{
+    slot_t *set = set_for(tc, key), *s;
+    int displaces;
+
+    apr_thread_mutex_lock(lock_of(tc, set));
+    s = way_for_store(set, key, now);
+    displaces = s->expires > now && memcmp(s->key, key, MCP_TOKENCACHE_KEY_LEN) != 0;
+    apr_thread_mutex_unlock(lock_of(tc, set));
+    return !displaces || seen_before(tc, key);
 }
 
 mcp_tc_result_t mcp_tokencache_lookup(mcp_tokencache_t *tc, const unsigned char *key,
@@ -258,7 +300,7 @@ static void store(mcp_tokencache_t *tc, const unsigned char *key, apr_time_t gen
     apr_size_t cost = SLOT_OVERHEAD + (kid ? strlen(kid) : 0) + (typ ? strlen(typ) : 0);
     int fits;
 
-    if (!usable_key(key) || expires <= now)
+    if (!usable_key(key) || expires <= now || !admitted(tc, key, now))
         return;
     if (payload && payload_size > TREE_MAX_PAYLOAD) {
         if ((text = json_dumps(payload, JSON_COMPACT)) == NULL)

@@ -35,7 +35,10 @@ void mcp_tokencache_key(const char *token, apr_size_t len, const void *scope,
 mcp_tc_result_t mcp_tokencache_lookup(mcp_tokencache_t *tc, const unsigned char *key,
                                       apr_time_t keys_generation, apr_pool_t *rpool, mcp_jwt_t **jwt);
 
-/* Remembers a verified token until the earlier of its exp and max_age. */
+/* Remembers a verified token until the earlier of its exp and max_age. A
+ * token that would push out a live entry is remembered only on its second
+ * store (the first leaves a fingerprint): tokens used once do not churn the
+ * cache. The same holds for bad signatures. */
 void mcp_tokencache_store_valid(mcp_tokencache_t *tc, const unsigned char *key,
                                 apr_time_t keys_generation, const mcp_jwt_t *jwt,
                                 apr_interval_time_t max_age);

@@ -50,10 +50,23 @@ static void test_tokencache(void)
     CHECK(jwt && mcp_jwt_claims(jwt) && strcmp(mcp_jwt_kid(jwt), "k1") == 0 && strcmp(mcp_jwt_alg(jwt), "RS256") == 0,
           "a hit returns the verified claims, alg and kid");
     mcp_tokencache_store_valid(tc, k[4], 1, tc_token(300), apr_time_from_sec(60));
+    CHECK(mcp_tokencache_lookup(tc, k[4], 1, pool, &jwt) == MCP_TC_MISS
+              && mcp_tokencache_lookup(tc, k[0], 1, pool, &jwt) == MCP_TC_VALID,
+          "a fifth token seen once does not push one out of a full set");
+    /* their fingerprints (tags 10 to 59) leave the fifth's (5) in place */
+    for (i = 0; i < 50; i++) {
+        tc_key(other, 8 * (unsigned)(i + 5), (unsigned char)(10 + i));
+        mcp_tokencache_store_bad(tc, other, 1, apr_time_from_sec(60));
+    }
+    kept = 0;
+    for (i = 0; i < 4; i++)
+        kept += mcp_tokencache_lookup(tc, k[i], 1, pool, &jwt) == MCP_TC_VALID;
+    CHECK(kept == 4, "fifty forged tokens, each sent once, leave the remembered tokens in place");
+    mcp_tokencache_store_valid(tc, k[4], 1, tc_token(300), apr_time_from_sec(60));
     CHECK(mcp_tokencache_lookup(tc, k[4], 1, pool, &jwt) == MCP_TC_VALID
               && mcp_tokencache_lookup(tc, k[0], 1, pool, &jwt) == MCP_TC_MISS
               && mcp_tokencache_lookup(tc, k[3], 1, pool, &jwt) == MCP_TC_VALID,
-          "a fifth replaces the one stored longest ago");
+          "seen a second time, it replaces the one stored longest ago");
     CHECK(mcp_tokencache_lookup(tc, k[4], 2, pool, &jwt) == MCP_TC_MISS,
           "an entry of another key-set copy is void");
     tc_key(other, 1, 9);
