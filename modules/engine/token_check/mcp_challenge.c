@@ -51,21 +51,67 @@ const char *mcp_challenge_header(apr_pool_t *pool, const mcp_challenge_t *c)
     return challenge(pool, c, bearer ? "Bearer" : "DPoP", 1);
 }
 
-const char *mcp_challenge_body(apr_pool_t *pool, const mcp_challenge_t *c)
+static char *body_text(const char *error, const char *description, const char *resource_metadata)
 {
     json_t *doc = json_object();
     char *text;
-    const char *copy;
 
-    json_object_set_new(doc, "error", json_string(c->error ? c->error : "unauthorized"));
-    json_object_set_new(doc, "error_description",
-                        json_string(c->description ? c->description
-                                                   : "a Bearer access token is required"));
-    if (c->resource_metadata)
-        json_object_set_new(doc, "resource_metadata", json_string(c->resource_metadata));
+    json_object_set_new(doc, "error", json_string(error));
+    json_object_set_new(doc, "error_description", json_string(description));
+    if (resource_metadata)
+        json_object_set_new(doc, "resource_metadata", json_string(resource_metadata));
     text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    copy = apr_pstrdup(pool, text ? text : "{}");
-    free(text);
     json_decref(doc);
+    return text;
+}
+
+/* The bodies this thread wrote last, with what they were made of: a
+ * location refuses with a few bodies over and over (a flood of forged
+ * tokens, one), and writing one through jansson costs more than the rest
+ * of the refusal. Per thread, no lock; the memory lives as long as the
+ * thread's process. */
+#define BODY_MEMO_SLOTS 4
+typedef struct body_memo {
+    char *error, *description, *resource_metadata, *text;
+} body_memo_t;
+static __thread body_memo_t body_memo[BODY_MEMO_SLOTS];
+static __thread unsigned body_memo_next;
+
+static int same(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+const char *mcp_challenge_body(apr_pool_t *pool, const mcp_challenge_t *c)
+{
+    const char *error = c->error ? c->error : "unauthorized";
+    const char *description = c->description ? c->description : "a Bearer access token is required";
+    body_memo_t *m;
+    char *text;
+    const char *copy;
+    int i;
+
+    for (i = 0; i < BODY_MEMO_SLOTS; i++) {
+        m = &body_memo[i];
+        if (m->text && same(m->error, error) && same(m->description, description)
+            && same(m->resource_metadata, c->resource_metadata))
+            return apr_pstrdup(pool, m->text);
+    }
+    if ((text = body_text(error, description, c->resource_metadata)) == NULL)
+        return "{}";
+    m = &body_memo[body_memo_next++ % BODY_MEMO_SLOTS];
+    free(m->error);
+    free(m->description);
+    free(m->resource_metadata);
+    free(m->text);
+    m->error = strdup(error);
+    m->description = strdup(description);
+    m->resource_metadata = c->resource_metadata ? strdup(c->resource_metadata) : NULL;
+    m->text = text;
+    copy = apr_pstrdup(pool, text);
+    if (m->error == NULL || m->description == NULL || (c->resource_metadata && m->resource_metadata == NULL)) {
+        free(m->text); /* the slot never matches; the rest goes with its next turn */
+        m->text = NULL;
+    }
     return copy;
 }

@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include <jansson.h>
+
 #include "mcp_challenge.h"
 #include "unit.h"
 #include "unit_files.h"
@@ -46,9 +48,47 @@ static void test_challenge(void)
           "challenge with DPoP required: no Bearer challenge");
 }
 
+/* The error body, written once and then taken from the thread's memo: each
+ * combination of error, description and metadata URL reads as jansson
+ * writes it, whichever came before, with more combinations than the memo
+ * keeps and values that need escaping. */
+static void test_body(void)
+{
+    const char *errors[] = { NULL, "invalid_token", "insufficient_scope" };
+    const char *descriptions[] = { NULL, "token expired", "say \"hi\"\n", "signature verification failed" };
+    const char *urls[] = { NULL, "https://a.example/.well-known/oauth-protected-resource/mcp",
+                           "https://b.example/.well-known/oauth-protected-resource/mcp" };
+    int round, e, d, u, right = 1;
+
+    for (round = 0; round < 3; round++) {
+        for (e = 0; e < 3; e++) {
+            for (d = 0; d < 4; d++) {
+                for (u = 0; u < 3; u++) {
+                    mcp_challenge_t c = { urls[u], errors[e], descriptions[d], NULL, NULL, 0, 0 };
+                    const char *body = mcp_challenge_body(pool, &c);
+                    json_t *doc = json_loads(body, 0, NULL);
+                    const char *want_e = errors[e] ? errors[e] : "unauthorized";
+                    const char *want_d = descriptions[d] ? descriptions[d] : "a Bearer access token is required";
+                    json_t *url = json_object_get(doc, "resource_metadata");
+
+                    if (doc == NULL || strcmp(json_string_value(json_object_get(doc, "error")), want_e) != 0
+                        || strcmp(json_string_value(json_object_get(doc, "error_description")), want_d) != 0
+                        || (urls[u] ? !json_is_string(url) || strcmp(json_string_value(url), urls[u]) != 0
+                                    : url != NULL))
+                        right = 0;
+                    json_decref(doc);
+                }
+            }
+        }
+    }
+    CHECK(right, "error body: 36 combinations, three times over, each the JSON of its own error, description "
+                 "and metadata URL");
+}
+
 void mcp_challenge_tests(apr_pool_t *parent)
 {
     apr_pool_create(&pool, parent);
     test_challenge();
+    test_body();
     apr_pool_destroy(pool);
 }
