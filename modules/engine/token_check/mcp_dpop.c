@@ -221,8 +221,14 @@ int mcp_dpop_check(apr_pool_t *pool, const char *proof, apr_size_t len, const mc
         return fail(err, apr_pstrcat(pool, "DPoP proof key unusable: ", why, NULL));
     /* the proof's key is the one it carries, whatever kid its header names */
     APR_ARRAY_IDX(key->keys, 0, mcp_key_t).kid = mcp_jwt_kid(jwt);
-    if (mcp_jwt_verify(jwt, key, &why) != MCP_JWT_VALID)
+    switch (mcp_jwt_verify(jwt, key, &why)) {
+    case MCP_JWT_VALID:
+        break;
+    case MCP_JWT_MALFORMED:
+        return fail(err, apr_pstrcat(pool, "DPoP proof: ", why, NULL));
+    default:
         return fail(err, "DPoP proof signature verification failed");
+    }
     claims = mcp_jwt_claims(jwt);
 
     v = json_object_get(claims, "jti");

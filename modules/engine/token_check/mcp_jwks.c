@@ -67,7 +67,10 @@ static void release_key(mcp_key_t *key)
  * A key whose contexts cannot be made is not used at all. */
 static int prepare_verifiers(mcp_key_t *key)
 {
+    static apr_uint64_t serials;
     size_t a;
+
+    key->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
 
     for (a = 0; a < MCP_ALG_COUNT; a++) {
         const mcp_alg_t *alg = &known_algs[a];

@@ -41,10 +41,12 @@ typedef struct mcp_key {
                                * material; NULL for OKP, which cjose 0.6.2 cannot read */
     EVP_PKEY *pkey;           /* the same key for OpenSSL; immutable, shared by all threads */
     /* Per alg the key fits: a context already set up to verify (hash, padding).
-     * Setting one up costs about a third of an RSA verification, so each
-     * check duplicates the template instead; templates are only read.
-     * None for EdDSA: its check is one EVP_DigestVerify on pkey. */
+     * Setting one up costs about a third of an RSA verification, so a
+     * thread duplicates the template once and reuses its copy; templates
+     * are only read. None for EdDSA: its check is one EVP_DigestVerify on pkey. */
     EVP_PKEY_CTX *verifier[MCP_ALG_COUNT];
+    apr_uint64_t serial;      /* unique in the process, never reused: names the
+                               * key where its address may come back for another */
 } mcp_key_t;
 
 typedef struct mcp_keyset {

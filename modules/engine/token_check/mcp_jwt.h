@@ -15,7 +15,8 @@
 typedef enum {
     MCP_JWT_VALID,
     MCP_JWT_INVALID,      /* any failed check: 401 invalid_token */
-    MCP_JWT_KEY_UNKNOWN   /* well formed, but its kid is not in the key set */
+    MCP_JWT_KEY_UNKNOWN,  /* well formed, but its kid is not in the key set */
+    MCP_JWT_MALFORMED     /* signed, but its payload is not a JSON object of sane depth */
 } mcp_jwt_status_t;
 
 typedef struct mcp_jwt_policy {
@@ -30,16 +31,18 @@ typedef struct mcp_jwt mcp_jwt_t;
 /* Structural checks that need no key: size, exactly three segments, strict
  * base64url, header JSON without duplicates, alg in the allow-list, no crit,
  * no nesting, acceptable typ (types: accepted values, compared without
- * case; NULL accepts at+jwt, application/at+jwt, JWT or none). The payload is parsed but stays unreadable
- * until mcp_jwt_verify succeeded. A token refused after its header was read
+ * case; NULL accepts at+jwt, application/at+jwt, JWT or none). The payload is left
+ * alone until mcp_jwt_verify has checked the signature over it: no client
+ * makes the gateway parse a claim set nobody signed. A token refused after its header was read
  * is still returned in *out, only for mcp_jwt_alg and mcp_jwt_kid (logging). */
 mcp_jwt_status_t mcp_jwt_parse(apr_pool_t *pool, const char *token, apr_size_t len,
                                apr_size_t max_len, const apr_array_header_t *types,
                                mcp_jwt_t **jwt, const char **err);
 
-/* Signature check against keys. KEY_UNKNOWN only when the token names a kid
- * that no key in the set carries; a token without kid is tried against the
- * fitting keys and never asks for a refresh. */
+/* Signature check against keys, then the payload read (MALFORMED when it is
+ * no JSON object, or nests deeper than MCP_MAX_JSON_DEPTH). KEY_UNKNOWN only
+ * when the token names a kid that no key in the set carries; a token without
+ * kid is tried against the fitting keys and never asks for a refresh. */
 mcp_jwt_status_t mcp_jwt_verify(mcp_jwt_t *jwt, const mcp_keyset_t *keys, const char **err);
 
 /* Claim checks (RFC 7519 §4.1, RFC 9068 §4) at time now (seconds since epoch). */

@@ -148,6 +148,10 @@ mcp_jwt_t *mcp_token_validate(request_rec *r, const mcp_dir_conf_t *conf, const 
         if (keys)
             mcp_tokencache_key(token, len, keys, cache_key);
     }
+    if (st == MCP_JWT_MALFORMED) {
+        *kind = MCP_COUNT_MALFORMED;
+        goto invalid;
+    }
     if (st != MCP_JWT_VALID) {
         *kind = st == MCP_JWT_KEY_UNKNOWN ? MCP_COUNT_UNKNOWN_KID : MCP_COUNT_BAD_SIGNATURE;
         if (st == MCP_JWT_INVALID && keys) {

@@ -165,8 +165,19 @@ static void test_jwt(void)
                                                   (long)apr_time_sec(apr_time_now()) + 60)),
                 set, &err) == MCP_JWT_INVALID && strcmp(err, "audience mismatch") == 0,
           "audience with trailing slash rejected");
-    CHECK(judge(sign(pool, &keys[0], NULL, claims(pool, 300, "\"iss\":\"evil\"")), set, &err) == MCP_JWT_INVALID,
-          "duplicate claim names rejected");
+    CHECK(judge(sign(pool, &keys[0], NULL, claims(pool, 300, "\"iss\":\"evil\"")), set, &err) == MCP_JWT_MALFORMED
+              && strcmp(err, "token payload is not a valid JSON object") == 0,
+          "duplicate claim names rejected (once the signature holds)");
+    {
+        /* a payload nobody signed is not even parsed: the refusal is the signature's */
+        const char *good = sign(pool, &keys[0], NULL, claims(pool, 300, NULL));
+        const char *dot1 = strchr(good, '.'), *dot2 = strchr(dot1 + 1, '.');
+        const char *forged = apr_pstrcat(pool, apr_pstrndup(pool, good, (apr_size_t)(dot1 - good)), ".",
+                                         b64url(pool, "{\"iss\":1,\"iss\":2"), dot2, NULL);
+
+        CHECK(judge(forged, set, &err) == MCP_JWT_INVALID && strcmp(err, "signature verification failed") == 0,
+              "an unsigned, broken payload is refused for its signature, never parsed");
+    }
     CHECK(judge(sign(pool, &keys[0], "dpop+jwt", now_claims), set, &err) == MCP_JWT_INVALID,
           "typ dpop+jwt rejected");
 
@@ -459,6 +470,59 @@ static void test_header_memo(void)
                 "after the pools of the requests that parsed them are gone");
 }
 
+/* A thread's copies of verify contexts: a key set replaced by another whose
+ * key has the same kid (and, freed and allocated again, likely the same
+ * address) never verifies with the old key's copy; more keys than the
+ * thread keeps copies of still verify each with its own. */
+static void test_verifier_copies(void)
+{
+    const char *alg[] = { "RS256", "ES256" };
+    int a, round, right = 1, forged_refused = 1, many_ok = 1, i;
+
+    for (a = 0; a < 2; a++) {
+        for (round = 0; round < 3; round++) {
+            test_key_t k = make_key("same-kid", alg[a]);
+            apr_pool_t *kp;
+            const char *err = NULL, *jwks, *good, *old_key_token = NULL;
+            const mcp_keyset_t *set;
+            mcp_jwt_t *jwt = NULL;
+            static const char *previous[2];
+
+            apr_pool_create(&kp, pool);
+            jwks = jwks_of(kp, &k, 1);
+            set = mcp_jwks_parse(kp, jwks, strlen(jwks), &err);
+            good = sign(pool, &k, NULL, claims(pool, 300, NULL));
+            if (set == NULL || mcp_jwt_parse(kp, good, strlen(good), MCP_JWT_DEFAULT_MAX_LEN, NULL, &jwt, &err)
+                != MCP_JWT_VALID || mcp_jwt_verify(jwt, set, &err) != MCP_JWT_VALID)
+                right = 0;
+            old_key_token = previous[a];
+            if (old_key_token
+                && (mcp_jwt_parse(kp, old_key_token, strlen(old_key_token), MCP_JWT_DEFAULT_MAX_LEN, NULL, &jwt,
+                                  &err) != MCP_JWT_VALID || mcp_jwt_verify(jwt, set, &err) == MCP_JWT_VALID))
+                forged_refused = 0;
+            previous[a] = good;
+            apr_pool_destroy(kp);
+        }
+    }
+    CHECK(right, "verify copies: a new key set under the same kid verifies its own tokens");
+    CHECK(forged_refused, "verify copies: a token of the replaced key is refused by the new one (same kid, "
+                          "the old key set freed)");
+
+    for (round = 0; round < 2; round++) {
+        for (i = 0; i < 12; i++) {
+            test_key_t k = make_key(apr_psprintf(pool, "k%d", i), i % 2 ? "ES256" : "RS256");
+            const char *err = NULL, *jwks = jwks_of(pool, &k, 1), *tok = sign(pool, &k, NULL, claims(pool, 300, NULL));
+            const mcp_keyset_t *set = mcp_jwks_parse(pool, jwks, strlen(jwks), &err);
+            mcp_jwt_t *jwt = NULL;
+
+            if (set == NULL || mcp_jwt_parse(pool, tok, strlen(tok), MCP_JWT_DEFAULT_MAX_LEN, NULL, &jwt, &err)
+                != MCP_JWT_VALID || mcp_jwt_verify(jwt, set, &err) != MCP_JWT_VALID)
+                many_ok = 0;
+        }
+    }
+    CHECK(many_ok, "verify copies: twelve keys, more than a thread keeps copies of, each verify their tokens");
+}
+
 void mcp_jwt_tests(apr_pool_t *parent)
 {
     apr_pool_create(&pool, parent);
@@ -467,5 +531,6 @@ void mcp_jwt_tests(apr_pool_t *parent)
     test_typ();
     test_claim_holds();
     test_header_memo();
+    test_verifier_copies();
     apr_pool_destroy(pool);
 }
