@@ -1,6 +1,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <strings.h>
 
 #include <apr_lib.h>
@@ -154,14 +155,25 @@ int mcp_dpop_url_matches(apr_pool_t *pool, const char *htu, const char *url)
     return a != NULL && b != NULL && strcmp(a, b) == 0;
 }
 
-const char *mcp_dpop_algs(apr_pool_t *pool)
+/* Written once: every refusal of a DPoP location names them. */
+static char dpop_algs[MCP_ALG_COUNT * 16];
+static pthread_once_t dpop_algs_once = PTHREAD_ONCE_INIT;
+
+static void write_dpop_algs(void)
 {
-    const char *text = "";
     int i;
 
-    for (i = 0; i < MCP_ALG_COUNT; i++)
-        text = apr_pstrcat(pool, text, i ? " " : "", mcp_alg_at(i)->name, NULL);
-    return text;
+    for (i = 0; i < MCP_ALG_COUNT; i++) {
+        if (i)
+            apr_cpystrn(dpop_algs + strlen(dpop_algs), " ", sizeof(dpop_algs) - strlen(dpop_algs));
+        apr_cpystrn(dpop_algs + strlen(dpop_algs), mcp_alg_at(i)->name, sizeof(dpop_algs) - strlen(dpop_algs));
+    }
+}
+
+const char *mcp_dpop_algs(void)
+{
+    pthread_once(&dpop_algs_once, write_dpop_algs);
+    return dpop_algs;
 }
 
 json_t *mcp_dpop_algs_json(void)

@@ -54,7 +54,7 @@ const char *mcp_sha256_b64url(apr_pool_t *pool, const void *bytes, apr_size_t le
 
 /* The algorithms proofs may use, space-separated (challenges' algs,
  * dpop_signing_alg_values_supported), and as a JSON array. */
-const char *mcp_dpop_algs(apr_pool_t *pool);
+const char *mcp_dpop_algs(void);
 json_t *mcp_dpop_algs_json(void);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <openssl/ecdsa.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
@@ -384,6 +385,8 @@ static int hashed_signature_verifies(const mcp_jwt_t *jwt, const mcp_key_t *key,
         ok = der ? EVP_PKEY_verify(ctx, der, (size_t)der_len, hash, hash_len) == 1
                  : EVP_PKEY_verify(ctx, sig, sig_len, hash, hash_len) == 1;
     OPENSSL_free(der);
+    if (!ok)
+        ERR_clear_error(); /* a forged signature's reasons are no concern of the next OpenSSL call */
     return ok;
 }
 

@@ -34,7 +34,7 @@ static void with_dpop(request_rec *r, const mcp_dir_conf_t *conf, mcp_challenge_
 {
     int dpop = mcp_dpop_of(conf);
 
-    c->dpop_algs = dpop != MCP_DPOP_OFF ? mcp_dpop_algs(r->pool) : NULL;
+    c->dpop_algs = dpop != MCP_DPOP_OFF ? mcp_dpop_algs() : NULL;
     c->no_bearer = dpop == MCP_DPOP_REQUIRED;
     c->error_in_dpop = apr_table_get(r->notes, MCP_NOTE_DPOP_PRESENTED) != NULL;
 }

@@ -239,7 +239,7 @@ static void test_proofs(void)
 
 static void test_algs(void)
 {
-    const char *algs = mcp_dpop_algs(pool);
+    const char *algs = mcp_dpop_algs();
     json_t *list = mcp_dpop_algs_json();
 
     CHECK(strstr(algs, "ES256") && strstr(algs, "PS256") && !strstr(algs, "HS") && !strstr(algs, "none"),
