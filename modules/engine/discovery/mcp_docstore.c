@@ -152,29 +152,41 @@ static apr_status_t doc_release_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-/* The entry for url as parse reads it, under store->mutex, for the caller
- * to give back with entry_done. A key set, a discovery document and a
- * client's metadata document at the same URL are three entries, in this
- * process and in the shared cache: a parsed object is only ever handed to
- * code that expects its type, and one kind's failures never delay another's
- * fetch. */
-static local_entry_t *entry_for(mcp_docstore_t *store, const char *url, mcp_doc_parse_fn parse,
-                                const mcp_doc_policy_t *policy, apr_pool_t *rpool)
+/* An entry's names: its key in this process's table, and its name in the
+ * shared cache. A key set, a discovery document and a client's metadata
+ * document at the same URL are three entries, in this process and in the
+ * shared cache: a parsed object is only ever handed to code that expects its
+ * type, and one kind's failures never delay another's fetch. Made before
+ * store->mutex is taken, which every request of the process passes. */
+typedef struct entry_name {
+    const char *key;
+    const char *shared_name;
+} entry_name_t;
+
+static entry_name_t name_entry(const char *url, mcp_doc_parse_fn parse, const mcp_doc_policy_t *policy,
+                               apr_pool_t *rpool)
 {
     char kind[2 * sizeof(parse) + 3];
-    const char *key, *shared_name;
-    local_entry_t *e;
-    apr_pool_t *pool;
+    entry_name_t n;
 
     /* on every request: one format call, not one per byte */
     apr_snprintf(kind, sizeof(kind), "%pp", (const void *)parse);
     /* a copy fetched where private addresses are allowed is never served
      * where they are not, and a refusal there never blocks a fetch here:
      * the two are separate documents, in the process and in the cache */
-    shared_name = apr_pstrcat(rpool, policy->kind ? policy->kind : "document",
-                              policy->fetch.public_only ? " public-only " : " ", url, NULL);
-    key = apr_pstrcat(rpool, kind, " ", shared_name, NULL);
-    e = apr_hash_get(store->entries, key, APR_HASH_KEY_STRING);
+    n.shared_name = apr_pstrcat(rpool, policy->kind ? policy->kind : "document",
+                                policy->fetch.public_only ? " public-only " : " ", url, NULL);
+    n.key = apr_pstrcat(rpool, kind, " ", n.shared_name, NULL);
+    return n;
+}
+
+/* The entry named so, under store->mutex, for the caller to give back with
+ * entry_done. */
+static local_entry_t *entry_for(mcp_docstore_t *store, const char *url, const entry_name_t *name)
+{
+    local_entry_t *e = apr_hash_get(store->entries, name->key, APR_HASH_KEY_STRING);
+    apr_pool_t *pool;
+
     if (e == NULL) {
         if (store->max_entries && apr_hash_count(store->entries) >= store->max_entries)
             evict_all(store);
@@ -182,14 +194,14 @@ static local_entry_t *entry_for(mcp_docstore_t *store, const char *url, mcp_doc_
         apr_pool_create(&pool, NULL);
         e = apr_pcalloc(pool, sizeof(*e));
         e->pool = pool;
-        e->key = apr_pstrdup(pool, key);
+        e->key = apr_pstrdup(pool, name->key);
         e->url = apr_pstrdup(pool, url);
-        e->body_id = mcp_cache_id(pool, "doc", shared_name);
-        e->stamp_id = mcp_cache_id(pool, "stamp", shared_name);
-        e->fetch_id = mcp_cache_id(pool, "fetching", shared_name);
-        e->refetch_id = mcp_cache_id(pool, "refetch", shared_name);
-        e->failed_id = mcp_cache_id(pool, "failed", shared_name);
-        e->stats_id = mcp_cache_id(pool, "stats", shared_name);
+        e->body_id = mcp_cache_id(pool, "doc", name->shared_name);
+        e->stamp_id = mcp_cache_id(pool, "stamp", name->shared_name);
+        e->fetch_id = mcp_cache_id(pool, "fetching", name->shared_name);
+        e->refetch_id = mcp_cache_id(pool, "refetch", name->shared_name);
+        e->failed_id = mcp_cache_id(pool, "failed", name->shared_name);
+        e->stats_id = mcp_cache_id(pool, "stats", name->shared_name);
         apr_hash_set(store->entries, e->key, APR_HASH_KEY_STRING, e);
     }
     e->users++;
@@ -548,9 +560,11 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
                                     + apr_time_from_sec(5);
     const char *fetch_err = NULL, *shown;
 
+    entry_name_t name = name_entry(url, parse, policy, rpool);
+
     *err = NULL;
     apr_thread_mutex_lock(store->mutex);
-    e = entry_for(store, url, parse, policy, rpool);
+    e = entry_for(store, url, &name);
     /* A fresh parsed copy needs no shared-cache access at all: a rotation
      * fetched by another process reaches us through the forced path. An
      * unknown kid within a second of the last forced look is answered from
@@ -647,9 +661,10 @@ void mcp_docstore_status(mcp_docstore_t *store, const char *url, mcp_doc_parse_f
     local_entry_t *e;
     fetch_stats_t fs;
     apr_time_t fresh_until, fetched_at;
+    entry_name_t name = name_entry(url, parse, policy, rpool);
 
     apr_thread_mutex_lock(store->mutex);
-    e = entry_for(store, url, parse, policy, rpool);
+    e = entry_for(store, url, &name);
     apr_thread_mutex_unlock(store->mutex);
     adopt_shared(store, e, parse, parse_ctx, policy, rpool, &fresh_until, &fetched_at);
     read_stats(store, e, rpool, &fs);
