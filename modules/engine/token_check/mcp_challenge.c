@@ -1,3 +1,4 @@
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,17 +66,59 @@ static char *body_text(const char *error, const char *description, const char *r
     return text;
 }
 
-/* The bodies this thread wrote last, with what they were made of: a
- * location refuses with a few bodies over and over (a flood of forged
- * tokens, one), and writing one through jansson costs more than the rest
- * of the refusal. Per thread, no lock; the memory lives as long as the
- * thread's process. */
+/* The bodies a thread wrote last, with what they were made of: a location
+ * refuses with a few bodies over and over (a flood of forged tokens, one),
+ * and writing one through jansson costs more than the rest of the refusal.
+ * Per thread, no lock; freed when the thread ends. */
 #define BODY_MEMO_SLOTS 4
 typedef struct body_memo {
     char *error, *description, *resource_metadata, *text;
 } body_memo_t;
-static __thread body_memo_t body_memo[BODY_MEMO_SLOTS];
-static __thread unsigned body_memo_next;
+typedef struct body_memos {
+    body_memo_t slot[BODY_MEMO_SLOTS];
+    unsigned next;
+} body_memos_t;
+static __thread body_memos_t *body_memos;
+static pthread_key_t body_memos_key;
+static int body_memos_key_made;
+static pthread_once_t body_memos_once = PTHREAD_ONCE_INIT;
+
+static void empty_memo(body_memo_t *m)
+{
+    free(m->error);
+    free(m->description);
+    free(m->resource_metadata);
+    free(m->text);
+    memset(m, 0, sizeof(*m));
+}
+
+static void release_body_memos(void *data)
+{
+    body_memos_t *memos = data;
+    int i;
+
+    for (i = 0; i < BODY_MEMO_SLOTS; i++)
+        empty_memo(&memos->slot[i]);
+    free(memos);
+}
+
+static void make_body_memos_key(void)
+{
+    body_memos_key_made = pthread_key_create(&body_memos_key, release_body_memos) == 0;
+}
+
+/* This thread's memos; NULL when out of memory (bodies are then written
+ * each time). */
+static body_memos_t *this_thread_memos(void)
+{
+    if (body_memos == NULL) {
+        pthread_once(&body_memos_once, make_body_memos_key);
+        body_memos = calloc(1, sizeof(*body_memos));
+        if (body_memos && body_memos_key_made)
+            pthread_setspecific(body_memos_key, body_memos);
+    }
+    return body_memos;
+}
 
 static int same(const char *a, const char *b)
 {
@@ -86,32 +129,32 @@ const char *mcp_challenge_body(apr_pool_t *pool, const mcp_challenge_t *c)
 {
     const char *error = c->error ? c->error : "unauthorized";
     const char *description = c->description ? c->description : "a Bearer access token is required";
+    body_memos_t *memos = this_thread_memos();
     body_memo_t *m;
     char *text;
     const char *copy;
     int i;
 
-    for (i = 0; i < BODY_MEMO_SLOTS; i++) {
-        m = &body_memo[i];
+    for (i = 0; memos && i < BODY_MEMO_SLOTS; i++) {
+        m = &memos->slot[i];
         if (m->text && same(m->error, error) && same(m->description, description)
             && same(m->resource_metadata, c->resource_metadata))
             return apr_pstrdup(pool, m->text);
     }
     if ((text = body_text(error, description, c->resource_metadata)) == NULL)
         return "{}";
-    m = &body_memo[body_memo_next++ % BODY_MEMO_SLOTS];
-    free(m->error);
-    free(m->description);
-    free(m->resource_metadata);
-    free(m->text);
+    copy = apr_pstrdup(pool, text);
+    if (memos == NULL) {
+        free(text);
+        return copy;
+    }
+    m = &memos->slot[memos->next++ % BODY_MEMO_SLOTS];
+    empty_memo(m);
     m->error = strdup(error);
     m->description = strdup(description);
     m->resource_metadata = c->resource_metadata ? strdup(c->resource_metadata) : NULL;
     m->text = text;
-    copy = apr_pstrdup(pool, text);
-    if (m->error == NULL || m->description == NULL || (c->resource_metadata && m->resource_metadata == NULL)) {
-        free(m->text); /* the slot never matches; the rest goes with its next turn */
-        m->text = NULL;
-    }
+    if (m->error == NULL || m->description == NULL || (c->resource_metadata && m->resource_metadata == NULL))
+        empty_memo(m); /* never matched */
     return copy;
 }

@@ -87,10 +87,10 @@ static json_t *decode_json_segment(apr_pool_t *pool, const char *seg, apr_size_t
     return json;
 }
 
-/* The header segments this thread decoded last, exactly as they came, and
+/* The header segments a thread decoded last, exactly as they came, and
  * their JSON: an IdP signs every token with the same few headers, so a
- * memo spares the decoding and parsing of most. Per thread, no lock; each
- * holds one reference of its own. */
+ * memo spares the decoding and parsing of most. Each holds one reference
+ * of its own. Kept in the thread's state (below). */
 #define HEADER_MEMO_SLOTS 4
 #define HEADER_MEMO_MAX_LEN 256
 typedef struct header_memo {
@@ -98,17 +98,71 @@ typedef struct header_memo {
     char seg[HEADER_MEMO_MAX_LEN];
     json_t *header;
 } header_memo_t;
-static __thread header_memo_t header_memo[HEADER_MEMO_SLOTS];
-static __thread unsigned header_memo_next;
+
+/* What a thread keeps between checks: the header memo, its copies of key
+ * templates (copying an EC template costs microseconds) and a digest
+ * context. A copy is known by its key's serial, never by the key's address,
+ * which a freed key set may hand to another key; it holds a reference to
+ * its key, so it stays right if the key set goes. Freed when the thread
+ * ends (mod_http2 retires idle workers). */
+#define VERIFIER_SLOTS 8
+typedef struct verifier_slot {
+    apr_uint64_t serial;
+    int alg;
+    EVP_PKEY_CTX *ctx;
+} verifier_slot_t;
+typedef struct thread_state {
+    header_memo_t headers[HEADER_MEMO_SLOTS];
+    unsigned next_header;
+    verifier_slot_t slots[VERIFIER_SLOTS];
+    unsigned next_slot;
+    EVP_MD_CTX *md_ctx;
+} thread_state_t;
+static __thread thread_state_t *thread_state;
+static pthread_key_t thread_state_key;
+static int thread_state_key_made;
+static pthread_once_t thread_state_once = PTHREAD_ONCE_INIT;
+
+static void release_thread_state(void *data)
+{
+    thread_state_t *ts = data;
+    int i;
+
+    for (i = 0; i < HEADER_MEMO_SLOTS; i++)
+        json_decref(ts->headers[i].header);
+    for (i = 0; i < VERIFIER_SLOTS; i++)
+        EVP_PKEY_CTX_free(ts->slots[i].ctx);
+    EVP_MD_CTX_free(ts->md_ctx);
+    free(ts);
+}
+
+static void make_thread_state_key(void)
+{
+    thread_state_key_made = pthread_key_create(&thread_state_key, release_thread_state) == 0;
+}
+
+/* This thread's state; NULL when out of memory. Without a thread key (the
+ * process has used them all) it still works, and is not freed at exit. */
+static thread_state_t *this_thread(void)
+{
+    if (thread_state == NULL) {
+        pthread_once(&thread_state_once, make_thread_state_key);
+        thread_state = calloc(1, sizeof(*thread_state));
+        if (thread_state && thread_state_key_made)
+            pthread_setspecific(thread_state_key, thread_state); /* for the destructor */
+    }
+    return thread_state;
+}
 
 static json_t *decode_header(apr_pool_t *pool, const char *seg, apr_size_t len)
 {
+    thread_state_t *ts = this_thread();
     header_memo_t *m;
     json_t *header;
     int i;
 
-    for (i = 0; i < HEADER_MEMO_SLOTS; i++) {
-        m = &header_memo[i];
+    for (i = 0; ts && i < HEADER_MEMO_SLOTS; i++) {
+        m = &ts->headers[i];
         if (m->header && m->len == len && memcmp(m->seg, seg, len) == 0) {
             header = json_incref(m->header);
             apr_pool_cleanup_register(pool, header, release_json, apr_pool_cleanup_null);
@@ -116,8 +170,8 @@ static json_t *decode_header(apr_pool_t *pool, const char *seg, apr_size_t len)
         }
     }
     header = decode_json_segment(pool, seg, len);
-    if (header && len <= HEADER_MEMO_MAX_LEN) {
-        m = &header_memo[header_memo_next++ % HEADER_MEMO_SLOTS];
+    if (ts && header && len <= HEADER_MEMO_MAX_LEN) {
+        m = &ts->headers[ts->next_header++ % HEADER_MEMO_SLOTS];
         json_decref(m->header);
         m->header = json_incref(header);
         m->len = len;
@@ -290,54 +344,6 @@ static unsigned char *ecdsa_der(const unsigned char *sig, size_t len, int *der_l
     return *der_len > 0 ? der : NULL;
 }
 
-/* What a thread keeps between checks: its copies of key templates (copying
- * an EC template costs microseconds, a tenth of the check) and a digest
- * context. A copy is known by its key's serial, never by the key's address,
- * which a freed key set may hand to another key; it holds a reference to
- * its key, so it stays right if the key set goes. Freed when the thread ends. */
-#define VERIFIER_SLOTS 8
-typedef struct verifier_slot {
-    apr_uint64_t serial;
-    int alg;
-    EVP_PKEY_CTX *ctx;
-} verifier_slot_t;
-typedef struct thread_state {
-    verifier_slot_t slots[VERIFIER_SLOTS];
-    unsigned next;
-    EVP_MD_CTX *md_ctx;
-} thread_state_t;
-static __thread thread_state_t *thread_state;
-static pthread_key_t thread_state_key;
-static pthread_once_t thread_state_once = PTHREAD_ONCE_INIT;
-
-static void release_thread_state(void *data)
-{
-    thread_state_t *ts = data;
-    int i;
-
-    for (i = 0; i < VERIFIER_SLOTS; i++)
-        EVP_PKEY_CTX_free(ts->slots[i].ctx);
-    EVP_MD_CTX_free(ts->md_ctx);
-    free(ts);
-}
-
-static void make_thread_state_key(void)
-{
-    pthread_key_create(&thread_state_key, release_thread_state);
-}
-
-static thread_state_t *this_thread(void)
-{
-    if (thread_state == NULL) {
-        pthread_once(&thread_state_once, make_thread_state_key);
-        thread_state = calloc(1, sizeof(*thread_state));
-        if (thread_state == NULL)
-            return NULL;
-        pthread_setspecific(thread_state_key, thread_state); /* for the destructor */
-    }
-    return thread_state;
-}
-
 /* This thread's copy of the key's template for the alg; NULL if none. */
 static EVP_PKEY_CTX *verifier_of(thread_state_t *ts, const mcp_key_t *key, int alg)
 {
@@ -352,7 +358,7 @@ static EVP_PKEY_CTX *verifier_of(thread_state_t *ts, const mcp_key_t *key, int a
     }
     if ((ctx = EVP_PKEY_CTX_dup(key->verifier[alg])) == NULL)
         return NULL;
-    slot = &ts->slots[ts->next++ % VERIFIER_SLOTS];
+    slot = &ts->slots[ts->next_slot++ % VERIFIER_SLOTS];
     EVP_PKEY_CTX_free(slot->ctx);
     slot->serial = key->serial;
     slot->alg = alg;
@@ -374,13 +380,11 @@ static int hashed_signature_verifies(const mcp_jwt_t *jwt, const mcp_key_t *key,
 
     pthread_once(&digests_once, fetch_digests);
     md = digests[a];
-    if (ts == NULL || md == NULL || key->verifier[a] == NULL)
-        return 0;
-    if (ts->md_ctx == NULL && (ts->md_ctx = EVP_MD_CTX_new()) == NULL)
-        return 0;
-    if (jwt->alg->kty == MCP_KTY_EC && (der = ecdsa_der(sig, sig_len, &der_len)) == NULL)
-        return 0;
-    if (EVP_DigestInit_ex(ts->md_ctx, md, NULL) == 1 && EVP_DigestUpdate(ts->md_ctx, jwt->token, jwt->input_len) == 1
+    if (ts && ts->md_ctx == NULL)
+        ts->md_ctx = EVP_MD_CTX_new();
+    if (ts && ts->md_ctx && md && key->verifier[a]
+        && (jwt->alg->kty != MCP_KTY_EC || (der = ecdsa_der(sig, sig_len, &der_len)) != NULL)
+        && EVP_DigestInit_ex(ts->md_ctx, md, NULL) == 1 && EVP_DigestUpdate(ts->md_ctx, jwt->token, jwt->input_len) == 1
         && EVP_DigestFinal_ex(ts->md_ctx, hash, &hash_len) == 1 && (ctx = verifier_of(ts, key, a)) != NULL)
         ok = der ? EVP_PKEY_verify(ctx, der, (size_t)der_len, hash, hash_len) == 1
                  : EVP_PKEY_verify(ctx, sig, sig_len, hash, hash_len) == 1;
