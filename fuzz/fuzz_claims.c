@@ -1,7 +1,9 @@
 /* libFuzzer target: the input is a token payload, signed at run time with a
  * P-256 key the validator trusts, so that the claim checks (iss, aud, exp,
- * nbf, iat, sub) and the claim accessors see every shape of JSON. Invariant:
- * VALID only when the claims really satisfy the policy. */
+ * nbf, iat, sub) and the claim accessors see every shape of JSON. Invariants:
+ * the payload is refused (MALFORMED) exactly when it is no JSON object jansson
+ * reads without duplicates within the depth limit; VALID claims only when
+ * they really satisfy the policy. */
 #include <stdint.h>
 #include <string.h>
 
@@ -81,7 +83,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cjose_jws_t *jws;
     const char *compact, *why = NULL, *token;
     mcp_jwt_t *jwt = NULL;
-    json_t *claims;
+    mcp_jwt_status_t st;
+    json_t *claims, *raw;
+    int readable;
 
     if (size > 8192)
         return 0;
@@ -94,12 +98,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     token = apr_pstrdup(pool, compact);
     cjose_jws_release(jws);
 
-    if (mcp_jwt_parse(pool, token, strlen(token), MCP_JWT_DEFAULT_MAX_LEN, NULL, &jwt, &why)
-        != MCP_JWT_VALID) {
-        apr_pool_destroy(pool); /* payload not a JSON object, too deep, duplicates... */
+    if (mcp_jwt_parse(pool, token, strlen(token), MCP_JWT_DEFAULT_MAX_LEN, NULL, &jwt, &why) != MCP_JWT_VALID) {
+        FUZZ_CHECK(size == 0); /* only an empty payload makes an empty, refused segment */
+        apr_pool_destroy(pool);
         return 0;
     }
-    FUZZ_CHECK(mcp_jwt_verify(jwt, keys, &why) == MCP_JWT_VALID);
+    /* the payload is read once the signature holds: MALFORMED exactly when
+     * it is no JSON object without duplicates, nested at most 16 deep */
+    st = mcp_jwt_verify(jwt, keys, &why);
+    raw = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
+    readable = json_is_object(raw) && mcp_json_depth_ok(raw, 1);
+    json_decref(raw);
+    if (!readable) {
+        FUZZ_CHECK(st == MCP_JWT_MALFORMED && why != NULL && mcp_jwt_claims(jwt) == NULL);
+        FUZZ_CHECK(mcp_jwt_check_claims(jwt, &policy, FUZZ_NOW, &why) == MCP_JWT_INVALID);
+        apr_pool_destroy(pool);
+        return 0;
+    }
+    FUZZ_CHECK(st == MCP_JWT_VALID);
     claims = mcp_jwt_claims(jwt);
     FUZZ_CHECK(claims != NULL);
     if (mcp_jwt_check_claims(jwt, &policy, FUZZ_NOW, &why) == MCP_JWT_VALID)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <apr_strings.h>
+#include <apr_thread_proc.h>
 #include <apr_time.h>
 #include <cjose/cjose.h>
 #include <jansson.h>
@@ -523,6 +524,56 @@ static void test_verifier_copies(void)
     CHECK(many_ok, "verify copies: twelve keys, more than a thread keeps copies of, each verify their tokens");
 }
 
+/* Threads that check tokens and end, as mod_http2 retires its idle workers:
+ * each one's state (header memo, verify copies) is freed by its own exit,
+ * and a check in a thread started after the key set went still verifies. */
+typedef struct thread_check {
+    const char *token;
+    const mcp_keyset_t *set;
+    int verified;
+} thread_check_t;
+
+static void *APR_THREAD_FUNC check_in_thread(apr_thread_t *thread, void *data)
+{
+    thread_check_t *tc = data;
+    apr_pool_t *p;
+    mcp_jwt_t *jwt = NULL;
+    const char *err = NULL;
+    int i;
+
+    apr_pool_create_unmanaged(&p);
+    for (i = 0; i < 3; i++)
+        tc->verified += mcp_jwt_parse(p, tc->token, strlen(tc->token), MCP_JWT_DEFAULT_MAX_LEN, NULL, &jwt, &err)
+                            == MCP_JWT_VALID && mcp_jwt_verify(jwt, tc->set, &err) == MCP_JWT_VALID;
+    apr_pool_destroy(p);
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+static void test_thread_exit(void)
+{
+    test_key_t k[2] = { make_key("t-rsa", "RS256"), make_key("t-ec", "ES256") };
+    const char *err = NULL, *jwks = jwks_of(pool, k, 2);
+    const mcp_keyset_t *set = mcp_jwks_parse(pool, jwks, strlen(jwks), &err);
+    thread_check_t tc[8];
+    apr_thread_t *threads[8];
+    apr_status_t rv;
+    int i, all = 1;
+
+    for (i = 0; i < 8; i++) {
+        tc[i].token = sign(pool, &k[i % 2], NULL, claims(pool, 300, NULL));
+        tc[i].set = set;
+        tc[i].verified = 0;
+        if (apr_thread_create(&threads[i], NULL, check_in_thread, &tc[i], pool) != APR_SUCCESS)
+            all = 0;
+    }
+    for (i = 0; i < 8; i++) {
+        apr_thread_join(&rv, threads[i]);
+        all = all && tc[i].verified == 3;
+    }
+    CHECK(set && all, "eight threads each verify three times and end, their thread state freed on exit");
+}
+
 void mcp_jwt_tests(apr_pool_t *parent)
 {
     apr_pool_create(&pool, parent);
@@ -532,5 +583,6 @@ void mcp_jwt_tests(apr_pool_t *parent)
     test_claim_holds();
     test_header_memo();
     test_verifier_copies();
+    test_thread_exit();
     apr_pool_destroy(pool);
 }
