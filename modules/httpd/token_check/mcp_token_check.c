@@ -6,6 +6,7 @@
 
 #include <apr_strings.h>
 #include <httpd.h>
+#include <http_config.h>
 #include <http_log.h>
 
 #include "mcp_facade.h"
@@ -89,6 +90,47 @@ static mcp_jwt_t *introspected(request_rec *r, const mcp_dir_conf_t *conf, const
     return NULL;
 }
 
+/* The cache key of the token a connection presented last, with a copy of
+ * the token: a client sends the same token on request after request of a
+ * keep-alive connection, and comparing its bytes costs a fraction of hashing
+ * them. The copy is replaced in place, and its room only grows for a longer
+ * token (to twice its length), so a connection that presents many tokens
+ * holds at most four times the longest. */
+typedef struct conn_token_key {
+    const void *scope;
+    apr_size_t len;
+    apr_size_t room;
+    char *token;
+    unsigned char key[MCP_TOKENCACHE_KEY_LEN];
+} conn_token_key_t;
+
+static void token_cache_key(request_rec *r, const char *token, apr_size_t len, const void *scope,
+                            unsigned char key[MCP_TOKENCACHE_KEY_LEN])
+{
+    conn_rec *c = r->connection;
+    conn_token_key_t *last = ap_get_module_config(c->conn_config, &mcp_auth_module);
+
+    if (last && last->scope == scope && last->len == len && memcmp(last->token, token, len) == 0) {
+        memcpy(key, last->key, MCP_TOKENCACHE_KEY_LEN);
+        return;
+    }
+    mcp_tokencache_key(token, len, scope, key);
+    if (len > MCP_JWT_DEFAULT_MAX_LEN)
+        return;
+    if (last == NULL) {
+        last = apr_pcalloc(c->pool, sizeof(*last));
+        ap_set_module_config(c->conn_config, &mcp_auth_module, last);
+    }
+    if (last->room < len) {
+        last->room = 2 * len;
+        last->token = apr_palloc(c->pool, last->room);
+    }
+    memcpy(last->token, token, len);
+    memcpy(last->key, key, MCP_TOKENCACHE_KEY_LEN);
+    last->len = len;
+    last->scope = scope;
+}
+
 mcp_jwt_t *mcp_token_validate(request_rec *r, const mcp_dir_conf_t *conf, const char *token,
                               apr_size_t len, const char **why, mcp_count_t *kind)
 {
@@ -112,7 +154,7 @@ mcp_jwt_t *mcp_token_validate(request_rec *r, const mcp_dir_conf_t *conf, const 
     keys = mcp_keys_for(r, conf, 0, &generation);
     if (keys) {
         /* a token seen before skips decoding and the signature check */
-        mcp_tokencache_key(token, len, keys, cache_key);
+        token_cache_key(r, token, len, keys, cache_key);
         switch (mcp_tokencache_lookup(token_cache, cache_key, generation, r->pool, &jwt)) {
         case MCP_TC_VALID:
             mcp_metrics_token_cache(1);
@@ -146,7 +188,7 @@ mcp_jwt_t *mcp_token_validate(request_rec *r, const mcp_dir_conf_t *conf, const 
         keys = mcp_keys_for(r, conf, 1, &generation);
         st = keys ? mcp_jwt_verify(jwt, keys, why) : MCP_JWT_INVALID;
         if (keys)
-            mcp_tokencache_key(token, len, keys, cache_key);
+            token_cache_key(r, token, len, keys, cache_key);
     }
     if (st == MCP_JWT_MALFORMED) {
         *kind = MCP_COUNT_MALFORMED;
