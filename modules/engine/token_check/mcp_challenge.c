@@ -1,4 +1,3 @@
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,6 +5,7 @@
 #include <jansson.h>
 
 #include "mcp_challenge.h"
+#include "mcp_thread_state.h"
 
 /* error_description / scope: %x20-21 / %x23-5B / %x5D-7E; anything else,
  * including '"' and '\', becomes '?'. */
@@ -78,11 +78,6 @@ typedef struct body_memos {
     body_memo_t slot[BODY_MEMO_SLOTS];
     unsigned next;
 } body_memos_t;
-static __thread body_memos_t *body_memos;
-static pthread_key_t body_memos_key;
-static int body_memos_key_made;
-static pthread_once_t body_memos_once = PTHREAD_ONCE_INIT;
-
 static void empty_memo(body_memo_t *m)
 {
     free(m->error);
@@ -102,23 +97,8 @@ static void release_body_memos(void *data)
     free(memos);
 }
 
-static void make_body_memos_key(void)
-{
-    body_memos_key_made = pthread_key_create(&body_memos_key, release_body_memos) == 0;
-}
-
-/* This thread's memos; NULL when out of memory (bodies are then written
- * each time). */
-static body_memos_t *this_thread_memos(void)
-{
-    if (body_memos == NULL) {
-        pthread_once(&body_memos_once, make_body_memos_key);
-        body_memos = calloc(1, sizeof(*body_memos));
-        if (body_memos && body_memos_key_made)
-            pthread_setspecific(body_memos_key, body_memos);
-    }
-    return body_memos;
-}
+static mcp_thread_state_t body_memo_states = MCP_THREAD_STATE(sizeof(body_memos_t), release_body_memos);
+static __thread void *body_memos;
 
 static int same(const char *a, const char *b)
 {
@@ -129,7 +109,7 @@ const char *mcp_challenge_body(apr_pool_t *pool, const mcp_challenge_t *c)
 {
     const char *error = c->error ? c->error : "unauthorized";
     const char *description = c->description ? c->description : "a Bearer access token is required";
-    body_memos_t *memos = this_thread_memos();
+    body_memos_t *memos = mcp_thread_state(&body_memo_states, &body_memos);
     body_memo_t *m;
     char *text;
     const char *copy;

@@ -13,6 +13,7 @@
 
 #include "mcp_b64url.h"
 #include "mcp_jwt.h"
+#include "mcp_thread_state.h"
 
 /* The last NumericDate we take as a date: 9999-12-31T23:59:59Z. Larger values
  * (1e300, 1e400 as infinity) are hostile, and casting them is undefined. */
@@ -103,8 +104,7 @@ typedef struct header_memo {
  * templates (copying an EC template costs microseconds) and a digest
  * context. A copy is known by its key's serial, never by the key's address,
  * which a freed key set may hand to another key; it holds a reference to
- * its key, so it stays right if the key set goes. Freed when the thread
- * ends (mod_http2 retires idle workers). */
+ * its key, so it stays right if the key set goes. */
 #define VERIFIER_SLOTS 8
 typedef struct verifier_slot {
     apr_uint64_t serial;
@@ -118,11 +118,6 @@ typedef struct thread_state {
     unsigned next_slot;
     EVP_MD_CTX *md_ctx;
 } thread_state_t;
-static __thread thread_state_t *thread_state;
-static pthread_key_t thread_state_key;
-static int thread_state_key_made;
-static pthread_once_t thread_state_once = PTHREAD_ONCE_INIT;
-
 static void release_thread_state(void *data)
 {
     thread_state_t *ts = data;
@@ -136,22 +131,12 @@ static void release_thread_state(void *data)
     free(ts);
 }
 
-static void make_thread_state_key(void)
-{
-    thread_state_key_made = pthread_key_create(&thread_state_key, release_thread_state) == 0;
-}
+static mcp_thread_state_t thread_states = MCP_THREAD_STATE(sizeof(thread_state_t), release_thread_state);
+static __thread void *thread_state;
 
-/* This thread's state; NULL when out of memory. Without a thread key (the
- * process has used them all) it still works, and is not freed at exit. */
 static thread_state_t *this_thread(void)
 {
-    if (thread_state == NULL) {
-        pthread_once(&thread_state_once, make_thread_state_key);
-        thread_state = calloc(1, sizeof(*thread_state));
-        if (thread_state && thread_state_key_made)
-            pthread_setspecific(thread_state_key, thread_state); /* for the destructor */
-    }
-    return thread_state;
+    return mcp_thread_state(&thread_states, &thread_state);
 }
 
 static json_t *decode_header(apr_pool_t *pool, const char *seg, apr_size_t len)
