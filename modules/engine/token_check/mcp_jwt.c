@@ -271,11 +271,9 @@ mcp_jwt_status_t mcp_jwt_parse(apr_pool_t *pool, const char *token, apr_size_t l
     plen = (apr_size_t)(dot2 - dot1 - 1);
     sig = dot2 + 1;
     slen = len - (apr_size_t)(sig - token);
-    if (!mcp_b64url_is_strict(token, hlen) || !mcp_b64url_is_strict(dot1 + 1, plen)
-        || !mcp_b64url_is_strict(sig, slen)) {
-        *err = "token is not strict base64url";
-        return MCP_JWT_INVALID;
-    }
+    /* each segment is checked for strict base64url where it is decoded:
+     * the header here, the signature first thing in mcp_jwt_verify, the
+     * payload once the signature over it holds */
 
     jwt = apr_pcalloc(pool, sizeof(*jwt));
     jwt->pool = pool;

@@ -28,8 +28,8 @@ typedef struct mcp_jwt_policy {
 
 typedef struct mcp_jwt mcp_jwt_t;
 
-/* Structural checks that need no key: size, exactly three segments, strict
- * base64url, header JSON without duplicates, alg in the allow-list, no crit,
+/* Structural checks that need no key: size, exactly three segments, a
+ * strict base64url header of JSON without duplicates, alg in the allow-list, no crit,
  * no nesting, acceptable typ (types: accepted values, compared without
  * case; NULL accepts at+jwt, application/at+jwt, JWT or none). The payload is left
  * alone until mcp_jwt_verify has checked the signature over it: no client
