@@ -13,6 +13,7 @@
 #include "mcp_respond.h"
 
 #define CORS_FILTER "MCP_AUTH_CORS"
+static ap_filter_rec_t *cors_filter_handle; /* added by registration, not looked up by name */
 
 /* A browser client of a DPoP location sends its proof in a DPoP header (not
  * CORS-safelisted: without it here the preflight fails) and must read the
@@ -60,8 +61,8 @@ void mcp_cors_headers(request_rec *r, const mcp_dir_conf_t *conf, int well_known
         apr_table_setn(r->err_headers_out, "Access-Control-Expose-Headers", EXPOSE_HEADERS);
     }
     /* with a list, the list is the policy: see cors_filter */
-    if ((origin || conf->cors_origins) && !mcp_has_output_filter(r, CORS_FILTER))
-        ap_add_output_filter(CORS_FILTER, NULL, r, r->connection);
+    if ((origin || conf->cors_origins) && !mcp_has_output_filter(r, cors_filter_handle))
+        ap_add_output_filter_handle(cors_filter_handle, NULL, r, r->connection);
 }
 
 static const char *const backend_cors_headers[] = {
@@ -110,5 +111,5 @@ int mcp_cors_preflight(request_rec *r, const mcp_dir_conf_t *conf, int well_know
 
 void mcp_cors_register(apr_pool_t *p)
 {
-    ap_register_output_filter(CORS_FILTER, cors_filter, NULL, AP_FTYPE_CONTENT_SET);
+    cors_filter_handle = ap_register_output_filter(CORS_FILTER, cors_filter, NULL, AP_FTYPE_CONTENT_SET);
 }

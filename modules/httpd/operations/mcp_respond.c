@@ -74,12 +74,12 @@ const char *mcp_loggable(request_rec *r, const char *s)
     return ap_escape_logitem(r->pool, s);
 }
 
-int mcp_has_output_filter(request_rec *r, const char *name)
+int mcp_has_output_filter(request_rec *r, const ap_filter_rec_t *frec)
 {
     ap_filter_t *f;
 
     for (f = r->output_filters; f; f = f->next) {
-        if (f->frec && f->frec->name && strcasecmp(f->frec->name, name) == 0)
+        if (f->frec == frec)
             return 1;
     }
     return 0;

@@ -4,6 +4,7 @@
 #define MCP_RESPOND_H
 
 #include <httpd.h>
+#include <util_filter.h>
 
 #include "mcp_config.h"
 
@@ -23,8 +24,8 @@ int mcp_method_not_allowed(request_rec *r, const mcp_dir_conf_t *conf, const cha
  * r is not for it, the 405 for a method other than GET and HEAD, else OK. */
 int mcp_page_request(request_rec *r, const char *handler);
 
-/* Whether r's output filter chain has the filter registered as name. */
-int mcp_has_output_filter(request_rec *r, const char *name);
+/* Whether r's output filter chain has the filter of this registration. */
+int mcp_has_output_filter(request_rec *r, const ap_filter_rec_t *frec);
 
 /* X-Forwarded-For for a request the gateway makes to the IdP for r. */
 const char *mcp_forwarded_for(request_rec *r);

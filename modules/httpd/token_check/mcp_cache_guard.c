@@ -18,6 +18,10 @@
 #define CACHE_GUARD_FILTER "MCP_AUTH_CACHE_GUARD"
 #define NOTE_MARKED "mcp_auth.no_cache"
 
+/* added by its registration, not by name: a name is looked up (and lower-
+ * cased into the pool) on every request */
+static ap_filter_rec_t *cache_guard_handle;
+
 static int add_cache_control(void *data, const char *key, const char *value)
 {
     mcp_cache_control_add(data, value);
@@ -48,11 +52,12 @@ void mcp_cache_guard_arm(request_rec *r)
         return;
     r->no_cache = 1;
     apr_table_setn(r->notes, NOTE_MARKED, "1");
-    if (!mcp_has_output_filter(r, CACHE_GUARD_FILTER))
-        ap_add_output_filter(CACHE_GUARD_FILTER, NULL, r, r->connection);
+    if (!mcp_has_output_filter(r, cache_guard_handle))
+        ap_add_output_filter_handle(cache_guard_handle, NULL, r, r->connection);
 }
 
 void mcp_cache_guard_register(apr_pool_t *p)
 {
-    ap_register_output_filter(CACHE_GUARD_FILTER, cache_guard_filter, NULL, AP_FTYPE_CONTENT_SET - 2);
+    cache_guard_handle = ap_register_output_filter(CACHE_GUARD_FILTER, cache_guard_filter, NULL,
+                                                   AP_FTYPE_CONTENT_SET - 2);
 }
