@@ -1,7 +1,8 @@
 # Several tokens on one keep-alive connection: the connection remembers the
-# cache key of the token it presented last (to skip hashing the same token
-# request after request), and that memory must never answer for another
-# token: each request is judged by its own.
+# Authorization header it read last (to skip reading the same header again)
+# and the cache key of the token it presented last (to skip hashing the
+# same token request after request), and that memory must never answer for
+# another header or token: each request is judged by its own.
 use strict;
 use warnings FATAL => 'all';
 
@@ -15,7 +16,7 @@ use HTTP::Request ();
 use MCPTest;
 use MintToken;
 
-plan tests => 16;
+plan tests => 31;
 
 my $now = time;
 my ($alice, $bob, $expired) = mint_many(
@@ -37,8 +38,13 @@ my $n = 0;
 
 sub on_connection {
     my ($token, $want_status, $want_user, $what) = @_;
+    return with_header("Bearer $token", $want_status, $want_user, $what);
+}
+
+sub with_header {
+    my ($authorization, $want_status, $want_user, $what) = @_;
     my $r = HTTP::Request->new(GET => url('mcp', '/mcp'));
-    $r->header(Authorization => "Bearer $token");
+    $r->header(Authorization => $authorization);
     my $res = $ua->request($r);
     $n++;
     ok t_cmp($res->code, $want_status, "$what: status");
@@ -61,3 +67,16 @@ my $last = on_connection($bob, 200, 'bob', 'bob last');
 # LWP counts the responses of a reused connection
 ok t_cmp(($last->header('Client-Response-Num') // 1) > 1 ? 1 : 0, 1,
          'the requests shared a keep-alive connection (Client-Response-Num ' . ($last->header('Client-Response-Num') // 'none') . ')');
+
+# Headers that differ from the one before only around the same token are
+# each read in full: the ones out of RFC 6750's syntax are refused (400,
+# after which httpd closes the connection), the others are the token's.
+on_connection($alice, 200, 'alice', 'alice before the variants');
+with_header("Bearer $alice x", 400, undef, 'the same token with data after it');
+on_connection($alice, 200, 'alice', 'alice before a lower-case scheme');
+with_header("bearer  $alice ", 200, 'alice', 'the same token, scheme in lower case, more blanks');
+with_header("Bearer $alice", 200, 'alice', 'the same token as first sent');
+with_header("Bearer ${alice}%", 400, undef, 'the same token with a character outside b64token');
+on_connection($alice, 200, 'alice', 'alice before a second credential');
+with_header("Basic Zm9vOmJhcg==, Bearer $alice", 400, undef, 'the same token after another credential');
+with_header("Bearer $bob", 200, 'bob', 'bob after the variants');

@@ -11,6 +11,8 @@
 #include <util_filter.h>
 
 #include "mcp_body.h"
+#include "mcp_connection_memo.h"
+#include "mcp_jwt.h"
 #include "mcp_presentation.h"
 
 /* RFC 6750 §2.2: only an application/x-www-form-urlencoded body counts; a
@@ -173,6 +175,38 @@ static void cut_from_query(request_rec *r, const char *rest, apr_size_t rest_len
     }
 }
 
+/* The token of an Authorization header. A connection's next request mostly
+ * repeats the header of the one before byte for byte: that header was read
+ * as a token presentation then, and its token is where it was. Any other
+ * header is read in full (a token of a kilobyte, character by character). */
+static mcp_token_result_t token_from_authorization(conn_rec *c, const char *header, const char **token,
+                                                   unsigned long *len, int *dpop, const char **why)
+{
+    mcp_connection_memo_t *last;
+    mcp_token_result_t result;
+    apr_size_t header_len;
+
+    if (header == NULL)
+        return mcp_token_from_authorization(header, token, len, dpop, why);
+    header_len = strlen(header);
+    last = mcp_connection_memo(c);
+    if (mcp_kept_bytes_equal(&last->header, header, header_len)) {
+        *token = header + last->token_at;
+        *len = (unsigned long)last->token_len;
+        *dpop = last->dpop;
+        *why = NULL;
+        return MCP_TOKEN_PRESENT;
+    }
+    result = mcp_token_from_authorization(header, token, len, dpop, why);
+    if (result == MCP_TOKEN_PRESENT && header_len <= MCP_JWT_DEFAULT_MAX_LEN) {
+        mcp_kept_bytes_set(&last->header, c->pool, header, header_len);
+        last->token_at = (apr_size_t)(*token - header);
+        last->token_len = *len;
+        last->dpop = *dpop;
+    }
+    return result;
+}
+
 void mcp_find_token(request_rec *r, int methods, mcp_presented_t *out)
 {
     const char *header, *rest, *token, *why;
@@ -190,7 +224,7 @@ void mcp_find_token(request_rec *r, int methods, mcp_presented_t *out)
     /* A bearer Authorization header leaves the request whether or not the
      * header method is enabled: it is judged only when it is. */
     header = apr_table_get(r->headers_in, "Authorization");
-    switch (mcp_token_from_authorization(header, &token, &len, &dpop, &why)) {
+    switch (token_from_authorization(r->connection, header, &token, &len, &dpop, &why)) {
     case MCP_TOKEN_PRESENT:
         if (methods & MCP_BEARER_HEADER) {
             add_found(out, apr_pstrmemdup(r->pool, token, len), len, MCP_BEARER_HEADER);

@@ -14,6 +14,7 @@
 #include "mcp_jwt.h"
 #include "mcp_metrics.h"
 #include "mcp_tokencache.h"
+#include "mcp_connection_memo.h"
 #include "mcp_httpd.h"
 #include "mcp_introspection.h"
 #include "mcp_request_keys.h"
@@ -90,44 +91,24 @@ static mcp_jwt_t *introspected(request_rec *r, const mcp_dir_conf_t *conf, const
     return NULL;
 }
 
-/* The cache key of the token a connection presented last, with a copy of
- * the token: a client sends the same token on request after request of a
- * keep-alive connection, and comparing its bytes costs a fraction of hashing
- * them. The copy is replaced in place, and its room only grows for a longer
- * token (to twice its length), so a connection that presents many tokens
- * holds at most four times the longest. */
-typedef struct conn_token_key {
-    const void *scope;
-    apr_size_t len;
-    apr_size_t room;
-    char *token;
-    unsigned char key[MCP_TOKENCACHE_KEY_LEN];
-} conn_token_key_t;
-
+/* The cache key of the token a connection presented last is kept with a
+ * copy of the token: the same token on the next request is not hashed
+ * again. */
 static void token_cache_key(request_rec *r, const char *token, apr_size_t len, const void *scope,
                             unsigned char key[MCP_TOKENCACHE_KEY_LEN])
 {
     conn_rec *c = r->connection;
-    conn_token_key_t *last = ap_get_module_config(c->conn_config, &mcp_auth_module);
+    mcp_connection_memo_t *last = mcp_connection_memo(c);
 
-    if (last && last->scope == scope && last->len == len && memcmp(last->token, token, len) == 0) {
+    if (last->scope == scope && mcp_kept_bytes_equal(&last->token, token, len)) {
         memcpy(key, last->key, MCP_TOKENCACHE_KEY_LEN);
         return;
     }
     mcp_tokencache_key(token, len, scope, key);
     if (len > MCP_JWT_DEFAULT_MAX_LEN)
         return;
-    if (last == NULL) {
-        last = apr_pcalloc(c->pool, sizeof(*last));
-        ap_set_module_config(c->conn_config, &mcp_auth_module, last);
-    }
-    if (last->room < len) {
-        last->room = 2 * len;
-        last->token = apr_palloc(c->pool, last->room);
-    }
-    memcpy(last->token, token, len);
+    mcp_kept_bytes_set(&last->token, c->pool, token, len);
     memcpy(last->key, key, MCP_TOKENCACHE_KEY_LEN);
-    last->len = len;
     last->scope = scope;
 }
 
