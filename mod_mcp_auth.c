@@ -58,7 +58,7 @@
 
 module AP_MODULE_DECLARE_DATA mcp_auth_module;
 
-#define NOTE_SCOPE_NEEDED "mcp_auth.scope_needed"
+#define NOTE_SCOPE_NEEDED "scope_needed.mcp_auth"
 #define JSON_ERROR_FILTER "MCP_AUTH_JSON_ERROR"
 
 static int curl_ready;

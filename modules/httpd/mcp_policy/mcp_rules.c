@@ -31,12 +31,12 @@
 APLOG_USE_MODULE(mcp_auth);
 
 /* The JSON-RPC answer to a denied request, for mcp_rules_handler. */
-#define NOTE_ANSWER "mcp_auth.rpc_answer"
+#define NOTE_ANSWER "answer.mcp_auth.rpc"
 /* The id of a single JSON-RPC request read, as JSON text. */
-#define NOTE_ID "mcp_auth.rpc_id"
+#define NOTE_ID "id.mcp_auth.rpc"
 /* The first rule that denied a call or asked for more scope, for the
  * audit log; unset for a URI no rule may judge. */
-#define NOTE_RULE "mcp_auth.rpc_rule"
+#define NOTE_RULE "rule.mcp_auth.rpc"
 
 /* JSON-RPC 2.0 §5.1 */
 #define RPC_PARSE_ERROR (-32700)

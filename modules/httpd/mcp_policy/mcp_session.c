@@ -37,7 +37,7 @@ APLOG_USE_MODULE(mcp_auth);
 #define RPC_SESSION_NOT_FOUND (-32001)
 /* the server's id as this request chain forwards it, once opened */
 #define OPENED_KEY "mcp_auth.session_opened"
-#define SEALED_NOTE "mcp_auth.session_sealed"
+#define SEALED_NOTE "session_sealed.mcp_auth"
 
 /* What a sealed id is bound to: the site and location that handed it out,
  * and the caller (issuer and subject; anonymous callers are one caller). */

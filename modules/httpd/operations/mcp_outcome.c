@@ -11,13 +11,18 @@
 
 #include "mcp_outcome.h"
 
-#define NOTE_DECISION "mcp_auth.decision"
-#define NOTE_REASON "mcp_auth.reason"
-#define NOTE_RULE "mcp_auth.rule"
-#define NOTE_SUBJECT "mcp_auth.subject"
-#define NOTE_CLIENT_ID "mcp_auth.client_id"
-#define NOTE_PASSED "mcp_auth.passed"
-#define NOTE_REQUIRE "mcp_auth.require_denied"
+/* The module's notes are named word first ("decision.mcp_auth", not
+ * "mcp_auth.decision"): an APR table compares the first four characters of
+ * a name as one number before it compares strings, and with every name
+ * starting "mcp_" each lookup compared strings with each of the module's
+ * notes. */
+#define NOTE_DECISION "decision.mcp_auth"
+#define NOTE_REASON "reason.mcp_auth"
+#define NOTE_RULE "rule.mcp_auth"
+#define NOTE_SUBJECT "subject.mcp_auth"
+#define NOTE_CLIENT_ID "client_id.mcp_auth"
+#define NOTE_PASSED "passed.mcp_auth"
+#define NOTE_REQUIRE "require_denied.mcp_auth"
 
 void mcp_outcome_set(request_rec *r, const char *decision, const char *reason)
 {

@@ -33,8 +33,8 @@ const unsigned char *mcp_relay_key_or_log(request_rec *r)
     return key;
 }
 
-#define NOTE_BINDING "mcp_auth.relay_binding"
-#define NOTE_SITE_TAG "mcp_auth.relay_site_tag"
+#define NOTE_BINDING "relay_binding.mcp_auth"
+#define NOTE_SITE_TAG "relay_site_tag.mcp_auth"
 
 void mcp_relay_bind(request_rec *r, const protected_location_t *pl)
 {

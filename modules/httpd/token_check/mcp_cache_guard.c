@@ -16,7 +16,7 @@
 #include "mcp_respond.h"
 
 #define CACHE_GUARD_FILTER "MCP_AUTH_CACHE_GUARD"
-#define NOTE_MARKED "mcp_auth.no_cache"
+#define NOTE_MARKED "no_cache.mcp_auth"
 
 /* added by its registration, not by name: a name is looked up (and lower-
  * cased into the pool) on every request */

@@ -7,13 +7,14 @@
 
 #include "mcp_config.h"
 
-/* Set on a request whose error body is the module's JSON document, so that
- * the error filter labels it application/json. */
-#define MCP_NOTE_JSON_ERROR "mcp_auth.json_error"
+/* Notes are named word first (see mcp_outcome.c). Set on a request whose
+ * error body is the module's JSON document, so that the error filter labels
+ * it application/json. */
+#define MCP_NOTE_JSON_ERROR "json_error.mcp_auth"
 
 /* Set on a request that presented its token with a DPoP proof: its
  * refusals carry the error in the DPoP challenge. */
-#define MCP_NOTE_DPOP_PRESENTED "mcp_auth.dpop"
+#define MCP_NOTE_DPOP_PRESENTED "dpop.mcp_auth"
 
 /* Refuses the request with status: a WWW-Authenticate challenge naming the
  * metadata URL and the location's scopes, error and description when
