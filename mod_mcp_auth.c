@@ -197,8 +197,10 @@ static void judge(request_rec *r, const mcp_dir_conf_t *conf, auth_state_t *st)
     mcp_outcome_caller(r, st->jwt, st->user);
     r->ap_auth_type = (char *)MCP_AUTH_TYPE;
     mcp_identity_set(r, conf, st->jwt);
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0005: accepted token for %s (alg %s, kid %s)",
-                  mcp_loggable(r, st->user), mcp_jwt_alg(st->jwt), mcp_loggable(r, mcp_jwt_kid(st->jwt)));
+    /* on every request: the escaped names are made only for a log that keeps the line */
+    if (APLOGrdebug(r))
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "MCPAUTH0005: accepted token for %s (alg %s, kid %s)",
+                      mcp_loggable(r, st->user), mcp_jwt_alg(st->jwt), mcp_loggable(r, mcp_jwt_kid(st->jwt)));
 }
 
 /* This request's state under conf. The first judgement finds and strips the

@@ -339,11 +339,12 @@ static int judge_calls(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt
             else if (rule)
                 mcp_metrics_rule_refused(rule->counter); /* the 403 below answers it */
             note_rule(r, rule, denied[i] != NULL, &noted_denial);
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0051: %s %s for %s: %s (%s)", c->method,
-                          mcp_loggable(r, target),
-                          mcp_loggable(r, jwt ? mcp_jwt_claim_string(r->pool, jwt, "sub") : "anonymous"),
-                          denied[i] ? "denied" : "needs more scope",
-                          rule ? mcp_rules_describe(r->pool, rule) : "not a canonical resource URI");
+            if (APLOGrinfo(r)) /* a batch may hold thousands of denied calls */
+                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "MCPAUTH0051: %s %s for %s: %s (%s)", c->method,
+                              mcp_loggable(r, target),
+                              mcp_loggable(r, jwt ? mcp_jwt_claim_string(r->pool, jwt, "sub") : "anonymous"),
+                              denied[i] ? "denied" : "needs more scope",
+                              rule ? mcp_rules_describe(r->pool, rule) : "not a canonical resource URI");
         }
     }
     return any_denied;

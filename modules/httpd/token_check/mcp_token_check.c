@@ -201,9 +201,11 @@ check_claims:
     return jwt;
 
 invalid:
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  "MCPAUTH0001: rejected bearer token for %s: %s (alg %s, kid %s)", r->uri, *why,
-                  jwt ? mcp_loggable(r, mcp_jwt_alg(jwt)) : "-", jwt ? mcp_loggable(r, mcp_jwt_kid(jwt)) : "-");
+    /* the escaped alg and kid are made only for a log that keeps the line */
+    if (APLOGrinfo(r))
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "MCPAUTH0001: rejected bearer token for %s: %s (alg %s, kid %s)", r->uri, *why,
+                      jwt ? mcp_loggable(r, mcp_jwt_alg(jwt)) : "-", jwt ? mcp_loggable(r, mcp_jwt_kid(jwt)) : "-");
     return NULL;
 }
 
