@@ -1,3 +1,4 @@
+#include <stdint.h>
 #include <string.h>
 
 #include <apr_atomic.h>
@@ -166,17 +167,30 @@ typedef struct entry_name {
 static entry_name_t name_entry(const char *url, mcp_doc_parse_fn parse, const mcp_doc_policy_t *policy,
                                apr_pool_t *rpool)
 {
-    char kind[2 * sizeof(parse) + 3];
+    static const char hex[] = "0123456789abcdef";
+    const char *kind = policy->kind ? policy->kind : "document";
+    const char *scope = policy->fetch.public_only ? " public-only " : " ";
+    apr_size_t kind_len = strlen(kind), scope_len = strlen(scope), url_len = strlen(url);
+    uintptr_t parser = (uintptr_t)parse;
+    char *key, *p;
+    int i;
     entry_name_t n;
 
-    /* on every request: one format call, not one per byte */
-    apr_snprintf(kind, sizeof(kind), "%pp", (const void *)parse);
-    /* a copy fetched where private addresses are allowed is never served
-     * where they are not, and a refusal there never blocks a fetch here:
-     * the two are separate documents, in the process and in the cache */
-    n.shared_name = apr_pstrcat(rpool, policy->kind ? policy->kind : "document",
-                                policy->fetch.public_only ? " public-only " : " ", url, NULL);
-    n.key = apr_pstrcat(rpool, kind, " ", n.shared_name, NULL);
+    /* on every request: one allocation, no format. The key is the parse
+     * function's address in hex, a blank, then the shared name; a copy
+     * fetched where private addresses are allowed is never served where
+     * they are not, and a refusal there never blocks a fetch here: the two
+     * are separate documents, in the process and in the cache */
+    key = apr_palloc(rpool, 2 * sizeof(parser) + 1 + kind_len + scope_len + url_len + 1);
+    for (i = 2 * (int)sizeof(parser) - 1; i >= 0; i--, parser >>= 4)
+        key[i] = hex[parser & 0x0f];
+    p = key + 2 * sizeof(parser);
+    *p++ = ' ';
+    n.shared_name = p;
+    memcpy(p, kind, kind_len);
+    memcpy(p += kind_len, scope, scope_len);
+    memcpy(p += scope_len, url, url_len + 1);
+    n.key = key;
     return n;
 }
 
