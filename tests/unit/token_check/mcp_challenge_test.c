@@ -1,6 +1,7 @@
 /* Unit tests of mcp_challenge: the WWW-Authenticate challenges (RFC 6750 §3,
  * RFC 9728 §5.1), with DPoP beside Bearer (RFC 9449 §7.1). */
 
+#include <pthread.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -85,10 +86,74 @@ static void test_body(void)
                  "and metadata URL");
 }
 
+/* The challenge header, taken from the thread's memo after its first
+ * writing: every combination of the fields (each pair of them asked for one
+ * after the other, so that each finds the other in the memo) reads as a
+ * thread with no memo writes it: no field is missing from what the memo is
+ * keyed by. */
+#define HEADER_COMBINATIONS 192
+static mcp_challenge_t combination(int k)
+{
+    static const char *const urls[] = { "https://a.example/.well-known/oauth-protected-resource/mcp",
+                                        "https://b.example/.well-known/oauth-protected-resource/mcp" };
+    static const char *const errors[] = { NULL, "invalid_token", "invalid_dpop_proof" };
+    static const char *const descriptions[] = { "expired", "signature verification failed" };
+    static const char *const scopes[] = { NULL, "mcp:tools" };
+    mcp_challenge_t c = { urls[k % 2], errors[k / 2 % 3], descriptions[k / 6 % 2], scopes[k / 12 % 2],
+                          k / 24 % 2 ? "ES256 PS256" : NULL, k / 48 % 2, k / 96 % 2 };
+
+    return c;
+}
+
+static char *fresh[HEADER_COMBINATIONS];
+
+static void *write_fresh(void *arg)
+{
+    int k = (int)(long)arg;
+    apr_pool_t *p;
+    mcp_challenge_t c = combination(k);
+
+    apr_pool_create(&p, NULL);
+    fresh[k] = strdup(mcp_challenge_header(p, &c));
+    apr_pool_destroy(p);
+    return NULL;
+}
+
+static void test_header_memo(void)
+{
+    int a, b, k, right = 1;
+    apr_pool_t *p;
+
+    for (k = 0; k < HEADER_COMBINATIONS; k++) {
+        pthread_t t;
+
+        pthread_create(&t, NULL, write_fresh, (void *)(long)k);
+        pthread_join(t, NULL);
+        right &= fresh[k] != NULL;
+    }
+    apr_pool_create(&p, pool);
+    for (a = 0; right && a < HEADER_COMBINATIONS; a++) {
+        for (b = 0; b < HEADER_COMBINATIONS; b++) {
+            mcp_challenge_t ca = combination(a), cb = combination(b);
+
+            if (strcmp(mcp_challenge_header(p, &ca), fresh[a]) != 0
+                || strcmp(mcp_challenge_header(p, &cb), fresh[b]) != 0)
+                right = 0;
+        }
+        apr_pool_clear(p);
+    }
+    apr_pool_destroy(p);
+    CHECK(right, "challenge header: 192 combinations, each pair one after the other, each as a thread "
+                 "without a memo writes it");
+    for (k = 0; k < HEADER_COMBINATIONS; k++)
+        free(fresh[k]);
+}
+
 void mcp_challenge_tests(apr_pool_t *parent)
 {
     apr_pool_create(&pool, parent);
     test_challenge();
     test_body();
+    test_header_memo();
     apr_pool_destroy(pool);
 }
