@@ -122,8 +122,10 @@ const char *mcp_external_url(request_rec *r, const mcp_dir_conf_t *conf, const c
         }
     }
     port = external_port(r);
-    return apr_psprintf(r->pool, "%s://%s%s%s", ap_http_scheme(r), host,
-                        ap_is_default_port(port, r) ? "" : apr_psprintf(r->pool, ":%u", port), path);
+    /* joined, not formatted: every refusal names its metadata URL */
+    if (ap_is_default_port(port, r))
+        return apr_pstrcat(r->pool, ap_http_scheme(r), "://", host, path, NULL);
+    return apr_pstrcat(r->pool, ap_http_scheme(r), "://", host, ":", apr_itoa(r->pool, port), path, NULL);
 }
 
 void mcp_urls_vary(request_rec *r, const mcp_dir_conf_t *conf)
