@@ -133,12 +133,13 @@ static void judge(request_rec *r, const mcp_dir_conf_t *conf, auth_state_t *st)
 
     if (presented->result != MCP_TOKEN_ABSENT)
         mcp_cache_guard_arm(r);
-    /* where DPoP is off, "Authorization: DPoP" is a scheme not spoken here */
-    if (presented->result == MCP_TOKEN_PRESENT && presented->dpop) {
-        if (mcp_dpop_of(conf) == MCP_DPOP_OFF)
-            presented->result = MCP_TOKEN_ABSENT;
-        else
+    /* where DPoP is off, "Authorization: DPoP" is a scheme not spoken here;
+     * elsewhere a refusal, of a malformed presentation too, answers in it */
+    if (presented->result != MCP_TOKEN_ABSENT && presented->dpop) {
+        if (mcp_dpop_of(conf) != MCP_DPOP_OFF)
             apr_table_setn(r->notes, MCP_NOTE_DPOP_PRESENTED, "1");
+        else if (presented->result == MCP_TOKEN_PRESENT)
+            presented->result = MCP_TOKEN_ABSENT;
     }
     switch (presented->result) {
     case MCP_TOKEN_ABSENT:

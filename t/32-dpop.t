@@ -60,7 +60,8 @@ my %sub_of = (c1 => 'alice', ed => 'edna', plain => 'bob');
 # [ name, token, proof overrides (HASH; ARRAY: one DPoP header each; CODE:
 #   the header's text; undef: no DPoP header), status, for a 401 "CHALLENGES:
 #   words of the error_description" (see challenge_summary), options: path
-#   (default /dpop), method, scheme (default DPoP), headers ]
+#   (default /dpop), method, scheme (default DPoP), suffix (after the token),
+#   headers ]
 my $now = time;
 my @cases = (
     # accepted
@@ -136,6 +137,14 @@ my @cases = (
     [ 'DPoP required: bound token as Bearer', 'c1', undef, 401, 'DPoP invalid_token: DPoP-bound tokens only',
       path => '/dpopreq', scheme => 'Bearer' ],
     [ 'DPoP off: "Authorization: DPoP" is no credential', 'c1', {}, 401, 'Bearer', path => '/dpopoff' ],
+
+    # refused: the presentation (400), the error in the scheme the client used
+    [ 'DPoP scheme, data after the token', 'c1', {}, 400,
+      'Bearer; DPoP invalid_request: unexpected data after the token', suffix => ' x' ],
+    [ 'DPoP scheme, a character outside b64token', 'c1', {}, 400,
+      'Bearer; DPoP invalid_request: characters outside the b64token syntax', suffix => '%' ],
+    [ 'Bearer scheme, data after the token', 'plain', undef, 400,
+      'Bearer invalid_request; DPoP: unexpected data after the token', scheme => 'Bearer', suffix => ' x' ],
     [ 'DPoP off: bound token as Bearer', 'c1', undef, 401, 'Bearer invalid_token: presented as a bearer token',
       path => '/dpopoff', scheme => 'Bearer' ],
 );
@@ -168,7 +177,7 @@ sub send_with {
     my ($token, $proofs, %o) = @_;
     my $method = $o{method} // 'GET';
     my $r = HTTP::Request->new($method => at($o{path} // '/dpop'));
-    $r->header(Authorization => ($o{scheme} // 'DPoP') . " $token");
+    $r->header(Authorization => ($o{scheme} // 'DPoP') . " $token" . ($o{suffix} // ''));
     $r->push_header(DPoP => $_) for @$proofs;
     my @headers = @{ $o{headers} || [] };
     $r->push_header(splice @headers, 0, 2) while @headers;

@@ -16,7 +16,7 @@ use HTTP::Request ();
 use MCPTest;
 use MintToken;
 
-plan tests => 31;
+plan tests => 35;
 
 my $now = time;
 my ($alice, $bob, $expired) = mint_many(
@@ -80,3 +80,14 @@ with_header("Bearer ${alice}%", 400, undef, 'the same token with a character out
 on_connection($alice, 200, 'alice', 'alice before a second credential');
 with_header("Basic Zm9vOmJhcg==, Bearer $alice", 400, undef, 'the same token after another credential');
 with_header("Bearer $bob", 200, 'bob', 'bob after the variants');
+
+# A refusal found without a signature check (a signature that is not
+# base64url) reads the same at every sighting: it is not remembered as a
+# failed check.
+my ($dora) = mint_many(
+    { key => 'rsa1', header => { alg => 'RS256', kid => 'rsa1' }, payload => std_claims(sub => 'dora') });
+for my $n (1 .. 2) {
+    my $res = with_header("Bearer ${dora}=", 401, undef, "a signature that is not base64url, sighting $n");
+    my ($desc) = ($res->header('WWW-Authenticate') // '') =~ /error_description="([^"]*)"/;
+    ok t_cmp($desc // '', 'signature is not base64url', "a signature that is not base64url, sighting $n: why");
+}

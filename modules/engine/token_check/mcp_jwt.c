@@ -38,6 +38,7 @@ struct mcp_jwt {
     const char *payload_seg;  /* the payload's base64url, read once the signature holds */
     apr_size_t payload_seg_len;
     int verified;
+    int signature_checked;    /* a key's check of the signature ran (and may have failed) */
 };
 
 static apr_status_t release_json(void *data)
@@ -436,6 +437,7 @@ mcp_jwt_status_t mcp_jwt_verify(mcp_jwt_t *jwt, const mcp_keyset_t *keys, const 
         if (!mcp_key_fits(key, jwt->alg))
             continue;
         tried++;
+        jwt->signature_checked = 1;
         if (signature_verifies(jwt, key, sig, sig_len)) {
             jwt->payload = decode_json_segment(jwt->pool, jwt->payload_seg, jwt->payload_seg_len);
             if (jwt->payload == NULL) {
@@ -592,6 +594,11 @@ const char *mcp_jwt_typ(const mcp_jwt_t *jwt)
 json_t *mcp_jwt_header_param(const mcp_jwt_t *jwt, const char *name)
 {
     return jwt->header ? json_object_get(jwt->header, name) : NULL;
+}
+
+int mcp_jwt_signature_checked(const mcp_jwt_t *jwt)
+{
+    return jwt->signature_checked;
 }
 
 const char *mcp_jwt_kid(const mcp_jwt_t *jwt)

@@ -49,6 +49,11 @@ mcp_jwt_status_t mcp_jwt_verify(mcp_jwt_t *jwt, const mcp_keyset_t *keys, const 
 mcp_jwt_status_t mcp_jwt_check_claims(mcp_jwt_t *jwt, const mcp_jwt_policy_t *policy,
                                       double now, const char **err);
 
+/* Whether mcp_jwt_verify ran a key's check of the signature: a failure
+ * found before one (a signature that is not base64url, or of the wrong
+ * length) costs nothing to find again. */
+int mcp_jwt_signature_checked(const mcp_jwt_t *jwt);
+
 const char *mcp_jwt_kid(const mcp_jwt_t *jwt);
 
 /* Whether v, at depth (1 for a document), nests at most MCP_MAX_JSON_DEPTH

@@ -103,12 +103,16 @@ mcp_token_result_t mcp_token_from_authorization(const char *header,
     while (*p == '=')
         p++;
     *token_len = (unsigned long)(p - start);
+    if (*p != '\0' && !is_ows((unsigned char)*p)) {
+        *why = "token contains characters outside the b64token syntax";
+        return MCP_TOKEN_MALFORMED;
+    }
     while (is_ows((unsigned char)*p))
         p++;
     if (*p != '\0') {
         /* httpd joins repeated Authorization headers with ", ", so a second
          * credential lands here too. */
-        *why = "unexpected data after the bearer token";
+        *why = "unexpected data after the token";
         return MCP_TOKEN_MALFORMED;
     }
     *token = start;

@@ -233,8 +233,10 @@ void mcp_find_token(request_rec *r, int methods, mcp_presented_t *out)
         apr_table_unset(r->headers_in, "Authorization");
         break;
     case MCP_TOKEN_MALFORMED:
-        if (methods & MCP_BEARER_HEADER)
+        if (methods & MCP_BEARER_HEADER) {
             set_malformed(out, why);
+            out->dpop = dpop; /* the scheme the refusal answers in */
+        }
         apr_table_unset(r->headers_in, "Authorization");
         break;
     case MCP_TOKEN_ABSENT:

@@ -177,7 +177,9 @@ mcp_jwt_t *mcp_token_validate(request_rec *r, const mcp_dir_conf_t *conf, const 
     }
     if (st != MCP_JWT_VALID) {
         *kind = st == MCP_JWT_KEY_UNKNOWN ? MCP_COUNT_UNKNOWN_KID : MCP_COUNT_BAD_SIGNATURE;
-        if (st == MCP_JWT_INVALID && keys) {
+        /* only a check that ran is remembered: a refusal found without
+         * one is as cheap to find again, and reads the same each time */
+        if (st == MCP_JWT_INVALID && keys && mcp_jwt_signature_checked(jwt)) {
             mcp_tokencache_store_bad(token_cache, cache_key, generation, TOKEN_CACHE_MAX_AGE);
             publish_cache_bytes();
         }
