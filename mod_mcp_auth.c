@@ -60,6 +60,7 @@ module AP_MODULE_DECLARE_DATA mcp_auth_module;
 
 #define NOTE_SCOPE_NEEDED "scope_needed.mcp_auth"
 #define JSON_ERROR_FILTER "MCP_AUTH_JSON_ERROR"
+static ap_filter_rec_t *json_error_filter_handle; /* added by registration, not by name */
 
 static int curl_ready;
 
@@ -545,7 +546,7 @@ static void insert_error_filter(request_rec *r)
         apr_table_setn(r->notes, MCP_NOTE_JSON_ERROR, "1");
     }
     if (apr_table_get(r->notes, MCP_NOTE_JSON_ERROR))
-        ap_add_output_filter(JSON_ERROR_FILTER, NULL, r, r->connection);
+        ap_add_output_filter_handle(json_error_filter_handle, NULL, r, r->connection);
 }
 
 /* Whether r goes on to the backend with a token of its own (MCPAuthTokenExchange),
@@ -771,7 +772,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_note_auth_failure(note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_fixups(fixups, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_insert_error_filter(insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_register_output_filter(JSON_ERROR_FILTER, json_error_filter, NULL, AP_FTYPE_CONTENT_SET);
+    json_error_filter_handle = ap_register_output_filter(JSON_ERROR_FILTER, json_error_filter, NULL,
+                                                        AP_FTYPE_CONTENT_SET);
     mcp_body_register(p);
     mcp_list_output_register(p);
     mcp_session_register(p);

@@ -2,7 +2,6 @@
  * handed on to whoever reads the request next (mod_proxy, usually). */
 
 #include <string.h>
-#include <strings.h>
 
 #include <apr_buckets.h>
 #include <apr_strings.h>
@@ -16,6 +15,7 @@
 #include "mcp_body.h"
 
 #define REPLAY_FILTER "MCP_AUTH_FORM_REPLAY"
+static ap_filter_rec_t *replay_filter_handle; /* added by registration, not by name */
 
 typedef struct replay_ctx {
     apr_bucket_brigade *rest;   /* what has not been handed on yet, then EOS */
@@ -71,7 +71,7 @@ static apr_status_t replay_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_inp
 static ap_filter_t *replay_filter_in(ap_filter_t *f)
 {
     for (; f; f = f->next) {
-        if (f->frec && f->frec->name && strcasecmp(f->frec->name, REPLAY_FILTER) == 0)
+        if (f->frec == replay_filter_handle)
             return f;
     }
     return NULL;
@@ -84,7 +84,7 @@ void mcp_body_inherit(request_rec *r)
     if (r->prev == NULL || replay_filter_in(r->input_filters))
         return;
     if ((f = replay_filter_in(r->prev->input_filters)) != NULL)
-        ap_add_input_filter(REPLAY_FILTER, f->ctx, r, r->connection);
+        ap_add_input_filter_handle(replay_filter_handle, f->ctx, r, r->connection);
 }
 
 /* The body of the client's request, kept with it once read. */
@@ -131,7 +131,7 @@ int mcp_read_client_body(request_rec *r, apr_size_t limit, const char **body, ap
 
 void mcp_body_register(apr_pool_t *p)
 {
-    ap_register_input_filter(REPLAY_FILTER, replay_filter, NULL, AP_FTYPE_RESOURCE);
+    replay_filter_handle = ap_register_input_filter(REPLAY_FILTER, replay_filter, NULL, AP_FTYPE_RESOURCE);
 }
 
 int mcp_read_body(request_rec *r, apr_size_t limit, const char **body, apr_size_t *len)
@@ -189,7 +189,7 @@ void mcp_body_replay(request_rec *r, const char *body, apr_size_t len)
     APR_BRIGADE_INSERT_TAIL(ctx->rest, apr_bucket_eos_create(ba));
     apr_table_unset(r->headers_in, "Transfer-Encoding");
     apr_table_setn(r->headers_in, "Content-Length", apr_psprintf(r->pool, "%" APR_SIZE_T_FMT, len));
-    ap_add_input_filter(REPLAY_FILTER, ctx, r, r->connection);
+    ap_add_input_filter_handle(replay_filter_handle, ctx, r, r->connection);
 }
 
 /* Parameters of a query or form body. A parameter given twice is refused

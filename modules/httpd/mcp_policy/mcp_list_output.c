@@ -24,6 +24,7 @@
 APLOG_USE_MODULE(mcp_auth);
 
 #define FILTER_NAME "MCP_AUTH_LIST"
+static ap_filter_rec_t *list_filter_handle; /* added by registration, not by name */
 /* a list answer larger than this is not passed on unfiltered */
 #define MAX_LIST_ANSWER (16 * 1024 * 1024)
 
@@ -235,10 +236,10 @@ void mcp_list_output_add(request_rec *r, const mcp_dir_conf_t *conf, const mcp_j
     ctx->lf.ctx = ctx;
     /* the answer must be readable here */
     apr_table_unset(r->headers_in, "Accept-Encoding");
-    ap_add_output_filter(FILTER_NAME, ctx, r, r->connection);
+    ap_add_output_filter_handle(list_filter_handle, ctx, r, r->connection);
 }
 
 void mcp_list_output_register(apr_pool_t *p)
 {
-    ap_register_output_filter(FILTER_NAME, list_filter, NULL, AP_FTYPE_CONTENT_SET);
+    list_filter_handle = ap_register_output_filter(FILTER_NAME, list_filter, NULL, AP_FTYPE_CONTENT_SET);
 }
