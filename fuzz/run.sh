@@ -43,13 +43,13 @@ src() { find "$MODULES" -name "$1" | head -n 1; }
 sources_for() {
     case $1 in
         fuzz_token) echo "$(src mcp_token.c)" ;;
-        fuzz_jwt|fuzz_claims) echo "$(src mcp_jwt.c) $(src mcp_thread_state.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
+        fuzz_jwt|fuzz_claims) echo "$(src mcp_jwt.c) $(src mcp_thread_state.c) $(src mcp_digest.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
         fuzz_jwks) echo "$(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
-        fuzz_jsonrpc) echo "$(src mcp_jsonrpc.c) $(src mcp_era.c) $(src mcp_field.c) $(src mcp_policy.c) $(src mcp_scope.c) $(src mcp_jwt.c) $(src mcp_thread_state.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
+        fuzz_jsonrpc) echo "$(src mcp_jsonrpc.c) $(src mcp_era.c) $(src mcp_field.c) $(src mcp_policy.c) $(src mcp_scope.c) $(src mcp_jwt.c) $(src mcp_thread_state.c) $(src mcp_digest.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
         fuzz_sse) echo "$(src mcp_listfilter.c) $(src mcp_buffer.c) $(src mcp_jsonrpc.c)" ;;
-        fuzz_dpop) echo "$(src mcp_dpop.c) $(src mcp_jwt.c) $(src mcp_thread_state.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
-        fuzz_introspect) echo "$(src mcp_introspect.c) $(src mcp_jwt.c) $(src mcp_thread_state.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
-        fuzz_exchange) echo "$(src mcp_exchange.c) $(src mcp_seal.c) $(src mcp_jwt.c) $(src mcp_thread_state.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
+        fuzz_dpop) echo "$(src mcp_dpop.c) $(src mcp_jwt.c) $(src mcp_thread_state.c) $(src mcp_digest.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
+        fuzz_introspect) echo "$(src mcp_introspect.c) $(src mcp_jwt.c) $(src mcp_thread_state.c) $(src mcp_digest.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
+        fuzz_exchange) echo "$(src mcp_exchange.c) $(src mcp_seal.c) $(src mcp_jwt.c) $(src mcp_thread_state.c) $(src mcp_digest.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
     esac
 }
 

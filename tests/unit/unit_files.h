@@ -16,6 +16,7 @@ void mcp_tokencache_tests(apr_pool_t *pool);
 void mcp_scope_tests(apr_pool_t *pool);
 void mcp_challenge_tests(apr_pool_t *pool);
 void mcp_thread_state_tests(apr_pool_t *pool);
+void mcp_digest_tests(apr_pool_t *pool);
 void mcp_dpop_tests(apr_pool_t *pool);
 void mcp_cnf_tests(apr_pool_t *pool);
 void mcp_introspect_tests(apr_pool_t *pool);

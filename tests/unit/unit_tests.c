@@ -25,6 +25,7 @@ int main(void)
     mcp_scope_tests(pool);
     mcp_challenge_tests(pool);
     mcp_thread_state_tests(pool);
+    mcp_digest_tests(pool);
     mcp_dpop_tests(pool);
     mcp_cnf_tests(pool);
     mcp_introspect_tests(pool);

@@ -12,6 +12,7 @@
 #include <openssl/rsa.h>
 
 #include "mcp_b64url.h"
+#include "mcp_digest.h"
 #include "mcp_jwt.h"
 #include "mcp_thread_state.h"
 
@@ -101,9 +102,8 @@ typedef struct header_memo {
     json_t *header;
 } header_memo_t;
 
-/* What a thread keeps between checks: the header memo, its copies of key
- * templates (copying an EC template costs microseconds) and a digest
- * context. A copy is known by its key's serial, never by the key's address,
+/* What a thread keeps between checks: the header memo and its copies of
+ * key templates (copying an EC template costs microseconds). A copy is known by its key's serial, never by the key's address,
  * which a freed key set may hand to another key; it holds a reference to
  * its key, so it stays right if the key set goes. */
 #define VERIFIER_SLOTS 8
@@ -117,7 +117,6 @@ typedef struct thread_state {
     unsigned next_header;
     verifier_slot_t slots[VERIFIER_SLOTS];
     unsigned next_slot;
-    EVP_MD_CTX *md_ctx;
 } thread_state_t;
 static void release_thread_state(void *data)
 {
@@ -128,7 +127,6 @@ static void release_thread_state(void *data)
         json_decref(ts->headers[i].header);
     for (i = 0; i < VERIFIER_SLOTS; i++)
         EVP_PKEY_CTX_free(ts->slots[i].ctx);
-    EVP_MD_CTX_free(ts->md_ctx);
     free(ts);
 }
 
@@ -358,18 +356,14 @@ static int hashed_signature_verifies(const mcp_jwt_t *jwt, const mcp_key_t *key,
     unsigned char *der = NULL, hash[EVP_MAX_MD_SIZE];
     unsigned int hash_len = 0;
     int der_len = 0, ok = 0, a = jwt->alg->index;
-    const EVP_MD *md;
     EVP_PKEY_CTX *ctx;
     thread_state_t *ts = this_thread();
 
     pthread_once(&digests_once, fetch_digests);
-    md = digests[a];
-    if (ts && ts->md_ctx == NULL)
-        ts->md_ctx = EVP_MD_CTX_new();
-    if (ts && ts->md_ctx && md && key->verifier[a]
+    if (ts && key->verifier[a]
         && (jwt->alg->kty != MCP_KTY_EC || (der = ecdsa_der(sig, sig_len, &der_len)) != NULL)
-        && EVP_DigestInit_ex(ts->md_ctx, md, NULL) == 1 && EVP_DigestUpdate(ts->md_ctx, jwt->token, jwt->input_len) == 1
-        && EVP_DigestFinal_ex(ts->md_ctx, hash, &hash_len) == 1 && (ctx = verifier_of(ts, key, a)) != NULL)
+        && mcp_digest(digests[a], jwt->token, jwt->input_len, NULL, 0, hash, &hash_len)
+        && (ctx = verifier_of(ts, key, a)) != NULL)
         ok = der ? EVP_PKEY_verify(ctx, der, (size_t)der_len, hash, hash_len) == 1
                  : EVP_PKEY_verify(ctx, sig, sig_len, hash, hash_len) == 1;
     OPENSSL_free(der);

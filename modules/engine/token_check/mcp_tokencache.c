@@ -7,7 +7,7 @@
 #include <apr_thread_mutex.h>
 #include <openssl/evp.h>
 
-#include "mcp_thread_state.h"
+#include "mcp_digest.h"
 #include "mcp_tokencache.h"
 
 typedef struct slot {
@@ -120,46 +120,13 @@ static void fetch_sha256(void)
     sha256 = EVP_MD_fetch(NULL, "SHA256", NULL); /* once: a fetch by name takes OpenSSL's locks */
 }
 
-/* Each thread hashes with a context of its own, made on its first key: in a
- * busy server, making and freeing one per key (an allocation, a reference
- * on the digest, OpenSSL's bookkeeping) cost several times the hash of a
- * token of a few hundred bytes. */
-static void release_hasher(void *data)
-{
-    EVP_MD_CTX **ctx = data;
-
-    EVP_MD_CTX_free(*ctx);
-    free(ctx);
-}
-
-static mcp_thread_state_t hashers = MCP_THREAD_STATE(sizeof(EVP_MD_CTX *), release_hasher);
-static __thread void *hasher;
-
-static EVP_MD_CTX *this_threads_hasher(void)
-{
-    EVP_MD_CTX **ctx = mcp_thread_state(&hashers, &hasher);
-
-    pthread_once(&sha256_once, fetch_sha256);
-    if (ctx == NULL || sha256 == NULL)
-        return NULL;
-    if (*ctx == NULL && (*ctx = EVP_MD_CTX_new()) != NULL && EVP_DigestInit_ex(*ctx, sha256, NULL) != 1) {
-        EVP_MD_CTX_free(*ctx);
-        *ctx = NULL;
-    }
-    return *ctx;
-}
-
 void mcp_tokencache_key(const char *token, apr_size_t len, const void *scope,
                         unsigned char key[MCP_TOKENCACHE_KEY_LEN])
 {
-    EVP_MD_CTX *ctx = this_threads_hasher();
     unsigned int n = 0;
-    int ok;
 
-    /* a NULL digest: the one the context was made with */
-    ok = ctx && EVP_DigestInit_ex2(ctx, NULL, NULL) && EVP_DigestUpdate(ctx, token, len)
-         && EVP_DigestUpdate(ctx, &scope, sizeof(scope)) && EVP_DigestFinal_ex(ctx, key, &n);
-    if (!ok)
+    pthread_once(&sha256_once, fetch_sha256);
+    if (!mcp_digest(sha256, token, len, &scope, sizeof(scope), key, &n) || n != MCP_TOKENCACHE_KEY_LEN)
         memset(key, 0, MCP_TOKENCACHE_KEY_LEN); /* an all-zero key never matches a stored one */
 }
 
