@@ -143,6 +143,8 @@ my @cases = (
       'Bearer; DPoP invalid_request: unexpected data after the token', suffix => ' x' ],
     [ 'DPoP scheme, a character outside b64token', 'c1', {}, 400,
       'Bearer; DPoP invalid_request: characters outside the b64token syntax', suffix => '%' ],
+    [ 'DPoP scheme, two Authorization headers (joined with a comma)', 'c1', {}, 400,
+      'Bearer; DPoP invalid_request: unexpected data after the token', suffix => ', DPoP x' ],
     [ 'Bearer scheme, data after the token', 'plain', undef, 400,
       'Bearer invalid_request; DPoP: unexpected data after the token', scheme => 'Bearer', suffix => ' x' ],
     [ 'DPoP off: bound token as Bearer', 'c1', undef, 401, 'Bearer invalid_token: presented as a bearer token',

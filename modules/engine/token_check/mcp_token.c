@@ -103,7 +103,8 @@ mcp_token_result_t mcp_token_from_authorization(const char *header,
     while (*p == '=')
         p++;
     *token_len = (unsigned long)(p - start);
-    if (*p != '\0' && !is_ows((unsigned char)*p)) {
+    /* a comma starts the next credential of joined headers (below) */
+    if (*p != '\0' && *p != ',' && !is_ows((unsigned char)*p)) {
         *why = "token contains characters outside the b64token syntax";
         return MCP_TOKEN_MALFORMED;
     }
