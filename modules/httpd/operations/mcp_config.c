@@ -31,32 +31,35 @@
 const char *const mcp_provider_names[] = { "generic", "keycloak", "auth0", "okta", "entra",
                                               "authentik", NULL };
 
+/* A record no directive has touched: what every section starts from. */
+static const mcp_dir_conf_t unset_conf = {
+    .metrics_slot = -1, .auth_type_mcp = -1, .in_url_space = -1,
+    .refresh_min = -1, .refresh_max = -1, .min_refetch = -1, .max_stale = -1,
+    .connect_timeout = -1, .fetch_timeout = -1, .fetch_max_bytes = -1,
+    .clock_skew = -1, .mode = MODE_UNSET, .provider = PROVIDER_UNSET,
+    .client_metadata_documents = -1, .client_metadata_private = -1, .consent_lifetime = -1,
+    .trust_forwarded = -1, .forwarded_header = -1, .default_deny = -1,
+    .max_request_body = -1, .read_requests = -1, .session_binding = -1,
+    .dpop = -1, .dpop_nonce = -1, .dpop_proof_lifetime = -1,
+    .token_format = -1, .introspection_max = -1, .introspection_negative = -1,
+};
+
 void *mcp_config_create_dir(apr_pool_t *p, char *dir)
 {
-    mcp_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+    mcp_dir_conf_t *conf = apr_pmemdup(p, &unset_conf, sizeof(*conf));
 
     conf->location = dir;
-    conf->metrics_slot = -1;
-    conf->auth_type_mcp = -1;
-    conf->in_url_space = -1;
-    conf->clock_skew = -1;
-    conf->refresh_min = conf->refresh_max = conf->min_refetch = conf->max_stale = -1;
-    conf->connect_timeout = conf->fetch_timeout = -1;
-    conf->fetch_max_bytes = -1;
-    conf->mode = MODE_UNSET;
-    conf->provider = PROVIDER_UNSET;
-    conf->trust_forwarded = -1;
-    conf->forwarded_header = -1;
-    conf->client_metadata_documents = -1;
-    conf->client_metadata_private = -1;
-    conf->consent_lifetime = -1;
-    conf->default_deny = -1;
-    conf->max_request_body = -1;
-    conf->read_requests = -1;
-    conf->session_binding = -1;
-    conf->dpop = conf->dpop_nonce = conf->dpop_proof_lifetime = -1;
-    conf->token_format = conf->introspection_max = conf->introspection_negative = -1;
     return conf;
+}
+
+/* Nothing set but the section's name. Records are made by copying unset_conf
+ * and then setting fields, so equal bytes mean equal fields; a difference in
+ * padding alone only costs the full merge. */
+static int is_unset(const mcp_dir_conf_t *conf)
+{
+    const apr_size_t from = APR_OFFSETOF(mcp_dir_conf_t, metrics_slot);
+
+    return memcmp((const char *)conf + from, (const char *)&unset_conf + from, sizeof(*conf) - from) == 0;
 }
 
 #define MERGE_PTR(field) conf->field = add->field ? add->field : base->field
@@ -65,7 +68,14 @@ void *mcp_config_create_dir(apr_pool_t *p, char *dir)
 void *mcp_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
 {
     mcp_dir_conf_t *base = basev, *add = addv;
-    mcp_dir_conf_t *conf = apr_pcalloc(p, sizeof(*conf));
+    mcp_dir_conf_t *conf;
+
+    /* httpd merges every matching section on every request, and the sections
+     * around a protected location (<Directory />, the document root) usually
+     * set nothing of ours: then the merge is the location's own record. */
+    if (add->location && is_unset(base))
+        return add;
+    conf = apr_pcalloc(p, sizeof(*conf));
 
     MERGE_PTR(location);
     MERGE_INT(metrics_slot, -1);
