@@ -85,7 +85,11 @@ struct mcp_docstore {
     apr_hash_t *entries;
     mcp_cache_t *cache;
     unsigned int max_entries; /* 0: no limit */
+    apr_uint32_t serial;      /* this store among all made in the process */
+    apr_uint32_t evictions;   /* evict_all runs (under mutex) */
 };
+
+static apr_uint32_t stores_made;
 
 apr_status_t mcp_docstore_create(mcp_docstore_t **out, apr_pool_t *pool, mcp_cache_t *cache)
 {
@@ -95,6 +99,7 @@ apr_status_t mcp_docstore_create(mcp_docstore_t **out, apr_pool_t *pool, mcp_cac
     store->pool = pool;
     store->cache = cache;
     store->entries = apr_hash_make(pool);
+    store->serial = apr_atomic_inc32(&stores_made) + 1;
     rv = apr_thread_mutex_create(&store->mutex, APR_THREAD_MUTEX_DEFAULT, pool);
     *out = store;
     return rv;
@@ -127,6 +132,7 @@ static void evict_all(mcp_docstore_t *store)
 {
     apr_hash_index_t *hi;
 
+    store->evictions++;
     /* the table's own iterator: the mutex is held */
     for (hi = apr_hash_first(NULL, store->entries); hi; hi = apr_hash_next(hi)) {
         local_entry_t *e = apr_hash_this_val(hi);
@@ -157,8 +163,7 @@ static apr_status_t doc_release_cleanup(void *data)
  * shared cache. A key set, a discovery document and a client's metadata
  * document at the same URL are three entries, in this process and in the
  * shared cache: a parsed object is only ever handed to code that expects its
- * type, and one kind's failures never delay another's fetch. Made before
- * store->mutex is taken, which every request of the process passes. */
+ * type, and one kind's failures never delay another's fetch. */
 typedef struct entry_name {
     const char *key;
     const char *shared_name;
@@ -176,11 +181,11 @@ static entry_name_t name_entry(const char *url, mcp_doc_parse_fn parse, const mc
     int i;
     entry_name_t n;
 
-    /* on every request: one allocation, no format. The key is the parse
-     * function's address in hex, a blank, then the shared name; a copy
-     * fetched where private addresses are allowed is never served where
-     * they are not, and a refusal there never blocks a fetch here: the two
-     * are separate documents, in the process and in the cache */
+    /* one allocation, no format. The key is the parse function's address
+     * in hex, a blank, then the shared name; a copy fetched where private
+     * addresses are allowed is never served where they are not, and a
+     * refusal there never blocks a fetch here: the two are separate
+     * documents, in the process and in the cache */
     key = apr_palloc(rpool, 2 * sizeof(parser) + 1 + kind_len + scope_len + url_len + 1);
     for (i = 2 * (int)sizeof(parser) - 1; i >= 0; i--, parser >>= 4)
         key[i] = hex[parser & 0x0f];
@@ -194,13 +199,69 @@ static entry_name_t name_entry(const char *url, mcp_doc_parse_fn parse, const mc
     return n;
 }
 
-/* The entry named so, under store->mutex, for the caller to give back with
- * entry_done. */
-static local_entry_t *entry_for(mcp_docstore_t *store, const char *url, const entry_name_t *name)
+/* The entries a thread found last: a request asks for the same key set as
+ * the one before, and naming it again costs an allocation and a hash of
+ * the whole name. What a slot names decides the entry's key (parser, kind,
+ * scope, URL). Pointers only, nothing owned: a slot is trusted under
+ * store->mutex, for the store it was made for (the serial tells a new store
+ * at a freed one's address), while no eviction has run since (an eviction
+ * is the only way an entry is freed). */
+#define REMEMBERED_SLOTS 4
+typedef struct remembered_entry {
+    const mcp_docstore_t *store;
+    apr_uint32_t serial, evictions;
+    mcp_doc_parse_fn parse;
+    const char *kind;
+    int public_only;
+    local_entry_t *entry;
+} remembered_entry_t;
+
+static __thread remembered_entry_t remembered[REMEMBERED_SLOTS];
+static __thread unsigned int remembered_next;
+
+static local_entry_t *recalled(const mcp_docstore_t *store, const char *url, mcp_doc_parse_fn parse,
+                               const mcp_doc_policy_t *policy)
 {
-    local_entry_t *e = apr_hash_get(store->entries, name->key, APR_HASH_KEY_STRING);
+    const remembered_entry_t *m;
+
+    for (m = remembered; m < remembered + REMEMBERED_SLOTS; m++) {
+        if (m->store == store && m->serial == store->serial && m->evictions == store->evictions
+            && m->parse == parse && m->kind == policy->kind && m->public_only == policy->fetch.public_only
+            && strcmp(m->entry->url, url) == 0)
+            return m->entry;
+    }
+    return NULL;
+}
+
+static void remember(const mcp_docstore_t *store, mcp_doc_parse_fn parse, const mcp_doc_policy_t *policy,
+                     local_entry_t *e)
+{
+    remembered_entry_t *m = &remembered[remembered_next++ % REMEMBERED_SLOTS];
+
+    m->store = store;
+    m->serial = store->serial;
+    m->evictions = store->evictions;
+    m->parse = parse;
+    m->kind = policy->kind;
+    m->public_only = policy->fetch.public_only;
+    m->entry = e;
+}
+
+/* The entry for this document, under store->mutex, for the caller to give
+ * back with entry_done. */
+static local_entry_t *entry_for(mcp_docstore_t *store, const char *url, mcp_doc_parse_fn parse,
+                                const mcp_doc_policy_t *policy, apr_pool_t *rpool)
+{
+    local_entry_t *e = recalled(store, url, parse, policy);
+    entry_name_t name;
     apr_pool_t *pool;
 
+    if (e) {
+        e->users++;
+        return e;
+    }
+    name = name_entry(url, parse, policy, rpool);
+    e = apr_hash_get(store->entries, name.key, APR_HASH_KEY_STRING);
     if (e == NULL) {
         if (store->max_entries && apr_hash_count(store->entries) >= store->max_entries)
             evict_all(store);
@@ -208,16 +269,17 @@ static local_entry_t *entry_for(mcp_docstore_t *store, const char *url, const en
         apr_pool_create(&pool, NULL);
         e = apr_pcalloc(pool, sizeof(*e));
         e->pool = pool;
-        e->key = apr_pstrdup(pool, name->key);
+        e->key = apr_pstrdup(pool, name.key);
         e->url = apr_pstrdup(pool, url);
-        e->body_id = mcp_cache_id(pool, "doc", name->shared_name);
-        e->stamp_id = mcp_cache_id(pool, "stamp", name->shared_name);
-        e->fetch_id = mcp_cache_id(pool, "fetching", name->shared_name);
-        e->refetch_id = mcp_cache_id(pool, "refetch", name->shared_name);
-        e->failed_id = mcp_cache_id(pool, "failed", name->shared_name);
-        e->stats_id = mcp_cache_id(pool, "stats", name->shared_name);
+        e->body_id = mcp_cache_id(pool, "doc", name.shared_name);
+        e->stamp_id = mcp_cache_id(pool, "stamp", name.shared_name);
+        e->fetch_id = mcp_cache_id(pool, "fetching", name.shared_name);
+        e->refetch_id = mcp_cache_id(pool, "refetch", name.shared_name);
+        e->failed_id = mcp_cache_id(pool, "failed", name.shared_name);
+        e->stats_id = mcp_cache_id(pool, "stats", name.shared_name);
         apr_hash_set(store->entries, e->key, APR_HASH_KEY_STRING, e);
     }
+    remember(store, parse, policy, e);
     e->users++;
     return e;
 }
@@ -574,11 +636,9 @@ const mcp_doc_t *mcp_docstore_get(mcp_docstore_t *store, const char *url,
                                     + apr_time_from_sec(5);
     const char *fetch_err = NULL, *shown;
 
-    entry_name_t name = name_entry(url, parse, policy, rpool);
-
     *err = NULL;
     apr_thread_mutex_lock(store->mutex);
-    e = entry_for(store, url, &name);
+    e = entry_for(store, url, parse, policy, rpool);
     /* A fresh parsed copy needs no shared-cache access at all: a rotation
      * fetched by another process reaches us through the forced path. An
      * unknown kid within a second of the last forced look is answered from
@@ -675,10 +735,9 @@ void mcp_docstore_status(mcp_docstore_t *store, const char *url, mcp_doc_parse_f
     local_entry_t *e;
     fetch_stats_t fs;
     apr_time_t fresh_until, fetched_at;
-    entry_name_t name = name_entry(url, parse, policy, rpool);
 
     apr_thread_mutex_lock(store->mutex);
-    e = entry_for(store, url, &name);
+    e = entry_for(store, url, parse, policy, rpool);
     apr_thread_mutex_unlock(store->mutex);
     adopt_shared(store, e, parse, parse_ctx, policy, rpool, &fresh_until, &fetched_at);
     read_stats(store, e, rpool, &fs);

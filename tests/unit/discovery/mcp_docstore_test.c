@@ -62,6 +62,63 @@ static void *parse_any(apr_pool_t *p, const char *body, apr_size_t len, const vo
     return apr_pstrmemdup(p, body, len);
 }
 
+/* The document is the name it was asked for under: which entry answered. */
+static void *parse_named(apr_pool_t *p, const char *body, apr_size_t len, const void *ctx, const char **err)
+{
+    (void)body;
+    (void)len;
+    (void)err;
+    return apr_pstrdup(p, ctx);
+}
+
+static const char *named(mcp_docstore_t *store, const char *url, const char *name, mcp_doc_parse_fn parse,
+                         const mcp_doc_policy_t *policy)
+{
+    const char *err;
+    const mcp_doc_t *doc = mcp_docstore_get(store, url, parse, name, policy, 0, pool, &err);
+
+    return doc ? doc->parsed : "(none)";
+}
+
+/* A thread remembers the entries it found last: whatever it asks for next
+ * must still be the entry of that URL, parser and kind, also after the
+ * entries it remembers were evicted and freed. */
+static void test_docstore_recall(const char *base, mcp_doc_policy_t *policy)
+{
+    mcp_docstore_t *store;
+    const char *url[6];
+    apr_uint32_t fetched;
+    int i, round, right = 1;
+
+    mcp_docstore_create(&store, pool, NULL);
+    for (i = 0; i < 6; i++)
+        url[i] = apr_psprintf(pool, "%s/r%d", base, i);
+    for (round = 0; round < 3; round++) {
+        for (i = 0; i < 6; i++)
+            right &= strcmp(named(store, url[i], url[i], parse_named, policy), url[i]) == 0;
+        /* one URL back and forth, as a key set and a metadata document are */
+        for (i = 0; i < 4; i++)
+            right &= strcmp(named(store, url[i % 2], url[i % 2], parse_named, policy), url[i % 2]) == 0;
+    }
+    CHECK(right, "docstore: six URLs asked for in turn, and two back and forth, each answered by its own entry");
+    CHECK(strcmp(named(store, url[0], "other parser", parse_any, policy), "{}") == 0
+              && strcmp(named(store, url[0], url[0], parse_named, policy), url[0]) == 0,
+          "docstore: the same URL with another parser is another entry, both ways");
+    policy->kind = MCP_DOC_JWKS;
+    CHECK(strcmp(named(store, url[0], "keys", parse_named, policy), "keys") == 0, "docstore: ... and of another kind too");
+    policy->kind = NULL;
+
+    /* a limit of 2: the third URL evicts and frees the two remembered entries */
+    mcp_docstore_create(&store, pool, NULL);
+    mcp_docstore_limit(store, 2);
+    named(store, url[0], "a", parse_named, policy);
+    named(store, url[1], "b", parse_named, policy);
+    named(store, url[2], "c", parse_named, policy);
+    fetched = doc_requests;
+    CHECK(strcmp(named(store, url[0], "a again", parse_named, policy), "a again") == 0 && doc_requests == fetched + 1,
+          "docstore: an entry remembered, then evicted, is not recalled: the document is fetched again");
+}
+
 static void test_docstore_limit(void)
 {
     apr_sockaddr_t *sa;
@@ -122,6 +179,8 @@ static void test_docstore_limit(void)
     policy.fetch.public_only = 0;
     kept = mcp_docstore_get(store, apr_pstrcat(pool, base, "/u0", NULL), parse_any, NULL, &policy, 0, pool, &err);
     CHECK(kept != NULL && doc_requests == 58, "docstore: and the public-only refusal does not block the lax lookup");
+
+    test_docstore_recall(base, &policy);
 
     apr_socket_shutdown(doc_listener, APR_SHUTDOWN_READWRITE);
     apr_socket_close(doc_listener);
