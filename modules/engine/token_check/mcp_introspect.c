@@ -30,7 +30,6 @@ int mcp_token_is_jws_shaped(const char *token, apr_size_t len)
 
 
 static const char *const access_token_types[] = { "Bearer", "DPoP", NULL };
-static const char *const access_token_typs[] = { "Bearer", "DPoP", "at+jwt", "application/at+jwt", "JWT", NULL };
 
 /* Absent, or a string among types (without case). */
 static int is_access_token_type(json_t *v, const char *const *types)
@@ -68,9 +67,9 @@ mcp_introspect_status_t mcp_introspect_parse(apr_pool_t *pool, const char *body,
         return MCP_INTROSPECT_INACTIVE;
     }
     /* an active refresh or ID token is no access token: RFC 7662 §2.2
-     * token_type (RFC 6749 §7.1 types), and Keycloak's typ */
+     * token_type (RFC 6749 §7.1 types), and the claims' own word */
     if (!is_access_token_type(json_object_get(doc, "token_type"), access_token_types)
-        || !is_access_token_type(json_object_get(doc, "typ"), access_token_typs)) {
+        || !mcp_claims_name_access_token(doc)) {
         json_decref(doc);
         *err = "the token is not an access token";
         return MCP_INTROSPECT_INACTIVE;

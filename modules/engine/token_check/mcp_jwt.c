@@ -553,7 +553,31 @@ mcp_jwt_status_t mcp_jwt_check_claims(mcp_jwt_t *jwt, const mcp_jwt_policy_t *po
         *err = "sub missing or not a string";
         return MCP_JWT_INVALID;
     }
+    if (!mcp_claims_name_access_token(c)) {
+        *err = "the token's claims name another kind of token (typ or token_use)";
+        return MCP_JWT_INVALID;
+    }
     return MCP_JWT_VALID;
+}
+
+/* What an access token may call itself in a typ claim: RFC 6749 §7.1's
+ * token types, RFC 9068's media type, and "JWT". */
+static const char *const access_token_typs[] = { "Bearer", "DPoP", "at+jwt", "application/at+jwt", "JWT", NULL };
+
+int mcp_claims_name_access_token(const json_t *claims)
+{
+    const json_t *typ = json_object_get(claims, "typ"), *use = json_object_get(claims, "token_use");
+    const char *const *t;
+
+    if (use && !(json_is_string(use) && strcmp(json_string_value(use), "access") == 0))
+        return 0;
+    if (typ == NULL)
+        return 1;
+    for (t = access_token_typs; json_is_string(typ) && *t; t++) {
+        if (strcasecmp(json_string_value(typ), *t) == 0)
+            return 1;
+    }
+    return 0;
 }
 
 mcp_jwt_t *mcp_jwt_verified(apr_pool_t *pool, json_t *payload, const char *alg, const char *kid,

@@ -49,6 +49,14 @@ mcp_jwt_status_t mcp_jwt_verify(mcp_jwt_t *jwt, const mcp_keyset_t *keys, const 
 mcp_jwt_status_t mcp_jwt_check_claims(mcp_jwt_t *jwt, const mcp_jwt_policy_t *policy,
                                       double now, const char **err);
 
+/* RFC 8725 §3.11: an ID, refresh or logout token signed with the same key
+ * is no access token, and some IdPs say which kind a token is only in its
+ * claims: Keycloak in "typ" ("Bearer" for access, "ID", "Refresh",
+ * "Logout"), Cognito in "token_use" ("access", "id"). Whether claims leave
+ * both out or name an access token. Part of mcp_jwt_check_claims, and of
+ * introspection answers. */
+int mcp_claims_name_access_token(const json_t *claims);
+
 /* Whether mcp_jwt_verify ran a key's check of the signature: a failure
  * found before one (a signature that is not base64url, or of the wrong
  * length) costs nothing to find again. */

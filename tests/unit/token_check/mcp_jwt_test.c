@@ -166,6 +166,34 @@ static void test_jwt(void)
                                                   (long)apr_time_sec(apr_time_now()) + 60)),
                 set, &err) == MCP_JWT_INVALID && strcmp(err, "audience mismatch") == 0,
           "audience with trailing slash rejected");
+    {
+        /* RFC 8725 §3.11: the claims' own word on the kind of token */
+        static const struct {
+            const char *extra;
+            int accepted;
+            const char *what;
+        } kinds[] = {
+            { "\"typ\":\"Bearer\"", 1, "Keycloak's access token (typ Bearer)" },
+            { "\"typ\":\"at+jwt\"", 1, "typ at+jwt" },
+            { "\"typ\":\"ID\"", 0, "Keycloak's ID token (typ ID)" },
+            { "\"typ\":\"Refresh\"", 0, "Keycloak's refresh token" },
+            { "\"typ\":\"Logout\"", 0, "a logout token" },
+            { "\"typ\":null", 0, "typ null" },
+            { "\"typ\":[\"Bearer\"]", 0, "typ as an array" },
+            { "\"token_use\":\"access\"", 1, "Cognito's access token (token_use access)" },
+            { "\"token_use\":\"id\"", 0, "Cognito's ID token (token_use id)" },
+            { "\"token_use\":\"access\",\"typ\":\"Refresh\"", 0, "token_use access but typ Refresh" },
+        };
+        size_t k;
+
+        for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+            const char *t = sign(pool, &keys[0], NULL, claims(pool, 300, kinds[k].extra));
+
+            CHECK(kinds[k].accepted ? judge(t, set, &err) == MCP_JWT_VALID
+                                    : refused_for(t, set, "the token's claims name another kind of token (typ or token_use)"),
+                  apr_psprintf(pool, "%s: %s", kinds[k].what, kinds[k].accepted ? "accepted" : "refused"));
+        }
+    }
     CHECK(judge(sign(pool, &keys[0], NULL, claims(pool, 300, "\"iss\":\"evil\"")), set, &err) == MCP_JWT_MALFORMED
               && strcmp(err, "token payload is not a valid JSON object") == 0,
           "duplicate claim names rejected (once the signature holds)");
