@@ -50,7 +50,7 @@ sub post {
                         headers => [ ($as ? (Authorization => "Bearer $token{$as}") : ()), %h ]);
 }
 
-plan tests => 61;
+plan tests => 64;
 
 # --- what a caller may call -----------------------------------------------------------------
 {
@@ -106,6 +106,18 @@ plan tests => 61;
              '1:-32600 2:-32602', 'a batch with one denied element: every request answered with an error');
     ok t_cmp(rpc_outcome(post('/rules', '[' . tool('echo', 1) . ',' . tool('delete_x', 2) . ']', 'admin')), 'backend',
              'a batch of allowed calls: forwarded');
+    # notifications get no answer (JSON-RPC 2.0 §4.1): 202 and no body, as a server takes one it has no handler for
+    my $note = $J->encode({ jsonrpc => '2.0', method => 'tools/call', params => { name => 'secret', arguments => {} } });
+    $r = post('/rules', $note, 'admin');
+    ok t_cmp(join(' ', $r->code, length($r->content), is_echo($r) ? 'forwarded' : 'held'), '202 0 held',
+             'a denied tools/call sent as a notification: 202 without a body, not forwarded');
+    $r = post('/rules', "[$note,$note]", 'admin');
+    ok t_cmp(join(' ', $r->code, length($r->content), is_echo($r) ? 'forwarded' : 'held'), '202 0 held',
+             'a batch of notifications with a denied one: 202 without a body, not forwarded');
+    $r = post('/rules', '[' . $note . ',' . tool('echo', 3) . ']', 'admin');
+    $d = rpc_of($r);
+    ok t_cmp(ref $d eq 'ARRAY' ? join(' ', $r->code, map { "$_->{id}:$_->{error}{code}" } @$d) : rpc_outcome($r),
+             '200 3:-32600', 'a batch of a denied notification and a request: only the request answered');
     ok t_cmp(rpc_outcome(post('/rules', '[' . tool('echo', 1) . ',' . tool('delete_x', 2) . ']', 'tools')), '403 oauth insufficient_scope',
              'a batch with a call that needs more scope: 403');
     ok t_cmp(rpc_outcome(post('/rules', '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}', 'admin')),

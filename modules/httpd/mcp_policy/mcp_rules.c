@@ -198,8 +198,9 @@ static const char *joined(apr_pool_t *p, const apr_array_header_t *items)
 }
 
 /* The answer to a denied message, or to a batch with a denied element:
- * every request of the batch gets an error (one denial denies all).
- * denied[i] is the target of calls[i] that was denied, or NULL. */
+ * every request of the batch gets an error (one denial denies all), and
+ * notifications none ("" when there is no request to answer). denied[i] is
+ * the target of calls[i] that was denied, or NULL. */
 static const char *denial(request_rec *r, const apr_array_header_t *calls, int batch, const char *const *denied,
                           int modern)
 {
@@ -207,7 +208,8 @@ static const char *denial(request_rec *r, const apr_array_header_t *calls, int b
     int i;
 
     if (!batch)
-        return not_found(r, &APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t), denied[0], modern);
+        return APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t).id
+                   ? not_found(r, &APR_ARRAY_IDX(calls, 0, mcp_rpc_call_t), denied[0], modern) : "";
     answers = apr_array_make(r->pool, calls->nelts, sizeof(const char *));
     for (i = 0; i < calls->nelts; i++) {
         const mcp_rpc_call_t *c = &APR_ARRAY_IDX(calls, i, mcp_rpc_call_t);
@@ -219,7 +221,7 @@ static const char *denial(request_rec *r, const apr_array_header_t *calls, int b
                       : mcp_rpc_error(r->pool, c->id, RPC_INVALID_REQUEST,
                                       "Request refused: its batch holds a request that is not allowed");
     }
-    return apr_pstrcat(r->pool, "[", joined(r->pool, answers), "]", NULL);
+    return answers->nelts ? apr_pstrcat(r->pool, "[", joined(r->pool, answers), "]", NULL) : "";
 }
 
 /* MCP_METHOD, MCP_TOOL and MCP_PROTOCOL_VERSION for the log and for
@@ -486,5 +488,14 @@ int mcp_rules_handler(request_rec *r)
     rule = apr_table_get(r->notes, NOTE_RULE);
     mcp_outcome_refused_by(r, rule ? "rule" : "noncanonical_uri", rule);
     count_denials(r);
+    if (*answer == '\0') {
+        /* notifications only: JSON-RPC 2.0 §4.1 answers none, and MCP's
+         * Streamable HTTP takes them with 202 and no body, as a server does
+         * one it has no handler for (a hidden tool looks the same) */
+        r->status = HTTP_ACCEPTED;
+        apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+        ap_set_content_length(r, 0);
+        return OK;
+    }
     return mcp_send_json(r, HTTP_OK, "no-store", answer);
 }
