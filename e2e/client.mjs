@@ -199,6 +199,7 @@ export async function headlessAuthorize(authorizationUrl, {
   let url = new URL(authorizationUrl).href;
   let method = 'GET';
   let body;
+  let origin; // a browser says where a form it posts came from
   const consentPages = [];
   for (let step = 0; step < 20; step += 1) {
     if (url.startsWith(redirectUrl)) {
@@ -209,7 +210,10 @@ export async function headlessAuthorize(authorizationUrl, {
     const headers = { accept: 'text/html' };
     const cookie = jar.header(url);
     if (cookie) headers.cookie = cookie;
-    if (body) headers['content-type'] = 'application/x-www-form-urlencoded';
+    if (body) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      headers.origin = origin;
+    }
     const res = await f(url, { method, headers, body, redirect: 'manual' });
     jar.store(url, res);
     if (res.status >= 300 && res.status < 400) {
@@ -239,6 +243,7 @@ export async function headlessAuthorize(authorizationUrl, {
     if (form.method === 'POST') {
       method = 'POST';
       body = new URLSearchParams(fields).toString();
+      origin = new URL(url).origin;
     } else {
       for (const [k, v] of Object.entries(fields)) target.searchParams.set(k, v);
       method = 'GET';

@@ -46,7 +46,7 @@ sub last_json { my $t = join '', read_lines(shift); $t ? $J->decode($t) : {} }
 # The cookie the relay binds a login to this browser with.
 sub login_cookie { my ($c) = grep { /^mcp_auth_[0-9a-f]{8}_login_/ } $_[0]->header('Set-Cookie'); ($c // '') =~ /^([^;]+)/ ? $1 : '' }
 
-plan tests => 98;
+plan tests => 100;
 
 # --- a whole login, keycloak mode (the IdP registers a client per MCP client) -----------
 my $client = register('kc');
@@ -173,18 +173,24 @@ for my $c ([ 'mixup', 'server_error', 'an iss of another server (mix-up): refuse
     my ($ticket) = $page =~ /name="ticket" value="([^"]+)"/;
     my ($csrf) = $page =~ /name="csrf" value="([^"]+)"/;
     my ($cookie) = ($r->header('Set-Cookie') // '') =~ /^(mcp_auth_[0-9a-f]{8}_csrf=[^;]+)/;
-    my $post = sub {
+    my $post = sub {   # as the gateway's own page posts it, unless told which Fetch Metadata or Origin
         my ($consent, $c, $x, @fetch) = @_;
+        @fetch = ('Sec-Fetch-Site' => 'same-origin') unless @fetch;
         rq(POST => "$EP/authorize/cid", form(ticket => $ticket, csrf => $x // $csrf, consent => $consent),
            'Content-Type' => 'application/x-www-form-urlencoded', ($c ? (Cookie => $c) : ()), @fetch);
     };
     ok t_cmp($post->('approve', undef)->code, 400, 'the form without its cookie (CSRF): 400');
+    ok t_cmp(rq(POST => "$EP/authorize/cid", form(ticket => $ticket, csrf => $csrf, consent => 'approve'),
+                'Content-Type' => 'application/x-www-form-urlencoded', Cookie => $cookie)->code, 400,
+             'the right form and cookie, but neither Sec-Fetch-Site nor Origin (every browser sends one with a POST): 400');
     ok t_cmp($post->('approve', $cookie, 'f' x 32)->code, 400, 'with another CSRF value: 400');
     # cookie tossing: another port of this host can plant the CSRF cookie; the form must come from here
     ok t_cmp($post->('approve', $cookie, undef, 'Sec-Fetch-Site' => 'same-site', Origin => 'http://localhost:1')->code,
              400, 'the right form and cookie, posted by a page of another origin (Sec-Fetch-Site: same-site): 400');
     ok t_cmp($post->('approve', $cookie, undef, Origin => 'http://localhost:1')->code, 400,
              'the same from a browser without Fetch Metadata, by its Origin: 400');
+    ok t_cmp($post->('approve', $cookie, undef, Origin => gw(''))->code, 302,
+             'a browser without Fetch Metadata on the gateway\'s own page, by its Origin: approved');
     $r = $post->('approve', $cookie, undef, 'Sec-Fetch-Site' => 'same-origin', Origin => gw(''));
     my $idp = URI->new($r->header('Location') // '');
     ok t_cmp($r->code . ' ' . $idp->path, '302 /realms/cid/auth', 'approved: on to the IdP');
@@ -223,7 +229,7 @@ for my $c ([ 'mixup', 'server_error', 'an iss of another server (mix-up): refuse
         my ($x1) = $p1->decoded_content =~ /name="csrf" value="([^"]+)"/;
         my ($k1) = ($p1->header('Set-Cookie') // '') =~ /^(mcp_auth_[0-9a-f]{8}_csrf=[^;]+)/;
         my $ok = rq(POST => "$EP/authorize/cid", form(ticket => $t1, csrf => $x1, consent => 'approve'),
-                    'Content-Type' => 'application/x-www-form-urlencoded', Cookie => $k1);
+                    'Content-Type' => 'application/x-www-form-urlencoded', Cookie => $k1, 'Sec-Fetch-Site' => 'same-origin');
         my ($approval) = map { /^([^;]+)/ ? $1 : () } grep { /^mcp_auth_[0-9a-f]{8}_consent_/ } $ok->header('Set-Cookie');
         $r = rq(GET => "$EP/authorize/cid?" . authorize_query(client_id => $two), undef, Cookie => $approval // '');
         ok t_cmp($r->code, 302, 'a client with two redirect URIs, approved for the first: it goes on');

@@ -61,10 +61,11 @@ sub oauth   { my $r = shift; $r->code . ' ' . (doc_of($r)->{error} // 'no error'
 sub last_json { my $t = join '', read_lines(shift); $t ? $J->decode($t) : {} }
 sub sent_to_idp_token { qparams('?' . (last_json('idp5-last-token.json')->{body} // '')) }
 sub sent_to_idp_auth  { last_json('idp5-last-auth.json')->{params} // {} }
-sub post_form {
+sub post_form {   # a consent form as the gateway's own page posts it (Fetch Metadata)
     my ($url, @rest) = @_;
     my @cookie = @rest % 2 ? (Cookie => pop @rest) : ();
-    rq(POST => $url, form(@rest), 'Content-Type' => 'application/x-www-form-urlencoded', @cookie);
+    my @fetch = $url =~ m{/authorize/} ? ('Sec-Fetch-Site' => 'same-origin') : ();
+    rq(POST => $url, form(@rest), 'Content-Type' => 'application/x-www-form-urlencoded', @cookie, @fetch);
 }
 
 sub register {

@@ -47,8 +47,11 @@ static const char *consent_cookie_name(request_rec *r, const char *key)
  * app started, same-origin for the gateway's own page. Another origin,
  * even another port of this host, can write this host's cookies (cookies
  * ignore ports): an approval or a CSRF cookie it planted must not answer
- * for the user. Browsers without the header are taken at their Origin;
- * a client that sends neither is no browser a page can steer. */
+ * for the user. A form posted by a browser without Fetch Metadata is taken
+ * at its Origin, which browsers send with every POST: one with neither
+ * header is refused. A navigation without Fetch Metadata (browsers before
+ * 2023) cannot tell where it came from and is let through: an approval
+ * then counts for it, as it did before such browsers sent the header. */
 static int started_here(request_rec *r, const mcp_dir_conf_t *conf, int navigation)
 {
     const char *site = apr_table_get(r->headers_in, "Sec-Fetch-Site");
@@ -56,7 +59,9 @@ static int started_here(request_rec *r, const mcp_dir_conf_t *conf, int navigati
 
     if (site)
         return strcmp(site, "same-origin") == 0 || (navigation && strcmp(site, "none") == 0);
-    return navigation || origin == NULL || strcasecmp(origin, mcp_external_url(r, conf, "")) == 0;
+    if (navigation)
+        return 1;
+    return origin != NULL && strcasecmp(origin, mcp_external_url(r, conf, "")) == 0;
 }
 
 int mcp_consented(request_rec *r, const mcp_dir_conf_t *conf, const char *client_id, const char *redirect_uri,
