@@ -27,10 +27,24 @@ static json_t *strings(const char *a, const char *b)
     return arr;
 }
 
+/* What the IdP offers that the relay does not pass on. Its clients are
+ * public ("none"), so no JWT client authentication (RFC 8414 §2) at any
+ * endpoint; its authorize request carries no request object, claims or
+ * ACR values (OpenID Connect Discovery 1.0 §3). */
+static const char *const not_relayed[] = {
+    "token_endpoint_auth_signing_alg_values_supported",
+    "revocation_endpoint_auth_methods_supported", "revocation_endpoint_auth_signing_alg_values_supported",
+    "introspection_endpoint_auth_methods_supported", "introspection_endpoint_auth_signing_alg_values_supported",
+    "request_parameter_supported", "require_request_uri_registration", "request_object_signing_alg_values_supported",
+    "request_object_encryption_alg_values_supported", "request_object_encryption_enc_values_supported",
+    "claims_parameter_supported", "acr_values_supported", NULL
+};
+
 char *mcp_facade_metadata(apr_pool_t *pool, const char *idp_json, const mcp_facade_t *f,
                           const char **err)
 {
     json_t *doc = json_loads(idp_json, JSON_REJECT_DUPLICATES, NULL);
+    const char *const *name;
     char *out;
 
     if (!json_is_object(doc)) {
@@ -51,6 +65,10 @@ char *mcp_facade_metadata(apr_pool_t *pool, const char *idp_json, const mcp_faca
         json_object_set_new(doc, "grant_types_supported", strings("authorization_code", "refresh_token"));
         json_object_set_new(doc, "code_challenge_methods_supported", strings("S256", NULL));
         json_object_set_new(doc, "token_endpoint_auth_methods_supported", strings("none", NULL));
+        for (name = not_relayed; *name; name++)
+            json_object_del(doc, *name);
+        /* absent would mean supported (OpenID Connect Discovery 1.0 §3) */
+        json_object_set_new(doc, "request_uri_parameter_supported", json_false());
         json_object_del(doc, "response_modes_supported");
         json_object_del(doc, "pushed_authorization_request_endpoint");
         json_object_del(doc, "require_pushed_authorization_requests");

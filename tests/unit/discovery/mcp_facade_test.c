@@ -20,7 +20,9 @@ static void test_facade(void)
                               "\"token_endpoint\":\"https://idp.example/token\",\"jwks_uri\":\"https://idp.example/certs\","
                               "\"code_challenge_methods_supported\":[\"plain\",\"S256\"],\"scopes_supported\":[\"openid\"],"
                               "\"pushed_authorization_request_endpoint\":\"https://idp.example/par\","
-                              "\"dpop_signing_alg_values_supported\":[\"ES256\"]}";
+                              "\"dpop_signing_alg_values_supported\":[\"ES256\"],"
+                              "\"token_endpoint_auth_signing_alg_values_supported\":[\"RS256\"],"
+                              "\"request_parameter_supported\":true,\"claims_parameter_supported\":true}";
     mcp_facade_t f;
     const char *err = NULL, *out;
     json_t *doc;
@@ -49,6 +51,11 @@ static void test_facade(void)
           "relay metadata: S256 only, no IdP endpoints the relay does not serve, the IdP's keys kept");
     CHECK(doc && json_object_get(doc, "dpop_signing_alg_values_supported") == NULL,
           "relay metadata: no DPoP algs (the relay redeems codes itself and issues bearer tokens)");
+    CHECK(doc && json_object_get(doc, "token_endpoint_auth_signing_alg_values_supported") == NULL
+              && json_object_get(doc, "request_parameter_supported") == NULL
+              && json_object_get(doc, "claims_parameter_supported") == NULL
+              && json_is_false(json_object_get(doc, "request_uri_parameter_supported")),
+          "relay metadata: public clients only (no JWT client authentication algs), no request objects or claims");
     json_decref(doc);
     CHECK(mcp_facade_metadata(pool, "[1]", &f, &err) == NULL, "facade: an IdP document that is no object is refused");
 }
