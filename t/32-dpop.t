@@ -167,7 +167,7 @@ for my $c (@cases) {
 }
 die "minting mismatch\n" if @minted;
 
-plan tests => 1 + 3 * @cases + 13 + 8 + 13 + 2 + 3;
+plan tests => 1 + 3 * @cases + 14 + 8 + 13 + 2 + 3;
 
 # the thumbprint computed here is the cnf.jkt mint.mjs binds tokens to
 ok t_cmp($J->decode(MIME::Base64::decode_base64url((split /\./, $tok{c1})[1]))->{cnf}{jkt}, $CLIENT1_JKT,
@@ -216,6 +216,8 @@ sub seen {
              '/dpopreq metadata: dpop_bound_access_tokens_required true');
     ok t_cmp($J->encode($prm{'/dpopreq'}{dpop_signing_alg_values_supported}), $J->encode($listed),
              '/dpopreq metadata: the same proof algs');
+    ok t_cmp($J->encode($prm{'/dpopreq'}{bearer_methods_supported}) . ' ' . $J->encode($prm{'/dpop'}{bearer_methods_supported}),
+             '[] ["header"]', '/dpopreq metadata: no bearer method (RFC 9728 §2: []); /dpop: the header');
     yes !exists $prm{'/dpopoff'}{dpop_signing_alg_values_supported}, '/dpopoff metadata: no proof algs';
     yes !exists $prm{'/dpopoff'}{dpop_bound_access_tokens_required},
         '/dpopoff metadata: no dpop_bound_access_tokens_required';

@@ -165,8 +165,10 @@ int mcp_wellknown_handler(request_rec *r, int lookup_uri)
     prm.resource = mcp_resource_of(r, conf);
     prm.authorization_servers = servers;
     prm.scopes_supported = conf->scopes_supported;
-    prm.bearer_methods = bearer_method_names(r->pool, mcp_bearer_methods_of(conf));
     prm.dpop = mcp_dpop_of(conf);
+    /* RFC 9728 §2: where every token must be DPoP-bound, no way of sending
+     * a bearer token is supported, which [] says */
+    prm.bearer_methods = bearer_method_names(r->pool, prm.dpop == MCP_DPOP_REQUIRED ? 0 : mcp_bearer_methods_of(conf));
     prm.extra = conf->resource_metadata;
     body = mcp_prm_json(r->pool, &prm);
     if (body == NULL)
