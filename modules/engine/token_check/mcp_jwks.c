@@ -331,7 +331,9 @@ static const char *key_from_jwk(apr_pool_t *pool, json_t *jwk, mcp_key_t *key)
     key->jwk = cjose_jwk_import(text, strlen(text), &err);
     free(text);
     if (key->jwk == NULL)
-        return apr_psprintf(pool, "rejected by cjose: %s", err.message ? err.message : "?");
+        /* cjose's own words mislead here (an EC point off its curve reads
+         * "out of memory"), and a DPoP proof's key reaches the client */
+        return key->kty == MCP_KTY_RSA ? "not a usable RSA key" : "not a usable EC key (is the point on the curve?)";
     if (cjose_jwk_get_kty(key->jwk, &err) != (key->kty == MCP_KTY_RSA ? CJOSE_JWK_KTY_RSA : CJOSE_JWK_KTY_EC)) {
         cjose_jwk_release(key->jwk);
         return "key type changed on import";

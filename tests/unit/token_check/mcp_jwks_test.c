@@ -124,6 +124,23 @@ static void test_jwks(void)
     doc = "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"abcde=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\",\"y\":\"AA\"}]}";
     set = mcp_jwks_parse(pool, doc, strlen(doc), &err);
     CHECK(set == NULL, "EC coordinate with padding refused before cjose sees it");
+    {
+        /* a P-256 public key with its coordinates swapped: a point off the curve */
+        cjose_err cerr;
+        cjose_jwk_t *ec = cjose_jwk_create_EC_random(CJOSE_JWK_EC_P_256, &cerr);
+        char *ec_json = cjose_jwk_to_json(ec, false, &cerr);
+        json_t *jwk = json_loads(ec_json, 0, NULL), *x = json_incref(json_object_get(jwk, "x"));
+
+        json_object_set(jwk, "x", json_object_get(jwk, "y"));
+        json_object_set_new(jwk, "y", x);
+        err = NULL;
+        CHECK(mcp_jwk_keyset(pool, jwk, &err) == NULL && err
+                  && strcmp(err, "not a usable EC key (is the point on the curve?)") == 0,
+              apr_psprintf(pool, "an EC point off its curve: refused as such, in words of ours (%s)", err ? err : "accepted"));
+        json_decref(jwk);
+        free(ec_json);
+        cjose_jwk_release(ec);
+    }
     doc = "{\"keys\":[{\"kty\":\"oct\",\"k\":\"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0\",\"kid\":\"hmac\"}]}";
     set = mcp_jwks_parse(pool, doc, strlen(doc), &err);
     CHECK(set == NULL, "oct keys are never used");
