@@ -90,10 +90,21 @@ static apr_status_t session_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return ap_pass_brigade(f->next, bb);
 }
 
+typedef struct lookalikes {
+    apr_pool_t *pool;
+    apr_array_header_t *names; /* made for the first one found */
+} lookalikes_t;
+
+/* The cheap test first: most names differ from it in their first letter. */
 static int collect_lookalike(void *data, const char *key, const char *value)
 {
-    if (strcasecmp(key, SESSION_HEADER) != 0 && mcp_field_names_alike(key, SESSION_HEADER))
-        APR_ARRAY_PUSH((apr_array_header_t *)data, const char *) = key;
+    lookalikes_t *found = data;
+
+    if (mcp_field_names_alike(key, SESSION_HEADER) && strcasecmp(key, SESSION_HEADER) != 0) {
+        if (found->names == NULL)
+            found->names = apr_array_make(found->pool, 1, sizeof(const char *));
+        APR_ARRAY_PUSH(found->names, const char *) = key;
+    }
     return 1;
 }
 
@@ -101,12 +112,12 @@ static int collect_lookalike(void *data, const char *key, const char *value)
  * for the session id, unopened. */
 static void drop_lookalikes(request_rec *r)
 {
-    apr_array_header_t *doomed = apr_array_make(r->pool, 1, sizeof(const char *));
+    lookalikes_t found = { r->pool, NULL };
     int i;
 
-    apr_table_do(collect_lookalike, doomed, r->headers_in, NULL);
-    for (i = 0; i < doomed->nelts; i++)
-        apr_table_unset(r->headers_in, APR_ARRAY_IDX(doomed, i, const char *));
+    apr_table_do(collect_lookalike, &found, r->headers_in, NULL);
+    for (i = 0; found.names && i < found.names->nelts; i++)
+        apr_table_unset(r->headers_in, APR_ARRAY_IDX(found.names, i, const char *));
 }
 
 int mcp_session_check(request_rec *r, const mcp_dir_conf_t *conf, const mcp_jwt_t *jwt)

@@ -50,8 +50,9 @@ void mcp_outcome_caller(request_rec *r, const mcp_jwt_t *jwt, const char *sub)
     if (!json_is_string(client))
         client = mcp_jwt_claim(r->pool, jwt, "azp");
     apr_table_setn(r->notes, NOTE_SUBJECT, sub);
+    /* the claims stay until the request's pool goes, after the log */
     if (json_is_string(client))
-        apr_table_set(r->notes, NOTE_CLIENT_ID, json_string_value(client));
+        apr_table_setn(r->notes, NOTE_CLIENT_ID, json_string_value(client));
 }
 
 void mcp_outcome_passed(request_rec *r)

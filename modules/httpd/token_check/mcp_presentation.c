@@ -219,7 +219,8 @@ void mcp_find_token(request_rec *r, int methods, mcp_presented_t *out)
 
     /* A reverse proxy's backend has no use for proxy credentials, and a
      * bearer token there would pass unchecked. */
-    apr_table_unset(r->headers_in, "Proxy-Authorization");
+    if (apr_table_get(r->headers_in, "Proxy-Authorization"))
+        apr_table_unset(r->headers_in, "Proxy-Authorization");
 
     /* A bearer Authorization header leaves the request whether or not the
      * header method is enabled: it is judged only when it is. */
@@ -227,7 +228,9 @@ void mcp_find_token(request_rec *r, int methods, mcp_presented_t *out)
     switch (token_from_authorization(r->connection, header, &token, &len, &dpop, &why)) {
     case MCP_TOKEN_PRESENT:
         if (methods & MCP_BEARER_HEADER) {
-            add_found(out, apr_pstrmemdup(r->pool, token, len), len, MCP_BEARER_HEADER);
+            /* the header's value stays in the request's pool when the header
+             * leaves the table: a token that ends it is a string already */
+            add_found(out, token[len] == '\0' ? token : apr_pstrmemdup(r->pool, token, len), len, MCP_BEARER_HEADER);
             out->dpop = dpop;
         }
         apr_table_unset(r->headers_in, "Authorization");
