@@ -295,7 +295,7 @@ static int decide_access(request_rec *r)
     auth_state_t *st;
     int mode;
 
-    if (!is_mcp_request(r) || is_endpoint_request(r))
+    if (is_endpoint_request(r))
         return DECLINED;
     conf = mcp_conf_of(r);
     if (conf->issuer == NULL) {
@@ -347,8 +347,6 @@ static int decide_authn(request_rec *r)
     mcp_dir_conf_t *conf;
     auth_state_t *st;
 
-    if (!is_mcp_request(r))
-        return DECLINED;
     if (is_endpoint_request(r)) {
         r->user = ""; /* no one, but Require valid-user is not about tokens here */
         return OK;
@@ -560,32 +558,44 @@ static int exchanges_token(const request_rec *r, const mcp_dir_conf_t *conf, con
            && !mcp_rules_answer_pending(r);
 }
 
-/* Requests that reach the handler without our check (Require all granted
- * with another AuthType's module, say) still lose the token and any
- * client-supplied identity header. Authorized requests get the backend's
- * token here. */
-static int fix_up(request_rec *r)
+/* A local ErrorDocument for a refusal for scope: httpd redirects to it
+ * without building an error response, so the 403 is made on the redirect. */
+static void refuse_on_error_document(request_rec *r)
 {
-    const mcp_dir_conf_t *conf;
-    auth_state_t *st;
     const char *needed;
-    int status;
 
-    /* A local ErrorDocument for the refusal: httpd redirects to it without
-     * building an error response, so the 403 is made on the redirect. */
     if (r->prev && r->main == NULL && (needed = scope_refused(r->prev)) != NULL
         && apr_table_get(r->subprocess_env, "REDIRECT_STATUS") != NULL) {
         refuse_for_scope(r->prev, needed);
         r->status = HTTP_FORBIDDEN;
     }
-    if (!is_mcp_request(r) || mcp_conf_of(r)->issuer == NULL || is_endpoint_request(r)) {
-        /* led out of an exchanging location (an ErrorDocument, a rewrite):
-         * the token got for that location's backend stays behind */
-        if ((r->prev || r->main) && (st = state_of(r)) != NULL && st->exchanged_for)
-            mcp_token_exchange_scrub(r, st->exchanged_for);
-        return DECLINED;
-    }
-    conf = mcp_conf_of(r);
+}
+
+/* A request without our check: led out of an exchanging location (an
+ * ErrorDocument, a rewrite), the token got for that location's backend
+ * stays behind. */
+static int fix_up_unchecked(request_rec *r)
+{
+    auth_state_t *st;
+
+    if ((r->prev || r->main) && (st = state_of(r)) != NULL && st->exchanged_for)
+        mcp_token_exchange_scrub(r, st->exchanged_for);
+    return DECLINED;
+}
+
+/* Requests that reach the handler without our check (Require all granted
+ * with another AuthType's module, say) still lose the token and any
+ * client-supplied identity header. Authorized requests get the backend's
+ * token here. For AuthType MCP (fixups asked). */
+static int fix_up(request_rec *r)
+{
+    const mcp_dir_conf_t *conf = mcp_conf_of(r);
+    auth_state_t *st;
+    int status;
+
+    refuse_on_error_document(r);
+    if (conf->issuer == NULL || is_endpoint_request(r))
+        return fix_up_unchecked(r);
     st = evaluate(r, conf);
     /* authorization granted without asking who it is (Require all granted):
      * the valid token's identity still goes along */
@@ -642,6 +652,7 @@ static int timed(request_rec *r, int (*phase)(request_rec *))
     return status;
 }
 
+/* The phases of AuthType MCP are timed; each asks for the AuthType once. */
 static int check_access(request_rec *r)
 {
     return is_mcp_request(r) ? timed(r, decide_access) : DECLINED;
@@ -654,7 +665,10 @@ static int check_authn(request_rec *r)
 
 static int fixups(request_rec *r)
 {
-    return is_mcp_request(r) ? timed(r, fix_up) : fix_up(r);
+    if (is_mcp_request(r))
+        return timed(r, fix_up);
+    refuse_on_error_document(r);
+    return fix_up_unchecked(r);
 }
 
 /* Once per request the client sent, after every redirect of it. */
