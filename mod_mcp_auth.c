@@ -693,29 +693,6 @@ static int pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
     return mcp_shared_cache_pre_config(pconf);
 }
 
-/* Whether any protected location needs the sealing key: one with the
- * gateway as its authorization server (the relay), one that seals MCP
- * session ids to their users, or one that hands out DPoP nonces. */
-static int sealing_in_use(server_rec *s)
-{
-    int i;
-
-    for (; s; s = s->next) {
-        mcp_server_conf_t *sconf = mcp_server_conf_of(s);
-
-        if (mcp_session_binding_in_use(sconf->protected))
-            return 1;
-        for (i = 0; i < sconf->protected->nelts; i++) {
-            const mcp_dir_conf_t *conf = APR_ARRAY_IDX(sconf->protected, i, protected_location_t).conf;
-
-            /* DPoP nonces are sealed too */
-            if (mcp_gateway_is_issuer(conf) || mcp_dpop_nonce_of(conf))
-                return 1;
-        }
-    }
-    return 0;
-}
-
 /* apachectl -t runs no post_config: the same checks must fail it here. */
 static void test_config(apr_pool_t *pconf, server_rec *s)
 {
@@ -739,7 +716,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     }
     if (!mcp_shared_cache_init(pconf, ptemp, s))
         return HTTP_INTERNAL_SERVER_ERROR;
-    if (sealing_in_use(s) && !mcp_relay_key_init(pconf, ptemp, s))
+    if (mcp_locations_need_sealing(s) && !mcp_relay_key_init(pconf, ptemp, s))
         return HTTP_INTERNAL_SERVER_ERROR;
     if (mcp_metrics_init(s))
         for (vs = s; vs; vs = vs->next)

@@ -15,6 +15,7 @@
 #include "mcp_httpd.h"
 #include "mcp_endpoints.h"
 #include "mcp_locations.h"
+#include "mcp_session.h"
 #include "mcp_token_exchange.h"
 
 APLOG_USE_MODULE(mcp_auth);
@@ -236,3 +237,22 @@ int mcp_locations_find(apr_pool_t *pconf, server_rec *s)
     return protected;
 }
 
+int mcp_locations_need_sealing(server_rec *s)
+{
+    int i;
+
+    for (; s; s = s->next) {
+        mcp_server_conf_t *sconf = mcp_server_conf_of(s);
+
+        if (mcp_session_binding_in_use(sconf->protected))
+            return 1;
+        for (i = 0; i < sconf->protected->nelts; i++) {
+            const mcp_dir_conf_t *conf = APR_ARRAY_IDX(sconf->protected, i, protected_location_t).conf;
+
+            /* DPoP nonces are sealed too */
+            if (mcp_gateway_is_issuer(conf) || mcp_dpop_nonce_of(conf))
+                return 1;
+        }
+    }
+    return 0;
+}

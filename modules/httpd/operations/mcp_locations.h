@@ -20,6 +20,12 @@ const char *mcp_published_path(apr_pool_t *p, const protected_location_t *pl);
  * "/" suffix names the only protected location of the virtual host. */
 const protected_location_t *mcp_find_protected(request_rec *r, const char *suffix);
 
+/* Whether any protected location needs the sealing key (after
+ * mcp_locations_find): one with the gateway as its authorization server
+ * (the relay), one that seals MCP session ids to their users, or one that
+ * hands out DPoP nonces. */
+int mcp_locations_need_sealing(server_rec *s);
+
 /* Gives a request the location's configuration, so that URLs are built as
  * for a request to the location itself (UseCanonicalName and friends). */
 void mcp_serve_as_location(request_rec *r, const protected_location_t *pl);
