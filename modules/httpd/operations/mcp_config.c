@@ -54,7 +54,11 @@ void *mcp_config_create_dir(apr_pool_t *p, char *dir)
 
 /* Nothing set but the section's name. Records are made by copying unset_conf
  * and then setting fields, so equal bytes mean equal fields; a difference in
- * padding alone only costs the full merge. */
+ * padding alone only costs the full merge. The name must stay first. */
+_Static_assert(APR_OFFSETOF(mcp_dir_conf_t, location) == 0
+                   && APR_OFFSETOF(mcp_dir_conf_t, metrics_slot) == sizeof(const char *),
+               "is_unset compares every field after the location");
+
 static int is_unset(const mcp_dir_conf_t *conf)
 {
     const apr_size_t from = APR_OFFSETOF(mcp_dir_conf_t, metrics_slot);
