@@ -40,16 +40,19 @@ fi
 # where an engine unit's source is
 src() { find "$MODULES" -name "$1" | head -n 1; }
 
+# the token check: mcp_jwt.c and what it is built on
+jwt_sources() { echo "$(src mcp_jwt.c) $(src mcp_thread_state.c) $(src mcp_digest.c) $(src mcp_jwks.c) $(src mcp_b64url.c)"; }
+
 sources_for() {
     case $1 in
         fuzz_token) echo "$(src mcp_token.c)" ;;
-        fuzz_jwt|fuzz_claims) echo "$(src mcp_jwt.c) $(src mcp_thread_state.c) $(src mcp_digest.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
+        fuzz_jwt|fuzz_claims) echo "$(jwt_sources)" ;;
         fuzz_jwks) echo "$(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
-        fuzz_jsonrpc) echo "$(src mcp_jsonrpc.c) $(src mcp_era.c) $(src mcp_field.c) $(src mcp_policy.c) $(src mcp_scope.c) $(src mcp_jwt.c) $(src mcp_thread_state.c) $(src mcp_digest.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
+        fuzz_jsonrpc) echo "$(src mcp_jsonrpc.c) $(src mcp_era.c) $(src mcp_field.c) $(src mcp_policy.c) $(src mcp_scope.c) $(jwt_sources)" ;;
         fuzz_sse) echo "$(src mcp_listfilter.c) $(src mcp_buffer.c) $(src mcp_jsonrpc.c)" ;;
-        fuzz_dpop) echo "$(src mcp_dpop.c) $(src mcp_jwt.c) $(src mcp_thread_state.c) $(src mcp_digest.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
-        fuzz_introspect) echo "$(src mcp_introspect.c) $(src mcp_jwt.c) $(src mcp_thread_state.c) $(src mcp_digest.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
-        fuzz_exchange) echo "$(src mcp_exchange.c) $(src mcp_seal.c) $(src mcp_jwt.c) $(src mcp_thread_state.c) $(src mcp_digest.c) $(src mcp_jwks.c) $(src mcp_b64url.c)" ;;
+        fuzz_dpop) echo "$(src mcp_dpop.c) $(jwt_sources)" ;;
+        fuzz_introspect) echo "$(src mcp_introspect.c) $(jwt_sources)" ;;
+        fuzz_exchange) echo "$(src mcp_exchange.c) $(src mcp_seal.c) $(jwt_sources)" ;;
     esac
 }
 

@@ -1,6 +1,5 @@
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <apr_escape.h>
 #include <apr_strings.h>
@@ -31,17 +30,6 @@ int mcp_token_is_jws_shaped(const char *token, apr_size_t len)
 
 static const char *const access_token_types[] = { "Bearer", "DPoP", NULL };
 
-/* Absent, or a string among types (without case). */
-static int is_access_token_type(json_t *v, const char *const *types)
-{
-    if (v == NULL)
-        return 1;
-    for (; json_is_string(v) && *types; types++) {
-        if (strcasecmp(json_string_value(v), *types) == 0)
-            return 1;
-    }
-    return 0;
-}
 
 mcp_introspect_status_t mcp_introspect_parse(apr_pool_t *pool, const char *body, apr_size_t len,
                                              const char *issuer, json_t **claims, const char **err)
@@ -68,7 +56,7 @@ mcp_introspect_status_t mcp_introspect_parse(apr_pool_t *pool, const char *body,
     }
     /* an active refresh or ID token is no access token: RFC 7662 §2.2
      * token_type (RFC 6749 §7.1 types), and the claims' own word */
-    if (!is_access_token_type(json_object_get(doc, "token_type"), access_token_types)
+    if (!mcp_json_absent_or_among(json_object_get(doc, "token_type"), access_token_types)
         || !mcp_claims_name_access_token(doc)) {
         json_decref(doc);
         *err = "the token is not an access token";

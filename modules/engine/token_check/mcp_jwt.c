@@ -103,9 +103,10 @@ typedef struct header_memo {
 } header_memo_t;
 
 /* What a thread keeps between checks: the header memo and its copies of
- * key templates (copying an EC template costs microseconds). A copy is known by its key's serial, never by the key's address,
- * which a freed key set may hand to another key; it holds a reference to
- * its key, so it stays right if the key set goes. */
+ * key templates (copying an EC template costs microseconds). A copy is
+ * known by its key's serial, never by the key's address, which a freed key
+ * set may hand to another key; it holds a reference to its key, so it
+ * stays right if the key set goes. */
 #define VERIFIER_SLOTS 8
 typedef struct verifier_slot {
     apr_uint64_t serial;
@@ -564,20 +565,24 @@ mcp_jwt_status_t mcp_jwt_check_claims(mcp_jwt_t *jwt, const mcp_jwt_policy_t *po
  * token types, RFC 9068's media type, and "JWT". */
 static const char *const access_token_typs[] = { "Bearer", "DPoP", "at+jwt", "application/at+jwt", "JWT", NULL };
 
-int mcp_claims_name_access_token(const json_t *claims)
+int mcp_json_absent_or_among(const json_t *v, const char *const *names)
 {
-    const json_t *typ = json_object_get(claims, "typ"), *use = json_object_get(claims, "token_use");
-    const char *const *t;
-
-    if (use && !(json_is_string(use) && strcmp(json_string_value(use), "access") == 0))
-        return 0;
-    if (typ == NULL)
+    if (v == NULL)
         return 1;
-    for (t = access_token_typs; json_is_string(typ) && *t; t++) {
-        if (strcasecmp(json_string_value(typ), *t) == 0)
+    for (; json_is_string(v) && *names; names++) {
+        if (strcasecmp(json_string_value(v), *names) == 0)
             return 1;
     }
     return 0;
+}
+
+int mcp_claims_name_access_token(const json_t *claims)
+{
+    const json_t *use = json_object_get(claims, "token_use");
+
+    if (use && !(json_is_string(use) && strcmp(json_string_value(use), "access") == 0))
+        return 0;
+    return mcp_json_absent_or_among(json_object_get(claims, "typ"), access_token_typs);
 }
 
 mcp_jwt_t *mcp_jwt_verified(apr_pool_t *pool, json_t *payload, const char *alg, const char *kid,

@@ -57,6 +57,9 @@ mcp_jwt_status_t mcp_jwt_check_claims(mcp_jwt_t *jwt, const mcp_jwt_policy_t *po
  * introspection answers. */
 int mcp_claims_name_access_token(const json_t *claims);
 
+/* Whether v is absent (NULL) or a string among names, without case. */
+int mcp_json_absent_or_among(const json_t *v, const char *const *names);
+
 /* Whether mcp_jwt_verify ran a key's check of the signature: a failure
  * found before one (a signature that is not base64url, or of the wrong
  * length) costs nothing to find again. */
